@@ -1,0 +1,3 @@
+module github.com/chainwatch/chainwatch
+
+go 1.26.8

@@ -1,0 +1,97 @@
+// Package schemas holds chainwatch's record types, the OTLP GenAI mapping and
+// the ClickHouse DDL with its migrator. It is the leaf of the module: it
+// imports nothing of ours.
+package schemas
+
+import "time"
+
+// ComponentKind is what a span's component does inside a chain.
+type ComponentKind string
+
+// Component kinds. Anything an instrumentation library reports that does not
+// map to one of these is stored as KindUnknown with the original value kept in
+// the span's attributes.
+const (
+	KindUnknown   ComponentKind = ""
+	KindLLM       ComponentKind = "llm"
+	KindRetriever ComponentKind = "retriever"
+	KindReranker  ComponentKind = "reranker"
+	KindTool      ComponentKind = "tool"
+	KindEmbedding ComponentKind = "embedding"
+	KindGuardrail ComponentKind = "guardrail"
+	KindChain     ComponentKind = "chain"
+	KindAgent     ComponentKind = "agent"
+	KindEvaluator ComponentKind = "evaluator"
+)
+
+// Status of a span, following OTLP's status codes.
+const (
+	StatusUnset = "unset"
+	StatusOK    = "ok"
+	StatusError = "error"
+)
+
+// Span is one step of one run of an application's chain: one row of the
+// ClickHouse spans table.
+type Span struct {
+	TraceID      string `json:"trace_id"`       // 32 lower-case hex digits
+	SpanID       string `json:"span_id"`        // 16 lower-case hex digits
+	ParentSpanID string `json:"parent_span_id"` // empty for a root span
+	Name         string `json:"name"`
+
+	StartTime time.Time `json:"start_time"`
+	EndTime   time.Time `json:"end_time"`
+
+	// Lineage.
+	App                   string        `json:"app"`
+	Environment           string        `json:"environment"`
+	ChainName             string        `json:"chain_name"`
+	ChainVersion          string        `json:"chain_version"`
+	ComponentName         string        `json:"component_name"`
+	ComponentKind         ComponentKind `json:"component_kind"`
+	PromptTemplateID      string        `json:"prompt_template_id"`
+	PromptTemplateVersion string        `json:"prompt_template_version"`
+
+	// Model.
+	Operation      string `json:"operation"` // gen_ai.operation.name: chat, embeddings, execute_tool, …
+	Provider       string `json:"provider"`  // gen_ai.provider.name (or the older gen_ai.system)
+	ModelRequested string `json:"model_requested"`
+	ModelReturned  string `json:"model_returned"`
+
+	// Content and usage.
+	InputText    string `json:"input_text"`
+	OutputText   string `json:"output_text"`
+	InputTokens  int64  `json:"input_tokens"`
+	OutputTokens int64  `json:"output_tokens"`
+
+	Status       string `json:"status"` // StatusUnset, StatusOK or StatusError
+	ErrorMessage string `json:"error_message"`
+
+	SessionID string `json:"session_id"`
+	UserID    string `json:"user_id"`
+
+	// Attributes holds every resource, scope and span attribute that no
+	// column above took, flattened to strings (arrays and maps as JSON).
+	// Nothing is dropped for an unknown key.
+	Attributes map[string]string `json:"attributes"`
+}
+
+// Duration is the span's latency.
+func (s *Span) Duration() time.Duration { return s.EndTime.Sub(s.StartTime) }
+
+// Feedback is one end user's (or annotator's) judgement of a trace or span:
+// one row of the ClickHouse feedback table.
+type Feedback struct {
+	// ID is the natural key: replays and client retries that carry the same
+	// ID are stored once. The collector derives one from the content when
+	// the client sends none.
+	ID      string    `json:"id"`
+	TraceID string    `json:"trace_id"`
+	SpanID  string    `json:"span_id,omitempty"`
+	Score   *float64  `json:"score,omitempty"` // thumbs as 0/1, ratings as given
+	Label   string    `json:"label,omitempty"` // e.g. "thumbs_up", "wrong_answer"
+	Comment string    `json:"comment,omitempty"`
+	Source  string    `json:"source,omitempty"` // "user", "annotator", "api", …
+	UserID  string    `json:"user_id,omitempty"`
+	Time    time.Time `json:"time"`
+}
