@@ -1,0 +1,311 @@
+// Package chserver runs a ClickHouse server as a child process, with its own
+// ports, a data directory and a config written for it. It is what
+// `chainwatch up` uses for the embedded default and what the tests use for a
+// throwaway server. It works with Debian's clickhouse-server 18.16 (XML config
+// under <yandex>) and with current releases, which still read that root.
+package chserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// InstallHint is printed when no clickhouse-server binary is found.
+const InstallHint = "install it with: sudo apt-get install -y clickhouse-server (Debian/Ubuntu), or see https://clickhouse.com/docs/install"
+
+// DefaultStartTimeout is how long Start waits for the server to answer.
+const DefaultStartTimeout = 60 * time.Second
+
+// Config says where the child server keeps its data and which ports it uses.
+// Zero ports are chosen free at start.
+type Config struct {
+	Binary   string `yaml:"binary"`    // default: clickhouse-server on PATH, then /usr/sbin, /usr/bin
+	DataDir  string `yaml:"data_dir"`  // default: a temporary directory removed on Stop
+	TCPPort  int    `yaml:"tcp_port"`  // native protocol
+	HTTPPort int    `yaml:"http_port"` // HTTP interface
+	// MaxMemoryBytes caps a query's memory (max_memory_usage); default 4 GiB.
+	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
+}
+
+// Validate reports bad keys by their YAML names.
+func (c Config) Validate() error {
+	var errs []error
+	if c.TCPPort < 0 || c.TCPPort > 65535 {
+		errs = append(errs, errors.New("clickhouse.local.tcp_port must be between 0 and 65535"))
+	}
+	if c.HTTPPort < 0 || c.HTTPPort > 65535 {
+		errs = append(errs, errors.New("clickhouse.local.http_port must be between 0 and 65535"))
+	}
+	if c.MaxMemoryBytes < 0 {
+		errs = append(errs, errors.New("clickhouse.local.max_memory_bytes must be >= 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// Server is a running child clickhouse-server.
+type Server struct {
+	cfg     Config
+	tempDir bool
+	cmd     *exec.Cmd
+	done    chan struct{}
+	waitErr error
+	stop    sync.Once
+	Version string
+}
+
+// FindBinary returns the clickhouse-server binary to run, or an error that
+// says how to install it.
+func FindBinary(explicit string) (string, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("clickhouse.local.binary %q: %w", explicit, err)
+		}
+		return explicit, nil
+	}
+	if p, err := exec.LookPath("clickhouse-server"); err == nil {
+		return p, nil
+	}
+	for _, p := range []string{"/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/local/bin/clickhouse-server"} {
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath("clickhouse"); err == nil { // single-binary installs: `clickhouse server`
+		return p, nil
+	}
+	return "", errors.New("no clickhouse-server binary found on PATH or in /usr/sbin; " + InstallHint)
+}
+
+// Start writes a config and starts the server, returning once it answers
+// queries or ctx ends.
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	bin, err := FindBinary(cfg.Binary)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, done: make(chan struct{})}
+	if s.cfg.DataDir == "" {
+		d, err := os.MkdirTemp("", "chainwatch-clickhouse-")
+		if err != nil {
+			return nil, fmt.Errorf("creating clickhouse data dir: %w", err)
+		}
+		s.cfg.DataDir, s.tempDir = d, true
+	}
+	if s.cfg.DataDir, err = filepath.Abs(s.cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.cfg.TCPPort == 0 {
+		if s.cfg.TCPPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if s.cfg.HTTPPort == 0 {
+		if s.cfg.HTTPPort, err = freePort(); err != nil {
+			return nil, err
+		}
+	}
+	if s.cfg.MaxMemoryBytes == 0 {
+		s.cfg.MaxMemoryBytes = 4 << 30
+	}
+	if err := s.writeConfig(); err != nil {
+		return nil, err
+	}
+	args := []string{"--config-file=" + filepath.Join(s.cfg.DataDir, "config.xml")}
+	if filepath.Base(bin) == "clickhouse" {
+		args = append([]string{"server"}, args...)
+	}
+	logf, err := os.OpenFile(filepath.Join(s.cfg.DataDir, "log", "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening clickhouse stdout log: %w", err)
+	}
+	s.cmd = exec.Command(bin, args...)
+	s.cmd.Dir = s.cfg.DataDir
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	// Its own process group, and killed with us on Linux, so a crashed
+	// parent leaves no server behind.
+	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := s.cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		logf.Close()
+		close(s.done)
+	}()
+	if err := s.waitReady(ctx); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Addr is the native-protocol address, host:port.
+func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.cfg.TCPPort) }
+
+// HTTPAddr is the HTTP interface's base URL.
+func (s *Server) HTTPAddr() string { return fmt.Sprintf("http://127.0.0.1:%d", s.cfg.HTTPPort) }
+
+// DataDir is where the server keeps its data, config and logs.
+func (s *Server) DataDir() string { return s.cfg.DataDir }
+
+// Done is closed when the process has exited.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Kill stops the server abruptly (SIGKILL), keeping its data: tests use it to
+// take storage away under load. Restart starts it again on the same ports.
+func (s *Server) Kill() {
+	if s.cmd.Process != nil {
+		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	}
+	<-s.done
+}
+
+// Restart starts a stopped server again with the same data and ports.
+func (s *Server) Restart(ctx context.Context) (*Server, error) {
+	cfg := s.cfg
+	n, err := Start(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	n.tempDir = s.tempDir
+	s.tempDir = false
+	return n, nil
+}
+
+// Stop terminates the server (SIGTERM, then SIGKILL after 10 s) and removes
+// a temporary data directory. It is idempotent.
+func (s *Server) Stop() {
+	s.stop.Do(func() {
+		if s.cmd != nil && s.cmd.Process != nil {
+			select {
+			case <-s.done:
+			default:
+				_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
+				select {
+				case <-s.done:
+				case <-time.After(10 * time.Second):
+					_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+					<-s.done
+				}
+			}
+		}
+		if s.tempDir {
+			_ = os.RemoveAll(s.cfg.DataDir)
+		}
+	})
+}
+
+func (s *Server) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, DefaultStartTimeout)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	url := s.HTTPAddr() + "/?query=SELECT%20version()"
+	for {
+		resp, err := client.Get(url)
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				s.Version = strings.TrimSpace(string(body))
+				return nil
+			}
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("clickhouse-server exited during start (%v); its log: %s", s.waitErr, s.tailLog())
+		case <-ctx.Done():
+			return fmt.Errorf("clickhouse-server did not answer on %s within %s; its log: %s", s.HTTPAddr(), DefaultStartTimeout, s.tailLog())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (s *Server) tailLog() string {
+	for _, name := range []string{"err.log", "stdout.log"} {
+		b, err := os.ReadFile(filepath.Join(s.cfg.DataDir, "log", name))
+		if err == nil && len(b) > 0 {
+			if len(b) > 2000 {
+				b = b[len(b)-2000:]
+			}
+			return string(b)
+		}
+	}
+	return "(empty)"
+}
+
+func (s *Server) writeConfig() error {
+	d := s.cfg.DataDir
+	for _, sub := range []string{"data", "tmp", "user_files", "format_schemas", "log"} {
+		if err := os.MkdirAll(filepath.Join(d, sub), 0o755); err != nil {
+			return fmt.Errorf("creating clickhouse dir: %w", err)
+		}
+	}
+	config := fmt.Sprintf(`<?xml version="1.0"?>
+<!-- written by chainwatch; regenerated at every start -->
+<yandex>
+  <logger>
+    <level>warning</level>
+    <log>%[1]s/log/server.log</log>
+    <errorlog>%[1]s/log/err.log</errorlog>
+    <size>100M</size>
+    <count>3</count>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>%[2]d</tcp_port>
+  <http_port>%[3]d</http_port>
+  <path>%[1]s/data/</path>
+  <tmp_path>%[1]s/tmp/</tmp_path>
+  <user_files_path>%[1]s/user_files/</user_files_path>
+  <format_schema_path>%[1]s/format_schemas/</format_schema_path>
+  <users_config>%[1]s/users.xml</users_config>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <mark_cache_size>268435456</mark_cache_size>
+  <uncompressed_cache_size>268435456</uncompressed_cache_size>
+  <max_concurrent_queries>200</max_concurrent_queries>
+  <mlock_executable>false</mlock_executable>
+</yandex>
+`, d, s.cfg.TCPPort, s.cfg.HTTPPort)
+	users := fmt.Sprintf(`<?xml version="1.0"?>
+<yandex>
+  <profiles><default><max_memory_usage>%d</max_memory_usage></default></profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default><interval><duration>3600</duration><queries>0</queries><errors>0</errors><result_rows>0</result_rows><read_rows>0</read_rows><execution_time>0</execution_time></interval></default></quotas>
+</yandex>
+`, s.cfg.MaxMemoryBytes)
+	if err := os.WriteFile(filepath.Join(d, "config.xml"), []byte(config), 0o644); err != nil {
+		return fmt.Errorf("writing clickhouse config: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "users.xml"), []byte(users), 0o644); err != nil {
+		return fmt.Errorf("writing clickhouse users config: %w", err)
+	}
+	return nil
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}

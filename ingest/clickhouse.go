@@ -1,0 +1,285 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// OpenClickHouse connects to the configured database, creating it when
+// missing (the connection for that step uses the default database).
+func OpenClickHouse(ctx context.Context, c ClickHouseConfig) (driver.Conn, error) {
+	c = c.WithDefaults()
+	if len(c.Addr) == 0 {
+		return nil, errors.New("clickhouse.addr is empty")
+	}
+	open := func(db string) (driver.Conn, error) {
+		return clickhouse.Open(&clickhouse.Options{
+			Addr:         c.Addr,
+			Auth:         clickhouse.Auth{Database: db, Username: c.Username, Password: c.Password},
+			DialTimeout:  c.DialTimeout,
+			MaxOpenConns: 8,
+			MaxIdleConns: 8,
+			// Old servers (18.16) reject settings they don't know; send none.
+		})
+	}
+	boot, err := open("default")
+	if err != nil {
+		return nil, fmt.Errorf("opening clickhouse %v: %w", c.Addr, err)
+	}
+	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.Database)
+	boot.Close()
+	if err != nil {
+		return nil, fmt.Errorf("creating clickhouse database %s on %v: %w", c.Database, c.Addr, err)
+	}
+	conn, err := open(c.Database)
+	if err != nil {
+		return nil, fmt.Errorf("opening clickhouse %v: %w", c.Addr, err)
+	}
+	if err := conn.Ping(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("pinging clickhouse %v: %w", c.Addr, err)
+	}
+	return conn, nil
+}
+
+// MigrationDB adapts a clickhouse-go connection to schemas.DB.
+type MigrationDB struct{ Conn driver.Conn }
+
+var _ schemas.DB = MigrationDB{}
+
+// Exec runs a statement.
+func (m MigrationDB) Exec(ctx context.Context, q string) error { return m.Conn.Exec(ctx, q) }
+
+// QueryStrings returns the first column of a query as strings.
+func (m MigrationDB) QueryStrings(ctx context.Context, q string) ([]string, error) {
+	rows, err := m.Conn.Query(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// Store is where the writer puts records. Insert errors are classified with
+// IsPermanent: a permanent error will not go away by retrying the same rows.
+type Store interface {
+	InsertSpans(ctx context.Context, spans []schemas.Span) error
+	InsertFeedback(ctx context.Context, fb []schemas.Feedback) error
+}
+
+// CHStore inserts into ClickHouse with column-oriented batches and an
+// explicit column list (which ClickHouse 18.16 needs).
+type CHStore struct {
+	conn       driver.Conn
+	caps       schemas.Capabilities
+	spansSQL   string
+	feedbackSQ string
+}
+
+var _ Store = (*CHStore)(nil)
+
+// NewCHStore reads the server version to learn the table shapes the migrator
+// chose.
+func NewCHStore(ctx context.Context, conn driver.Conn) (*CHStore, error) {
+	v, err := MigrationDB{conn}.QueryStrings(ctx, "SELECT version()")
+	if err != nil || len(v) == 0 {
+		return nil, fmt.Errorf("reading clickhouse version: %w", err)
+	}
+	sv, err := schemas.ParseServerVersion(v[0])
+	if err != nil {
+		return nil, err
+	}
+	caps := schemas.CapabilitiesOf(sv)
+	return &CHStore{
+		conn:       conn,
+		caps:       caps,
+		spansSQL:   "INSERT INTO spans (" + strings.Join(schemas.SpanColumns(caps), ", ") + ")",
+		feedbackSQ: "INSERT INTO feedback (" + strings.Join(schemas.FeedbackColumns(), ", ") + ")",
+	}, nil
+}
+
+// Conn is the underlying connection.
+func (s *CHStore) Conn() driver.Conn { return s.conn }
+
+// InsertSpans writes spans in one insert.
+func (s *CHStore) InsertSpans(ctx context.Context, spans []schemas.Span) error {
+	if len(spans) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.spansSQL)
+	if err != nil {
+		return fmt.Errorf("preparing clickhouse batch: %w", err)
+	}
+	defer b.Abort()
+	n := len(spans)
+	var (
+		traceID, spanID, parent, name     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		start, end                        = make([]time.Time, n), make([]time.Time, n)
+		startNano                         = make([]uint64, n)
+		durMS                             = make([]float64, n)
+		app, env, chain, chainV           = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		compName, compKind, tmplID, tmplV = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		op, provider, modelReq, modelRet  = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		input, output                     = make([]string, n), make([]string, n)
+		inTok, outTok                     = make([]uint32, n), make([]uint32, n)
+		status, errMsg, session, user     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ingested                          = make([]time.Time, n)
+		now                               = time.Now()
+	)
+	var attrMaps []map[string]string
+	var attrKeys, attrVals [][]string
+	if s.caps.Map {
+		attrMaps = make([]map[string]string, n)
+	} else {
+		attrKeys, attrVals = make([][]string, n), make([][]string, n)
+	}
+	for i := range spans {
+		sp := &spans[i]
+		traceID[i], spanID[i], parent[i], name[i] = sp.TraceID, sp.SpanID, sp.ParentSpanID, sp.Name
+		start[i], end[i] = sp.StartTime, sp.EndTime
+		startNano[i] = uint64(sp.StartTime.UnixNano())
+		durMS[i] = float64(sp.EndTime.Sub(sp.StartTime).Nanoseconds()) / 1e6
+		app[i], env[i], chain[i], chainV[i] = sp.App, sp.Environment, sp.ChainName, sp.ChainVersion
+		compName[i], compKind[i], tmplID[i], tmplV[i] = sp.ComponentName, string(sp.ComponentKind), sp.PromptTemplateID, sp.PromptTemplateVersion
+		op[i], provider[i], modelReq[i], modelRet[i] = sp.Operation, sp.Provider, sp.ModelRequested, sp.ModelReturned
+		input[i], output[i] = sp.InputText, sp.OutputText
+		inTok[i], outTok[i] = clampU32(sp.InputTokens), clampU32(sp.OutputTokens)
+		status[i], errMsg[i], session[i], user[i] = sp.Status, sp.ErrorMessage, sp.SessionID, sp.UserID
+		ingested[i] = now
+		if s.caps.Map {
+			attrMaps[i] = sp.Attributes
+			if attrMaps[i] == nil {
+				attrMaps[i] = map[string]string{}
+			}
+		} else {
+			ks, vs := make([]string, 0, len(sp.Attributes)), make([]string, 0, len(sp.Attributes))
+			for k, v := range sp.Attributes {
+				ks, vs = append(ks, k), append(vs, v)
+			}
+			attrKeys[i], attrVals[i] = ks, vs
+		}
+	}
+	cols := []any{traceID, spanID, parent, name, start, end, startNano, durMS,
+		app, env, chain, chainV, compName, compKind, tmplID, tmplV,
+		op, provider, modelReq, modelRet, input, output, inTok, outTok,
+		status, errMsg, session, user}
+	if s.caps.Map {
+		cols = append(cols, attrMaps)
+	} else {
+		cols = append(cols, attrKeys, attrVals)
+	}
+	cols = append(cols, ingested)
+	for i, c := range cols {
+		if err := b.Column(i).Append(c); err != nil {
+			return Permanent(fmt.Errorf("appending spans column %d: %w", i, err))
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d spans: %w", n, err)
+	}
+	return nil
+}
+
+// InsertFeedback writes feedback rows in one insert.
+func (s *CHStore) InsertFeedback(ctx context.Context, fb []schemas.Feedback) error {
+	if len(fb) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.feedbackSQ)
+	if err != nil {
+		return fmt.Errorf("preparing clickhouse batch: %w", err)
+	}
+	defer b.Abort()
+	now := time.Now()
+	for i := range fb {
+		f := &fb[i]
+		if err := b.Append(f.ID, f.TraceID, f.SpanID, f.Score, f.Label, f.Comment, f.Source, f.UserID, f.Time, now); err != nil {
+			return Permanent(fmt.Errorf("appending feedback %s: %w", f.ID, err))
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d feedback rows: %w", len(fb), err)
+	}
+	return nil
+}
+
+func clampU32(v int64) uint32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	return uint32(v)
+}
+
+// permanentError marks an error that retrying will not cure.
+type permanentError struct{ err error }
+
+func (p permanentError) Error() string { return p.err.Error() }
+func (p permanentError) Unwrap() error { return p.err }
+
+// Permanent marks err as not worth retrying (OpenTelemetry's
+// consumererror.NewPermanent in our own shape).
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err}
+}
+
+// IsPermanent reports whether err will not go away by retrying: errors marked
+// Permanent, and ClickHouse exceptions about the data or the statement rather
+// than the server's state. Anything unknown is treated as retryable, so a
+// doubt costs a delay, never a record.
+func IsPermanent(err error) bool {
+	if err == nil {
+		return false
+	}
+	var p permanentError
+	if errors.As(err, &p) {
+		return true
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return false
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return false
+	}
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case 6, // CANNOT_PARSE_TEXT
+			27,  // CANNOT_PARSE_INPUT_ASSERTION_FAILED
+			41,  // CANNOT_PARSE_DATETIME
+			53,  // TYPE_MISMATCH
+			69,  // ARGUMENT_OUT_OF_BOUND
+			70,  // CANNOT_CONVERT_TYPE
+			72,  // CANNOT_PARSE_NUMBER
+			131: // TOO_LARGE_STRING_SIZE
+			return true
+		}
+	}
+	return false
+}

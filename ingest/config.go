@@ -1,0 +1,268 @@
+// Package ingest is chainwatch's spine: the collector (HTTP and gRPC in,
+// Kafka out), the writer (Kafka in, ClickHouse out) and their ClickHouse and
+// Kafka plumbing.
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults, named so that docs and code agree.
+const (
+	DefaultSpansTopic        = "chainwatch.spans"
+	DefaultFeedbackTopic     = "chainwatch.feedback"
+	DefaultDeadLetterTopic   = "chainwatch.deadletter"
+	DefaultPartitions        = 6
+	DefaultProduceTimeout    = 10 * time.Second
+	DefaultMaxBufferedBytes  = 256 << 20
+	DefaultMaxRecordBytes    = 16 << 20
+	DefaultHTTPAddr          = "127.0.0.1:4318"
+	DefaultGRPCAddr          = "127.0.0.1:4317"
+	DefaultMaxBodyBytes      = 16 << 20
+	DefaultWriterGroup       = "chainwatch-writer"
+	DefaultBatchMaxRows      = 20000
+	DefaultBatchMaxBytes     = 64 << 20
+	DefaultBatchMaxWait      = time.Second
+	DefaultRetryInitial      = 200 * time.Millisecond
+	DefaultRetryMax          = 10 * time.Second
+	DefaultInsertTimeout     = 60 * time.Second
+	DefaultClickHouseDB      = "chainwatch"
+	DefaultRetryAfterSeconds = 2
+)
+
+// Topics names the Kafka topics chainwatch uses.
+type Topics struct {
+	Spans      string `yaml:"spans"`
+	Feedback   string `yaml:"feedback"`
+	DeadLetter string `yaml:"dead_letter"`
+}
+
+// KafkaConfig says where Kafka is and how chainwatch talks to it. With no
+// brokers, `chainwatch up` starts an in-process broker (kfake).
+type KafkaConfig struct {
+	Brokers           []string      `yaml:"brokers"`
+	Topics            Topics        `yaml:"topics"`
+	Partitions        int32         `yaml:"partitions"`         // for topics chainwatch creates
+	ReplicationFactor int16         `yaml:"replication_factor"` // for topics chainwatch creates; -1 = broker default
+	ProduceTimeout    time.Duration `yaml:"produce_timeout"`    // a record not acknowledged by then fails (→ 503)
+	MaxBufferedBytes  int           `yaml:"max_buffered_bytes"` // producer buffer; full → 503
+	MaxRecordBytes    int           `yaml:"max_record_bytes"`   // largest record (one trace); also the topics' max.message.bytes
+	Compression       string        `yaml:"compression"`        // none, gzip, snappy, lz4, zstd
+}
+
+// WithDefaults fills zero fields.
+func (c KafkaConfig) WithDefaults() KafkaConfig {
+	if c.Topics.Spans == "" {
+		c.Topics.Spans = DefaultSpansTopic
+	}
+	if c.Topics.Feedback == "" {
+		c.Topics.Feedback = DefaultFeedbackTopic
+	}
+	if c.Topics.DeadLetter == "" {
+		c.Topics.DeadLetter = DefaultDeadLetterTopic
+	}
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = -1
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.Compression == "" {
+		c.Compression = "lz4"
+	}
+	return c
+}
+
+// Validate names the bad YAML key.
+func (c KafkaConfig) Validate() error {
+	var errs []error
+	if c.Partitions < 0 {
+		errs = append(errs, errors.New("kafka.partitions must be > 0"))
+	}
+	if c.ProduceTimeout < 0 {
+		errs = append(errs, errors.New("kafka.produce_timeout must be > 0"))
+	}
+	if c.MaxBufferedBytes < 0 {
+		errs = append(errs, errors.New("kafka.max_buffered_bytes must be > 0"))
+	}
+	if c.MaxRecordBytes < 0 {
+		errs = append(errs, errors.New("kafka.max_record_bytes must be > 0"))
+	}
+	switch c.Compression {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		errs = append(errs, fmt.Errorf("kafka.compression must be one of none, gzip, snappy, lz4, zstd; got %q", c.Compression))
+	}
+	t := c.Topics
+	if t.Spans != "" && (t.Spans == t.Feedback || t.Spans == t.DeadLetter) || t.Feedback != "" && t.Feedback == t.DeadLetter {
+		errs = append(errs, errors.New("kafka.topics: spans, feedback and dead_letter must be distinct"))
+	}
+	return errors.Join(errs...)
+}
+
+// ClickHouseConfig says where ClickHouse is. With no addr, `chainwatch up`
+// starts a local clickhouse-server child process.
+type ClickHouseConfig struct {
+	Addr          []string      `yaml:"addr"` // native protocol host:port
+	Database      string        `yaml:"database"`
+	Username      string        `yaml:"username"`
+	Password      string        `yaml:"password"`
+	DialTimeout   time.Duration `yaml:"dial_timeout"`
+	RetentionDays int           `yaml:"retention_days"` // TTL on servers that have it; 0 keeps everything
+}
+
+// WithDefaults fills zero fields.
+func (c ClickHouseConfig) WithDefaults() ClickHouseConfig {
+	if c.Database == "" {
+		c.Database = DefaultClickHouseDB
+	}
+	if c.Username == "" {
+		c.Username = "default"
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = 5 * time.Second
+	}
+	return c
+}
+
+// Validate names the bad YAML key.
+func (c ClickHouseConfig) Validate() error {
+	var errs []error
+	for i, a := range c.Addr {
+		if a == "" {
+			errs = append(errs, fmt.Errorf("clickhouse.addr[%d] is empty", i))
+		}
+	}
+	if c.RetentionDays < 0 {
+		errs = append(errs, errors.New("clickhouse.retention_days must be >= 0"))
+	}
+	if c.Database != "" && !validIdent(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse.database %q must be letters, digits and underscores", c.Database))
+	}
+	return errors.Join(errs...)
+}
+
+func validIdent(s string) bool {
+	for i, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// CollectorConfig configures the HTTP and gRPC endpoints.
+type CollectorConfig struct {
+	HTTPAddr     string   `yaml:"http_addr"` // OTLP/HTTP, JSON spans, feedback, /metrics
+	GRPCAddr     string   `yaml:"grpc_addr"` // OTLP/gRPC; "off" disables it
+	MaxBodyBytes int64    `yaml:"max_body_bytes"`
+	APIKeys      []string `yaml:"api_keys"` // when set, every request needs one (Authorization: Bearer, or X-API-Key)
+}
+
+// WithDefaults fills zero fields.
+func (c CollectorConfig) WithDefaults() CollectorConfig {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = DefaultHTTPAddr
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = DefaultGRPCAddr
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	return c
+}
+
+// Validate names the bad YAML key.
+func (c CollectorConfig) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes < 0 {
+		errs = append(errs, errors.New("collector.max_body_bytes must be > 0"))
+	}
+	for i, k := range c.APIKeys {
+		if len(k) < 8 {
+			errs = append(errs, fmt.Errorf("collector.api_keys[%d] must be at least 8 characters", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// WriterConfig configures the Kafka → ClickHouse writer.
+type WriterConfig struct {
+	Group string      `yaml:"group"`
+	Batch BatchConfig `yaml:"batch"`
+	Retry RetryConfig `yaml:"retry"`
+	// InsertTimeout bounds one ClickHouse insert.
+	InsertTimeout time.Duration `yaml:"insert_timeout"`
+}
+
+// BatchConfig bounds a batch; whichever limit is reached first flushes it.
+type BatchConfig struct {
+	MaxRows  int           `yaml:"max_rows"`
+	MaxBytes int           `yaml:"max_bytes"`
+	MaxWait  time.Duration `yaml:"max_wait"`
+}
+
+// RetryConfig is the writer's backoff for retryable errors.
+type RetryConfig struct {
+	Initial time.Duration `yaml:"initial"`
+	Max     time.Duration `yaml:"max"`
+}
+
+// WithDefaults fills zero fields.
+func (c WriterConfig) WithDefaults() WriterConfig {
+	if c.Group == "" {
+		c.Group = DefaultWriterGroup
+	}
+	if c.Batch.MaxRows == 0 {
+		c.Batch.MaxRows = DefaultBatchMaxRows
+	}
+	if c.Batch.MaxBytes == 0 {
+		c.Batch.MaxBytes = DefaultBatchMaxBytes
+	}
+	if c.Batch.MaxWait == 0 {
+		c.Batch.MaxWait = DefaultBatchMaxWait
+	}
+	if c.Retry.Initial == 0 {
+		c.Retry.Initial = DefaultRetryInitial
+	}
+	if c.Retry.Max == 0 {
+		c.Retry.Max = DefaultRetryMax
+	}
+	if c.InsertTimeout == 0 {
+		c.InsertTimeout = DefaultInsertTimeout
+	}
+	return c
+}
+
+// Validate names the bad YAML key.
+func (c WriterConfig) Validate() error {
+	var errs []error
+	if c.Batch.MaxRows < 0 {
+		errs = append(errs, errors.New("writer.batch.max_rows must be > 0"))
+	}
+	if c.Batch.MaxBytes < 0 {
+		errs = append(errs, errors.New("writer.batch.max_bytes must be > 0"))
+	}
+	if c.Batch.MaxWait < 0 {
+		errs = append(errs, errors.New("writer.batch.max_wait must be > 0"))
+	}
+	if c.Retry.Initial < 0 || c.Retry.Max < 0 || (c.Retry.Max > 0 && c.Retry.Initial > c.Retry.Max) {
+		errs = append(errs, errors.New("writer.retry: initial and max must be > 0 and initial <= max"))
+	}
+	if c.InsertTimeout < 0 {
+		errs = append(errs, errors.New("writer.insert_timeout must be > 0"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,345 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// Dead-letter record headers.
+const (
+	HeaderDLQReason    = "chainwatch.dlq.reason"
+	HeaderDLQTopic     = "chainwatch.dlq.topic"
+	HeaderDLQPartition = "chainwatch.dlq.partition"
+	HeaderDLQOffset    = "chainwatch.dlq.offset"
+)
+
+// Consumer is what the writer needs of a franz-go group client.
+type Consumer interface {
+	PollRecords(ctx context.Context, maxPollRecords int) kgo.Fetches
+	AllowRebalance()
+	CommitUncommittedOffsets(ctx context.Context) error
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+	Close()
+}
+
+var _ Consumer = (*kgo.Client)(nil)
+
+// Writer consumes spans and feedback from Kafka and inserts them into
+// ClickHouse in batches. Offsets are committed only after a batch is stored
+// (or, for a record that can never be decoded or stored, after it is in the
+// dead-letter topic). Retryable insert errors back off and retry the same
+// batch without polling more; nothing is dropped.
+//
+// Several writers in the same consumer group share the partitions. Delivery
+// is at least once: a writer that dies between insert and commit leaves its
+// batch to be inserted again, and the ReplacingMergeTree tables deduplicate.
+type Writer struct {
+	cfg    WriterConfig
+	topics Topics
+	cl     Consumer
+	store  Store
+	m      *Metrics
+	log    *slog.Logger
+
+	// afterInsert, when set (tests), runs between a stored batch and its
+	// commit; returning true aborts the writer there, as a crash would.
+	afterInsert func() bool
+
+	cancel    context.CancelFunc
+	done      chan struct{}
+	abort     chan struct{} // closed when Shutdown's deadline passes: stop retrying
+	once      sync.Once
+	abortOnce sync.Once
+	err       error
+}
+
+// NewWriter wires a writer; cl must be a consumer built with ConsumerOpts.
+func NewWriter(cfg WriterConfig, topics Topics, cl Consumer, store Store, m *Metrics, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Writer{cfg: cfg.WithDefaults(), topics: topics, cl: cl, store: store, m: m, log: log, done: make(chan struct{}), abort: make(chan struct{})}
+}
+
+// Start runs the consume loop in the background and returns at once.
+func (w *Writer) Start(ctx context.Context) error {
+	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	go func() {
+		defer close(w.done)
+		w.err = w.run(ctx)
+	}()
+	return nil
+}
+
+// Shutdown stops polling, flushes the batch in hand, commits it and leaves
+// the group. Idempotent.
+func (w *Writer) Shutdown(ctx context.Context) error {
+	w.once.Do(func() {
+		if w.cancel != nil {
+			w.cancel()
+		}
+	})
+	select {
+	case <-w.done:
+		return w.err
+	case <-ctx.Done():
+		w.abortOnce.Do(func() { close(w.abort) })
+		<-w.done
+		return fmt.Errorf("writer shutdown: %w (the unstored batch stays uncommitted in Kafka)", ctx.Err())
+	}
+}
+
+// Done is closed when the loop has stopped.
+func (w *Writer) Done() <-chan struct{} { return w.done }
+
+type batch struct {
+	spans    []schemas.Span
+	feedback []schemas.Feedback
+	dead     []*kgo.Record
+	bytes    int
+	records  int
+	first    time.Time
+}
+
+func (b *batch) reset() {
+	b.spans, b.feedback, b.dead = b.spans[:0], b.feedback[:0], b.dead[:0]
+	b.bytes, b.records, b.first = 0, 0, time.Time{}
+}
+
+func (b *batch) rows() int { return len(b.spans) + len(b.feedback) }
+
+func (w *Writer) run(ctx context.Context) error {
+	defer w.cl.Close()
+	var b batch
+	for {
+		wait := w.cfg.Batch.MaxWait
+		if !b.first.IsZero() {
+			wait = time.Until(b.first.Add(w.cfg.Batch.MaxWait))
+		}
+		if ctx.Err() == nil && wait > 0 {
+			pctx, cancel := context.WithTimeout(ctx, wait)
+			fetches := w.cl.PollRecords(pctx, w.cfg.Batch.MaxRows)
+			cancel()
+			if fetches.IsClientClosed() {
+				return nil
+			}
+			fetches.EachError(func(t string, p int32, err error) {
+				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+					w.log.Warn("kafka fetch error", "topic", t, "partition", p, "err", err)
+				}
+			})
+			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
+				if n := len(p.Records); n > 0 {
+					lag := p.HighWatermark - p.Records[n-1].Offset - 1
+					w.m.ConsumerLag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(lag))
+				}
+			})
+			fetches.EachRecord(func(r *kgo.Record) { w.add(&b, r) })
+		}
+		stopping := ctx.Err() != nil
+		due := b.records > 0 && (stopping || b.rows() >= w.cfg.Batch.MaxRows || b.bytes >= w.cfg.Batch.MaxBytes ||
+			time.Since(b.first) >= w.cfg.Batch.MaxWait)
+		if due {
+			// A flush is retried until it succeeds or the writer is stopped
+			// for good; while it is retried nothing is committed.
+			if err := w.flush(ctx, &b); err != nil {
+				return err
+			}
+			if w.afterInsert != nil && w.afterInsert() {
+				return nil // simulated crash: stored, not committed
+			}
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			if err := w.cl.CommitUncommittedOffsets(cctx); err != nil {
+				// Fenced by a rebalance, or Kafka away: the records come back
+				// to whoever owns the partitions and are deduplicated there.
+				w.m.CommitErrors.Inc()
+				w.log.Warn("committing offsets failed; the batch will be delivered again", "err", err)
+			}
+			cancel()
+			b.reset()
+		}
+		if b.records == 0 {
+			w.cl.AllowRebalance()
+		}
+		if stopping && b.records == 0 {
+			return nil
+		}
+	}
+}
+
+func (w *Writer) add(b *batch, r *kgo.Record) {
+	if b.records == 0 {
+		b.first = time.Now()
+	}
+	b.records++
+	b.bytes += len(r.Value)
+	switch r.Topic {
+	case w.topics.Spans:
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(r.Value, req); err != nil {
+			w.deadLetter(b, r, reasonDecode, fmt.Sprintf("decoding OTLP protobuf: %v", err))
+			return
+		}
+		n := len(b.spans)
+		spans, err := schemas.AppendSpans(b.spans, req)
+		if err != nil {
+			b.spans = spans[:n]
+			w.deadLetter(b, r, reasonInvalid, err.Error())
+			return
+		}
+		b.spans = spans
+	case w.topics.Feedback:
+		var f schemas.Feedback
+		if err := json.Unmarshal(r.Value, &f); err != nil {
+			w.deadLetter(b, r, reasonDecode, fmt.Sprintf("decoding feedback JSON: %v", err))
+			return
+		}
+		if f.ID == "" || f.TraceID == "" {
+			w.deadLetter(b, r, reasonInvalid, "feedback without id or trace_id")
+			return
+		}
+		b.feedback = append(b.feedback, f)
+	default:
+		w.deadLetter(b, r, reasonInvalid, "record from an unexpected topic "+r.Topic)
+	}
+}
+
+func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {
+	w.log.Warn("dead-lettering record", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "reason", reason, "err", msg)
+	w.m.DeadLetters.WithLabelValues(r.Topic, reason).Inc()
+	b.dead = append(b.dead, &kgo.Record{
+		Topic: w.topics.DeadLetter,
+		Key:   r.Key,
+		Value: r.Value,
+		Headers: append(append([]kgo.RecordHeader(nil), r.Headers...),
+			kgo.RecordHeader{Key: HeaderDLQReason, Value: []byte(reason + ": " + msg)},
+			kgo.RecordHeader{Key: HeaderDLQTopic, Value: []byte(r.Topic)},
+			kgo.RecordHeader{Key: HeaderDLQPartition, Value: []byte(strconv.Itoa(int(r.Partition)))},
+			kgo.RecordHeader{Key: HeaderDLQOffset, Value: []byte(strconv.FormatInt(r.Offset, 10))},
+		),
+	})
+}
+
+// flush stores the batch, retrying retryable errors with exponential backoff
+// for as long as it takes. Permanent insert errors make it insert row by row
+// and dead-letter the rows that fail.
+func (w *Writer) flush(ctx context.Context, b *batch) error {
+	if err := w.retry(ctx, "spans", func(c context.Context) error { return w.insertSpans(c, b) }); err != nil {
+		return err
+	}
+	if err := w.retry(ctx, "feedback", func(c context.Context) error { return w.insertFeedback(c, b) }); err != nil {
+		return err
+	}
+	if len(b.dead) > 0 {
+		if err := w.retry(ctx, "dead_letter", func(c context.Context) error {
+			return w.cl.ProduceSync(c, b.dead...).FirstErr()
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Writer) insertSpans(ctx context.Context, b *batch) error {
+	if len(b.spans) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := w.store.InsertSpans(ctx, b.spans)
+	if err == nil {
+		w.m.InsertSeconds.WithLabelValues("spans").Observe(time.Since(start).Seconds())
+		w.m.BatchRows.WithLabelValues("spans").Observe(float64(len(b.spans)))
+		w.m.RowsWritten.WithLabelValues("spans").Add(float64(len(b.spans)))
+		now := time.Now()
+		for i := 0; i < len(b.spans); i += max(1, len(b.spans)/64) { // a sample is enough for a histogram
+			w.m.EndToEndSecond.Observe(now.Sub(b.spans[i].EndTime).Seconds())
+		}
+		b.spans = b.spans[:0]
+		return nil
+	}
+	if !IsPermanent(err) {
+		return err
+	}
+	w.m.InsertErrors.WithLabelValues("spans", "permanent").Inc()
+	w.log.Error("permanent error inserting spans; inserting one by one to isolate the bad rows", "err", err)
+	var keep []schemas.Span
+	for i := range b.spans {
+		if e := w.store.InsertSpans(ctx, b.spans[i:i+1]); e != nil {
+			if !IsPermanent(e) {
+				b.spans = append(keep, b.spans[i:]...)
+				return e
+			}
+			sp := b.spans[i]
+			v, _ := json.Marshal(sp)
+			w.deadLetter(b, &kgo.Record{Topic: w.topics.Spans, Key: []byte(sp.TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
+		}
+	}
+	b.spans = b.spans[:0]
+	return nil
+}
+
+func (w *Writer) insertFeedback(ctx context.Context, b *batch) error {
+	if len(b.feedback) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := w.store.InsertFeedback(ctx, b.feedback)
+	if err == nil {
+		w.m.InsertSeconds.WithLabelValues("feedback").Observe(time.Since(start).Seconds())
+		w.m.BatchRows.WithLabelValues("feedback").Observe(float64(len(b.feedback)))
+		w.m.RowsWritten.WithLabelValues("feedback").Add(float64(len(b.feedback)))
+		b.feedback = b.feedback[:0]
+		return nil
+	}
+	if !IsPermanent(err) {
+		return err
+	}
+	w.m.InsertErrors.WithLabelValues("feedback", "permanent").Inc()
+	for i := range b.feedback {
+		if e := w.store.InsertFeedback(ctx, b.feedback[i:i+1]); e != nil {
+			if !IsPermanent(e) {
+				b.feedback = b.feedback[i:]
+				return e
+			}
+			v, _ := json.Marshal(b.feedback[i])
+			w.deadLetter(b, &kgo.Record{Topic: w.topics.Feedback, Key: []byte(b.feedback[i].TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
+		}
+	}
+	b.feedback = b.feedback[:0]
+	return nil
+}
+
+// retry runs op until it succeeds, backing off between tries. Stopping the
+// writer does not interrupt it (Shutdown flushes); only Shutdown's deadline
+// passing does, and what was not stored then stays uncommitted in Kafka.
+func (w *Writer) retry(ctx context.Context, what string, op func(context.Context) error) error {
+	delay := w.cfg.Retry.Initial
+	for attempt := 1; ; attempt++ {
+		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.InsertTimeout)
+		err := op(ictx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		w.m.InsertErrors.WithLabelValues(what, "retryable").Inc()
+		w.log.Warn("storing batch failed; retrying", "what", what, "attempt", attempt, "in", delay, "err", err)
+		select {
+		case <-time.After(delay):
+		case <-w.abort:
+			return fmt.Errorf("writer stopped while storing %s; the batch stays uncommitted in Kafka: %w", what, err)
+		}
+		delay = min(delay*2, w.cfg.Retry.Max)
+	}
+}

@@ -1,0 +1,125 @@
+package schemas
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+)
+
+// DB is what the migrator needs of a ClickHouse connection; clickhouse-go's
+// driver.Conn satisfies it through a two-line adapter (ingest.CHMigrationDB).
+type DB interface {
+	Exec(ctx context.Context, query string) error
+	// QueryStrings runs a query and returns its first column as strings.
+	QueryStrings(ctx context.Context, query string) ([]string, error)
+}
+
+// Migration is one versioned schema change. Statements are rendered for the
+// server at hand and must be idempotent themselves (IF NOT EXISTS), so that a
+// migrator interrupted between a statement and its bookkeeping row can run
+// again.
+type Migration struct {
+	Version    int
+	Name       string
+	Statements func(d ddl) []string
+}
+
+// Migrations is the ordered list of every schema change. Append only: never
+// edit or renumber a released migration.
+var Migrations = []Migration{
+	{1, "spans and feedback", func(d ddl) []string { return []string{d.spansTable(), d.feedbackTable()} }},
+}
+
+const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    name String,
+    server_version String,
+    applied_at DateTime
+) ENGINE = MergeTree ORDER BY version`
+
+// MigrationReport says what Migrate did.
+type MigrationReport struct {
+	Server   ServerVersion
+	Caps     Capabilities
+	Applied  []Migration // applied by this run
+	Current  int         // highest applied version after the run
+	Warnings []string
+}
+
+// Statements renders every migration's DDL for a server of version v: what
+// `chainwatch migrate --print` shows and what tests check.
+func Statements(v ServerVersion, opts TableOptions) []string {
+	d := ddl{caps: CapabilitiesOf(v), opts: opts}
+	out := []string{migrationsTable}
+	for _, m := range Migrations {
+		out = append(out, m.Statements(d)...)
+	}
+	return out
+}
+
+// Migrate brings the connected database up to the newest schema. It reads the
+// server version first and renders the DDL for it. Running it again is a
+// no-op; two migrators racing apply the same IF NOT EXISTS statements and at
+// worst record a version twice, which readers tolerate (they take max).
+func Migrate(ctx context.Context, db DB, opts TableOptions) (MigrationReport, error) {
+	var rep MigrationReport
+	vs, err := db.QueryStrings(ctx, "SELECT version()")
+	if err != nil {
+		return rep, fmt.Errorf("reading clickhouse version: %w", err)
+	}
+	if len(vs) != 1 {
+		return rep, fmt.Errorf("reading clickhouse version: got %d rows", len(vs))
+	}
+	if rep.Server, err = ParseServerVersion(vs[0]); err != nil {
+		return rep, err
+	}
+	rep.Caps = CapabilitiesOf(rep.Server)
+	if opts.RetentionDays > 0 && !rep.Caps.TTL {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("clickhouse %s has no TTL: storage.retention_days=%d is not enforced; drop old partitions (toYYYYMM) by hand", rep.Server, opts.RetentionDays))
+	}
+	if err := db.Exec(ctx, migrationsTable); err != nil {
+		return rep, fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	applied, err := db.QueryStrings(ctx, "SELECT toString(version) FROM schema_migrations GROUP BY version")
+	if err != nil {
+		return rep, fmt.Errorf("reading schema_migrations: %w", err)
+	}
+	done := map[string]bool{}
+	for _, v := range applied {
+		done[v] = true
+	}
+	ms := append([]Migration(nil), Migrations...)
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	d := ddl{caps: rep.Caps, opts: opts}
+	for _, m := range ms {
+		if done[fmt.Sprint(m.Version)] {
+			rep.Current = m.Version
+			continue
+		}
+		for _, stmt := range m.Statements(d) {
+			if err := db.Exec(ctx, stmt); err != nil {
+				return rep, fmt.Errorf("applying migration %d (%s): %w", m.Version, m.Name, err)
+			}
+		}
+		rec := fmt.Sprintf("INSERT INTO schema_migrations (version, name, server_version, applied_at) VALUES (%d, '%s', '%s', toDateTime(%d))",
+			m.Version, escape(m.Name), escape(rep.Server.String()), time.Now().Unix())
+		if err := db.Exec(ctx, rec); err != nil {
+			return rep, fmt.Errorf("recording migration %d: %w", m.Version, err)
+		}
+		rep.Applied = append(rep.Applied, m)
+		rep.Current = m.Version
+	}
+	return rep, nil
+}
+
+func escape(s string) string {
+	out := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\'' || s[i] == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, s[i])
+	}
+	return string(out)
+}
