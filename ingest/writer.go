@@ -101,6 +101,12 @@ func (w *Writer) Shutdown(ctx context.Context) error {
 	}
 }
 
+// SetAfterInsert installs a fault-injection hook for tests: f runs after a
+// batch is stored and before its offsets are committed; when it returns
+// true the writer stops right there, as if the process had been killed.
+// Call it before Start.
+func (w *Writer) SetAfterInsert(f func() bool) { w.afterInsert = f }
+
 // Done is closed when the loop has stopped.
 func (w *Writer) Done() <-chan struct{} { return w.done }
 

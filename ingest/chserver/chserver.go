@@ -157,6 +157,9 @@ func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.cfg.TCPPor
 // HTTPAddr is the HTTP interface's base URL.
 func (s *Server) HTTPAddr() string { return fmt.Sprintf("http://127.0.0.1:%d", s.cfg.HTTPPort) }
 
+// PID is the server's process id.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // DataDir is where the server keeps its data, config and logs.
 func (s *Server) DataDir() string { return s.cfg.DataDir }
 

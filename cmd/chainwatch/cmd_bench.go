@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/chainwatch/chainwatch/ingest/bench"
+)
+
+func runBench(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		return fmt.Errorf("usage: chainwatch bench ingest [flags]")
+	}
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	var o bench.Options
+	fs.DurationVar(&o.Duration, "duration", 0, "load phase (default 20s)")
+	fs.IntVar(&o.Senders, "senders", 0, "concurrent HTTP senders (default 4)")
+	fs.IntVar(&o.TracesPerReq, "traces-per-request", 0, "traces per OTLP request (default 50)")
+	fs.IntVar(&o.SpansPerTrace, "spans-per-trace", 0, "spans per trace (default 4)")
+	fs.IntVar(&o.TextBytes, "text-bytes", 0, "prompt + completion bytes per span (default 1024)")
+	fs.IntVar(&o.Writers, "writers", 0, "writer instances (default 1)")
+	fs.IntVar(&o.BatchMaxRows, "batch-rows", 0, "writer batch rows (default 20000)")
+	fs.IntVar(&o.BaselineRows, "baseline-rows", 0, "rows for the raw-insert baseline (default 400000)")
+	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	res, err := bench.RunIngest(ctx, o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	fmt.Printf(`
+ingest benchmark (GOMAXPROCS %d, clickhouse %s)
+  span size                 %.0f bytes of text, %.0f bytes of OTLP protobuf
+  raw insert baseline       %10.0f rows/s   (%d rows, clickhouse-go column batches)
+  pipeline, sustained       %10.0f spans/s  (%d spans, HTTP → collector → kafka → writer → clickhouse)
+  ratio to baseline         %10.2f
+  received → visible        p50 %v  p95 %v  p99 %v  (%d probes)
+  rejected requests         %d
+  peak RSS                  chainwatch %.0f MiB (with the load generator), clickhouse %.0f MiB
+`, res.GOMAXPROCS, res.ClickHouse, res.TextBytesPerSpan, res.BodyBytesPerSpan,
+		res.BaselineRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
+		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected,
+		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
+	return nil
+}

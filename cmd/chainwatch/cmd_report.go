@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chainwatch/chainwatch/ingest"
+)
+
+// runReport prints spans per app, chain latency percentiles and tokens per
+// model from ClickHouse, deduplicated with FINAL.
+func runReport(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	load := commonFlags(fs)
+	since := fs.Duration("since", 0, "only spans that started within this long before now (0: all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	chc := cfg.ClickHouse
+	if len(chc.Addr) == 0 {
+		chc.Addr = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Local.ClickHouse.TCPPort)}
+	}
+	conn, err := ingest.OpenClickHouse(ctx, chc)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	where := "1"
+	if *since > 0 {
+		where = fmt.Sprintf("start_time >= toDateTime(%d)", time.Now().Add(-*since).Unix())
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', tabwriter.AlignRight)
+	defer tw.Flush()
+
+	fmt.Fprintln(tw, "app\tspans\ttraces\terror spans %\tchain p50 ms\tchain p95 ms\t")
+	rows, err := conn.Query(ctx, `
+SELECT app, count() AS spans, uniqExact(trace_id) AS traces,
+       100 * countIf(status = 'error') / count() AS err_pct,
+       quantileIf(0.5)(duration_ms, parent_span_id = '') AS p50,
+       quantileIf(0.95)(duration_ms, parent_span_id = '') AS p95
+FROM spans FINAL WHERE `+where+` GROUP BY app ORDER BY app`)
+	if err != nil {
+		return fmt.Errorf("querying spans per app: %w", err)
+	}
+	for rows.Next() {
+		var app string
+		var spans, traces uint64
+		var errPct, p50, p95 float64
+		if err := rows.Scan(&app, &spans, &traces, &errPct, &p50, &p95); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.0f\t%.0f\t\n", app, spans, traces, errPct, p50, p95)
+	}
+	rows.Close()
+	fmt.Fprintln(tw, "\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "model\tllm calls\tinput tokens\toutput tokens\tp50 ms\tp95 ms\t")
+	rows, err = conn.Query(ctx, `
+SELECT model_requested, count(), sum(input_tokens), sum(output_tokens),
+       quantile(0.5)(duration_ms), quantile(0.95)(duration_ms)
+FROM spans FINAL WHERE component_kind = 'llm' AND `+where+` GROUP BY model_requested ORDER BY model_requested`)
+	if err != nil {
+		return fmt.Errorf("querying tokens per model: %w", err)
+	}
+	for rows.Next() {
+		var model string
+		var calls, in, out uint64
+		var p50, p95 float64
+		if err := rows.Scan(&model, &calls, &in, &out, &p50, &p95); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f\t%.0f\t\n", model, calls, in, out, p50, p95)
+	}
+	rows.Close()
+	var fb uint64
+	var avg float64
+	if err := conn.QueryRow(ctx, "SELECT count(), toFloat64(ifNull(sum(score), 0)) / greatest(count(score), 1) FROM feedback FINAL").Scan(&fb, &avg); err == nil {
+		fmt.Fprintln(tw, "\t\t\t\t\t\t")
+		fmt.Fprintf(tw, "feedback\t%d\tmean score %.2f\t\t\t\t\n", fb, avg)
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chainwatch/chainwatch/ingest/pipeline"
+)
+
+// runUp runs the whole pipeline in one process. With no kafka.brokers it
+// starts the in-process broker (in memory: records not yet written to
+// ClickHouse are lost if the process is killed; a clean stop flushes them);
+// with no clickhouse.addr it starts clickhouse-server with its data under
+// local.data_dir/clickhouse, kept between runs.
+func runUp(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("up", flag.ContinueOnError)
+	load := commonFlags(fs)
+	dataDir := fs.String("data-dir", "", "local data directory (default .chainwatch, or local.data_dir)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if *dataDir != "" {
+		cfg.Local.DataDir = *dataDir
+	}
+	return servePipeline(ctx, cfg, pipeline.Options{}, "up")
+}
+
+func runCollector(ctx context.Context, args []string) error {
+	return runPart(ctx, "collector", args, pipeline.Options{NoWriter: true})
+}
+
+func runWriter(ctx context.Context, args []string) error {
+	return runPart(ctx, "writer", args, pipeline.Options{NoCollector: true})
+}
+
+// runPart runs one component against configured Kafka and ClickHouse: the
+// production deployment, where nothing is started locally.
+func runPart(ctx context.Context, name string, args []string, o pipeline.Options) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	load := commonFlags(fs)
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "where the writer serves /metrics (the collector serves it on its HTTP port)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		return fmt.Errorf("kafka.brokers is empty: `chainwatch %s` needs a Kafka cluster (or use `chainwatch up` for the embedded one)", name)
+	}
+	if len(cfg.ClickHouse.Addr) == 0 {
+		return fmt.Errorf("clickhouse.addr is empty: `chainwatch %s` needs a ClickHouse server (or use `chainwatch up` for a local one)", name)
+	}
+	if o.NoCollector {
+		o.Registry = prometheus.NewRegistry()
+		srv := &http.Server{Addr: *metricsAddr, Handler: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.ListenAndServe() }()
+		defer srv.Close()
+	}
+	return servePipeline(ctx, cfg, o, name)
+}
+
+func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name string) error {
+	log := newLogger(cfg.LogLevel)
+	o.Kafka, o.ClickHouse, o.Collector, o.Writer, o.Log = cfg.Kafka, cfg.ClickHouse, cfg.Collector, cfg.Writer, log
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	o.LocalKafkaPort = cfg.Local.KafkaPort
+	o.LocalClickHouse = cfg.Local.ClickHouse
+	if o.LocalClickHouse.DataDir == "" {
+		o.LocalClickHouse.DataDir = filepath.Join(cfg.Local.DataDir, "clickhouse")
+	}
+	if err := os.MkdirAll(cfg.Local.DataDir, 0o755); err != nil && len(cfg.ClickHouse.Addr) == 0 {
+		return fmt.Errorf("creating local.data_dir: %w", err)
+	}
+	start := time.Now()
+	p, err := pipeline.Start(ctx, o)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("chainwatch %s ready in %.1fs\n", name, time.Since(start).Seconds())
+	if p.Broker != nil {
+		fmt.Printf("  kafka (in-process)    %v\n", p.Kafka.Brokers)
+	} else {
+		fmt.Printf("  kafka                 %v\n", p.Kafka.Brokers)
+	}
+	if p.CHServer != nil {
+		fmt.Printf("  clickhouse (local)    %s native, %s http, version %s, data %s\n", p.CHServer.Addr(), p.CHServer.HTTPAddr(), p.CHServer.Version, p.CHServer.DataDir())
+	} else {
+		fmt.Printf("  clickhouse            %v database %s\n", p.ClickHouse.Addr, p.ClickHouse.Database)
+	}
+	fmt.Printf("  schema                version %d (server %s)\n", p.Migration.Current, p.Migration.Server)
+	if p.Collector != nil {
+		fmt.Printf("  OTLP/HTTP             http://%s/v1/traces\n", p.Collector.HTTPAddr())
+		if a := p.Collector.GRPCAddr(); a != "" {
+			fmt.Printf("  OTLP/gRPC             %s\n", a)
+		}
+		fmt.Printf("  JSON spans            http://%s/v1/spans\n", p.Collector.HTTPAddr())
+		fmt.Printf("  feedback              http://%s/v1/feedback\n", p.Collector.HTTPAddr())
+		fmt.Printf("  metrics               http://%s/metrics\n", p.Collector.HTTPAddr())
+	}
+	if len(p.Writers) > 0 {
+		fmt.Printf("  writers               %d in group %s\n", len(p.Writers), cfg.Writer.Group)
+	}
+	fmt.Println("press Ctrl-C to stop")
+	var writerDone <-chan struct{}
+	if len(p.Writers) > 0 {
+		writerDone = p.Writers[0].Done()
+	}
+	select {
+	case <-ctx.Done():
+	case <-writerDone:
+		log.Error("writer stopped unexpectedly; shutting down")
+	}
+	fmt.Println("stopping: draining the collector, flushing the writer …")
+	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return p.Shutdown(sctx)
+}

@@ -1,0 +1,79 @@
+// Command chainwatch is the one binary of the chainwatch pipeline. It only
+// loads configuration, validates it and wires components.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `chainwatch — observability for generative-AI chains
+
+usage: chainwatch <command> [flags]
+
+commands:
+  up         run the whole pipeline on this machine (embedded Kafka and ClickHouse unless configured)
+  collector  run the collector (HTTP/gRPC in, Kafka out)
+  writer     run the writer (Kafka in, ClickHouse out)
+  migrate    create or upgrade the ClickHouse schema
+  simulate   send realistic chain traffic to a collector
+  report     print a short traffic report from ClickHouse
+  bench      benchmarks (bench ingest)
+
+Every command takes -config FILE (YAML); environment variables
+CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
+Run 'chainwatch <command> -h' for its flags.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmds := map[string]func(context.Context, []string) error{
+		"up":        runUp,
+		"collector": runCollector,
+		"writer":    runWriter,
+		"migrate":   runMigrate,
+		"simulate":  runSimulate,
+		"report":    runReport,
+		"bench":     runBench,
+	}
+	name := os.Args[1]
+	if name == "-h" || name == "--help" || name == "help" {
+		fmt.Print(usage)
+		return
+	}
+	run, ok := cmds[name]
+	if !ok {
+		fmt.Fprintf(os.Stderr, "chainwatch: unknown command %q\n\n%s", name, usage)
+		os.Exit(2)
+	}
+	if err := run(ctx, os.Args[2:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintf(os.Stderr, "chainwatch %s: %v\n", name, err)
+		os.Exit(1)
+	}
+}
+
+// commonFlags adds -config and returns a loader for it.
+func commonFlags(fs *flag.FlagSet) func() (Config, error) {
+	path := fs.String("config", "", "YAML config file (default: built-in defaults and environment)")
+	return func() (Config, error) { return loadConfig(*path) }
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}

@@ -1,0 +1,465 @@
+// Package bench measures the ingest pipeline end to end — OTLP over HTTP into
+// the collector, through Kafka (in-process kfake) and the writer, into a real
+// ClickHouse — against a baseline measured in the same run: the raw
+// clickhouse-go batch insert of the same rows. `chainwatch bench ingest`
+// prints its result; BENCHMARKS.md records it.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// Options shape a run. Zero values take the defaults below.
+type Options struct {
+	Duration       time.Duration // load phase of the pipeline run; default 20s
+	Senders        int           // concurrent HTTP senders; default 4
+	TracesPerReq   int           // default 50
+	SpansPerTrace  int           // default 4
+	TextBytes      int           // text per span (input + output); default 1024
+	Writers        int           // writer instances; default 1
+	BatchMaxRows   int           // writer batch; default ingest.DefaultBatchMaxRows
+	BaselineRows   int           // rows the baseline inserts; default 400,000
+	ClickHouseAddr string        // default: a clickhouse-server child in a temp dir
+}
+
+func (o Options) withDefaults() Options {
+	if o.Duration == 0 {
+		o.Duration = 20 * time.Second
+	}
+	if o.Senders == 0 {
+		o.Senders = 4
+	}
+	if o.TracesPerReq == 0 {
+		o.TracesPerReq = 50
+	}
+	if o.SpansPerTrace == 0 {
+		o.SpansPerTrace = 4
+	}
+	if o.TextBytes == 0 {
+		o.TextBytes = 1024
+	}
+	if o.Writers == 0 {
+		o.Writers = 1
+	}
+	if o.BatchMaxRows == 0 {
+		o.BatchMaxRows = ingest.DefaultBatchMaxRows
+	}
+	if o.BaselineRows == 0 {
+		o.BaselineRows = 400_000
+	}
+	return o
+}
+
+// Result is what a run measured.
+type Result struct {
+	GOMAXPROCS       int     `json:"gomaxprocs"`
+	ClickHouse       string  `json:"clickhouse_version"`
+	TextBytesPerSpan float64 `json:"text_bytes_per_span"`
+	BodyBytesPerSpan float64 `json:"otlp_bytes_per_span"`
+
+	BaselineRows        int     `json:"baseline_rows"`
+	BaselineRowsPerSec  float64 `json:"baseline_rows_per_sec"`
+	PipelineSpans       int64   `json:"pipeline_spans"`
+	PipelineSpansPerSec float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
+	Ratio               float64 `json:"ratio_to_baseline"`
+	Rejected            int64   `json:"rejected_requests"`
+
+	LatencyP50 time.Duration `json:"latency_p50"`
+	LatencyP95 time.Duration `json:"latency_p95"`
+	LatencyP99 time.Duration `json:"latency_p99"`
+	Probes     int           `json:"latency_probes"`
+
+	PeakRSSBytes           int64 `json:"peak_rss_bytes"`            // this process: collector, kfake, writer and the load generator
+	ClickHousePeakRSSBytes int64 `json:"clickhouse_peak_rss_bytes"` // the child server, when started here
+}
+
+// RunIngest runs the baseline, then the pipeline under load, printing
+// progress lines to progress.
+func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, error) {
+	o = o.withDefaults()
+	res := Result{GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	var ch *chserver.Server
+	addr := o.ClickHouseAddr
+	if addr == "" {
+		var err error
+		fmt.Fprintln(progress, "starting clickhouse-server …")
+		if ch, err = chserver.Start(ctx, chserver.Config{}); err != nil {
+			return res, err
+		}
+		defer ch.Stop()
+		addr = ch.Addr()
+		res.ClickHouse = ch.Version
+	}
+	tpls := makeTemplates(o, 16)
+	res.BodyBytesPerSpan = tpls.bodyBytesPerSpan
+	res.TextBytesPerSpan = tpls.textBytesPerSpan
+
+	// Baseline: the same rows straight into ClickHouse with the writer's
+	// column-oriented batch insert, no HTTP, no Kafka, no decoding.
+	conn, err := ingest.OpenClickHouse(ctx, ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_raw"})
+	if err != nil {
+		return res, err
+	}
+	defer conn.Close()
+	if res.ClickHouse == "" {
+		vs, _ := ingest.MigrationDB{Conn: conn}.QueryStrings(ctx, "SELECT version()")
+		res.ClickHouse = strings.Join(vs, "")
+	}
+	if err := resetDB(ctx, conn, "bench_raw"); err != nil {
+		return res, err
+	}
+	store, err := ingest.NewCHStore(ctx, conn)
+	if err != nil {
+		return res, err
+	}
+	rows, err := tpls.spans()
+	if err != nil {
+		return res, err
+	}
+	fmt.Fprintf(progress, "baseline: inserting %d rows in batches of %d straight into clickhouse …\n", o.BaselineRows, o.BatchMaxRows)
+	batch := make([]schemas.Span, 0, o.BatchMaxRows)
+	start := time.Now()
+	for done, seq := 0, 0; done < o.BaselineRows; {
+		batch = batch[:0]
+		for len(batch) < o.BatchMaxRows && done+len(batch) < o.BaselineRows {
+			sp := rows[(done+len(batch))%len(rows)]
+			seq++
+			sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
+			batch = append(batch, sp)
+		}
+		if err := store.InsertSpans(ctx, batch); err != nil {
+			return res, fmt.Errorf("baseline insert: %w", err)
+		}
+		done += len(batch)
+	}
+	res.BaselineRows = o.BaselineRows
+	res.BaselineRowsPerSec = float64(o.BaselineRows) / time.Since(start).Seconds()
+	fmt.Fprintf(progress, "baseline: %.0f rows/s\n", res.BaselineRowsPerSec)
+
+	// The pipeline.
+	pconn, err := ingest.OpenClickHouse(ctx, ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_pipeline"})
+	if err != nil {
+		return res, err
+	}
+	if err := resetDB(ctx, pconn, "bench_pipeline"); err != nil {
+		return res, err
+	}
+	pconn.Close()
+	p, err := pipeline.Start(ctx, pipeline.Options{
+		ClickHouse: ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_pipeline"},
+		Collector:  ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
+		Writer:     ingest.WriterConfig{Batch: ingest.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
+		Writers:    o.Writers,
+	})
+	if err != nil {
+		return res, err
+	}
+	defer p.Shutdown(context.WithoutCancel(ctx))
+	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders + 2}}
+
+	var sent, rejected atomic.Int64
+	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	first := time.Now()
+	for w := 0; w < o.Senders; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			buf := make([]byte, 0, tpls.maxBody)
+			for seq := uint32(0); loadCtx.Err() == nil; seq++ {
+				body := tpls.body(buf, int(seq)%len(tpls.bodies), uint32(w)+1, seq)
+				resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
+				if err != nil {
+					rejected.Add(1)
+					continue
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					sent.Add(int64(tpls.spansPerBody))
+				} else {
+					rejected.Add(1)
+					time.Sleep(50 * time.Millisecond)
+				}
+			}
+		}(w)
+	}
+	// Latency probes: one small trace every 250 ms, polled until visible.
+	var lat []time.Duration
+	probeDone := make(chan struct{})
+	go func() {
+		defer close(probeDone)
+		lat = probe(loadCtx, client, url, p.Conn)
+	}()
+	// Progress.
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	visible := func() int64 {
+		var n uint64
+		_ = p.Conn.QueryRow(ctx, "SELECT count() FROM spans WHERE name != 'probe'").Scan(&n)
+		return int64(n)
+	}
+loop:
+	for {
+		select {
+		case <-loadCtx.Done():
+			break loop
+		case <-tick.C:
+			el := time.Since(first).Seconds()
+			fmt.Fprintf(progress, "  %4.0fs  accepted %9d spans (%6.0f/s)  in clickhouse %9d  rejected requests %d\n",
+				el, sent.Load(), float64(sent.Load())/el, visible(), rejected.Load())
+		}
+	}
+	wg.Wait()
+	<-probeDone
+	want := sent.Load()
+	fmt.Fprintf(progress, "load stopped after %d spans; waiting for the writer to drain …\n", want)
+	deadline := time.Now().Add(5 * time.Minute)
+	var last int64
+	for {
+		if last = visible(); last >= want || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	end := time.Now()
+	if last < want {
+		return res, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
+	}
+	res.PipelineSpans = want
+	res.PipelineSpansPerSec = float64(want) / end.Sub(first).Seconds()
+	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
+	res.Rejected = rejected.Load()
+	slices.Sort(lat)
+	res.Probes = len(lat)
+	if len(lat) > 0 {
+		q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
+		res.LatencyP50, res.LatencyP95, res.LatencyP99 = q(0.50), q(0.95), q(0.99)
+	}
+	res.PeakRSSBytes = peakRSS("self")
+	if ch != nil {
+		res.ClickHousePeakRSSBytes = peakRSS(strconv.Itoa(ch.PID()))
+	}
+	return res, nil
+}
+
+func resetDB(ctx context.Context, conn driver.Conn, db string) error {
+	for _, t := range []string{"spans", "feedback", "schema_migrations"} {
+		if err := conn.Exec(ctx, "DROP TABLE IF EXISTS "+db+"."+t); err != nil {
+			return err
+		}
+	}
+	_, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{})
+	return err
+}
+
+// probe sends single-span traces and measures received → visible.
+func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn) []time.Duration {
+	var out []time.Duration
+	for i := uint64(1); ctx.Err() == nil; i++ {
+		tid := make([]byte, 16)
+		binary.BigEndian.PutUint64(tid, 0xfeedface00000000|i)
+		binary.BigEndian.PutUint64(tid[8:], uint64(time.Now().UnixNano()))
+		now := time.Now()
+		req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+			Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "bench-probe")}},
+			ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: tid, SpanId: tid[8:], Name: "probe",
+				StartTimeUnixNano: uint64(now.UnixNano()), EndTimeUnixNano: uint64(now.UnixNano()) + 1}}}},
+		}}}
+		body, _ := proto.Marshal(req)
+		start := time.Now()
+		resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
+		if err != nil {
+			continue
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			continue
+		}
+		q := fmt.Sprintf("SELECT count() FROM spans WHERE app = 'bench-probe' AND trace_id = '%x'", tid)
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+			var n uint64
+			if err := conn.QueryRow(context.WithoutCancel(ctx), q).Scan(&n); err == nil && n > 0 {
+				out = append(out, time.Since(start))
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return out
+}
+
+func str(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+// templates are pre-encoded request bodies whose trace ids are patched per
+// send, so the load generator costs a copy, not an encode.
+type templates struct {
+	bodies           [][]byte
+	idOffsets        [][]int // per body: offsets of every trace-id occurrence's last 8 bytes
+	maxBody          int
+	spansPerBody     int
+	bodyBytesPerSpan float64
+	textBytesPerSpan float64
+	reqs             []*coltracepb.ExportTraceServiceRequest
+}
+
+var words = strings.Fields(`the a of to and in is for on with that this it as be are by from or at an your can will we our
+order refund password account invoice shipping delivery payment card plan subscription upgrade cancel support ticket
+error timeout install configure api key token limit region cluster deploy version release update model prompt answer
+flight hotel booking visa passport luggage airport train schedule price discount receipt address email phone help please
+thanks question problem issue working broken slow fast today tomorrow yesterday week month year customer service team`)
+
+func sentence(rng *rand.Rand, n int) string {
+	var b strings.Builder
+	for b.Len() < n {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(words[rng.IntN(len(words))])
+	}
+	return b.String()
+}
+
+func makeTemplates(o Options, n int) *templates {
+	rng := rand.New(rand.NewPCG(42, 43))
+	t := &templates{spansPerBody: o.TracesPerReq * o.SpansPerTrace}
+	var text, bodyBytes int
+	for b := 0; b < n; b++ {
+		ss := &tracepb.ScopeSpans{}
+		now := time.Now()
+		for tr := 0; tr < o.TracesPerReq; tr++ {
+			tid := make([]byte, 16)
+			// A marker that cannot occur elsewhere in the encoding.
+			copy(tid, []byte{0xc4, 0x1a, 0x19, 0x3a, byte(b), byte(tr >> 8), byte(tr), 0x77})
+			var root []byte
+			for s := 0; s < o.SpansPerTrace; s++ {
+				sid := make([]byte, 8)
+				binary.BigEndian.PutUint64(sid, rng.Uint64()|1)
+				in := sentence(rng, o.TextBytes/3)
+				out := sentence(rng, o.TextBytes-len(in))
+				text += len(in) + len(out)
+				start := now.Add(time.Duration(s) * 10 * time.Millisecond)
+				inJSON, _ := json.Marshal([]map[string]any{{"role": "user", "parts": []map[string]string{{"type": "text", "content": in}}}})
+				outJSON, _ := json.Marshal([]map[string]any{{"role": "assistant", "parts": []map[string]string{{"type": "text", "content": out}}}})
+				sp := &tracepb.Span{TraceId: tid, SpanId: sid, ParentSpanId: root, Name: "chat",
+					StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.Add(time.Duration(100+rng.IntN(900)) * time.Millisecond).UnixNano()),
+					Attributes: []*commonpb.KeyValue{
+						str("gen_ai.operation.name", "chat"), str("gen_ai.provider.name", "openai"),
+						str("gen_ai.request.model", []string{"gpt-4o-mini", "gpt-4o", "llama-3.1-8b"}[rng.IntN(3)]),
+						str("gen_ai.input.messages", string(inJSON)), str("gen_ai.output.messages", string(outJSON)),
+						{Key: "gen_ai.usage.input_tokens", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: int64(len(in) / 4)}}},
+						{Key: "gen_ai.usage.output_tokens", Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: int64(len(out) / 4)}}},
+						str("chainwatch.chain.name", "support"), str("chainwatch.chain.version", "v7"),
+						str("chainwatch.session.id", fmt.Sprintf("s-%d", rng.IntN(1000))), str("chainwatch.user.id", fmt.Sprintf("u-%d", rng.IntN(500))),
+					}}
+				if s == 0 {
+					root = sid
+				}
+				ss.Spans = append(ss.Spans, sp)
+			}
+		}
+		req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+			Resource:   &resourcepb.Resource{Attributes: []*commonpb.KeyValue{str("service.name", "bench"), str("deployment.environment.name", "bench")}},
+			ScopeSpans: []*tracepb.ScopeSpans{ss},
+		}}}
+		body, _ := proto.Marshal(req)
+		var offs []int
+		for tr := 0; tr < o.TracesPerReq; tr++ {
+			marker := []byte{0xc4, 0x1a, 0x19, 0x3a, byte(b), byte(tr >> 8), byte(tr), 0x77}
+			for i := 0; ; {
+				j := bytes.Index(body[i:], marker)
+				if j < 0 {
+					break
+				}
+				offs = append(offs, i+j+8)
+				i += j + 8
+			}
+		}
+		t.bodies = append(t.bodies, body)
+		t.idOffsets = append(t.idOffsets, offs)
+		t.reqs = append(t.reqs, req)
+		t.maxBody = max(t.maxBody, len(body))
+		bodyBytes += len(body)
+	}
+	spans := float64(n * t.spansPerBody)
+	t.textBytesPerSpan = float64(text) / spans
+	t.bodyBytesPerSpan = float64(bodyBytes) / spans
+	return t
+}
+
+// body copies template i into buf with its trace ids made unique by
+// (sender, seq).
+func (t *templates) body(buf []byte, i int, sender, seq uint32) []byte {
+	buf = append(buf[:0], t.bodies[i]...)
+	for _, off := range t.idOffsets[i] {
+		binary.BigEndian.PutUint32(buf[off:], sender)
+		binary.BigEndian.PutUint32(buf[off+4:], seq)
+	}
+	return buf
+}
+
+// spans maps the templates to rows, for the baseline.
+func (t *templates) spans() ([]schemas.Span, error) {
+	var out []schemas.Span
+	var err error
+	for _, r := range t.reqs {
+		if out, err = schemas.AppendSpans(out, r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// peakRSS reads VmHWM of /proc/<pid>/status.
+func peakRSS(pid string) int64 {
+	b, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,132 @@
+package ingest
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+
+func migrated(t *testing.T) *CHStore {
+	t.Helper()
+	addr, db := chtest.Database(t)
+	ctx := context.Background()
+	conn, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: []string{addr}, Database: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := schemas.Migrate(ctx, MigrationDB{conn}, schemas.TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Running it again changes nothing.
+	rep, err := schemas.Migrate(ctx, MigrationDB{conn}, schemas.TableOptions{})
+	if err != nil || len(rep.Applied) != 0 {
+		t.Fatalf("second migrate: applied %v, err %v", rep.Applied, err)
+	}
+	s, err := NewCHStore(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Every field of a span survives the insert, on the server at hand.
+func TestCHStoreRoundTrip(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	start := time.Date(2026, 11, 1, 12, 0, 0, 123456789, time.UTC)
+	want := schemas.Span{
+		TraceID: "0102030405060708090a0b0c0d0e0f10", SpanID: "0102030405060708", ParentSpanID: "1112131415161718", Name: "chat gpt-x",
+		StartTime: start, EndTime: start.Add(1500 * time.Millisecond),
+		App: "a", Environment: "prod", ChainName: "qa", ChainVersion: "v3", ComponentName: "answer", ComponentKind: schemas.KindLLM,
+		PromptTemplateID: "t1", PromptTemplateVersion: "7", Operation: "chat", Provider: "openai", ModelRequested: "gpt-x", ModelReturned: "gpt-x-2026",
+		InputText: "what is 'quoted' \\ text\nwith newline, ünïcödé", OutputText: "answer", InputTokens: 11, OutputTokens: 22,
+		Status: schemas.StatusError, ErrorMessage: "rate limited", SessionID: "s1", UserID: "u1",
+		Attributes: map[string]string{"gen_ai.request.temperature": "0.2", "custom": "x"},
+	}
+	if err := s.InsertSpans(ctx, []schemas.Span{want}); err != nil {
+		t.Fatal(err)
+	}
+	var got schemas.Span
+	var kind string
+	var nano uint64
+	var dur float64
+	var in, out uint32
+	var keys, vals []string
+	err := s.Conn().QueryRow(ctx, `SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms, app, environment, chain_name, chain_version,
+		component_name, component_kind, prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
+		input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, attr_keys, attr_values FROM spans`).Scan(
+		&got.TraceID, &got.SpanID, &got.ParentSpanID, &got.Name, &nano, &dur, &got.App, &got.Environment, &got.ChainName, &got.ChainVersion,
+		&got.ComponentName, &kind, &got.PromptTemplateID, &got.PromptTemplateVersion, &got.Operation, &got.Provider, &got.ModelRequested, &got.ModelReturned,
+		&got.InputText, &got.OutputText, &in, &out, &got.Status, &got.ErrorMessage, &got.SessionID, &got.UserID, &keys, &vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.ComponentKind = schemas.ComponentKind(kind)
+	got.InputTokens, got.OutputTokens = int64(in), int64(out)
+	got.StartTime, got.EndTime = time.Unix(0, int64(nano)).UTC(), time.Unix(0, int64(nano)).UTC().Add(time.Duration(dur*1e6))
+	got.Attributes = map[string]string{}
+	for i := range keys {
+		got.Attributes[keys[i]] = vals[i]
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+func TestFeedbackRoundTripAndDedup(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	fb, err := DecodeFeedback([]byte(`{"feedback":[{"trace_id":"0102030405060708090a0b0c0d0e0f10","score":1},{"trace_id":"0102030405060708090a0b0c0d0e0f10","label":"wrong"}]}`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a replay
+		if err := s.InsertFeedback(ctx, fb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n, scored uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count(), count(score) FROM feedback FINAL").Scan(&n, &scored); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || scored != 1 {
+		t.Fatalf("feedback FINAL: %d rows, %d scored; want 2 and 1", n, scored)
+	}
+}
+
+// The example queries in schemas/README.md run on the server at hand.
+func TestReadmeQueriesRun(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	doc, err := os.ReadFile("../schemas/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```sql\n(.*?)```").FindAllStringSubmatch(string(doc), -1)
+	if len(blocks) < 10 {
+		t.Fatalf("README has %d example queries, want ≥ 10", len(blocks))
+	}
+	attr := regexp.MustCompile(`attributes\['([^']*)'\]`)
+	for i, b := range blocks {
+		q := strings.TrimSuffix(strings.TrimSpace(b[1]), ";")
+		if !s.caps.Map {
+			q = attr.ReplaceAllString(q, "attr_values[indexOf(attr_keys, '$1')]")
+		}
+		rows, err := s.Conn().Query(ctx, q)
+		if err != nil {
+			t.Errorf("query %d fails: %v\n%s", i+1, err, q)
+			continue
+		}
+		rows.Close()
+	}
+}

@@ -1,0 +1,173 @@
+// Package pipeline assembles collector and writer with their Kafka and
+// ClickHouse, starting an in-process broker (kfake) and a ClickHouse child
+// process where none is configured. `chainwatch up`, `chainwatch bench
+// ingest` and the end-to-end tests all start the pipeline through it.
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// Options say what to run. Empty Kafka.Brokers starts kfake on LocalKafkaPort;
+// empty ClickHouse.Addr starts a clickhouse-server child with LocalClickHouse.
+type Options struct {
+	Kafka      ingest.KafkaConfig
+	ClickHouse ingest.ClickHouseConfig
+	Collector  ingest.CollectorConfig
+	Writer     ingest.WriterConfig
+
+	NoCollector bool // run only the writer
+	NoWriter    bool // run only the collector
+	Writers     int  // writer instances in this process (same group); default 1
+
+	LocalKafkaPort  int             // 0: any free port
+	LocalClickHouse chserver.Config // DataDir "" → a temporary directory
+
+	Registry *prometheus.Registry // nil: a new one
+	Log      *slog.Logger
+}
+
+// Pipeline is a running pipeline.
+type Pipeline struct {
+	Kafka      ingest.KafkaConfig      // effective (brokers filled in)
+	ClickHouse ingest.ClickHouseConfig // effective (addr filled in)
+	Broker     *kfake.Cluster          // nil unless started here
+	CHServer   *chserver.Server        // nil unless started here
+	Conn       driver.Conn
+	Collector  *ingest.Collector
+	Writers    []*ingest.Writer
+	Metrics    *ingest.Metrics
+	Registry   *prometheus.Registry
+	Migration  schemas.MigrationReport
+
+	producer *kgo.Client
+	log      *slog.Logger
+}
+
+// Start brings everything up in order: broker, ClickHouse, topics, schema,
+// writer(s), collector. On error, what was started is stopped again.
+func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
+	p := &Pipeline{Kafka: o.Kafka.WithDefaults(), ClickHouse: o.ClickHouse.WithDefaults(), Registry: o.Registry, log: o.Log}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	if p.Registry == nil {
+		p.Registry = prometheus.NewRegistry()
+	}
+	defer func() {
+		if err != nil {
+			p.Shutdown(context.WithoutCancel(ctx))
+		}
+	}()
+	if len(p.Kafka.Brokers) == 0 {
+		kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(int(p.Kafka.Partitions)),
+			kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(p.Kafka.MaxRecordBytes + 4096)})}
+		if o.LocalKafkaPort > 0 {
+			kopts = append(kopts, kfake.Ports(int32(o.LocalKafkaPort)))
+		}
+		if p.Broker, err = kfake.NewCluster(kopts...); err != nil {
+			return nil, fmt.Errorf("starting the in-process kafka broker: %w", err)
+		}
+		p.Kafka.Brokers = p.Broker.ListenAddrs()
+	}
+	if len(p.ClickHouse.Addr) == 0 {
+		if p.CHServer, err = chserver.Start(ctx, o.LocalClickHouse); err != nil {
+			return nil, fmt.Errorf("starting the local clickhouse: %w", err)
+		}
+		p.ClickHouse.Addr = []string{p.CHServer.Addr()}
+	}
+	if err = ingest.EnsureTopics(ctx, p.Kafka); err != nil {
+		return nil, err
+	}
+	if p.Conn, err = ingest.OpenClickHouse(ctx, p.ClickHouse); err != nil {
+		return nil, err
+	}
+	if p.Migration, err = schemas.Migrate(ctx, ingest.MigrationDB{Conn: p.Conn}, schemas.TableOptions{RetentionDays: p.ClickHouse.RetentionDays}); err != nil {
+		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	for _, w := range p.Migration.Warnings {
+		p.log.Warn(w)
+	}
+	p.Metrics = ingest.NewMetrics(p.Registry)
+	if !o.NoWriter {
+		store, err := ingest.NewCHStore(ctx, p.Conn)
+		if err != nil {
+			return nil, err
+		}
+		n := max(1, o.Writers)
+		for i := 0; i < n; i++ {
+			cl, err := kgo.NewClient(ingest.ConsumerOpts(p.Kafka, o.Writer.WithDefaults().Group, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
+			if err != nil {
+				return nil, fmt.Errorf("creating kafka consumer: %w", err)
+			}
+			w := ingest.NewWriter(o.Writer, p.Kafka.Topics, cl, store, p.Metrics, p.log)
+			if err := w.Start(ctx); err != nil {
+				return nil, err
+			}
+			p.Writers = append(p.Writers, w)
+		}
+	}
+	if !o.NoCollector {
+		if p.producer, err = kgo.NewClient(ingest.ProducerOpts(p.Kafka)...); err != nil {
+			return nil, fmt.Errorf("creating kafka producer: %w", err)
+		}
+		p.Collector = ingest.NewCollector(o.Collector, p.Kafka.Topics, p.producer, p.Metrics, p.log)
+		p.Collector.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
+		if err := p.Collector.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// MetricsHandler serves the pipeline's Prometheus registry.
+func (p *Pipeline) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{})
+}
+
+// Shutdown stops in reverse order: the collector drains its requests (each
+// waits for its Kafka acks), the producer flushes, the writers flush and
+// commit, then the broker and ClickHouse stop. Idempotent.
+func (p *Pipeline) Shutdown(ctx context.Context) error {
+	var errs []error
+	if p.Collector != nil {
+		errs = append(errs, p.Collector.Shutdown(ctx))
+		p.Collector = nil
+	}
+	if p.producer != nil {
+		errs = append(errs, p.producer.Flush(ctx))
+		p.producer.Close()
+		p.producer = nil
+	}
+	for _, w := range p.Writers {
+		errs = append(errs, w.Shutdown(ctx))
+	}
+	p.Writers = nil
+	if p.Conn != nil {
+		p.Conn.Close()
+		p.Conn = nil
+	}
+	if p.Broker != nil {
+		p.Broker.Close()
+		p.Broker = nil
+	}
+	if p.CHServer != nil {
+		p.CHServer.Stop()
+		p.CHServer = nil
+	}
+	return errors.Join(errs...)
+}

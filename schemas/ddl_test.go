@@ -1,0 +1,113 @@
+package schemas
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCapabilitiesByVersion(t *testing.T) {
+	for _, tc := range []struct {
+		v    string
+		want Capabilities
+	}{
+		{"18.16.1", Capabilities{}},
+		{"19.9.2.4", Capabilities{LowCardinality: true, TTL: true}},
+		{"20.3.1", Capabilities{LowCardinality: true, TTL: true, DateTime64: true, SkipIndexes: true}},
+		{"24.8.4.13", Capabilities{LowCardinality: true, TTL: true, DateTime64: true, Map: true, SkipIndexes: true}},
+	} {
+		v, err := ParseServerVersion(tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := CapabilitiesOf(v); got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.v, got, tc.want)
+		}
+	}
+	if _, err := ParseServerVersion("banana"); err == nil {
+		t.Error("parsed a bad version")
+	}
+}
+
+func TestDDLUsesOnlyWhatTheServerHas(t *testing.T) {
+	old := strings.Join(Statements(ServerVersion{18, 16, 1}, TableOptions{RetentionDays: 30}), "\n")
+	for _, banned := range []string{"LowCardinality", "DateTime64", "Map(", "TTL", "INDEX"} {
+		if strings.Contains(old, banned) {
+			t.Errorf("18.16 DDL uses %s:\n%s", banned, old)
+		}
+	}
+	if !strings.Contains(old, "attr_keys Array(String)") {
+		t.Error("18.16 DDL lacks the attribute arrays")
+	}
+	cur := strings.Join(Statements(ServerVersion{24, 8, 0}, TableOptions{RetentionDays: 30}), "\n")
+	for _, want := range []string{"LowCardinality(String)", "DateTime64(6)", "attributes Map(String, String)", "TTL toDateTime(start_time) + INTERVAL 30 DAY", "bloom_filter"} {
+		if !strings.Contains(cur, want) {
+			t.Errorf("24.8 DDL lacks %s", want)
+		}
+	}
+	for _, caps := range []Capabilities{{}, CapabilitiesOf(ServerVersion{24, 8, 0})} {
+		d := ddl{caps: caps}
+		cols := SpanColumns(caps)
+		for _, c := range cols {
+			if !strings.Contains(d.spansTable(), "    "+c+" ") {
+				t.Errorf("insert column %s not in the spans DDL (caps %+v)", c, caps)
+			}
+		}
+	}
+}
+
+// fakeDB records statements; it knows which versions were applied.
+type fakeDB struct {
+	version string
+	applied []string
+	execs   []string
+	failOn  string
+}
+
+func (f *fakeDB) Exec(_ context.Context, q string) error {
+	if f.failOn != "" && strings.Contains(q, f.failOn) {
+		return errors.New("boom")
+	}
+	f.execs = append(f.execs, q)
+	if strings.HasPrefix(q, "INSERT INTO schema_migrations") {
+		f.applied = append(f.applied, strings.Fields(q[strings.Index(q, "VALUES (")+8:])[0][:1])
+	}
+	return nil
+}
+
+func (f *fakeDB) QueryStrings(_ context.Context, q string) ([]string, error) {
+	if strings.Contains(q, "version()") {
+		return []string{f.version}, nil
+	}
+	return f.applied, nil
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	db := &fakeDB{version: "18.16.1"}
+	rep, err := Migrate(context.Background(), db, TableOptions{RetentionDays: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Applied) != len(Migrations) || rep.Current != Migrations[len(Migrations)-1].Version {
+		t.Fatalf("first run: %+v", rep)
+	}
+	if len(rep.Warnings) != 1 || !strings.Contains(rep.Warnings[0], "retention_days") {
+		t.Fatalf("no TTL warning on 18.16: %v", rep.Warnings)
+	}
+	n := len(db.execs)
+	rep, err = Migrate(context.Background(), db, TableOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Applied) != 0 || len(db.execs) != n+1 { // only CREATE schema_migrations IF NOT EXISTS again
+		t.Fatalf("second run applied %v, ran %d statements", rep.Applied, len(db.execs)-n)
+	}
+	failing := &fakeDB{version: "24.8.1", failOn: "CREATE TABLE IF NOT EXISTS feedback"}
+	if _, err := Migrate(context.Background(), failing, TableOptions{}); err == nil || !strings.Contains(err.Error(), "migration 1") {
+		t.Fatalf("error does not name the migration: %v", err)
+	}
+	if len(failing.applied) != 0 {
+		t.Fatal("a failed migration was recorded as applied")
+	}
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what chainwatch's demo and tests need from the distribution's
+# packages when it is missing. Debian/Ubuntu only; elsewhere it says what to
+# install and exits non-zero.
+set -euo pipefail
+need=()
+if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then need+=(clickhouse-server); fi
+if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then need+=(prometheus-alertmanager); fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "missing: ${need[*]} — install them with your package manager (ClickHouse: https://clickhouse.com/docs/install)" >&2
+  exit 1
+fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+echo "installing ${need[*]} from the distribution's packages …"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# The packages may start system services; chainwatch runs its own children.
+for s in clickhouse-server prometheus-alertmanager; do
+  $sudo systemctl disable --now "$s" >/dev/null 2>&1 || true
+done
