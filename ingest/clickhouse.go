@@ -58,11 +58,20 @@ type MigrationDB struct{ Conn driver.Conn }
 
 var _ schemas.DB = MigrationDB{}
 
+// StatementTimeout bounds each migration statement and query.
+const StatementTimeout = time.Minute
+
 // Exec runs a statement.
-func (m MigrationDB) Exec(ctx context.Context, q string) error { return m.Conn.Exec(ctx, q) }
+func (m MigrationDB) Exec(ctx context.Context, q string) error {
+	ctx, cancel := context.WithTimeout(ctx, StatementTimeout)
+	defer cancel()
+	return m.Conn.Exec(ctx, q)
+}
 
 // QueryStrings returns the first column of a query as strings.
 func (m MigrationDB) QueryStrings(ctx context.Context, q string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, StatementTimeout)
+	defer cancel()
 	rows, err := m.Conn.Query(ctx, q)
 	if err != nil {
 		return nil, err

@@ -127,7 +127,12 @@ func (b *batch) reset() {
 func (b *batch) rows() int { return len(b.spans) + len(b.feedback) }
 
 func (w *Writer) run(ctx context.Context) error {
-	defer w.cl.Close()
+	defer func() {
+		// Leaving the group waits for a blocked rebalance; unblock it first.
+		// Offsets not committed by now are not committed by Close either.
+		w.cl.AllowRebalance()
+		w.cl.Close()
+	}()
 	var b batch
 	for {
 		wait := w.cfg.Batch.MaxWait

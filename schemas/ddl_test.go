@@ -71,7 +71,7 @@ func (f *fakeDB) Exec(_ context.Context, q string) error {
 	}
 	f.execs = append(f.execs, q)
 	if strings.HasPrefix(q, "INSERT INTO schema_migrations") {
-		f.applied = append(f.applied, strings.Fields(q[strings.Index(q, "VALUES (")+8:])[0][:1])
+		f.applied = append(f.applied, strings.TrimSuffix(strings.Fields(q[strings.Index(q, "SELECT ")+7:])[0], ","))
 	}
 	return nil
 }

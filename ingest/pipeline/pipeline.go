@@ -77,7 +77,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(int(p.Kafka.Partitions)),
 			kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(p.Kafka.MaxRecordBytes + 4096)})}
 		if o.LocalKafkaPort > 0 {
-			kopts = append(kopts, kfake.Ports(int32(o.LocalKafkaPort)))
+			kopts = append(kopts, kfake.Ports(o.LocalKafkaPort))
 		}
 		if p.Broker, err = kfake.NewCluster(kopts...); err != nil {
 			return nil, fmt.Errorf("starting the in-process kafka broker: %w", err)
