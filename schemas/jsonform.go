@@ -1,0 +1,404 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+)
+
+// JSONBatch is the chainwatch JSON form, for apps without OpenTelemetry:
+// {"spans": [Span, …]} with Span's JSON field names and RFC 3339 times.
+type JSONBatch struct {
+	Spans []Span `json:"spans"`
+}
+
+// BatchError names a span of a JSON batch that cannot be accepted, and the
+// field at fault.
+type BatchError struct {
+	Span   int    // index into spans
+	Field  string // JSON field name, e.g. "trace_id" or "attributes.foo"
+	Reason string
+}
+
+func (e *BatchError) Error() string {
+	s := "spans[" + strconv.Itoa(e.Span) + "]"
+	if e.Field != "" {
+		s += "." + e.Field
+	}
+	return s + ": " + e.Reason
+}
+
+// DecodeJSONBatch reads one JSON batch from r. Unknown fields are allowed
+// (clients may send more than chainwatch stores), but every span must carry
+// a 32-hex-digit trace_id, a 16-hex-digit span_id, a start_time and an
+// end_time not before it; parent_span_id is empty or 16 hex digits, status
+// is empty, "unset", "ok" or "error", and token counts are not negative.
+// Span errors name the span and field (spans[3].trace_id: …): a *BatchError,
+// or an errors.Join of up to ten of them; a body that is not one JSON object
+// with a non-empty "spans" array gets a plain error.
+//
+// Accepted spans are normalized exactly as they will be stored: the batch
+// is encoded with ToOTLP and mapped back with AppendSpans, so ids come back
+// in lower case, times in UTC, an empty component_name becomes the span
+// name, the component kind follows from the operation when not given, and
+// attributes named like a mapped attribute (gen_ai.*, session.id, …) fill
+// their column. Round-tripping the result through ToOTLP and AppendSpans
+// therefore changes nothing.
+func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
+	var raw struct {
+		Spans []json.RawMessage `json:"spans"`
+	}
+	dec := json.NewDecoder(r)
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("decoding chainwatch JSON batch: %w", err)
+	}
+	var extra json.RawMessage
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("decoding chainwatch JSON batch: unexpected data after the batch object")
+	}
+	if len(raw.Spans) == 0 {
+		return nil, errors.New("spans: must hold at least one span")
+	}
+	b := &JSONBatch{Spans: make([]Span, len(raw.Spans))}
+	var errs spanErrors
+	for i, m := range raw.Spans {
+		if err := decodeJSONSpan(m, &b.Spans[i]); err != nil {
+			err.Span = i
+			errs.add(err)
+			continue
+		}
+		if err := checkJSONSpan(&b.Spans[i]); err != nil {
+			err.Span = i
+			errs.add(err)
+		}
+	}
+	if err := errs.err(); err != nil {
+		return nil, err
+	}
+	for i := range b.Spans {
+		normalizeJSONSpan(&b.Spans[i])
+	}
+	return b, nil
+}
+
+// jsonSpanIn shadows Span's times, so that a malformed time can be reported
+// with its field name, and its attributes, so that numbers, booleans, arrays
+// and objects are accepted and flattened as OTLP attributes are.
+type jsonSpanIn struct {
+	*Span
+	StartTime  json.RawMessage            `json:"start_time"`
+	EndTime    json.RawMessage            `json:"end_time"`
+	Attributes map[string]json.RawMessage `json:"attributes"`
+}
+
+func decodeJSONSpan(m json.RawMessage, s *Span) *BatchError {
+	in := jsonSpanIn{Span: s}
+	if err := json.Unmarshal(m, &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			if te.Field == "" {
+				return &BatchError{Reason: "must be a JSON object, got " + te.Value}
+			}
+			field := strings.TrimPrefix(te.Field, "Span.")
+			return &BatchError{Field: field, Reason: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", got " + te.Value}
+		}
+		return &BatchError{Reason: err.Error()}
+	}
+	if len(in.Attributes) > 0 {
+		s.Attributes = make(map[string]string, len(in.Attributes))
+		for k, v := range in.Attributes {
+			s.Attributes[k] = flattenJSONValue(v)
+		}
+	}
+	var err *BatchError
+	if s.StartTime, err = parseJSONTime("start_time", in.StartTime); err != nil {
+		return err
+	}
+	if s.EndTime, err = parseJSONTime("end_time", in.EndTime); err != nil {
+		return err
+	}
+	return nil
+}
+
+// flattenJSONValue turns an attribute value into its string form: a string
+// as it is, null as "", anything else as its compact JSON.
+func flattenJSONValue(v json.RawMessage) string {
+	switch {
+	case len(v) > 0 && v[0] == '"':
+		var s string
+		if json.Unmarshal(v, &s) == nil {
+			return s
+		}
+	case string(v) == "null":
+		return ""
+	}
+	var b bytes.Buffer
+	if json.Compact(&b, v) != nil {
+		return string(v)
+	}
+	return b.String()
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "int64", "int", "int32":
+		return "integer"
+	case "map", "struct":
+		return "object"
+	case "slice":
+		return "array"
+	}
+	return goKind
+}
+
+func parseJSONTime(field string, raw json.RawMessage) (time.Time, *BatchError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, &BatchError{Field: field, Reason: "missing"}
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, &BatchError{Field: field, Reason: "must be an RFC 3339 time string, got " + string(raw)}
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, &BatchError{Field: field, Reason: "must be an RFC 3339 time, got " + strconv.Quote(s)}
+	}
+	return t, nil
+}
+
+var (
+	minSpanTime = time.Unix(0, 1)
+	maxSpanTime = time.Unix(0, math.MaxInt64)
+)
+
+func checkJSONSpan(s *Span) *BatchError {
+	if r := checkHexID(s.TraceID, 32, false); r != "" {
+		return &BatchError{Field: "trace_id", Reason: r}
+	}
+	if r := checkHexID(s.SpanID, 16, false); r != "" {
+		return &BatchError{Field: "span_id", Reason: r}
+	}
+	if s.ParentSpanID != "" {
+		if r := checkHexID(s.ParentSpanID, 16, true); r != "" {
+			return &BatchError{Field: "parent_span_id", Reason: r + " (or empty for a root span)"}
+		}
+	}
+	if s.StartTime.Before(minSpanTime) || s.StartTime.After(maxSpanTime) {
+		return &BatchError{Field: "start_time", Reason: "out of range (1970 to 2262)"}
+	}
+	if s.EndTime.Before(s.StartTime) {
+		return &BatchError{Field: "end_time", Reason: "must not be before start_time"}
+	}
+	if s.EndTime.After(maxSpanTime) {
+		return &BatchError{Field: "end_time", Reason: "out of range (1970 to 2262)"}
+	}
+	switch strings.ToLower(s.Status) {
+	case "", StatusUnset, StatusOK, StatusError:
+	default:
+		return &BatchError{Field: "status", Reason: `must be "unset", "ok" or "error", got ` + strconv.Quote(s.Status)}
+	}
+	if s.InputTokens < 0 {
+		return &BatchError{Field: "input_tokens", Reason: "must not be negative"}
+	}
+	if s.OutputTokens < 0 {
+		return &BatchError{Field: "output_tokens", Reason: "must not be negative"}
+	}
+	return nil
+}
+
+func checkHexID(id string, digits int, zeroOK bool) string {
+	switch {
+	case id == "":
+		return "missing"
+	case len(id) != digits:
+		return "must be " + strconv.Itoa(digits) + " hex digits, got " + strconv.Itoa(len(id)) + " characters"
+	}
+	zero := true
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case c == '0':
+		case c >= '1' && c <= '9', c >= 'a' && c <= 'f', c >= 'A' && c <= 'F':
+			zero = false
+		default:
+			return "must be " + strconv.Itoa(digits) + " hex digits, got " + strconv.Quote(id)
+		}
+	}
+	if zero && !zeroOK {
+		return "must not be all zero"
+	}
+	return ""
+}
+
+// normalizeJSONSpan makes s what storing it will make of it.
+func normalizeJSONSpan(s *Span) {
+	s.Status = strings.ToLower(s.Status)
+	one := JSONBatch{Spans: []Span{*s}}
+	if out, err := AppendSpans(nil, one.ToOTLP()); err == nil && len(out) == 1 {
+		*s = out[0]
+	}
+}
+
+// ToOTLP encodes the batch as an OTLP request, the form the collector puts
+// on Kafka: one ResourceSpans per (app, environment) with service.name and
+// deployment.environment.name (and chainwatch.app / chainwatch.environment,
+// so that a span attribute cannot override them), spans carrying the lineage as chainwatch.*
+// attributes and the rest as gen_ai.* attributes (input and output text as
+// one-message gen_ai.input.messages / gen_ai.output.messages JSON, usage as
+// gen_ai.usage.*), followed by the span's Attributes in key order. Where an
+// Attributes key equals one a column is written under (or chainwatch.app /
+// chainwatch.environment while App / Environment is set), the column wins
+// and the attribute is left out.
+func (b *JSONBatch) ToOTLP() *coltracepb.ExportTraceServiceRequest {
+	req := &coltracepb.ExportTraceServiceRequest{}
+	type resKey struct{ app, env string }
+	scopes := make(map[resKey]*tracepb.ScopeSpans)
+	for i := range b.Spans {
+		s := &b.Spans[i]
+		k := resKey{s.App, s.Environment}
+		ss := scopes[k]
+		if ss == nil {
+			var attrs []*commonpb.KeyValue
+			// chainwatch.app / chainwatch.environment beside service.name /
+			// deployment.environment.name keep the columns authoritative
+			// over a span attribute named service.name.
+			if s.App != "" {
+				attrs = append(attrs, stringKV(AttrServiceName, s.App), stringKV(AttrApp, s.App))
+			}
+			if s.Environment != "" {
+				attrs = append(attrs, stringKV(AttrDeploymentEnvironment, s.Environment), stringKV(AttrEnvironment, s.Environment))
+			}
+			ss = &tracepb.ScopeSpans{}
+			req.ResourceSpans = append(req.ResourceSpans, &tracepb.ResourceSpans{
+				Resource:   &resourcepb.Resource{Attributes: attrs},
+				ScopeSpans: []*tracepb.ScopeSpans{ss},
+			})
+			scopes[k] = ss
+		}
+		ss.Spans = append(ss.Spans, spanToOTLP(s))
+	}
+	return req
+}
+
+func spanToOTLP(s *Span) *tracepb.Span {
+	sp := &tracepb.Span{
+		TraceId:           decodeHexID(s.TraceID),
+		SpanId:            decodeHexID(s.SpanID),
+		ParentSpanId:      decodeHexID(s.ParentSpanID),
+		Name:              s.Name,
+		Kind:              tracepb.Span_SPAN_KIND_INTERNAL,
+		StartTimeUnixNano: unixNano(s.StartTime),
+		EndTimeUnixNano:   unixNano(s.EndTime),
+	}
+	switch strings.ToLower(s.Status) {
+	case StatusError:
+		sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: s.ErrorMessage}
+	case StatusOK:
+		sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK, Message: s.ErrorMessage}
+	default:
+		if s.ErrorMessage != "" {
+			sp.Status = &tracepb.Status{Message: s.ErrorMessage}
+		}
+	}
+	attrs := make([]*commonpb.KeyValue, 0, 20+len(s.Attributes))
+	str := func(k, v string) {
+		if v != "" {
+			attrs = append(attrs, stringKV(k, v))
+		}
+	}
+	str(AttrChainName, s.ChainName)
+	str(AttrChainVersion, s.ChainVersion)
+	str(AttrComponentName, s.ComponentName)
+	str(AttrComponentKind, string(s.ComponentKind))
+	str(AttrPromptTemplateID, s.PromptTemplateID)
+	str(AttrPromptTemplateVersion, s.PromptTemplateVersion)
+	str(AttrGenAIOperationName, s.Operation)
+	str(AttrGenAIProviderName, s.Provider)
+	str(AttrGenAIRequestModel, s.ModelRequested)
+	str(AttrGenAIResponseModel, s.ModelReturned)
+	if s.InputText != "" {
+		str(AttrGenAIInputMessages, oneMessageJSON("user", s.InputText))
+	}
+	if s.OutputText != "" {
+		str(AttrGenAIOutputMessages, oneMessageJSON("assistant", s.OutputText))
+	}
+	if s.InputTokens != 0 {
+		attrs = append(attrs, intKV(AttrGenAIUsageInputTokens, s.InputTokens))
+	}
+	if s.OutputTokens != 0 {
+		attrs = append(attrs, intKV(AttrGenAIUsageOutputTokens, s.OutputTokens))
+	}
+	str(AttrSessionID, s.SessionID)
+	str(AttrUserID, s.UserID)
+	columns := attrs
+	keys := make([]string, 0, len(s.Attributes))
+	for k := range s.Attributes {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		switch {
+		case slices.ContainsFunc(columns, func(kv *commonpb.KeyValue) bool { return kv.Key == k }):
+			continue // the column wins
+		case s.App != "" && k == AttrApp:
+			continue // would override the resource's
+		case s.Environment != "" && k == AttrEnvironment:
+			continue
+		}
+		attrs = append(attrs, stringKV(k, s.Attributes[k]))
+	}
+	sp.Attributes = attrs
+	return sp
+}
+
+// oneMessageJSON is a semconv messages array holding one text message.
+func oneMessageJSON(role, text string) string {
+	b := make([]byte, 0, len(text)+64)
+	b = append(b, `[{"role":"`...)
+	b = append(b, role...)
+	b = append(b, `","parts":[{"type":"text","content":`...)
+	b = appendJSONString(b, text)
+	b = append(b, "}]}]"...)
+	return string(b)
+}
+
+func stringKV(k, v string) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+}
+
+func intKV(k string, v int64) *commonpb.KeyValue {
+	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}}
+}
+
+func decodeHexID(s string) []byte {
+	if s == "" {
+		return nil
+	}
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func unixNano(t time.Time) uint64 {
+	if t.Before(minSpanTime) || t.After(maxSpanTime) {
+		return 0
+	}
+	return uint64(t.UnixNano())
+}
