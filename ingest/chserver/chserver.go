@@ -115,6 +115,15 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	for _, port := range []int{s.cfg.TCPPort, s.cfg.HTTPPort} {
+		// A server already on the port would answer the readiness check
+		// in our child's place.
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			return nil, fmt.Errorf("clickhouse port %d is taken (another ClickHouse or chainwatch running?): %w", port, err)
+		}
+		l.Close()
+	}
 	if s.cfg.MaxMemoryBytes == 0 {
 		s.cfg.MaxMemoryBytes = 4 << 30
 	}
