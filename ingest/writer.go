@@ -29,7 +29,7 @@ const (
 type Consumer interface {
 	PollRecords(ctx context.Context, maxPollRecords int) kgo.Fetches
 	AllowRebalance()
-	CommitUncommittedOffsets(ctx context.Context) error
+	CommitRecords(ctx context.Context, rs ...*kgo.Record) error
 	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
 	Close()
 }
@@ -114,6 +114,7 @@ type batch struct {
 	spans    []schemas.Span
 	feedback []schemas.Feedback
 	dead     []*kgo.Record
+	last     map[int64]*kgo.Record // per topic-partition: the batch's last record, to commit
 	bytes    int
 	records  int
 	first    time.Time
@@ -121,11 +122,20 @@ type batch struct {
 
 func (b *batch) reset() {
 	b.spans, b.feedback, b.dead = b.spans[:0], b.feedback[:0], b.dead[:0]
+	clear(b.last)
 	b.bytes, b.records, b.first = 0, 0, time.Time{}
 }
 
 func (b *batch) rows() int { return len(b.spans) + len(b.feedback) }
 
+// run is a two-stage pipeline: this goroutine polls and decodes batch N+1
+// while an insert goroutine stores batch N and then commits exactly N's
+// offsets. At most two batches are in hand (bounded memory); when the
+// inserter falls behind (ClickHouse slow or down), polling stops.
+//
+// Offsets committed are always of records already stored, whatever the
+// rebalances in between, so nothing is lost; a rebalance while a batch is in
+// flight can only make its records arrive twice, which the tables dedupe.
 func (w *Writer) run(ctx context.Context) error {
 	defer func() {
 		// Leaving the group waits for a blocked rebalance; unblock it first.
@@ -133,18 +143,49 @@ func (w *Writer) run(ctx context.Context) error {
 		w.cl.AllowRebalance()
 		w.cl.Close()
 	}()
-	var b batch
+	free := make(chan *batch, 2)
+	free <- &batch{last: map[int64]*kgo.Record{}}
+	free <- &batch{last: map[int64]*kgo.Record{}}
+	full := make(chan *batch)
+	insErr := make(chan error, 1)
+	go func() { insErr <- w.insertLoop(ctx, full, free) }()
+
+	handOff := func(b *batch) error {
+		select {
+		case full <- b:
+			return nil
+		case err := <-insErr:
+			insErr <- err
+			return errInserterStopped
+		}
+	}
+	finish := func(err error) error {
+		close(full)
+		if ierr := <-insErr; ierr != nil && !errors.Is(ierr, errCrashed) {
+			return ierr
+		}
+		return err
+	}
+	var b *batch
 	for {
+		if b == nil {
+			select {
+			case b = <-free:
+			case err := <-insErr:
+				insErr <- err
+				return finish(nil)
+			}
+		}
 		wait := w.cfg.Batch.MaxWait
 		if !b.first.IsZero() {
 			wait = time.Until(b.first.Add(w.cfg.Batch.MaxWait))
 		}
 		if ctx.Err() == nil && wait > 0 {
 			pctx, cancel := context.WithTimeout(ctx, wait)
-			fetches := w.cl.PollRecords(pctx, w.cfg.Batch.MaxRows)
+			fetches := w.cl.PollRecords(pctx, w.cfg.Batch.MaxRows-b.rows())
 			cancel()
 			if fetches.IsClientClosed() {
-				return nil
+				return finish(nil)
 			}
 			fetches.EachError(func(t string, p int32, err error) {
 				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
@@ -157,37 +198,57 @@ func (w *Writer) run(ctx context.Context) error {
 					w.m.ConsumerLag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(lag))
 				}
 			})
-			fetches.EachRecord(func(r *kgo.Record) { w.add(&b, r) })
+			fetches.EachRecord(func(r *kgo.Record) { w.add(b, r) })
 		}
 		stopping := ctx.Err() != nil
 		due := b.records > 0 && (stopping || b.rows() >= w.cfg.Batch.MaxRows || b.bytes >= w.cfg.Batch.MaxBytes ||
 			time.Since(b.first) >= w.cfg.Batch.MaxWait)
 		if due {
-			// A flush is retried until it succeeds or the writer is stopped
-			// for good; while it is retried nothing is committed.
-			if err := w.flush(ctx, &b); err != nil {
-				return err
+			if err := handOff(b); err != nil {
+				return finish(nil)
 			}
-			if w.afterInsert != nil && w.afterInsert() {
-				return nil // simulated crash: stored, not committed
-			}
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-			if err := w.cl.CommitUncommittedOffsets(cctx); err != nil {
-				// Fenced by a rebalance, or Kafka away: the records come back
-				// to whoever owns the partitions and are deduplicated there.
-				w.m.CommitErrors.Inc()
-				w.log.Warn("committing offsets failed; the batch will be delivered again", "err", err)
-			}
-			cancel()
-			b.reset()
-		}
-		if b.records == 0 {
+			b = nil
+			// The batch in hand is empty: a rebalance now costs at most a
+			// redelivery of the batch being inserted.
 			w.cl.AllowRebalance()
 		}
-		if stopping && b.records == 0 {
-			return nil
+		if stopping && (b == nil || b.records == 0) {
+			return finish(nil)
 		}
 	}
+}
+
+var (
+	errInserterStopped = errors.New("inserter stopped")
+	errCrashed         = errors.New("simulated crash")
+)
+
+// insertLoop stores each batch (retrying as long as it takes), then commits
+// its offsets and returns the batch for reuse.
+func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<- *batch) error {
+	for b := range full {
+		if err := w.flush(ctx, b); err != nil {
+			return err
+		}
+		if w.afterInsert != nil && w.afterInsert() {
+			return errCrashed // stored, not committed
+		}
+		recs := make([]*kgo.Record, 0, len(b.last))
+		for _, r := range b.last {
+			recs = append(recs, r)
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		if err := w.cl.CommitRecords(cctx, recs...); err != nil {
+			// Fenced by a rebalance, or Kafka away: the records come back
+			// to whoever owns the partitions and are deduplicated there.
+			w.m.CommitErrors.Inc()
+			w.log.Warn("committing offsets failed; the batch will be delivered again", "err", err)
+		}
+		cancel()
+		b.reset()
+		free <- b
+	}
+	return nil
 }
 
 func (w *Writer) add(b *batch, r *kgo.Record) {
@@ -196,6 +257,7 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 	}
 	b.records++
 	b.bytes += len(r.Value)
+	b.last[int64(r.Partition)<<32|int64(w.topicIndex(r.Topic))] = r
 	switch r.Topic {
 	case w.topics.Spans:
 		req := &coltracepb.ExportTraceServiceRequest{}
@@ -225,6 +287,17 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 	default:
 		w.deadLetter(b, r, reasonInvalid, "record from an unexpected topic "+r.Topic)
 	}
+}
+
+// topicIndex numbers the consumed topics for the batch's commit map.
+func (w *Writer) topicIndex(t string) int {
+	switch t {
+	case w.topics.Spans:
+		return 0
+	case w.topics.Feedback:
+		return 1
+	}
+	return 2
 }
 
 func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {

@@ -127,7 +127,8 @@ func waitCount(t testing.TB, conn driver.Conn, q string, want uint64, d time.Dur
 func TestEndToEnd(t *testing.T) {
 	p := startPipeline(t, pipeline.Options{})
 	url := "http://" + p.Collector.HTTPAddr()
-	if code := send(t, url, traces(1, 200)); code != 200 {
+	req := traces(1, 200)
+	if code := send(t, url, req); code != 200 {
 		t.Fatalf("status %d", code)
 	}
 	fb := `{"feedback":[{"trace_id":"0102030405060708090a0b0c0d0e0f10","score":4,"comment":"good"},{"trace_id":"0102030405060708090a0b0c0d0e0f10","label":"thumbs_up"}]}`
@@ -147,7 +148,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("stored span: app=%q chain=%q model=%q in=%q out=%q custom=%q", app, chain, model, in, out, custom)
 	}
 	// A replay of the same request must not double-count.
-	if code := send(t, url, traces(1, 200)); code != 200 {
+	if code := send(t, url, req); code != 200 {
 		t.Fatalf("replay status %d", code)
 	}
 	deadline := time.Now().Add(20 * time.Second)
