@@ -50,6 +50,11 @@ type KafkaConfig struct {
 	MaxBufferedBytes  int           `yaml:"max_buffered_bytes"` // producer buffer; full → 503
 	MaxRecordBytes    int           `yaml:"max_record_bytes"`   // largest record (one trace); also the topics' max.message.bytes
 	Compression       string        `yaml:"compression"`        // none, gzip, snappy, lz4, zstd
+	// Retention of the topics chainwatch creates (retention.ms and, per
+	// partition, retention.bytes); 0 leaves the broker's default. Topics
+	// that exist already are not changed.
+	TopicRetention      time.Duration `yaml:"topic_retention"`
+	TopicRetentionBytes int64         `yaml:"topic_retention_bytes"`
 }
 
 // WithDefaults fills zero fields.
@@ -98,6 +103,9 @@ func (c KafkaConfig) Validate() error {
 	}
 	if c.MaxRecordBytes < 0 {
 		errs = append(errs, errors.New("kafka.max_record_bytes must be > 0"))
+	}
+	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
+		errs = append(errs, errors.New("kafka.topic_retention and kafka.topic_retention_bytes must be >= 0"))
 	}
 	switch c.Compression {
 	case "", "none", "gzip", "snappy", "lz4", "zstd":

@@ -73,6 +73,12 @@ func EnsureTopics(ctx context.Context, c KafkaConfig) error {
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	cfgs := map[string]*string{"max.message.bytes": ptr(strconv.Itoa(c.MaxRecordBytes + 4096))}
+	if c.TopicRetention > 0 {
+		cfgs["retention.ms"] = ptr(strconv.FormatInt(c.TopicRetention.Milliseconds(), 10))
+	}
+	if c.TopicRetentionBytes > 0 {
+		cfgs["retention.bytes"] = ptr(strconv.FormatInt(c.TopicRetentionBytes, 10))
+	}
 	resps, err := adm.CreateTopics(ctx, c.Partitions, c.ReplicationFactor, cfgs, c.Topics.Spans, c.Topics.Feedback, c.Topics.DeadLetter)
 	if err != nil {
 		return fmt.Errorf("creating kafka topics: %w", err)

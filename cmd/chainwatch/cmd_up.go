@@ -17,8 +17,9 @@ import (
 )
 
 // runUp runs the whole pipeline in one process. With no kafka.brokers it
-// starts the in-process broker (in memory: records not yet written to
-// ClickHouse are lost if the process is killed; a clean stop flushes them);
+// starts the in-process broker (kfake), its log persisted under
+// local.data_dir/kafka so that records not yet in ClickHouse survive a
+// killed process, its topics bounded (6 h, 256 MiB a partition by default);
 // with no clickhouse.addr it starts clickhouse-server with its data under
 // local.data_dir/clickhouse, kept between runs.
 func runUp(ctx context.Context, args []string) error {
@@ -83,6 +84,9 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	o.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	o.LocalKafkaPort = cfg.Local.KafkaPort
 	o.LocalClickHouse = cfg.Local.ClickHouse
+	if !o.NoCollector && !o.NoWriter {
+		o.LocalKafkaDir = filepath.Join(cfg.Local.DataDir, "kafka")
+	}
 	if o.LocalClickHouse.DataDir == "" {
 		o.LocalClickHouse.DataDir = filepath.Join(cfg.Local.DataDir, "clickhouse")
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,6 +21,14 @@ import (
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chserver"
 	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// Defaults of the in-process broker: it shares the machine's memory, so its
+// topics are bounded unless the config says otherwise.
+const (
+	LocalTopicRetention      = 6 * time.Hour
+	LocalTopicRetentionBytes = 256 << 20 // per partition
+	localRetentionSweep      = "30000"   // ms between retention sweeps
 )
 
 // Options say what to run. Empty Kafka.Brokers starts kfake on LocalKafkaPort;
@@ -35,6 +44,7 @@ type Options struct {
 	Writers     int  // writer instances in this process (same group); default 1
 
 	LocalKafkaPort  int             // 0: any free port
+	LocalKafkaDir   string          // where the in-process broker persists its log; "": memory only
 	LocalClickHouse chserver.Config // DataDir "" → a temporary directory
 
 	Registry *prometheus.Registry // nil: a new one
@@ -79,10 +89,22 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		}
 	}()
 	if len(p.Kafka.Brokers) == 0 {
+		if p.Kafka.TopicRetention == 0 {
+			p.Kafka.TopicRetention = LocalTopicRetention
+		}
+		if p.Kafka.TopicRetentionBytes == 0 {
+			p.Kafka.TopicRetentionBytes = LocalTopicRetentionBytes
+		}
 		kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(int(p.Kafka.Partitions)),
-			kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(p.Kafka.MaxRecordBytes + 4096)})}
+			kfake.BrokerConfigs(map[string]string{
+				"message.max.bytes":      fmt.Sprint(p.Kafka.MaxRecordBytes + 4096),
+				"log.cleaner.backoff.ms": localRetentionSweep,
+			})}
 		if o.LocalKafkaPort > 0 {
 			kopts = append(kopts, kfake.Ports(o.LocalKafkaPort))
+		}
+		if o.LocalKafkaDir != "" {
+			kopts = append(kopts, kfake.DataDir(o.LocalKafkaDir))
 		}
 		if p.Broker, err = kfake.NewCluster(kopts...); err != nil {
 			return nil, fmt.Errorf("starting the in-process kafka broker: %w", err)
