@@ -162,6 +162,21 @@ func TestEndToEnd(t *testing.T) {
 	if n := count(t, p.Conn, "SELECT uniqExact(trace_id, span_id) FROM spans"); n != 200 {
 		t.Fatalf("uniqExact = %d", n)
 	}
+	resp, err = http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, name := range []string{
+		`chainwatch_collector_received_total{endpoint="traces"} 400`, `chainwatch_collector_received_total{endpoint="feedback"} 2`,
+		"chainwatch_collector_produce_seconds_bucket", "chainwatch_writer_consumer_lag", "chainwatch_writer_batch_rows_bucket",
+		"chainwatch_writer_insert_seconds_bucket", `chainwatch_writer_rows_written_total{table="spans"} 400`,
+	} {
+		if !strings.Contains(string(metrics), name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
 }
 
 // A writer that dies after inserting a batch but before committing it leaves
@@ -377,4 +392,32 @@ func TestSeveralWriters(t *testing.T) {
 	}
 	wg.Wait()
 	waitCount(t, p.Conn, "SELECT count() FROM spans FINAL", 800, 30*time.Second)
+}
+
+// BenchmarkEndToEnd posts 200-span OTLP requests through collector → kfake
+// → writer → ClickHouse and waits until every span is visible; it reports
+// spans/s. `chainwatch bench ingest` is the fuller, concurrent version.
+func BenchmarkEndToEnd(b *testing.B) {
+	addr, db := chtest.Database(b)
+	p, err := pipeline.Start(context.Background(), pipeline.Options{
+		ClickHouse: ingest.ClickHouseConfig{Addr: []string{addr}, Database: db},
+		Collector:  ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
+		Writer:     ingest.WriterConfig{Batch: ingest.BatchConfig{MaxWait: 100 * time.Millisecond}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Shutdown(context.Background())
+	url := "http://" + p.Collector.HTTPAddr()
+	b.ReportAllocs()
+	n := 0
+	start := time.Now()
+	for b.Loop() {
+		n++
+		if code := send(b, url, traces(uint64(n), 200)); code != 200 {
+			b.Fatalf("status %d", code)
+		}
+	}
+	waitCount(b, p.Conn, "SELECT count() FROM spans", uint64(200*n), 2*time.Minute)
+	b.ReportMetric(float64(200*n)/time.Since(start).Seconds(), "spans/s")
 }
