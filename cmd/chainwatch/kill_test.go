@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+
+// A real `chainwatch writer` process is SIGKILLed in the middle of a load
+// and started again: every span arrives, none is visible twice.
+func TestWriterProcessKilledAndRestarted(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "chainwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building chainwatch: %v\n%s", err, out)
+	}
+	_, brokers := kafkatest.NewCluster(t)
+	addr, db := chtest.Database(t)
+	kcfg := ingest.KafkaConfig{Brokers: brokers}.WithDefaults()
+	ctx := context.Background()
+	if err := ingest.EnsureTopics(ctx, kcfg); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "writer", "-metrics-addr", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "CHAINWATCH_KAFKA_BROKERS="+brokers[0], "CHAINWATCH_CLICKHOUSE_ADDR="+addr,
+			"CHAINWATCH_CLICKHOUSE_DATABASE="+db, "CHAINWATCH_LOG_LEVEL=error")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	prod, err := kgo.NewClient(ingest.ProducerOpts(kcfg)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	produce := func(from, to int) {
+		for i := from; i < to; i++ {
+			recs, _, err := ingest.SplitByTrace(oneTrace(i), kcfg.Topics.Spans)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	conn := chtest.Conn(t, addr, db)
+	count := func(q string) uint64 {
+		var n uint64
+		if err := conn.QueryRow(ctx, q).Scan(&n); err != nil {
+			return 0 // the table may not exist yet
+		}
+		return n
+	}
+	w := start()
+	produce(0, 3000)
+	deadline := time.Now().Add(60 * time.Second)
+	for count("SELECT count() FROM spans") == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	produce(3000, 6000)
+	w.Process.Signal(syscall.SIGKILL)
+	w.Wait()
+	killedAt := count("SELECT count() FROM spans")
+	t.Logf("killed with %d of 6000 spans inserted", killedAt)
+	start()
+	produce(6000, 7000)
+	deadline = time.Now().Add(90 * time.Second)
+	for count("SELECT count() FROM spans FINAL") < 7000 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := count("SELECT count() FROM spans FINAL"); n != 7000 {
+		t.Fatalf("%d spans visible through FINAL, want 7000", n)
+	}
+	if n := count("SELECT count() FROM (SELECT trace_id, span_id FROM spans FINAL GROUP BY trace_id, span_id HAVING count() > 1)"); n != 0 {
+		t.Fatalf("%d spans visible twice", n)
+	}
+}
+
+func oneTrace(i int) *coltracepb.ExportTraceServiceRequest {
+	tid, sid := make([]byte, 16), make([]byte, 8)
+	binary.BigEndian.PutUint64(tid, uint64(i)+1)
+	binary.BigEndian.PutUint64(sid, uint64(i)+1)
+	start := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Millisecond)
+	sv := func(k, v string) *commonpb.KeyValue {
+		return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
+	}
+	return &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource: &resourcepb.Resource{Attributes: []*commonpb.KeyValue{sv("service.name", "kill-test")}},
+		ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{TraceId: tid, SpanId: sid, Name: "chat",
+			StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.Add(time.Second).UnixNano()),
+			Attributes: []*commonpb.KeyValue{sv("gen_ai.prompt.0.content", fmt.Sprintf("question %d", i))}}}}},
+	}}}
+}
