@@ -269,17 +269,17 @@ func (c *Collector) handleTraces(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, ep, herr)
 		return
 	}
-	req := &coltracepb.ExportTraceServiceRequest{}
+	var n int
 	if isJSON {
+		req := &coltracepb.ExportTraceServiceRequest{}
 		if err := unmarshalOTLPJSON(body, req); err != nil {
 			c.fail(w, ep, badRequest("decoding OTLP JSON: %v", err))
 			return
 		}
-	} else if err := proto.Unmarshal(body, req); err != nil {
-		c.fail(w, ep, badRequest("decoding OTLP protobuf: %v", err))
-		return
+		n, herr = c.exportTraces(r.Context(), req)
+	} else {
+		n, herr = c.exportTracesWire(r.Context(), body) // no decoding: see otlpwire.go
 	}
-	n, herr := c.exportTraces(r.Context(), req)
 	if herr != nil {
 		c.fail(w, ep, herr)
 		return
