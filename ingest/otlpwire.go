@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
-	"math"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -72,7 +71,7 @@ func SplitByTraceWire(body []byte, topic string) (recs []*kgo.Record, spans int,
 	if err := w.request(); err != nil {
 		return nil, 0, err
 	}
-	if err := w.errs.err(); err != nil {
+	if err := w.errs.Err(); err != nil {
 		return nil, 0, err
 	}
 	return w.records(topic), len(w.spans), nil
@@ -334,7 +333,7 @@ type wireSplitter struct {
 	traces []wireTrace
 	index  map[[16]byte]int32 // trace id → index in traces
 	sizes  []int              // encoded sizes, see traceSize
-	errs   spanErrors
+	errs   schemas.SpanErrorList
 
 	// dropped reports that SplitByTrace would leave something out of the
 	// records (unknown fields of the request, a ResourceSpans or a
@@ -378,8 +377,7 @@ func (w *wireSplitter) release() {
 	w.rs, w.rsHdr, w.ss, w.ssHdr = w.rs[:0], w.rsHdr[:0], w.ss[:0], w.ssHdr[:0]
 	w.spans, w.traces, w.sizes = w.spans[:0], w.traces[:0], w.sizes[:0]
 	clear(w.index)
-	clear(w.errs.errs)
-	w.errs = spanErrors{errs: w.errs.errs[:0]}
+	w.errs.Reset()
 	w.dropped = false
 	splitterPool.Put(w)
 }
@@ -581,15 +579,11 @@ func (w *wireSplitter) span(ri, si, pi, ssi, i, end, depth int) error {
 			i += n
 		}
 	}
-	if field, reason := checkWireSpan(traceID, spanID, parentID, startNano, endNano); field != "" {
-		e := &schemas.SpanError{Resource: ri, Scope: si, Span: pi, Field: field, Reason: reason}
-		if len(spanID) == 8 && !allZero(spanID) {
-			e.SpanID = hex.EncodeToString(spanID)
-		}
-		w.errs.add(e)
+	if field, reason := schemas.CheckSpanFields(traceID, spanID, parentID, startNano, endNano); field != "" {
+		w.errs.Add(schemas.NewSpanError(ri, si, pi, spanID, field, reason))
 		return nil
 	}
-	if w.errs.any() {
+	if w.errs.Len() > 0 {
 		return nil // the request fails: no need to group
 	}
 
@@ -614,81 +608,6 @@ func (w *wireSplitter) span(ri, si, pi, ssi, i, end, depth int) error {
 	}
 	tr.tail = sp
 	return nil
-}
-
-// checkWireSpan is schemas' checkOTLPSpan over the fields as read from the
-// wire; TestSplitByTraceWireMatchesMessagePath holds the two to the same
-// verdicts and words.
-func checkWireSpan(traceID, spanID, parentID []byte, start, end uint64) (field, reason string) {
-	switch n := len(traceID); {
-	case n != 16:
-		return "trace_id", "must be 16 bytes, got " + strconv.Itoa(n)
-	case allZero(traceID):
-		return "trace_id", "must not be all zero"
-	}
-	switch n := len(spanID); {
-	case n != 8:
-		return "span_id", "must be 8 bytes, got " + strconv.Itoa(n)
-	case allZero(spanID):
-		return "span_id", "must not be all zero"
-	}
-	if n := len(parentID); n != 0 && n != 8 {
-		return "parent_span_id", "must be empty or 8 bytes, got " + strconv.Itoa(n)
-	}
-	switch {
-	case start == 0:
-		return "start_time_unix_nano", "must not be zero"
-	case start > math.MaxInt64:
-		return "start_time_unix_nano", "out of range (after the year 2262)"
-	case end < start:
-		return "end_time_unix_nano", "must not be before start_time_unix_nano (start " +
-			strconv.FormatUint(start, 10) + ", end " + strconv.FormatUint(end, 10) + ")"
-	case end > math.MaxInt64:
-		return "end_time_unix_nano", "out of range (after the year 2262)"
-	}
-	return "", ""
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// spanErrors is schemas' error list for ValidateOTLP: up to ten errors and
-// a count of the rest, joined the same way.
-type spanErrors struct {
-	errs []error
-	more int
-}
-
-const maxReportedSpanErrors = 10
-
-func (l *spanErrors) add(err error) {
-	if len(l.errs) < maxReportedSpanErrors {
-		l.errs = append(l.errs, err)
-		return
-	}
-	l.more++
-}
-
-func (l *spanErrors) any() bool { return len(l.errs) > 0 }
-
-func (l *spanErrors) err() error {
-	switch {
-	case len(l.errs) == 0:
-		return nil
-	case len(l.errs) == 1 && l.more == 0:
-		return l.errs[0]
-	}
-	errs := append([]error(nil), l.errs...) // l.errs is pooled scratch
-	if l.more > 0 {
-		errs = append(errs, errors.New("and "+strconv.Itoa(l.more)+" more spans with errors"))
-	}
-	return errors.Join(errs...)
 }
 
 // records builds one record per trace. Each value is an encoded

@@ -73,19 +73,19 @@ func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
 		return nil, errors.New("spans: must hold at least one span")
 	}
 	b := &JSONBatch{Spans: make([]Span, len(raw.Spans))}
-	var errs spanErrors
+	var errs SpanErrorList
 	for i, m := range raw.Spans {
 		if err := decodeJSONSpan(m, &b.Spans[i]); err != nil {
 			err.Span = i
-			errs.add(err)
+			errs.Add(err)
 			continue
 		}
 		if err := checkJSONSpan(&b.Spans[i]); err != nil {
 			err.Span = i
-			errs.add(err)
+			errs.Add(err)
 		}
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	for i := range b.Spans {

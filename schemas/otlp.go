@@ -49,7 +49,7 @@ const maxReportedErrors = 10
 // *SpanError, or an errors.Join of up to ten of them (plus a count of the
 // rest), so a collector can answer 400 naming the spans.
 func ValidateOTLP(req *coltracepb.ExportTraceServiceRequest) error {
-	var errs spanErrors
+	var errs SpanErrorList
 	for ri, rs := range req.GetResourceSpans() {
 		for si, ss := range rs.GetScopeSpans() {
 			for pi, sp := range ss.GetSpans() {
@@ -57,12 +57,12 @@ func ValidateOTLP(req *coltracepb.ExportTraceServiceRequest) error {
 					continue
 				}
 				if field, reason := checkOTLPSpan(sp); field != "" {
-					errs.add(newSpanError(ri, si, pi, sp, field, reason))
+					errs.Add(newSpanError(ri, si, pi, sp, field, reason))
 				}
 			}
 		}
 	}
-	return errs.err()
+	return errs.Err()
 }
 
 // AppendSpans maps every span of req onto a Span appended to dst and returns
@@ -85,7 +85,7 @@ func AppendSpans(dst []Span, req *coltracepb.ExportTraceServiceRequest) ([]Span,
 		return dst, nil
 	}
 	dst = slices.Grow(dst, n)
-	var errs spanErrors
+	var errs SpanErrorList
 	m := new(otlpMapper)
 	for ri, rs := range req.GetResourceSpans() {
 		if rs == nil {
@@ -102,7 +102,7 @@ func AppendSpans(dst []Span, req *coltracepb.ExportTraceServiceRequest) ([]Span,
 					continue
 				}
 				if field, reason := checkOTLPSpan(sp); field != "" {
-					errs.add(newSpanError(ri, si, pi, sp, field, reason))
+					errs.Add(newSpanError(ri, si, pi, sp, field, reason))
 					continue
 				}
 				dst = append(dst, Span{})
@@ -110,43 +110,57 @@ func AppendSpans(dst []Span, req *coltracepb.ExportTraceServiceRequest) ([]Span,
 			}
 		}
 	}
-	return dst, errs.err()
+	return dst, errs.Err()
 }
 
 func checkOTLPSpan(sp *tracepb.Span) (field, reason string) {
-	switch n := len(sp.TraceId); {
+	return CheckSpanFields(sp.TraceId, sp.SpanId, sp.ParentSpanId, sp.StartTimeUnixNano, sp.EndTimeUnixNano)
+}
+
+// CheckSpanFields is the structural check of one span over its raw fields
+// (ValidateOTLP's rules): it returns the failing field and why, or "", "".
+// The collector's wire-level fast path calls it with fields read straight
+// from the protobuf encoding.
+func CheckSpanFields(traceID, spanID, parentID []byte, start, end uint64) (field, reason string) {
+	switch n := len(traceID); {
 	case n != 16:
 		return "trace_id", "must be 16 bytes, got " + strconv.Itoa(n)
-	case allZero(sp.TraceId):
+	case allZero(traceID):
 		return "trace_id", "must not be all zero"
 	}
-	switch n := len(sp.SpanId); {
+	switch n := len(spanID); {
 	case n != 8:
 		return "span_id", "must be 8 bytes, got " + strconv.Itoa(n)
-	case allZero(sp.SpanId):
+	case allZero(spanID):
 		return "span_id", "must not be all zero"
 	}
-	if n := len(sp.ParentSpanId); n != 0 && n != 8 {
+	if n := len(parentID); n != 0 && n != 8 {
 		return "parent_span_id", "must be empty or 8 bytes, got " + strconv.Itoa(n)
 	}
 	switch {
-	case sp.StartTimeUnixNano == 0:
+	case start == 0:
 		return "start_time_unix_nano", "must not be zero"
-	case sp.StartTimeUnixNano > math.MaxInt64:
+	case start > math.MaxInt64:
 		return "start_time_unix_nano", "out of range (after the year 2262)"
-	case sp.EndTimeUnixNano < sp.StartTimeUnixNano:
+	case end < start:
 		return "end_time_unix_nano", "must not be before start_time_unix_nano (start " +
-			strconv.FormatUint(sp.StartTimeUnixNano, 10) + ", end " + strconv.FormatUint(sp.EndTimeUnixNano, 10) + ")"
-	case sp.EndTimeUnixNano > math.MaxInt64:
+			strconv.FormatUint(start, 10) + ", end " + strconv.FormatUint(end, 10) + ")"
+	case end > math.MaxInt64:
 		return "end_time_unix_nano", "out of range (after the year 2262)"
 	}
 	return "", ""
 }
 
 func newSpanError(ri, si, pi int, sp *tracepb.Span, field, reason string) *SpanError {
+	return NewSpanError(ri, si, pi, sp.SpanId, field, reason)
+}
+
+// NewSpanError names a span by its indices (and its id when it has a good
+// one) with the field that failed and why.
+func NewSpanError(ri, si, pi int, spanID []byte, field, reason string) *SpanError {
 	e := &SpanError{Resource: ri, Scope: si, Span: pi, Field: field, Reason: reason}
-	if len(sp.SpanId) == 8 && !allZero(sp.SpanId) {
-		e.SpanID = hex.EncodeToString(sp.SpanId)
+	if len(spanID) == 8 && !allZero(spanID) {
+		e.SpanID = hex.EncodeToString(spanID)
 	}
 	return e
 }
@@ -160,13 +174,16 @@ func allZero(b []byte) bool {
 	return true
 }
 
-// spanErrors collects up to maxReportedErrors errors and counts the rest.
-type spanErrors struct {
+// SpanErrorList collects up to ten span errors and counts the rest; Err
+// reports them the way ValidateOTLP does. The zero value is ready to use;
+// Reset keeps its memory for reuse.
+type SpanErrorList struct {
 	errs []error
 	more int
 }
 
-func (l *spanErrors) add(err error) {
+// Add records one error.
+func (l *SpanErrorList) Add(err error) {
 	if len(l.errs) < maxReportedErrors {
 		l.errs = append(l.errs, err)
 		return
@@ -174,14 +191,25 @@ func (l *spanErrors) add(err error) {
 	l.more++
 }
 
-func (l *spanErrors) err() error {
+// Len is the number of errors added.
+func (l *SpanErrorList) Len() int { return len(l.errs) + l.more }
+
+// Reset empties the list, keeping its memory.
+func (l *SpanErrorList) Reset() {
+	clear(l.errs)
+	l.errs, l.more = l.errs[:0], 0
+}
+
+// Err is nil, the one error, or an errors.Join of the first ten and a line
+// "and N more spans with errors". It does not alias the list's memory.
+func (l *SpanErrorList) Err() error {
 	switch {
 	case len(l.errs) == 0:
 		return nil
 	case len(l.errs) == 1 && l.more == 0:
 		return l.errs[0]
 	}
-	errs := l.errs
+	errs := append([]error(nil), l.errs...)
 	if l.more > 0 {
 		errs = append(errs, errors.New("and "+strconv.Itoa(l.more)+" more spans with errors"))
 	}
