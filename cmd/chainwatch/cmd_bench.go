@@ -18,7 +18,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	var o bench.Options
 	fs.DurationVar(&o.Duration, "duration", 0, "load phase (default 20s)")
-	fs.IntVar(&o.Senders, "senders", 0, "concurrent HTTP senders (default 4)")
+	fs.IntVar(&o.Senders, "senders", 0, "concurrent HTTP senders (default 16)")
 	fs.IntVar(&o.TracesPerReq, "traces-per-request", 0, "traces per OTLP request (default 50)")
 	fs.IntVar(&o.SpansPerTrace, "spans-per-trace", 0, "spans per trace (default 4)")
 	fs.IntVar(&o.TextBytes, "text-bytes", 0, "prompt + completion bytes per span (default 1024)")

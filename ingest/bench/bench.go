@@ -39,7 +39,7 @@ import (
 // Options shape a run. Zero values take the defaults below.
 type Options struct {
 	Duration       time.Duration // load phase of the pipeline run; default 20s
-	Senders        int           // concurrent HTTP senders; default 4
+	Senders        int           // concurrent HTTP senders; default 16
 	TracesPerReq   int           // default 50
 	SpansPerTrace  int           // default 4
 	TextBytes      int           // text per span (input + output); default 1024
@@ -54,7 +54,7 @@ func (o Options) withDefaults() Options {
 		o.Duration = 20 * time.Second
 	}
 	if o.Senders == 0 {
-		o.Senders = 4
+		o.Senders = 16
 	}
 	if o.TracesPerReq == 0 {
 		o.TracesPerReq = 50
@@ -172,11 +172,19 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		return res, err
 	}
 	pconn.Close()
+	// The in-process broker persists to disk as under `chainwatch up`
+	// (kfake's in-memory segments cost more CPU than its file writes).
+	kdir, err := os.MkdirTemp("", "chainwatch-bench-kafka-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(kdir)
 	p, err := pipeline.Start(ctx, pipeline.Options{
-		ClickHouse: ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_pipeline"},
-		Collector:  ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
-		Writer:     ingest.WriterConfig{Batch: ingest.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
-		Writers:    o.Writers,
+		LocalKafkaDir: kdir,
+		ClickHouse:    ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_pipeline"},
+		Collector:     ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
+		Writer:        ingest.WriterConfig{Batch: ingest.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
+		Writers:       o.Writers,
 	})
 	if err != nil {
 		return res, err
