@@ -17,6 +17,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -248,28 +249,41 @@ func mediaType(r *http.Request) string {
 	return mt
 }
 
-func (c *Collector) handleTraces(w http.ResponseWriter, r *http.Request) {
-	const ep = "traces"
-	start := time.Now()
+// admit checks what every endpoint checks — the API key, the content type
+// (one of types; "" accepts a missing header) and the body's size — and
+// returns the body and its media type, or answers the error and returns
+// ok false.
+func (c *Collector) admit(w http.ResponseWriter, r *http.Request, ep string, types ...string) (body []byte, mt string, ok bool) {
 	if !c.authorized(r.Header.Get) {
 		c.fail(w, ep, &httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key"})
-		return
+		return nil, "", false
 	}
-	isJSON := false
-	switch mt := mediaType(r); mt {
-	case "application/x-protobuf", "application/protobuf":
-	case "application/json":
-		isJSON = true
-	default:
-		c.fail(w, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Type %q is not supported on /v1/traces; use application/x-protobuf or application/json (OTLP)", mt)})
-		return
+	mt = mediaType(r)
+	if !slices.Contains(types, mt) {
+		c.fail(w, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported,
+			fmt.Sprintf("Content-Type %q is not supported on %s; use %s", mt, r.URL.Path, strings.Join(slices.DeleteFunc(slices.Clone(types), func(t string) bool { return t == "" }), " or "))})
+		return nil, "", false
 	}
 	body, herr := c.readBody(r)
 	if herr != nil {
 		c.fail(w, ep, herr)
+		return nil, "", false
+	}
+	return body, mt, true
+}
+
+func (c *Collector) handleTraces(w http.ResponseWriter, r *http.Request) {
+	const ep = "traces"
+	start := time.Now()
+	body, mt, ok := c.admit(w, r, ep, "application/x-protobuf", "application/protobuf", "application/json")
+	if !ok {
 		return
 	}
-	var n int
+	isJSON := mt == "application/json"
+	var (
+		n    int
+		herr *httpError
+	)
 	if isJSON {
 		req := &coltracepb.ExportTraceServiceRequest{}
 		if err := unmarshalOTLPJSON(body, req); err != nil {
@@ -304,17 +318,8 @@ func (c *Collector) ok(ep string, n int, start time.Time) {
 func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 	const ep = "spans"
 	start := time.Now()
-	if !c.authorized(r.Header.Get) {
-		c.fail(w, ep, &httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key"})
-		return
-	}
-	if mt := mediaType(r); mt != "application/json" && mt != "" {
-		c.fail(w, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Type %q is not supported on /v1/spans; use application/json", mt)})
-		return
-	}
-	body, herr := c.readBody(r)
-	if herr != nil {
-		c.fail(w, ep, herr)
+	body, _, ok := c.admit(w, r, ep, "application/json", "")
+	if !ok {
 		return
 	}
 	batch, err := schemas.DecodeJSONBatch(bytes.NewReader(body))
@@ -440,17 +445,8 @@ type feedbackBatch struct {
 func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	const ep = "feedback"
 	start := time.Now()
-	if !c.authorized(r.Header.Get) {
-		c.fail(w, ep, &httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key"})
-		return
-	}
-	if mt := mediaType(r); mt != "application/json" && mt != "" {
-		c.fail(w, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Type %q is not supported on /v1/feedback; use application/json", mt)})
-		return
-	}
-	body, herr := c.readBody(r)
-	if herr != nil {
-		c.fail(w, ep, herr)
+	body, _, ok := c.admit(w, r, ep, "application/json", "")
+	if !ok {
 		return
 	}
 	items, err := DecodeFeedback(body, time.Now())

@@ -372,7 +372,7 @@ func oneMessageJSON(role, text string) string {
 	b = append(b, `[{"role":"`...)
 	b = append(b, role...)
 	b = append(b, `","parts":[{"type":"text","content":`...)
-	b = appendJSONString(b, text)
+	b = AppendJSONString(b, text)
 	b = append(b, "}]}]"...)
 	return string(b)
 }

@@ -1405,12 +1405,12 @@ func floatCount(f float64) (int64, bool) {
 func appendAnyJSON(b []byte, v *commonpb.AnyValue) []byte {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_StringValue:
-		return appendJSONString(b, x.StringValue)
+		return AppendJSONString(b, x.StringValue)
 	case *commonpb.AnyValue_IntValue:
 		return strconv.AppendInt(b, x.IntValue, 10)
 	case *commonpb.AnyValue_DoubleValue:
 		if math.IsNaN(x.DoubleValue) || math.IsInf(x.DoubleValue, 0) {
-			return appendJSONString(b, strconv.FormatFloat(x.DoubleValue, 'g', -1, 64))
+			return AppendJSONString(b, strconv.FormatFloat(x.DoubleValue, 'g', -1, 64))
 		}
 		return strconv.AppendFloat(b, x.DoubleValue, 'g', -1, 64)
 	case *commonpb.AnyValue_BoolValue:
@@ -1440,7 +1440,7 @@ func appendKVListJSON(b []byte, kvs []*commonpb.KeyValue) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, kv.GetKey())
+		b = AppendJSONString(b, kv.GetKey())
 		b = append(b, ':')
 		b = appendAnyJSON(b, kv.GetValue())
 	}
@@ -1450,7 +1450,7 @@ func appendKVListJSON(b []byte, kvs []*commonpb.KeyValue) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendJSONString writes s as a JSON string; invalid UTF-8 becomes U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -1652,11 +1652,11 @@ func (a *textAcc) addToolResponse(id, s string) {
 	a.parts = append(a.parts, `{"type":"tool_call_response",`...)
 	if id != "" {
 		a.parts = append(a.parts, `"id":`...)
-		a.parts = appendJSONString(a.parts, id)
+		a.parts = AppendJSONString(a.parts, id)
 		a.parts = append(a.parts, ',')
 	}
 	a.parts = append(a.parts, `"response":`...)
-	a.parts = appendJSONString(a.parts, s)
+	a.parts = AppendJSONString(a.parts, s)
 	a.parts = append(a.parts, '}')
 }
 
@@ -1667,7 +1667,7 @@ func (a *textAcc) addFinish(s string) {
 	if len(a.finish) > 0 {
 		a.finish = append(a.finish, ',')
 	}
-	a.finish = appendJSONString(a.finish, s)
+	a.finish = AppendJSONString(a.finish, s)
 }
 
 func isTextPartType(t string) bool {

@@ -1475,9 +1475,9 @@ func TestAppendJSONString(t *testing.T) {
 		"é😀":              `"é😀"`,
 		"bad\xffutf8":     `"bad\ufffdutf8"`,
 	} {
-		got := string(appendJSONString(nil, in))
+		got := string(AppendJSONString(nil, in))
 		if got != want {
-			t.Errorf("appendJSONString(%q) = %s, want %s", in, got, want)
+			t.Errorf("AppendJSONString(%q) = %s, want %s", in, got, want)
 		}
 		var back string
 		if err := json.Unmarshal([]byte(got), &back); err != nil {
@@ -1495,8 +1495,8 @@ func benchRequest(n int) *coltracepb.ExportTraceServiceRequest {
 		"Items must be unused and in their original packaging; \"final sale\" items are excluded.\n"
 	user := strings.Repeat(para, 5)   // ~750 bytes
 	answer := strings.Repeat(para, 2) // ~300 bytes
-	in := string(appendJSONString([]byte(`[{"role":"system","parts":[{"type":"text","content":"You are a helpful support agent."}]},{"role":"user","parts":[{"type":"text","content":`), user)) + `}]}]`
-	out := string(appendJSONString([]byte(`[{"role":"assistant","parts":[{"type":"text","content":`), answer)) + `}],"finish_reason":"stop"}]`
+	in := string(AppendJSONString([]byte(`[{"role":"system","parts":[{"type":"text","content":"You are a helpful support agent."}]},{"role":"user","parts":[{"type":"text","content":`), user)) + `}]}]`
+	out := string(AppendJSONString([]byte(`[{"role":"assistant","parts":[{"type":"text","content":`), answer)) + `}],"finish_reason":"stop"}]`
 	spans := make([]*tracepb.Span, n)
 	for i := range spans {
 		tid := make([]byte, 16)

@@ -2,25 +2,24 @@ package simulate
 
 import (
 	"strconv"
-	"unicode/utf8"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// chainwatch lineage attribute keys. They are written out here because
-// schemas/attrs.go, which will name them, does not exist yet; switch to its
-// constants once it lands.
+// chainwatch lineage attribute keys, as the collector's mapping reads them.
 const (
-	attrApp             = "chainwatch.app"
-	attrEnvironment     = "chainwatch.environment"
-	attrChainName       = "chainwatch.chain.name"
-	attrChainVersion    = "chainwatch.chain.version"
-	attrComponentName   = "chainwatch.component.name"
-	attrComponentKind   = "chainwatch.component.kind"
-	attrTemplateID      = "chainwatch.prompt.template.id"
-	attrTemplateVersion = "chainwatch.prompt.template.version"
-	attrSessionID       = "chainwatch.session.id"
-	attrUserID          = "chainwatch.user.id"
+	attrApp             = schemas.AttrApp
+	attrEnvironment     = schemas.AttrEnvironment
+	attrChainName       = schemas.AttrChainName
+	attrChainVersion    = schemas.AttrChainVersion
+	attrComponentName   = schemas.AttrComponentName
+	attrComponentKind   = schemas.AttrComponentKind
+	attrTemplateID      = schemas.AttrPromptTemplateID
+	attrTemplateVersion = schemas.AttrPromptTemplateVersion
+	attrSessionID       = schemas.AttrSessionID
+	attrUserID          = schemas.AttrUserID
 )
 
 // attrs builds attribute lists with few allocations: the KeyValue, AnyValue
@@ -101,62 +100,19 @@ func strKV(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
 }
 
-// appendJSONString appends s as a JSON string literal.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				b = append(b, s[start:i]...)
-				b = append(b, `\ufffd`...)
-				i += size
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		b = append(b, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			b = append(b, '\\', c)
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		default:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
-
 // textMessagesJSON renders semconv gen_ai.input.messages / output.messages:
 // [{"role":…,"parts":[{"type":"text","content":…}]}] with an optional
 // finish_reason.
 func textMessagesJSON(role, content, finishReason string) string {
 	b := make([]byte, 0, len(content)+96)
 	b = append(b, `[{"role":`...)
-	b = appendJSONString(b, role)
+	b = schemas.AppendJSONString(b, role)
 	b = append(b, `,"parts":[{"type":"text","content":`...)
-	b = appendJSONString(b, content)
+	b = schemas.AppendJSONString(b, content)
 	b = append(b, `}]`...)
 	if finishReason != "" {
 		b = append(b, `,"finish_reason":`...)
-		b = appendJSONString(b, finishReason)
+		b = schemas.AppendJSONString(b, finishReason)
 	}
 	b = append(b, `}]`...)
 	return string(b)
@@ -166,7 +122,7 @@ func textMessagesJSON(role, content, finishReason string) string {
 func textPartsJSON(content string) string {
 	b := make([]byte, 0, len(content)+40)
 	b = append(b, `[{"type":"text","content":`...)
-	b = appendJSONString(b, content)
+	b = schemas.AppendJSONString(b, content)
 	b = append(b, `}]`...)
 	return string(b)
 }
@@ -178,13 +134,13 @@ func docsJSON(docs []retrieved, withScores bool) string {
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, d.id)
+		b = schemas.AppendJSONString(b, d.id)
 		if withScores {
 			b = append(b, `,"score":`...)
 			b = strconv.AppendFloat(b, d.score, 'f', 3, 64)
 		}
 		b = append(b, `,"content":`...)
-		b = appendJSONString(b, d.content)
+		b = schemas.AppendJSONString(b, d.content)
 		b = append(b, '}')
 	}
 	return string(append(b, ']'))

@@ -194,9 +194,9 @@ func (b *spanBuilder) lineage(n int, component string, kind schemas.ComponentKin
 func (b *spanBuilder) ok() bool { return b.tr.Answer != "" }
 
 func kwargsJSON(key, value string) string {
-	buf := append([]byte(`{"args":[],"kwargs":{`), appendJSONString(nil, key)...)
+	buf := append([]byte(`{"args":[],"kwargs":{`), schemas.AppendJSONString(nil, key)...)
 	buf = append(buf, ':')
-	buf = appendJSONString(buf, value)
+	buf = schemas.AppendJSONString(buf, value)
 	return string(append(buf, "}}"...))
 }
 
@@ -220,7 +220,7 @@ func (b *spanBuilder) root(mk mkSpan) *tracepb.Span {
 		a.str1("traceloop.entity.name", def.chain)
 		a.str1("traceloop.entity.input", kwargsJSON("message", b.tx.prompt))
 		if b.ok() && b.tr.Error == ErrNone {
-			a.str1("traceloop.entity.output", string(appendJSONString(nil, b.tr.Answer)))
+			a.str1("traceloop.entity.output", string(schemas.AppendJSONString(nil, b.tr.Answer)))
 		}
 		a.str1("traceloop.association.properties.session_id", b.tr.SessionID)
 		a.str1("traceloop.association.properties.user_id", b.tr.UserID)
@@ -388,7 +388,7 @@ func (b *spanBuilder) llm(mk mkSpan, respID uint64) *tracepb.Span {
 		a.str1("llm.invocation_parameters", `{"temperature":0.2,"max_tokens":1024}`)
 		a.str1("llm.prompt_template.template", def.promptTemplate)
 		a.str1("llm.prompt_template.version", ver.template)
-		a.str1("llm.prompt_template.variables", `{"question":`+string(appendJSONString(nil, b.tx.prompt))+`}`)
+		a.str1("llm.prompt_template.variables", `{"question":`+string(schemas.AppendJSONString(nil, b.tx.prompt))+`}`)
 		a.str1("input.value", b.tx.prompt)
 		a.str1("input.mime_type", "text/plain")
 		a.str1("llm.input_messages.0.message.role", "system")
@@ -422,17 +422,17 @@ func (b *spanBuilder) semconvInput() string {
 	}
 	buf := make([]byte, 0, len(b.tx.prompt)+len(b.tx.toolArgs)+len(b.tx.toolResult)+256)
 	buf = append(buf, `[{"role":"user","parts":[{"type":"text","content":`...)
-	buf = appendJSONString(buf, b.tx.prompt)
+	buf = schemas.AppendJSONString(buf, b.tx.prompt)
 	buf = append(buf, `}]},{"role":"assistant","parts":[{"type":"tool_call","id":"call_`...)
 	buf = append(buf, b.callID...)
 	buf = append(buf, `","name":`...)
-	buf = appendJSONString(buf, b.tool.name)
+	buf = schemas.AppendJSONString(buf, b.tool.name)
 	buf = append(buf, `,"arguments":`...)
 	buf = append(buf, b.tx.toolArgs...)
 	buf = append(buf, `}]},{"role":"tool","parts":[{"type":"tool_call_response","id":"call_`...)
 	buf = append(buf, b.callID...)
 	buf = append(buf, `","response":`...)
-	buf = appendJSONString(buf, b.tx.toolResult)
+	buf = schemas.AppendJSONString(buf, b.tx.toolResult)
 	buf = append(buf, `}]}]`...)
 	return string(buf)
 }

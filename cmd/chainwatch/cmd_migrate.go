@@ -34,10 +34,7 @@ func runMigrate(ctx context.Context, args []string) error {
 		}
 		return nil
 	}
-	chc := cfg.ClickHouse
-	if len(chc.Addr) == 0 {
-		chc.Addr = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Local.ClickHouse.TCPPort)}
-	}
+	chc := cfg.clickHouseOrLocal()
 	conn, err := ingest.OpenClickHouse(ctx, chc)
 	if err != nil {
 		return err

@@ -24,10 +24,7 @@ func runReport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	chc := cfg.ClickHouse
-	if len(chc.Addr) == 0 {
-		chc.Addr = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Local.ClickHouse.TCPPort)}
-	}
+	chc := cfg.clickHouseOrLocal()
 	conn, err := ingest.OpenClickHouse(ctx, chc)
 	if err != nil {
 		return err

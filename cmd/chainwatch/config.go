@@ -132,3 +132,14 @@ func loadConfig(path string) (Config, error) {
 	}
 	return c, nil
 }
+
+// clickHouseOrLocal is clickhouse as configured, or else the local server
+// that `chainwatch up` starts: what the one-shot commands (migrate, report)
+// talk to.
+func (c Config) clickHouseOrLocal() ingest.ClickHouseConfig {
+	chc := c.ClickHouse
+	if len(chc.Addr) == 0 {
+		chc.Addr = []string{fmt.Sprintf("127.0.0.1:%d", c.Local.ClickHouse.TCPPort)}
+	}
+	return chc
+}
