@@ -477,4 +477,3 @@ func cellOf(a arrow.Array, i int) ([]string, error) {
 	}
 	return nil, errors.New("unsupported Parquet type " + a.DataType().String())
 }
-
