@@ -1,0 +1,177 @@
+package detectors
+
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Tokenizer counts the model tokens of a text. *tokenize.Tokenizer (BPE
+// cl100k_base / o200k_base) implements it.
+type Tokenizer interface {
+	Count(text string) int
+}
+
+// WordTerms splits text into lower-cased Unicode word tokens, the "terms" of
+// the new-term rate and the term distribution. The text is NFKC-normalised
+// (so "ﬁ" and "fi", full-width and ASCII letters, composed and decomposed
+// accents compare equal) and lower-cased; a term is a maximal run of letters,
+// combining marks and digits, where an apostrophe (' or ’) between two such
+// runes stays inside the term ("don't" and "don’t" are the one term
+// "don't"). Han and Hiragana characters, written without spaces, are one
+// term each — a coarse stand-in for a word segmenter, in the spirit of
+// UAX #29, which breaks between ideographs. Everything else (spaces, punctuation, symbols, emoji)
+// separates terms and is not a term.
+func WordTerms(text string) []string {
+	text = strings.ToLower(norm.NFKC.String(text))
+	var terms []string
+	start := -1 // byte offset of the current term, -1 when outside one
+	for i, r := range text {
+		switch {
+		case unicode.In(r, unicode.Han, unicode.Hiragana):
+			if start >= 0 {
+				terms = appendTerm(terms, text[start:i])
+				start = -1
+			}
+			terms = append(terms, string(r))
+		case unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r):
+			if start < 0 {
+				start = i
+			}
+		case (r == '\'' || r == '’') && start >= 0 && wordRuneAt(text, i+utf8.RuneLen(r)):
+			// apostrophe inside a word
+		default:
+			if start >= 0 {
+				terms = appendTerm(terms, text[start:i])
+				start = -1
+			}
+		}
+	}
+	if start >= 0 {
+		terms = appendTerm(terms, text[start:])
+	}
+	return terms
+}
+
+// appendTerm appends w with the typographic apostrophe folded to ASCII.
+func appendTerm(terms []string, w string) []string {
+	if strings.ContainsRune(w, '’') {
+		w = strings.ReplaceAll(w, "’", "'")
+	}
+	return append(terms, w)
+}
+
+// wordRuneAt reports whether the rune starting at byte i of s is a letter,
+// mark or digit outside Han and Hiragana.
+func wordRuneAt(s string, i int) bool {
+	if i >= len(s) {
+		return false
+	}
+	r, _ := utf8.DecodeRuneInString(s[i:])
+	return (unicode.IsLetter(r) || unicode.IsMark(r) || unicode.IsNumber(r)) &&
+		!unicode.In(r, unicode.Han, unicode.Hiragana)
+}
+
+// TermBag counts terms (WordTerms) over a window of texts.
+type TermBag map[string]int
+
+// NewTermBag counts the terms of all texts.
+func NewTermBag(texts []string) TermBag {
+	b := TermBag{}
+	for _, t := range texts {
+		for _, w := range WordTerms(t) {
+			b[w]++
+		}
+	}
+	return b
+}
+
+// Total is the number of term occurrences in the bag.
+func (b TermBag) Total() int {
+	var n int
+	for _, c := range b {
+		n += c
+	}
+	return n
+}
+
+// NewTermRate is the share of the current window's term occurrences
+// (WordTerms, counted with multiplicity) whose term never occurs in the
+// reference window. It answers "is the vocabulary changing?" — new product
+// names, a new language, injected strings. 0 when the current window has no
+// terms.
+func NewTermRate(ref, cur []string) float64 {
+	return NewTermRateBags(NewTermBag(ref), NewTermBag(cur))
+}
+
+// NewTermRateBags is NewTermRate over precomputed term bags.
+func NewTermRateBags(ref, cur TermBag) float64 {
+	var total, unseen int
+	for w, c := range cur {
+		total += c
+		if ref[w] == 0 {
+			unseen += c
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(unseen) / float64(total)
+}
+
+// CharLengths is each text's length in Unicode code points (not bytes).
+func CharLengths(texts []string) []float64 {
+	out := make([]float64, len(texts))
+	for i, t := range texts {
+		out[i] = float64(utf8.RuneCountInString(t))
+	}
+	return out
+}
+
+// TokenCounts is each text's token count under tok; with a nil tok, its
+// number of word terms (WordTerms).
+func TokenCounts(texts []string, tok Tokenizer) []float64 {
+	out := make([]float64, len(texts))
+	for i, t := range texts {
+		if tok != nil {
+			out[i] = float64(tok.Count(t))
+		} else {
+			out[i] = float64(len(WordTerms(t)))
+		}
+	}
+	return out
+}
+
+// TextFeatures are the per-text and per-window features of a window of
+// texts. CharLen and Tokens are univariate samples for the per-feature tests
+// (KS, CvM, Wasserstein); Terms feeds NewTermRateBags and TermJSBags.
+type TextFeatures struct {
+	CharLen []float64 // code points per text
+	Tokens  []float64 // tokens per text (BPE when a Tokenizer is given, else word terms)
+	Terms   TermBag   // term counts over the window
+}
+
+// ExtractText computes TextFeatures for texts; tok may be nil (see
+// TokenCounts). It is pure: no I/O.
+func ExtractText(texts []string, tok Tokenizer) TextFeatures {
+	f := TextFeatures{
+		CharLen: make([]float64, len(texts)),
+		Tokens:  make([]float64, len(texts)),
+		Terms:   TermBag{},
+	}
+	for i, t := range texts {
+		f.CharLen[i] = float64(utf8.RuneCountInString(t))
+		terms := WordTerms(t)
+		for _, w := range terms {
+			f.Terms[w]++
+		}
+		if tok != nil {
+			f.Tokens[i] = float64(tok.Count(t))
+		} else {
+			f.Tokens[i] = float64(len(terms))
+		}
+	}
+	return f
+}
