@@ -137,3 +137,51 @@ func TestKolmogorovSFScipyGolden(t *testing.T) {
 	}
 	t.Logf("worst relative difference from scipy's kstwo.sf: %.2g", worst)
 }
+
+func TestFisherScipyGolden(t *testing.T) {
+	g := loadScipyGolden(t)
+	for _, c := range g.Fisher {
+		a, b, cc, d := c.Table[0], c.Table[1], c.Table[2], c.Table[3]
+		or, p := FisherExact(a, b, cc, d)
+		var wantOR float64
+		switch v := c.OddsRatio.(type) {
+		case float64:
+			wantOR = v
+		case string:
+			if v == "inf" {
+				wantOR = math.Inf(1)
+			} else {
+				wantOR = math.NaN()
+			}
+		}
+		if !(or == wantOR || math.IsNaN(or) && math.IsNaN(wantOR) || uniRelErr(or, wantOR) < 1e-12) {
+			t.Errorf("%v: odds ratio %g, scipy %g", c.Table, or, wantOR)
+		}
+		if e := uniRelErr(p, c.P); e > 1e-9 {
+			t.Errorf("%v: p = %.15g, scipy %.15g (rel %.2g)", c.Table, p, c.P, e)
+		}
+	}
+}
+
+func TestCvMScipyGolden(t *testing.T) {
+	g := loadScipyGolden(t)
+	for i, want := range g.CvM {
+		pair := g.Pairs[i]
+		stat, p := CvMTest(pair.A, pair.B)
+		if e := uniRelErr(stat, want.Stat); e > 1e-9 {
+			t.Errorf("%s: T = %.15g, scipy %.15g", want.Name, stat, want.Stat)
+		}
+		// Exact p-values are enumerations on both sides: 1e-9 relative.
+		// The asymptotic ones are 1 − a series for the limiting CDF; scipy
+		// stops its series early, which leaves it an absolute error up to
+		// ~1e-9 in the far tail (p = 8.8e-10 where the limiting tail is
+		// ~1e-16, at tn = 7.6): 1e-7 relative or 1e-9 absolute.
+		tol, abs := 1e-9, 0.0
+		if want.PExact == nil {
+			tol, abs = 1e-7, 1e-9
+		}
+		if e := uniRelErr(p, want.PAuto); e > tol && math.Abs(p-want.PAuto) > abs {
+			t.Errorf("%s: p = %.15g, scipy %.15g (rel %.2g)", want.Name, p, want.PAuto, e)
+		}
+	}
+}
