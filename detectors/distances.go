@@ -132,10 +132,10 @@ func JensenShannon(p, q []float64) float64 {
 	return math.Sqrt(max(0, js/2))
 }
 
-// Histogram counts a and b in bins equal-width bins over the range of the
+// PooledHistogram counts a and b in bins equal-width bins over the range of the
 // pooled sample (the last bin closed), the binning the Jensen–Shannon
 // detector uses on numeric features. A constant pooled sample gives one bin.
-func Histogram(a, b []float64, bins int) (ca, cb []float64) {
+func PooledHistogram(a, b []float64, bins int) (ca, cb []float64) {
 	lo, hi := math.Inf(1), math.Inf(-1)
 	for _, v := range a {
 		lo, hi = min(lo, v), max(hi, v)
