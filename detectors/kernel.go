@@ -1,0 +1,201 @@
+package detectors
+
+import (
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Kernel primitives shared by the kernel drift tests (MMD, LSDD, their
+// online variants, learned-kernel and context-aware MMD). Conventions are
+// those of ../shared/DETECTORS.md: squared distances clamped at ≥ MinSqDist,
+// Gaussian RBF k(a,b) = exp(−‖a−b‖²/(2σ²)) averaged over bandwidths, and
+// the "lower median" bandwidth heuristic.
+
+// MinSqDist is the floor squared distances are clamped to (DETECTORS.md).
+const MinSqDist = 1e-30
+
+// PairwiseSqDist returns the len(x)×len(y) matrix of squared Euclidean
+// distances ‖x_i − y_j‖², computed as ‖x_i‖² + ‖y_j‖² − 2·x_i·y_j with the
+// cross products from one BLAS matrix product, and clamped at ≥ MinSqDist
+// (so a point against itself gives MinSqDist, not 0). x and y must have the
+// same number of columns. Passing the same matrix for x and y is allowed.
+func PairwiseSqDist(x, y *mat.Dense) *mat.Dense {
+	nx, dx := x.Dims()
+	ny, dy := y.Dims()
+	if dx != dy {
+		panic(fmt.Sprintf("detectors: PairwiseSqDist: %d vs %d columns", dx, dy))
+	}
+	d := mat.NewDense(nx, ny, nil)
+	d.Mul(x, y.T())
+	xn := rowSqNorms(x)
+	yn := xn
+	if x != y {
+		yn = rowSqNorms(y)
+	}
+	raw := d.RawMatrix()
+	for i := range nx {
+		row := raw.Data[i*raw.Stride : i*raw.Stride+ny]
+		a := xn[i]
+		for j, g := range row {
+			v := a + yn[j] - 2*g
+			if v < MinSqDist {
+				v = MinSqDist
+			}
+			row[j] = v
+		}
+	}
+	return d
+}
+
+// rowSqNorms returns ‖x_i‖² for every row.
+func rowSqNorms(x *mat.Dense) []float64 {
+	n, c := x.Dims()
+	raw := x.RawMatrix()
+	out := make([]float64, n)
+	for i := range n {
+		var s float64
+		for _, v := range raw.Data[i*raw.Stride : i*raw.Stride+c] {
+			s += v * v
+		}
+		out[i] = s
+	}
+	return out
+}
+
+// GaussianKernel returns a new matrix with the Gaussian RBF of each squared
+// distance, exp(−d/(2σ²)), averaged over sigmas (DETECTORS.md: "with several
+// bandwidths the kernel is the mean over them"). sqd is not modified.
+func GaussianKernel(sqd *mat.Dense, sigmas []float64) *mat.Dense {
+	k := mat.DenseCopyOf(sqd)
+	GaussianKernelInPlace(k, sigmas)
+	return k
+}
+
+// GaussianKernelInPlace overwrites the squared distances in sqd with their
+// Gaussian kernel values (see GaussianKernel). It panics on an empty or
+// non-positive bandwidth list.
+func GaussianKernelInPlace(sqd *mat.Dense, sigmas []float64) {
+	if len(sigmas) == 0 {
+		panic("detectors: GaussianKernel: no bandwidths")
+	}
+	coef := make([]float64, len(sigmas))
+	for i, s := range sigmas {
+		if !(s > 0) || math.IsInf(s, 0) {
+			panic(fmt.Sprintf("detectors: GaussianKernel: bandwidth %v must be > 0 and finite", s))
+		}
+		coef[i] = -1 / (2 * s * s)
+	}
+	r, c := sqd.Dims()
+	raw := sqd.RawMatrix()
+	inv := 1 / float64(len(sigmas))
+	for i := range r {
+		row := raw.Data[i*raw.Stride : i*raw.Stride+c]
+		if len(coef) == 1 {
+			a := coef[0]
+			for j, v := range row {
+				row[j] = math.Exp(a * v)
+			}
+			continue
+		}
+		for j, v := range row {
+			var s float64
+			for _, a := range coef {
+				s += math.Exp(a * v)
+			}
+			row[j] = s * inv
+		}
+	}
+}
+
+// GaussianKernelMatrix is GaussianKernel(PairwiseSqDist(x, y), sigmas).
+func GaussianKernelMatrix(x, y *mat.Dense, sigmas []float64) *mat.Dense {
+	k := PairwiseSqDist(x, y)
+	GaussianKernelInPlace(k, sigmas)
+	return k
+}
+
+// MedianHeuristic returns the bandwidth DETECTORS.md prescribes from a
+// sample alone: flatten and sort the n×n squared-distance matrix of x with
+// itself, take the element at index n + (n²−n)//2 − 1 (the lower median of
+// the off-diagonal squared distances, skipping the n diagonal zeros) and
+// return sqrt(0.5·value), so that 2σ² is that median. x = {0,1,3} gives √2.
+// It needs at least two rows; with fewer it returns NaN.
+//
+// Each off-diagonal value appears twice in the flattened matrix, so the
+// element sought is the k-th smallest (k = ((n²−n)/2 − 1)/2) of the upper
+// triangle, found by selection in O(n²) rather than by sorting.
+func MedianHeuristic(x *mat.Dense) float64 {
+	n, _ := x.Dims()
+	if n < 2 {
+		return math.NaN()
+	}
+	return math.Sqrt(0.5 * lowerMedianOffDiag(PairwiseSqDist(x, x)))
+}
+
+// lowerMedianOffDiag returns the element at index n + (n²−n)//2 − 1 of the
+// sorted flattened symmetric n×n matrix d whose diagonal holds its smallest
+// values (squared distances of points with themselves).
+func lowerMedianOffDiag(d *mat.Dense) float64 {
+	n, _ := d.Dims()
+	p := n * (n - 1) / 2
+	upper := make([]float64, 0, p)
+	raw := d.RawMatrix()
+	for i := range n {
+		upper = append(upper, raw.Data[i*raw.Stride+i+1:i*raw.Stride+n]...)
+	}
+	return selectKth(upper, (p-1)/2)
+}
+
+// selectKth returns the k-th smallest (0-based) element of a, reordering a
+// (Hoare's quickselect with a median-of-three pivot; deterministic).
+func selectKth(a []float64, k int) float64 {
+	lo, hi := 0, len(a)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if a[mid] < a[lo] {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if a[hi] < a[lo] {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if a[hi] < a[mid] {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pivot := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for a[i] < pivot {
+				i++
+			}
+			for a[j] > pivot {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return a[k]
+		}
+	}
+	return a[k]
+}
+
+// stackRows returns [x; y] as a new matrix.
+func stackRows(x, y *mat.Dense) *mat.Dense {
+	nx, d := x.Dims()
+	ny, _ := y.Dims()
+	z := mat.NewDense(nx+ny, d, nil)
+	z.Slice(0, nx, 0, d).(*mat.Dense).Copy(x)
+	z.Slice(nx, nx+ny, 0, d).(*mat.Dense).Copy(y)
+	return z
+}
