@@ -1,0 +1,347 @@
+package detectors
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"gonum.org/v1/gonum/mat"
+)
+
+// Least-squares density difference test: the L2 distance between the two
+// densities estimated directly by a kernel model of their difference
+// (Sugiyama, Kanamori, Suzuki, du Plessis, Liu & Takeuchi 2013,
+// "Density-Difference Estimation", Neural Computation 25), used as a drift
+// statistic with a permutation null as in Bu, Lu & Zhang 2016 ("A
+// pdf-free change detection test based on density difference estimation").
+// Definitions — standardisation, centres, the √2σ kernel in H, the
+// relative-difference rule for λ — are DETECTORS.md's.
+
+// Defaults for LSDD.
+const (
+	DefaultLambdaRDMax = 0.2
+	lsddStdEps         = 1e-12 // added to the reference std (DETECTORS.md)
+)
+
+// LSDDOptions configures LSDD. Zero values take the defaults: PVal
+// DefaultPVal, NPermutations DefaultNPermutations, Sigma the median
+// heuristic on the standardised reference, NKernelCenters n/20 (at least
+// 1), LambdaRDMax DefaultLambdaRDMax.
+type LSDDOptions struct {
+	PVal           float64
+	NPermutations  int
+	Sigma          float64 // Gaussian bandwidth on the standardised features
+	NKernelCenters int
+	LambdaRDMax    float64
+	Seed           uint64 // seeds the choice of centres and the permutations
+}
+
+// Validate reports every invalid option, naming it as the CLI spells it.
+func (o LSDDOptions) Validate() error {
+	var errs []error
+	errs = append(errs, validatePVal(o.PVal), validateNPermutations(o.NPermutations))
+	if o.Sigma < 0 || math.IsNaN(o.Sigma) || math.IsInf(o.Sigma, 0) {
+		errs = append(errs, fmt.Errorf("sigma must be > 0 and finite, got %v", o.Sigma))
+	}
+	if o.NKernelCenters < 0 {
+		errs = append(errs, fmt.Errorf("n_kernel_centers must be > 0, got %d", o.NKernelCenters))
+	}
+	if o.LambdaRDMax != 0 && !(o.LambdaRDMax > 0 && o.LambdaRDMax < 1) {
+		errs = append(errs, fmt.Errorf("lambda_rd_max must be in (0, 1), got %v", o.LambdaRDMax))
+	}
+	return errors.Join(errs...)
+}
+
+func (o LSDDOptions) withDefaults(n int) LSDDOptions {
+	if o.PVal == 0 {
+		o.PVal = DefaultPVal
+	}
+	if o.NPermutations == 0 {
+		o.NPermutations = DefaultNPermutations
+	}
+	if o.NKernelCenters == 0 {
+		o.NKernelCenters = max(1, n/20)
+	}
+	if o.LambdaRDMax == 0 {
+		o.LambdaRDMax = DefaultLambdaRDMax
+	}
+	return o
+}
+
+// LSDD runs the least-squares density-difference test of x (reference)
+// against y (current). Both are standardised by the reference's mean and
+// sample standard deviation; NKernelCenters random reference rows become
+// the kernel centres and leave the reference; λ is chosen from the
+// permuted h's; PValue is the share of the B relabellings of the pooled
+// rows whose LSDD is at least the observed one.
+func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
+	if err := o.Validate(); err != nil {
+		return Result{}, fmt.Errorf("validating lsdd options: %w", err)
+	}
+	if err := checkSamples(x, y, 2); err != nil {
+		return Result{}, err
+	}
+	n, _ := x.Dims()
+	m, _ := y.Dims()
+	o = o.withDefaults(n)
+	if o.NKernelCenters > n-2 {
+		return Result{}, fmt.Errorf("n_kernel_centers (%d) must leave at least 2 of the %d reference rows", o.NKernelCenters, n)
+	}
+	st := newStandardizer(x)
+	xs, ys := st.apply(x), st.apply(y)
+	sigma := o.Sigma
+	if sigma == 0 {
+		sigma = MedianHeuristic(xs)
+		if !(sigma > 0) {
+			return Result{}, errors.New("median heuristic gave a zero bandwidth (reference rows all equal); set sigma")
+		}
+	}
+	rng := NewRand(o.Seed)
+	order := rng.Perm(n)
+	nc := o.NKernelCenters
+	centres := rowsAt(xs, order[:nc])
+	xr := rowsAt(xs, order[nc:])
+	nr := n - nc
+
+	H := lsddH(centres, sigma)
+	kz := GaussianKernelMatrix(stackRows(xr, ys), centres, []float64{sigma})
+	hObs, hPerm := lsddPermutedH(kz, nr, m, o.NPermutations, rng)
+	lambda, hinv, err := lsddSelectLambda(H, hPerm, o.LambdaRDMax)
+	if err != nil {
+		return Result{}, err
+	}
+	perm := quadForms(hPerm, hinv)
+	obs := quadForms(hObs, hinv)[0]
+	r := Result{
+		Detector: "lsdd",
+		NRef:     n,
+		NCur:     m,
+		Params: map[string]any{
+			"sigma":            sigma,
+			"p_val":            o.PVal,
+			"n_permutations":   o.NPermutations,
+			"n_kernel_centers": nc,
+			"lambda_rd_max":    o.LambdaRDMax,
+			"lambda":           lambda,
+			"seed":             o.Seed,
+		},
+	}
+	permutationResult(&r, obs, perm, o.PVal)
+	return r, nil
+}
+
+// standardizer holds a reference's per-feature mean and sample standard
+// deviation (ddof 1) plus lsddStdEps.
+type standardizer struct{ mean, sd []float64 }
+
+func newStandardizer(x *mat.Dense) standardizer {
+	n, d := x.Dims()
+	s := standardizer{mean: make([]float64, d), sd: make([]float64, d)}
+	for j := range d {
+		var mu float64
+		for i := range n {
+			mu += x.At(i, j)
+		}
+		mu /= float64(n)
+		var ss float64
+		for i := range n {
+			v := x.At(i, j) - mu
+			ss += v * v
+		}
+		s.mean[j] = mu
+		s.sd[j] = math.Sqrt(ss/float64(n-1)) + lsddStdEps
+	}
+	return s
+}
+
+func (s standardizer) apply(x *mat.Dense) *mat.Dense {
+	n, d := x.Dims()
+	out := mat.NewDense(n, d, nil)
+	for i := range n {
+		src, dst := x.RawRowView(i), out.RawRowView(i)
+		for j := range d {
+			dst[j] = (src[j] - s.mean[j]) / s.sd[j]
+		}
+	}
+	return out
+}
+
+func (s standardizer) applyRow(dst, src []float64) {
+	for j := range src {
+		dst[j] = (src[j] - s.mean[j]) / s.sd[j]
+	}
+}
+
+func rowsAt(x *mat.Dense, idx []int) *mat.Dense {
+	_, d := x.Dims()
+	out := mat.NewDense(len(idx), d, nil)
+	for r, i := range idx {
+		copy(out.RawRowView(r), x.RawRowView(i))
+	}
+	return out
+}
+
+// lsddH is H = [k_{√2σ}(c_i, c_j)], the Gaussian kernel with bandwidth
+// √2·σ between the centres, without the (πσ²)^{d/2} factor.
+func lsddH(centres *mat.Dense, sigma float64) *mat.Dense {
+	return GaussianKernelMatrix(centres, centres, []float64{math.Sqrt2 * sigma})
+}
+
+// lsddPermutedH returns h for the split "first nx rows of kz are x" and
+// for nperm random relabellings, as the rows of a 1×nc and an nperm×nc
+// matrix. kz holds k(z_i, c) for the pooled rows z and the centres c;
+// h = mean over the x rows − mean over the y rows. Only the smaller side is
+// summed; the other follows from the column totals.
+func lsddPermutedH(kz *mat.Dense, nx, ny, nperm int, rng interface{ IntN(int) int }) (*mat.Dense, *mat.Dense) {
+	N, nc := kz.Dims()
+	tot := make([]float64, nc)
+	for i := range N {
+		for j, v := range kz.RawRowView(i) {
+			tot[j] += v
+		}
+	}
+	aIsX := nx <= ny
+	a := nx
+	if !aIsX {
+		a = ny
+	}
+	fx, fy := float64(nx), float64(ny)
+	fill := func(dst []float64, idx []int) {
+		clear(dst)
+		for _, i := range idx {
+			for j, v := range kz.RawRowView(i) {
+				dst[j] += v
+			}
+		}
+		for j, s := range dst {
+			if aIsX {
+				dst[j] = s/fx - (tot[j]-s)/fy
+			} else {
+				dst[j] = (tot[j]-s)/fx - s/fy
+			}
+		}
+	}
+	idx := make([]int, a)
+	for i := range idx {
+		if aIsX {
+			idx[i] = i
+		} else {
+			idx[i] = nx + i
+		}
+	}
+	obs := mat.NewDense(1, nc, nil)
+	fill(obs.RawRowView(0), idx)
+	perm := make([]int, N)
+	for i := range perm {
+		perm[i] = i
+	}
+	hp := mat.NewDense(nperm, nc, nil) // nperm ≥ 1 after defaults
+	for p := range nperm {
+		for i := range a {
+			j := i + rng.IntN(N-i)
+			perm[i], perm[j] = perm[j], perm[i]
+		}
+		fill(hp.RawRowView(p), perm[:a])
+	}
+	return obs, hp
+}
+
+// lsddLambdas are the regulariser candidates 4^−i, i = 0..9, largest first.
+var lsddLambdas = func() []float64 {
+	l := make([]float64, 10)
+	for i := range l {
+		l[i] = math.Pow(4, -float64(i))
+	}
+	return l
+}()
+
+// lsddSelectLambda picks the first (largest) candidate λ whose relative
+// difference rd = 1 − ωᵀHω/hᵀω, ω = (H+λI)⁻¹h, averaged over the rows of
+// hs, is below rdMax (the last candidate when none is), and returns it
+// with H_λ⁻¹ = 2M − MHM, M = (H+λI)⁻¹.
+func lsddSelectLambda(H, hs *mat.Dense, rdMax float64) (float64, *mat.Dense, error) {
+	var lambda float64
+	var M *mat.Dense
+	for _, lambda = range lsddLambdas {
+		var err error
+		M, err = lsddRegInverse(H, lambda)
+		if err != nil {
+			return 0, nil, err
+		}
+		if lsddMeanRD(H, M, hs) < rdMax {
+			break
+		}
+	}
+	return lambda, lsddHinv(H, M), nil
+}
+
+// lsddRegInverse returns M = (H + λI)⁻¹ by Cholesky.
+func lsddRegInverse(H *mat.Dense, lambda float64) (*mat.Dense, error) {
+	nc, _ := H.Dims()
+	s := mat.NewSymDense(nc, nil)
+	for i := range nc {
+		for j := i; j < nc; j++ {
+			v := H.At(i, j)
+			if i == j {
+				v += lambda
+			}
+			s.SetSym(i, j, v)
+		}
+	}
+	var ch mat.Cholesky
+	if !ch.Factorize(s) {
+		return nil, fmt.Errorf("lsdd: H + %gI is not positive definite", lambda)
+	}
+	var inv mat.SymDense
+	if err := ch.InverseTo(&inv); err != nil {
+		return nil, fmt.Errorf("inverting H + %gI: %w", lambda, err)
+	}
+	return mat.DenseCopyOf(&inv), nil
+}
+
+// lsddMeanRD averages 1 − ωᵀHω/hᵀω over the rows h of hs, ω = Mh.
+func lsddMeanRD(H, M, hs *mat.Dense) float64 {
+	var om, hom mat.Dense
+	om.Mul(hs, M) // rows ωᵀ (M symmetric)
+	hom.Mul(&om, H)
+	b, nc := hs.Dims()
+	var s float64
+	for p := range b {
+		h, w, hw := hs.RawRowView(p), om.RawRowView(p), hom.RawRowView(p)
+		var num, den float64
+		for j := range nc {
+			num += hw[j] * w[j]
+			den += h[j] * w[j]
+		}
+		s += 1 - num/den
+	}
+	return s / float64(b)
+}
+
+// lsddHinv returns 2M − MHM.
+func lsddHinv(H, M *mat.Dense) *mat.Dense {
+	var hm, mhm mat.Dense
+	hm.Mul(H, M)
+	mhm.Mul(M, &hm)
+	out := mat.DenseCopyOf(M)
+	out.Scale(2, out)
+	out.Sub(out, &mhm)
+	return out
+}
+
+// quadForms returns hᵀAh for every row h of hs.
+func quadForms(hs, A *mat.Dense) []float64 {
+	var ha mat.Dense
+	ha.Mul(hs, A)
+	b, nc := hs.Dims()
+	out := make([]float64, b)
+	for p := range b {
+		h, a := hs.RawRowView(p), ha.RawRowView(p)
+		var s float64
+		for j := range nc {
+			s += h[j] * a[j]
+		}
+		out[p] = s
+	}
+	return out
+}
