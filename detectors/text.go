@@ -1,6 +1,7 @@
 package detectors
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -119,6 +120,46 @@ func NewTermRateBags(ref, cur TermBag) float64 {
 		return 0
 	}
 	return float64(unseen) / float64(total)
+}
+
+// TermJS is the Jensen–Shannon distance, base 2, between the term
+// distributions (WordTerms frequencies) of the reference and current windows:
+// JensenShannon over the union of their vocabularies, i.e.
+// scipy.spatial.distance.jensenshannon(p, q, base=2). It lies in [0, 1]: 0
+// for identical term frequencies, 1 for disjoint vocabularies; its square is
+// the Jensen–Shannon divergence. Unlike NewTermRate it also moves when known
+// terms change frequency. 0 when neither window has terms, 1 when exactly
+// one has.
+func TermJS(ref, cur []string) float64 {
+	return TermJSBags(NewTermBag(ref), NewTermBag(cur))
+}
+
+// TermJSBags is TermJS over precomputed term bags.
+func TermJSBags(ref, cur TermBag) float64 {
+	switch nr, nc := ref.Total(), cur.Total(); {
+	case nr == 0 && nc == 0:
+		return 0
+	case nr == 0 || nc == 0:
+		return 1
+	}
+	vocab := make([]string, 0, len(ref)+len(cur))
+	for w, c := range ref {
+		if c > 0 {
+			vocab = append(vocab, w)
+		}
+	}
+	for w, c := range cur {
+		if c > 0 && ref[w] <= 0 {
+			vocab = append(vocab, w)
+		}
+	}
+	// A fixed order, so the floating-point sums do not depend on map order.
+	slices.Sort(vocab)
+	p, q := make([]float64, len(vocab)), make([]float64, len(vocab))
+	for i, w := range vocab {
+		p[i], q[i] = float64(max(ref[w], 0)), float64(max(cur[w], 0))
+	}
+	return JensenShannon(p, q)
 }
 
 // CharLengths is each text's length in Unicode code points (not bytes).

@@ -81,3 +81,35 @@ func TestExtractText(t *testing.T) {
 }
 
 func tokCount(tok Tokenizer, s string) float64 { return float64(tok.Count(s)) }
+
+// Hand-checked: ref terms {a, b} (½, ½), current {a} (1, 0): m = (¾, ¼),
+// JS divergence = ½[KL(p‖m) + KL(q‖m)] = ½[(1 − ½·log₂3) + (2 − log₂3)]
+// = 3/2 − ¾·log₂3, and TermJS is its square root.
+func TestTermJS(t *testing.T) {
+	tests := []struct {
+		name     string
+		ref, cur []string
+		want     float64
+	}{
+		{"same frequencies", []string{"a b", "b a"}, []string{"A, B"}, 0},
+		{"disjoint", []string{"a"}, []string{"b"}, 1},
+		{"half overlap", []string{"a b"}, []string{"a"}, math.Sqrt(1.5 - 0.75*math.Log2(3))},
+		{"both empty", nil, []string{"..."}, 0},
+		{"one empty", []string{"a"}, []string{""}, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := TermJS(tc.ref, tc.cur); math.Abs(got-tc.want) > 1e-12 {
+				t.Errorf("TermJS = %.15g, want %.15g", got, tc.want)
+			}
+		})
+	}
+	// Symmetric, and the bag form agrees.
+	ref, cur := []string{"the cat sat on the mat"}, []string{"the dog sat on the log", "a cat"}
+	if a, b := TermJS(ref, cur), TermJS(cur, ref); math.Abs(a-b) > 1e-15 {
+		t.Errorf("TermJS not symmetric: %v vs %v", a, b)
+	}
+	if a, b := TermJS(ref, cur), TermJSBags(NewTermBag(ref), NewTermBag(cur)); a != b {
+		t.Errorf("TermJS %v, TermJSBags %v", a, b)
+	}
+}
