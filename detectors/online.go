@@ -367,3 +367,200 @@ func (m *OnlineMMD) Update(x []float64) OnlineResult {
 	m.t++
 	return r
 }
+
+// --------------------------------------------------------------- LSDD
+
+// OnlineLSDD is the sequential LSDD detector. Features are standardised
+// by the reference; NKernelCenters random reference rows become the kernel
+// centres and leave the reference (as in LSDD); λ and H_λ⁻¹ are fixed once,
+// by the relative-difference rule over 100 random half-splits of the
+// remaining reference. The statistic is hᵀH_λ⁻¹h with h = mean k(·, C)
+// over the reference window − mean over the test window; the reference
+// mean is fixed, the window sum is updated by one add and one subtract, so
+// an Update costs O(n_c·d + n_c²) whatever W and N (plus an O(n_c·W)
+// re-summation of the window once every W updates, O(n_c) amortised).
+type OnlineLSDD struct {
+	w      int
+	sigma  float64
+	lambda float64
+	thr    []float64
+	st     standardizer
+	cent   *mat.Dense
+	hinv   *mat.Dense
+	refMu  []float64 // mean kernel row of the reference window
+	initK  *mat.Dense
+	t      int
+	kwin   [][]float64 // ring buffer of the window members' kernel rows
+	head   int
+	sum    []float64
+	h, hz  []float64
+	xs     []float64
+}
+
+// NewOnlineLSDD configures the thresholds by simulation on ref and returns
+// a detector whose test window starts with W − 1 reference points. The
+// reference needs more than n_kernel_centers + 2W rows.
+func NewOnlineLSDD(ref *mat.Dense, o OnlineOptions) (*OnlineLSDD, error) {
+	if err := o.Validate(); err != nil {
+		return nil, fmt.Errorf("validating online lsdd options: %w", err)
+	}
+	if len(o.Sigma) > 1 {
+		return nil, fmt.Errorf("sigma: online lsdd takes one bandwidth, got %d", len(o.Sigma))
+	}
+	o = o.withDefaults()
+	if ref == nil {
+		return nil, errors.New("a reference sample is required")
+	}
+	N, _ := ref.Dims()
+	W, nc := o.WindowSize, o.NKernelCenters
+	np := N - nc         // reference rows left after taking the centres
+	nr := np - (2*W - 1) // reference window size
+	if nr < 2 {
+		return nil, fmt.Errorf("window_size %d and n_kernel_centers %d need a reference of more than %d rows, got %d", W, nc, nc+2*W, N)
+	}
+	st := newStandardizer(ref)
+	xs := st.apply(ref)
+	var sigma float64
+	if len(o.Sigma) == 1 {
+		sigma = o.Sigma[0]
+	} else {
+		sigma = MedianHeuristic(xs)
+		if !(sigma > 0) {
+			return nil, errors.New("median heuristic gave a zero bandwidth (reference rows all equal); set sigma")
+		}
+	}
+	rng := NewRand(o.Seed)
+	order := rng.Perm(N)
+	cent := rowsAt(xs, order[:nc])
+	kr := GaussianKernelMatrix(rowsAt(xs, order[nc:]), cent, []float64{sigma}) // np×nc
+	H := lsddH(cent, sigma)
+	_, hSplits := lsddPermutedH(kr, np/2, np-np/2, 100, rng)
+	lambda, hinv, err := lsddSelectLambda(H, hSplits, o.LambdaRDMax)
+	if err != nil {
+		return nil, err
+	}
+	tot := make([]float64, nc)
+	for i := range np {
+		floats.Add(tot, kr.RawRowView(i))
+	}
+	// Simulation, as for OnlineMMD, on the kernel rows.
+	perm := make([]int, np)
+	for i := range perm {
+		perm[i] = i
+	}
+	mu := make([]float64, nc)
+	win := make([]float64, nc)
+	h := make([]float64, nc)
+	hz := make([]float64, nc)
+	stats := make([][]float64, o.NBootstraps)
+	for b := range stats {
+		for i := np - 1; i >= nr; i-- {
+			j := rng.IntN(i + 1)
+			perm[i], perm[j] = perm[j], perm[i]
+		}
+		s := perm[nr:]
+		copy(mu, tot)
+		for _, i := range s {
+			floats.Sub(mu, kr.RawRowView(i))
+		}
+		floats.Scale(1/float64(nr), mu)
+		clear(win)
+		for _, i := range s[:W] {
+			floats.Add(win, kr.RawRowView(i))
+		}
+		row := make([]float64, W)
+		for w := range W {
+			if w > 0 {
+				floats.Sub(win, kr.RawRowView(s[w-1]))
+				floats.Add(win, kr.RawRowView(s[w+W-1]))
+			}
+			row[w] = lsddQuad(hinv, mu, win, W, h, hz)
+		}
+		stats[b] = row
+	}
+	thr := onlineThresholds(stats, 1/o.ERT)
+
+	// Live split of the non-centre reference rows.
+	live := rng.Perm(np)
+	refMu := make([]float64, nc)
+	for _, i := range live[:nr] {
+		floats.Add(refMu, kr.RawRowView(i))
+	}
+	floats.Scale(1/float64(nr), refMu)
+	det := &OnlineLSDD{
+		w: W, sigma: sigma, lambda: lambda, thr: thr, st: st, cent: cent, hinv: hinv,
+		refMu: refMu, initK: rowsAt(kr, live[nr:nr+W-1]),
+		h: h, hz: hz, xs: make([]float64, len(st.mean)),
+	}
+	det.Reset()
+	return det, nil
+}
+
+// lsddQuad returns hᵀ·hinv·h for h = mu − win/W (h, hz are scratch).
+func lsddQuad(hinv *mat.Dense, mu, win []float64, W int, h, hz []float64) float64 {
+	inv := 1 / float64(W)
+	for j := range h {
+		h[j] = mu[j] - win[j]*inv
+	}
+	hv := mat.NewVecDense(len(h), h)
+	mat.NewVecDense(len(hz), hz).MulVec(hinv, hv)
+	return floats.Dot(h, hz)
+}
+
+// Thresholds returns the configured per-step thresholds thr[0..W−1].
+func (l *OnlineLSDD) Thresholds() []float64 { return slices.Clone(l.thr) }
+
+// Sigma and Lambda return the bandwidth and regulariser in use.
+func (l *OnlineLSDD) Sigma() float64  { return l.sigma }
+func (l *OnlineLSDD) Lambda() float64 { return l.lambda }
+
+// Reset restarts the stream: time 0, test window = the W − 1 initial
+// reference points.
+func (l *OnlineLSDD) Reset() {
+	_, nc := l.initK.Dims()
+	l.t = 0
+	l.kwin = make([][]float64, l.w)
+	l.head = 0
+	l.sum = make([]float64, nc)
+	for p := range l.w - 1 {
+		l.kwin[p+1] = slices.Clone(l.initK.RawRowView(p))
+		floats.Add(l.sum, l.kwin[p+1])
+	}
+}
+
+// Update adds one instance (len(x) = d, raw features) and tests.
+func (l *OnlineLSDD) Update(x []float64) OnlineResult {
+	l.st.applyRow(l.xs, x)
+	s := l.head
+	if old := l.kwin[s]; old != nil {
+		floats.Sub(l.sum, old)
+	} else {
+		l.kwin[s] = make([]float64, len(l.sum))
+	}
+	k := l.kwin[s]
+	coef := -1 / (2 * l.sigma * l.sigma)
+	for j := range k {
+		c := l.cent.RawRowView(j)
+		var d float64
+		for i, v := range l.xs {
+			e := v - c[i]
+			d += e * e
+		}
+		k[j] = math.Exp(coef * max(d, MinSqDist))
+	}
+	floats.Add(l.sum, k)
+	l.head = (s + 1) % l.w
+	if l.head == 0 { // once per W updates, drop the rounding the adds and subtracts accumulated
+		clear(l.sum)
+		for _, r := range l.kwin {
+			if r != nil {
+				floats.Add(l.sum, r)
+			}
+		}
+	}
+	stat := lsddQuad(l.hinv, l.refMu, l.sum, l.w, l.h, l.hz)
+	thr := l.thr[min(l.t, l.w-1)]
+	r := OnlineResult{Time: l.t, Statistic: stat, Threshold: thr, Drift: stat > thr}
+	l.t++
+	return r
+}

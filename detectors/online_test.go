@@ -94,9 +94,9 @@ func runLengths(det interface {
 }
 
 // TestOnlineMMDRunLength: ERT 50, W 10, d 2, N(0, I) reference of 300 rows,
-// 500 bootstraps (10·ERT). Mean run length under no change over 8
-// references × 100 runs must be within 25 % of ERT (the standard error of
-// the mean of ~800 roughly geometric run lengths is ~1.8, plus the spread
+// 500 bootstraps (10·ERT). Mean run length under no change over 20
+// references × 100 runs must be within 15 % of ERT (the standard error of
+// the mean of 2000 roughly geometric run lengths is ~1.1, plus the spread
 // between references); after a +1 shift in every coordinate the mean
 // delay must be short (< W).
 func TestOnlineMMDRunLength(t *testing.T) {
@@ -114,7 +114,7 @@ func testOnlineRunLength(t *testing.T, name string, build func(*mat.Dense, Onlin
 	const ert, W, d = 50, 10, 2
 	rng := NewRand(42)
 	var null, delay float64
-	const refs = 8
+	const refs = 20
 	for s := range refs {
 		ref := gaussSample(rng, 300, d, nil)
 		det, err := build(ref, OnlineOptions{ERT: ert, WindowSize: W, NBootstraps: 10 * ert, Seed: uint64(s)})
@@ -125,8 +125,8 @@ func testOnlineRunLength(t *testing.T, name string, build func(*mat.Dense, Onlin
 		delay += runLengths(det, rng, d, 1, 20, 20*ert) / refs
 	}
 	t.Logf("online %s, ERT %d, W %d: mean run length under no change %.1f; mean detection delay after +1 shift %.2f (run length incl. the detecting instance)", name, ert, W, null, delay)
-	if math.Abs(null-ert) > 0.25*ert {
-		t.Errorf("mean run length %.1f not within 25%% of ERT %d", null, ert)
+	if math.Abs(null-ert) > 0.15*ert {
+		t.Errorf("mean run length %.1f not within 15%% of ERT %d", null, ert)
 	}
 	if delay >= W {
 		t.Errorf("mean delay %.2f ≥ W", delay)
@@ -148,7 +148,58 @@ func TestOnlineValidation(t *testing.T) {
 	} {
 		_, err := NewOnlineMMD(ref, tc.o)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%+v: error %v, want one naming %s", tc.o, err, tc.want)
+			t.Errorf("mmd %+v: error %v, want one naming %s", tc.o, err, tc.want)
+		}
+		_, err = NewOnlineLSDD(ref, tc.o)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("lsdd %+v: error %v, want one naming %s", tc.o, err, tc.want)
+		}
+	}
+	for _, o := range []OnlineOptions{
+		{ERT: 50, WindowSize: 5, Sigma: []float64{1, 2}},
+		{ERT: 50, WindowSize: 5, NKernelCenters: 25},
+	} {
+		if _, err := NewOnlineLSDD(ref, o); err == nil {
+			t.Errorf("lsdd %+v accepted", o)
+		}
+	}
+}
+
+func TestOnlineLSDDRunLength(t *testing.T) {
+	testOnlineRunLength(t, "LSDD", func(ref *mat.Dense, o OnlineOptions) (onlineDetector, error) {
+		return NewOnlineLSDD(ref, o)
+	})
+}
+
+// TestOnlineLSDDIncremental checks the running window sum against h
+// recomputed from the raw window rows.
+func TestOnlineLSDDIncremental(t *testing.T) {
+	rng := NewRand(43)
+	ref := gaussSample(rng, 80, 3, nil)
+	det, err := NewOnlineLSDD(ref, OnlineOptions{ERT: 20, WindowSize: 4, NBootstraps: 200, Seed: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var xs [][]float64
+	for step := range 15 {
+		x := gaussSample(rng, 1, 3, []float64{0.5}).RawRowView(0)
+		xs = append(xs, x)
+		r := det.Update(x)
+		if step < 3 {
+			continue // the window still holds initial reference points
+		}
+		win := mat.NewDense(4, 3, nil)
+		for i, row := range xs[len(xs)-4:] {
+			det.st.applyRow(win.RawRowView(i), row)
+		}
+		k := GaussianKernelMatrix(win, det.cent, []float64{det.Sigma()})
+		_, nc := k.Dims()
+		h := mat.NewDense(1, nc, nil)
+		for j := range nc {
+			h.Set(0, j, det.refMu[j]-mat.Sum(k.ColView(j))/4)
+		}
+		if want := quadForms(h, det.hinv)[0]; math.Abs(r.Statistic-want) > 1e-12 {
+			t.Fatalf("step %d: statistic %v, from scratch %v", step, r.Statistic, want)
 		}
 	}
 }
