@@ -186,3 +186,29 @@ func reduceTestSqDist(a, b []float64) float64 {
 	}
 	return s
 }
+
+func BenchmarkReducers(b *testing.B) {
+	rng := NewRand(1)
+	const n, d, k = 1000, 384, 32
+	x := mat.NewDense(n, d, nil)
+	for i := 0; i < n; i++ {
+		for j := 0; j < d; j++ {
+			x.Set(i, j, rng.NormFloat64())
+		}
+	}
+	b.Run("fit_pca_n1000_d384_k32", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := FitPCA(x, k); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	rp := NewRandomProjection(d, k, 1)
+	b.Run("random_projection_n1000_d384_k32", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rp.Reduce(x)
+		}
+	})
+}

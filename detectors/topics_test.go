@@ -195,3 +195,26 @@ func binom99(n int, p float64) (lo, hi int) {
 	}
 	return lo, hi
 }
+
+func BenchmarkTopicDrift(b *testing.B) {
+	rng := NewRand(1)
+	const n, d, k = 1000, 384, 10
+	x, y := mat.NewDense(n, d, nil), mat.NewDense(n, d, nil)
+	for i := 0; i < n; i++ {
+		c := rng.IntN(d)
+		for j := 0; j < d; j++ {
+			x.Set(i, j, rng.NormFloat64())
+			y.Set(i, j, rng.NormFloat64())
+		}
+		x.Set(i, c, x.At(i, c)+4)
+		y.Set(i, c, y.At(i, c)+4)
+	}
+	b.Run("n1000_d384_k10", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := TopicDrift(x, y, k, TopicOptions{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
