@@ -182,17 +182,15 @@ func MedianHeuristic(x *mat.Dense) float64 {
 	if n < 2 {
 		return math.NaN()
 	}
-	d := gramUpper(x)
-	sqDistFromGramUpper(d)
-	return math.Sqrt(0.5 * lowerMedianOffDiag(d))
+	return math.Sqrt(0.5 * lowerMedianOffDiag(jointSqDist(x), n))
 }
 
 // lowerMedianOffDiag returns the element at index n + (n²−n)//2 − 1 of the
-// sorted flattened symmetric n×n matrix d whose diagonal holds its smallest
-// values (squared distances of points with themselves). Only the strict
-// upper triangle of d is read.
-func lowerMedianOffDiag(d *mat.Dense) float64 {
-	n, _ := d.Dims()
+// sorted flattened symmetric n×n leading block of d, whose diagonal holds
+// its smallest values (squared distances of points with themselves). Only
+// the strict upper triangle of that block is read, so d may be the squared
+// distances of [x; y] as from jointSqDist, x being the first n rows.
+func lowerMedianOffDiag(d *mat.Dense, n int) float64 {
 	p := n * (n - 1) / 2
 	upper := make([]float64, 0, p)
 	raw := d.RawMatrix()
@@ -200,6 +198,14 @@ func lowerMedianOffDiag(d *mat.Dense) float64 {
 		upper = append(upper, raw.Data[i*raw.Stride+i+1:i*raw.Stride+n]...)
 	}
 	return selectKth(upper, (p-1)/2)
+}
+
+// jointSqDist returns the squared distances between the rows of z, upper
+// triangle only (diagonal MinSqDist, strict lower triangle zero).
+func jointSqDist(z *mat.Dense) *mat.Dense {
+	d := gramUpper(z)
+	sqDistFromGramUpper(d)
+	return d
 }
 
 // selectKth returns the k-th smallest (0-based) element of a, reordering a

@@ -78,17 +78,16 @@ func MMD(x, y *mat.Dense, o MMDOptions) (Result, error) {
 		return Result{}, err
 	}
 	o = o.withDefaults()
-	sigma := slices.Clone(o.Sigma)
-	if len(sigma) == 0 {
-		s := MedianHeuristic(x)
-		if !(s > 0) {
-			return Result{}, errors.New("median heuristic gave a zero bandwidth (reference rows all equal); set sigma")
-		}
-		sigma = []float64{s}
-	}
 	n, _ := x.Dims()
 	m, _ := y.Dims()
-	blk := newMMDBlocks(stackRows(x, y), sigma)
+	// One Gram matrix serves both the bandwidth (its reference block) and
+	// the kernel.
+	d := jointSqDist(stackRows(x, y))
+	sigma, err := sigmaOrMedian(o.Sigma, d, n)
+	if err != nil {
+		return Result{}, err
+	}
+	blk := mmdBlocksFromSqDist(d, sigma)
 	obs, perm := blk.permutationTest(n, m, o.NPermutations, NewRand(o.Seed))
 	r := Result{
 		Detector: "mmd",
@@ -123,11 +122,29 @@ type mmdBlocks struct {
 	total float64
 }
 
+// sigmaOrMedian returns a copy of sigma or, if it is empty, the median
+// heuristic bandwidth of the first n rows of the squared distances d
+// (upper triangle, as from jointSqDist).
+func sigmaOrMedian(sigma []float64, d *mat.Dense, n int) ([]float64, error) {
+	if len(sigma) > 0 {
+		return slices.Clone(sigma), nil
+	}
+	s := math.Sqrt(0.5 * lowerMedianOffDiag(d, n))
+	if !(s > 0) {
+		return nil, errors.New("median heuristic gave a zero bandwidth (reference rows all equal); set sigma")
+	}
+	return []float64{s}, nil
+}
+
 func newMMDBlocks(z *mat.Dense, sigma []float64) *mmdBlocks {
-	n, _ := z.Dims()
-	g := gramUpper(z)
-	sqDistFromGramUpper(g)
-	k := g.RawMatrix().Data // stride n: gramUpper allocates it dense
+	return mmdBlocksFromSqDist(jointSqDist(z), sigma)
+}
+
+// mmdBlocksFromSqDist turns the squared distances d (upper triangle, as
+// from jointSqDist; overwritten) into the kernel blocks.
+func mmdBlocksFromSqDist(d *mat.Dense, sigma []float64) *mmdBlocks {
+	n, _ := d.Dims()
+	k := d.RawMatrix().Data // stride n: gramUpper allocates it dense
 	coef := make([]float64, len(sigma))
 	for i, s := range sigma {
 		coef[i] = -1 / (2 * s * s)

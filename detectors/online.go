@@ -171,15 +171,12 @@ func NewOnlineMMD(ref *mat.Dense, o OnlineOptions) (*OnlineMMD, error) {
 	if nr < 2 {
 		return nil, fmt.Errorf("window_size %d needs a reference of more than %d rows, got %d", W, 2*W, N)
 	}
-	sigma := slices.Clone(o.Sigma)
-	if len(sigma) == 0 {
-		s := MedianHeuristic(ref)
-		if !(s > 0) {
-			return nil, errors.New("median heuristic gave a zero bandwidth (reference rows all equal); set sigma")
-		}
-		sigma = []float64{s}
+	sq := jointSqDist(ref)
+	sigma, err := sigmaOrMedian(o.Sigma, sq, N)
+	if err != nil {
+		return nil, err
 	}
-	blk := newMMDBlocks(ref, sigma)
+	blk := mmdBlocksFromSqDist(sq, sigma)
 	rng := NewRand(o.Seed)
 	kAt := func(i, j int) float64 {
 		switch {
