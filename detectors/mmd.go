@@ -201,11 +201,15 @@ func (b *mmdBlocks) within(idx []int) float64 {
 // idx on side A: the x side if aIsX, else the y side; nx and ny are the
 // side sizes.
 func (b *mmdBlocks) stat(idx []int, aIsX bool, nx, ny int) float64 {
-	sa := b.within(idx)
 	var ra float64
 	for _, i := range idx {
 		ra += b.r[i]
 	}
+	return b.statFrom(b.within(idx), ra, aIsX, nx, ny)
+}
+
+// statFrom returns MMD²_u from S_A = Σ_{i≠j∈A} K_ij and R_A = Σ_{i∈A} r_i.
+func (b *mmdBlocks) statFrom(sa, ra float64, aIsX bool, nx, ny int) float64 {
 	cross := ra - sa
 	sb := b.total - 2*ra + sa
 	sxx, syy := sa, sb
@@ -218,7 +222,10 @@ func (b *mmdBlocks) stat(idx []int, aIsX bool, nx, ny int) float64 {
 
 // permutationTest returns the statistic of the split "first nx rows are
 // x" and those of nperm uniformly random relabellings (each a uniform
-// random subset of size nx, drawn by a partial Fisher–Yates shuffle).
+// random subset of size min(nx, ny) for the smaller side, drawn by a
+// partial Fisher–Yates shuffle). The relabellings are evaluated in batches
+// (see withinBatch) so that each row of the kernel matrix is read from
+// memory once per batch rather than once per relabelling.
 func (b *mmdBlocks) permutationTest(nx, ny, nperm int, rng interface{ IntN(int) int }) (float64, []float64) {
 	aIsX := nx <= ny
 	a := nx
@@ -240,22 +247,75 @@ func (b *mmdBlocks) permutationTest(nx, ny, nperm int, rng interface{ IntN(int) 
 	}
 	mask := make([]bool, b.n)
 	out := make([]float64, nperm)
-	for p := range out {
-		for i := range a {
-			j := i + rng.IntN(b.n-i)
-			perm[i], perm[j] = perm[j], perm[i]
-		}
-		clear(mask)
-		for _, i := range perm[:a] {
-			mask[i] = true
-		}
-		idx = idx[:0]
-		for i, in := range mask {
-			if in {
-				idx = append(idx, i)
+	batch := min(nperm, permBatch)
+	lists := make([][]int32, batch)
+	for i := range lists {
+		lists[i] = make([]int32, a)
+	}
+	sums := make([]float64, batch)
+	for p0 := 0; p0 < nperm; p0 += batch {
+		bl := lists[:min(batch, nperm-p0)]
+		for _, l := range bl {
+			for i := range a {
+				j := i + rng.IntN(b.n-i)
+				perm[i], perm[j] = perm[j], perm[i]
+			}
+			clear(mask)
+			for _, i := range perm[:a] {
+				mask[i] = true
+			}
+			k := 0
+			for i, in := range mask {
+				if in {
+					l[k] = int32(i)
+					k++
+				}
 			}
 		}
-		out[p] = b.stat(idx, aIsX, nx, ny)
+		b.withinBatch(bl, sums)
+		for q, l := range bl {
+			var ra float64
+			for _, i := range l {
+				ra += b.r[i]
+			}
+			out[p0+q] = b.statFrom(sums[q], ra, aIsX, nx, ny)
+		}
 	}
 	return obs, out
+}
+
+// permBatch bounds the relabellings evaluated together (their index lists,
+// 4·min(n, m) bytes each, should stay in the L2 cache with a kernel row).
+const permBatch = 128
+
+// withinBatch sets sums[p] = Σ_{i≠j∈lists[p]} K_ij for ascending index
+// lists. Rows are visited in order, and each row serves every list that
+// contains its index — a cursor per list tracks where that list stands —
+// so the N×N triangle streams through the cache once per batch.
+func (b *mmdBlocks) withinBatch(lists [][]int32, sums []float64) {
+	cur := make([]int, len(lists))
+	clear(sums)
+	for i := range b.n {
+		row := b.k[i*b.n : (i+1)*b.n]
+		for p, l := range lists {
+			c := cur[p]
+			if c >= len(l) || int(l[c]) != i {
+				continue
+			}
+			cur[p] = c + 1
+			rest := l[c+1:]
+			var s0, s1, s2, s3 float64
+			j := 0
+			for ; j+4 <= len(rest); j += 4 {
+				s0 += row[rest[j]]
+				s1 += row[rest[j+1]]
+				s2 += row[rest[j+2]]
+				s3 += row[rest[j+3]]
+			}
+			for ; j < len(rest); j++ {
+				s0 += row[rest[j]]
+			}
+			sums[p] += 2 * ((s0 + s1) + (s2 + s3))
+		}
+	}
 }

@@ -3,6 +3,7 @@ package detectors
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -111,6 +112,34 @@ func TestMMDExactPermutation(t *testing.T) {
 	}
 	if total != 210 || count != 48 {
 		t.Fatalf("exact permutation p = %d/%d, want 48/210", count, total)
+	}
+}
+
+// TestMMDWithinBatch checks the batched block sums against one list at a
+// time.
+func TestMMDWithinBatch(t *testing.T) {
+	rng := NewRand(14)
+	z := gaussSample(rng, 37, 3, nil)
+	blk := newMMDBlocks(z, []float64{1.3})
+	var lists [][]int32
+	for _, a := range []int{0, 1, 2, 5, 18, 36, 37} {
+		var l []int32
+		for _, p := range rng.Perm(37)[:a] {
+			l = append(l, int32(p))
+		}
+		slices.Sort(l)
+		lists = append(lists, l)
+	}
+	sums := make([]float64, len(lists))
+	blk.withinBatch(lists, sums)
+	for p, l := range lists {
+		idx := make([]int, len(l))
+		for i, v := range l {
+			idx[i] = int(v)
+		}
+		if want := blk.within(idx); math.Abs(sums[p]-want) > 1e-12*math.Max(1, want) {
+			t.Errorf("list %d (size %d): batched %v, single %v", p, len(l), sums[p], want)
+		}
 	}
 }
 
