@@ -26,6 +26,14 @@ func TestLSDDCoreFixture(t *testing.T) {
 			t.Fatalf("h[%d] = %.10f, want %.10f", j, h.At(0, j), w)
 		}
 	}
+	// Swapping the samples gathers the other side and negates h.
+	kz2 := GaussianKernelMatrix(stackRows(cur, ref), centres, []float64{1})
+	h2, _ := lsddPermutedH(kz2, 3, 4, 1, NewRand(0))
+	for j := range 2 {
+		if math.Abs(h2.At(0, j)+h.At(0, j)) > 1e-15 {
+			t.Fatalf("swapped h = %v, want %v negated", h2.RawRowView(0), h.RawRowView(0))
+		}
+	}
 	M, err := lsddRegInverse(H, 1.0/16)
 	if err != nil {
 		t.Fatal(err)
@@ -153,4 +161,17 @@ func TestLSDDPowerHalfShift(t *testing.T) {
 		}
 	}
 	t.Logf("LSDD power at +0.5: %.2f", float64(rej)/100)
+}
+
+// BenchmarkLSDD: n = m = 1000, d = 384, B = 100, 50 centres.
+func BenchmarkLSDD(b *testing.B) {
+	rng := NewRand(1)
+	x := gaussSample(rng, 1000, 384, nil)
+	y := gaussSample(rng, 1000, 384, nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := LSDD(x, y, LSDDOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -6,6 +6,8 @@ import (
 	"math"
 	"slices"
 
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/floats"
 	"gonum.org/v1/gonum/mat"
 )
@@ -299,7 +301,7 @@ func (m *OnlineMMD) Reset() {
 	m.head = 0
 	m.syy, m.sxy = 0, 0
 	for p := range W - 1 {
-		m.win[p+1] = m.init.RawRowView(p)
+		m.win[p+1] = slices.Clone(m.init.RawRowView(p)) // owned: Update overwrites slots
 		m.wn[p+1] = floats.Dot(m.win[p+1], m.win[p+1])
 		m.a[p+1] = m.initA[p]
 		m.sxy += m.initA[p]
@@ -330,7 +332,8 @@ func (m *OnlineMMD) Update(x []float64) OnlineResult {
 	W := m.w
 	xn := floats.Dot(x, x)
 	// cross term against the reference window
-	mat.NewVecDense(len(m.scratch), m.scratch).MulVec(m.ref, mat.NewVecDense(len(x), x))
+	blas64.Gemv(blas.NoTrans, 1, m.ref.RawMatrix(), blas64.Vector{N: len(x), Inc: 1, Data: x},
+		0, blas64.Vector{N: len(m.scratch), Inc: 1, Data: m.scratch})
 	var a float64
 	for i, g := range m.scratch {
 		a += m.kernel(xn + m.refNorm[i] - 2*g)
@@ -343,7 +346,10 @@ func (m *OnlineMMD) Update(x []float64) OnlineResult {
 			m.syy -= 2 * m.kw[s*W+q]
 		}
 	}
-	m.win[s] = slices.Clone(x)
+	if m.win[s] == nil {
+		m.win[s] = make([]float64, len(x))
+	}
+	copy(m.win[s], x)
 	m.wn[s] = xn
 	m.a[s] = a
 	m.sxy += a
@@ -499,8 +505,8 @@ func lsddQuad(hinv *mat.Dense, mu, win []float64, W int, h, hz []float64) float6
 	for j := range h {
 		h[j] = mu[j] - win[j]*inv
 	}
-	hv := mat.NewVecDense(len(h), h)
-	mat.NewVecDense(len(hz), hz).MulVec(hinv, hv)
+	blas64.Gemv(blas.NoTrans, 1, hinv.RawMatrix(), blas64.Vector{N: len(h), Inc: 1, Data: h},
+		0, blas64.Vector{N: len(hz), Inc: 1, Data: hz})
 	return floats.Dot(h, hz)
 }
 

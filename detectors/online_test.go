@@ -203,3 +203,40 @@ func TestOnlineLSDDIncremental(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkOnline times construction (N = 1000, d = 32, W = 20, ERT 100,
+// 1000 bootstraps) and one Update.
+func BenchmarkOnline(b *testing.B) {
+	rng := NewRand(1)
+	ref := gaussSample(rng, 1000, 32, nil)
+	o := OnlineOptions{ERT: 100, WindowSize: 20}
+	x := gaussSample(rng, 1, 32, nil).RawRowView(0)
+	b.Run("mmd_configure", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := NewOnlineMMD(ref, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("lsdd_configure", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := NewOnlineLSDD(ref, o); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	m, _ := NewOnlineMMD(ref, o)
+	b.Run("mmd_update", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			m.Update(x)
+		}
+	})
+	l, _ := NewOnlineLSDD(ref, o)
+	b.Run("lsdd_update", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			l.Update(x)
+		}
+	})
+}
