@@ -69,7 +69,10 @@ func (o MMDOptions) withDefaults() MMDOptions {
 // over [x; y] is built once (upper triangle only, Dsyrk + exp); the
 // observed split and each of the B random relabellings then only need the
 // block sums of that fixed matrix (see mmdBlocks). PValue is the share of
-// relabellings whose MMD²_u is at least the observed one.
+// relabellings whose MMD²_u is at least the observed one. Memory: the
+// N×N float64 matrix, 8·N² bytes (32 MB at N = 2000), N = n + m. Time on
+// one core is about 140 ms at n = m = 1000, d = 384, B = 100, growing as
+// N² (BenchmarkMMD).
 func MMD(x, y *mat.Dense, o MMDOptions) (Result, error) {
 	if err := o.Validate(); err != nil {
 		return Result{}, fmt.Errorf("validating mmd options: %w", err)
