@@ -25,6 +25,7 @@ commands:
   simulate   send realistic chain traffic to a collector
   report     print a short traffic report from ClickHouse
   bench      benchmarks (bench ingest)
+  detect     run a drift detector on two sample files (see detect -h)
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -46,6 +47,7 @@ func main() {
 		"simulate":  runSimulate,
 		"report":    runReport,
 		"bench":     runBench,
+		"detect":    runDetect,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func gaussianCSV(t *testing.T, name string, n, d int, shift float64, seed uint64) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		for j := 0; j < d; j++ {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "%.5f", rng.NormFloat64()+shift)
+		}
+		b.WriteByte('\n')
+	}
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// detectJSON runs the command's detector path and decodes its output.
+func detectJSON(t *testing.T, args ...string) (map[string]any, error) {
+	t.Helper()
+	old := os.Stdout
+	r, w, _ := os.Pipe()
+	os.Stdout = w
+	err := runDetect(t.Context(), args)
+	w.Close()
+	os.Stdout = old
+	var buf bytes.Buffer
+	buf.ReadFrom(r)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	if e := json.Unmarshal(buf.Bytes(), &out); e != nil {
+		t.Fatalf("output is not JSON: %v\n%s", e, buf.String())
+	}
+	return out, nil
+}
+
+func TestDetectCLI(t *testing.T) {
+	ref := gaussianCSV(t, "ref.csv", 200, 3, 0, 1)
+	same := gaussianCSV(t, "same.csv", 200, 3, 0, 2)
+	shifted := gaussianCSV(t, "shifted.csv", 200, 3, 1, 3)
+	for _, det := range []string{"mmd", "lsdd", "energy", "ks", "cvm", "mmd_online", "lsdd_online"} {
+		t.Run(det, func(t *testing.T) {
+			out, err := detectJSON(t, det, "--ref", ref, "--cur", shifted, "--seed", "1", "--json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range []string{"detector", "statistic", "p_value", "threshold", "drift", "n_ref", "n_cur", "params", "seconds"} {
+				if _, ok := out[k]; !ok {
+					t.Errorf("output lacks %q: %v", k, out)
+				}
+			}
+			if out["detector"] != det || out["drift"] != true || out["n_ref"].(float64) != 200 {
+				t.Errorf("shift of 1σ: %v", out)
+			}
+		})
+	}
+	out, err := detectJSON(t, "mmd", "--ref", ref, "--cur", same, "--seed", "1", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["drift"] != false {
+		t.Errorf("no shift, yet drift: %v", out)
+	}
+	if sig, ok := out["params"].(map[string]any)["sigma"]; !ok || sig == nil {
+		t.Errorf("the bandwidth used is not reported: %v", out["params"])
+	}
+}
+
+func TestDetectCLIErrors(t *testing.T) {
+	ref := gaussianCSV(t, "ref.csv", 20, 2, 0, 1)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mmd", "--ref", ref, "--cur", ref, "--param", "p_vl=0.1"}, "--param p_vl: unknown"},
+		{[]string{"mmd", "--ref", ref, "--cur", ref, "--param", "p_val=x"}, "not a number"},
+		{[]string{"nope", "--ref", ref, "--cur", ref}, `unknown detector "nope"`},
+		{[]string{"mmd", "--ref", ref}, "--ref and --cur are required"},
+		{[]string{"context_mmd", "--ref", ref, "--cur", ref}, "context"},
+		{[]string{"mmd", "--ref", ref, "--cur", filepath.Join(t.TempDir(), "missing.csv")}, "no such file"},
+	} {
+		_, err := detectJSON(t, tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestDetectCLIText(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, lines []string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o644)
+		return p
+	}
+	var en, es []string
+	for i := 0; i < 100; i++ {
+		en = append(en, fmt.Sprintf("Where is my order number %d? It has not arrived yet.", 100+i))
+		es = append(es, fmt.Sprintf("¿Dónde está mi pedido número %d? Todavía no ha llegado.", 100+i))
+	}
+	ref, cur := write("en.txt", en), write("es.txt", es)
+	out, err := detectJSON(t, "js", "--text", "--ref", ref, "--cur", cur, "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ntr := out["params"].(map[string]any)["new_term_rate"].(float64); ntr < 0.5 {
+		t.Errorf("a language switch has new-term rate %v", ntr)
+	}
+	out, err = detectJSON(t, "mmd", "--text", "--ref", ref, "--cur", cur, "--seed", "2", "--json")
+	if err != nil || out["drift"] != true {
+		t.Errorf("mmd on lexical embeddings missed a language switch: %v %v", out, err)
+	}
+	out, err = detectJSON(t, "ks", "--text", "--ref", ref, "--cur", ref, "--json")
+	if err != nil || out["drift"] != false {
+		t.Errorf("ks on identical texts: %v %v", out, err)
+	}
+}
