@@ -146,29 +146,7 @@ func Energy(x, y *mat.Dense, o PermutationOptions) (Result, error) {
 		}
 		return energyFromSums(within, other, between, n, m)
 	}
-	idx := make([]int, N)
-	for i := range idx {
-		idx[i] = i
-	}
-	observed := stat(idx)
-	rng := NewRand(o.Seed)
-	permuted := make([]float64, o.NPermutations)
-	for b := range permuted {
-		rng.Shuffle(N, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
-		permuted[b] = stat(idx)
-	}
-	r := Result{
-		Detector: "energy",
-		NRef:     n,
-		NCur:     m,
-		Params: map[string]any{
-			"p_val":          o.PVal,
-			"n_permutations": o.NPermutations,
-			"seed":           o.Seed,
-		},
-	}
-	permutationResult(&r, observed, permuted, o.PVal)
-	return r, nil
+	return relabelTest("energy", n, m, o, stat), nil
 }
 
 // CentroidCosine is the cosine distance between the mean reference
@@ -218,7 +196,14 @@ func CentroidCosine(x, y *mat.Dense, o PermutationOptions) (Result, error) {
 		}
 		return embCosineDistance(sumA, sumB)
 	}
-	idx := make([]int, N)
+	return relabelTest("centroid_cosine", n, m, o, stat), nil
+}
+
+// relabelTest runs a permutation test over a statistic of a relabelling:
+// stat(idx) treats the rows idx[:n] of the pooled sample as the reference.
+// The observed split is the identity; B seeded shuffles give the null.
+func relabelTest(name string, n, m int, o PermutationOptions, stat func(idx []int) float64) Result {
+	idx := make([]int, n+m)
 	for i := range idx {
 		idx[i] = i
 	}
@@ -226,11 +211,11 @@ func CentroidCosine(x, y *mat.Dense, o PermutationOptions) (Result, error) {
 	rng := NewRand(o.Seed)
 	permuted := make([]float64, o.NPermutations)
 	for b := range permuted {
-		rng.Shuffle(N, func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
+		rng.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 		permuted[b] = stat(idx)
 	}
 	r := Result{
-		Detector: "centroid_cosine",
+		Detector: name,
 		NRef:     n,
 		NCur:     m,
 		Params: map[string]any{
@@ -240,7 +225,7 @@ func CentroidCosine(x, y *mat.Dense, o PermutationOptions) (Result, error) {
 		},
 	}
 	permutationResult(&r, observed, permuted, o.PVal)
-	return r, nil
+	return r
 }
 
 // embCosineDistance is 1 − a·b/(‖a‖‖b‖); 0 when both are zero, 1 when one is.
