@@ -182,22 +182,11 @@ func mmdBlocksFromSqDist(d *mat.Dense, sigma []float64) *mmdBlocks {
 
 // within returns Σ_{i≠j∈idx} K_ij for ascending indices idx.
 func (b *mmdBlocks) within(idx []int) float64 {
-	var s0, s1, s2, s3 float64
+	var sum float64
 	for a, i := range idx {
-		row := b.k[i*b.n : (i+1)*b.n]
-		rest := idx[a+1:]
-		j := 0
-		for ; j+4 <= len(rest); j += 4 {
-			s0 += row[rest[j]]
-			s1 += row[rest[j+1]]
-			s2 += row[rest[j+2]]
-			s3 += row[rest[j+3]]
-		}
-		for ; j < len(rest); j++ {
-			s0 += row[rest[j]]
-		}
+		sum += gatherSum(b.k[i*b.n:(i+1)*b.n], idx[a+1:])
 	}
-	return 2 * ((s0 + s1) + (s2 + s3))
+	return 2 * sum
 }
 
 // stat returns MMD²_u for the labelling that puts the ascending indices
@@ -306,19 +295,23 @@ func (b *mmdBlocks) withinBatch(lists [][]int32, sums []float64) {
 				continue
 			}
 			cur[p] = c + 1
-			rest := l[c+1:]
-			var s0, s1, s2, s3 float64
-			j := 0
-			for ; j+4 <= len(rest); j += 4 {
-				s0 += row[rest[j]]
-				s1 += row[rest[j+1]]
-				s2 += row[rest[j+2]]
-				s3 += row[rest[j+3]]
-			}
-			for ; j < len(rest); j++ {
-				s0 += row[rest[j]]
-			}
-			sums[p] += 2 * ((s0 + s1) + (s2 + s3))
+			sums[p] += 2 * gatherSum(row, l[c+1:])
 		}
 	}
+}
+
+// gatherSum is Σ row[idx[j]], with four accumulators so the adds overlap.
+func gatherSum[T int | int32](row []float64, idx []T) float64 {
+	var s0, s1, s2, s3 float64
+	j := 0
+	for ; j+4 <= len(idx); j += 4 {
+		s0 += row[idx[j]]
+		s1 += row[idx[j+1]]
+		s2 += row[idx[j+2]]
+		s3 += row[idx[j+3]]
+	}
+	for ; j < len(idx); j++ {
+		s0 += row[idx[j]]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
