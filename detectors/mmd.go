@@ -153,12 +153,8 @@ func mmdBlocksFromSqDist(d *mat.Dense, sigma []float64) *mmdBlocks {
 		coef[i] = -1 / (2 * s * s)
 	}
 	inv := 1 / float64(len(sigma))
-	r := make([]float64, n)
-	var total float64
 	for i := range n {
 		row := k[i*n : (i+1)*n]
-		row[i] = 0
-		var ri float64
 		for j := i + 1; j < n; j++ {
 			v := row[j]
 			var e float64
@@ -171,8 +167,32 @@ func mmdBlocksFromSqDist(d *mat.Dense, sigma []float64) *mmdBlocks {
 				e *= inv
 			}
 			row[j] = e
+		}
+	}
+	return mmdBlocksFromUpper(k, n)
+}
+
+// mmdBlocksFromKernel takes any symmetric kernel matrix over the pooled
+// rows (e.g. a trained deep kernel's); it is overwritten.
+func mmdBlocksFromKernel(km *mat.Dense) *mmdBlocks {
+	n, _ := km.Dims()
+	return mmdBlocksFromUpper(km.RawMatrix().Data, n)
+}
+
+// mmdBlocksFromUpper completes mmdBlocks from the strict upper triangle of
+// the n×n row-major kernel k, zeroing its diagonal.
+func mmdBlocksFromUpper(k []float64, n int) *mmdBlocks {
+	r := make([]float64, n)
+	var total float64
+	for i := range n {
+		row := k[i*n : (i+1)*n]
+		row[i] = 0
+		var ri float64
+		for _, e := range row[i+1:] {
 			ri += e
-			r[j] += e
+		}
+		for j := i + 1; j < n; j++ {
+			r[j] += row[j]
 		}
 		r[i] += ri
 		total += 2 * ri
