@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -63,7 +64,7 @@ func decodeStrict(content string, dst any) error {
 
 // pointwiseVerdict is the judge's answer in pointwise mode.
 type pointwiseVerdict struct {
-	Score     *json.Number `json:"score"`
+	Score     json.RawMessage `json:"score"` // raw, so "4" (a string) is rejected
 	Reasoning *string      `json:"reasoning"`
 }
 
@@ -74,18 +75,18 @@ func parsePointwise(content string, lo, hi int) (int, string, error) {
 	if err := decodeStrict(content, &v); err != nil {
 		return 0, "", err
 	}
-	if v.Score == nil {
+	if len(v.Score) == 0 {
 		return 0, "", errors.New(`missing field "score"`)
 	}
 	if v.Reasoning == nil || strings.TrimSpace(*v.Reasoning) == "" {
 		return 0, "", errors.New(`missing field "reasoning"`)
 	}
-	f, err := v.Score.Float64()
+	f, err := strconv.ParseFloat(string(v.Score), 64)
 	if err != nil || math.Trunc(f) != f {
-		return 0, "", fmt.Errorf("score %s is not a whole number", v.Score.String())
+		return 0, "", fmt.Errorf("score %s is not a whole number", v.Score)
 	}
 	if f < float64(lo) || f > float64(hi) {
-		return 0, "", fmt.Errorf("score %s is outside the scale %d–%d", v.Score.String(), lo, hi)
+		return 0, "", fmt.Errorf("score %s is outside the scale %d–%d", v.Score, lo, hi)
 	}
 	return int(f), strings.TrimSpace(*v.Reasoning), nil
 }
