@@ -413,8 +413,8 @@ func (a *adam) ascend(theta, grad []float64) {
 // each to training), trains the deep kernel on the training parts with
 // Adam over equal-sized batches of both, and runs the MMD permutation test
 // with the trained kernel on the held-out parts. It returns the test's
-// Result (NRef and NCur are the held-out sizes; Params give the split and
-// the trained kernel's bandwidths and ε) and the kernel itself. Each sample
+// Result (Params give the split — n_train_* and n_test_* rows — and the
+// trained kernel's bandwidths and ε) and the kernel itself. Each sample
 // needs at least 2 rows in each part after the split.
 func LearnedKernelMMD(x, y *mat.Dense, o LearnedKernelOptions) (Result, *DeepKernel, error) {
 	if err := o.Validate(); err != nil {
@@ -474,8 +474,8 @@ func LearnedKernelMMD(x, y *mat.Dense, o LearnedKernelOptions) (Result, *DeepKer
 	obs, perm := blk.permutationTest(n-nTrX, m-nTrY, o.NPermutations, rng)
 	r := Result{
 		Detector: "learned_kernel_mmd",
-		NRef:     n - nTrX,
-		NCur:     m - nTrY,
+		NRef:     n,
+		NCur:     m,
 		Params: map[string]any{
 			"p_val":             o.PVal,
 			"n_permutations":    o.NPermutations,
@@ -488,6 +488,8 @@ func LearnedKernelMMD(x, y *mat.Dense, o LearnedKernelOptions) (Result, *DeepKer
 			"seed":              o.Seed,
 			"n_train_ref":       nTrX,
 			"n_train_cur":       nTrY,
+			"n_test_ref":        n - nTrX,
+			"n_test_cur":        m - nTrY,
 			"sigma_a":           k.SigmaA(),
 			"sigma_b":           k.SigmaB(),
 			"eps":               k.Epsilon(),

@@ -142,8 +142,8 @@ func TestLearnedDeterministicAndValidation(t *testing.T) {
 	if a.Statistic != b.Statistic || a.PValue != b.PValue {
 		t.Fatalf("same seed, different results: %+v vs %+v", a, b)
 	}
-	if a.NRef != 15 || a.NCur != 13 {
-		t.Fatalf("held-out sizes %d, %d; want 15, 13", a.NRef, a.NCur)
+	if a.Params["n_test_ref"] != 15 || a.Params["n_test_cur"] != 13 || a.NRef != 60 {
+		t.Fatalf("held-out sizes %v, %v (n_ref %d); want 15, 13 (60)", a.Params["n_test_ref"], a.Params["n_test_cur"], a.NRef)
 	}
 	_, _, err = LearnedKernelMMD(x, y, LearnedKernelOptions{TrainSize: 1.5, BatchSize: 1, LearningRate: -1})
 	for _, want := range []string{"train_size", "batch_size", "learning_rate"} {

@@ -56,7 +56,7 @@ func TestDetectCLI(t *testing.T) {
 	ref := gaussianCSV(t, "ref.csv", 200, 3, 0, 1)
 	same := gaussianCSV(t, "same.csv", 200, 3, 0, 2)
 	shifted := gaussianCSV(t, "shifted.csv", 200, 3, 1, 3)
-	for _, det := range []string{"mmd", "lsdd", "energy", "ks", "cvm", "mmd_online", "lsdd_online"} {
+	for _, det := range []string{"mmd", "lsdd", "learned_kernel_mmd", "energy", "ks", "cvm", "mmd_online", "lsdd_online"} {
 		t.Run(det, func(t *testing.T) {
 			out, err := detectJSON(t, det, "--ref", ref, "--cur", shifted, "--seed", "1", "--json")
 			if err != nil {
@@ -100,6 +100,48 @@ func TestDetectCLIErrors(t *testing.T) {
 		_, err := detectJSON(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestDetectCLIContext: x = c + noise in both windows, the current
+// window's contexts shifted (p(c) changes, p(x | c) does not) → no drift;
+// x = c + 1 + noise in the current window → drift.
+func TestDetectCLIContext(t *testing.T) {
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(5, 1))
+	write := func(name string, n int, cShift, xShift float64) (xs, cs string) {
+		var xb, cb strings.Builder
+		for range n {
+			c := rng.NormFloat64() + cShift
+			fmt.Fprintf(&cb, "%.5f\n", c)
+			fmt.Fprintf(&xb, "%.5f,%.5f\n", c+xShift+0.3*rng.NormFloat64(), 0.3*rng.NormFloat64())
+		}
+		xs, cs = filepath.Join(dir, name+"_x.csv"), filepath.Join(dir, name+"_c.csv")
+		os.WriteFile(xs, []byte(xb.String()), 0o644)
+		os.WriteFile(cs, []byte(cb.String()), 0o644)
+		return xs, cs
+	}
+	rx, rc := write("ref", 80, 0, 0)
+	ox, oc := write("ctxonly", 80, 0.7, 0)
+	sx, sc := write("shift", 80, 0, 1)
+	for _, tc := range []struct {
+		x, c  string
+		drift bool
+	}{{ox, oc, false}, {sx, sc, true}} {
+		out, err := detectJSON(t, "context_mmd", "--ref", rx, "--cur", tc.x, "--context-ref", rc, "--context-cur", tc.c,
+			"--param", "n_permutations=200", "--seed", "3", "--json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out["drift"] != tc.drift {
+			t.Errorf("%s: drift %v, want %v: %v", tc.x, out["drift"], tc.drift, out)
+		}
+		pr := out["params"].(map[string]any)
+		for _, k := range []string{"sigma", "sigma_c", "lambda", "n_held"} {
+			if pr[k] == nil {
+				t.Errorf("params lack %s: %v", k, pr)
+			}
 		}
 	}
 }
