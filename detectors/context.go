@@ -261,7 +261,9 @@ func subMatrix(a *mat.Dense, rows, cols []int) *mat.Dense {
 // conditional mean embedding of window s at each held-out context,
 // T = (1/h)·Σ_held ‖μ̂_0(c*) − μ̂_1(c*)‖²
 //
-//	= (1/h)·[Σ K_00∘A_0ᵀA_0 + Σ K_11∘A_1ᵀA_1 − 2·Σ K_01∘A_0ᵀA_1].
+//	= (1/h)·[Σ K_00∘A_0ᵀA_0 + Σ K_11∘A_1ᵀA_1 − 2·Σ K_01∘A_0ᵀA_1]
+//
+// (DETECTORS.md's form, computed as below).
 func cmmdStat(K, L, lHeld *mat.Dense, side []bool, lam [2]float64) (float64, error) {
 	h, _ := lHeld.Dims()
 	idx := [2][]int{sideIndex(side, false), sideIndex(side, true)}
@@ -286,19 +288,27 @@ func cmmdStat(K, L, lHeld *mat.Dense, side []bool, lam [2]float64) (float64, err
 		a[s].Copy(subMatrix(lHeld, all, idx[s]).T())
 		lapack64.Potrs(tri, a[s].RawMatrix())
 	}
-	quad := func(s, t int) float64 {
-		var ka mat.Dense
-		ka.Mul(subMatrix(K, idx[s], idx[t]), a[t]) // n_s × h
-		var sum float64
-		ra, rk := a[s].RawMatrix(), ka.RawMatrix()
-		for i := range ra.Rows {
-			for j := range h {
-				sum += ra.Data[i*ra.Stride+j] * rk.Data[i*rk.Stride+j]
+	// μ̂_0(c*) − μ̂_1(c*) = Σ_i w_i φ(x_i) with w = A_0 on window 0's rows
+	// and −A_1 on window 1's, so T = (1/h)·Σ_held wᵀKw = (1/h)·Σ W∘(KW):
+	// one product with the whole K, no per-block gathers.
+	N := len(side)
+	w := mat.NewDense(N, h, nil)
+	for s, sign := range [2]float64{1, -1} {
+		for r, i := range idx[s] {
+			dst, src := w.RawRowView(i), a[s].RawRowView(r)
+			for j, v := range src {
+				dst[j] = sign * v
 			}
 		}
-		return sum
 	}
-	return (quad(0, 0) + quad(1, 1) - 2*quad(0, 1)) / float64(h), nil
+	var kw mat.Dense
+	kw.Mul(K, w)
+	var sum float64
+	rw, rk := w.RawMatrix(), kw.RawMatrix()
+	for i, v := range rw.Data {
+		sum += v * rk.Data[i]
+	}
+	return sum / float64(h), nil
 }
 
 // pickContextLambda chooses λ from 2^−i, i = 0..19, by k-fold
