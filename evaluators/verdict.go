@@ -65,7 +65,7 @@ func decodeStrict(content string, dst any) error {
 // pointwiseVerdict is the judge's answer in pointwise mode.
 type pointwiseVerdict struct {
 	Score     json.RawMessage `json:"score"` // raw, so "4" (a string) is rejected
-	Reasoning *string      `json:"reasoning"`
+	Reasoning *string         `json:"reasoning"`
 }
 
 // parsePointwise parses {"score": n, "reasoning": "..."} strictly: both
