@@ -181,7 +181,7 @@ func (k *DeepKernel) forward(x *mat.Dense) (h, a, f *mat.Dense) {
 	return h, a, f
 }
 
-// Features returns φ(x), one row per row of x.
+// FeaturesOf returns φ(x), one row per row of x.
 func (k *DeepKernel) FeaturesOf(x *mat.Dense) *mat.Dense {
 	_, _, f := k.forward(x)
 	return f
