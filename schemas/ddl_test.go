@@ -111,3 +111,27 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		t.Fatal("a failed migration was recorded as applied")
 	}
 }
+
+// TestMonitoringColumnsMatchDDL: every insert column of the monitoring
+// tables is declared by their DDL, on old and new servers.
+func TestMonitoringColumnsMatchDDL(t *testing.T) {
+	for _, caps := range []Capabilities{{}, CapabilitiesOf(ServerVersion{24, 8, 0})} {
+		d := ddl{caps: caps, opts: TableOptions{RetentionDays: 30}}
+		for _, tc := range []struct {
+			ddl  string
+			cols []string
+		}{
+			{d.datasetsTable(), DatasetRowColumns()},
+			{d.datasetVersionsTable(), DatasetVersionColumns()},
+			{d.embeddingsTable(), EmbeddingColumns()},
+			{d.detectorResultsTable(), DetectorResultColumns()},
+			{d.alertsTable(), AlertColumns()},
+		} {
+			for _, c := range tc.cols {
+				if !strings.Contains(tc.ddl, "    "+c+" ") {
+					t.Errorf("insert column %s not in:\n%s", c, tc.ddl)
+				}
+			}
+		}
+	}
+}

@@ -29,6 +29,9 @@ type Migration struct {
 // edit or renumber a released migration.
 var Migrations = []Migration{
 	{1, "spans and feedback", func(d ddl) []string { return []string{d.spansTable(), d.feedbackTable()} }},
+	{2, "monitoring: datasets, embedding cache, detector results, alerts", func(d ddl) []string {
+		return []string{d.datasetsTable(), d.datasetVersionsTable(), d.embeddingsTable(), d.detectorResultsTable(), d.alertsTable()}
+	}},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
