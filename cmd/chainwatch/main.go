@@ -26,6 +26,8 @@ commands:
   report     print a short traffic report from ClickHouse
   bench      benchmarks (bench ingest)
   detect     run a drift detector on two sample files (see detect -h)
+  dataset    evaluation datasets and production exports (import, list, show, export)
+  worker     run the monitors on schedule (drift/skew detection, alerts)
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -48,6 +50,8 @@ func main() {
 		"report":    runReport,
 		"bench":     runBench,
 		"detect":    runDetect,
+		"dataset":   runDataset,
+		"worker":    runWorker,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {
