@@ -302,7 +302,7 @@ func NewBLEU(o BLEUOptions) Evaluator {
 // in [0, 1].
 func NewRougeL() Evaluator {
 	return &referenceMetric{name: "rouge_l", version: "1", metric: "rouge_l",
-		fn: func(out, ref string) float64 { _, _, f := RougeL(out, ref); return f },
+		fn:  func(out, ref string) float64 { _, _, f := RougeL(out, ref); return f },
 		why: func(v float64) string { return fmt.Sprintf("ROUGE-L F-measure against the reference: %.4f", v) }}
 }
 
