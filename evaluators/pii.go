@@ -36,16 +36,19 @@ var (
 	// or 10–11 digits without (national numbers such as NANP's).
 	phoneRe = regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}(?:[ .-]?\d{2,4}){1,4}`)
 	// apiKeyRes are well-known credential shapes.
-	apiKeyRes = []*regexp.Regexp{
-		regexp.MustCompile(`sk-[A-Za-z0-9_-]{20,}`),                          // OpenAI (sk-, sk-proj-), Anthropic (sk-ant-)
-		regexp.MustCompile(`(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}`),       // Stripe
-		regexp.MustCompile(`(?:AKIA|ASIA)[0-9A-Z]{16}`),                      // AWS access key id
-		regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{36,255}`),                  // GitHub tokens
-		regexp.MustCompile(`github_pat_[A-Za-z0-9_]{22,255}`),                // GitHub fine-grained PAT
-		regexp.MustCompile(`xox[abposr]-[A-Za-z0-9-]{10,}`),                  // Slack
-		regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`),                          // Google API key
-		regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`),             // PEM private key
-		regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.`), // JWT
+	apiKeyRes = []struct {
+		prefix string // every match contains it: a cheap prefilter
+		re     *regexp.Regexp
+	}{
+		{"sk-", regexp.MustCompile(`sk-[A-Za-z0-9_-]{20,}`)},                          // OpenAI (sk-, sk-proj-), Anthropic (sk-ant-)
+		{"k_", regexp.MustCompile(`(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}`)},        // Stripe
+		{"IA", regexp.MustCompile(`(?:AKIA|ASIA)[0-9A-Z]{16}`)},                       // AWS access key id
+		{"gh", regexp.MustCompile(`gh[pousr]_[A-Za-z0-9]{36,255}`)},                   // GitHub tokens
+		{"github_pat_", regexp.MustCompile(`github_pat_[A-Za-z0-9_]{22,255}`)},        // GitHub fine-grained PAT
+		{"xox", regexp.MustCompile(`xox[abposr]-[A-Za-z0-9-]{10,}`)},                  // Slack
+		{"AIza", regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`)},                         // Google API key
+		{"-----BEGIN", regexp.MustCompile(`-----BEGIN [A-Z ]*PRIVATE KEY-----`)},      // PEM private key
+		{"eyJ", regexp.MustCompile(`eyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.`)}, // JWT
 	}
 )
 
@@ -131,15 +134,20 @@ func FindPII(s string) []Finding {
 			out = append(out, Finding{Kind: string(kind), Start: start, End: end})
 		}
 	}
-	for _, re := range apiKeyRes {
-		for _, m := range re.FindAllStringIndex(s, -1) {
+	for _, k := range apiKeyRes {
+		if !strings.Contains(s, k.prefix) {
+			continue
+		}
+		for _, m := range k.re.FindAllStringIndex(s, -1) {
 			if m[0] == 0 || !isAlnumByte(s[m[0]-1]) { // only the start must be a boundary
 				add(PIIAPIKey, m[0], m[1])
 			}
 		}
 	}
-	for _, m := range emailRe.FindAllStringIndex(s, -1) {
-		add(PIIEmail, m[0], m[1])
+	if strings.IndexByte(s, '@') >= 0 {
+		for _, m := range emailRe.FindAllStringIndex(s, -1) {
+			add(PIIEmail, m[0], m[1])
+		}
 	}
 	for _, m := range ibanRe.FindAllStringIndex(s, -1) {
 		// The pattern may swallow a following upper-case word: try the
