@@ -1,6 +1,8 @@
 package detectors
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"unicode"
@@ -215,4 +217,72 @@ func ExtractText(texts []string, tok Tokenizer) TextFeatures {
 		}
 	}
 	return f
+}
+
+// TermJSTest is a permutation test of "did the term distribution change?":
+// the statistic is TermJS of the two windows, and its null distribution
+// comes from B random reassignments of the texts (whole texts, keeping the
+// window sizes) — so the p-value accounts for the finite-sample bias of a
+// JS distance between two small windows, which a fixed threshold on
+// TermJS does not. Params carry the new-term rate. Each permutation costs
+// O(term occurrences + vocabulary).
+func TermJSTest(ref, cur []string, o PermutationOptions) (Result, error) {
+	if err := o.Validate(); err != nil {
+		return Result{}, fmt.Errorf("validating js options: %w", err)
+	}
+	if len(ref) == 0 || len(cur) == 0 {
+		return Result{}, errors.New("need at least one text in each window")
+	}
+	o = o.withDefaults()
+	// Terms as ids; each text as its (id, count) pairs.
+	ids := map[string]int32{}
+	type tc struct{ id, n int32 }
+	texts := make([][]tc, 0, len(ref)+len(cur))
+	for _, t := range slices.Concat(ref, cur) {
+		counts := map[int32]int32{}
+		for _, w := range WordTerms(t) {
+			id, ok := ids[w]
+			if !ok {
+				id = int32(len(ids))
+				ids[w] = id
+			}
+			counts[id]++
+		}
+		row := make([]tc, 0, len(counts))
+		for id, n := range counts {
+			row = append(row, tc{id, n})
+		}
+		slices.SortFunc(row, func(a, b tc) int { return int(a.id - b.id) })
+		texts = append(texts, row)
+	}
+	p, q := make([]float64, len(ids)), make([]float64, len(ids))
+	n := len(ref)
+	stat := func(idx []int) float64 {
+		clear(p)
+		clear(q)
+		for k, i := range idx {
+			dst := p
+			if k >= n {
+				dst = q
+			}
+			for _, t := range texts[i] {
+				dst[t.id] += float64(t.n)
+			}
+		}
+		var sp, sq float64
+		for i := range p {
+			sp += p[i]
+			sq += q[i]
+		}
+		switch {
+		case sp == 0 && sq == 0:
+			return 0
+		case sp == 0 || sq == 0:
+			return 1
+		}
+		return JensenShannon(p, q)
+	}
+	r := relabelTest("js", len(ref), len(cur), o, stat)
+	r.Params["new_term_rate"] = NewTermRate(ref, cur)
+	return r, nil
 }

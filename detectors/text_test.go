@@ -1,7 +1,9 @@
 package detectors
 
 import (
+	"fmt"
 	"math"
+	"strings"
 	"slices"
 	"testing"
 
@@ -111,5 +113,72 @@ func TestTermJS(t *testing.T) {
 	}
 	if a, b := TermJS(ref, cur), TermJSBags(NewTermBag(ref), NewTermBag(cur)); a != b {
 		t.Errorf("TermJS %v, TermJSBags %v", a, b)
+	}
+}
+
+// randomTexts draws n texts of 5–15 words from a Zipf-like vocabulary of
+// size v, word ids offset by off.
+func randomTexts(rng interface {
+	IntN(int) int
+	Float64() float64
+}, n, v, off int) []string {
+	out := make([]string, n)
+	for i := range out {
+		k := 5 + rng.IntN(11)
+		words := make([]string, k)
+		for j := range words {
+			id := int(float64(v) * rng.Float64() * rng.Float64()) // skewed towards small ids
+			words[j] = fmt.Sprintf("w%d", id+off)
+		}
+		out[i] = strings.Join(words, " ")
+	}
+	return out
+}
+
+func TestTermJSTest(t *testing.T) {
+	ref := []string{"a b c", "a a"}
+	cur := []string{"c d", "d d e"}
+	r, err := TermJSTest(ref, cur, PermutationOptions{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(r.Statistic-TermJS(ref, cur)) > 1e-12 {
+		t.Fatalf("statistic %v, TermJS %v", r.Statistic, TermJS(ref, cur))
+	}
+	if r.Params["new_term_rate"] != NewTermRate(ref, cur) {
+		t.Fatalf("new_term_rate %v", r.Params["new_term_rate"])
+	}
+	const trials = 200
+	rng := NewRand(2)
+	rej := 0
+	for s := range trials {
+		a, b := randomTexts(rng, 60, 300, 0), randomTexts(rng, 60, 300, 0)
+		r, err := TermJSTest(a, b, PermutationOptions{Seed: uint64(s)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Drift {
+			rej++
+		}
+	}
+	lo, hi := rateInterval99(5.0/101, trials)
+	rate := float64(rej) / trials
+	t.Logf("term JS permutation test: null rate %.3f (99%% interval [%.3f, %.3f])", rate, lo, hi)
+	if rate < lo || rate > hi {
+		t.Fatalf("null rate %.3f outside [%.3f, %.3f]", rate, lo, hi)
+	}
+	// A quarter of the texts from a new vocabulary (e.g. a new language).
+	pow := 0
+	for s := range 50 {
+		a := randomTexts(rng, 60, 300, 0)
+		b := append(randomTexts(rng, 45, 300, 0), randomTexts(rng, 15, 300, 1000)...)
+		r, _ := TermJSTest(a, b, PermutationOptions{Seed: uint64(s)})
+		if r.Drift {
+			pow++
+		}
+	}
+	t.Logf("power %.2f with 15 of 60 texts from a new vocabulary", float64(pow)/50)
+	if pow < 45 {
+		t.Fatalf("power %d/50 < 0.9", pow)
 	}
 }

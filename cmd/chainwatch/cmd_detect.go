@@ -324,9 +324,11 @@ func runDetector(name string, in *detectInput) (detectors.Result, error) {
 		return named(detectors.WassersteinDist(x, y, o))(in)
 	case "js":
 		if in.text {
-			js := detectors.TermJS(in.ref.Texts, in.cur.Texts)
-			return detectors.Result{Detector: "js", Statistic: js, NRef: len(in.ref.Texts), NCur: len(in.cur.Texts),
-				Params: map[string]any{"features": "term distribution", "new_term_rate": detectors.NewTermRate(in.ref.Texts, in.cur.Texts)}}, nil
+			r, err := detectors.TermJSTest(in.ref.Texts, in.cur.Texts, detectors.PermutationOptions{PVal: pval, NPermutations: p.int("n_permutations", 100), Seed: in.seed})
+			if err == nil {
+				r.Params["features"] = "term distribution"
+			}
+			return r, err
 		}
 		x, y, err := in.numeric("lengths")
 		if err != nil {
