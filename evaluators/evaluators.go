@@ -86,6 +86,7 @@ const (
 	ReasonJudgeRejected    Reason = "judge_rejected"    // 4xx other than 429: a permanent error
 	ReasonMissingInput     Reason = "missing_input"     // e.g. no reference for a reference metric
 	ReasonEmbedding        Reason = "embedding_error"
+	ReasonBudgetExhausted  Reason = "budget_exhausted" // nothing was evaluated (Evaluate's error)
 	ReasonOther            Reason = "other"
 )
 
@@ -105,6 +106,9 @@ func ReasonOf(err error) Reason {
 	var r reasoner
 	if errors.As(err, &r) {
 		return Reason(r.Reason())
+	}
+	if errors.Is(err, ErrBudgetExhausted) {
+		return ReasonBudgetExhausted
 	}
 	var me *malformedError
 	if errors.As(err, &me) {

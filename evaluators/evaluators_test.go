@@ -130,6 +130,7 @@ func TestReasonOf(t *testing.T) {
 		{fmt.Errorf("calling: %w", reasonErr{}), ReasonRateLimited},
 		{&malformedError{attempts: 2, err: errors.New("bad")}, ReasonMalformedOutput},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), ReasonTimeout},
+		{fmt.Errorf("x: %w", ErrBudgetExhausted), ReasonBudgetExhausted},
 		{errors.New("?"), ReasonOther},
 	}
 	for _, tt := range tests {

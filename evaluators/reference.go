@@ -66,7 +66,7 @@ const DefaultBLEUEpsilon = 0.1
 // BLEUOptions configures BLEU. The zero value is BLEU-4 with uniform weights
 // and no smoothing.
 type BLEUOptions struct {
-	MaxN      int // highest n-gram order; 0 means 4
+	MaxN      int // highest n-gram order; 0 means 4, at most MaxBLEUOrder
 	Smoothing Smoothing
 	Epsilon   float64 // method 1's ε; 0 means DefaultBLEUEpsilon
 }
@@ -77,12 +77,21 @@ type bleuStats struct {
 	hypLen, refLen  int
 }
 
-func ngramCounts(tokens []string, n int) map[string]int {
-	m := make(map[string]int, len(tokens))
-	for i := 0; i+n <= len(tokens); i++ {
-		m[strings.Join(tokens[i:i+n], "\x00")]++
+// MaxBLEUOrder is the highest n-gram order BLEU supports; a larger
+// BLEUOptions.MaxN is treated as MaxBLEUOrder.
+const MaxBLEUOrder = 8
+
+// ngram is an n-gram of interned token ids, padded with -1.
+type ngram [MaxBLEUOrder]int32
+
+// countNgrams adds the n-grams of ids to m (cleared first).
+func countNgrams(m map[ngram]int, ids []int32, n int) {
+	clear(m)
+	for i := 0; i+n <= len(ids); i++ {
+		g := ngram{-1, -1, -1, -1, -1, -1, -1, -1}
+		copy(g[:n], ids[i:i+n])
+		m[g]++
 	}
-	return m
 }
 
 // closestRefLen is the reference length closest to hypLen, the shorter on a
@@ -102,12 +111,36 @@ func closestRefLen(refs [][]string, hypLen int) int {
 }
 
 func (s *bleuStats) add(refs [][]string, hyp []string, maxN int) {
+	dict := make(map[string]int32, len(hyp)*2)
+	intern := func(toks []string) []int32 {
+		ids := make([]int32, len(toks))
+		for i, t := range toks {
+			id, ok := dict[t]
+			if !ok {
+				id = int32(len(dict))
+				dict[t] = id
+			}
+			ids[i] = id
+		}
+		return ids
+	}
+	h := intern(hyp)
+	rs := make([][]int32, len(refs))
+	for i, r := range refs {
+		rs[i] = intern(r)
+	}
+	hc := make(map[ngram]int, len(hyp))
+	rc := make(map[ngram]int, len(hyp))
+	maxRef := make(map[ngram]int, len(hyp))
 	for n := 1; n <= maxN; n++ {
-		hc := ngramCounts(hyp, n)
-		maxRef := make(map[string]int)
-		for _, r := range refs {
-			for g, c := range ngramCounts(r, n) {
-				maxRef[g] = max(maxRef[g], c)
+		countNgrams(hc, h, n)
+		clear(maxRef)
+		for _, r := range rs {
+			countNgrams(rc, r, n)
+			for g, c := range rc {
+				if _, inHyp := hc[g]; inHyp {
+					maxRef[g] = max(maxRef[g], c)
+				}
 			}
 		}
 		for g, c := range hc {
@@ -150,7 +183,7 @@ func (o BLEUOptions) maxN() int {
 	if o.MaxN <= 0 {
 		return 4
 	}
-	return o.MaxN
+	return min(o.MaxN, MaxBLEUOrder)
 }
 
 // SentenceBLEU is BLEU (Papineni et al. 2002) of one tokenised hypothesis
