@@ -538,3 +538,40 @@ func TestJudgeConfigValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestPointwiseConcurrentUse(t *testing.T) {
+	srv := evaltest.NewServer(t, evaltest.WithResponder(func(r evaltest.Request) evaltest.Reply {
+		return evaltest.Slow(5*time.Millisecond, `{"score": 5, "reasoning": "ok"}`)
+	}))
+	j := newPointwise(t, newClient(t, srv, func(c *openai.Config) { c.Concurrency = 3 }), nil)
+	var wg sync.WaitGroup
+	for i := range 24 {
+		wg.Go(func() {
+			in := sampleInput
+			in.Output = fmt.Sprint("answer ", i%4)
+			rs, err := j.Evaluate(context.Background(), in)
+			if err != nil || len(rs) != 1 || rs[0].Failed() || rs[0].Value != 5 {
+				t.Errorf("%+v %v", rs, err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := srv.Count(); n < 4 || n > 24 {
+		t.Errorf("server saw %d requests for 4 distinct inputs", n)
+	}
+	if srv.MaxInFlight() > 3 {
+		t.Errorf("max in flight %d > concurrency 3", srv.MaxInFlight())
+	}
+	// Everything is cached now.
+	before := srv.Count()
+	for i := range 4 {
+		in := sampleInput
+		in.Output = fmt.Sprint("answer ", i)
+		if r := evalOne(t, j, in); !r.Cached {
+			t.Errorf("input %d not cached", i)
+		}
+	}
+	if srv.Count() != before {
+		t.Errorf("cache misses after warm-up: %d → %d", before, srv.Count())
+	}
+}
