@@ -1,0 +1,213 @@
+package monitor
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// Store is the monitors' view of ClickHouse: windows of spans, dataset
+// rows, and the result and alert tables.
+type Store struct {
+	conn driver.Conn
+}
+
+// NewStore wraps a connection whose database has been migrated
+// (schemas.Migrate, migration 2 or later).
+func NewStore(conn driver.Conn) *Store { return &Store{conn: conn} }
+
+// quote renders a ClickHouse string literal.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	return "'" + r.Replace(s) + "'"
+}
+
+// where renders the selector as a WHERE clause fragment (AND-joined).
+func (s Selector) where() string {
+	var parts []string
+	for _, c := range []struct{ col, v string }{
+		{"app", s.App}, {"environment", s.Environment}, {"chain_name", s.Chain}, {"chain_version", s.ChainVersion},
+		{"component_name", s.Component}, {"component_kind", s.ComponentKind},
+	} {
+		if c.v != "" && c.v != "*" {
+			parts = append(parts, c.col+" = "+quote(c.v))
+		}
+	}
+	if len(parts) == 0 {
+		return "1"
+	}
+	return strings.Join(parts, " AND ")
+}
+
+const spanCols = `start_unix_nano, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
+    if(model_returned != '', model_returned, model_requested), status, component_name, operation`
+
+// Window reads the spans of sel in [from, to) — at most max of them, a
+// deterministic pseudo-random subset (by hash of the span's ids) when there
+// are more — and the total count in the window. Spans are read without
+// FINAL: a replayed span counted twice shifts a window by one row, and
+// FINAL would cost a merge on every read.
+func (st *Store) Window(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, int, error) {
+	cond := fmt.Sprintf("%s AND start_time >= toDateTime(%d) AND start_time <= toDateTime(%d) AND start_unix_nano >= %d AND start_unix_nano < %d",
+		sel.where(), from.Unix(), to.Unix(), from.UnixNano(), to.UnixNano())
+	var total uint64
+	if err := st.conn.QueryRow(ctx, "SELECT count() FROM spans WHERE "+cond).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("counting spans: %w", err)
+	}
+	q := "SELECT " + spanCols + " FROM spans WHERE " + cond
+	if int(total) > max {
+		q += fmt.Sprintf(" ORDER BY cityHash64(trace_id, span_id) LIMIT %d", max)
+	}
+	recs, err := st.records(ctx, q)
+	return recs, int(total), err
+}
+
+// LastN reads the last n spans of sel that started before to.
+func (st *Store) LastN(ctx context.Context, sel Selector, to time.Time, n int) ([]Record, error) {
+	q := fmt.Sprintf("SELECT %s FROM spans WHERE %s AND start_time <= toDateTime(%d) AND start_unix_nano < %d ORDER BY start_unix_nano DESC LIMIT %d",
+		spanCols, sel.where(), to.Unix(), to.UnixNano(), n)
+	return st.records(ctx, q)
+}
+
+func (st *Store) records(ctx context.Context, q string) ([]Record, error) {
+	rows, err := st.conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("querying spans: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		var ns uint64
+		if err := rows.Scan(&ns, &r.Input, &r.Output, &r.UsageIn, &r.UsageOut, &r.LatencyMS, &r.Model, &r.Status, &r.Component, &r.Operation); err != nil {
+			return nil, fmt.Errorf("reading spans: %w", err)
+		}
+		r.Time = time.Unix(0, int64(ns)).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading spans: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out, nil
+}
+
+// DatasetRecords reads a dataset version (0: the latest that finished
+// importing) as records: Input the dataset's input, Output its recorded
+// output or else its expected output. It returns the version read.
+func (st *Store) DatasetRecords(ctx context.Context, name string, version uint32, max int) ([]Record, uint32, error) {
+	if version == 0 {
+		var v uint32
+		var n uint64
+		if err := st.conn.QueryRow(ctx, "SELECT toUInt32(max(version)), count() FROM dataset_versions WHERE name = "+quote(name)).Scan(&v, &n); err != nil {
+			return nil, 0, fmt.Errorf("reading dataset %s versions: %w", name, err)
+		}
+		if n == 0 {
+			return nil, 0, fmt.Errorf("dataset %q has no imported version", name)
+		}
+		version = v
+	} else {
+		var n uint64
+		if err := st.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM dataset_versions WHERE name = %s AND version = %d", quote(name), version)).Scan(&n); err != nil {
+			return nil, 0, fmt.Errorf("reading dataset %s@%d: %w", name, version, err)
+		}
+		if n == 0 {
+			return nil, 0, fmt.Errorf("dataset %s@%d does not exist (or its import did not finish)", name, version)
+		}
+	}
+	q := fmt.Sprintf("SELECT input, if(output != '', output, expected) FROM dataset_rows FINAL WHERE name = %s AND version = %d ORDER BY cityHash64(row_index) LIMIT %d",
+		quote(name), version, max)
+	rows, err := st.conn.Query(ctx, q)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reading dataset %s@%d: %w", name, version, err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var r Record
+		if err := rows.Scan(&r.Input, &r.Output); err != nil {
+			return nil, 0, fmt.Errorf("reading dataset %s@%d: %w", name, version, err)
+		}
+		out = append(out, r)
+	}
+	return out, version, rows.Err()
+}
+
+// InsertResult writes one monitor run.
+func (st *Store) InsertResult(ctx context.Context, r schemas.DetectorResult) error {
+	b, err := st.conn.PrepareBatch(ctx, "INSERT INTO detector_results ("+strings.Join(schemas.DetectorResultColumns(), ", ")+")")
+	if err != nil {
+		return fmt.Errorf("preparing detector_results insert: %w", err)
+	}
+	defer b.Abort()
+	drift := uint8(0)
+	if r.Drift {
+		drift = 1
+	}
+	if err := b.Append(r.Monitor, r.MonitorVersion, r.Tick, r.App, r.Chain, r.Feature, r.Detector, r.Kind, r.Status,
+		r.Statistic, r.PValue, r.Threshold, drift, r.NRef, r.NCur, r.RefStart, r.RefEnd, r.CurStart, r.CurEnd,
+		r.Reference, r.Params, r.DurationMS, r.Error, r.Worker, r.CreatedAt); err != nil {
+		return fmt.Errorf("appending detector result: %w", err)
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting detector result: %w", err)
+	}
+	return nil
+}
+
+// InsertAlerts appends to the alert history.
+func (st *Store) InsertAlerts(ctx context.Context, evs []schemas.AlertEvent) error {
+	if len(evs) == 0 {
+		return nil
+	}
+	b, err := st.conn.PrepareBatch(ctx, "INSERT INTO alerts ("+strings.Join(schemas.AlertColumns(), ", ")+")")
+	if err != nil {
+		return fmt.Errorf("preparing alerts insert: %w", err)
+	}
+	defer b.Abort()
+	for _, e := range evs {
+		keys := make([]string, 0, len(e.Labels))
+		for k := range e.Labels {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		vals := make([]string, len(keys))
+		for i, k := range keys {
+			vals[i] = e.Labels[k]
+		}
+		ann, _ := json.Marshal(e.Annotations)
+		if err := b.Append(e.Time, e.Monitor, e.Tick, e.State, e.Fingerprint, keys, vals, string(ann)); err != nil {
+			return fmt.Errorf("appending alert event: %w", err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d alert events: %w", len(evs), err)
+	}
+	return nil
+}
+
+// LastRun returns the newest tick recorded for a monitor and whether that
+// run found drift (zero time when it never ran).
+func (st *Store) LastRun(ctx context.Context, monitor string) (time.Time, bool, error) {
+	rows, err := st.conn.Query(ctx, "SELECT tick, drift FROM detector_results FINAL WHERE monitor = "+quote(monitor)+" ORDER BY tick DESC LIMIT 1")
+	if err != nil {
+		return time.Time{}, false, fmt.Errorf("reading last run of %s: %w", monitor, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return time.Time{}, false, rows.Err()
+	}
+	var t time.Time
+	var d uint8
+	if err := rows.Scan(&t, &d); err != nil {
+		return time.Time{}, false, fmt.Errorf("reading last run of %s: %w", monitor, err)
+	}
+	return t, d == 1, nil
+}
