@@ -24,10 +24,16 @@ import (
 //
 // A firing alert is sent again by the caller for as long as its condition
 // lasts, with the same labels. A resolved alert is the same labels with
-// EndsAt set to the time it resolved (not after now). A zero StartsAt lets
-// Alertmanager use the time it received the alert; a zero EndsAt lets it
-// resolve the alert by itself after its resolve_timeout if it is not sent
-// again.
+// EndsAt set to the time it resolved (not after now). A zero EndsAt lets
+// Alertmanager resolve the alert by itself after its resolve_timeout (5m by
+// default) if it is not sent again; a firing alert may instead carry an
+// EndsAt in the future, as Prometheus does (a few refresh intervals ahead).
+//
+// A zero StartsAt is filled in by Send with the time of Send (or with EndsAt
+// if that has already passed), so an alert delivered late, after an outage,
+// still starts when it was raised. Alertmanager would otherwise use the time
+// it received the alert, or — Alertmanager 0.25 — EndsAt, when EndsAt is
+// set. Alertmanager keeps the earliest StartsAt of the updates it merges.
 type Alert struct {
 	Labels       map[string]string `json:"labels"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
@@ -95,10 +101,17 @@ func (a Alert) key() string {
 	return b.String()
 }
 
-// clone copies the maps, so a caller may reuse its own after Send.
-func (a Alert) clone() Alert {
+// prepared copies the maps, so a caller may reuse its own after Send, and
+// fills in a zero StartsAt (see Alert).
+func (a Alert) prepared(now time.Time) Alert {
 	a.Labels = maps.Clone(a.Labels)
 	a.Annotations = maps.Clone(a.Annotations)
+	if a.StartsAt.IsZero() {
+		a.StartsAt = now
+		if !a.EndsAt.IsZero() && a.EndsAt.Before(now) {
+			a.StartsAt = a.EndsAt
+		}
+	}
 	return a
 }
 

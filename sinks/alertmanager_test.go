@@ -189,3 +189,30 @@ func TestAlertmanagerQueueFullDropsOldest(t *testing.T) {
 		t.Errorf("sent = %v, want 3", v)
 	}
 }
+
+// Alertmanager 0.25 sets a missing startsAt to endsAt when endsAt is given,
+// which would make a Prometheus-style firing alert (endsAt a few intervals
+// ahead) start in the future; Send fills startsAt in with the time of Send.
+func TestAlertmanagerStartsAtFilledIn(t *testing.T) {
+	srv := amtest.Start(t)
+	sink, _ := newAM(t, sinks.Config{Alertmanager: sinks.AlertmanagerConfig{URLs: []string{srv.URL()}}})
+	ctx := context.Background()
+	_ = sink.Start(ctx)
+	sent := time.Now()
+	a := alert("prometheus_style")
+	a.EndsAt = sent.Add(10 * time.Minute)
+	if err := sink.Send(ctx, []sinks.Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, sink.Flush)
+	as := activeAlerts(t, srv)
+	if len(as) != 1 {
+		t.Fatalf("alertmanager lists %+v", as)
+	}
+	if d := as[0].StartsAt.Sub(sent); d < -time.Second || d > time.Second {
+		t.Errorf("startsAt %v, want the time of Send %v", as[0].StartsAt, sent)
+	}
+	if d := as[0].EndsAt.Sub(a.EndsAt); d < -time.Millisecond || d > time.Millisecond { // Alertmanager keeps milliseconds
+		t.Errorf("endsAt %v, want %v", as[0].EndsAt, a.EndsAt)
+	}
+}

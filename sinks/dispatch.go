@@ -101,12 +101,13 @@ func (d *dispatcher) start(ctx context.Context) error {
 func (d *dispatcher) send(alerts []Alert) error {
 	var errs []error
 	valid := make([]entry, 0, len(alerts))
+	now := time.Now()
 	for i, a := range alerts {
 		if err := a.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("alert %d: %w", i, err))
 			continue
 		}
-		a = a.clone()
+		a = a.prepared(now)
 		valid = append(valid, entry{a: a, key: a.key()})
 	}
 	d.mu.RLock()

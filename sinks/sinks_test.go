@@ -360,7 +360,7 @@ func TestWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Date(2026, 11, 24, 18, 0, 0, 0, time.UTC)
+	start := time.Date(2024, 11, 24, 18, 0, 0, 0, time.UTC)
 	firing := sinks.Alert{
 		Labels:       map[string]string{"alertname": "ChainwatchDrift", "severity": "page"},
 		Annotations:  map[string]string{"summary": "output length drifted"},
@@ -394,8 +394,8 @@ func TestWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := `{"alerts":[` +
-		`{"annotations":{"summary":"output length drifted"},"generatorURL":"http://grafana/d/x","labels":{"alertname":"ChainwatchDrift","severity":"page"},"startsAt":"2026-11-24T18:00:00Z","status":"firing"},` +
-		`{"annotations":{"summary":"output length drifted"},"endsAt":"2026-11-24T19:00:00Z","generatorURL":"http://grafana/d/x","labels":{"alertname":"ChainwatchDrift","severity":"ticket"},"startsAt":"2026-11-24T18:00:00Z","status":"resolved"}` +
+		`{"annotations":{"summary":"output length drifted"},"generatorURL":"http://grafana/d/x","labels":{"alertname":"ChainwatchDrift","severity":"page"},"startsAt":"2024-11-24T18:00:00Z","status":"firing"},` +
+		`{"annotations":{"summary":"output length drifted"},"endsAt":"2024-11-24T19:00:00Z","generatorURL":"http://grafana/d/x","labels":{"alertname":"ChainwatchDrift","severity":"ticket"},"startsAt":"2024-11-24T18:00:00Z","status":"resolved"}` +
 		`],"version":"1"}`
 	got, _ := json.Marshal(body) // map keys sorted
 	if string(got) != want {
