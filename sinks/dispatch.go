@@ -217,7 +217,11 @@ func (l *lane) enqueue(es []entry) {
 	l.mu.Lock()
 	for _, e := range es {
 		if old, ok := l.byKey[e.key]; ok && !old.inflight {
-			old.a = e.a
+			a := e.a
+			if overlaps(old.a, a) && old.a.StartsAt.Before(a.StartsAt) {
+				a.StartsAt = old.a.StartsAt // as Alertmanager's merge would
+			}
+			old.a = a
 			continue
 		}
 		if len(l.q) >= capacity {
@@ -246,6 +250,12 @@ func (l *lane) enqueue(es []entry) {
 	case l.wake <- struct{}{}:
 	default:
 	}
+}
+
+// overlaps reports whether newer continues older rather than starting a new
+// episode: older had not ended when newer started.
+func overlaps(older, newer Alert) bool {
+	return older.EndsAt.IsZero() || !older.EndsAt.Before(newer.StartsAt)
 }
 
 // popFront removes the head; l.mu is held.

@@ -223,12 +223,14 @@ func TestCoalescesUpdatesOfOneAlert(t *testing.T) {
 	rec := newRecorder(t, always(http.StatusOK))
 	am, reg := newAM(t, sinks.Config{Alertmanager: sinks.AlertmanagerConfig{URLs: []string{rec.srv.URL}}})
 	ctx := context.Background()
+	first := time.Now()
 	for _, v := range []string{"1", "2", "3"} {
 		a := alert("a")
 		a.Annotations = map[string]string{"value": v}
 		if err := am.Send(ctx, []sinks.Alert{a, alert("b")}); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 	if n := am.Pending(); n != 2 {
 		t.Errorf("pending = %d, want 2 (one per label set)", n)
@@ -237,7 +239,10 @@ func TestCoalescesUpdatesOfOneAlert(t *testing.T) {
 	flush(t, am.Flush)
 	got := rec.alerts(t)
 	if len(got) != 2 || got[0].Labels["monitor"] != "a" || got[0].Annotations["value"] != "3" || got[1].Labels["monitor"] != "b" {
-		t.Errorf("delivered %+v, want a (value 3) then b", got)
+		t.Fatalf("delivered %+v, want a (value 3) then b", got)
+	}
+	if d := got[0].StartsAt.Sub(first); d < 0 || d > 5*time.Millisecond {
+		t.Errorf("coalesced startsAt %v is %v after the first Send, want the first update's", got[0].StartsAt, d)
 	}
 	if v := value(t, reg, "chainwatch_alerts_dropped_total", nil); v != 0 {
 		t.Errorf("dropped = %v, want 0", v)

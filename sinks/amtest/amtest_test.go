@@ -58,3 +58,10 @@ func TestStartRestart(t *testing.T) {
 	}
 	t.Logf("total %v", time.Since(t0))
 }
+
+func TestFindBinaryHonoursEnv(t *testing.T) {
+	t.Setenv(amtest.EnvBinary, "/nonexistent/alertmanager")
+	if _, err := amtest.FindBinary(); err == nil {
+		t.Fatal("FindBinary accepted a missing binary named by the environment")
+	}
+}
