@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -12,10 +13,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chainwatch/chainwatch/datasets"
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
 	"github.com/chainwatch/chainwatch/embed"
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/ingest/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
 	"github.com/chainwatch/chainwatch/sinks"
@@ -287,4 +290,205 @@ func monitorIndex(w *Worker, name string) int {
 		}
 	}
 	return -1
+}
+
+// upper99 is the 99.5 % quantile of Binomial(n, p): more false alarms than
+// this in n independent runs at level p happen less than 0.5 % of the time.
+func upper99(n int, p float64) int {
+	cdf, pmf := 0.0, 0.0
+	for k := 0; k <= n; k++ {
+		pmf = binomPMF(n, k, p)
+		cdf += pmf
+		if cdf >= 0.995 {
+			return k
+		}
+	}
+	return n
+}
+
+func binomPMF(n, k int, p float64) float64 {
+	lg := func(x int) float64 { v, _ := math.Lgamma(float64(x + 1)); return v }
+	return math.Exp(lg(n) - lg(k) - lg(n-k) + float64(k)*math.Log(p) + float64(n-k)*math.Log(1-p))
+}
+
+// TestUnchangedTrafficFalseAlarms: 50 one-minute windows of unchanged
+// traffic, each compared with the minute before it (trailing reference):
+// each monitor fires no more often than alpha predicts (at most the 99.5 %
+// binomial quantile of 50 runs at 0.05), and nothing is sent for runs
+// without drift.
+func TestUnchangedTrafficFalseAlarms(t *testing.T) {
+	e := newEnv(t)
+	const windows = 50
+	t0 := time.Now().Truncate(time.Minute).Add(-(windows + 3) * time.Minute)
+	e.traffic(t, simulate.ShiftNone, t0, windows+1, 100, func(int) bool { return false })
+	cfg := Config{Monitors: testMonitors("null", Reference{})}
+	w, err := NewWorker(cfg, testRunner(t, e), nil, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	limit := upper99(windows, 0.05)
+	alarms := map[string]int{}
+	for _, m := range w.monitors {
+		st := &monState{loaded: true}
+		for k := 2; k <= windows+1; k++ {
+			res, err := w.RunTick(t.Context(), m, t0.Add(time.Duration(k)*time.Minute), st)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Status != schemas.RunOK {
+				t.Fatalf("%s tick %d: %s %s", m.Name, k, res.Status, res.Error)
+			}
+			if res.Drift {
+				alarms[m.Name]++
+			}
+		}
+	}
+	t.Logf("false alarms over %d windows (limit %d): %v", windows, limit, alarms)
+	for name, n := range alarms {
+		if n > limit {
+			t.Errorf("%s: %d false alarms in %d unchanged windows, more than alpha allows (%d)", name, n, windows, limit)
+		}
+	}
+}
+
+// TestSkewAgainstImportedDataset: an evaluation dataset imported with
+// datasets.Import is the reference. Production traffic like the dataset
+// raises no skew; production traffic in another language does, as a
+// ChainwatchSkew alert naming the dataset version.
+func TestSkewAgainstImportedDataset(t *testing.T) {
+	e := newEnv(t)
+	am := amtest.Start(t)
+	// The dataset: 300 English support-bot exchanges, as evaluated.
+	tr := simulate.DefaultTraffic()
+	tr.Apps, tr.Seed, tr.ErrorRate = []string{"support-bot"}, 99, 0
+	g, err := simulate.NewGenerator(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []schemas.DatasetRow
+	for i := range 300 {
+		tc := g.Next(time.Now(), false)
+		rows = append(rows, schemas.DatasetRow{Row: uint32(i), Input: tc.Prompt, Expected: tc.Answer, Tags: []string{tc.Topic}})
+	}
+	v, err := datasets.Import(t.Context(), e.store.conn, "support-evals", rows, datasets.Meta{Source: "generated"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Truncate(time.Minute).Add(-5 * time.Minute)
+	e.traffic(t, simulate.ShiftLanguage, t0, 2, 150, func(m int) bool { return m == 1 })
+	m := Monitor{Name: "skew-vocabulary", Selector: Selector{App: "support-bot"}, Feature: "input_terms", Detector: "js",
+		Reference: Reference{Dataset: "support-evals"}, Current: Window{Size: time.Minute}, Schedule: time.Minute}
+	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), newSink(t, am), nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = w.monitors[0]
+	st := &monState{loaded: true}
+	same, err := w.RunTick(t.Context(), m, t0.Add(time.Minute), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Status != schemas.RunOK || same.Drift || same.Kind != "skew" || same.Reference != fmt.Sprintf("dataset:support-evals@%d", v.Version) || same.NRef != 300 {
+		t.Fatalf("traffic like the dataset: %+v", same)
+	}
+	shifted, err := w.RunTick(t.Context(), m, t0.Add(2*time.Minute), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !shifted.Drift {
+		t.Fatalf("Spanish traffic against an English dataset: no skew: %+v", shifted)
+	}
+	a := activeAlert(t, am, "skew-vocabulary", true, 10*time.Second)
+	if a.Labels["alertname"] != AlertSkew || a.Labels["kind"] != "skew" || !strings.Contains(a.Annotations["summary"], "skewed from dataset:support-evals@1") {
+		t.Fatalf("alert: %+v", a)
+	}
+}
+
+// TestAlertmanagerDownForAMinute: the alert raised while Alertmanager is
+// down arrives once it is back.
+func TestAlertmanagerDownForAMinute(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a minute of downtime")
+	}
+	e := newEnv(t)
+	am := amtest.Start(t)
+	t0 := time.Now().Truncate(time.Minute).Add(-4 * time.Minute)
+	e.traffic(t, simulate.ShiftLength, t0, 2, 150, func(m int) bool { return m == 1 })
+	m := testMonitors("outage", Reference{})[0]
+	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), newSink(t, am), nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	am.Stop()
+	res, err := w.RunTick(t.Context(), w.monitors[0], t0.Add(2*time.Minute), &monState{loaded: true})
+	if err != nil || !res.Drift {
+		t.Fatalf("no drift to alert on: %+v %v", res, err)
+	}
+	time.Sleep(time.Minute)
+	am.Restart()
+	activeAlert(t, am, m.Name, true, 15*time.Second)
+}
+
+// TestWorkersShareMonitors: two workers in one Kafka group (kfake) run
+// eight monitors on a one-second schedule for a few seconds. Each monitor
+// runs once per tick — not once per worker — and both workers take part.
+func TestWorkersShareMonitors(t *testing.T) {
+	e := newEnv(t)
+	_, brokers := kafkatest.NewCluster(t)
+	var ms []Monitor
+	for i := range 8 {
+		ms = append(ms, Monitor{Name: fmt.Sprintf("shared-%d", i), Feature: "latency_ms", Detector: "ks", Schedule: time.Second, Current: Window{Size: time.Second}})
+	}
+	var workers []*Worker
+	for i := range 2 {
+		owner, err := NewKafkaOwner(t.Context(), brokers, "chainwatch-monitors", "chainwatch-worker", 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := testRunner(t, e)
+		r.Worker = fmt.Sprintf("w%d", i)
+		w, err := NewWorker(Config{Monitors: ms}, r, nil, owner, WorkerOptions{Settle: 100 * time.Millisecond, Log: quietLog(), Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Start(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		workers = append(workers, w)
+		t.Cleanup(owner.Close)
+	}
+	time.Sleep(3 * time.Second) // the group forms
+	var before uint64
+	e.store.conn.QueryRow(t.Context(), "SELECT toUInt64(max(tick)) FROM detector_results").Scan(&before)
+	time.Sleep(5 * time.Second)
+	for _, w := range workers {
+		if err := w.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Ticks after the group formed: each (monitor, tick) exactly once.
+	q := fmt.Sprintf(`SELECT monitor, count() AS runs, uniqExact(tick) AS ticks, uniqExact(worker) FROM detector_results
+		WHERE tick > toDateTime(%d) GROUP BY monitor ORDER BY monitor`, before)
+	rows, err := e.store.conn.Query(t.Context(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var m string
+		var runs, ticks, nw uint64
+		if err := rows.Scan(&m, &runs, &ticks, &nw); err != nil {
+			t.Fatal(err)
+		}
+		seen++
+		if runs != ticks || ticks < 3 {
+			t.Errorf("%s: %d runs for %d ticks", m, runs, ticks)
+		}
+	}
+	var workersSeen uint64
+	e.store.conn.QueryRow(t.Context(), fmt.Sprintf("SELECT uniqExact(worker) FROM detector_results WHERE tick > toDateTime(%d)", before)).Scan(&workersSeen)
+	if seen != 8 || workersSeen != 2 {
+		t.Fatalf("%d of 8 monitors ran, by %d workers", seen, workersSeen)
+	}
 }
