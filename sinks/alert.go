@@ -135,6 +135,7 @@ type UndeliveredError struct {
 	Err   error  // the context's error, if that is why
 }
 
+// Error says which sink and how many alerts.
 func (e *UndeliveredError) Error() string {
 	s := fmt.Sprintf("%s sink shut down with %d alerts undelivered", e.Sink, e.Count)
 	if e.Err != nil {
@@ -143,4 +144,5 @@ func (e *UndeliveredError) Error() string {
 	return s
 }
 
+// Unwrap returns the context's error, if any.
 func (e *UndeliveredError) Unwrap() error { return e.Err }
