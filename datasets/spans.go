@@ -93,7 +93,7 @@ var SpanSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "session_id", Type: arrow.BinaryTypes.String},
 	{Name: "user_id", Type: arrow.BinaryTypes.String},
 	{Name: "attributes", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.BinaryTypes.String)},
-	{Name: "ingested_at", Type: &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}},
+	{Name: "ingested_at", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}}, // Parquet has no seconds unit
 }, nil)
 
 // spanStrings are the string columns read in order after the fixed ones.
@@ -243,7 +243,7 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 				attrV.Append("")
 			}
 		}
-		ingested.Append(arrow.Timestamp(ingestedAt.Unix()))
+		ingested.Append(arrow.Timestamp(ingestedAt.UnixMilli()))
 		n++
 		pending++
 		if pending == int64(o.RowGroupRows) {
