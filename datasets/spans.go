@@ -152,7 +152,9 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 		o.ProgressEvery = DefaultProgressEvery
 	}
 	var ver string
-	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&ver); err != nil {
+	vctx, cancel := context.WithTimeout(ctx, StatementTimeout)
+	defer cancel()
+	if err := conn.QueryRow(vctx, "SELECT version()").Scan(&ver); err != nil {
 		return 0, fmt.Errorf("reading clickhouse version: %w", err)
 	}
 	sv, err := schemas.ParseServerVersion(ver)

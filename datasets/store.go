@@ -36,6 +36,15 @@ var ErrNotFound = errors.New("dataset not found")
 // InsertBatchRows is how many rows go into one ClickHouse insert.
 const InsertBatchRows = 10_000
 
+// StatementTimeout bounds each statement Import and the readers send: one
+// insert batch, one metadata query, the reading of one version's rows.
+// ExportSpans streams for as long as its context allows.
+const StatementTimeout = 2 * time.Minute
+
+func withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, StatementTimeout)
+}
+
 // MaxNameLen bounds a dataset name.
 const MaxNameLen = 128
 
@@ -166,7 +175,9 @@ func Import(ctx context.Context, conn driver.Conn, name string, rows []schemas.D
 		}
 	}
 	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM dataset_rows WHERE name = ? AND version = ?", name, v.Version).Scan(&n); err != nil {
+	qctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if err := conn.QueryRow(qctx, "SELECT count() FROM dataset_rows WHERE name = ? AND version = ?", name, v.Version).Scan(&n); err != nil {
 		return schemas.DatasetVersion{}, fmt.Errorf("counting rows of %s: %w", FormatRef(name, v.Version), hint(err))
 	}
 	if n != uint64(len(rows)) {
@@ -178,7 +189,7 @@ func Import(ctx context.Context, conn driver.Conn, name string, rows []schemas.D
 	} else if !errors.Is(err, ErrNotFound) {
 		return schemas.DatasetVersion{}, err
 	}
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO dataset_versions ("+strings.Join(schemas.DatasetVersionColumns(), ", ")+")")
+	b, err := conn.PrepareBatch(qctx, "INSERT INTO dataset_versions ("+strings.Join(schemas.DatasetVersionColumns(), ", ")+")")
 	if err != nil {
 		return schemas.DatasetVersion{}, fmt.Errorf("preparing clickhouse batch: %w", hint(err))
 	}
@@ -198,6 +209,8 @@ func maxUsedVersion(ctx context.Context, conn driver.Conn, name string) (uint32,
 	var used uint32
 	for _, table := range []string{"dataset_versions", "dataset_rows"} {
 		var v uint32
+		ctx, cancel := withTimeout(ctx)
+		defer cancel()
 		if err := conn.QueryRow(ctx, "SELECT max(version) FROM "+table+" WHERE name = ?", name).Scan(&v); err != nil {
 			return 0, fmt.Errorf("reading the latest version of %s: %w", name, hint(err))
 		}
@@ -207,6 +220,8 @@ func maxUsedVersion(ctx context.Context, conn driver.Conn, name string) (uint32,
 }
 
 func insertRows(ctx context.Context, conn driver.Conn, v schemas.DatasetVersion, offset int, rows []schemas.DatasetRow, now time.Time) error {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO dataset_rows ("+strings.Join(schemas.DatasetRowColumns(), ", ")+")")
 	if err != nil {
 		return fmt.Errorf("preparing clickhouse batch: %w", hint(err))
@@ -243,6 +258,8 @@ func insertRows(ctx context.Context, conn driver.Conn, v schemas.DatasetVersion,
 const versionCols = "name, version, rows, sha256, source, description, created_at"
 
 func queryVersions(ctx context.Context, conn driver.Conn, q string, args ...any) ([]schemas.DatasetVersion, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
 	rs, err := conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying dataset versions: %w", hint(err))
@@ -364,6 +381,8 @@ func Head(ctx context.Context, conn driver.Conn, name string, version uint32, n 
 }
 
 func queryRows(ctx context.Context, conn driver.Conn, v schemas.DatasetVersion, limit int) ([]schemas.DatasetRow, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
 	q := "SELECT row_index, input, expected, output, tags, context FROM dataset_rows FINAL WHERE name = ? AND version = ? AND row_index < ? ORDER BY row_index"
 	if limit > 0 {
 		q += " LIMIT " + strconv.Itoa(limit)

@@ -197,6 +197,18 @@ func TestImportAllOrNothing(t *testing.T) {
 	}
 }
 
+func TestMissingTablesHint(t *testing.T) {
+	addr, db := chtest.Database(t)
+	conn := chtest.Conn(t, addr, db)
+	_, err := List(t.Context(), conn)
+	if err == nil || !strings.Contains(err.Error(), "run `chainwatch migrate`") {
+		t.Errorf("List on an empty database: %v", err)
+	}
+	if _, err := Import(t.Context(), conn, "qa", want, Meta{}); err == nil || !strings.Contains(err.Error(), "run `chainwatch migrate`") {
+		t.Errorf("Import on an empty database: %v", err)
+	}
+}
+
 func TestImportLarge(t *testing.T) {
 	// More than one insert batch.
 	conn := migrated(t)
@@ -383,5 +395,52 @@ func TestExportSpans(t *testing.T) {
 	var buf bytes.Buffer
 	if _, err := ExportSpans(ctx, conn, SpanFilter{From: base, To: base}, &buf, SpanExportOptions{}); err == nil || buf.Len() != 0 {
 		t.Errorf("empty window accepted: %v", err)
+	}
+}
+
+// The example queries in schemas/README.md's dataset section run on the
+// test server, and the first returns the latest version's rows.
+func TestReadmeQueries(t *testing.T) {
+	doc, err := os.ReadFile("../schemas/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(doc), "## Evaluation datasets")
+	if !ok {
+		t.Fatal("no dataset section in schemas/README.md")
+	}
+	var queries []string
+	for _, block := range strings.Split(section, "```sql")[1:] {
+		q, _, _ := strings.Cut(block, "```")
+		queries = append(queries, strings.TrimSuffix(strings.TrimSpace(q), ";"))
+	}
+	if len(queries) < 2 {
+		t.Fatalf("%d queries in the dataset section", len(queries))
+	}
+	conn := migrated(t)
+	ctx := t.Context()
+	if _, err := Import(ctx, conn, "qa", want, Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Import(ctx, conn, "qa", want[:2], Meta{}); err != nil {
+		t.Fatal(err)
+	}
+	for i, q := range queries {
+		rs, err := conn.Query(ctx, q)
+		if err != nil {
+			t.Errorf("query %d: %v\n%s", i+1, err, q)
+			continue
+		}
+		n := 0
+		for rs.Next() {
+			n++
+		}
+		if err := rs.Err(); err != nil {
+			t.Errorf("query %d: %v", i+1, err)
+		}
+		rs.Close()
+		if i == 0 && n != 2 {
+			t.Errorf("latest version's rows: %d, want 2", n)
+		}
 	}
 }
