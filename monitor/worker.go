@@ -335,3 +335,6 @@ func (wm *workerMetrics) observe(m Monitor, res schemas.DetectorResult, tm Timin
 	}
 	wm.drift.WithLabelValues(l...).Set(d)
 }
+
+// Monitors are the worker's monitors, defaults filled.
+func (w *Worker) Monitors() []Monitor { return w.monitors }

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# make demo: run the embedded pipeline, drive simulated chain traffic through
-# it for about 30 seconds, and print a report queried from ClickHouse.
+# make demo: run the embedded pipeline (kfake, a local ClickHouse, the
+# monitor worker and, when installed, a local Alertmanager), drive simulated
+# chain traffic through it with a shift halfway, and show the shift being
+# detected: the alert in Alertmanager and the time from shift to alert.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=bin/chainwatch
 DATA=.chainwatch/demo
-DURATION=${DEMO_DURATION:-30s}
+DURATION=${DEMO_DURATION:-150}   # seconds of traffic
+SHIFT_AT=${DEMO_SHIFT_AT:-90}    # seconds into the traffic
+SHIFT=${DEMO_SHIFT:-language}    # topic, length, language or error_rate
 RATE=${DEMO_RATE:-40}
+AM=http://127.0.0.1:19093
 rm -rf "$DATA"
 mkdir -p "$DATA"
 "$BIN" up -data-dir "$DATA" >"$DATA/up.log" 2>&1 &
@@ -19,15 +24,47 @@ for _ in $(seq 1 300); do
   if ! kill -0 "$up" 2>/dev/null; then echo; echo "chainwatch up failed:"; cat "$DATA/up.log"; exit 1; fi
   printf '.'; sleep 0.2
 done
+sleep 1
 echo
-sed -n '1,20p' "$DATA/up.log" | grep -v '^time=' || true
+grep -v '^time=' "$DATA/up.log" | sed -n '1,30p' || true
 echo
-echo "simulating $DURATION of chain traffic at $RATE traces/s …"
-"$BIN" simulate -target http://127.0.0.1:4318 -duration "$DURATION" -rate "$RATE"
-sleep 2 # the writer flushes every second
+echo "simulating ${DURATION}s of chain traffic at $RATE traces/s, a $SHIFT shift from ${SHIFT_AT}s …"
+start=$(date +%s)
+"$BIN" simulate -target http://127.0.0.1:4318 -duration "${DURATION}s" -rate "$RATE" \
+  -shift "$SHIFT" -shift-at "${SHIFT_AT}s" >"$DATA/simulate.log" 2>&1 &
+sim=$!
+shift_time=$((start + SHIFT_AT))
+have_am=0
+curl -fsS "$AM/-/ready" >/dev/null 2>&1 && have_am=1
+alerted=0
+while kill -0 "$sim" 2>/dev/null; do
+  now=$(date +%s)
+  if [ "$now" -ge "$shift_time" ] && [ "$alerted" = 0 ]; then
+    if [ "$have_am" = 1 ]; then
+      alerts=$(curl -fsS "$AM/api/v2/alerts" 2>/dev/null || echo '[]')
+    else
+      alerts=$("$BIN" report -alerts-json 2>/dev/null || echo '[]')
+    fi
+    if python3 -c 'import json,sys; a=json.load(sys.stdin); sys.exit(0 if any(x.get("labels",{}).get("alertname")=="ChainwatchDrift" for x in a) else 1)' <<<"$alerts"; then
+      alerted=1
+      echo
+      echo "ALERT $((now - shift_time)) s after the $SHIFT shift (schedule 30 s, 1 min windows):"
+      python3 -c 'import json,sys
+for x in json.load(sys.stdin):
+    l=x["labels"]
+    if l.get("alertname")=="ChainwatchDrift": print("  [%s] %s: %s" % (l["severity"], l["monitor"], x["annotations"]["summary"]))' <<<"$alerts"
+    fi
+  fi
+  if [ $(( (now - start) % 15 )) = 0 ]; then printf '  t=%3ds%s\n' $((now - start)) "$([ "$now" -ge "$shift_time" ] && echo " (shifted)")"; fi
+  sleep 1
+done
+wait "$sim" || { echo "simulate failed:"; cat "$DATA/simulate.log"; exit 1; }
+tail -n 2 "$DATA/simulate.log"
+[ "$alerted" = 1 ] || echo "no drift alert seen before the traffic ended (see $DATA/up.log)"
 echo
 echo "report (from ClickHouse, deduplicated with FINAL):"
 "$BIN" report
 echo
-echo "metrics: curl -s http://127.0.0.1:4318/metrics | grep chainwatch_"
-curl -fsS http://127.0.0.1:4318/metrics | grep -E '^chainwatch_(collector_received_total|writer_rows_written_total|writer_dead_letters_total)' || true
+echo "monitor results: SELECT monitor, tick, statistic, p_value, drift FROM detector_results FINAL ORDER BY tick"
+[ "$have_am" = 1 ] && echo "alerts: $AM/#/alerts"
+curl -fsS http://127.0.0.1:4318/metrics | grep -E '^chainwatch_monitor_drift' || true

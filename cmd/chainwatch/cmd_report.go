@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
 	"text/tabwriter"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chainwatch/chainwatch/ingest"
 )
@@ -17,6 +20,7 @@ func runReport(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	load := commonFlags(fs)
 	since := fs.Duration("since", 0, "only spans that started within this long before now (0: all)")
+	alertsJSON := fs.Bool("alerts-json", false, "print only the monitors' alerts now firing (from the alerts table) as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,6 +34,9 @@ func runReport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Close()
+	if *alertsJSON {
+		return printFiringAlerts(ctx, conn)
+	}
 	where := "1"
 	if *since > 0 {
 		where = fmt.Sprintf("start_time >= toDateTime(%d)", time.Now().Add(-*since).Unix())
@@ -82,5 +89,54 @@ FROM spans FINAL WHERE component_kind = 'llm' AND `+where+` GROUP BY model_reque
 		fmt.Fprintln(tw, "\t\t\t\t\t\t")
 		fmt.Fprintf(tw, "feedback\t%d\tmean score %.2f\t\t\t\t\n", fb, avg)
 	}
+	fmt.Fprintln(tw, "\t\t\t\t\t\t")
+	fmt.Fprintln(tw, "monitor\truns\tdrift runs\tinsufficient\terrors\tlast p-value\t")
+	rows, err = conn.Query(ctx, `
+SELECT monitor, count(), countIf(drift = 1), countIf(status = 'insufficient_data'), countIf(status = 'error'),
+       toString(argMax(p_value, tick))
+FROM detector_results FINAL GROUP BY monitor ORDER BY monitor`)
+	if err != nil {
+		return nil // a database from before the monitors (migration 2) has no results
+	}
+	for rows.Next() {
+		var m, p string
+		var runs, drift, thin, errs uint64
+		if err := rows.Scan(&m, &runs, &drift, &thin, &errs, &p); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t\n", m, runs, drift, thin, errs, p)
+	}
+	rows.Close()
 	return nil
+}
+
+// printFiringAlerts prints the alerts whose last event is "firing", in
+// Alertmanager's GET /api/v2/alerts shape (labels, annotations, startsAt).
+func printFiringAlerts(ctx context.Context, conn driver.Conn) error {
+	rows, err := conn.Query(ctx, `
+SELECT argMax(label_keys, time), argMax(label_values, time), argMax(annotations, time), min(time), argMax(state, time) AS last
+FROM alerts GROUP BY fingerprint HAVING last = 'firing'`)
+	if err != nil {
+		return fmt.Errorf("querying alerts: %w", err)
+	}
+	defer rows.Close()
+	out := []map[string]any{}
+	for rows.Next() {
+		var keys, vals []string
+		var ann, state string
+		var since time.Time
+		if err := rows.Scan(&keys, &vals, &ann, &since, &state); err != nil {
+			return err
+		}
+		labels := map[string]string{}
+		for i, k := range keys {
+			if i < len(vals) {
+				labels[k] = vals[i]
+			}
+		}
+		annotations := map[string]string{}
+		_ = json.Unmarshal([]byte(ann), &annotations)
+		out = append(out, map[string]any{"labels": labels, "annotations": annotations, "startsAt": since})
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
 }

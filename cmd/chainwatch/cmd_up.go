@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/monitor"
+	"github.com/chainwatch/chainwatch/sinks/amserver"
 )
 
 // runUp runs the whole pipeline in one process. With no kafka.brokers it
@@ -122,6 +126,18 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	if len(p.Writers) > 0 {
 		fmt.Printf("  writers               %d in group %s\n", len(p.Writers), cfg.Writer.Group)
 	}
+	var svc *monitor.Service
+	if !o.NoCollector && !o.NoWriter {
+		var am *amserver.Server
+		if svc, am, err = startLocalMonitoring(ctx, cfg, p, o.Registry, log); err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return errors.Join(fmt.Errorf("starting the worker: %w", err), p.Shutdown(sctx))
+		}
+		if am != nil {
+			defer am.Stop()
+		}
+	}
 	fmt.Println("press Ctrl-C to stop")
 	var writerDone <-chan struct{}
 	if len(p.Writers) > 0 {
@@ -135,5 +151,38 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	fmt.Println("stopping: draining the collector, flushing the writer …")
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return p.Shutdown(sctx)
+	var werr error
+	if svc != nil {
+		werr = svc.Shutdown(sctx)
+	}
+	return errors.Join(werr, p.Shutdown(sctx))
+}
+
+// startLocalMonitoring starts, for `chainwatch up`, a local Alertmanager
+// (when prometheus-alertmanager is on PATH and no alerting.alertmanager.urls
+// are configured) and the worker with the configured or default monitors.
+func startLocalMonitoring(ctx context.Context, cfg Config, p *pipeline.Pipeline, reg prometheus.Registerer, log *slog.Logger) (*monitor.Service, *amserver.Server, error) {
+	var am *amserver.Server
+	if len(cfg.Alerting.Alertmanager.URLs) == 0 && cfg.Alerting.Webhook.URL == "" {
+		ac := cfg.Local.Alertmanager
+		ac.DataDir = filepath.Join(cfg.Local.DataDir, "alertmanager")
+		var err error
+		if am, err = amserver.Start(ctx, ac); err != nil {
+			log.Warn("no local alertmanager; alerts are recorded in clickhouse (alerts table) only", "reason", err)
+		} else {
+			cfg.Alerting.Alertmanager.URLs = []string{am.URL()}
+			fmt.Printf("  alertmanager (local)  %s\n", am.URL())
+		}
+	}
+	svc, err := startWorker(ctx, cfg, p.ClickHouse, p.Kafka.Brokers, reg, log)
+	if err != nil {
+		if am != nil {
+			am.Stop()
+		}
+		return nil, nil, err
+	}
+	for _, m := range svc.Worker.Monitors() {
+		fmt.Printf("  monitor               %-18s %s/%s every %v\n", m.Name, m.Feature, m.Detector, m.Schedule)
+	}
+	return svc, am, nil
 }

@@ -2,11 +2,68 @@ package main
 
 import (
 	"context"
-	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/monitor"
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// runWorker is filled in by the monitors work (issue 4, part 4).
+// runWorker runs the monitors against configured ClickHouse (or the local
+// one of `chainwatch up`). With kafka.brokers set, workers started with
+// the same config share the monitors through a consumer group; without,
+// this one runs them all.
 func runWorker(ctx context.Context, args []string) error {
-	_, _ = ctx, args
-	return errors.New("worker: not available in this build yet")
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	load := commonFlags(fs)
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9465", "where the worker serves /metrics")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &http.Server{Addr: *metricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.ListenAndServe() }()
+	defer srv.Close()
+	svc, err := startWorker(ctx, cfg, cfg.clickHouseOrLocal(), cfg.Kafka.Brokers, reg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("chainwatch worker: %d monitors, metrics on http://%s/metrics\n", len(svc.Worker.Monitors()), *metricsAddr)
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return svc.Shutdown(sctx)
+}
+
+// startWorker connects to ClickHouse, makes sure the schema is current and
+// starts the monitors: the configured ones, or monitor.DefaultMonitors.
+func startWorker(ctx context.Context, cfg Config, chc ingest.ClickHouseConfig, brokers []string, reg prometheus.Registerer, log *slog.Logger) (*monitor.Service, error) {
+	conn, err := ingest.OpenClickHouse(ctx, chc)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	monitors := cfg.Monitors
+	if len(monitors) == 0 {
+		monitors = monitor.DefaultMonitors()
+		log.Info("no monitors configured; running the defaults", "monitors", len(monitors))
+	}
+	return monitor.StartService(ctx, monitor.ServiceOptions{Worker: cfg.Worker, Monitors: monitors, Alerting: cfg.Alerting,
+		Embeddings: cfg.Embeddings, Conn: conn, Brokers: brokers, Registry: reg, Log: log})
 }

@@ -10,8 +10,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/chainwatch/chainwatch/embed"
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/monitor"
+	"github.com/chainwatch/chainwatch/sinks"
+	"github.com/chainwatch/chainwatch/sinks/amserver"
 )
 
 // Config is the whole process configuration: one YAML file, then
@@ -23,6 +27,13 @@ type Config struct {
 	Writer     ingest.WriterConfig     `yaml:"writer"`
 	Local      LocalConfig             `yaml:"local"`
 	LogLevel   string                  `yaml:"log_level"`
+	// Worker, Monitors, Alerting and Embeddings drive `chainwatch worker`
+	// (and the worker inside `chainwatch up`). With no monitors, the
+	// worker runs monitor.DefaultMonitors.
+	Worker     monitor.WorkerConfig `yaml:"worker"`
+	Monitors   []monitor.Monitor    `yaml:"monitors"`
+	Alerting   sinks.Config         `yaml:"alerting"`
+	Embeddings embed.Config         `yaml:"embeddings"`
 }
 
 // LocalConfig shapes the embedded default of `chainwatch up`: what it starts
@@ -31,6 +42,10 @@ type LocalConfig struct {
 	DataDir    string          `yaml:"data_dir"`   // default .chainwatch
 	KafkaPort  int             `yaml:"kafka_port"` // in-process broker; default 19092
 	ClickHouse chserver.Config `yaml:"clickhouse"`
+	// Alertmanager is started by `chainwatch up` when
+	// prometheus-alertmanager is on PATH and alerting.alertmanager.urls is
+	// empty.
+	Alertmanager amserver.Config `yaml:"alertmanager"`
 }
 
 // Defaults of the embedded mode.
@@ -66,11 +81,15 @@ func (c Config) withDefaults() Config {
 
 // Validate joins every section's errors.
 func (c Config) Validate() error {
-	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), c.Writer.Validate(), c.Local.ClickHouse.Validate()}
+	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), c.Writer.Validate(), c.Local.ClickHouse.Validate(),
+		c.Worker.Validate(), monitor.Config{Monitors: c.Monitors}.Validate(), c.Alerting.Validate(), c.Embeddings.Validate()}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":
 	default:
 		errs = append(errs, fmt.Errorf("log_level must be one of debug, info, warn, error; got %q", c.LogLevel))
+	}
+	if p := c.Local.Alertmanager.Port; p < 0 || p > 65535 {
+		errs = append(errs, errors.New("local.alertmanager.port must be between 0 and 65535"))
 	}
 	if c.Local.KafkaPort < 0 || c.Local.KafkaPort > 65535 {
 		errs = append(errs, errors.New("local.kafka_port must be between 0 and 65535"))

@@ -1,0 +1,194 @@
+package monitor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/detectors/tokenize"
+	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/sinks"
+)
+
+// Defaults of the worker section.
+const (
+	DefaultGroup             = "chainwatch-worker"
+	DefaultCoordinationTopic = "chainwatch.monitors"
+	DefaultTokenizer         = "cl100k_base"
+)
+
+// WorkerConfig is the `worker:` section of the configuration file.
+type WorkerConfig struct {
+	Settle      time.Duration `yaml:"settle"`      // delay after each tick before it runs (default 5s)
+	Concurrency int           `yaml:"concurrency"` // monitors run at once (default 2)
+	// Group and CoordinationTopic name the Kafka consumer group and topic
+	// through which several workers share the monitors (KafkaOwner). With
+	// no Kafka configured, one worker runs them all.
+	Group                  string `yaml:"group"`
+	CoordinationTopic      string `yaml:"coordination_topic"`
+	CoordinationPartitions int32  `yaml:"coordination_partitions"` // the most workers that can share (default 16)
+	GrafanaURL             string `yaml:"grafana_url"`             // linked from alerts
+	Tokenizer              string `yaml:"tokenizer"`               // cl100k_base (default) or o200k_base
+}
+
+// WithDefaults fills zero fields.
+func (c WorkerConfig) WithDefaults() WorkerConfig {
+	if c.Settle == 0 {
+		c.Settle = DefaultSettle
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = DefaultConcurrency
+	}
+	if c.Group == "" {
+		c.Group = DefaultGroup
+	}
+	if c.CoordinationTopic == "" {
+		c.CoordinationTopic = DefaultCoordinationTopic
+	}
+	if c.CoordinationPartitions == 0 {
+		c.CoordinationPartitions = DefaultCoordinationPartitions
+	}
+	if c.Tokenizer == "" {
+		c.Tokenizer = DefaultTokenizer
+	}
+	return c
+}
+
+// Validate names the bad key.
+func (c WorkerConfig) Validate() error {
+	var errs []error
+	if c.Settle < 0 {
+		errs = append(errs, fmt.Errorf("worker.settle must be ≥ 0, got %v", c.Settle))
+	}
+	if c.Concurrency < 0 {
+		errs = append(errs, fmt.Errorf("worker.concurrency must be > 0, got %d", c.Concurrency))
+	}
+	if c.CoordinationPartitions < 0 {
+		errs = append(errs, fmt.Errorf("worker.coordination_partitions must be > 0, got %d", c.CoordinationPartitions))
+	}
+	switch c.Tokenizer {
+	case "", "cl100k_base", "o200k_base":
+	default:
+		errs = append(errs, fmt.Errorf("worker.tokenizer must be cl100k_base or o200k_base, got %q", c.Tokenizer))
+	}
+	return errors.Join(errs...)
+}
+
+// ServiceOptions is everything a running worker needs.
+type ServiceOptions struct {
+	Worker     WorkerConfig
+	Monitors   []Monitor
+	Alerting   sinks.Config
+	Embeddings embed.Config
+	Conn       driver.Conn // migrated database
+	Brokers    []string    // empty: this worker owns every monitor
+	Registry   prometheus.Registerer
+	Log        *slog.Logger
+}
+
+// Service is a started worker with its sinks and ownership.
+type Service struct {
+	Worker *Worker
+	sinks  []sinks.Sink
+	owner  *KafkaOwner
+}
+
+// StartService builds the embedder, tokenizer, alert sinks (Alertmanager
+// and/or webhook, as configured; none is fine) and ownership, and starts
+// the worker.
+func StartService(ctx context.Context, o ServiceOptions) (*Service, error) {
+	wc := o.Worker.WithDefaults()
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	tok, err := tokenize.New(wc.Tokenizer)
+	if err != nil {
+		return nil, err
+	}
+	emb, err := embed.New(o.Embeddings, o.Conn, o.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{}
+	if s.sinks, err = sinks.New(o.Alerting, o.Registry, o.Log); err != nil {
+		return nil, err
+	}
+	for _, sk := range s.sinks {
+		if err := sk.Start(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var owner Owner = OwnAll{}
+	if len(o.Brokers) > 0 {
+		if s.owner, err = NewKafkaOwner(ctx, o.Brokers, wc.CoordinationTopic, wc.Group, wc.CoordinationPartitions); err != nil {
+			return nil, err
+		}
+		owner = s.owner
+	}
+	host, _ := os.Hostname()
+	runner := &Runner{Store: NewStore(o.Conn), Tokenizer: tok, Embedder: emb, Worker: fmt.Sprintf("%s/%d", host, os.Getpid())}
+	var sink sinks.Sink
+	if len(s.sinks) > 0 {
+		sink = fanOut(s.sinks)
+	}
+	s.Worker, err = NewWorker(Config{Monitors: o.Monitors, GrafanaURL: wc.GrafanaURL}, runner, sink, owner,
+		WorkerOptions{Settle: wc.Settle, Concurrency: wc.Concurrency, Log: o.Log, Registerer: o.Registry})
+	if err != nil {
+		return nil, err
+	}
+	return s, s.Worker.Start(ctx)
+}
+
+// Shutdown stops the worker, leaves the group and flushes the sinks.
+func (s *Service) Shutdown(ctx context.Context) error {
+	errs := []error{s.Worker.Shutdown(ctx)}
+	if s.owner != nil {
+		s.owner.Close()
+	}
+	for _, sk := range s.sinks {
+		errs = append(errs, sk.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// fanOut sends every alert to each sink (each queues and retries on its
+// own).
+type fanOut []sinks.Sink
+
+var _ sinks.Sink = fanOut(nil)
+
+func (f fanOut) Start(ctx context.Context) error { return nil }
+func (f fanOut) Send(ctx context.Context, a []sinks.Alert) error {
+	var errs []error
+	for _, s := range f {
+		errs = append(errs, s.Send(ctx, a))
+	}
+	return errors.Join(errs...)
+}
+func (f fanOut) Shutdown(ctx context.Context) error { return nil }
+
+// DefaultMonitors are what `chainwatch up` runs when the configuration
+// names none: over all apps' LLM spans, the last minute against the ten
+// minutes before it, every 30 seconds — output length in tokens (KS),
+// output embeddings (MMD, lexical embedder), input vocabulary (term JS
+// permutation test) and error rate (Fisher). A trailing reference detects
+// a change and then adapts to it: the alert resolves once the new
+// behaviour fills the reference. Declare per-app monitors with a dataset
+// or fixed reference for skew and for lasting comparisons.
+func DefaultMonitors() []Monitor {
+	ref := Reference{Size: 10 * time.Minute}
+	cur := Window{Size: time.Minute}
+	sched := 30 * time.Second
+	return []Monitor{
+		{Name: "output-tokens", Feature: "output_tokens", Detector: "ks", Reference: ref, Current: cur, Schedule: sched},
+		{Name: "output-embedding", Feature: "output_embedding", Detector: "mmd", Reference: ref, Current: cur, Schedule: sched, MaxSamples: 500},
+		{Name: "input-vocabulary", Feature: "input_terms", Detector: "js", Reference: ref, Current: cur, Schedule: sched, MaxSamples: 1000},
+		{Name: "error-rate", Feature: "error", Detector: "fisher", Reference: ref, Current: cur, Schedule: sched},
+	}
+}
