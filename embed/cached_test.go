@@ -1,0 +1,271 @@
+package embed_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embed/embedtest"
+	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+
+// migrated returns a connection to a fresh database with the schema.
+func migrated(tb testing.TB) driver.Conn {
+	tb.Helper()
+	addr, db := chtest.Database(tb)
+	conn := chtest.Conn(tb, addr, db)
+	if _, err := schemas.Migrate(context.Background(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+		tb.Fatalf("migrating: %v", err)
+	}
+	return conn
+}
+
+type cacheFixture struct {
+	srv     *embedtest.Server
+	cached  *embed.Cached
+	metrics *embed.Metrics
+	log     *bytes.Buffer
+}
+
+func newCacheFixture(t *testing.T, conn driver.Conn, opts ...embed.CacheOpt) cacheFixture {
+	t.Helper()
+	srv := embedtest.NewServer(t, embedtest.WithDim(8))
+	m, err := embed.NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	opts = append([]embed.CacheOpt{embed.WithMetrics(m), embed.WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))}, opts...)
+	return cacheFixture{srv: srv, cached: embed.NewCached(newOpenAI(t, fastConfig(srv.URL)), conn, opts...), metrics: m, log: &buf}
+}
+
+func (f cacheFixture) counter(c *prometheus.CounterVec, label string) float64 {
+	return testutil.ToFloat64(c.WithLabelValues(label))
+}
+
+// bitsEqual fails unless a and b hold bit-identical vectors.
+func bitsEqual(t *testing.T, a, b [][]float32) {
+	t.Helper()
+	if len(a) != len(b) {
+		t.Fatalf("%d vs %d vectors", len(a), len(b))
+	}
+	for i := range a {
+		if len(a[i]) != len(b[i]) {
+			t.Fatalf("vector %d: %d vs %d dimensions", i, len(a[i]), len(b[i]))
+		}
+		for j := range a[i] {
+			if math.Float32bits(a[i][j]) != math.Float32bits(b[i][j]) {
+				t.Fatalf("vector %d differs at %d: %v vs %v", i, j, a[i][j], b[i][j])
+			}
+		}
+	}
+}
+
+func TestCachedSecondCallIsFree(t *testing.T) {
+	f := newCacheFixture(t, migrated(t), embed.WithLookupChunk(7)) // several lookup queries per call
+	ctx := context.Background()
+	in := texts("window", 40)
+	first, err := f.cached.Embed(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameVectors(t, in, first, 8)
+	reqs := f.srv.Requests()
+	if f.srv.Texts() != 40 {
+		t.Fatalf("first call sent %d texts to the provider, want 40", f.srv.Texts())
+	}
+	second, err := f.cached.Embed(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Requests() != reqs {
+		t.Fatalf("second call made %d provider requests, want 0", f.srv.Requests()-reqs)
+	}
+	bitsEqual(t, first, second) // Float32 survives ClickHouse exactly
+	id := f.cached.ID()
+	if h, m := f.counter(f.metrics.CacheHits, id), f.counter(f.metrics.CacheMisses, id); h != 40 || m != 40 {
+		t.Fatalf("hits %v misses %v, want 40 and 40", h, m)
+	}
+	if f.log.Len() != 0 {
+		t.Fatalf("unexpected log: %s", f.log)
+	}
+}
+
+func TestCachedPartialWindow(t *testing.T) {
+	f := newCacheFixture(t, migrated(t))
+	ctx := context.Background()
+	all := texts("sliding", 15)
+	if _, err := f.cached.Embed(ctx, all[:10]); err != nil {
+		t.Fatal(err)
+	}
+	f.srv.Reset()
+	window := all[5:15]
+	got, err := f.cached.Embed(ctx, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameVectors(t, window, got, 8)
+	var sent []string
+	for _, r := range f.srv.Inputs() {
+		sent = append(sent, r...)
+	}
+	if !slices.Equal(sent, all[10:15]) {
+		t.Fatalf("provider got %q, want only the 5 new texts %q", sent, all[10:15])
+	}
+}
+
+func TestCachedDuplicatesEmbeddedOnce(t *testing.T) {
+	f := newCacheFixture(t, migrated(t))
+	in := []string{"a", "b", "a", "a", "", "b", "c", ""}
+	got, err := f.cached.Embed(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameVectors(t, in, got, 8)
+	if f.srv.Texts() != 4 {
+		t.Fatalf("provider got %d texts (%q), want the 4 distinct ones", f.srv.Texts(), f.srv.Inputs())
+	}
+	id := f.cached.ID()
+	if h, m := f.counter(f.metrics.CacheHits, id), f.counter(f.metrics.CacheMisses, id); h != 4 || m != 4 {
+		t.Fatalf("hits %v misses %v, want 4 and 4", h, m)
+	}
+	// Inserted once each: a fresh Cached (another worker) finds all four.
+	f.srv.Reset()
+	if _, err := f.cached.Embed(context.Background(), []string{"c", "", "b", "a"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Requests() != 0 {
+		t.Fatalf("%d provider requests for cached texts", f.srv.Requests())
+	}
+}
+
+// renamed gives an embedder another ID (same vectors).
+type renamed struct {
+	embed.Embedder
+	id string
+}
+
+func (r renamed) ID() string { return r.id }
+
+// counting counts the texts an embedder is asked for.
+type counting struct {
+	embed.Embedder
+	texts int
+}
+
+func (c *counting) Embed(ctx context.Context, in []string) ([][]float32, error) {
+	c.texts += len(in)
+	return c.Embedder.Embed(ctx, in)
+}
+
+func TestCachedKeysByEmbedderID(t *testing.T) {
+	conn := migrated(t)
+	ctx := context.Background()
+	in := texts("ids", 5)
+	// Quotes, backslashes and NUL in the ID must be literal, not SQL.
+	for _, id := range []string{"plain", `it's \' a "test"\`, "nul\x00byte", "x' OR 1=1 --"} {
+		inner := &counting{Embedder: renamed{embed.NewLexical(16, 1), id}}
+		c := embed.NewCached(inner, conn)
+		for range 2 {
+			if _, err := c.Embed(ctx, in); err != nil {
+				t.Fatalf("%q: %v", id, err)
+			}
+		}
+		if inner.texts != 5 {
+			t.Errorf("ID %q: provider embedded %d texts over two calls, want 5 (one miss each, then hits only for this ID)", id, inner.texts)
+		}
+	}
+}
+
+func TestCachedLargeWindow(t *testing.T) {
+	// 1,201 texts: three lookup queries of up to 500 hashes.
+	conn := migrated(t)
+	inner := &counting{Embedder: embed.NewLexical(32, 0)}
+	c := embed.NewCached(inner, conn)
+	in := texts("large", 1201)
+	first, err := c.Embed(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Embed(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inner.texts != 1201 {
+		t.Fatalf("provider embedded %d texts, want 1201", inner.texts)
+	}
+	bitsEqual(t, first, second)
+}
+
+func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
+	t.Run("lookup: connection closed", func(t *testing.T) {
+		conn := migrated(t)
+		conn.Close()
+		f := newCacheFixture(t, conn)
+		in := []string{"x", "y", "x"}
+		got, err := f.cached.Embed(context.Background(), in)
+		if err != nil {
+			t.Fatalf("a cache failure failed the call: %v", err)
+		}
+		sameVectors(t, in, got, 8)
+		if n := f.counter(f.metrics.CacheErrors, embed.OpLookup); n != 1 {
+			t.Fatalf("cache_errors_total{op=lookup} = %v, want 1", n)
+		}
+		if n := f.counter(f.metrics.CacheErrors, embed.OpInsert); n != 0 {
+			t.Fatalf("cache_errors_total{op=insert} = %v: no insert should follow a failed lookup", n)
+		}
+		if !strings.Contains(f.log.String(), "op=lookup") {
+			t.Fatalf("no log of the reason: %q", f.log)
+		}
+	})
+	t.Run("insert: table of the wrong shape", func(t *testing.T) {
+		addr, db := chtest.Database(t)
+		conn := chtest.Conn(t, addr, db)
+		// Lookups work, inserts fail (no created_at column).
+		if err := conn.Exec(context.Background(), "CREATE TABLE embeddings (embedder String, text_hash String, vector Array(Float32)) ENGINE = MergeTree ORDER BY (embedder, text_hash)"); err != nil {
+			t.Fatal(err)
+		}
+		f := newCacheFixture(t, conn)
+		in := []string{"p", "q"}
+		got, err := f.cached.Embed(context.Background(), in)
+		if err != nil {
+			t.Fatalf("a cache failure failed the call: %v", err)
+		}
+		sameVectors(t, in, got, 8)
+		if l, i := f.counter(f.metrics.CacheErrors, embed.OpLookup), f.counter(f.metrics.CacheErrors, embed.OpInsert); l != 0 || i != 1 {
+			t.Fatalf("cache errors lookup=%v insert=%v, want 0 and 1", l, i)
+		}
+	})
+}
+
+func TestCachedProviderErrorIsReturned(t *testing.T) {
+	f := newCacheFixture(t, migrated(t))
+	f.srv.Enqueue(embedtest.BadRequest("nope"))
+	_, err := f.cached.Embed(context.Background(), []string{"a"})
+	var apiErr *embed.APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 {
+		t.Fatalf("want the provider's 400, got %v", err)
+	}
+	// Nothing was cached: the next call asks the provider again.
+	if _, err := f.cached.Embed(context.Background(), []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if f.srv.Requests() != 2 {
+		t.Fatalf("%d requests, want 2", f.srv.Requests())
+	}
+}
