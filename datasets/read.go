@@ -127,16 +127,16 @@ func (e *RowError) Error() string {
 	return b.String()
 }
 
-// Report is what ReadFile noticed besides errors: things an operator should
+// ReadReport is what ReadFile noticed besides errors: things an operator should
 // know but that do not stop an import.
-type Report struct {
+type ReadReport struct {
 	Rows            int
 	MissingExpected int      // rows without an expected output
 	IgnoredFields   []string // fields of the file that map to no dataset field, sorted
 }
 
 // Warnings renders the report as lines for a person.
-func (r Report) Warnings(file string) []string {
+func (r ReadReport) Warnings(file string) []string {
 	var out []string
 	if r.MissingExpected > 0 {
 		out = append(out, fmt.Sprintf("%s: %d of %d rows have no expected output (reference metrics will skip them; --require-expected makes this an error)",
@@ -155,7 +155,7 @@ func (r Report) Warnings(file string) []string {
 //
 // Field rules: input is required and must not be empty or blank; expected,
 // output and context are optional (a missing expected output is counted in
-// the Report, or is an error with RequireExpected). Text fields must be
+// the ReadReport, or is an error with RequireExpected). Text fields must be
 // valid UTF-8. In JSONL a string is taken as is, null is missing, and any
 // other JSON value (number, boolean, object, array) is stored as its
 // compact JSON text. Tags are an array of strings in JSONL, a list of
@@ -167,19 +167,19 @@ func ReadFile(path string, o ReadOptions) ([]schemas.DatasetRow, error) {
 }
 
 // ReadFileReport is ReadFile that also returns the warnings' material.
-func ReadFileReport(path string, o ReadOptions) ([]schemas.DatasetRow, Report, error) {
+func ReadFileReport(path string, o ReadOptions) ([]schemas.DatasetRow, ReadReport, error) {
 	o = o.withDefaults()
 	format := strings.ToLower(o.Format)
 	if format == "" {
 		f, err := FormatOf(path)
 		if err != nil {
-			return nil, Report{}, err
+			return nil, ReadReport{}, err
 		}
 		format = f
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, Report{}, fmt.Errorf("opening dataset file: %w", err)
+		return nil, ReadReport{}, fmt.Errorf("opening dataset file: %w", err)
 	}
 	defer f.Close()
 	c := &collector{file: filepath.Base(path), o: o, ignored: map[string]bool{}}
@@ -192,18 +192,18 @@ func ReadFileReport(path string, o ReadOptions) ([]schemas.DatasetRow, Report, e
 		c.parquet = true
 		err = c.readParquet(f)
 	default:
-		return nil, Report{}, fmt.Errorf("unknown format %q (want jsonl, csv or parquet)", o.Format)
+		return nil, ReadReport{}, fmt.Errorf("unknown format %q (want jsonl, csv or parquet)", o.Format)
 	}
 	if err != nil {
-		return nil, Report{}, err
+		return nil, ReadReport{}, err
 	}
 	if err := c.err(); err != nil {
-		return nil, Report{}, err
+		return nil, ReadReport{}, err
 	}
 	if len(c.rows) == 0 {
-		return nil, Report{}, &RowError{File: c.file, Msg: "has no rows"}
+		return nil, ReadReport{}, &RowError{File: c.file, Msg: "has no rows"}
 	}
-	rep := Report{Rows: len(c.rows), MissingExpected: c.missingExpected}
+	rep := ReadReport{Rows: len(c.rows), MissingExpected: c.missingExpected}
 	for k := range c.ignored {
 		rep.IgnoredFields = append(rep.IgnoredFields, k)
 	}

@@ -143,7 +143,8 @@ func Checksum(rows []schemas.DatasetRow) string {
 // Imports of the same name must not run concurrently: ClickHouse has no
 // transactions. Import checks before publishing that no other import wrote
 // the same version and fails if one did, which catches most races but not
-// all.
+// all; Rows then refuses a version whose rows no longer match its count
+// and checksum.
 func Import(ctx context.Context, conn driver.Conn, name string, rows []schemas.DatasetRow, meta Meta) (schemas.DatasetVersion, error) {
 	if err := ValidateName(name); err != nil {
 		return schemas.DatasetVersion{}, err

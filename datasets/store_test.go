@@ -444,3 +444,27 @@ func TestReadmeQueries(t *testing.T) {
 		}
 	}
 }
+
+// A version whose rows were overwritten (a concurrent import of the same
+// version, or a hand-made insert) is refused, not read as mixed content.
+func TestRowsRefusesChangedVersion(t *testing.T) {
+	conn := migrated(t)
+	ctx := t.Context()
+	v, err := Import(ctx, conn, "qa", want, Meta{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := conn.PrepareBatch(ctx, "INSERT INTO dataset_rows ("+strings.Join(schemas.DatasetRowColumns(), ", ")+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append("qa", v.Version, uint32(1), "other input", "", "", []string{}, "", time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Rows(ctx, conn, "qa", v.Version); err == nil || !strings.Contains(err.Error(), "checksum") {
+		t.Errorf("Rows of a changed version: %v", err)
+	}
+}

@@ -104,6 +104,7 @@ func TestDatasetCLI(t *testing.T) {
 
 	t.Run("list", func(t *testing.T) {
 		out, _ := mustRun("list")
+		t.Log("\n" + out)
 		if !strings.Contains(out, "NAME") || !datasetLineHas(out, "qa", "2", "3", "2") || !datasetLineHas(out, "from-csv", "1", "1", "1") {
 			t.Errorf("list:\n%s", out)
 		}
@@ -116,6 +117,7 @@ func TestDatasetCLI(t *testing.T) {
 
 	t.Run("show", func(t *testing.T) {
 		out, _ := mustRun("show", "qa@1", "--rows", "2")
+		t.Log("\n" + out)
 		if !strings.Contains(out, "first 2 of 3 rows of qa@1") || !strings.Contains(out, "first") || !datasetLineHas(out, "*", "1", "3") || !datasetLineHas(out, "1", "q2", "a2") {
 			t.Errorf("show:\n%s", out)
 		}
