@@ -4,9 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
-	"math"
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"time"
 

@@ -269,3 +269,44 @@ func TestCachedProviderErrorIsReturned(t *testing.T) {
 		t.Fatalf("%d requests, want 2", f.srv.Requests())
 	}
 }
+
+// fixedBits embeds every text as the same vector of given bit patterns.
+type fixedBits []uint32
+
+func (f fixedBits) ID() string { return "fixed-bits" }
+
+func (f fixedBits) Embed(_ context.Context, in []string) ([][]float32, error) {
+	out := make([][]float32, len(in))
+	for i := range out {
+		out[i] = make([]float32, len(f))
+		for j, b := range f {
+			out[i][j] = math.Float32frombits(b)
+		}
+	}
+	return out, nil
+}
+
+func TestCachedRoundTripsEveryBitPattern(t *testing.T) {
+	// Zero high bytes are what reinterpretAsString would strip: the lookup
+	// must keep them.
+	bits := fixedBits{0, 0x80000000, 0x00000001, 0x00000100, 0x00010000, 0x3fc00000, 0x7f800000, 0xff800000, 0x7fc00000, 0x00800000, 0x7f7fffff}
+	conn := migrated(t)
+	inner := &counting{Embedder: bits}
+	c := embed.NewCached(inner, conn)
+	first, err := c.Embed(context.Background(), []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := c.Embed(context.Background(), []string{"a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inner.texts != 1 {
+		t.Fatalf("the second call was not served from the cache (%d texts embedded)", inner.texts)
+	}
+	for j, b := range bits {
+		if got := math.Float32bits(second[0][j]); got != b || math.Float32bits(first[0][j]) != b {
+			t.Errorf("element %d: stored %#08x, read back %#08x", j, b, got)
+		}
+	}
+}
