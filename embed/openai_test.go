@@ -284,3 +284,30 @@ func TestOpenAICancelled(t *testing.T) {
 		t.Fatalf("%d requests after the caller gave up", srv.Requests())
 	}
 }
+
+func TestOpenAICapsRetryAfter(t *testing.T) {
+	srv := embedtest.NewServer(t)
+	srv.Enqueue(embedtest.RateLimited("3600"))
+	cfg := fastConfig(srv.URL)
+	cfg.MaxRetryAfter = 50 * time.Millisecond
+	start := time.Now()
+	if _, err := newOpenAI(t, cfg).Embed(context.Background(), []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
+		t.Fatalf("waited %v for a Retry-After of an hour capped at 50ms", d)
+	}
+}
+
+func TestOpenAIRetryPastDeadline(t *testing.T) {
+	// A Retry-After beyond the caller's deadline fails now, not at the deadline.
+	srv := embedtest.NewServer(t)
+	srv.Enqueue(embedtest.RateLimited("30"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := newOpenAI(t, fastConfig(srv.URL)).Embed(ctx, []string{"a"})
+	if err == nil || !strings.Contains(err.Error(), "past the deadline") || time.Since(start) > time.Second {
+		t.Fatalf("after %v: %v", time.Since(start), err)
+	}
+}
