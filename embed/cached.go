@@ -119,13 +119,13 @@ func (c *Cached) Embed(ctx context.Context, texts []string) ([][]float32, error)
 	}
 	// Distinct texts in order of first occurrence, and where each occurs.
 	hashes := make([]string, len(texts))
-	first := make(map[string]int, len(texts)) // hash → index into uniq
-	var uniq []int                            // index into texts of each distinct text
+	seen := make(map[string]struct{}, len(texts))
+	var uniq []int // index into texts of each distinct text
 	for i, t := range texts {
 		h := TextHash(t)
 		hashes[i] = h
-		if _, ok := first[h]; !ok {
-			first[h] = len(uniq)
+		if _, ok := seen[h]; !ok {
+			seen[h] = struct{}{}
 			uniq = append(uniq, i)
 		}
 	}
@@ -169,20 +169,25 @@ func (c *Cached) Embed(ctx context.Context, texts []string) ([][]float32, error)
 		for k, h := range missHashes {
 			vecs[h] = fresh[k]
 		}
-		if lookupErr == nil {
-			if err := c.insert(ctx, missHashes, fresh); err != nil {
-				if ctx.Err() != nil {
-					return nil, fmt.Errorf("embedding %d texts: %w", len(texts), ctx.Err())
-				}
-				c.cacheFailed(OpInsert, err, len(missTexts))
-			}
-		}
 	}
 	for i, h := range hashes {
 		out[i] = vecs[h]
 	}
+	// Checked before the insert, so a disagreeing vector is never cached.
 	if err := checkDims(out, 0, "embedding with "+c.id); err != nil {
 		return nil, fmt.Errorf("%w (cached and fresh vectors disagree: was the embedder's output changed without changing its ID?)", err)
+	}
+	if len(missTexts) > 0 && lookupErr == nil {
+		fresh := make([][]float32, len(missHashes))
+		for k, h := range missHashes {
+			fresh[k] = vecs[h]
+		}
+		if err := c.insert(ctx, missHashes, fresh); err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("embedding %d texts: %w", len(texts), ctx.Err())
+			}
+			c.cacheFailed(OpInsert, err, len(missTexts))
+		}
 	}
 	return out, nil
 }

@@ -310,3 +310,43 @@ func TestCachedRoundTripsEveryBitPattern(t *testing.T) {
 		}
 	}
 }
+
+// settableDim embeds every text as a vector of ones of the current dim,
+// under one ID: an embedder whose output changed without its ID.
+type settableDim struct {
+	dim   int
+	texts int
+}
+
+func (s *settableDim) ID() string { return "settable" }
+
+func (s *settableDim) Embed(_ context.Context, in []string) ([][]float32, error) {
+	s.texts += len(in)
+	out := make([][]float32, len(in))
+	for i := range out {
+		out[i] = slices.Repeat([]float32{1}, s.dim)
+	}
+	return out, nil
+}
+
+func TestCachedRefusesDisagreeingVectors(t *testing.T) {
+	inner := &settableDim{dim: 4}
+	c := embed.NewCached(inner, migrated(t))
+	ctx := context.Background()
+	if _, err := c.Embed(ctx, []string{"a"}); err != nil {
+		t.Fatal(err)
+	}
+	inner.dim = 5
+	_, err := c.Embed(ctx, []string{"a", "b"})
+	if err == nil || !strings.Contains(err.Error(), "disagree") {
+		t.Fatalf("want a dimension disagreement, got %v", err)
+	}
+	// "b" was not cached by the failed call.
+	inner.texts = 0
+	if _, err := c.Embed(ctx, []string{"b"}); err != nil {
+		t.Fatal(err)
+	}
+	if inner.texts != 1 {
+		t.Fatalf("b came from the cache: the disagreeing vector was inserted")
+	}
+}

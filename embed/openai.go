@@ -140,6 +140,7 @@ type APIError struct {
 	RetryAfter time.Duration
 }
 
+// Error is "status N: body".
 func (e *APIError) Error() string {
 	if e.Body == "" {
 		return fmt.Sprintf("status %d", e.StatusCode)
@@ -155,6 +156,7 @@ func (e *APIError) Retryable() bool {
 // TimeoutError is an attempt that ran past its timeout.
 type TimeoutError struct{ Timeout time.Duration }
 
+// Error says how long the attempt ran.
 func (e *TimeoutError) Error() string { return fmt.Sprintf("attempt timed out after %v", e.Timeout) }
 
 // Unwrap makes errors.Is(err, context.DeadlineExceeded) hold.
