@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
@@ -231,6 +232,31 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 		}
 		if !strings.Contains(f.log.String(), "op=lookup") {
 			t.Fatalf("no log of the reason: %q", f.log)
+		}
+	})
+	t.Run("lookup: server killed", func(t *testing.T) {
+		srv := chtest.StartPrivate(t)
+		conn := chtest.Conn(t, srv.Addr(), "default")
+		if _, err := schemas.Migrate(context.Background(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		f := newCacheFixture(t, conn, embed.WithCacheTimeout(2*time.Second))
+		if _, err := f.cached.Embed(context.Background(), []string{"warm"}); err != nil {
+			t.Fatal(err)
+		}
+		srv.Kill() // as a crash would; Stop waits for connections to close
+		in := []string{"warm", "cold"}
+		start := time.Now()
+		got, err := f.cached.Embed(context.Background(), in)
+		if err != nil {
+			t.Fatalf("ClickHouse down failed the call: %v", err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Fatalf("took %v: the cache timeout (2s) did not bound the lookup", d)
+		}
+		sameVectors(t, in, got, 8)
+		if n := f.counter(f.metrics.CacheErrors, embed.OpLookup); n != 1 {
+			t.Fatalf("cache_errors_total{op=lookup} = %v, want 1", n)
 		}
 	})
 	t.Run("insert: table of the wrong shape", func(t *testing.T) {
