@@ -18,7 +18,7 @@ import (
 // Record is what a monitor reads of one span (or one dataset row, where
 // only the texts exist).
 type Record struct {
-	Time                 time.Time
+	Time                 time.Time // the span's end
 	Input, Output        string
 	UsageIn, UsageOut    float64
 	LatencyMS            float64

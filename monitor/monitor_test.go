@@ -33,7 +33,9 @@ type env struct {
 	chs   *ingest.CHStore
 }
 
-func newEnv(t *testing.T) env {
+func newEnv(t *testing.T) env { return newEnvTB(t) }
+
+func newEnvTB(t testing.TB) env {
 	t.Helper()
 	addr, db := chtest.Database(t)
 	conn := chtest.Conn(t, addr, db)
@@ -51,6 +53,10 @@ func newEnv(t *testing.T) env {
 // traffic writes minutes of simulated support-bot traffic starting at t0,
 // perMinute traces each, the shift active in the minutes shifted reports.
 func (e env) traffic(t *testing.T, kind simulate.ShiftKind, t0 time.Time, minutes, perMinute int, shifted func(minute int) bool) {
+	e.trafficTB(t, kind, t0, minutes, perMinute, shifted)
+}
+
+func (e env) trafficTB(t testing.TB, kind simulate.ShiftKind, t0 time.Time, minutes, perMinute int, shifted func(minute int) bool) {
 	t.Helper()
 	tr := simulate.DefaultTraffic()
 	tr.Apps = []string{"support-bot"}
@@ -76,7 +82,9 @@ func (e env) traffic(t *testing.T, kind simulate.ShiftKind, t0 time.Time, minute
 	}
 }
 
-func testRunner(t *testing.T, e env) *Runner {
+func testRunner(t *testing.T, e env) *Runner { return testRunnerTB(t, e) }
+
+func testRunnerTB(t testing.TB, e env) *Runner {
 	t.Helper()
 	tok, err := tokenize.New("cl100k_base")
 	if err != nil {

@@ -181,14 +181,18 @@ func (f fanOut) Shutdown(ctx context.Context) error { return nil }
 // a change and then adapts to it: the alert resolves once the new
 // behaviour fills the reference. Declare per-app monitors with a dataset
 // or fixed reference for skew and for lasting comparisons.
+//
+// They test at p_val 0.01: with four monitors every 30 s, 0.05 would
+// page about every 2.5 minutes on unchanged traffic.
 func DefaultMonitors() []Monitor {
 	ref := Reference{Size: 10 * time.Minute}
+	p := func() map[string]string { return map[string]string{"p_val": "0.01"} }
 	cur := Window{Size: time.Minute}
 	sched := 30 * time.Second
 	return []Monitor{
-		{Name: "output-tokens", Feature: "output_tokens", Detector: "ks", Reference: ref, Current: cur, Schedule: sched},
-		{Name: "output-embedding", Feature: "output_embedding", Detector: "mmd", Reference: ref, Current: cur, Schedule: sched, MaxSamples: 500},
-		{Name: "input-vocabulary", Feature: "input_terms", Detector: "js", Reference: ref, Current: cur, Schedule: sched, MaxSamples: 1000},
-		{Name: "error-rate", Feature: "error", Detector: "fisher", Reference: ref, Current: cur, Schedule: sched},
+		{Name: "output-tokens", Feature: "output_tokens", Detector: "ks", Params: p(), Reference: ref, Current: cur, Schedule: sched},
+		{Name: "output-embedding", Feature: "output_embedding", Detector: "mmd", Params: p(), Reference: ref, Current: cur, Schedule: sched, MaxSamples: 500},
+		{Name: "input-vocabulary", Feature: "input_terms", Detector: "js", Params: p(), Reference: ref, Current: cur, Schedule: sched, MaxSamples: 1000},
+		{Name: "error-rate", Feature: "error", Detector: "fisher", Params: p(), Reference: ref, Current: cur, Schedule: sched},
 	}
 }

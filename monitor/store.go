@@ -10,6 +10,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chainwatch/chainwatch/datasets"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -46,17 +47,26 @@ func (s Selector) where() string {
 	return strings.Join(parts, " AND ")
 }
 
-const spanCols = `start_unix_nano, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
+// endNanos is a span's end in Unix nanoseconds (end_time is whole seconds
+// on servers without DateTime64).
+const endNanos = "(start_unix_nano + toUInt64(duration_ms * 1000000))"
+
+const spanCols = endNanos + `, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
     if(model_returned != '', model_returned, model_requested), status, component_name, operation`
 
-// Window reads the spans of sel in [from, to) — at most max of them, a
-// deterministic pseudo-random subset (by hash of the span's ids) when there
-// are more — and the total count in the window. Spans are read without
-// FINAL: a replayed span counted twice shifts a window by one row, and
-// FINAL would cost a merge on every read.
+// Window reads the spans of sel that ended in [from, to) — at most max of
+// them, a deterministic pseudo-random subset (by hash of the span's ids)
+// when there are more — and the total count in the window. Windows go by
+// end time: a span is exported when it ends, so every span that ended
+// before a tick is in ClickHouse once the pipeline's latency has passed
+// (worker.settle), whereas a long span (a 30 s timeout) that started in a
+// window arrives after that window was evaluated and would be counted only
+// by later windows, biasing the comparison (the error rate most). Spans
+// are read without FINAL: a replayed span counted twice shifts a window by
+// one row, and FINAL would cost a merge on every read.
 func (st *Store) Window(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, int, error) {
-	cond := fmt.Sprintf("%s AND start_time >= toDateTime(%d) AND start_time <= toDateTime(%d) AND start_unix_nano >= %d AND start_unix_nano < %d",
-		sel.where(), from.Unix(), to.Unix(), from.UnixNano(), to.UnixNano())
+	cond := fmt.Sprintf("%s AND end_time >= toDateTime(%d) AND start_time <= toDateTime(%d) AND %s >= %d AND %s < %d",
+		sel.where(), from.Unix()-1, to.Unix(), endNanos, from.UnixNano(), endNanos, to.UnixNano())
 	var total uint64
 	if err := st.conn.QueryRow(ctx, "SELECT count() FROM spans WHERE "+cond).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("counting spans: %w", err)
@@ -69,10 +79,10 @@ func (st *Store) Window(ctx context.Context, sel Selector, from, to time.Time, m
 	return recs, int(total), err
 }
 
-// LastN reads the last n spans of sel that started before to.
+// LastN reads the last n spans of sel that ended before to.
 func (st *Store) LastN(ctx context.Context, sel Selector, to time.Time, n int) ([]Record, error) {
-	q := fmt.Sprintf("SELECT %s FROM spans WHERE %s AND start_time <= toDateTime(%d) AND start_unix_nano < %d ORDER BY start_unix_nano DESC LIMIT %d",
-		spanCols, sel.where(), to.Unix(), to.UnixNano(), n)
+	q := fmt.Sprintf("SELECT %s FROM spans WHERE %s AND start_time <= toDateTime(%d) AND %s < %d ORDER BY %s DESC LIMIT %d",
+		spanCols, sel.where(), to.Unix(), endNanos, to.UnixNano(), endNanos, n)
 	return st.records(ctx, q)
 }
 
@@ -100,44 +110,37 @@ func (st *Store) records(ctx context.Context, q string) ([]Record, error) {
 }
 
 // DatasetRecords reads a dataset version (0: the latest that finished
-// importing) as records: Input the dataset's input, Output its recorded
-// output or else its expected output. It returns the version read.
+// importing) through datasets.Rows, which refuses a version whose rows do
+// not match its recorded count and checksum, as records: Input the
+// dataset's input, Output its recorded output or else its expected output.
+// More than max rows are subsampled by a hash of the row number. It
+// returns the version read.
 func (st *Store) DatasetRecords(ctx context.Context, name string, version uint32, max int) ([]Record, uint32, error) {
-	if version == 0 {
-		var v uint32
-		var n uint64
-		if err := st.conn.QueryRow(ctx, "SELECT toUInt32(max(version)), count() FROM dataset_versions WHERE name = "+quote(name)).Scan(&v, &n); err != nil {
-			return nil, 0, fmt.Errorf("reading dataset %s versions: %w", name, err)
-		}
-		if n == 0 {
-			return nil, 0, fmt.Errorf("dataset %q has no imported version", name)
-		}
-		version = v
-	} else {
-		var n uint64
-		if err := st.conn.QueryRow(ctx, fmt.Sprintf("SELECT count() FROM dataset_versions WHERE name = %s AND version = %d", quote(name), version)).Scan(&n); err != nil {
-			return nil, 0, fmt.Errorf("reading dataset %s@%d: %w", name, version, err)
-		}
-		if n == 0 {
-			return nil, 0, fmt.Errorf("dataset %s@%d does not exist (or its import did not finish)", name, version)
-		}
-	}
-	q := fmt.Sprintf("SELECT input, if(output != '', output, expected) FROM dataset_rows FINAL WHERE name = %s AND version = %d ORDER BY cityHash64(row_index) LIMIT %d",
-		quote(name), version, max)
-	rows, err := st.conn.Query(ctx, q)
+	v, err := datasets.Version(ctx, st.conn, name, version)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reading dataset %s@%d: %w", name, version, err)
+		return nil, 0, err
 	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		var r Record
-		if err := rows.Scan(&r.Input, &r.Output); err != nil {
-			return nil, 0, fmt.Errorf("reading dataset %s@%d: %w", name, version, err)
+	rows, err := datasets.Rows(ctx, st.conn, name, v.Version)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(rows) > max {
+		h := func(r uint32) uint64 {
+			x := uint64(r)*0x9e3779b97f4a7c15 + 1
+			x ^= x >> 31
+			return x * 0xbf58476d1ce4e5b9
 		}
-		out = append(out, r)
+		sort.Slice(rows, func(i, j int) bool { return h(rows[i].Row) < h(rows[j].Row) })
+		rows = rows[:max]
 	}
-	return out, version, rows.Err()
+	out := make([]Record, len(rows))
+	for i, r := range rows {
+		out[i] = Record{Input: r.Input, Output: r.Output}
+		if out[i].Output == "" {
+			out[i].Output = r.Expected
+		}
+	}
+	return out, v.Version, nil
 }
 
 // InsertResult writes one monitor run.
