@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chainwatch/chainwatch/internal/httpretry"
 )
 
 // OpenAI client defaults beyond Config's.
@@ -330,8 +332,8 @@ func (o *OpenAI) attempt(ctx context.Context, body []byte, n int) ([][]float32, 
 	}
 	o.count(strconv.Itoa(resp.StatusCode))
 	if resp.StatusCode != http.StatusOK {
-		return nil, &APIError{StatusCode: resp.StatusCode, Body: truncate(strings.TrimSpace(string(raw)), maxErrorBody),
-			RetryAfter: parseRetryAfter(resp.Header, time.Now())}
+		return nil, &APIError{StatusCode: resp.StatusCode, Body: httpretry.Truncate(strings.TrimSpace(string(raw)), maxErrorBody),
+			RetryAfter: httpretry.RetryAfter(resp.Header, time.Now())}
 	}
 	if len(raw) > maxResponseBytes {
 		return nil, &responseError{fmt.Sprintf("response larger than %d bytes", maxResponseBytes)}
@@ -343,7 +345,7 @@ func (o *OpenAI) attempt(ctx context.Context, body []byte, n int) ([][]float32, 
 func (o *OpenAI) decode(raw []byte, n int) ([][]float32, error) {
 	var wr wireResponse
 	if err := json.Unmarshal(raw, &wr); err != nil {
-		return nil, &responseError{fmt.Sprintf("parsing response: %v (body starts %q)", err, truncate(string(raw), 200))}
+		return nil, &responseError{fmt.Sprintf("parsing response: %v (body starts %q)", err, httpretry.Truncate(string(raw), 200))}
 	}
 	out := make([][]float32, n)
 	for k, d := range wr.Data {
@@ -385,32 +387,4 @@ func (o *OpenAI) count(code string) {
 	if o.cfg.Metrics != nil {
 		o.cfg.Metrics.Requests.WithLabelValues(o.id, code).Inc()
 	}
-}
-
-// parseRetryAfter reads OpenAI's retry-after-ms, else Retry-After as seconds
-// or an HTTP date; 0 when absent or unparsable.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("retry-after-ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

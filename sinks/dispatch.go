@@ -8,12 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/internal/httpretry"
 )
 
 // target is one destination a dispatcher delivers to.
@@ -446,24 +447,10 @@ func (l *lane) post(ctx context.Context, alerts []Alert) error {
 	err = fmt.Errorf("posting alerts: %s answered %s: %s", l.t.url, resp.Status, strings.TrimSpace(string(msg)))
 	switch {
 	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
-		return &postError{reason: ReasonThrottled, retryAfter: retryAfter(resp.Header.Get("Retry-After")), err: err}
+		return &postError{reason: ReasonThrottled, retryAfter: httpretry.RetryAfter(resp.Header, time.Now()), err: err}
 	case code >= 500:
-		return &postError{reason: ReasonServer, retryAfter: retryAfter(resp.Header.Get("Retry-After")), err: err}
+		return &postError{reason: ReasonServer, retryAfter: httpretry.RetryAfter(resp.Header, time.Now()), err: err}
 	default:
 		return &postError{permanent: true, reason: ReasonRejected, err: err}
 	}
-}
-
-// retryAfter parses a Retry-After header: seconds or an HTTP date.
-func retryAfter(h string) time.Duration {
-	if h == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(h); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(time.Until(t), 0)
-	}
-	return 0
 }

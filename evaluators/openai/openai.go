@@ -17,11 +17,11 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chainwatch/chainwatch/evaluators"
+	"github.com/chainwatch/chainwatch/internal/httpretry"
 )
 
 // Defaults. Config fields left zero take them in New.
@@ -315,12 +315,12 @@ func (c *Client) attempt(ctx context.Context, body []byte) (evaluators.ChatRespo
 		return evaluators.ChatResponse{}, timedOut(fmt.Errorf("reading response: %w", err))
 	}
 	if hresp.StatusCode != http.StatusOK {
-		e := &APIError{StatusCode: hresp.StatusCode, RetryAfter: parseRetryAfter(hresp.Header, time.Now())}
+		e := &APIError{StatusCode: hresp.StatusCode, RetryAfter: httpretry.RetryAfter(hresp.Header, time.Now())}
 		var we wireError
 		if json.Unmarshal(raw, &we) == nil && we.Error.Message != "" {
 			e.Type, e.Message = we.Error.Type, we.Error.Message
 		} else {
-			e.Message = truncate(string(raw), 200)
+			e.Message = httpretry.Truncate(string(raw), 200)
 		}
 		return evaluators.ChatResponse{}, e
 	}
@@ -339,32 +339,4 @@ func (c *Client) attempt(ctx context.Context, body []byte) (evaluators.ChatRespo
 		out.Usage = evaluators.Usage{PromptTokens: wresp.Usage.PromptTokens, CompletionTokens: wresp.Usage.CompletionTokens}
 	}
 	return out, nil
-}
-
-// parseRetryAfter reads OpenAI's retry-after-ms, else Retry-After as seconds
-// or an HTTP date; 0 when absent or unparsable.
-func parseRetryAfter(h http.Header, now time.Time) time.Duration {
-	if v := h.Get("retry-after-ms"); v != "" {
-		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 {
-			return time.Duration(ms * float64(time.Millisecond))
-		}
-	}
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-		return time.Duration(s * float64(time.Second))
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -2,7 +2,6 @@ package openai
 
 import (
 	"context"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -38,29 +37,6 @@ func TestConfigFromJudge(t *testing.T) {
 	c := ConfigFromJudge(jc)
 	if c.APIKey != "secret" || c.BaseURL != "http://h/v1" || c.Timeout != jc.Timeout || c.MaxRetries != jc.MaxRetries || c.Concurrency != jc.Concurrency {
 		t.Errorf("%+v", c)
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	tests := []struct {
-		h    map[string]string
-		want time.Duration
-	}{
-		{map[string]string{"Retry-After": "2"}, 2 * time.Second},
-		{map[string]string{"Retry-After": now.Add(5 * time.Second).Format(http.TimeFormat)}, 5 * time.Second},
-		{map[string]string{"retry-after-ms": "250", "Retry-After": "1"}, 250 * time.Millisecond},
-		{map[string]string{"Retry-After": "soon"}, 0},
-		{nil, 0},
-	}
-	for _, tt := range tests {
-		h := http.Header{}
-		for k, v := range tt.h {
-			h.Set(k, v)
-		}
-		if got := parseRetryAfter(h, now); got != tt.want {
-			t.Errorf("%v: got %v, want %v", tt.h, got, tt.want)
-		}
 	}
 }
 

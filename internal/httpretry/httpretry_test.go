@@ -1,4 +1,4 @@
-package embed
+package httpretry
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func TestParseRetryAfter(t *testing.T) {
+func TestRetryAfter(t *testing.T) {
 	now := time.Date(2026, 11, 24, 19, 0, 0, 0, time.UTC)
 	for _, tc := range []struct {
 		h    map[string]string
@@ -24,7 +24,7 @@ func TestParseRetryAfter(t *testing.T) {
 		for k, v := range tc.h {
 			h.Set(k, v)
 		}
-		if got := parseRetryAfter(h, now); got != tc.want {
+		if got := RetryAfter(h, now); got != tc.want {
 			t.Errorf("%v: got %v, want %v", tc.h, got, tc.want)
 		}
 	}
