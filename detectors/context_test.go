@@ -117,19 +117,11 @@ func ctxSample(rng interface {
 func contextRejections(t *testing.T, trials, n int, cShift, xShift float64, seed uint64) float64 {
 	t.Helper()
 	rng := NewRand(seed)
-	rej := 0
-	for s := range trials {
+	return rejections(t, trials, func(s int) (Result, error) {
 		x, cx := ctxSample(rng, n, 0, 0)
 		y, cy := ctxSample(rng, n, cShift, xShift)
-		r, err := ContextMMD(x, y, cx, cy, ContextMMDOptions{NPermutations: 100, Seed: uint64(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Drift {
-			rej++
-		}
-	}
-	return float64(rej) / float64(trials)
+		return ContextMMD(x, y, cx, cy, ContextMMDOptions{NPermutations: 100, Seed: uint64(s)})
+	})
 }
 
 // TestContextNullRates: no change at all, and a change in p(c) only

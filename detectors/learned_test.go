@@ -84,50 +84,21 @@ func TestLearnedTrainingIncreasesObjective(t *testing.T) {
 // per side), defaults otherwise, over 200 seeded trials: the rejection
 // rate is within the 99 % binomial interval around ⌈αB⌉/(B+1).
 func TestLearnedNullRate(t *testing.T) {
-	const trials = 200
 	rng := NewRand(5)
-	rej := 0
-	for s := range trials {
-		x := gaussSample(rng, 100, 4, nil)
-		y := gaussSample(rng, 100, 4, nil)
-		r, _, err := LearnedKernelMMD(x, y, LearnedKernelOptions{Seed: uint64(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Drift {
-			rej++
-		}
-	}
-	rate := float64(rej) / trials
-	lo, hi := rateInterval99(5.0/101, trials)
-	t.Logf("learned-kernel MMD null rejection rate %.4f over %d trials (99%% interval [%.4f, %.4f])", rate, trials, lo, hi)
-	if rate < lo || rate > hi {
-		t.Fatalf("null rejection rate %.4f outside [%.4f, %.4f]", rate, lo, hi)
-	}
+	checkNullRate(t, "learned-kernel MMD", 200, 5.0/101, func(s int) (Result, error) {
+		r, _, err := LearnedKernelMMD(gaussSample(rng, 100, 4, nil), gaussSample(rng, 100, 4, nil), LearnedKernelOptions{Seed: uint64(s)})
+		return r, err
+	})
 }
 
 // TestLearnedPower: N(0, I₄) against N((1, 0, 0, 0), I₄), 200 rows each
 // (50 held out per side): power ≥ 0.9 over 50 trials.
 func TestLearnedPower(t *testing.T) {
-	const trials = 50
 	rng := NewRand(6)
-	rej := 0
-	for s := range trials {
-		x := gaussSample(rng, 200, 4, nil)
-		y := gaussSample(rng, 200, 4, []float64{1})
-		r, _, err := LearnedKernelMMD(x, y, LearnedKernelOptions{Seed: uint64(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Drift {
-			rej++
-		}
-	}
-	pow := float64(rej) / trials
-	t.Logf("learned-kernel MMD power %.3f (mean +1 in one of 4 coordinates, n = m = 200)", pow)
-	if pow < 0.9 {
-		t.Fatalf("power %.3f < 0.9", pow)
-	}
+	checkPower(t, "learned-kernel MMD (mean +1 in one of 4 coordinates, n = m = 200)", 50, func(s int) (Result, error) {
+		r, _, err := LearnedKernelMMD(gaussSample(rng, 200, 4, nil), gaussSample(rng, 200, 4, []float64{1}), LearnedKernelOptions{Seed: uint64(s)})
+		return r, err
+	})
 }
 
 func TestLearnedDeterministicAndValidation(t *testing.T) {

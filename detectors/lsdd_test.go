@@ -64,50 +64,19 @@ func TestLSDDCoreFixture(t *testing.T) {
 // seeded trials; the rejection rate must lie in the 99 % binomial interval
 // around 5/101.
 func TestLSDDNullRate(t *testing.T) {
-	const trials = 1000
 	rng := NewRand(21)
-	rej := 0
-	for s := range trials {
-		x := gaussSample(rng, 50, 2, nil)
-		y := gaussSample(rng, 50, 2, nil)
-		r, err := LSDD(x, y, LSDDOptions{Seed: uint64(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Drift {
-			rej++
-		}
-	}
-	rate := float64(rej) / trials
-	lo, hi := rateInterval99(5.0/101, trials)
-	t.Logf("LSDD null rejection rate %.4f over %d trials (99%% interval [%.4f, %.4f])", rate, trials, lo, hi)
-	if rate < lo || rate > hi {
-		t.Fatalf("null rejection rate %.4f outside [%.4f, %.4f]", rate, lo, hi)
-	}
+	checkNullRate(t, "LSDD", 1000, 5.0/101, func(s int) (Result, error) {
+		return LSDD(gaussSample(rng, 50, 2, nil), gaussSample(rng, 50, 2, nil), LSDDOptions{Seed: uint64(s)})
+	})
 }
 
 // TestLSDDPower: N(0, I₂) vs N((1, 0), I₂), 100 rows each (5 of the
 // reference become centres), 50 trials: power ≥ 0.9.
 func TestLSDDPower(t *testing.T) {
-	const trials = 50
 	rng := NewRand(22)
-	rej := 0
-	for s := range trials {
-		x := gaussSample(rng, 100, 2, nil)
-		y := gaussSample(rng, 100, 2, []float64{1})
-		r, err := LSDD(x, y, LSDDOptions{Seed: uint64(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Drift {
-			rej++
-		}
-	}
-	pow := float64(rej) / trials
-	t.Logf("LSDD power %.3f (mean +1 in one of 2 coordinates, n = m = 100)", pow)
-	if pow < 0.9 {
-		t.Fatalf("power %.3f < 0.9", pow)
-	}
+	checkPower(t, "LSDD (mean +1 in one of 2 coordinates, n = m = 100)", 50, func(s int) (Result, error) {
+		return LSDD(gaussSample(rng, 100, 2, nil), gaussSample(rng, 100, 2, []float64{1}), LSDDOptions{Seed: uint64(s)})
+	})
 }
 
 func TestLSDDDeterministicAndValidation(t *testing.T) {

@@ -184,17 +184,13 @@ func rateInterval99(p float64, k int) (lo, hi float64) {
 	return float64(l) / float64(k), float64(h) / float64(k)
 }
 
-// TestMMDNullRate: N(0, I₂) against N(0, I₂), 50 rows each, B = 100, over
-// 1000 seeded trials. The rejection rate must lie in the 99 % binomial
-// interval around ⌈αB⌉/(B+1) = 0.0495.
-func TestMMDNullRate(t *testing.T) {
-	const trials = 1000
-	rng := NewRand(11)
+// rejections counts the trials in which run (given the trial's index as
+// seed) reports drift; an error fails the test.
+func rejections(t *testing.T, trials int, run func(s int) (Result, error)) float64 {
+	t.Helper()
 	rej := 0
 	for s := range trials {
-		x := gaussSample(rng, 50, 2, nil)
-		y := gaussSample(rng, 50, 2, nil)
-		r, err := MMD(x, y, MMDOptions{Seed: uint64(s)})
+		r, err := run(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,36 +198,48 @@ func TestMMDNullRate(t *testing.T) {
 			rej++
 		}
 	}
-	rate := float64(rej) / trials
-	lo, hi := rateInterval99(5.0/101, trials)
-	t.Logf("MMD null rejection rate %.4f over %d trials (99%% interval [%.4f, %.4f])", rate, trials, lo, hi)
+	return float64(rej) / float64(trials)
+}
+
+// checkNullRate fails unless the rejection rate over trials lies in the
+// 99 % binomial interval around p.
+func checkNullRate(t *testing.T, name string, trials int, p float64, run func(s int) (Result, error)) {
+	t.Helper()
+	rate := rejections(t, trials, run)
+	lo, hi := rateInterval99(p, trials)
+	t.Logf("%s null rejection rate %.4f over %d trials (99%% interval [%.4f, %.4f])", name, rate, trials, lo, hi)
 	if rate < lo || rate > hi {
 		t.Fatalf("null rejection rate %.4f outside [%.4f, %.4f]", rate, lo, hi)
 	}
 }
 
-// TestMMDPower: N(0, I₂) against N((1, 0), I₂), 100 rows each: power must
-// be ≥ 0.9 over 50 trials.
-func TestMMDPower(t *testing.T) {
-	const trials = 50
-	rng := NewRand(12)
-	rej := 0
-	for s := range trials {
-		x := gaussSample(rng, 100, 2, nil)
-		y := gaussSample(rng, 100, 2, []float64{1})
-		r, err := MMD(x, y, MMDOptions{Seed: uint64(s)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Drift {
-			rej++
-		}
-	}
-	pow := float64(rej) / trials
-	t.Logf("MMD power %.3f (mean +1 in one of 2 coordinates, n = m = 100)", pow)
+// checkPower fails unless the rejection rate over trials is at least 0.9.
+func checkPower(t *testing.T, name string, trials int, run func(s int) (Result, error)) {
+	t.Helper()
+	pow := rejections(t, trials, run)
+	t.Logf("%s power %.3f over %d trials", name, pow, trials)
 	if pow < 0.9 {
 		t.Fatalf("power %.3f < 0.9", pow)
 	}
+}
+
+// TestMMDNullRate: N(0, I₂) against N(0, I₂), 50 rows each, B = 100, over
+// 1000 seeded trials. The rejection rate must lie in the 99 % binomial
+// interval around ⌈αB⌉/(B+1) = 0.0495.
+func TestMMDNullRate(t *testing.T) {
+	rng := NewRand(11)
+	checkNullRate(t, "MMD", 1000, 5.0/101, func(s int) (Result, error) {
+		return MMD(gaussSample(rng, 50, 2, nil), gaussSample(rng, 50, 2, nil), MMDOptions{Seed: uint64(s)})
+	})
+}
+
+// TestMMDPower: N(0, I₂) against N((1, 0), I₂), 100 rows each: power must
+// be ≥ 0.9 over 50 trials.
+func TestMMDPower(t *testing.T) {
+	rng := NewRand(12)
+	checkPower(t, "MMD (mean +1 in one of 2 coordinates, n = m = 100)", 50, func(s int) (Result, error) {
+		return MMD(gaussSample(rng, 100, 2, nil), gaussSample(rng, 100, 2, []float64{1}), MMDOptions{Seed: uint64(s)})
+	})
 }
 
 func TestMMDDeterministic(t *testing.T) {

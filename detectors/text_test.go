@@ -3,8 +3,8 @@ package detectors
 import (
 	"fmt"
 	"math"
-	"strings"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
