@@ -57,6 +57,14 @@ type Monitor struct {
 	MinCur    int               `yaml:"min_cur"`
 	// MaxSamples caps each window (subsampled, seeded); 0: DefaultMaxSamples.
 	MaxSamples int `yaml:"max_samples"`
+	// Score names the evaluation series of feature eval_score.
+	Score ScoreSeries `yaml:"score"`
+}
+
+// ScoreSeries picks one evaluator's metric in eval_scores.
+type ScoreSeries struct {
+	Evaluator string `yaml:"evaluator"`
+	Metric    string `yaml:"metric"`
 }
 
 // Selector picks spans. Empty fields match everything; ComponentKind
@@ -197,6 +205,15 @@ func (m Monitor) validate(at string) error {
 		if err := checkParams(m.Detector, m.Params); err != nil {
 			bad("params", "%v", err)
 		}
+	}
+	if ok && f.source != fromSpans && m.Current.Count > 0 {
+		bad("current.count", "feature %q needs a time window (current.size)", m.Feature)
+	}
+	if m.Feature == "eval_score" && (m.Score.Evaluator == "" || m.Score.Metric == "") {
+		bad("score", "feature eval_score needs score.evaluator and score.metric")
+	}
+	if m.Feature != "eval_score" && m.Score != (ScoreSeries{}) {
+		bad("score", "is only for feature eval_score")
 	}
 	r := m.Reference
 	modes := 0

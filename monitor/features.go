@@ -24,6 +24,7 @@ type Record struct {
 	LatencyMS            float64
 	Model, Status        string
 	Component, Operation string
+	Value                float64 // feedback_score and eval_score: the score
 }
 
 // Embedder turns texts into vectors: embed.Embedder (an OpenAI-compatible
@@ -67,8 +68,18 @@ func (k featureKind) detectors() []string {
 	}
 }
 
+// source is the table a feature is read from.
+type source int
+
+const (
+	fromSpans source = iota
+	fromFeedback
+	fromScores
+)
+
 type feature struct {
 	kind        featureKind
+	source      source
 	fromDataset bool // computable from dataset rows (texts only)
 	output      bool // reads the output text (else the input)
 	num         func(r Record, tok Tokenizer) float64
@@ -96,6 +107,12 @@ var features = map[string]feature{
 	"component":           {kind: kindCategorical, cat: func(r Record) string { return r.Component }},
 	"operation":           {kind: kindCategorical, cat: func(r Record) string { return r.Operation }},
 	"error":               {kind: kindBinary, cat: func(r Record) string { return r.Status }},
+	// End users' feedback scores (thumbs 0/1, ratings 1–5) given in the
+	// window, on traces of the selected spans.
+	"feedback_score": {kind: kindNumeric, source: fromFeedback, num: func(r Record, _ Tokenizer) float64 { return r.Value }},
+	// Continuous-evaluation scores (eval_scores) of score.evaluator /
+	// score.metric produced in the window; failed evaluations excluded.
+	"eval_score": {kind: kindNumeric, source: fromScores, num: func(r Record, _ Tokenizer) float64 { return r.Value }},
 }
 
 // FeatureNames lists the features, sorted.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -498,5 +499,63 @@ func TestWorkersShareMonitors(t *testing.T) {
 	e.store.conn.QueryRow(t.Context(), fmt.Sprintf("SELECT uniqExact(worker) FROM detector_results WHERE tick > toDateTime(%d)", before)).Scan(&workersSeen)
 	if seen != 8 || workersSeen != 2 {
 		t.Fatalf("%d of 8 monitors ran, by %d workers", seen, workersSeen)
+	}
+}
+
+// TestFeedbackScoreMonitor: users' thumbs-up rate drops from 80 % to 40 %
+// in the third minute; a feedback_score monitor flags the drop and not the
+// unchanged second minute.
+func TestFeedbackScoreMonitor(t *testing.T) {
+	e := newEnv(t)
+	t0 := time.Now().Truncate(time.Minute).Add(-5 * time.Minute)
+	e.traffic(t, simulate.ShiftNone, t0, 3, 150, func(int) bool { return false })
+	rows, err := e.store.conn.Query(t.Context(), "SELECT DISTINCT trace_id, toUInt64(max(start_unix_nano)) FROM spans GROUP BY trace_id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var fb []schemas.Feedback
+	for rows.Next() {
+		var id string
+		var ns uint64
+		if err := rows.Scan(&id, &ns); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Unix(0, int64(ns)).Add(time.Second)
+		p := 0.8
+		if !at.Before(t0.Add(2 * time.Minute)) {
+			p = 0.4
+		}
+		score := 0.0
+		if rng.Float64() < p {
+			score = 1
+		}
+		fb = append(fb, schemas.Feedback{ID: "fb-" + id, TraceID: id, Score: &score, Label: "thumbs", Source: "user", Time: at})
+	}
+	rows.Close()
+	if err := e.chs.InsertFeedback(t.Context(), fb); err != nil {
+		t.Fatal(err)
+	}
+	m := Monitor{Name: "thumbs", Selector: Selector{App: "support-bot"}, Feature: "feedback_score", Detector: "ks",
+		Reference: Reference{Size: time.Minute}, Current: Window{Size: time.Minute}, Schedule: time.Minute}
+	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), nil, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = w.monitors[0]
+	same, err := w.RunTick(t.Context(), m, t0.Add(2*time.Minute), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop, err := w.RunTick(t.Context(), m, t0.Add(3*time.Minute), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("unchanged: p %v (n %d/%d); drop: p %v (n %d/%d)", *same.PValue, same.NRef, same.NCur, *drop.PValue, drop.NRef, drop.NCur)
+	if same.Status != schemas.RunOK || same.Drift || same.NCur < 100 {
+		t.Fatalf("unchanged feedback: %+v", same)
+	}
+	if drop.Status != schemas.RunOK || !drop.Drift {
+		t.Fatalf("thumbs-up 80 %% → 40 %%: %+v", drop)
 	}
 }

@@ -84,7 +84,7 @@ func (r *Runner) Run(ctx context.Context, m Monitor, tick time.Time) (schemas.De
 			curFrom = cur[0].Time
 		}
 	} else {
-		cur, _, err = r.Store.Window(ctx, m.Selector, curFrom, curTo, m.MaxSamples)
+		cur, err = r.window(ctx, m, curFrom, curTo)
 	}
 	if err != nil {
 		tm.Query = time.Since(start)
@@ -100,7 +100,7 @@ func (r *Runner) Run(ctx context.Context, m Monitor, tick time.Time) (schemas.De
 			refTo = curFrom.Add(-m.Reference.Offset)
 			refFrom = refTo.Add(-m.Reference.Size)
 		}
-		ref, _, err = r.Store.Window(ctx, m.Selector, refFrom, refTo, m.MaxSamples)
+		ref, err = r.window(ctx, m, refFrom, refTo)
 		res.Reference = fmt.Sprintf("window:%s/%s", refFrom.UTC().Format(time.RFC3339), refTo.UTC().Format(time.RFC3339))
 		res.RefStart, res.RefEnd = refFrom.UTC(), refTo.UTC()
 	}
@@ -137,6 +137,18 @@ func (r *Runner) Run(ctx context.Context, m Monitor, tick time.Time) (schemas.De
 		res.Params = string(b)
 	}
 	return finish(schemas.RunOK, nil)
+}
+
+// window reads m's feature source over [from, to).
+func (r *Runner) window(ctx context.Context, m Monitor, from, to time.Time) ([]Record, error) {
+	switch features[m.Feature].source {
+	case fromFeedback:
+		return r.Store.Feedback(ctx, m.Selector, from, to, m.MaxSamples)
+	case fromScores:
+		return r.Store.Scores(ctx, m.Selector, m.Score, from, to, m.MaxSamples)
+	}
+	recs, _, err := r.Store.Window(ctx, m.Selector, from, to, m.MaxSamples)
+	return recs, err
 }
 
 // fillVerdict copies a detector's verdict; per-feature tests (one feature

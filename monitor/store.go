@@ -109,6 +109,51 @@ func (st *Store) records(ctx context.Context, q string) ([]Record, error) {
 	return out, nil
 }
 
+// Feedback reads the end-user feedback scores given in [from, to) on
+// traces that have a span matching sel (started up to an hour before the
+// window): Record.Value is the score, Time the feedback's time.
+func (st *Store) Feedback(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, error) {
+	q := fmt.Sprintf(`SELECT toUInt64(toUnixTimestamp(time)) * 1000000000, assumeNotNull(score) FROM feedback
+WHERE time >= toDateTime(%d) AND time < toDateTime(%d) AND isNotNull(score)
+  AND trace_id IN (SELECT trace_id FROM spans WHERE %s AND start_time >= toDateTime(%d) AND start_time < toDateTime(%d))
+ORDER BY cityHash64(id) LIMIT %d`, from.Unix(), to.Unix(), sel.where(), from.Add(-time.Hour).Unix(), to.Unix(), max)
+	return st.values(ctx, q)
+}
+
+// Scores reads the valid (error-free) eval_scores values of one
+// evaluator's metric produced in [from, to), for sel's app and chain.
+func (st *Store) Scores(ctx context.Context, sel Selector, s ScoreSeries, from, to time.Time, max int) ([]Record, error) {
+	cond := fmt.Sprintf("evaluator = %s AND metric = %s AND error = '' AND created >= toDateTime(%d) AND created < toDateTime(%d)",
+		quote(s.Evaluator), quote(s.Metric), from.Unix(), to.Unix())
+	if sel.App != "" && sel.App != "*" {
+		cond += " AND app = " + quote(sel.App)
+	}
+	if sel.Chain != "" && sel.Chain != "*" {
+		cond += " AND chain = " + quote(sel.Chain)
+	}
+	q := fmt.Sprintf("SELECT toUInt64(toUnixTimestamp(created)) * 1000000000, value FROM eval_scores FINAL WHERE %s ORDER BY cityHash64(trace_id, span_id) LIMIT %d", cond, max)
+	return st.values(ctx, q)
+}
+
+func (st *Store) values(ctx context.Context, q string) ([]Record, error) {
+	rows, err := st.conn.Query(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("querying scores: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		var ns uint64
+		var r Record
+		if err := rows.Scan(&ns, &r.Value); err != nil {
+			return nil, fmt.Errorf("reading scores: %w", err)
+		}
+		r.Time = time.Unix(0, int64(ns)).UTC()
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // DatasetRecords reads a dataset version (0: the latest that finished
 // importing) through datasets.Rows, which refuses a version whose rows do
 // not match its recorded count and checksum, as records: Input the
