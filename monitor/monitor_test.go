@@ -559,3 +559,13 @@ func TestFeedbackScoreMonitor(t *testing.T) {
 		t.Fatalf("thumbs-up 80 %% → 40 %%: %+v", drop)
 	}
 }
+
+func TestTickAt(t *testing.T) {
+	at := time.Unix(7*60*1000+59, 5).UTC() // 59 s into a 7-minute tick
+	if got := tickAt(at, 7*time.Minute); got.Unix() != 7*60*1000 {
+		t.Fatalf("tickAt = %v, want %v", got, time.Unix(7*60*1000, 0).UTC())
+	}
+	if got := tickAt(time.Unix(90, 0), 30*time.Second); got.Unix() != 90 {
+		t.Fatalf("a tick is its own tick: %v", got)
+	}
+}

@@ -148,6 +148,13 @@ func (w *Worker) Shutdown(ctx context.Context) error {
 	}
 }
 
+// tickAt is the last multiple of schedule since the Unix epoch at or
+// before t.
+func tickAt(t time.Time, schedule time.Duration) time.Time {
+	d := int64(schedule)
+	return time.Unix(0, t.UnixNano()/d*d).UTC()
+}
+
 // dispatch starts every owned monitor whose tick is due.
 func (w *Worker) dispatch(ctx context.Context) {
 	now := w.o.Now()
@@ -158,7 +165,7 @@ func (w *Worker) dispatch(ctx context.Context) {
 			w.mu.Unlock()
 			continue
 		}
-		tick := now.Add(-w.o.Settle).Truncate(m.Schedule)
+		tick := tickAt(now.Add(-w.o.Settle), m.Schedule)
 		w.mu.Lock()
 		st := w.state[m.Name]
 		if st == nil {
