@@ -17,8 +17,8 @@ func near(t *testing.T, name string, got, want, tol float64) {
 
 func TestCohenKappaExact(t *testing.T) {
 	for _, tc := range []struct {
-		name               string
-		table              [][]float64
+		name                string
+		table               [][]float64
 		kappa, po, pe, var_ float64
 	}{
 		// 50 items, yes/yes 20, yes/no 5, no/yes 10, no/no 15: p_o = 0.7,
