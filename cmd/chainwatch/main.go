@@ -28,6 +28,8 @@ commands:
   detect     run a drift detector on two sample files (see detect -h)
   dataset    evaluation datasets and production exports (import, list, show, export)
   worker     run the monitors on schedule (drift/skew detection, alerts)
+  redteam    run the adversarial suite against an OpenAI-compatible endpoint and store its scores
+  agreement  judge-vs-user agreement per evaluator (Cohen's kappa, Spearman) from ClickHouse
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -52,6 +54,8 @@ func main() {
 		"detect":    runDetect,
 		"dataset":   runDataset,
 		"worker":    runWorker,
+		"redteam":   runRedteam,
+		"agreement": runAgreement,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

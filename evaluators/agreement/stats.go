@@ -27,7 +27,8 @@ var ErrUndefined = errors.New("statistic undefined for these data")
 
 // Kappa is Cohen's kappa for two raters over the same items, with the
 // large-sample standard error of Fleiss, Cohen & Everitt (1969) — the one
-// SAS PROC FREQ reports as ASE — and the Wald 95 % interval κ ± 1.96·SE.
+// SAS PROC FREQ reports as ASE — and the Wald 95 % interval κ ± 1.96·SE,
+// clipped to [−1, 1].
 type Kappa struct {
 	N        int     `json:"n"`
 	Kappa    float64 `json:"kappa"`
@@ -110,7 +111,7 @@ func CohenKappa(table [][]float64) (Kappa, error) {
 	v := (a + b - c) / ((1 - pe) * (1 - pe) * n)
 	se := math.Sqrt(max(v, 0))
 	out.Kappa, out.SE = kappa, se
-	out.Lower, out.Upper = kappa-z975*se, kappa+z975*se
+	out.Lower, out.Upper = max(-1, kappa-z975*se), min(1, kappa+z975*se)
 	return out, nil
 }
 

@@ -50,8 +50,8 @@ func TestCohenKappaExact(t *testing.T) {
 			if !math.IsNaN(tc.var_) {
 				near(t, "var", k.SE*k.SE, tc.var_, 1e-12)
 			}
-			near(t, "lower", k.Lower, k.Kappa-1.959963984540054*k.SE, 1e-12)
-			near(t, "upper", k.Upper, k.Kappa+1.959963984540054*k.SE, 1e-12)
+			near(t, "lower", k.Lower, max(-1, k.Kappa-1.959963984540054*k.SE), 1e-12)
+			near(t, "upper", k.Upper, min(1, k.Kappa+1.959963984540054*k.SE), 1e-12)
 		})
 	}
 }
