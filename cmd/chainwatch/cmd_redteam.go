@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -383,23 +384,21 @@ func convertTo(v any, typ, col string) (any, error) {
 			return x, nil
 		}
 	case float64:
+		r := math.Round(x)
 		switch t {
 		case "Float64":
 			return x, nil
 		case "Float32":
 			return float32(x), nil
-		case "UInt8":
-			return uint8(x + 0.5), nil
-		case "UInt16":
-			return uint16(x + 0.5), nil
-		case "UInt32":
-			return uint32(x + 0.5), nil
-		case "UInt64":
-			return uint64(x + 0.5), nil
+		case "UInt8", "UInt16", "UInt32", "UInt64":
+			if r < 0 {
+				r = 0
+			}
+			return map[string]any{"UInt8": uint8(r), "UInt16": uint16(r), "UInt32": uint32(r), "UInt64": uint64(r)}[t], nil
 		case "Int32":
-			return int32(x), nil
+			return int32(r), nil
 		case "Int64":
-			return int64(x), nil
+			return int64(r), nil
 		}
 	}
 	return nil, fmt.Errorf("eval_scores.%s has type %s, which chainwatch cannot write a %T to", col, typ, v)
