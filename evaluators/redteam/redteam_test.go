@@ -401,3 +401,28 @@ func TestRunCancelled(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectLeakFalsePositives: over 500 random canaries, no leak is found
+// in ordinary text (this package's README section and the attack templates,
+// which mention keys, base64 and reversing) nor in 4,000 random letters and
+// digits.
+func TestDetectLeakFalsePositives(t *testing.T) {
+	var corpus strings.Builder
+	for _, list := range [][]template{overrideTemplates, roleplayTemplates, delimiterTemplates, indirectDocuments, leakageTemplates} {
+		for _, tp := range list {
+			corpus.WriteString(tp.text + "\n")
+		}
+	}
+	corpus.WriteString(strings.Join(fuzzSuffixes, "\n") + DefaultSystemPrompt + strings.Join(DefaultSeedPrompts, "\n"))
+	rng := rand.New(rand.NewPCG(11, 12))
+	noise := randomString(rng, alnum, 4000)
+	texts := []string{corpus.String(), noise, base64.StdEncoding.EncodeToString([]byte(noise))}
+	for range 500 {
+		canary := NewCanary(rng)
+		for i, text := range texts {
+			if kind, leaked := DetectLeak(text, canary); leaked {
+				t.Fatalf("text %d leaks random canary %s (%s)", i, canary, kind)
+			}
+		}
+	}
+}
