@@ -170,16 +170,19 @@ func (s *Suite) Messages(p Probe) []evaluators.Message {
 
 // generateOne builds a probe of category c from template number t (unused
 // for fuzz). A repeat (a template used before in this category) gets one
-// fuzz mutation of the text around its marker, so no two probes of a
-// category are the same text and the marker stays recognisable.
+// fuzz mutation of the text around its marker, so that repeats differ in
+// surface too while the marker stays recognisable.
 func generateOne(c Category, t int, repeat bool, rng *rand.Rand, seeds []string) Probe {
 	seed := seeds[rng.IntN(len(seeds))]
 	var p Probe
 	switch c {
 	case InjectionOverride, InjectionRoleplay, InjectionDelimiter:
 		tp := templatesOf(c)[t]
-		p = Probe{Technique: tp.technique, Marker: newMarker(rng), Seed: seed}
+		p = Probe{Technique: tp.technique, Marker: newMarker(rng)}
 		p.User = fill(tp.text, seed, p.Marker)
+		if strings.Contains(tp.text, "{seed}") {
+			p.Seed = seed
+		}
 	case InjectionIndirect:
 		tp := indirectDocuments[t]
 		p = Probe{Technique: tp.technique, Marker: newMarker(rng), Seed: seed}
