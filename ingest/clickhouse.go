@@ -93,6 +93,7 @@ func (m MigrationDB) QueryStrings(ctx context.Context, q string) ([]string, erro
 type Store interface {
 	InsertSpans(ctx context.Context, spans []schemas.Span) error
 	InsertFeedback(ctx context.Context, fb []schemas.Feedback) error
+	InsertScores(ctx context.Context, scores []schemas.Score) error
 }
 
 // CHStore inserts into ClickHouse with column-oriented batches and an
@@ -102,6 +103,7 @@ type CHStore struct {
 	caps       schemas.Capabilities
 	spansSQL   string
 	feedbackSQ string
+	scoresSQL  string
 }
 
 var _ Store = (*CHStore)(nil)
@@ -123,6 +125,7 @@ func NewCHStore(ctx context.Context, conn driver.Conn) (*CHStore, error) {
 		caps:       caps,
 		spansSQL:   "INSERT INTO spans (" + strings.Join(schemas.SpanColumns(caps), ", ") + ")",
 		feedbackSQ: "INSERT INTO feedback (" + strings.Join(schemas.FeedbackColumns(), ", ") + ")",
+		scoresSQL:  "INSERT INTO eval_scores (" + strings.Join(schemas.ScoreColumns(), ", ") + ")",
 	}, nil
 }
 
@@ -227,6 +230,32 @@ func (s *CHStore) InsertFeedback(ctx context.Context, fb []schemas.Feedback) err
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("inserting %d feedback rows: %w", len(fb), err)
+	}
+	return nil
+}
+
+// InsertScores writes evaluation scores in one insert, columns in the order
+// of schemas.ScoreColumns.
+func (s *CHStore) InsertScores(ctx context.Context, scores []schemas.Score) error {
+	if len(scores) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.scoresSQL)
+	if err != nil {
+		return fmt.Errorf("preparing clickhouse batch: %w", err)
+	}
+	defer b.Abort()
+	now := time.Now()
+	for i := range scores {
+		sc := &scores[i]
+		latencyMS := float64(sc.Latency.Nanoseconds()) / 1e6
+		if err := b.Append(sc.TraceID, sc.SpanID, sc.App, sc.Chain, sc.Evaluator, sc.EvaluatorVersion, sc.Metric,
+			sc.Value, sc.Reasoning, sc.JudgeModel, sc.CostUSD, latencyMS, sc.Error, sc.Created, now); err != nil {
+			return Permanent(fmt.Errorf("appending score %s/%s %s.%s: %w", sc.TraceID, sc.SpanID, sc.Evaluator, sc.Metric, err))
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d scores: %w", len(scores), err)
 	}
 	return nil
 }

@@ -130,3 +130,46 @@ func TestReadmeQueriesRun(t *testing.T) {
 		rows.Close()
 	}
 }
+
+// Every field of a score survives the insert, failures keep their reason,
+// and re-inserting the same (trace, span, evaluator, version, metric)
+// replaces the row under FINAL.
+func TestScoresRoundTripAndDedup(t *testing.T) {
+	s := migrated(t)
+	ctx := context.Background()
+	created := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	scores := []schemas.Score{
+		{TraceID: "0102030405060708090a0b0c0d0e0f10", SpanID: "0102030405060708", App: "a", Chain: "qa",
+			Evaluator: "judge_pointwise", EvaluatorVersion: "quality-1+prompt1", Metric: "quality", Value: 4,
+			Reasoning: "correct, 'quoted'", JudgeModel: "m", CostUSD: 0.0012, Latency: 1500 * time.Microsecond, Created: created},
+		{TraceID: "0102030405060708090a0b0c0d0e0f10", SpanID: "0102030405060708", App: "a", Chain: "qa",
+			Evaluator: "guard_pii", EvaluatorVersion: "1", Metric: "pii_leak", Error: "malformed_output: no", Created: created},
+	}
+	for i := 0; i < 2; i++ { // a re-evaluation
+		if err := s.InsertScores(ctx, scores); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rows, err := s.Conn().Query(ctx, `SELECT trace_id, span_id, app, chain, evaluator, evaluator_version, metric, value, reasoning,
+		judge_model, cost_usd, latency_ms, error, toUnixTimestamp(created) FROM eval_scores FINAL ORDER BY evaluator DESC`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []schemas.Score
+	for rows.Next() {
+		var sc schemas.Score
+		var ms float64
+		var ts uint32
+		if err := rows.Scan(&sc.TraceID, &sc.SpanID, &sc.App, &sc.Chain, &sc.Evaluator, &sc.EvaluatorVersion, &sc.Metric, &sc.Value,
+			&sc.Reasoning, &sc.JudgeModel, &sc.CostUSD, &ms, &sc.Error, &ts); err != nil {
+			t.Fatal(err)
+		}
+		sc.Latency = time.Duration(ms * 1e6)
+		sc.Created = time.Unix(int64(ts), 0).UTC()
+		got = append(got, sc)
+	}
+	if !reflect.DeepEqual(got, scores) {
+		t.Fatalf("round trip:\n got %+v\nwant %+v", got, scores)
+	}
+}

@@ -13,6 +13,7 @@ import (
 const (
 	DefaultSpansTopic        = "chainwatch.spans"
 	DefaultFeedbackTopic     = "chainwatch.feedback"
+	DefaultScoresTopic       = "chainwatch.scores"
 	DefaultDeadLetterTopic   = "chainwatch.deadletter"
 	DefaultPartitions        = 6
 	DefaultProduceTimeout    = 10 * time.Second
@@ -34,8 +35,11 @@ const (
 
 // Topics names the Kafka topics chainwatch uses.
 type Topics struct {
-	Spans      string `yaml:"spans"`
-	Feedback   string `yaml:"feedback"`
+	Spans    string `yaml:"spans"`
+	Feedback string `yaml:"feedback"`
+	// Scores carries evaluation scores (schemas.Score as JSON, key = trace
+	// id) from `chainwatch evaluator` to the writer.
+	Scores     string `yaml:"scores"`
 	DeadLetter string `yaml:"dead_letter"`
 }
 
@@ -64,6 +68,9 @@ func (c KafkaConfig) WithDefaults() KafkaConfig {
 	}
 	if c.Topics.Feedback == "" {
 		c.Topics.Feedback = DefaultFeedbackTopic
+	}
+	if c.Topics.Scores == "" {
+		c.Topics.Scores = DefaultScoresTopic
 	}
 	if c.Topics.DeadLetter == "" {
 		c.Topics.DeadLetter = DefaultDeadLetterTopic
@@ -113,8 +120,13 @@ func (c KafkaConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("kafka.compression must be one of none, gzip, snappy, lz4, zstd; got %q", c.Compression))
 	}
 	t := c.Topics
-	if t.Spans != "" && (t.Spans == t.Feedback || t.Spans == t.DeadLetter) || t.Feedback != "" && t.Feedback == t.DeadLetter {
-		errs = append(errs, errors.New("kafka.topics: spans, feedback and dead_letter must be distinct"))
+	seen := map[string]bool{}
+	for _, name := range []string{t.Spans, t.Feedback, t.Scores, t.DeadLetter} {
+		if name != "" && seen[name] {
+			errs = append(errs, errors.New("kafka.topics: spans, feedback, scores and dead_letter must be distinct"))
+			break
+		}
+		seen[name] = true
 	}
 	return errors.Join(errs...)
 }

@@ -36,7 +36,7 @@ type Consumer interface {
 
 var _ Consumer = (*kgo.Client)(nil)
 
-// Writer consumes spans and feedback from Kafka and inserts them into
+// Writer consumes spans, feedback and evaluation scores from Kafka and inserts them into
 // ClickHouse in batches. Offsets are committed only after a batch is stored
 // (or, for a record that can never be decoded or stored, after it is in the
 // dead-letter topic). Retryable insert errors back off and retry the same
@@ -73,8 +73,18 @@ func NewWriter(cfg WriterConfig, topics Topics, cl Consumer, store Store, m *Met
 	return &Writer{cfg: cfg.WithDefaults(), topics: topics, cl: cl, store: store, m: m, log: log, done: make(chan struct{}), abort: make(chan struct{})}
 }
 
-// Start runs the consume loop in the background and returns at once.
+// topicAdder is the part of *kgo.Client that adds topics to a running
+// consumer.
+type topicAdder interface{ AddConsumeTopics(topics ...string) }
+
+// Start runs the consume loop in the background and returns at once. When
+// the topics name a scores topic and the consumer can add topics (a
+// *kgo.Client can), the writer subscribes to it too, so a consumer built
+// for spans and feedback alone also lands evaluation scores.
 func (w *Writer) Start(ctx context.Context) error {
+	if ta, ok := w.cl.(topicAdder); ok && w.topics.Scores != "" {
+		ta.AddConsumeTopics(w.topics.Scores)
+	}
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(w.done)
@@ -113,6 +123,7 @@ func (w *Writer) Done() <-chan struct{} { return w.done }
 type batch struct {
 	spans    []schemas.Span
 	feedback []schemas.Feedback
+	scores   []schemas.Score
 	dead     []*kgo.Record
 	last     map[int64]*kgo.Record // per topic-partition: the batch's last record, to commit
 	bytes    int
@@ -121,12 +132,12 @@ type batch struct {
 }
 
 func (b *batch) reset() {
-	b.spans, b.feedback, b.dead = b.spans[:0], b.feedback[:0], b.dead[:0]
+	b.spans, b.feedback, b.scores, b.dead = b.spans[:0], b.feedback[:0], b.scores[:0], b.dead[:0]
 	clear(b.last)
 	b.bytes, b.records, b.first = 0, 0, time.Time{}
 }
 
-func (b *batch) rows() int { return len(b.spans) + len(b.feedback) }
+func (b *batch) rows() int { return len(b.spans) + len(b.feedback) + len(b.scores) }
 
 // run is a two-stage pipeline: this goroutine polls and decodes batch N+1
 // while an insert goroutine stores batch N and then commits exactly N's
@@ -260,16 +271,11 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 	b.last[int64(r.Partition)<<32|int64(w.topicIndex(r.Topic))] = r
 	switch r.Topic {
 	case w.topics.Spans:
-		req := &coltracepb.ExportTraceServiceRequest{}
-		if err := proto.Unmarshal(r.Value, req); err != nil {
-			w.deadLetter(b, r, reasonDecode, fmt.Sprintf("decoding OTLP protobuf: %v", err))
-			return
-		}
-		n := len(b.spans)
-		spans, err := schemas.AppendSpans(b.spans, req)
+		spans, err := AppendSpanRecord(b.spans, r.Value)
 		if err != nil {
-			b.spans = spans[:n]
-			w.deadLetter(b, r, reasonInvalid, err.Error())
+			var re *RecordError
+			errors.As(err, &re)
+			w.deadLetter(b, r, re.Reason, re.Msg)
 			return
 		}
 		b.spans = spans
@@ -284,6 +290,17 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 			return
 		}
 		b.feedback = append(b.feedback, f)
+	case w.topics.Scores:
+		var s schemas.Score
+		if err := json.Unmarshal(r.Value, &s); err != nil {
+			w.deadLetter(b, r, reasonDecode, fmt.Sprintf("decoding score JSON: %v", err))
+			return
+		}
+		if s.TraceID == "" || s.Evaluator == "" || s.Metric == "" {
+			w.deadLetter(b, r, reasonInvalid, "score without trace_id, evaluator or metric")
+			return
+		}
+		b.scores = append(b.scores, s)
 	default:
 		w.deadLetter(b, r, reasonInvalid, "record from an unexpected topic "+r.Topic)
 	}
@@ -296,8 +313,37 @@ func (w *Writer) topicIndex(t string) int {
 		return 0
 	case w.topics.Feedback:
 		return 1
+	case w.topics.Scores:
+		return 2
 	}
-	return 2
+	return 3
+}
+
+// RecordError says why a record cannot be decoded: Reason is the bounded
+// dead-letter label ("decode" or "invalid").
+type RecordError struct {
+	Reason string
+	Msg    string
+}
+
+func (e *RecordError) Error() string { return e.Reason + ": " + e.Msg }
+
+// AppendSpanRecord decodes the value of one spans-topic record (an OTLP
+// ExportTraceServiceRequest in protobuf, as the collector and the
+// OpenTelemetry Collector's Kafka exporter write it) and appends its spans
+// to dst. On error it returns dst unchanged and a *RecordError. The writer
+// and `chainwatch evaluator` both decode through it.
+func AppendSpanRecord(dst []schemas.Span, value []byte) ([]schemas.Span, error) {
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err := proto.Unmarshal(value, req); err != nil {
+		return dst, &RecordError{reasonDecode, fmt.Sprintf("decoding OTLP protobuf: %v", err)}
+	}
+	n := len(dst)
+	spans, err := schemas.AppendSpans(dst, req)
+	if err != nil {
+		return spans[:n], &RecordError{reasonInvalid, err.Error()}
+	}
+	return spans, nil
 }
 
 func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {
@@ -324,6 +370,9 @@ func (w *Writer) flush(ctx context.Context, b *batch) error {
 		return err
 	}
 	if err := w.retry(ctx, "feedback", func(c context.Context) error { return w.insertFeedback(c, b) }); err != nil {
+		return err
+	}
+	if err := w.retry(ctx, "eval_scores", func(c context.Context) error { return w.insertScores(c, b) }); err != nil {
 		return err
 	}
 	if len(b.dead) > 0 {
@@ -402,6 +451,39 @@ func (w *Writer) insertFeedback(ctx context.Context, b *batch) error {
 		}
 	}
 	b.feedback = b.feedback[:0]
+	return nil
+}
+
+func (w *Writer) insertScores(ctx context.Context, b *batch) error {
+	const table = "eval_scores"
+	if len(b.scores) == 0 {
+		return nil
+	}
+	start := time.Now()
+	err := w.store.InsertScores(ctx, b.scores)
+	if err == nil {
+		w.m.InsertSeconds.WithLabelValues(table).Observe(time.Since(start).Seconds())
+		w.m.BatchRows.WithLabelValues(table).Observe(float64(len(b.scores)))
+		w.m.RowsWritten.WithLabelValues(table).Add(float64(len(b.scores)))
+		b.scores = b.scores[:0]
+		return nil
+	}
+	if !IsPermanent(err) {
+		return err
+	}
+	w.m.InsertErrors.WithLabelValues(table, "permanent").Inc()
+	w.log.Error("permanent error inserting scores; inserting one by one to isolate the bad rows", "err", err)
+	for i := range b.scores {
+		if e := w.store.InsertScores(ctx, b.scores[i:i+1]); e != nil {
+			if !IsPermanent(e) {
+				b.scores = b.scores[i:]
+				return e
+			}
+			v, _ := json.Marshal(b.scores[i])
+			w.deadLetter(b, &kgo.Record{Topic: w.topics.Scores, Key: []byte(b.scores[i].TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
+		}
+	}
+	b.scores = b.scores[:0]
 	return nil
 }
 

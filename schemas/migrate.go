@@ -32,6 +32,7 @@ var Migrations = []Migration{
 	{2, "monitoring: datasets, embedding cache, detector results, alerts", func(d ddl) []string {
 		return []string{d.datasetsTable(), d.datasetVersionsTable(), d.embeddingsTable(), d.detectorResultsTable(), d.alertsTable()}
 	}},
+	{3, "eval_scores", func(d ddl) []string { return []string{d.evalScoresTable()} }},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
