@@ -1,0 +1,243 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/chainwatch/chainwatch/evaluators"
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// Defaults, named so that docs and code agree.
+const (
+	DefaultGroup              = "chainwatch-evaluator"
+	DefaultSampleRate         = 0.1
+	DefaultReferenceAttribute = "chainwatch.reference"
+	DefaultRubric             = "quality"
+	DefaultConcurrency        = 8
+	DefaultBatchMaxRecords    = 256
+	DefaultBatchMaxWait       = time.Second
+	DefaultRetryInitial       = 200 * time.Millisecond
+	DefaultRetryMax           = 10 * time.Second
+)
+
+// Guard and reference-metric names accepted by the config.
+var (
+	GuardNames           = []string{"pii", "injection", "refusal", "json"}
+	ReferenceMetricNames = []string{"exact_match", "token_f1", "bleu", "rouge_l"}
+	DefaultGuards        = []string{"pii", "injection", "refusal"}
+	DefaultReference     = []string{"exact_match", "token_f1", "rouge_l"}
+)
+
+// Config configures `chainwatch evaluator` under the YAML key "evaluator".
+// A key left out takes its default (DefaultConfig); a key present with a
+// zero value means zero (sample.rate: 0 samples nothing).
+type Config struct {
+	// Group is the Kafka consumer group, distinct from the writer's.
+	Group  string       `yaml:"group"`
+	Sample SampleConfig `yaml:"sample"`
+	// Guards run on every sampled span: pii, injection, refusal, json.
+	Guards []string `yaml:"guards"`
+	// ReferenceMetrics run when the span carries ReferenceAttribute:
+	// exact_match, token_f1, bleu, rouge_l. Spans without it are skipped by
+	// these metrics (nothing is recorded).
+	ReferenceMetrics   []string `yaml:"reference_metrics"`
+	ReferenceAttribute string   `yaml:"reference_attribute"`
+	// Judge is the pointwise LLM judge, on when judge.base_url is set.
+	Judge evaluators.JudgeConfig `yaml:"judge"`
+	// Rubric is the judge's built-in rubric: quality, correctness,
+	// groundedness, helpfulness or safety.
+	Rubric string `yaml:"rubric"`
+	// Concurrency bounds the spans evaluated at once (and so the judge
+	// calls the runner starts; the judge client has its own limit too).
+	Concurrency int         `yaml:"concurrency"`
+	Batch       BatchConfig `yaml:"batch"`
+	Retry       RetryConfig `yaml:"retry"`
+}
+
+// SampleConfig says which spans are evaluated.
+type SampleConfig struct {
+	// Rate is the share of traces evaluated, in [0, 1], unless an override
+	// matches. The decision is a hash of the trace id: every span of a
+	// sampled trace is evaluated, and a restart samples the same traces.
+	Rate      float64    `yaml:"rate"`
+	Overrides []Override `yaml:"overrides"`
+	// ComponentKinds are the component kinds evaluated (default llm); a
+	// span must also have output text.
+	ComponentKinds []string `yaml:"component_kinds"`
+}
+
+// Override sets the rate of one app, or of one chain of it. The most
+// specific match wins (app and chain, then app alone, then chain alone).
+type Override struct {
+	App   string  `yaml:"app"`
+	Chain string  `yaml:"chain"`
+	Rate  float64 `yaml:"rate"`
+}
+
+// BatchConfig bounds how many records are evaluated between commits.
+type BatchConfig struct {
+	MaxRecords int           `yaml:"max_records"`
+	MaxWait    time.Duration `yaml:"max_wait"`
+}
+
+// RetryConfig is the backoff for producing scores while Kafka refuses them.
+type RetryConfig struct {
+	Initial time.Duration `yaml:"initial"`
+	Max     time.Duration `yaml:"max"`
+}
+
+// DefaultConfig returns every default; the judge is off (no base_url).
+func DefaultConfig() Config {
+	return Config{
+		Group:              DefaultGroup,
+		Sample:             SampleConfig{Rate: DefaultSampleRate, ComponentKinds: []string{string(schemas.KindLLM)}},
+		Guards:             slices.Clone(DefaultGuards),
+		ReferenceMetrics:   slices.Clone(DefaultReference),
+		ReferenceAttribute: DefaultReferenceAttribute,
+		Judge:              evaluators.DefaultJudgeConfig(),
+		Rubric:             DefaultRubric,
+		Concurrency:        DefaultConcurrency,
+		Batch:              BatchConfig{MaxRecords: DefaultBatchMaxRecords, MaxWait: DefaultBatchMaxWait},
+		Retry:              RetryConfig{Initial: DefaultRetryInitial, Max: DefaultRetryMax},
+	}
+}
+
+// UnmarshalYAML starts from DefaultConfig, so that keys left out keep their
+// defaults and keys set to zero stay zero.
+func (c *Config) UnmarshalYAML(n *yaml.Node) error {
+	type plain Config
+	p := plain(DefaultConfig())
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*c = Config(p)
+	return nil
+}
+
+// WithDefaults fills the fields whose zero value is not meaningful (a
+// Config that was never unmarshalled, e.g. the evaluator section left out).
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if reflect.ValueOf(c).IsZero() {
+		return d // the section was left out
+	}
+	if c.Group == "" {
+		c.Group = d.Group
+	}
+	if c.Sample.ComponentKinds == nil {
+		c.Sample.ComponentKinds = d.Sample.ComponentKinds
+	}
+	if c.ReferenceAttribute == "" {
+		c.ReferenceAttribute = d.ReferenceAttribute
+	}
+	if c.Rubric == "" {
+		c.Rubric = d.Rubric
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = d.Concurrency
+	}
+	if c.Batch.MaxRecords == 0 {
+		c.Batch.MaxRecords = d.Batch.MaxRecords
+	}
+	if c.Batch.MaxWait == 0 {
+		c.Batch.MaxWait = d.Batch.MaxWait
+	}
+	if c.Retry.Initial == 0 {
+		c.Retry.Initial = d.Retry.Initial
+	}
+	if c.Retry.Max == 0 {
+		c.Retry.Max = d.Retry.Max
+	}
+	j, dj := &c.Judge, d.Judge
+	if j.Timeout == 0 {
+		j.Timeout = dj.Timeout
+	}
+	if j.Concurrency == 0 {
+		j.Concurrency = dj.Concurrency
+	}
+	if j.APIKeyEnv == "" {
+		j.APIKeyEnv = dj.APIKeyEnv
+	}
+	return c
+}
+
+// JudgeEnabled reports whether the LLM judge runs (judge.base_url is set).
+func (c Config) JudgeEnabled() bool { return c.Judge.BaseURL != "" }
+
+// rubrics are the built-in rubrics by name.
+var rubrics = map[string]evaluators.Rubric{
+	"quality":      evaluators.QualityRubric,
+	"correctness":  evaluators.CorrectnessRubric,
+	"groundedness": evaluators.GroundednessRubric,
+	"helpfulness":  evaluators.HelpfulnessRubric,
+	"safety":       evaluators.SafetyRubric,
+}
+
+// Validate reports every invalid field of the effective config (defaults
+// applied), each message naming its YAML key under "evaluator.".
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if !(c.Sample.Rate >= 0 && c.Sample.Rate <= 1) {
+		bad("evaluator.sample.rate must be in [0,1], got %v", c.Sample.Rate)
+	}
+	for i, o := range c.Sample.Overrides {
+		if o.App == "" && o.Chain == "" {
+			bad("evaluator.sample.overrides[%d] must name an app or a chain", i)
+		}
+		if !(o.Rate >= 0 && o.Rate <= 1) {
+			bad("evaluator.sample.overrides[%d].rate must be in [0,1], got %v", i, o.Rate)
+		}
+	}
+	if len(c.Sample.ComponentKinds) == 0 {
+		bad("evaluator.sample.component_kinds must name at least one component kind (e.g. llm)")
+	}
+	for _, g := range c.Guards {
+		if !slices.Contains(GuardNames, g) {
+			bad("evaluator.guards: unknown guard %q (want one of %s)", g, strings.Join(GuardNames, ", "))
+		}
+	}
+	for _, m := range c.ReferenceMetrics {
+		if !slices.Contains(ReferenceMetricNames, m) {
+			bad("evaluator.reference_metrics: unknown metric %q (want one of %s)", m, strings.Join(ReferenceMetricNames, ", "))
+		}
+	}
+	if _, ok := rubrics[c.Rubric]; !ok {
+		bad("evaluator.rubric must be one of quality, correctness, groundedness, helpfulness, safety; got %q", c.Rubric)
+	}
+	if c.Concurrency < 1 {
+		bad("evaluator.concurrency must be >= 1, got %d", c.Concurrency)
+	}
+	if c.Batch.MaxRecords < 1 {
+		bad("evaluator.batch.max_records must be > 0, got %d", c.Batch.MaxRecords)
+	}
+	if c.Batch.MaxWait <= 0 {
+		bad("evaluator.batch.max_wait must be > 0, got %v", c.Batch.MaxWait)
+	}
+	if c.Retry.Initial <= 0 || c.Retry.Max < c.Retry.Initial {
+		bad("evaluator.retry: initial and max must be > 0 and initial <= max")
+	}
+	if c.JudgeEnabled() {
+		if err := c.Judge.Validate(); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("evaluator.%w", e))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

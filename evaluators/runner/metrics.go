@@ -1,0 +1,69 @@
+package runner
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the runner's series. Label values are bounded: evaluator
+// names come from the config, outcomes from evaluators.Reason plus "ok" and
+// "budget_exhausted", apps from the traffic (as on every chainwatch series).
+type Metrics struct {
+	SpansConsumed  prometheus.Counter       // spans decoded from the spans topic
+	SpansSampled   *prometheus.CounterVec   // spans selected for evaluation, by app
+	Evaluations    *prometheus.CounterVec   // metric results, by evaluator and outcome (ok or the failure reason)
+	JudgeSeconds   prometheus.Histogram     // latency of judge evaluations that called the model (cache hits excluded)
+	ScoresProduced prometheus.Counter       // score records acknowledged by Kafka
+	ProduceErrors  prometheus.Counter       // failed produce attempts (retried)
+	CommitErrors   prometheus.Counter       // failed offset commits (the records are evaluated again)
+	DecodeErrors   prometheus.Counter       // span records that could not be decoded (skipped; the writer dead-letters them)
+	ConsumerLag    *prometheus.GaugeVec     // records behind the high watermark, by topic and partition
+	BatchSeconds   *prometheus.HistogramVec // consume→commit time of a batch, by stage (evaluate, produce, commit)
+}
+
+// Outcomes besides the failure reasons.
+const (
+	OutcomeOK              = "ok"
+	OutcomeBudgetExhausted = "budget_exhausted" // nothing recorded: the judge's hourly token budget is spent
+)
+
+// NewMetrics creates the series and registers them on reg (nil: not
+// registered, for tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		SpansConsumed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_spans_consumed_total", Help: "Spans read from the spans topic.",
+		}),
+		SpansSampled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_spans_sampled_total", Help: "Spans selected for evaluation, by app.",
+		}, []string{"app"}),
+		Evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_evaluations_total", Help: "Metric results by evaluator and outcome (ok, a failure reason, or budget_exhausted).",
+		}, []string{"evaluator", "outcome"}),
+		JudgeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chainwatch_evaluator_judge_seconds", Help: "Latency of judge evaluations that called the model, retries included.",
+			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
+		}),
+		ScoresProduced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_scores_produced_total", Help: "Score records acknowledged by Kafka.",
+		}),
+		ProduceErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_produce_errors_total", Help: "Failed attempts to produce scores (retried; offsets wait).",
+		}),
+		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_commit_errors_total", Help: "Failed offset commits; the records are evaluated again and the table deduplicates.",
+		}),
+		DecodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chainwatch_evaluator_decode_errors_total", Help: "Span records that could not be decoded and were skipped.",
+		}),
+		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chainwatch_evaluator_consumer_lag", Help: "Records between the evaluator's position and the partition's high watermark.",
+		}, []string{"topic", "partition"}),
+		BatchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chainwatch_evaluator_batch_seconds", Help: "Time per batch stage (evaluate, produce, commit).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
+		}, []string{"stage"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.SpansConsumed, m.SpansSampled, m.Evaluations, m.JudgeSeconds, m.ScoresProduced,
+			m.ProduceErrors, m.CommitErrors, m.DecodeErrors, m.ConsumerLag, m.BatchSeconds)
+	}
+	return m
+}
