@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chserver"
 	"github.com/chainwatch/chainwatch/monitor"
@@ -34,6 +35,8 @@ type Config struct {
 	Monitors   []monitor.Monitor    `yaml:"monitors"`
 	Alerting   sinks.Config         `yaml:"alerting"`
 	Embeddings embed.Config         `yaml:"embeddings"`
+	// Evaluator drives `chainwatch evaluator` (continuous evaluation).
+	Evaluator runner.Config `yaml:"evaluator"`
 }
 
 // LocalConfig shapes the embedded default of `chainwatch up`: what it starts
@@ -82,7 +85,7 @@ func (c Config) withDefaults() Config {
 // Validate joins every section's errors.
 func (c Config) Validate() error {
 	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), c.Writer.Validate(), c.Local.ClickHouse.Validate(),
-		c.Worker.Validate(), monitor.Config{Monitors: c.Monitors}.Validate(), c.Alerting.Validate(), c.Embeddings.Validate()}
+		c.Worker.Validate(), monitor.Config{Monitors: c.Monitors}.Validate(), c.Alerting.Validate(), c.Embeddings.Validate(), c.Evaluator.Validate()}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":
 	default:

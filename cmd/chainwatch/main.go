@@ -30,6 +30,7 @@ commands:
   worker     run the monitors on schedule (drift/skew detection, alerts)
   redteam    run the adversarial suite against an OpenAI-compatible endpoint and store its scores
   agreement  judge-vs-user agreement per evaluator (Cohen's kappa, Spearman) from ClickHouse
+  evaluator  score sampled production spans continuously (guards, reference metrics, LLM judge) into eval_scores
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -56,6 +57,7 @@ func main() {
 		"worker":    runWorker,
 		"redteam":   runRedteam,
 		"agreement": runAgreement,
+		"evaluator": runEvaluator,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -1,8 +1,10 @@
 package runner
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strings"
@@ -114,8 +116,16 @@ func DefaultConfig() Config {
 func (c *Config) UnmarshalYAML(n *yaml.Node) error {
 	type plain Config
 	p := plain(DefaultConfig())
-	if err := n.Decode(&p); err != nil {
+	// Node.Decode would forget the caller's KnownFields: re-decode strictly
+	// so that a typo under "evaluator" is an error, not a default.
+	b, err := yaml.Marshal(n)
+	if err != nil {
 		return err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("evaluator: %w", err)
 	}
 	*c = Config(p)
 	return nil

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chainwatch/chainwatch/evaluators/runner"
+	"github.com/chainwatch/chainwatch/ingest"
+)
+
+// runEvaluator runs continuous evaluation: spans from Kafka (its own
+// consumer group), sampled, scored, scores to the scores topic, which the
+// writer lands in eval_scores. With kafka.brokers empty it joins the
+// in-process broker of a `chainwatch up` on this machine.
+func runEvaluator(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("evaluator", flag.ContinueOnError)
+	load := commonFlags(fs)
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9466", "where the evaluator serves /metrics")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := load()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &http.Server{Addr: *metricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.ListenAndServe() }()
+	defer srv.Close()
+	r, err := startEvaluator(ctx, cfg, reg, log)
+	if err != nil {
+		return err
+	}
+	always, withRef := r.Evaluators()
+	fmt.Printf("chainwatch evaluator: group %s, sample rate %v, %s; reference metrics %s; metrics on http://%s/metrics\n",
+		cfg.Evaluator.WithDefaults().Group, cfg.Evaluator.WithDefaults().Sample.Rate, names(always), names(withRef), *metricsAddr)
+	select {
+	case <-ctx.Done():
+	case <-r.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return r.Shutdown(sctx)
+}
+
+// startEvaluator creates the topics when missing and starts one runner.
+func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*runner.Runner, error) {
+	kc := cfg.Kafka.WithDefaults()
+	if len(kc.Brokers) == 0 {
+		kc.Brokers = []string{fmt.Sprintf("127.0.0.1:%d", cfg.Local.KafkaPort)}
+	}
+	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := ingest.EnsureTopics(ectx, kc); err != nil {
+		return nil, err
+	}
+	ec := cfg.Evaluator.WithDefaults()
+	cl, err := kgo.NewClient(ingest.ConsumerOpts(kc, ec.Group, kc.Topics.Spans)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka consumer: %w", err)
+	}
+	r, err := runner.New(ec, kc.Topics, cl, runner.WithMetrics(runner.NewMetrics(reg)), runner.WithLogger(log))
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	return r, r.Start(ctx)
+}
+
+func names[E interface{ Name() string }](evs []E) string {
+	if len(evs) == 0 {
+		return "none"
+	}
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.Name()
+	}
+	return strings.Join(out, ", ")
+}
