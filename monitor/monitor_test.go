@@ -569,3 +569,50 @@ func TestTickAt(t *testing.T) {
 		t.Fatalf("a tick is its own tick: %v", got)
 	}
 }
+
+// TestEvalScoreMonitor: a judge's 1–5 correctness scores for support-bot
+// drop by a point in the third minute; an eval_score monitor flags it and
+// ignores failed evaluations (error rows with value 0).
+func TestEvalScoreMonitor(t *testing.T) {
+	e := newEnv(t)
+	t0 := time.Now().Truncate(time.Minute).Add(-5 * time.Minute)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var scores []schemas.Score
+	for i := range 3 * 120 {
+		at := t0.Add(time.Duration(i) * 500 * time.Millisecond)
+		v := float64(3 + rng.IntN(3)) // 3..5
+		if i >= 240 {
+			v-- // 2..4
+		}
+		s := schemas.Score{TraceID: fmt.Sprintf("%032x", i), SpanID: fmt.Sprintf("%016x", i), App: "support-bot", Chain: "support-answer",
+			Evaluator: "judge-correctness", EvaluatorVersion: "v1", Metric: "correctness", Value: v, Created: at}
+		if i%10 == 0 {
+			s.Value, s.Error = 0, "malformed_output"
+		}
+		scores = append(scores, s)
+	}
+	if err := e.chs.InsertScores(t.Context(), scores); err != nil {
+		t.Fatal(err)
+	}
+	m := Monitor{Name: "judge", Selector: Selector{App: "support-bot", Chain: "support-answer"}, Feature: "eval_score", Detector: "ks",
+		Score: ScoreSeries{Evaluator: "judge-correctness", Metric: "correctness"}, Reference: Reference{Size: time.Minute}, Current: Window{Size: time.Minute}, Schedule: time.Minute}
+	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), nil, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = w.monitors[0]
+	same, err := w.RunTick(t.Context(), m, t0.Add(2*time.Minute), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop, err := w.RunTick(t.Context(), m, t0.Add(3*time.Minute), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if same.Status != schemas.RunOK || same.Drift || same.NCur != 108 { // 120 minus the 12 failed
+		t.Fatalf("unchanged scores: %+v", same)
+	}
+	if !drop.Drift {
+		t.Fatalf("scores one point lower: %+v", drop)
+	}
+}
