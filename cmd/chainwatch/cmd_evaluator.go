@@ -55,6 +55,10 @@ func runEvaluator(ctx context.Context, args []string) error {
 	return r.Shutdown(sctx)
 }
 
+// evaluatorRebalanceTimeout bounds how long the group waits for a member to
+// finish its batch in a rebalance.
+const evaluatorRebalanceTimeout = 5 * time.Minute
+
 // startEvaluator creates the topics when missing and starts one runner.
 func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, log *slog.Logger) (*runner.Runner, error) {
 	kc := cfg.Kafka.WithDefaults()
@@ -67,7 +71,11 @@ func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, 
 		return nil, err
 	}
 	ec := cfg.Evaluator.WithDefaults()
-	cl, err := kgo.NewClient(ingest.ConsumerOpts(kc, ec.Group, kc.Topics.Spans)...)
+	// A batch is evaluated with rebalances blocked (BlockRebalanceOnPoll):
+	// judge calls make batches slow, so the group waits longer than the
+	// writer's for a member to finish its batch before evicting it.
+	opts := append(ingest.ConsumerOpts(kc, ec.Group, kc.Topics.Spans), kgo.RebalanceTimeout(evaluatorRebalanceTimeout))
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka consumer: %w", err)
 	}
