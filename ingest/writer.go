@@ -474,11 +474,13 @@ func (w *Writer) insertScores(ctx context.Context, b *batch) error {
 	w.m.InsertErrors.WithLabelValues(table, "permanent").Inc()
 	w.log.Error("permanent error inserting scores; inserting one by one to isolate the bad rows", "err", err)
 	for i := range b.scores {
-		if e := w.store.InsertScores(ctx, b.scores[i:i+1]); e != nil {
-			if !IsPermanent(e) {
-				b.scores = b.scores[i:]
-				return e
-			}
+		switch e := w.store.InsertScores(ctx, b.scores[i:i+1]); {
+		case e == nil:
+			w.m.RowsWritten.WithLabelValues(table).Inc()
+		case !IsPermanent(e):
+			b.scores = b.scores[i:]
+			return e
+		default:
 			v, _ := json.Marshal(b.scores[i])
 			w.deadLetter(b, &kgo.Record{Topic: w.topics.Scores, Key: []byte(b.scores[i].TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
 		}

@@ -1,0 +1,113 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// poisonStore rejects, permanently, any insert holding a score of metric
+// "poison", as ClickHouse rejects a row it cannot parse.
+type poisonStore struct{ *CHStore }
+
+func (p poisonStore) InsertScores(ctx context.Context, scores []schemas.Score) error {
+	for _, s := range scores {
+		if s.Metric == "poison" {
+			return Permanent(errors.New("cannot parse poison"))
+		}
+	}
+	return p.CHStore.InsertScores(ctx, scores)
+}
+
+// The writer subscribes to the scores topic on its own (its consumer was
+// built for spans and feedback), lands valid scores in eval_scores and
+// dead-letters the others with their reason: undecodable, invalid, and
+// rejected permanently by the store (isolated row by row, the batch's good
+// rows still stored).
+func TestWriterLandsScoresAndDeadLettersBadOnes(t *testing.T) {
+	chs := migrated(t)
+	store := poisonStore{chs}
+	_, brokers := kafkatest.NewCluster(t)
+	kc := KafkaConfig{Brokers: brokers, Partitions: 2}.WithDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := EnsureTopics(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(ConsumerOpts(kc, "w", kc.Topics.Spans, kc.Topics.Feedback)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMetrics(nil)
+	w := NewWriter(WriterConfig{Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}, kc.Topics, cl, store, m, nil)
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown(context.Background())
+
+	good, _ := json.Marshal(schemas.Score{TraceID: "0102030405060708090a0b0c0d0e0f10", SpanID: "0102030405060708", App: "a",
+		Evaluator: "guard_pii", EvaluatorVersion: "1", Metric: "pii_leak", Value: 1, Created: time.Now()})
+	poison, _ := json.Marshal(schemas.Score{TraceID: "0102030405060708090a0b0c0d0e0f11", Evaluator: "x", Metric: "poison", Created: time.Now()})
+	noMetric, _ := json.Marshal(schemas.Score{TraceID: "0102030405060708090a0b0c0d0e0f10", Evaluator: "guard_pii"})
+	prod, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(kc.Topics.DeadLetter), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.ProduceSync(ctx,
+		&kgo.Record{Topic: kc.Topics.Scores, Value: good},
+		&kgo.Record{Topic: kc.Topics.Scores, Value: []byte("{not json")},
+		&kgo.Record{Topic: kc.Topics.Scores, Value: noMetric},
+		&kgo.Record{Topic: kc.Topics.Scores, Value: poison},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for len(reasons) < 3 && ctx.Err() == nil {
+		prod.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			for _, h := range r.Headers {
+				if h.Key == HeaderDLQReason {
+					reasons = append(reasons, string(h.Value))
+				}
+			}
+		})
+	}
+	sort.Strings(reasons)
+	if len(reasons) != 3 || !strings.HasPrefix(reasons[0], "decode: decoding score JSON") || !strings.HasPrefix(reasons[1], "insert_permanent: cannot parse poison") ||
+		!strings.HasPrefix(reasons[2], "invalid: score without") {
+		t.Errorf("dead-letter reasons %q", reasons)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	var n uint64
+	for time.Now().Before(deadline) {
+		if err := chs.Conn().QueryRow(ctx, "SELECT count() FROM eval_scores FINAL WHERE metric = 'pii_leak' AND value = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n != 1 {
+		t.Fatalf("eval_scores has %d rows, want 1", n)
+	}
+	if got := testutil.ToFloat64(m.RowsWritten.WithLabelValues("eval_scores")); got != 1 {
+		t.Errorf("rows_written{table=eval_scores} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.DeadLetters.WithLabelValues(kc.Topics.Scores, reasonDecode)); got != 1 {
+		t.Errorf("dead_letters{scores, decode} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(m.InsertErrors.WithLabelValues("eval_scores", "permanent")); got != 1 {
+		t.Errorf("insert_errors{eval_scores, permanent} = %v, want 1", got)
+	}
+}
