@@ -162,12 +162,13 @@ func waitCount(t testing.TB, conn driver.Conn, q string, want uint64, d time.Dur
 // sampled traces matches the rate within a binomial tolerance.
 func TestEndToEndSampledScoresSurviveRestart(t *testing.T) {
 	p := startPipeline(t)
-	const nTraces, rate = 1500, 0.3
+	const nTraces, rate, overrideRate = 1500, 0.3, 0.8
 	recs := traffic(t, p, 11, nTraces, nil)
 	cands := candidates(t, recs)
 
 	cfg := runner.DefaultConfig()
 	cfg.Sample.Rate = rate
+	cfg.Sample.Overrides = []runner.Override{{App: "docs-qa", Rate: overrideRate}}
 	cfg.Batch.MaxRecords = 100
 	cfg.Batch.MaxWait = 200 * time.Millisecond
 
@@ -187,9 +188,9 @@ func TestEndToEndSampledScoresSurviveRestart(t *testing.T) {
 	sampler := runner.NewSampler(cfg.WithDefaults().Sample)
 	want := map[string]bool{}
 	traces := map[string]bool{}
-	allTraces := map[string]bool{}
+	allTraces := map[string]string{} // trace → app
 	for _, c := range cands {
-		allTraces[c.trace] = true
+		allTraces[c.trace] = c.app
 		if sampler.Sampled(c.app, c.chain, c.trace) {
 			traces[c.trace] = true
 			for _, metric := range []string{"pii_leak", "prompt_injection", "refusal"} {
@@ -237,14 +238,33 @@ func TestEndToEndSampledScoresSurviveRestart(t *testing.T) {
 		t.Errorf("produced %v scores for %d rows: the crashed batch was not re-evaluated", produced, len(want))
 	}
 
-	// Sampling: traces with an evaluable span, sampled at the rate.
-	n, k := float64(len(allTraces)), float64(len(traces))
-	sd := math.Sqrt(n * rate * (1 - rate))
-	if math.Abs(k-n*rate) > 4*sd {
-		t.Errorf("sampled %v of %v traces, want %v ± %.0f (4 sd)", k, n, n*rate, 4*sd)
+	// Sampling: traces with an evaluable span, sampled at their app's
+	// rate, within 4 binomial standard deviations.
+	var summary []string
+	for _, grp := range []struct {
+		name string
+		rate float64
+		in   func(app string) bool
+	}{
+		{"docs-qa (override)", overrideRate, func(app string) bool { return app == "docs-qa" }},
+		{"other apps", rate, func(app string) bool { return app != "docs-qa" }},
+	} {
+		var n, k float64
+		for tr, app := range allTraces {
+			if grp.in(app) {
+				n++
+				if traces[tr] {
+					k++
+				}
+			}
+		}
+		sd := math.Sqrt(n * grp.rate * (1 - grp.rate))
+		if n < 100 || math.Abs(k-n*grp.rate) > 4*sd {
+			t.Errorf("%s: sampled %v of %v traces, want %.0f ± %.0f (4 sd)", grp.name, k, n, n*grp.rate, 4*sd)
+		}
+		summary = append(summary, fmt.Sprintf("%s: %v of %v sampled (expected %.0f, sd %.1f)", grp.name, k, n, n*grp.rate, sd))
 	}
-	t.Logf("%d candidate traces, %d sampled (expected %.0f ± %.0f), %d score rows, %v scores produced (re-evaluation after the crash included)",
-		len(allTraces), len(traces), n*rate, sd, len(want), produced)
+	t.Logf("%s; %d score rows, %v scores produced (re-evaluation after the crash included)", strings.Join(summary, "; "), len(want), produced)
 }
 
 // The judge path against the OpenAI-compatible test server: a third of the
