@@ -17,38 +17,14 @@ import (
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// evalScoresTestDDL mirrors schemas.Score for databases whose migrations do
-// not create eval_scores yet (that migration is being written beside this
-// command); once they do, the migrated table is used instead.
-const evalScoresTestDDL = `CREATE TABLE IF NOT EXISTS eval_scores (
-    trace_id String,
-    span_id String,
-    app String,
-    chain String,
-    evaluator String,
-    evaluator_version String,
-    metric String,
-    value Float64,
-    reasoning String,
-    judge_model String,
-    cost_usd Float64,
-    latency_ms Float64,
-    error String,
-    created DateTime
-) ENGINE = ReplacingMergeTree(created)
-ORDER BY (trace_id, span_id, evaluator, evaluator_version, metric)`
-
-// scoresDB gives the test its own migrated database with an eval_scores
-// table, points the command's config at it through the environment, and
-// returns a connection.
+// scoresDB gives the test its own migrated database (eval_scores is
+// migration 3), points the command's config at it through the environment,
+// and returns a connection.
 func scoresDB(t *testing.T) driver.Conn {
 	t.Helper()
 	addr, db := chtest.Database(t)
 	conn := chtest.Conn(t, addr, db)
 	if _, err := schemas.Migrate(t.Context(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := conn.Exec(t.Context(), evalScoresTestDDL); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("CHAINWATCH_CLICKHOUSE_ADDR", addr)

@@ -240,15 +240,6 @@ func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// scoreColumns is the eval_scores insert column list, in the order of
-// scoreValues. It follows schemas.Score's fields (the table is created by
-// the migrator's eval_scores migration, owned elsewhere); ingested_at is
-// filled in when the table has it.
-var scoreColumns = []string{
-	"trace_id", "span_id", "app", "chain", "evaluator", "evaluator_version", "metric",
-	"value", "reasoning", "judge_model", "cost_usd", "latency_ms", "error", "created",
-}
-
 // requiredScoreColumns must exist for scores to mean anything.
 var requiredScoreColumns = []string{"trace_id", "evaluator", "evaluator_version", "metric", "value", "error"}
 
@@ -284,8 +275,9 @@ func scoreColumnTypes(ctx context.Context, conn driver.Conn) (map[string]string,
 }
 
 // insertScores writes scores to eval_scores in one batch with an explicit
-// column list (ClickHouse 18.16 needs one), converting each value to the
-// column's type as the table declares it.
+// column list (schemas.ScoreColumns; ClickHouse 18.16 needs one), converting
+// each value to the column's type as the table declares it, so that a table
+// created by another version of the migrator still takes the rows.
 func insertScores(ctx context.Context, conn driver.Conn, scores []schemas.Score) error {
 	if len(scores) == 0 {
 		return nil
@@ -294,14 +286,13 @@ func insertScores(ctx context.Context, conn driver.Conn, scores []schemas.Score)
 	if err != nil {
 		return err
 	}
+	// schemas.ScoreColumns, less any column an older table lacks (the
+	// required ones were checked).
 	var cols []string
-	for _, c := range scoreColumns {
+	for _, c := range schemas.ScoreColumns() {
 		if _, ok := types[c]; ok {
 			cols = append(cols, c)
 		}
-	}
-	if _, ok := types["ingested_at"]; ok {
-		cols = append(cols, "ingested_at")
 	}
 	b, err := conn.PrepareBatch(ctx, "INSERT INTO eval_scores ("+strings.Join(cols, ", ")+")")
 	if err != nil {
