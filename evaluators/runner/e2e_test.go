@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kgo"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
@@ -330,6 +332,26 @@ func TestEndToEndJudgeMalformedAnswersAreErrors(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.Evaluations.WithLabelValues("judge_pointwise", string(evaluators.ReasonMalformedOutput))); got != float64(malformed.Load()) {
 		t.Errorf("evaluations{judge_pointwise, malformed_output} = %v, want %d", got, malformed.Load())
+	}
+	// The score series counts exactly the valid judge scores.
+	validRows := count(t, conn, "SELECT count() FROM eval_scores FINAL WHERE evaluator = 'judge_pointwise' AND error = ''")
+	var observed uint64
+	ch := make(chan prometheus.Metric, 256)
+	m.Scores.Collect(ch)
+	close(ch)
+	for pm := range ch {
+		var d dto.Metric
+		if err := pm.Write(&d); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "evaluator" && l.GetValue() == "judge_pointwise" {
+				observed += d.GetHistogram().GetSampleCount()
+			}
+		}
+	}
+	if observed != validRows || observed == 0 {
+		t.Errorf("chainwatch_eval_score counted %d judge scores, the table has %d valid ones", observed, validRows)
 	}
 	// Reference metrics only where the span has a reference.
 	q := fmt.Sprintf("SELECT count() FROM eval_scores FINAL WHERE evaluator = 'token_f1' AND trace_id NOT IN (%s)", quoteAll(withRef))

@@ -16,6 +16,11 @@ type Metrics struct {
 	DecodeErrors   prometheus.Counter       // span records that could not be decoded (skipped; the writer dead-letters them)
 	ConsumerLag    *prometheus.GaugeVec     // records behind the high watermark, by topic and partition
 	BatchSeconds   *prometheus.HistogramVec // consume→commit time of a batch, by stage (evaluate, produce, commit)
+	// Scores is the score series: valid score values acknowledged by Kafka,
+	// by app, chain, chain version, evaluator and metric. Buckets cover both
+	// 0–1 metrics (tenths) and 1–5 ratings; rate(sum)/rate(count) is the
+	// mean score, the series a dashboard or a Prometheus rule watches.
+	Scores *prometheus.HistogramVec
 }
 
 // Outcomes besides the failure reasons.
@@ -60,10 +65,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chainwatch_evaluator_batch_seconds", Help: "Time per batch stage (evaluate, produce, commit).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"stage"}),
+		Scores: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chainwatch_eval_score", Help: "Evaluation scores recorded, by app, chain, chain version, evaluator and metric (failed evaluations excluded).",
+			Buckets: []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3, 4, 5},
+		}, []string{"app", "chain", "chain_version", "evaluator", "metric"}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.SpansConsumed, m.SpansSampled, m.Evaluations, m.JudgeSeconds, m.ScoresProduced,
-			m.ProduceErrors, m.CommitErrors, m.DecodeErrors, m.ConsumerLag, m.BatchSeconds)
+			m.ProduceErrors, m.CommitErrors, m.DecodeErrors, m.ConsumerLag, m.BatchSeconds, m.Scores)
 	}
 	return m
 }

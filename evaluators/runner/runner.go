@@ -314,6 +314,13 @@ func (r *Runner) process(ctx context.Context, recs []*kgo.Record) error {
 		return err
 	}
 	r.m.ScoresProduced.Add(float64(len(out)))
+	for _, j := range jobs {
+		for i := range j.results {
+			if sc := &j.results[i]; !sc.Failed() {
+				r.m.Scores.WithLabelValues(sc.App, sc.Chain, j.span.ChainVersion, sc.Evaluator, sc.Metric).Observe(sc.Value)
+			}
+		}
+	}
 	r.m.BatchSeconds.WithLabelValues("produce").Observe(time.Since(start).Seconds())
 	if r.afterProduce != nil && r.afterProduce() {
 		return errCrashed // produced, not committed
