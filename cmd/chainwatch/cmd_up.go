@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/monitor"
 	"github.com/chainwatch/chainwatch/sinks/amserver"
@@ -127,6 +128,7 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 		fmt.Printf("  writers               %d in group %s\n", len(p.Writers), cfg.Writer.Group)
 	}
 	var svc *monitor.Service
+	var ev *runner.Runner
 	if !o.NoCollector && !o.NoWriter {
 		var am *amserver.Server
 		if svc, am, err = startLocalMonitoring(ctx, cfg, p, o.Registry, log); err != nil {
@@ -137,6 +139,15 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 		if am != nil {
 			defer am.Stop()
 		}
+		ecfg := cfg
+		ecfg.Kafka = p.Kafka
+		if ev, err = startEvaluator(ctx, ecfg, o.Registry, log); err != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			return errors.Join(fmt.Errorf("starting the evaluator: %w", err), svc.Shutdown(sctx), p.Shutdown(sctx))
+		}
+		always, withRef := ev.Evaluators()
+		fmt.Printf("  evaluator             sample rate %v: %s; with a reference: %s\n", cfg.Evaluator.WithDefaults().Sample.Rate, names(always), names(withRef))
 	}
 	fmt.Println("press Ctrl-C to stop")
 	var writerDone <-chan struct{}
@@ -151,11 +162,14 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	fmt.Println("stopping: draining the collector, flushing the writer …")
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var werr error
+	var werr, eerr error
+	if ev != nil {
+		eerr = ev.Shutdown(sctx)
+	}
 	if svc != nil {
 		werr = svc.Shutdown(sctx)
 	}
-	return errors.Join(werr, p.Shutdown(sctx))
+	return errors.Join(eerr, werr, p.Shutdown(sctx))
 }
 
 // startLocalMonitoring starts, for `chainwatch up`, a local Alertmanager
