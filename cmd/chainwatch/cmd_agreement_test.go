@@ -101,7 +101,7 @@ func TestAgreementCLI(t *testing.T) {
 		}
 		score(fmt.Sprintf("%032x", i), "guard_refusal", "refusal", v, now)
 	}
-	if err := insertScores(ctx, conn, scores); err != nil {
+	if err := store.InsertScores(ctx, scores); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.InsertFeedback(ctx, fb); err != nil {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"net/url"
 	"os"
 	"strings"
@@ -16,12 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/chainwatch/chainwatch/evaluators/openai"
 	"github.com/chainwatch/chainwatch/evaluators/redteam"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // redteamProgressEvery is how often `chainwatch redteam` reports progress on
@@ -110,17 +106,25 @@ func redteamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// Connect before the run, so a missing table fails fast rather than
 	// after every probe was paid for.
-	var conn driver.Conn
+	var store *ingest.CHStore
 	if !*noStore {
 		cfg, err := load()
 		if err != nil {
 			return err
 		}
-		if conn, err = ingest.OpenClickHouse(ctx, cfg.clickHouseOrLocal()); err != nil {
+		conn, err := ingest.OpenClickHouse(ctx, cfg.clickHouseOrLocal())
+		if err != nil {
 			return err
 		}
 		defer conn.Close()
-		if _, err := scoreColumnTypes(ctx, conn); err != nil {
+		var exists uint8
+		if err := conn.QueryRow(ctx, "EXISTS TABLE eval_scores").Scan(&exists); err != nil {
+			return fmt.Errorf("checking for eval_scores: %w", err)
+		}
+		if exists == 0 {
+			return errors.New("clickhouse has no eval_scores table: run `chainwatch migrate`, or pass --no-store")
+		}
+		if store, err = ingest.NewCHStore(ctx, conn); err != nil {
 			return err
 		}
 	}
@@ -161,11 +165,11 @@ func redteamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	} else {
 		printRedteamSummary(stdout, sum, base)
 	}
-	if conn != nil {
+	if store != nil {
 		scores := run.Scores(*app)
 		// Store what was done even when the run was cut short: unanswered
 		// probes are recorded as errors, not dropped.
-		if err := insertScores(context.WithoutCancel(ctx), conn, scores); err != nil {
+		if err := store.InsertScores(context.WithoutCancel(ctx), scores); err != nil {
 			return errors.Join(runErr, err)
 		}
 		fmt.Fprintf(stderr, "redteam: stored %d scores in eval_scores (app %s, evaluator %s %s, run %s)\n", len(scores), *app, redteam.Name, redteam.Version, run.ID)
@@ -238,159 +242,4 @@ func printRedteamSummary(w io.Writer, s redteam.Summary, target string) {
 
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
-}
-
-// requiredScoreColumns must exist for scores to mean anything.
-var requiredScoreColumns = []string{"trace_id", "evaluator", "evaluator_version", "metric", "value", "error"}
-
-// scoreColumnTypes reads the eval_scores table's column types, failing with
-// a message a person can act on when the table or a required column is
-// missing.
-func scoreColumnTypes(ctx context.Context, conn driver.Conn) (map[string]string, error) {
-	rows, err := conn.Query(ctx, "SELECT name, type FROM system.columns WHERE database = currentDatabase() AND table = 'eval_scores'")
-	if err != nil {
-		return nil, fmt.Errorf("reading eval_scores columns: %w", err)
-	}
-	defer rows.Close()
-	types := map[string]string{}
-	for rows.Next() {
-		var name, typ string
-		if err := rows.Scan(&name, &typ); err != nil {
-			return nil, fmt.Errorf("reading eval_scores columns: %w", err)
-		}
-		types[name] = typ
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading eval_scores columns: %w", err)
-	}
-	if len(types) == 0 {
-		return nil, errors.New("clickhouse has no eval_scores table: run `chainwatch migrate`, or pass --no-store")
-	}
-	for _, c := range requiredScoreColumns {
-		if _, ok := types[c]; !ok {
-			return nil, fmt.Errorf("eval_scores has no column %s: run `chainwatch migrate`", c)
-		}
-	}
-	return types, nil
-}
-
-// insertScores writes scores to eval_scores in one batch with an explicit
-// column list (schemas.ScoreColumns; ClickHouse 18.16 needs one), converting
-// each value to the column's type as the table declares it, so that a table
-// created by another version of the migrator still takes the rows.
-func insertScores(ctx context.Context, conn driver.Conn, scores []schemas.Score) error {
-	if len(scores) == 0 {
-		return nil
-	}
-	types, err := scoreColumnTypes(ctx, conn)
-	if err != nil {
-		return err
-	}
-	// schemas.ScoreColumns, less any column an older table lacks (the
-	// required ones were checked).
-	var cols []string
-	for _, c := range schemas.ScoreColumns() {
-		if _, ok := types[c]; ok {
-			cols = append(cols, c)
-		}
-	}
-	b, err := conn.PrepareBatch(ctx, "INSERT INTO eval_scores ("+strings.Join(cols, ", ")+")")
-	if err != nil {
-		return fmt.Errorf("preparing eval_scores batch: %w", err)
-	}
-	defer b.Abort()
-	now := time.Now()
-	row := make([]any, len(cols))
-	for i := range scores {
-		s := &scores[i]
-		for j, c := range cols {
-			if row[j], err = scoreValue(s, c, types[c], now); err != nil {
-				return err
-			}
-		}
-		if err := b.Append(row...); err != nil {
-			return fmt.Errorf("appending to eval_scores batch: %w", err)
-		}
-	}
-	if err := b.Send(); err != nil {
-		return fmt.Errorf("inserting into eval_scores: %w", err)
-	}
-	return nil
-}
-
-// scoreValue is s's value for column c, converted to the ClickHouse type typ.
-func scoreValue(s *schemas.Score, c, typ string, now time.Time) (any, error) {
-	var v any
-	switch c {
-	case "trace_id":
-		v = s.TraceID
-	case "span_id":
-		v = s.SpanID
-	case "app":
-		v = s.App
-	case "chain":
-		v = s.Chain
-	case "evaluator":
-		v = s.Evaluator
-	case "evaluator_version":
-		v = s.EvaluatorVersion
-	case "metric":
-		v = s.Metric
-	case "value":
-		v = s.Value
-	case "reasoning":
-		v = s.Reasoning
-	case "judge_model":
-		v = s.JudgeModel
-	case "cost_usd":
-		v = s.CostUSD
-	case "latency_ms":
-		v = float64(s.Latency) / float64(time.Millisecond)
-	case "error":
-		v = s.Error
-	case "created":
-		v = s.Created
-	case "ingested_at":
-		v = now
-	}
-	return convertTo(v, typ, c)
-}
-
-// convertTo converts a string, float64 or time.Time to the Go type
-// clickhouse-go takes for the column type typ.
-func convertTo(v any, typ, col string) (any, error) {
-	t := typ
-	for _, wrap := range []string{"LowCardinality(", "Nullable("} {
-		if strings.HasPrefix(t, wrap) {
-			t = strings.TrimSuffix(strings.TrimPrefix(t, wrap), ")")
-		}
-	}
-	switch x := v.(type) {
-	case string:
-		if t == "String" || strings.HasPrefix(t, "FixedString") {
-			return x, nil
-		}
-	case time.Time:
-		if strings.HasPrefix(t, "DateTime") || t == "Date" {
-			return x, nil
-		}
-	case float64:
-		r := math.Round(x)
-		switch t {
-		case "Float64":
-			return x, nil
-		case "Float32":
-			return float32(x), nil
-		case "UInt8", "UInt16", "UInt32", "UInt64":
-			if r < 0 {
-				r = 0
-			}
-			return map[string]any{"UInt8": uint8(r), "UInt16": uint16(r), "UInt32": uint32(r), "UInt64": uint64(r)}[t], nil
-		case "Int32":
-			return int32(r), nil
-		case "Int64":
-			return int64(r), nil
-		}
-	}
-	return nil, fmt.Errorf("eval_scores.%s has type %s, which chainwatch cannot write a %T to", col, typ, v)
 }

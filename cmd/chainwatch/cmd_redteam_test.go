@@ -183,31 +183,3 @@ func TestRedteamCLIErrors(t *testing.T) {
 		}
 	}
 }
-
-func TestConvertTo(t *testing.T) {
-	now := time.Now()
-	for _, tc := range []struct {
-		v    any
-		typ  string
-		want any
-	}{
-		{"a", "String", "a"},
-		{"a", "LowCardinality(String)", "a"},
-		{"a", "Nullable(String)", "a"},
-		{2.6, "Float64", 2.6},
-		{2.5, "Float32", float32(2.5)},
-		{2.6, "UInt32", uint32(3)},
-		{-1.0, "UInt64", uint64(0)},
-		{2.4, "Int64", int64(2)},
-		{now, "DateTime", now},
-		{now, "DateTime64(3, 'UTC')", now},
-	} {
-		got, err := convertTo(tc.v, tc.typ, "c")
-		if err != nil || got != tc.want {
-			t.Errorf("convertTo(%v, %s) = %#v, %v; want %#v", tc.v, tc.typ, got, err, tc.want)
-		}
-	}
-	if _, err := convertTo(1.0, "Decimal(9, 2)", "cost_usd"); err == nil || !strings.Contains(err.Error(), "eval_scores.cost_usd has type Decimal(9, 2)") {
-		t.Errorf("unsupported type: %v", err)
-	}
-}
