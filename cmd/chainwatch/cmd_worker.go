@@ -33,11 +33,8 @@ func runWorker(ctx context.Context, args []string) error {
 		return err
 	}
 	log := newLogger(cfg.LogLevel)
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	srv := &http.Server{Addr: *metricsAddr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.ListenAndServe() }()
-	defer srv.Close()
+	reg, stop := serveMetrics(*metricsAddr)
+	defer stop()
 	svc, err := startWorker(ctx, cfg, cfg.clickHouseOrLocal(), cfg.Kafka.Brokers, reg, log)
 	if err != nil {
 		return err
@@ -66,4 +63,14 @@ func startWorker(ctx context.Context, cfg Config, chc ingest.ClickHouseConfig, b
 	}
 	return monitor.StartService(ctx, monitor.ServiceOptions{Worker: cfg.Worker, Monitors: monitors, Alerting: cfg.Alerting,
 		Embeddings: cfg.Embeddings, Conn: conn, Brokers: brokers, Registry: reg, Log: log})
+}
+
+// serveMetrics serves a fresh registry, with the Go and process
+// collectors, on addr's /metrics until the returned stop is called.
+func serveMetrics(addr string) (*prometheus.Registry, func()) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := &http.Server{Addr: addr, Handler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.ListenAndServe() }()
+	return reg, func() { srv.Close() }
 }
