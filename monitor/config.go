@@ -59,6 +59,12 @@ type Monitor struct {
 	MaxSamples int `yaml:"max_samples"`
 	// Score names the evaluation series of feature eval_score.
 	Score ScoreSeries `yaml:"score"`
+	// For is how many consecutive runs must find drift before the alert
+	// fires (as Prometheus' `for:`); 0 or 1 fires on the first. Higher
+	// values trade detection delay (For − 1 schedules) for fewer false
+	// alarms: at level p_val, independent windows fire by chance with
+	// probability about p_val^For.
+	For int `yaml:"for"`
 }
 
 // ScoreSeries picks one evaluator's metric in eval_scores.
@@ -249,6 +255,9 @@ func (m Monitor) validate(at string) error {
 	}
 	if m.Schedule < 0 || (m.Schedule > 0 && m.Schedule < time.Second) {
 		bad("schedule", "must be ≥ 1s, got %v", m.Schedule)
+	}
+	if m.For < 0 {
+		bad("for", "must be ≥ 0, got %d", m.For)
 	}
 	if m.MinRef < 0 || m.MinCur < 0 || m.MaxSamples < 0 {
 		bad("min_ref", "min_ref, min_cur and max_samples must be ≥ 0")

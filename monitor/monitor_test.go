@@ -616,3 +616,47 @@ func TestEvalScoreMonitor(t *testing.T) {
 		t.Fatalf("scores one point lower: %+v", drop)
 	}
 }
+
+// recordingSink keeps what it is sent.
+type recordingSink struct{ sent []sinks.Alert }
+
+func (r *recordingSink) Start(context.Context) error { return nil }
+func (r *recordingSink) Send(_ context.Context, a []sinks.Alert) error {
+	r.sent = append(r.sent, a...)
+	return nil
+}
+func (r *recordingSink) Shutdown(context.Context) error { return nil }
+
+// TestForConsecutiveRuns: with for: 2 the first drifting run raises
+// nothing, the second fires, and the first run without drift resolves.
+func TestForConsecutiveRuns(t *testing.T) {
+	e := newEnv(t)
+	sink := &recordingSink{}
+	m := Monitor{Name: "for-two", Feature: "output_tokens", Detector: "ks", For: 2, Schedule: time.Minute}
+	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), sink, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = w.monitors[0]
+	st := &monState{loaded: true}
+	t0 := time.Now().Truncate(time.Minute)
+	var states []string
+	for i, drift := range []bool{true, true, true, false} {
+		w.alert(t.Context(), m, schemas.DetectorResult{Tick: t0.Add(time.Duration(i) * time.Minute), Drift: drift}, st)
+		state := "none"
+		if n := len(sink.sent); n > 0 {
+			if sink.sent[n-1].Resolved(time.Now().Add(time.Second)) {
+				state = "resolved"
+			} else {
+				state = "firing"
+			}
+		}
+		states = append(states, fmt.Sprintf("%d:%s", len(sink.sent), state))
+	}
+	if got := strings.Join(states, " "); got != "0:none 1:firing 2:firing 3:resolved" {
+		t.Fatalf("alerts after each run: %s", got)
+	}
+	if !sink.sent[0].StartsAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("startsAt %v, want the tick that completed the streak", sink.sent[0].StartsAt)
+	}
+}

@@ -63,6 +63,7 @@ type monState struct {
 	running bool
 	firing  bool
 	since   time.Time
+	streak  int // consecutive runs with drift
 }
 
 // NewWorker prepares a worker; Start runs it.
@@ -209,7 +210,7 @@ func (w *Worker) runOnce(ctx context.Context, m Monitor, st *monState, tick time
 		w.mu.Lock()
 		st.loaded, st.last, st.firing = true, last, drift
 		if drift {
-			st.since = last
+			st.since, st.streak = last, max(m.For, 1)
 		}
 		w.mu.Unlock()
 		if !tick.After(last) {
@@ -255,8 +256,13 @@ func (w *Worker) alert(ctx context.Context, m Monitor, res schemas.DetectorResul
 	now := w.o.Now().UTC()
 	var event string
 	w.mu.Lock()
+	if res.Drift {
+		st.streak++
+	} else {
+		st.streak = 0
+	}
 	switch {
-	case res.Drift && !st.firing:
+	case res.Drift && !st.firing && st.streak >= max(m.For, 1):
 		st.firing, st.since, event = true, res.Tick, "firing"
 	case !res.Drift && st.firing:
 		st.firing, event = false, "resolved"
