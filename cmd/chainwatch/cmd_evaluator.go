@@ -5,12 +5,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chainwatch/chainwatch/embed"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
 )
@@ -73,7 +75,21 @@ func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, 
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka consumer: %w", err)
 	}
-	r, err := runner.New(ec, kc.Topics, cl, runner.WithMetrics(runner.NewMetrics(reg)), runner.WithLogger(log))
+	ropts := []runner.Opt{runner.WithMetrics(runner.NewMetrics(reg)), runner.WithLogger(log)}
+	if slices.Contains(ec.ReferenceMetrics, "embedding_cosine") {
+		// The evaluator holds no ClickHouse connection: its embeddings
+		// (one output and one reference per span) are not cached.
+		emc := cfg.Embeddings
+		off := false
+		emc.Cache = &off
+		emb, err := embed.New(emc, nil, reg)
+		if err != nil {
+			cl.Close()
+			return nil, err
+		}
+		ropts = append(ropts, runner.WithEmbedder(emb, emb.ID()))
+	}
+	r, err := runner.New(ec, kc.Topics, cl, ropts...)
 	if err != nil {
 		cl.Close()
 		return nil, err

@@ -32,7 +32,7 @@ const (
 // Guard and reference-metric names accepted by the config.
 var (
 	GuardNames           = []string{"pii", "injection", "refusal", "json"}
-	ReferenceMetricNames = []string{"exact_match", "token_f1", "bleu", "rouge_l"}
+	ReferenceMetricNames = []string{"exact_match", "token_f1", "bleu", "rouge_l", "embedding_cosine"}
 	DefaultGuards        = []string{"pii", "injection", "refusal"}
 	DefaultReference     = []string{"exact_match", "token_f1", "rouge_l"}
 )
@@ -46,6 +46,10 @@ type Config struct {
 	Sample SampleConfig `yaml:"sample"`
 	// Guards run on every sampled span: pii, injection, refusal, json.
 	Guards []string `yaml:"guards"`
+	// JSONSchemaFile, with guard json, checks outputs against this JSON
+	// Schema (the subset evaluators/README.md documents), not only for
+	// JSON validity.
+	JSONSchemaFile string `yaml:"json_schema_file"`
 	// ReferenceMetrics run when the span carries ReferenceAttribute:
 	// exact_match, token_f1, bleu, rouge_l. Spans without it are skipped by
 	// these metrics (nothing is recorded).
@@ -214,6 +218,9 @@ func (c Config) Validate() error {
 		if !slices.Contains(GuardNames, g) {
 			bad("evaluator.guards: unknown guard %q (want one of %s)", g, strings.Join(GuardNames, ", "))
 		}
+	}
+	if c.JSONSchemaFile != "" && !slices.Contains(c.Guards, "json") {
+		bad("evaluator.json_schema_file is set but evaluator.guards does not include json")
 	}
 	for _, m := range c.ReferenceMetrics {
 		if !slices.Contains(ReferenceMetricNames, m) {

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -32,13 +33,15 @@ import (
 type Opt interface{ apply(*opts) }
 
 type opts struct {
-	chat    evaluators.ChatClient
-	evs     []evaluators.Evaluator
-	hasEvs  bool
-	m       *Metrics
-	log     *slog.Logger
-	jopts   []evaluators.JudgeOpt
-	created func() time.Time
+	emb      evaluators.Embedder
+	embModel string
+	chat     evaluators.ChatClient
+	evs      []evaluators.Evaluator
+	hasEvs   bool
+	m        *Metrics
+	log      *slog.Logger
+	jopts    []evaluators.JudgeOpt
+	created  func() time.Time
 }
 
 type optFunc func(*opts)
@@ -55,6 +58,12 @@ func WithChatClient(c evaluators.ChatClient) Opt { return optFunc(func(o *opts) 
 // config).
 func WithEvaluators(evs ...evaluators.Evaluator) Opt {
 	return optFunc(func(o *opts) { o.evs, o.hasEvs = evs, true })
+}
+
+// WithEmbedder supplies the embedder of the embedding_cosine reference
+// metric; model names it in the evaluator's version.
+func WithEmbedder(e evaluators.Embedder, model string) Opt {
+	return optFunc(func(o *opts) { o.emb, o.embModel = e, model })
 }
 
 // WithMetrics records into m (default: unregistered series).
@@ -115,7 +124,7 @@ func New(cfg Config, topics ingest.Topics, cl ingest.Consumer, options ...Opt) (
 	} else if r.always, err = guardsAndJudge(cfg, o.chat, o.jopts); err != nil {
 		return nil, err
 	}
-	if r.withRef, err = referenceMetrics(cfg.ReferenceMetrics); err != nil {
+	if r.withRef, err = referenceMetrics(cfg.ReferenceMetrics, o.emb, o.embModel); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -132,9 +141,17 @@ func guardsAndJudge(cfg Config, chat evaluators.ChatClient, jopts []evaluators.J
 		case "refusal":
 			evs = append(evs, evaluators.RefusalGuard{})
 		case "json":
-			j, err := evaluators.NewJSONGuard(evaluators.JSONGuardOptions{AllowFence: true})
+			o := evaluators.JSONGuardOptions{AllowFence: true}
+			if cfg.JSONSchemaFile != "" {
+				b, err := os.ReadFile(cfg.JSONSchemaFile)
+				if err != nil {
+					return nil, fmt.Errorf("evaluator.json_schema_file: %w", err)
+				}
+				o.Schema = b
+			}
+			j, err := evaluators.NewJSONGuard(o)
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("evaluator.json_schema_file %s: %w", cfg.JSONSchemaFile, err)
 			}
 			evs = append(evs, j)
 		}
@@ -156,7 +173,7 @@ func guardsAndJudge(cfg Config, chat evaluators.ChatClient, jopts []evaluators.J
 	return evs, nil
 }
 
-func referenceMetrics(names []string) ([]evaluators.Evaluator, error) {
+func referenceMetrics(names []string, emb evaluators.Embedder, embModel string) ([]evaluators.Evaluator, error) {
 	var evs []evaluators.Evaluator
 	for _, n := range names {
 		switch n {
@@ -168,6 +185,11 @@ func referenceMetrics(names []string) ([]evaluators.Evaluator, error) {
 			evs = append(evs, evaluators.NewBLEU(evaluators.BLEUOptions{Smoothing: evaluators.SmoothMethod1}))
 		case "rouge_l":
 			evs = append(evs, evaluators.NewRougeL())
+		case "embedding_cosine":
+			if emb == nil {
+				return nil, errors.New("evaluator.reference_metrics: embedding_cosine needs an embedder (the embeddings: section)")
+			}
+			evs = append(evs, evaluators.NewEmbeddingSimilarity(emb, embModel))
 		default:
 			return nil, fmt.Errorf("evaluator.reference_metrics: unknown metric %q", n)
 		}

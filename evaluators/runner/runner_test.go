@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -177,5 +180,62 @@ func TestBudgetExhaustedRecordsNothing(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.Evaluations.WithLabelValues("judge_pointwise", runner.OutcomeBudgetExhausted)); got != 2 {
 		t.Errorf("budget_exhausted evaluations = %v, want 2", got)
+	}
+}
+
+// embedFunc adapts a function to evaluators.Embedder.
+type embedFunc func(ctx context.Context, texts []string) ([][]float32, error)
+
+func (f embedFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) { return f(ctx, texts) }
+
+// TestSchemaGuardAndEmbeddingCosineWiring: json_schema_file makes the json
+// guard check a schema; embedding_cosine needs an embedder and uses it.
+func TestSchemaGuardAndEmbeddingCosineWiring(t *testing.T) {
+	schema := filepath.Join(t.TempDir(), "answer.json")
+	if err := os.WriteFile(schema, []byte(`{"type":"object","required":["answer"],"properties":{"answer":{"type":"string"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := runner.DefaultConfig()
+	cfg.Guards, cfg.JSONSchemaFile, cfg.ReferenceMetrics = []string{"json"}, schema, []string{"embedding_cosine"}
+	if _, err := runner.New(cfg, topics, &fakeConsumer{}); err == nil || !strings.Contains(err.Error(), "embedding_cosine needs an embedder") {
+		t.Fatalf("embedding_cosine without an embedder: %v", err)
+	}
+	emb := embedFunc(func(_ context.Context, texts []string) ([][]float32, error) {
+		out := make([][]float32, len(texts))
+		for i, s := range texts {
+			out[i] = []float32{float32(len(s)), 1}
+		}
+		return out, nil
+	})
+	r, err := runner.New(cfg, topics, &fakeConsumer{}, runner.WithEmbedder(emb, "fake"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	always, withRef := r.Evaluators()
+	if len(always) != 1 || len(withRef) != 1 || withRef[0].Name() != "embedding_cosine" {
+		t.Fatalf("evaluators: %v / %v", always, withRef)
+	}
+	for out, want := range map[string]float64{`{"answer":"yes"}`: 1, `{"answer":3}`: 0} {
+		res, err := always[0].Evaluate(t.Context(), evaluators.Input{Output: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range res {
+			if x.Metric == "json_schema_valid" && x.Value != want {
+				t.Errorf("%s: json_schema_valid %v, want %v (%s)", out, x.Value, want, x.Reasoning)
+			}
+		}
+	}
+	res, err := withRef[0].Evaluate(t.Context(), evaluators.Input{Output: "abc", Reference: "abc"})
+	if err != nil || len(res) != 1 || res[0].Value < 0.999 {
+		t.Fatalf("cosine of identical texts: %+v %v", res, err)
+	}
+	cfg.Guards = []string{"pii"}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "json_schema_file") {
+		t.Fatalf("json_schema_file without the json guard: %v", err)
+	}
+	cfg.Guards, cfg.JSONSchemaFile = []string{"json"}, filepath.Join(t.TempDir(), "missing.json")
+	if _, err := runner.New(cfg, topics, &fakeConsumer{}, runner.WithEmbedder(emb, "fake")); err == nil || !strings.Contains(err.Error(), "evaluator.json_schema_file") {
+		t.Fatalf("missing schema file: %v", err)
 	}
 }
