@@ -37,6 +37,7 @@ receivers:
 
 // Config says where and how to run it.
 type Config struct {
+	Binary     string `yaml:"binary"`      // the alertmanager executable; empty: Find
 	Port       int    `yaml:"port"`        // web/API port on 127.0.0.1 (default 19093)
 	ConfigFile string `yaml:"config_file"` // an Alertmanager config to use instead of DefaultConfig
 	DataDir    string `yaml:"-"`
@@ -52,21 +53,27 @@ type Server struct {
 	done chan struct{}
 }
 
-// Find returns the Alertmanager binary on PATH.
+// Find returns the Alertmanager binary on PATH, or Debian's in /usr/bin.
 func Find() (string, error) {
 	for _, b := range Binaries {
 		if p, err := exec.LookPath(b); err == nil {
 			return p, nil
 		}
 	}
+	if _, err := os.Stat("/usr/bin/prometheus-alertmanager"); err == nil {
+		return "/usr/bin/prometheus-alertmanager", nil
+	}
 	return "", errors.New("no prometheus-alertmanager on PATH (Debian/Ubuntu: apt-get install prometheus-alertmanager)")
 }
 
 // Start runs Alertmanager and waits until it is ready.
 func Start(ctx context.Context, c Config) (*Server, error) {
-	bin, err := Find()
-	if err != nil {
-		return nil, err
+	bin := c.Binary
+	if bin == "" {
+		var err error
+		if bin, err = Find(); err != nil {
+			return nil, err
+		}
 	}
 	if c.Port == 0 {
 		c.Port = DefaultPort

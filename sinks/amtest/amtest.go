@@ -12,27 +12,23 @@ package amtest
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chainwatch/chainwatch/sinks/amserver"
 )
 
 // EnvBinary names the environment variable with the binary's path.
 const EnvBinary = "CHAINWATCH_TEST_ALERTMANAGER"
-
-// StartTimeout is how long Start and Restart wait for /-/ready.
-const StartTimeout = 30 * time.Second
 
 // GroupWait and GroupInterval are the route's timings: short, so
 // notifications reach the receiver within a couple of seconds.
@@ -52,8 +48,7 @@ type Server struct {
 	mu    sync.Mutex
 	notes []Notification
 
-	cmd  *exec.Cmd
-	done chan struct{}
+	srv *amserver.Server
 }
 
 // GettableAlert is an alert as GET /api/v2/alerts returns it.
@@ -112,15 +107,11 @@ func FindBinary() (string, error) {
 		}
 		return p, nil
 	}
-	for _, name := range []string{"prometheus-alertmanager", "alertmanager"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p, nil
-		}
+	p, err := amserver.Find()
+	if err != nil {
+		return "", fmt.Errorf("%w (or set %s)", err, EnvBinary)
 	}
-	if _, err := os.Stat("/usr/bin/prometheus-alertmanager"); err == nil {
-		return "/usr/bin/prometheus-alertmanager", nil
-	}
-	return "", errors.New("no alertmanager binary found (install it with: sudo apt-get install -y prometheus-alertmanager, or set " + EnvBinary + ")")
+	return p, nil
 }
 
 // Start starts an Alertmanager for the test; tb.Cleanup kills it and
@@ -146,7 +137,7 @@ func Start(tb testing.TB) *Server {
 	if err := s.writeConfig(); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(s.kill) // runs before TempDir's removal
+	tb.Cleanup(s.Stop) // runs before TempDir's removal
 	if err := s.start(); err != nil {
 		tb.Fatal(err)
 	}
@@ -173,9 +164,6 @@ receivers:
       - url: %q
         send_resolved: true
 `, promDuration(GroupWait), promDuration(GroupInterval), s.hook.URL+"/")
-	if err := os.MkdirAll(filepath.Join(s.dir, "data"), 0o755); err != nil {
-		return fmt.Errorf("creating alertmanager storage: %w", err)
-	}
 	if err := os.WriteFile(filepath.Join(s.dir, "alertmanager.yml"), []byte(cfg), 0o644); err != nil {
 		return fmt.Errorf("writing alertmanager config: %w", err)
 	}
@@ -185,79 +173,23 @@ receivers:
 func promDuration(d time.Duration) string { return strconv.FormatInt(d.Milliseconds(), 10) + "ms" }
 
 func (s *Server) start() error {
-	logf, err := os.OpenFile(filepath.Join(s.dir, "alertmanager.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	srv, err := amserver.Start(context.Background(), amserver.Config{Binary: s.bin, Port: s.port,
+		ConfigFile: filepath.Join(s.dir, "alertmanager.yml"), DataDir: s.dir})
 	if err != nil {
-		return fmt.Errorf("opening alertmanager log: %w", err)
+		return fmt.Errorf("%w; its log: %s", err, s.tailLog())
 	}
-	cmd := exec.Command(s.bin,
-		"--config.file="+filepath.Join(s.dir, "alertmanager.yml"),
-		"--storage.path="+filepath.Join(s.dir, "data"),
-		"--web.listen-address=127.0.0.1:"+strconv.Itoa(s.port),
-		"--cluster.listen-address=", // no gossip
-		"--log.level=debug",
-	)
-	cmd.Dir = s.dir
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
-		return fmt.Errorf("starting %s: %w", s.bin, err)
-	}
-	done := make(chan struct{})
-	go func() {
-		_ = cmd.Wait()
-		logf.Close()
-		close(done)
-	}()
-	s.cmd, s.done = cmd, done
-	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
-	defer cancel()
-	client := &http.Client{Timeout: time.Second}
-	for {
-		resp, err := client.Get(s.URL() + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("alertmanager exited during start (%v); its log: %s", cmd.ProcessState, s.tailLog())
-		case <-ctx.Done():
-			s.kill()
-			return fmt.Errorf("alertmanager did not get ready on %s within %s; its log: %s", s.URL(), StartTimeout, s.tailLog())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	s.srv = srv
+	return nil
 }
 
 // Stop terminates Alertmanager (SIGTERM, SIGKILL after 5 s), keeping its
 // port and storage for Restart: tests use it to simulate an outage.
 // Alertmanager keeps alerts in memory only, so they are gone after Restart.
 func (s *Server) Stop() {
-	if s.cmd == nil {
-		return
+	if s.srv != nil {
+		s.srv.Stop()
+		s.srv = nil
 	}
-	select {
-	case <-s.done:
-		return
-	default:
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		s.kill()
-	}
-}
-
-func (s *Server) kill() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	<-s.done
 }
 
 // Restart starts a stopped Alertmanager again on the same port and storage
