@@ -186,7 +186,9 @@ func TestBudgetExhaustedRecordsNothing(t *testing.T) {
 // embedFunc adapts a function to evaluators.Embedder.
 type embedFunc func(ctx context.Context, texts []string) ([][]float32, error)
 
-func (f embedFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) { return f(ctx, texts) }
+func (f embedFunc) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	return f(ctx, texts)
+}
 
 // TestSchemaGuardAndEmbeddingCosineWiring: json_schema_file makes the json
 // guard check a schema; embedding_cosine needs an embedder and uses it.
