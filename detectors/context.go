@@ -57,9 +57,12 @@ func (o ContextMMDOptions) Validate() error {
 	if o.NFolds != 0 && o.NFolds < 2 {
 		errs = append(errs, fmt.Errorf("n_folds must be ≥ 2, got %d", o.NFolds))
 	}
-	for name, v := range map[string]float64{"sigma": o.SigmaX, "sigma_c": o.SigmaC, "lambda[0]": o.Lambda[0], "lambda[1]": o.Lambda[1]} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			errs = append(errs, fmt.Errorf("%s must be > 0 and finite, got %v", name, v))
+	for _, f := range []struct {
+		name string
+		v    float64
+	}{{"sigma", o.SigmaX}, {"sigma_c", o.SigmaC}, {"lambda[0]", o.Lambda[0]}, {"lambda[1]", o.Lambda[1]}} {
+		if f.v < 0 || math.IsNaN(f.v) || math.IsInf(f.v, 0) {
+			errs = append(errs, fmt.Errorf("%s must be > 0 and finite, got %v", f.name, f.v))
 		}
 	}
 	return errors.Join(errs...)

@@ -107,6 +107,27 @@ func testMonitors(prefix string, ref Reference) []Monitor {
 	}
 }
 
+// oneMonitorWorker is a worker with the single monitor m (defaults filled,
+// returned) and sink (nil: none).
+func oneMonitorWorker(t *testing.T, e env, m Monitor, sink sinks.Sink) (*Worker, Monitor) {
+	t.Helper()
+	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), sink, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, w.monitors[0]
+}
+
+// runTick runs m at tick with fresh alert state, failing on a write error.
+func runTick(t *testing.T, w *Worker, m Monitor, tick time.Time) schemas.DetectorResult {
+	t.Helper()
+	res, err := w.RunTick(t.Context(), m, tick, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newSink(t *testing.T, am *amtest.Server) *sinks.Alertmanager {
@@ -387,11 +408,7 @@ func TestSkewAgainstImportedDataset(t *testing.T) {
 	e.traffic(t, simulate.ShiftLanguage, t0, 2, 150, func(m int) bool { return m == 1 })
 	m := Monitor{Name: "skew-vocabulary", Selector: Selector{App: "support-bot"}, Feature: "input_terms", Detector: "js",
 		Reference: Reference{Dataset: "support-evals"}, Current: Window{Size: time.Minute}, Schedule: time.Minute}
-	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), newSink(t, am), nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = w.monitors[0]
+	w, m := oneMonitorWorker(t, e, m, newSink(t, am))
 	st := &monState{loaded: true}
 	same, err := w.RunTick(t.Context(), m, t0.Add(time.Minute), st)
 	if err != nil {
@@ -424,10 +441,7 @@ func TestAlertmanagerDownForAMinute(t *testing.T) {
 	t0 := time.Now().Truncate(time.Minute).Add(-4 * time.Minute)
 	e.traffic(t, simulate.ShiftLength, t0, 2, 150, func(m int) bool { return m == 1 })
 	m := testMonitors("outage", Reference{})[0]
-	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), newSink(t, am), nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, m := oneMonitorWorker(t, e, m, newSink(t, am))
 	am.Stop()
 	res, err := w.RunTick(t.Context(), w.monitors[0], t0.Add(2*time.Minute), &monState{loaded: true})
 	if err != nil || !res.Drift {
@@ -538,19 +552,8 @@ func TestFeedbackScoreMonitor(t *testing.T) {
 	}
 	m := Monitor{Name: "thumbs", Selector: Selector{App: "support-bot"}, Feature: "feedback_score", Detector: "ks",
 		Reference: Reference{Size: time.Minute}, Current: Window{Size: time.Minute}, Schedule: time.Minute}
-	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), nil, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = w.monitors[0]
-	same, err := w.RunTick(t.Context(), m, t0.Add(2*time.Minute), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drop, err := w.RunTick(t.Context(), m, t0.Add(3*time.Minute), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, m := oneMonitorWorker(t, e, m, nil)
+	same, drop := runTick(t, w, m, t0.Add(2*time.Minute)), runTick(t, w, m, t0.Add(3*time.Minute))
 	t.Logf("unchanged: p %v (n %d/%d); drop: p %v (n %d/%d)", *same.PValue, same.NRef, same.NCur, *drop.PValue, drop.NRef, drop.NCur)
 	if same.Status != schemas.RunOK || same.Drift || same.NCur < 100 {
 		t.Fatalf("unchanged feedback: %+v", same)
@@ -596,19 +599,8 @@ func TestEvalScoreMonitor(t *testing.T) {
 	}
 	m := Monitor{Name: "judge", Selector: Selector{App: "support-bot", Chain: "support-answer"}, Feature: "eval_score", Detector: "ks",
 		Score: ScoreSeries{Evaluator: "judge-correctness", Metric: "correctness"}, Reference: Reference{Size: time.Minute}, Current: Window{Size: time.Minute}, Schedule: time.Minute}
-	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), nil, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = w.monitors[0]
-	same, err := w.RunTick(t.Context(), m, t0.Add(2*time.Minute), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	drop, err := w.RunTick(t.Context(), m, t0.Add(3*time.Minute), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, m := oneMonitorWorker(t, e, m, nil)
+	same, drop := runTick(t, w, m, t0.Add(2*time.Minute)), runTick(t, w, m, t0.Add(3*time.Minute))
 	if same.Status != schemas.RunOK || same.Drift || same.NCur != 108 { // 120 minus the 12 failed
 		t.Fatalf("unchanged scores: %+v", same)
 	}
@@ -633,11 +625,7 @@ func TestForConsecutiveRuns(t *testing.T) {
 	e := newEnv(t)
 	sink := &recordingSink{}
 	m := Monitor{Name: "for-two", Feature: "output_tokens", Detector: "ks", For: 2, Schedule: time.Minute}
-	w, err := NewWorker(Config{Monitors: []Monitor{m}}, testRunner(t, e), sink, nil, WorkerOptions{Log: quietLog(), Registerer: prometheus.NewRegistry()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m = w.monitors[0]
+	w, m := oneMonitorWorker(t, e, m, sink)
 	st := &monState{loaded: true}
 	t0 := time.Now().Truncate(time.Minute)
 	var states []string

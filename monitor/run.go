@@ -147,15 +147,14 @@ func (r *Runner) window(ctx context.Context, m Monitor, from, to time.Time) ([]R
 	case fromScores:
 		return r.Store.Scores(ctx, m.Selector, m.Score, from, to, m.MaxSamples)
 	}
-	recs, _, err := r.Store.Window(ctx, m.Selector, from, to, m.MaxSamples)
-	return recs, err
+	return r.Store.Window(ctx, m.Selector, from, to, m.MaxSamples)
 }
 
 // fillVerdict copies a detector's verdict; per-feature tests (one feature
 // here) report their first statistic.
 func fillVerdict(res *schemas.DetectorResult, dr detectors.Result) {
 	res.Statistic = dr.Statistic
-	if dr.Statistics != nil && len(dr.Statistics) > 0 {
+	if len(dr.Statistics) > 0 {
 		res.Statistic = dr.Statistics[0]
 	}
 	if dr.HasPValue || dr.PValues != nil {

@@ -55,28 +55,20 @@ const spanCols = endNanos + `, input_text, output_text, toFloat64(input_tokens),
     if(model_returned != '', model_returned, model_requested), status, component_name, operation`
 
 // Window reads the spans of sel that ended in [from, to) — at most max of
-// them, a deterministic pseudo-random subset (by hash of the span's ids)
-// when there are more — and the total count in the window. Windows go by
-// end time: a span is exported when it ends, so every span that ended
-// before a tick is in ClickHouse once the pipeline's latency has passed
-// (worker.settle), whereas a long span (a 30 s timeout) that started in a
-// window arrives after that window was evaluated and would be counted only
-// by later windows, biasing the comparison (the error rate most). Spans
-// are read without FINAL: a replayed span counted twice shifts a window by
-// one row, and FINAL would cost a merge on every read.
-func (st *Store) Window(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, int, error) {
-	cond := fmt.Sprintf("%s AND end_time >= toDateTime(%d) AND start_time <= toDateTime(%d) AND %s >= %d AND %s < %d",
-		sel.where(), from.Unix()-1, to.Unix(), endNanos, from.UnixNano(), endNanos, to.UnixNano())
-	var total uint64
-	if err := st.conn.QueryRow(ctx, "SELECT count() FROM spans WHERE "+cond).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("counting spans: %w", err)
-	}
-	q := "SELECT " + spanCols + " FROM spans WHERE " + cond
-	if int(total) > max {
-		q += fmt.Sprintf(" ORDER BY cityHash64(trace_id, span_id) LIMIT %d", max)
-	}
-	recs, err := st.records(ctx, q)
-	return recs, int(total), err
+// them: the max with the smallest hash of their ids, which is every span
+// when there are no more than max, else a deterministic pseudo-random
+// subset, in one query. Windows go by end time: a span is exported when it
+// ends, so every span that ended before a tick is in ClickHouse once the
+// pipeline's latency has passed (worker.settle), whereas a long span (a
+// 30 s timeout) that started in a window arrives after that window was
+// evaluated and would be counted only by later windows, biasing the
+// comparison (the error rate most). Spans are read without FINAL: a
+// replayed span counted twice shifts a window by one row, and FINAL would
+// cost a merge on every read.
+func (st *Store) Window(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, error) {
+	q := fmt.Sprintf("SELECT %s FROM spans WHERE %s AND end_time >= toDateTime(%d) AND start_time <= toDateTime(%d) AND %s >= %d AND %s < %d ORDER BY cityHash64(trace_id, span_id) LIMIT %d",
+		spanCols, sel.where(), from.Unix()-1, to.Unix(), endNanos, from.UnixNano(), endNanos, to.UnixNano(), max)
+	return st.records(ctx, q)
 }
 
 // LastN reads the last n spans of sel that ended before to.
