@@ -69,18 +69,10 @@ func (o ContextMMDOptions) Validate() error {
 }
 
 func (o ContextMMDOptions) withDefaults() ContextMMDOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.NPermutations == 0 {
-		o.NPermutations = DefaultContextNPermutations
-	}
-	if o.PropCHeld == 0 {
-		o.PropCHeld = DefaultContextPropCHeld
-	}
-	if o.NFolds == 0 {
-		o.NFolds = DefaultContextNFolds
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.NPermutations = orDefault(o.NPermutations, DefaultContextNPermutations)
+	o.PropCHeld = orDefault(o.PropCHeld, DefaultContextPropCHeld)
+	o.NFolds = orDefault(o.NFolds, DefaultContextNFolds)
 	return o
 }
 

@@ -59,3 +59,13 @@ func checkSamples(x, y *mat.Dense, minRows int) error {
 	}
 	return nil
 }
+
+// orDefault is v, or def when v is its type's zero value (the options'
+// "zero takes the default" rule).
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}

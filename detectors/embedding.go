@@ -21,12 +21,8 @@ func (o PermutationOptions) Validate() error {
 }
 
 func (o PermutationOptions) withDefaults() PermutationOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.NPermutations == 0 {
-		o.NPermutations = DefaultNPermutations
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.NPermutations = orDefault(o.NPermutations, DefaultNPermutations)
 	return o
 }
 

@@ -78,30 +78,14 @@ func (o LearnedKernelOptions) Validate() error {
 }
 
 func (o LearnedKernelOptions) withDefaults() LearnedKernelOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.NPermutations == 0 {
-		o.NPermutations = DefaultNPermutations
-	}
-	if o.TrainSize == 0 {
-		o.TrainSize = DefaultLearnedTrainSize
-	}
-	if o.Epochs == 0 {
-		o.Epochs = DefaultLearnedEpochs
-	}
-	if o.BatchSize == 0 {
-		o.BatchSize = DefaultLearnedBatchSize
-	}
-	if o.LearningRate == 0 {
-		o.LearningRate = DefaultLearnedLearningRate
-	}
-	if o.Hidden == 0 {
-		o.Hidden = DefaultLearnedHidden
-	}
-	if o.Features == 0 {
-		o.Features = DefaultLearnedFeatures
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.NPermutations = orDefault(o.NPermutations, DefaultNPermutations)
+	o.TrainSize = orDefault(o.TrainSize, DefaultLearnedTrainSize)
+	o.Epochs = orDefault(o.Epochs, DefaultLearnedEpochs)
+	o.BatchSize = orDefault(o.BatchSize, DefaultLearnedBatchSize)
+	o.LearningRate = orDefault(o.LearningRate, DefaultLearnedLearningRate)
+	o.Hidden = orDefault(o.Hidden, DefaultLearnedHidden)
+	o.Features = orDefault(o.Features, DefaultLearnedFeatures)
 	return o
 }
 

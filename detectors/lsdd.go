@@ -53,18 +53,10 @@ func (o LSDDOptions) Validate() error {
 }
 
 func (o LSDDOptions) withDefaults(n int) LSDDOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.NPermutations == 0 {
-		o.NPermutations = DefaultNPermutations
-	}
-	if o.NKernelCenters == 0 {
-		o.NKernelCenters = max(1, n/20)
-	}
-	if o.LambdaRDMax == 0 {
-		o.LambdaRDMax = DefaultLambdaRDMax
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.NPermutations = orDefault(o.NPermutations, DefaultNPermutations)
+	o.NKernelCenters = orDefault(o.NKernelCenters, max(1, n/20))
+	o.LambdaRDMax = orDefault(o.LambdaRDMax, DefaultLambdaRDMax)
 	return o
 }
 

@@ -55,12 +55,8 @@ func validateNPermutations(b int) error {
 }
 
 func (o MMDOptions) withDefaults() MMDOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.NPermutations == 0 {
-		o.NPermutations = DefaultNPermutations
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.NPermutations = orDefault(o.NPermutations, DefaultNPermutations)
 	return o
 }
 

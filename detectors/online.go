@@ -73,15 +73,9 @@ func (o OnlineOptions) Validate() error {
 }
 
 func (o OnlineOptions) withDefaults() OnlineOptions {
-	if o.NBootstraps == 0 {
-		o.NBootstraps = DefaultNBootstraps
-	}
-	if o.NKernelCenters == 0 {
-		o.NKernelCenters = 2 * o.WindowSize
-	}
-	if o.LambdaRDMax == 0 {
-		o.LambdaRDMax = DefaultLambdaRDMax
-	}
+	o.NBootstraps = orDefault(o.NBootstraps, DefaultNBootstraps)
+	o.NKernelCenters = orDefault(o.NKernelCenters, 2*o.WindowSize)
+	o.LambdaRDMax = orDefault(o.LambdaRDMax, DefaultLambdaRDMax)
 	return o
 }
 

@@ -63,21 +63,11 @@ func (o TopicOptions) Validate() error {
 }
 
 func (o TopicOptions) withDefaults() TopicOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.MaxIter == 0 {
-		o.MaxIter = DefaultTopicMaxIter
-	}
-	if o.Tol == 0 {
-		o.Tol = DefaultTopicTol
-	}
-	if o.NInit == 0 {
-		o.NInit = DefaultTopicNInit
-	}
-	if o.FitFraction == 0 {
-		o.FitFraction = DefaultTopicFitFraction
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.MaxIter = orDefault(o.MaxIter, DefaultTopicMaxIter)
+	o.Tol = orDefault(o.Tol, DefaultTopicTol)
+	o.NInit = orDefault(o.NInit, DefaultTopicNInit)
+	o.FitFraction = orDefault(o.FitFraction, DefaultTopicFitFraction)
 	return o
 }
 

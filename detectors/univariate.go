@@ -44,15 +44,9 @@ func (o UnivariateOptions) Validate() error {
 }
 
 func (o UnivariateOptions) withDefaults() UnivariateOptions {
-	if o.PVal == 0 {
-		o.PVal = DefaultPVal
-	}
-	if o.Correction == "" {
-		o.Correction = CorrectionBonferroni
-	}
-	if o.Bins == 0 {
-		o.Bins = DefaultBins
-	}
+	o.PVal = orDefault(o.PVal, DefaultPVal)
+	o.Correction = orDefault(o.Correction, CorrectionBonferroni)
+	o.Bins = orDefault(o.Bins, DefaultBins)
 	return o
 }
 
