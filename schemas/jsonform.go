@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +45,10 @@ func (e *BatchError) Error() string {
 // a 32-hex-digit trace_id, a 16-hex-digit span_id, a start_time and an
 // end_time not before it; parent_span_id is empty or 16 hex digits, status
 // is empty, "unset", "ok" or "error", and token counts are not negative.
+// Text must be valid UTF-8 without escaped lone surrogates (which
+// encoding/json would silently turn into U+FFFD): a *BatchError names the
+// field (spans[2].input_text: invalid UTF-8 at byte 17, the offset counted
+// in the whole body).
 // Span errors name the span and field (spans[3].trace_id: …): a *BatchError,
 // or an errors.Join of up to ten of them; a body that is not one JSON object
 // with a non-empty "spans" array gets a plain error.
@@ -58,12 +61,19 @@ func (e *BatchError) Error() string {
 // their column. Round-tripping the result through ToOTLP and AppendSpans
 // therefore changes nothing.
 func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
+	doc, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("reading chainwatch JSON batch: %w", err)
+	}
 	var raw struct {
 		Spans []json.RawMessage `json:"spans"`
 	}
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(doc))
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("decoding chainwatch JSON batch: %w", err)
+	}
+	if terr := CheckJSONText(doc); terr != nil {
+		return nil, batchTextError(terr)
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -92,6 +102,20 @@ func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
 		normalizeJSONSpan(&b.Spans[i])
 	}
 	return b, nil
+}
+
+// batchTextError is a *BatchError where the bad text is inside a span
+// (spans[2].input_text: invalid UTF-8 at byte 17), else the error itself.
+func batchTextError(e *JSONTextError) error {
+	p := e.Path
+	if len(p) < 2 || p[0].Key != "spans" || p[1].Key != "" || p[1].Index < 0 {
+		return e
+	}
+	reason := e.Reason + " at byte " + strconv.Itoa(e.Offset)
+	if e.InKey {
+		reason = "a key holds " + reason
+	}
+	return &BatchError{Span: p[1].Index, Field: FormatJSONPath(p[2:]), Reason: reason}
 }
 
 // jsonSpanIn shadows Span's times, so that a malformed time can be reported
@@ -181,11 +205,6 @@ func parseJSONTime(field string, raw json.RawMessage) (time.Time, *BatchError) {
 	return t, nil
 }
 
-var (
-	minSpanTime = time.Unix(0, 1)
-	maxSpanTime = time.Unix(0, math.MaxInt64)
-)
-
 func checkJSONSpan(s *Span) *BatchError {
 	if r := checkHexID(s.TraceID, 32, false); r != "" {
 		return &BatchError{Field: "trace_id", Reason: r}
@@ -198,14 +217,19 @@ func checkJSONSpan(s *Span) *BatchError {
 			return &BatchError{Field: "parent_span_id", Reason: r + " (or empty for a root span)"}
 		}
 	}
-	if s.StartTime.Before(minSpanTime) || s.StartTime.After(maxSpanTime) {
-		return &BatchError{Field: "start_time", Reason: "out of range (1970 to 2262)"}
+	// The storable range (CheckStorableTime), less its first instant: a
+	// start of 1970-01-01T00:00:00Z is OTLP's zero, an unset time.
+	if r := CheckStorableTime(s.StartTime); r != "" {
+		return &BatchError{Field: "start_time", Reason: r}
+	}
+	if s.StartTime.Equal(MinStorableTime) {
+		return &BatchError{Field: "start_time", Reason: "must be after " + MinStorableTime.Format(time.RFC3339) + " (zero is OTLP's unset time)"}
 	}
 	if s.EndTime.Before(s.StartTime) {
 		return &BatchError{Field: "end_time", Reason: "must not be before start_time"}
 	}
-	if s.EndTime.After(maxSpanTime) {
-		return &BatchError{Field: "end_time", Reason: "out of range (1970 to 2262)"}
+	if r := CheckStorableTime(s.EndTime); r != "" {
+		return &BatchError{Field: "end_time", Reason: r}
 	}
 	switch strings.ToLower(s.Status) {
 	case "", StatusUnset, StatusOK, StatusError:
@@ -397,7 +421,7 @@ func decodeHexID(s string) []byte {
 }
 
 func unixNano(t time.Time) uint64 {
-	if t.Before(minSpanTime) || t.After(maxSpanTime) {
+	if CheckStorableTime(t) != "" {
 		return 0
 	}
 	return uint64(t.UnixNano())

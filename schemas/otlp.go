@@ -137,16 +137,21 @@ func CheckSpanFields(traceID, spanID, parentID []byte, start, end uint64) (field
 	if n := len(parentID); n != 0 && n != 8 {
 		return "parent_span_id", "must be empty or 8 bytes, got " + strconv.Itoa(n)
 	}
-	switch {
-	case start == 0:
+	// Times must be storable exactly on every supported server (see
+	// MaxStorableUnixNano); zero is OTLP's unset time and has no meaning
+	// as a start.
+	if start == 0 {
 		return "start_time_unix_nano", "must not be zero"
-	case start > math.MaxInt64:
-		return "start_time_unix_nano", "out of range (after the year 2262)"
-	case end < start:
+	}
+	if r := checkStorableNano(start); r != "" {
+		return "start_time_unix_nano", r
+	}
+	if end < start {
 		return "end_time_unix_nano", "must not be before start_time_unix_nano (start " +
 			strconv.FormatUint(start, 10) + ", end " + strconv.FormatUint(end, 10) + ")"
-	case end > math.MaxInt64:
-		return "end_time_unix_nano", "out of range (after the year 2262)"
+	}
+	if r := checkStorableNano(end); r != "" {
+		return "end_time_unix_nano", r
 	}
 	return "", ""
 }

@@ -1342,7 +1342,18 @@ func TestAppendSpansStructuralErrors(t *testing.T) {
 		{"end before start", mod(func(s *tracepb.Span) { s.EndTimeUnixNano = s.StartTimeUnixNano - 1 }), "end_time_unix_nano",
 			"resource_spans[0].scope_spans[1].spans[1]: end_time_unix_nano: must not be before start_time_unix_nano (start 1760000000000000000, end 1759999999999999999)", testSpanID},
 		{"start after 2262", mod(func(s *tracepb.Span) { s.StartTimeUnixNano = 1 << 63; s.EndTimeUnixNano = 1 << 63 }), "start_time_unix_nano",
-			"resource_spans[0].scope_spans[1].spans[1]: start_time_unix_nano: out of range (after the year 2262)", testSpanID},
+			"resource_spans[0].scope_spans[1].spans[1]: start_time_unix_nano: 2262-04-11T23:47:16.854775808Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
+		{"start in 2200", mod(func(s *tracepb.Span) { s.StartTimeUnixNano = unixNano2200; s.EndTimeUnixNano = unixNano2200 + 1 }), "start_time_unix_nano",
+			"resource_spans[0].scope_spans[1].spans[1]: start_time_unix_nano: 2200-01-01T00:00:00Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
+		{"start 1ns after the range", mod(func(s *tracepb.Span) {
+			s.StartTimeUnixNano = MaxStorableUnixNano + 1
+			s.EndTimeUnixNano = MaxStorableUnixNano + 1
+		}), "start_time_unix_nano",
+			"resource_spans[0].scope_spans[1].spans[1]: start_time_unix_nano: 2106-02-07T06:28:15.000000001Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
+		{"end in 2200", mod(func(s *tracepb.Span) { s.EndTimeUnixNano = unixNano2200 }), "end_time_unix_nano",
+			"resource_spans[0].scope_spans[1].spans[1]: end_time_unix_nano: 2200-01-01T00:00:00Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
+		{"end at the largest uint64", mod(func(s *tracepb.Span) { s.EndTimeUnixNano = ^uint64(0) }), "end_time_unix_nano",
+			"resource_spans[0].scope_spans[1].spans[1]: end_time_unix_nano: 2554-07-21T23:34:33.709551615Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,109 @@
+package schemas
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCheckJSONText(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string // "" for no error
+	}{
+		{"valid", `{"spans":[{"input_text":"très 😀 \u00e9 \ufffd"}]}`, ""},
+		{"surrogate pair escape", `{"a":"\ud83d\ude00 and \uD83D\uDE00"}`, ""},
+		{"escaped backslash before ud800", `{"a":"\\ud800"}`, ""},
+		{"U+FFFD sent as such", "{\"a\":\"\xef\xbf\xbd\"}", ""},
+		{"invalid byte in a value", "{\"spans\":[{},{},{\"input_text\":\"ab\xffc\"}]}", "spans[2].input_text: invalid UTF-8 at byte 33"},
+		{"truncated sequence", "{\"a\":[1,true,null,\"x\xe2\x82\"]}", "a[3]: invalid UTF-8 at byte 20"},
+		{"encoded surrogate", "{\"a\":\"\xed\xa0\x80\"}", "a: invalid UTF-8 at byte 6"},
+		{"overlong encoding", "{\"a\":\"\xc0\xaf\"}", "a: invalid UTF-8 at byte 6"},
+		{"invalid byte in a key", "{\"spans\":[{\"attributes\":{\"k\xff\":\"v\"}}]}", "spans[0].attributes: a key holds invalid UTF-8 at byte 27"},
+		{"path through an odd key", "{\"a b\":{\"c\":\"\xff\"}}", `["a b"].c: invalid UTF-8 at byte 13`},
+		{"escaped key in the path", "{\"\\u0061\":\"\xff\"}", "a: invalid UTF-8 at byte 11"},
+		{"lone high surrogate", `{"spans":[{"name":"x\ud800y"}]}`, `spans[0].name: lone UTF-16 surrogate \ud800 at byte 20`},
+		{"lone high surrogate at the end", `{"n":"\uD800"}`, `n: lone UTF-16 surrogate \uD800 at byte 6`},
+		{"high surrogate then a non-surrogate", `{"n":"\ud800\u0041"}`, `n: lone UTF-16 surrogate \ud800 at byte 6`},
+		{"two high surrogates", `{"n":"\ud800\ud800"}`, `n: lone UTF-16 surrogate \ud800 at byte 6`},
+		{"lone low surrogate", `{"n":"ok\udc00"}`, `n: lone UTF-16 surrogate \udc00 at byte 8`},
+		{"top-level string", "\"\xff\"", "invalid UTF-8 at byte 1"},
+		{"first bad string wins", "{\"a\":\"\xff\",\"b\":\"\\udc00\"}", "a: invalid UTF-8 at byte 6"},
+		// Malformed documents are the decoder's to report.
+		{"syntax error first", "{\"a\":,\"b\":\"\xff\"}", ""},
+		{"invalid byte outside a string", "{\"a\":\xff}", ""},
+		{"after the first value", "{}\"\xff\"", ""},
+		{"bad escape", "{\"a\":\"\\x\xff\"}", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckJSONText([]byte(tc.doc))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("error %q, want none", err)
+			case tc.want != "" && err == nil:
+				t.Errorf("no error, want %q", tc.want)
+			case tc.want != "" && err.Error() != tc.want:
+				t.Errorf("error\n %q, want\n %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckJSONTextDeepNesting(t *testing.T) {
+	doc := strings.Repeat("[", 20000) + "\"\xff\"" + strings.Repeat("]", 20000)
+	if err := CheckJSONText([]byte(doc)); err != nil {
+		t.Errorf("beyond encoding/json's depth limit the decoder reports, got %v", err)
+	}
+	doc = strings.Repeat("[", 100) + "\"\xff\"" + strings.Repeat("]", 100)
+	if err := CheckJSONText([]byte(doc)); err == nil || !strings.HasPrefix(err.Error(), "[0][0]") {
+		t.Errorf("got %v", err)
+	}
+}
+
+// /v1/spans' decoder refuses invalid text (encoding/json would store U+FFFD
+// in its place) with a *BatchError naming the span and field.
+func TestDecodeJSONBatchInvalidText(t *testing.T) {
+	span := func(extra string) string {
+		return `{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331",` +
+			`"start_time":"2025-10-09T08:53:20Z","end_time":"2025-10-09T08:53:21Z"` + extra + `}`
+	}
+	batch := func(spans ...string) string { return `{"spans":[` + strings.Join(spans, ",") + `]}` }
+	tests := []struct {
+		name, in, want string
+		batchErr       bool
+	}{
+		{"input text", batch(span(""), span(""), span(",\"input_text\":\"caf\xe9\"")),
+			"spans[2].input_text: invalid UTF-8 at byte " + itoa(strings.Index(batch(span(""), span(""), span(",\"input_text\":\"caf\xe9\"")), "\xe9")), true},
+		{"attribute value", batch(span(",\"attributes\":{\"user.name\":\"\xff\"}")),
+			"spans[0].attributes.user.name: invalid UTF-8 at byte " + itoa(strings.Index(batch(span(",\"attributes\":{\"user.name\":\"\xff\"}")), "\xff")), true},
+		{"lone surrogate escape", batch(span(`,"output_text":"\udfff"`)),
+			`spans[0].output_text: lone UTF-16 surrogate \udfff at byte ` + itoa(strings.Index(batch(span(`,"output_text":"\udfff"`)), `\udfff`)), true},
+		{"outside the spans", "{\"note\":\"\xff\",\"spans\":[" + span("") + "]}", "note: invalid UTF-8 at byte 9", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := DecodeJSONBatch(strings.NewReader(tc.in))
+			if err == nil {
+				t.Fatalf("no error; stored %q", b.Spans[0].InputText)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("error\n %q, want\n %q", err, tc.want)
+			}
+			var be *BatchError
+			if errors.As(err, &be) != tc.batchErr {
+				t.Errorf("%T: *BatchError %v, want %v", err, !tc.batchErr, tc.batchErr)
+			}
+		})
+	}
+}
+
+// itoa is strconv.Itoa of an offset found with strings.Index.
+func itoa(i int) string {
+	if i < 0 {
+		panic("not found")
+	}
+	return strconv.Itoa(i)
+}
