@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chainwatch/chainwatch/internal/supervise"
 )
 
 // InstallHint is printed when no clickhouse-server binary is found.
@@ -53,16 +55,30 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Server is a running child clickhouse-server.
+// Server is a child clickhouse-server. Its ports, data directory and config
+// stay the same for its whole life; the process may change: Supervise
+// starts a new one whenever the current one exits.
 type Server struct {
 	cfg     Config
+	bin     string
 	tempDir bool
+	Version string // of the first run
+
+	mu   sync.Mutex
+	proc *proc
+	sup  *supervise.Supervisor
+	stop sync.Once
+}
+
+// proc is one run of the server.
+type proc struct {
+	s       *Server
 	cmd     *exec.Cmd
 	done    chan struct{}
 	waitErr error
-	stop    sync.Once
-	Version string
 }
+
+var _ supervise.Process = (*proc)(nil)
 
 // FindBinary returns the clickhouse-server binary to run, or an error that
 // says how to install it.
@@ -88,13 +104,13 @@ func FindBinary(explicit string) (string, error) {
 }
 
 // Start writes a config and starts the server, returning once it answers
-// queries or ctx ends.
+// queries or ctx ends. It is not supervised until Supervise.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	bin, err := FindBinary(cfg.Binary)
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, done: make(chan struct{})}
+	s := &Server{cfg: cfg, bin: bin}
 	if s.cfg.DataDir == "" {
 		d, err := os.MkdirTemp("", "chainwatch-clickhouse-")
 		if err != nil {
@@ -115,6 +131,23 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
+	if s.cfg.MaxMemoryBytes == 0 {
+		s.cfg.MaxMemoryBytes = 4 << 30
+	}
+	p, err := s.launch(ctx)
+	if err != nil {
+		if s.tempDir {
+			_ = os.RemoveAll(s.cfg.DataDir)
+		}
+		return nil, err
+	}
+	s.proc = p
+	return s, nil
+}
+
+// launch starts one run on the server's ports and data and waits until it
+// answers; on error nothing is left running.
+func (s *Server) launch(ctx context.Context) (*proc, error) {
 	for _, port := range []int{s.cfg.TCPPort, s.cfg.HTTPPort} {
 		// A server already on the port would answer the readiness check
 		// in our child's place.
@@ -124,40 +157,93 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		l.Close()
 	}
-	if s.cfg.MaxMemoryBytes == 0 {
-		s.cfg.MaxMemoryBytes = 4 << 30
-	}
 	if err := s.writeConfig(); err != nil {
 		return nil, err
 	}
 	args := []string{"--config-file=" + filepath.Join(s.cfg.DataDir, "config.xml")}
-	if filepath.Base(bin) == "clickhouse" {
+	if filepath.Base(s.bin) == "clickhouse" {
 		args = append([]string{"server"}, args...)
 	}
 	logf, err := os.OpenFile(filepath.Join(s.cfg.DataDir, "log", "stdout.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening clickhouse stdout log: %w", err)
 	}
-	s.cmd = exec.Command(bin, args...)
-	s.cmd.Dir = s.cfg.DataDir
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	p := &proc{s: s, cmd: exec.Command(s.bin, args...), done: make(chan struct{})}
+	p.cmd.Dir = s.cfg.DataDir
+	p.cmd.Stdout, p.cmd.Stderr = logf, logf
+	// Newer releases fork a watchdog that restarts the server itself;
+	// chainwatch supervises it instead (Supervise), so that a restart is
+	// logged and counted.
+	p.cmd.Env = append(os.Environ(), "CLICKHOUSE_WATCHDOG_ENABLE=0")
 	// Its own process group, and killed with us on Linux, so a crashed
 	// parent leaves no server behind.
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := s.cmd.Start(); err != nil {
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := p.cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return nil, fmt.Errorf("starting %s: %w", s.bin, err)
 	}
 	go func() {
-		s.waitErr = s.cmd.Wait()
+		p.waitErr = p.cmd.Wait()
+		// Whatever the server left in its group goes with it, so that
+		// the next run finds its ports free.
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 		logf.Close()
-		close(s.done)
+		close(p.done)
 	}()
-	if err := s.waitReady(ctx); err != nil {
-		s.Stop()
+	if err := p.waitReady(ctx); err != nil {
+		p.Stop()
 		return nil, err
 	}
-	return s, nil
+	return p, nil
+}
+
+// Supervise restarts the server whenever its process exits before Stop,
+// with backoff, on the same ports and data (see package supervise);
+// o.Name defaults to "clickhouse". Call it once, right after Start.
+func (s *Server) Supervise(o supervise.Options) {
+	if o.Name == "" {
+		o.Name = "clickhouse"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sup != nil {
+		return
+	}
+	s.sup = supervise.New(s.proc, func(ctx context.Context) (supervise.Process, error) {
+		p, err := s.launch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.proc = p
+		s.mu.Unlock()
+		return p, nil
+	}, o)
+}
+
+// Status is the server's state for health checks: a supervised server's
+// from its supervisor; an unsupervised one is running until its process
+// exits, then failed.
+func (s *Server) Status() supervise.Status {
+	s.mu.Lock()
+	sup, p := s.sup, s.proc
+	s.mu.Unlock()
+	if sup != nil {
+		return sup.Status()
+	}
+	select {
+	case <-p.done:
+		reason, _ := p.Exited()
+		return supervise.Status{State: supervise.Failed, LastExit: reason}
+	default:
+		return supervise.Status{State: supervise.Running}
+	}
+}
+
+func (s *Server) current() *proc {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc
 }
 
 // Addr is the native-protocol address, host:port.
@@ -166,25 +252,27 @@ func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.cfg.TCPPor
 // HTTPAddr is the HTTP interface's base URL.
 func (s *Server) HTTPAddr() string { return fmt.Sprintf("http://127.0.0.1:%d", s.cfg.HTTPPort) }
 
-// PID is the server's process id.
-func (s *Server) PID() int { return s.cmd.Process.Pid }
+// PID is the current process's id.
+func (s *Server) PID() int { return s.current().cmd.Process.Pid }
 
 // DataDir is where the server keeps its data, config and logs.
 func (s *Server) DataDir() string { return s.cfg.DataDir }
 
-// Done is closed when the process has exited.
-func (s *Server) Done() <-chan struct{} { return s.done }
+// Done is closed when the current process has exited.
+func (s *Server) Done() <-chan struct{} { return s.current().done }
 
-// Kill stops the server abruptly (SIGKILL), keeping its data: tests use it to
-// take storage away under load. Restart starts it again on the same ports.
+// Kill stops the current process abruptly (SIGKILL), keeping its data:
+// tests use it to take storage away under load. Restart starts an
+// unsupervised server again on the same ports; a supervised one is
+// restarted by its supervisor.
 func (s *Server) Kill() {
-	if s.cmd.Process != nil {
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-	}
-	<-s.done
+	p := s.current()
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	<-p.done
 }
 
-// Restart starts a stopped server again with the same data and ports.
+// Restart starts a stopped, unsupervised server again with the same data
+// and ports.
 func (s *Server) Restart(ctx context.Context) (*Server, error) {
 	cfg := s.cfg
 	n, err := Start(ctx, cfg)
@@ -196,22 +284,17 @@ func (s *Server) Restart(ctx context.Context) (*Server, error) {
 	return n, nil
 }
 
-// Stop terminates the server (SIGTERM, then SIGKILL after 10 s) and removes
-// a temporary data directory. It is idempotent.
+// Stop ends supervision and terminates the server (SIGTERM, then SIGKILL
+// after 10 s), and removes a temporary data directory. It is idempotent.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
-		if s.cmd != nil && s.cmd.Process != nil {
-			select {
-			case <-s.done:
-			default:
-				_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-				select {
-				case <-s.done:
-				case <-time.After(10 * time.Second):
-					_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-					<-s.done
-				}
-			}
+		s.mu.Lock()
+		sup, p := s.sup, s.proc
+		s.mu.Unlock()
+		if sup != nil {
+			sup.Stop()
+		} else if p != nil {
+			p.Stop()
 		}
 		if s.tempDir {
 			_ = os.RemoveAll(s.cfg.DataDir)
@@ -219,7 +302,38 @@ func (s *Server) Stop() {
 	})
 }
 
-func (s *Server) waitReady(ctx context.Context) error {
+// Done is closed when the process has exited.
+func (p *proc) Done() <-chan struct{} { return p.done }
+
+// Exited says how the process exited and quotes the end of its log.
+func (p *proc) Exited() (reason, logTail string) {
+	<-p.done
+	reason = "exit status 0"
+	if p.waitErr != nil {
+		reason = p.waitErr.Error()
+	}
+	return reason, p.s.tailLog()
+}
+
+// Stop terminates the process (SIGTERM to its group, then SIGKILL after
+// 10 s) and waits for it.
+func (p *proc) Stop() {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	}
+}
+
+func (p *proc) waitReady(ctx context.Context) error {
+	s := p.s
 	ctx, cancel := context.WithTimeout(ctx, DefaultStartTimeout)
 	defer cancel()
 	client := &http.Client{Timeout: 2 * time.Second}
@@ -230,15 +344,17 @@ func (s *Server) waitReady(ctx context.Context) error {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				s.Version = strings.TrimSpace(string(body))
+				if s.Version == "" {
+					s.Version = strings.TrimSpace(string(body))
+				}
 				return nil
 			}
 		}
 		select {
-		case <-s.done:
-			return fmt.Errorf("clickhouse-server exited during start (%v); its log: %s", s.waitErr, s.tailLog())
+		case <-p.done:
+			return fmt.Errorf("clickhouse-server exited during start (%v); its log: %s", p.waitErr, s.tailLog())
 		case <-ctx.Done():
-			return fmt.Errorf("clickhouse-server did not answer on %s within %s; its log: %s", s.HTTPAddr(), DefaultStartTimeout, s.tailLog())
+			return fmt.Errorf("clickhouse-server did not answer on %s within %s: %w; its log: %s", s.HTTPAddr(), DefaultStartTimeout, ctx.Err(), s.tailLog())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
