@@ -14,8 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chainwatch/chainwatch/internal/supervise"
 )
 
 // Binaries are the names looked up on PATH, Debian's first.
@@ -46,12 +50,29 @@ type Config struct {
 // DefaultPort is the local Alertmanager's port.
 const DefaultPort = 19093
 
-// Server is a running Alertmanager.
+// Server is a local Alertmanager. Its port, storage and config stay the
+// same for its whole life; the process may change: Supervise starts a new
+// one whenever the current one exits.
 type Server struct {
 	url  string
+	bin  string
+	args []string
+	log  string // its stdout and stderr
+
+	mu   sync.Mutex
+	proc *proc
+	sup  *supervise.Supervisor
+	stop sync.Once
+}
+
+// proc is one run of Alertmanager.
+type proc struct {
+	s    *Server
 	cmd  *exec.Cmd
 	done chan struct{}
 }
+
+var _ supervise.Process = (*proc)(nil)
 
 // Find returns the Alertmanager binary on PATH, or Debian's in /usr/bin.
 func Find() (string, error) {
@@ -79,11 +100,6 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		c.Port = DefaultPort
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(c.Port)
-	if l, err := net.Listen("tcp", addr); err != nil {
-		return nil, fmt.Errorf("alertmanager port %s is taken (set local.alertmanager.port): %w", addr, err)
-	} else {
-		l.Close()
-	}
 	if err := os.MkdirAll(filepath.Join(c.DataDir, "data"), 0o755); err != nil {
 		return nil, fmt.Errorf("creating alertmanager data dir: %w", err)
 	}
@@ -94,20 +110,39 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 			return nil, fmt.Errorf("writing alertmanager config: %w", err)
 		}
 	}
-	logf, err := os.OpenFile(filepath.Join(c.DataDir, "alertmanager.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	s := &Server{url: "http://" + addr, bin: bin, log: filepath.Join(c.DataDir, "alertmanager.log"),
+		args: []string{"--config.file=" + cfgPath, "--storage.path=" + filepath.Join(c.DataDir, "data"),
+			"--web.listen-address=" + addr, "--cluster.listen-address="}}
+	p, err := s.launch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.proc = p
+	return s, nil
+}
+
+// launch starts one run and waits until it is ready; on error nothing is
+// left running.
+func (s *Server) launch(ctx context.Context) (*proc, error) {
+	addr := strings.TrimPrefix(s.url, "http://")
+	if l, err := net.Listen("tcp", addr); err != nil {
+		return nil, fmt.Errorf("alertmanager port %s is taken (set local.alertmanager.port): %w", addr, err)
+	} else {
+		l.Close()
+	}
+	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("opening alertmanager log: %w", err)
 	}
-	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.path="+filepath.Join(c.DataDir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
+	cmd := exec.Command(s.bin, s.args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
+		return nil, fmt.Errorf("starting %s: %w", s.bin, err)
 	}
-	s := &Server{url: "http://" + addr, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); logf.Close(); close(s.done) }()
+	p := &proc{s: s, cmd: cmd, done: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logf.Close(); close(p.done) }()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -115,30 +150,115 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 		if resp, err := client.Get(s.url + "/-/ready"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, nil
+				return p, nil
 			}
 		}
 		select {
-		case <-s.done:
-			return nil, fmt.Errorf("alertmanager exited during start (%v); see %s", cmd.ProcessState, filepath.Join(c.DataDir, "alertmanager.log"))
+		case <-p.done:
+			return nil, fmt.Errorf("alertmanager exited during start (%v); see %s", cmd.ProcessState, s.log)
 		case <-ctx.Done():
-			s.Stop()
+			p.Stop()
 			return nil, fmt.Errorf("alertmanager not ready on %s: %w", s.url, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
 
+// Supervise restarts Alertmanager whenever its process exits before Stop,
+// with backoff, on the same port and storage (see package supervise);
+// o.Name defaults to "alertmanager". Call it once, right after Start.
+// Alertmanager keeps alerts in memory: a restarted one has them again at
+// the senders' next resend.
+func (s *Server) Supervise(o supervise.Options) {
+	if o.Name == "" {
+		o.Name = "alertmanager"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sup != nil {
+		return
+	}
+	s.sup = supervise.New(s.proc, func(ctx context.Context) (supervise.Process, error) {
+		p, err := s.launch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.proc = p
+		s.mu.Unlock()
+		return p, nil
+	}, o)
+}
+
+// Status is its state for health checks: a supervised server's from its
+// supervisor; an unsupervised one is running until its process exits.
+func (s *Server) Status() supervise.Status {
+	s.mu.Lock()
+	sup, p := s.sup, s.proc
+	s.mu.Unlock()
+	if sup != nil {
+		return sup.Status()
+	}
+	select {
+	case <-p.done:
+		reason, _ := p.Exited()
+		return supervise.Status{State: supervise.Failed, LastExit: reason}
+	default:
+		return supervise.Status{State: supervise.Running}
+	}
+}
+
+// PID is the current process's id.
+func (s *Server) PID() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.proc.cmd.Process.Pid
+}
+
 // URL is the base URL of the API and UI.
 func (s *Server) URL() string { return s.url }
 
-// Stop terminates it (SIGTERM, then SIGKILL after 5 s).
+// Stop ends supervision and terminates Alertmanager (SIGTERM, then SIGKILL
+// after 5 s). Idempotent.
 func (s *Server) Stop() {
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	s.stop.Do(func() {
+		s.mu.Lock()
+		sup, p := s.sup, s.proc
+		s.mu.Unlock()
+		if sup != nil {
+			sup.Stop()
+		} else {
+			p.Stop()
+		}
+	})
+}
+
+// Done is closed when the process has exited.
+func (p *proc) Done() <-chan struct{} { return p.done }
+
+// Exited says how the process exited and quotes the end of its log.
+func (p *proc) Exited() (reason, logTail string) {
+	<-p.done
+	reason = p.cmd.ProcessState.String()
+	b, _ := os.ReadFile(p.s.log)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return reason, string(b)
+}
+
+// Stop terminates the process (SIGTERM, then SIGKILL after 5 s) and waits.
+func (p *proc) Stop() {
 	select {
-	case <-s.done:
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
 	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
+		_ = p.cmd.Process.Kill()
+		<-p.done
 	}
 }
