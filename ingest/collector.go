@@ -4,16 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -30,7 +27,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/schemas"
@@ -437,11 +433,6 @@ func SplitByTrace(req *coltracepb.ExportTraceServiceRequest, topic string) ([]*k
 	return recs, n, nil
 }
 
-// feedbackBatch is the /v1/feedback body: one object, or {"feedback": [...]}.
-type feedbackBatch struct {
-	Feedback []schemas.Feedback `json:"feedback"`
-}
-
 func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	const ep = "feedback"
 	start := time.Now()
@@ -472,78 +463,6 @@ func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	json.NewEncoder(w).Encode(map[string]any{"accepted": len(items), "ids": ids})
 }
 
-// DecodeFeedback parses and checks a feedback body. Each item needs a trace
-// id (32 hex digits) and a score or a label; a missing time is now; a
-// missing id is derived from the content (so a client's retry of the same
-// feedback is stored once).
-func DecodeFeedback(body []byte, now time.Time) ([]schemas.Feedback, error) {
-	trimmed := bytes.TrimSpace(body)
-	if len(trimmed) == 0 {
-		return nil, errors.New("empty body: send a feedback object or {\"feedback\": [...]}")
-	}
-	var items []schemas.Feedback
-	var probe map[string]json.RawMessage
-	if err := json.Unmarshal(trimmed, &probe); err != nil {
-		return nil, fmt.Errorf("decoding feedback JSON: %v", err)
-	}
-	if _, ok := probe["feedback"]; ok {
-		var b feedbackBatch
-		if err := json.Unmarshal(trimmed, &b); err != nil {
-			return nil, fmt.Errorf("decoding feedback JSON: %v", err)
-		}
-		items = b.Feedback
-		if len(items) == 0 {
-			return nil, errors.New("feedback: the list is empty")
-		}
-	} else {
-		var f schemas.Feedback
-		if err := json.Unmarshal(trimmed, &f); err != nil {
-			return nil, fmt.Errorf("decoding feedback JSON: %v", err)
-		}
-		items = []schemas.Feedback{f}
-	}
-	for i := range items {
-		f := &items[i]
-		where := fmt.Sprintf("feedback[%d]", i)
-		f.TraceID = strings.ToLower(f.TraceID)
-		f.SpanID = strings.ToLower(f.SpanID)
-		if !isHex(f.TraceID, 32) {
-			return nil, fmt.Errorf("%s.trace_id: must be 32 hex digits, got %q", where, f.TraceID)
-		}
-		if f.SpanID != "" && !isHex(f.SpanID, 16) {
-			return nil, fmt.Errorf("%s.span_id: must be 16 hex digits, got %q", where, f.SpanID)
-		}
-		if f.Score == nil && f.Label == "" {
-			return nil, fmt.Errorf("%s: needs a score or a label", where)
-		}
-		if f.Score != nil && (math.IsNaN(*f.Score) || math.IsInf(*f.Score, 0)) {
-			return nil, fmt.Errorf("%s.score: must be a finite number", where)
-		}
-		if len(f.Comment) > 64<<10 {
-			return nil, fmt.Errorf("%s.comment: longer than 64 KiB", where)
-		}
-		if f.Source == "" {
-			f.Source = "user"
-		}
-		gaveTime := !f.Time.IsZero()
-		if !gaveTime {
-			f.Time = now.UTC()
-		}
-		if f.ID == "" {
-			h := sha256.New()
-			fmt.Fprintf(h, "%s|%s|%s|%s|%s|%s", f.TraceID, f.SpanID, f.UserID, f.Source, f.Label, f.Comment)
-			if f.Score != nil {
-				fmt.Fprintf(h, "|%g", *f.Score)
-			}
-			if gaveTime {
-				fmt.Fprintf(h, "|%d", f.Time.UnixNano())
-			}
-			f.ID = "fb-" + hex.EncodeToString(h.Sum(nil))[:24]
-		}
-	}
-	return items, nil
-}
-
 func isHex(s string, n int) bool {
 	if len(s) != n {
 		return false
@@ -555,65 +474,6 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-// unmarshalOTLPJSON decodes OTLP/JSON, whose trace and span ids are hex
-// strings (not protobuf JSON's base64): they are rewritten before protojson
-// reads the message.
-func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) error {
-	var doc map[string]any
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return err
-	}
-	for _, rsKey := range []string{"resourceSpans", "resource_spans"} {
-		rss, _ := doc[rsKey].([]any)
-		for i, rs := range rss {
-			rsm, _ := rs.(map[string]any)
-			for _, ssKey := range []string{"scopeSpans", "scope_spans"} {
-				sss, _ := rsm[ssKey].([]any)
-				for j, ss := range sss {
-					ssm, _ := ss.(map[string]any)
-					spans, _ := ssm["spans"].([]any)
-					for k, sp := range spans {
-						spm, _ := sp.(map[string]any)
-						where := fmt.Sprintf("%s[%d].%s[%d].spans[%d]", rsKey, i, ssKey, j, k)
-						if err := hexIDsToBase64(spm, where); err != nil {
-							return err
-						}
-						links, _ := spm["links"].([]any)
-						for l, ln := range links {
-							lm, _ := ln.(map[string]any)
-							if err := hexIDsToBase64(lm, fmt.Sprintf("%s.links[%d]", where, l)); err != nil {
-								return err
-							}
-						}
-					}
-				}
-			}
-		}
-	}
-	fixed, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(fixed, req)
-}
-
-func hexIDsToBase64(m map[string]any, where string) error {
-	for _, key := range []string{"traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id"} {
-		s, ok := m[key].(string)
-		if !ok || s == "" {
-			continue
-		}
-		b, err := hex.DecodeString(s)
-		if err != nil {
-			return fmt.Errorf("%s.%s: %q is not hex", where, key, s)
-		}
-		m[key] = base64.StdEncoding.EncodeToString(b)
-	}
-	return nil
 }
 
 // Export is OTLP/gRPC's TraceService/Export.

@@ -1,0 +1,279 @@
+package ingest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"strings"
+	"time"
+
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// This file decodes the collector's JSON bodies: feedback and OTLP/JSON
+// (the chainwatch span form is schemas.DecodeJSONBatch). Every error names
+// the item and field at fault. Text must be valid UTF-8: encoding/json would
+// store U+FFFD in place of invalid bytes and escaped lone surrogates, so
+// schemas.CheckJSONText refuses them first, as the protobuf path does.
+
+// DecodeFeedback parses and checks a feedback body: one object, or
+// {"feedback": [...]}. Each item needs a trace id (32 hex digits) and a
+// score or a label; a time, when given, is an RFC 3339 time inside the
+// storable range (schemas.CheckStorableTime); a missing time is now; a
+// missing id is derived from the content (so a client's retry of the same
+// feedback is stored once). Errors name the item, also for a single object
+// (feedback[0]), and the field: feedback[2].score: expected a number, got
+// string "5".
+func DecodeFeedback(body []byte, now time.Time) ([]schemas.Feedback, error) {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return nil, errors.New("empty body: send a feedback object or {\"feedback\": [...]}")
+	}
+	var probe map[string]json.RawMessage
+	if err := json.Unmarshal(trimmed, &probe); err != nil {
+		return nil, fmt.Errorf("decoding feedback JSON: %v", err)
+	}
+	var items []schemas.Feedback
+	if rawList, ok := probe["feedback"]; ok {
+		if terr := schemas.CheckJSONText(trimmed); terr != nil {
+			return nil, terr
+		}
+		var list []json.RawMessage
+		if err := json.Unmarshal(rawList, &list); err != nil {
+			return nil, fmt.Errorf("feedback: must be a JSON array of feedback objects, got %s", describeJSON(rawList))
+		}
+		if len(list) == 0 {
+			return nil, errors.New("feedback: the list is empty")
+		}
+		items = make([]schemas.Feedback, len(list))
+		for i, raw := range list {
+			if err := decodeFeedbackItem(raw, &items[i]); err != nil {
+				return nil, fmt.Errorf("feedback[%d]%v", i, err)
+			}
+		}
+	} else {
+		if terr := schemas.CheckJSONText(trimmed); terr != nil {
+			terr.Path = append([]schemas.JSONPathElem{{Key: "feedback", Index: -1}, {Index: 0}}, terr.Path...)
+			return nil, terr
+		}
+		items = make([]schemas.Feedback, 1)
+		if err := decodeFeedbackItem(trimmed, &items[0]); err != nil {
+			return nil, fmt.Errorf("feedback[0]%v", err)
+		}
+	}
+	for i := range items {
+		f := &items[i]
+		where := fmt.Sprintf("feedback[%d]", i)
+		f.TraceID = strings.ToLower(f.TraceID)
+		f.SpanID = strings.ToLower(f.SpanID)
+		if !isHex(f.TraceID, 32) {
+			return nil, fmt.Errorf("%s.trace_id: must be 32 hex digits, got %q", where, f.TraceID)
+		}
+		if f.SpanID != "" && !isHex(f.SpanID, 16) {
+			return nil, fmt.Errorf("%s.span_id: must be 16 hex digits, got %q", where, f.SpanID)
+		}
+		if f.Score == nil && f.Label == "" {
+			return nil, fmt.Errorf("%s: needs a score or a label", where)
+		}
+		if f.Score != nil && (math.IsNaN(*f.Score) || math.IsInf(*f.Score, 0)) {
+			return nil, fmt.Errorf("%s.score: must be a finite number", where)
+		}
+		if len(f.Comment) > 64<<10 {
+			return nil, fmt.Errorf("%s.comment: longer than 64 KiB", where)
+		}
+		if f.Source == "" {
+			f.Source = "user"
+		}
+		gaveTime := !f.Time.IsZero()
+		if !gaveTime {
+			f.Time = now.UTC()
+		}
+		// Checked also when defaulted: a clock outside the range is as
+		// unstorable as a client's time.
+		if r := schemas.CheckStorableTime(f.Time); r != "" {
+			return nil, fmt.Errorf("%s.time: %s", where, r)
+		}
+		if f.ID == "" {
+			h := sha256.New()
+			fmt.Fprintf(h, "%s|%s|%s|%s|%s|%s", f.TraceID, f.SpanID, f.UserID, f.Source, f.Label, f.Comment)
+			if f.Score != nil {
+				fmt.Fprintf(h, "|%g", *f.Score)
+			}
+			if gaveTime {
+				fmt.Fprintf(h, "|%d", f.Time.UnixNano())
+			}
+			f.ID = "fb-" + hex.EncodeToString(h.Sum(nil))[:24]
+		}
+	}
+	return items, nil
+}
+
+// feedbackIn shadows Feedback's time, so that a malformed time is reported
+// with its field name.
+type feedbackIn struct {
+	*schemas.Feedback
+	Time json.RawMessage `json:"time"`
+}
+
+// decodeFeedbackItem decodes one feedback object into f. Its error starts
+// with the field (".score: …") or ": " when the item itself is at fault, for
+// the caller to put the item's index before it.
+func decodeFeedbackItem(raw json.RawMessage, f *schemas.Feedback) error {
+	in := feedbackIn{Feedback: f}
+	if err := json.Unmarshal(raw, &in); err != nil {
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return fmt.Errorf(": %v", err)
+		}
+		field := strings.TrimPrefix(te.Field, "Feedback.")
+		if field == "" {
+			return fmt.Errorf(": must be a JSON object, got %s", describeJSON(raw))
+		}
+		got := te.Value
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(raw, &obj) == nil {
+			for k, v := range obj {
+				if strings.EqualFold(k, field) {
+					got = describeJSON(v)
+					break
+				}
+			}
+		}
+		return fmt.Errorf(".%s: expected %s, got %s", field, expectedJSON(te.Type), got)
+	}
+	if len(in.Time) == 0 || string(in.Time) == "null" {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(in.Time, &s) != nil {
+		return fmt.Errorf(".time: must be an RFC 3339 time string, got %s", describeJSON(in.Time))
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return fmt.Errorf(".time: must be an RFC 3339 time, got %q", s)
+	}
+	f.Time = t
+	return nil
+}
+
+// expectedJSON names the JSON type that decodes into t: "a number", "a
+// string", …
+func expectedJSON(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
+}
+
+// describeJSON names a JSON value's type and, for a scalar, shows it
+// (string "5", number 7; long values cut): what an error says was sent.
+func describeJSON(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "nothing"
+	}
+	var kind string
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		kind = "string"
+	case 't', 'f':
+		kind = "boolean"
+	case 'n':
+		return "null"
+	default:
+		kind = "number"
+	}
+	const maxShown = 40
+	if len(v) > maxShown {
+		return kind + " " + string(v[:maxShown]) + "…"
+	}
+	return kind + " " + string(v)
+}
+
+// unmarshalOTLPJSON decodes OTLP/JSON, whose trace and span ids are hex
+// strings (not protobuf JSON's base64): they are rewritten before protojson
+// reads the message. Text that is not valid UTF-8 is refused first, naming
+// its JSON path (resourceSpans[0].scopeSpans[0].spans[3].name: invalid
+// UTF-8 at byte 412).
+func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) error {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return err
+	}
+	if terr := schemas.CheckJSONText(body); terr != nil {
+		return terr
+	}
+	for _, rsKey := range []string{"resourceSpans", "resource_spans"} {
+		rss, _ := doc[rsKey].([]any)
+		for i, rs := range rss {
+			rsm, _ := rs.(map[string]any)
+			for _, ssKey := range []string{"scopeSpans", "scope_spans"} {
+				sss, _ := rsm[ssKey].([]any)
+				for j, ss := range sss {
+					ssm, _ := ss.(map[string]any)
+					spans, _ := ssm["spans"].([]any)
+					for k, sp := range spans {
+						spm, _ := sp.(map[string]any)
+						where := fmt.Sprintf("%s[%d].%s[%d].spans[%d]", rsKey, i, ssKey, j, k)
+						if err := hexIDsToBase64(spm, where); err != nil {
+							return err
+						}
+						links, _ := spm["links"].([]any)
+						for l, ln := range links {
+							lm, _ := ln.(map[string]any)
+							if err := hexIDsToBase64(lm, fmt.Sprintf("%s.links[%d]", where, l)); err != nil {
+								return err
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	fixed, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(fixed, req)
+}
+
+func hexIDsToBase64(m map[string]any, where string) error {
+	for _, key := range []string{"traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id"} {
+		s, ok := m[key].(string)
+		if !ok || s == "" {
+			continue
+		}
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			return fmt.Errorf("%s.%s: %q is not hex", where, key, s)
+		}
+		m[key] = base64.StdEncoding.EncodeToString(b)
+	}
+	return nil
+}
