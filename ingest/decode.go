@@ -49,7 +49,7 @@ func DecodeFeedback(body []byte, now time.Time) ([]schemas.Feedback, error) {
 		}
 		var list []json.RawMessage
 		if err := json.Unmarshal(rawList, &list); err != nil {
-			return nil, fmt.Errorf("feedback: must be a JSON array of feedback objects, got %s", describeJSON(rawList))
+			return nil, fmt.Errorf("feedback: must be a JSON array of feedback objects, got %s", schemas.DescribeJSON(rawList))
 		}
 		if len(list) == 0 {
 			return nil, errors.New("feedback: the list is empty")
@@ -136,14 +136,14 @@ func decodeFeedbackItem(raw json.RawMessage, f *schemas.Feedback) error {
 		}
 		field := strings.TrimPrefix(te.Field, "Feedback.")
 		if field == "" {
-			return fmt.Errorf(": must be a JSON object, got %s", describeJSON(raw))
+			return fmt.Errorf(": must be a JSON object, got %s", schemas.DescribeJSON(raw))
 		}
 		got := te.Value
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(raw, &obj) == nil {
 			for k, v := range obj {
 				if strings.EqualFold(k, field) {
-					got = describeJSON(v)
+					got = schemas.DescribeJSON(v)
 					break
 				}
 			}
@@ -155,7 +155,7 @@ func decodeFeedbackItem(raw json.RawMessage, f *schemas.Feedback) error {
 	}
 	var s string
 	if json.Unmarshal(in.Time, &s) != nil {
-		return fmt.Errorf(".time: must be an RFC 3339 time string, got %s", describeJSON(in.Time))
+		return fmt.Errorf(".time: must be an RFC 3339 time string, got %s", schemas.DescribeJSON(in.Time))
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
@@ -183,35 +183,6 @@ func expectedJSON(t reflect.Type) string {
 		return "an array"
 	}
 	return "an object"
-}
-
-// describeJSON names a JSON value's type and, for a scalar, shows it
-// (string "5", number 7; long values cut): what an error says was sent.
-func describeJSON(v json.RawMessage) string {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return "nothing"
-	}
-	var kind string
-	switch v[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		kind = "string"
-	case 't', 'f':
-		kind = "boolean"
-	case 'n':
-		return "null"
-	default:
-		kind = "number"
-	}
-	const maxShown = 40
-	if len(v) > maxShown {
-		return kind + " " + string(v[:maxShown]) + "…"
-	}
-	return kind + " " + string(v)
 }
 
 // unmarshalOTLPJSON decodes OTLP/JSON, whose trace and span ids are hex

@@ -134,10 +134,10 @@ func decodeJSONSpan(m json.RawMessage, s *Span) *BatchError {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			if te.Field == "" {
-				return &BatchError{Reason: "must be a JSON object, got " + te.Value}
+				return &BatchError{Reason: "must be a JSON object, got " + DescribeJSON(m)}
 			}
 			field := strings.TrimPrefix(te.Field, "Span.")
-			return &BatchError{Field: field, Reason: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", got " + te.Value}
+			return &BatchError{Field: field, Reason: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", got " + sentValue(m, field, te.Value)}
 		}
 		return &BatchError{Reason: err.Error()}
 	}
@@ -155,6 +155,24 @@ func decodeJSONSpan(m json.RawMessage, s *Span) *BatchError {
 		return err
 	}
 	return nil
+}
+
+// sentValue describes what the span object m holds under field (a
+// top-level key, matched as encoding/json matches them), or kind when it
+// can't be found.
+func sentValue(m json.RawMessage, field, kind string) string {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(m, &obj) == nil {
+		if v, ok := obj[field]; ok {
+			return DescribeJSON(v)
+		}
+		for k, v := range obj {
+			if strings.EqualFold(k, field) {
+				return DescribeJSON(v)
+			}
+		}
+	}
+	return kind
 }
 
 // flattenJSONValue turns an attribute value into its string form: a string

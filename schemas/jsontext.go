@@ -308,3 +308,32 @@ func (s *textScanner) hex4(i int) (rune, bool) {
 func (s *textScanner) fail(key bool, at int, reason string) {
 	s.err = &JSONTextError{Path: append([]JSONPathElem(nil), s.path...), InKey: key, Offset: at, Reason: reason}
 }
+
+// DescribeJSON names a JSON value's type and, for a scalar, shows it
+// (string "5", number 7; long values cut): what an error says was sent.
+func DescribeJSON(v json.RawMessage) string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return "nothing"
+	}
+	var kind string
+	switch v[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		kind = "string"
+	case 't', 'f':
+		kind = "boolean"
+	case 'n':
+		return "null"
+	default:
+		kind = "number"
+	}
+	const maxShown = 40
+	if len(v) > maxShown {
+		return kind + " " + string(v[:maxShown]) + "…"
+	}
+	return kind + " " + string(v)
+}
