@@ -18,15 +18,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/schemas"
@@ -57,6 +56,9 @@ type Collector struct {
 	m      *Metrics
 	log    *slog.Logger
 	keys   [][]byte
+	// inflight bounds the bytes of the requests being handled
+	// (collector.max_inflight_bytes); see admission.go.
+	inflight *inflight
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -74,7 +76,8 @@ func NewCollector(cfg CollectorConfig, topics Topics, prod Producer, m *Metrics,
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Collector{cfg: cfg, topics: topics, prod: prod, m: m, log: log, extra: map[string]http.Handler{}}
+	c := &Collector{cfg: cfg, topics: topics, prod: prod, m: m, log: log, extra: map[string]http.Handler{},
+		inflight: newInflight(cfg.MaxInflightBytes, m.InflightBytes)}
 	for _, k := range cfg.APIKeys {
 		c.keys = append(c.keys, []byte(k))
 	}
@@ -87,9 +90,9 @@ func (c *Collector) Handle(pattern string, h http.Handler) { c.extra[pattern] = 
 // Handler is the collector's HTTP API.
 func (c *Collector) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/traces", c.handleTraces)
-	mux.HandleFunc("POST /v1/spans", c.handleJSONSpans)
-	mux.HandleFunc("POST /v1/feedback", c.handleFeedback)
+	mux.HandleFunc("POST /v1/traces", c.admitted(c.handleTraces))
+	mux.HandleFunc("POST /v1/spans", c.admitted(c.handleJSONSpans))
+	mux.HandleFunc("POST /v1/feedback", c.admitted(c.handleFeedback))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	for p, h := range c.extra {
 		mux.Handle(p, h)
@@ -119,8 +122,7 @@ func (c *Collector) Start(context.Context) error {
 			return fmt.Errorf("listening on collector.grpc_addr %s: %w", c.cfg.GRPCAddr, err)
 		}
 		c.grpcAddr = gl.Addr()
-		c.grpcSrv = grpc.NewServer(grpc.MaxRecvMsgSize(int(c.cfg.MaxBodyBytes)))
-		coltracepb.RegisterTraceServiceServer(c.grpcSrv, c)
+		c.grpcSrv = c.newGRPCServer()
 		go func() {
 			if err := c.grpcSrv.Serve(gl); err != nil {
 				c.log.Error("collector grpc server stopped", "err", err)
@@ -213,20 +215,36 @@ func (c *Collector) readBody(r *http.Request) ([]byte, *httpError) {
 	if r.ContentLength > limit {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf("request body of %d bytes exceeds collector.max_body_bytes (%d)", r.ContentLength, limit)}
 	}
-	var rd io.Reader = http.MaxBytesReader(nil, r.Body, limit)
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip":
+	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
+	if enc != "" && enc != "identity" && enc != "gzip" {
+		return nil, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc)}
+	}
+	// Admission (admission.go): the declared length is taken before
+	// anything is read, a body of unknown length and decompressed bytes as
+	// they are read.
+	ctx, t := r.Context(), ticketFrom(r.Context())
+	known := max(r.ContentLength, 0)
+	if !t.acquire(ctx, known, admissionWait) {
+		return nil, c.overloaded()
+	}
+	var rd io.Reader = &admittedReader{ctx: ctx, r: http.MaxBytesReader(nil, r.Body, limit), t: t, have: known}
+	hint := known
+	if enc == "gzip" {
 		zr, err := gzip.NewReader(rd)
 		if err != nil {
+			if errors.Is(err, errInflightFull) {
+				return nil, c.overloaded()
+			}
 			return nil, badRequest("reading gzip body: %v", err)
 		}
 		defer zr.Close()
-		rd = io.LimitReader(zr, limit+1) // the decompressed size is limited too
-	default:
-		return nil, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc)}
+		// The decompressed size is limited and admitted too.
+		rd, hint = &admittedReader{ctx: ctx, r: io.LimitReader(zr, limit+1), t: t}, 0
 	}
-	body, err := io.ReadAll(rd)
+	body, err := readAll(rd, hint)
+	if errors.Is(err, errInflightFull) {
+		return nil, c.overloaded()
+	}
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -349,33 +367,94 @@ func (c *Collector) exportTraces(ctx context.Context, req *coltracepb.ExportTrac
 	return n, c.produce(ctx, recs)
 }
 
+// produceMargin is what a request may wait for Kafka beyond
+// kafka.produce_timeout, franz-go's own delivery timeout, before it is
+// answered 503 without the acks: franz-go does not enforce that timeout on
+// records already sent when idempotence is on, so a frozen broker would
+// otherwise hold the request until it comes back.
+const produceMargin = time.Second
+
+// recordOverhead bounds what Kafka's record-batch framing adds to a record's
+// key and value (the batch header is 61 bytes, a record's varints and
+// attributes a few more).
+const recordOverhead = 128
+
+// reasonTimeout is the Rejected reason of a request whose records Kafka did
+// not acknowledge by its produce deadline.
+const reasonTimeout = "kafka_timeout"
+
+// produce hands recs to Kafka and waits for every ack, at most
+// kafka.produce_timeout + produceMargin. What can never fit (a record over
+// kafka.max_record_bytes, a request over kafka.max_buffered_bytes) is
+// answered 413 without producing. The promises that fire after the
+// deadline only write to a buffered channel and release the request's
+// admission ticket.
 func (c *Collector) produce(ctx context.Context, recs []*kgo.Record) *httpError {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	wg.Add(len(recs))
-	for _, rec := range recs {
-		c.prod.TryProduce(ctx, rec, func(_ *kgo.Record, err error) {
-			if err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = err
-				}
-				mu.Unlock()
-			}
-			wg.Done()
-		})
+	if herr := c.fits(recs); herr != nil {
+		return herr
 	}
-	wg.Wait()
-	if firstErr == nil {
+	if len(recs) == 0 {
 		return nil
 	}
-	if errors.Is(firstErr, kgo.ErrMaxBuffered) {
+	t := ticketFrom(ctx)
+	t.hold()
+	results := make(chan error, len(recs))
+	var left atomic.Int64
+	left.Store(int64(len(recs)))
+	for _, rec := range recs {
+		c.prod.TryProduce(ctx, rec, func(_ *kgo.Record, err error) {
+			results <- err
+			if left.Add(-1) == 0 {
+				t.done()
+			}
+		})
+	}
+	wait := c.cfg.ProduceTimeout + produceMargin
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	var firstErr error
+	for acked := 0; acked < len(recs); acked++ {
+		select {
+		case err := <-results:
+			if err != nil && firstErr == nil {
+				firstErr = err
+			}
+		case <-deadline.C:
+			return &httpError{http.StatusServiceUnavailable, reasonTimeout, fmt.Sprintf(
+				"Kafka did not acknowledge %d of the request's %d records within kafka.produce_timeout (%v) + %v; the collector gave up on them and they are not guaranteed stored (nothing of this request is), retry later",
+				len(recs)-acked, len(recs), c.cfg.ProduceTimeout, produceMargin)}
+		}
+	}
+	switch {
+	case firstErr == nil:
+		return nil
+	case errors.Is(firstErr, kgo.ErrMaxBuffered):
 		return &httpError{http.StatusServiceUnavailable, reasonBufferFull, "the collector's Kafka buffer is full; retry later"}
+	case errors.Is(firstErr, kerr.MessageTooLarge), errors.Is(firstErr, kerr.RecordListTooLarge):
+		return &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf(
+			"Kafka refused a record of this request as too large (kafka.max_record_bytes is %d; the topic's max.message.bytes may be lower): %v; it can never be stored as sent", c.cfg.MaxRecordBytes, firstErr)}
 	}
 	return &httpError{http.StatusServiceUnavailable, reasonUnavailable, fmt.Sprintf("Kafka did not acknowledge the records: %v; nothing of this request is guaranteed stored, retry later", firstErr)}
+}
+
+// fits answers 413 for what Kafka could never take: a record (one trace's
+// spans, or one feedback item) over kafka.max_record_bytes, or a request
+// whose records together exceed kafka.max_buffered_bytes.
+func (c *Collector) fits(recs []*kgo.Record) *httpError {
+	total := 0
+	for _, r := range recs {
+		n := len(r.Key) + len(r.Value)
+		if n+recordOverhead > c.cfg.MaxRecordBytes {
+			return &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf(
+				"trace %s: its spans make a Kafka record of %d bytes, more than kafka.max_record_bytes (%d) allows with framing; it can never be stored: send the trace's spans in smaller requests", r.Key, n, c.cfg.MaxRecordBytes)}
+		}
+		total += n
+	}
+	if total > c.cfg.MaxBufferedBytes {
+		return &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf(
+			"the request makes %d Kafka records of %d bytes in all, more than kafka.max_buffered_bytes (%d); it can never be buffered: send fewer spans per request", len(recs), total, c.cfg.MaxBufferedBytes)}
+	}
+	return nil
 }
 
 // SplitByTrace turns a request into one Kafka record per trace (key = trace
@@ -474,32 +553,4 @@ func isHex(s string, n int) bool {
 		}
 	}
 	return true
-}
-
-// Export is OTLP/gRPC's TraceService/Export.
-func (c *Collector) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	const ep = "grpc"
-	start := time.Now()
-	md, _ := metadata.FromIncomingContext(ctx)
-	get := func(k string) string {
-		if v := md.Get(strings.ToLower(k)); len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	if !c.authorized(get) {
-		c.m.Rejected.WithLabelValues(ep, reasonUnauthorized).Inc()
-		return nil, status.Error(codes.Unauthenticated, "missing or unknown API key: send metadata authorization: Bearer <key> or x-api-key")
-	}
-	n, herr := c.exportTraces(ctx, req)
-	if herr != nil {
-		c.m.Rejected.WithLabelValues(ep, herr.reason).Inc()
-		code := codes.InvalidArgument
-		if herr.code == http.StatusServiceUnavailable {
-			code = codes.Unavailable
-		}
-		return nil, status.Error(code, herr.msg)
-	}
-	c.ok(ep, n, start)
-	return &coltracepb.ExportTraceServiceResponse{}, nil
 }

@@ -111,6 +111,9 @@ func (c KafkaConfig) Validate() error {
 	if c.MaxRecordBytes < 0 {
 		errs = append(errs, errors.New("kafka.max_record_bytes must be > 0"))
 	}
+	if c.MaxRecordBytes > 0 && c.MaxBufferedBytes > 0 && c.MaxRecordBytes > c.MaxBufferedBytes {
+		errs = append(errs, fmt.Errorf("kafka.max_record_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a record of the largest allowed size could never be buffered", c.MaxRecordBytes, c.MaxBufferedBytes))
+	}
 	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
 		errs = append(errs, errors.New("kafka.topic_retention and kafka.topic_retention_bytes must be >= 0"))
 	}
@@ -188,6 +191,26 @@ type CollectorConfig struct {
 	GRPCAddr     string   `yaml:"grpc_addr"` // OTLP/gRPC; "off" disables it
 	MaxBodyBytes int64    `yaml:"max_body_bytes"`
 	APIKeys      []string `yaml:"api_keys"` // when set, every request needs one (Authorization: Bearer, or X-API-Key)
+	// MaxInflightBytes bounds the bytes of all requests being read, decoded
+	// or waiting for Kafka together: a request that cannot be admitted
+	// within a short wait is answered 503 before its body is read. It must
+	// be >= max_body_bytes.
+	MaxInflightBytes int64 `yaml:"max_inflight_bytes"`
+
+	// The producer's limits, copied from the kafka section by WithKafka
+	// (not YAML keys of the collector section): a request is answered
+	// within ProduceTimeout (+ a margin), and what can never fit in a
+	// record or in the buffer is answered 413.
+	ProduceTimeout   time.Duration `yaml:"-"`
+	MaxRecordBytes   int           `yaml:"-"`
+	MaxBufferedBytes int           `yaml:"-"`
+}
+
+// WithKafka copies the producer limits of k (with its defaults) into c.
+func (c CollectorConfig) WithKafka(k KafkaConfig) CollectorConfig {
+	k = k.WithDefaults()
+	c.ProduceTimeout, c.MaxRecordBytes, c.MaxBufferedBytes = k.ProduceTimeout, k.MaxRecordBytes, k.MaxBufferedBytes
+	return c
 }
 
 // WithDefaults fills zero fields.
@@ -201,6 +224,18 @@ func (c CollectorConfig) WithDefaults() CollectorConfig {
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = max(DefaultMaxInflightBytes, 2*c.MaxBodyBytes)
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
 	return c
 }
 
@@ -209,6 +244,12 @@ func (c CollectorConfig) Validate() error {
 	var errs []error
 	if c.MaxBodyBytes < 0 {
 		errs = append(errs, errors.New("collector.max_body_bytes must be > 0"))
+	}
+	if c.MaxInflightBytes < 0 {
+		errs = append(errs, errors.New("collector.max_inflight_bytes must be > 0"))
+	}
+	if c.MaxInflightBytes > 0 && c.MaxInflightBytes < max(c.MaxBodyBytes, 0) {
+		errs = append(errs, fmt.Errorf("collector.max_inflight_bytes (%d) must be >= collector.max_body_bytes (%d): a body of the largest allowed size could never be admitted", c.MaxInflightBytes, c.MaxBodyBytes))
 	}
 	for i, k := range c.APIKeys {
 		if len(k) < 8 {
@@ -285,4 +326,17 @@ func (c WriterConfig) Validate() error {
 		errs = append(errs, errors.New("writer.insert_timeout must be > 0"))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateLimits checks the limits that span the kafka and collector
+// sections (each section's Validate checks its own): a request body of
+// collector.max_body_bytes must fit in kafka.max_buffered_bytes, or the
+// largest request the collector reads could only ever be answered 413. Zero
+// values are taken as their defaults.
+func ValidateLimits(k KafkaConfig, c CollectorConfig) error {
+	k, c = k.WithDefaults(), c.WithDefaults()
+	if c.MaxBodyBytes > int64(k.MaxBufferedBytes) {
+		return fmt.Errorf("collector.max_body_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a body of the largest allowed size could never be buffered for Kafka", c.MaxBodyBytes, k.MaxBufferedBytes)
+	}
+	return nil
 }

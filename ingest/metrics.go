@@ -10,6 +10,7 @@ type Metrics struct {
 	Requests       *prometheus.CounterVec   // requests by endpoint and status code
 	Rejected       *prometheus.CounterVec   // requests rejected, by endpoint and reason
 	ProduceSeconds *prometheus.HistogramVec // time from request to Kafka ack, by endpoint
+	InflightBytes  prometheus.Gauge         // request bytes admitted and not yet released (≤ collector.max_inflight_bytes)
 
 	ConsumerLag    *prometheus.GaugeVec     // records behind the partition's high watermark
 	BatchRows      *prometheus.HistogramVec // rows per insert, by table
@@ -51,6 +52,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ProduceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "chainwatch_collector_produce_seconds", Help: "Time from a request's arrival to Kafka's acknowledgement.", Buckets: lat,
 		}, []string{"endpoint"}),
+		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chainwatch_collector_inflight_bytes", Help: "Request bytes the collector has admitted and not yet released (read, decoded or waiting for Kafka); at most collector.max_inflight_bytes.",
+		}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "chainwatch_writer_consumer_lag", Help: "Records between the writer's position and the partition's high watermark.",
 		}, []string{"topic", "partition"}),
@@ -77,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Received, m.Requests, m.Rejected, m.ProduceSeconds, m.ConsumerLag, m.BatchRows,
+		reg.MustRegister(m.Received, m.Requests, m.Rejected, m.ProduceSeconds, m.InflightBytes, m.ConsumerLag, m.BatchRows,
 			m.InsertSeconds, m.InsertErrors, m.RowsWritten, m.DeadLetters, m.CommitErrors, m.EndToEndSecond)
 	}
 	return m

@@ -152,7 +152,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		if p.producer, err = kgo.NewClient(ingest.ProducerOpts(p.Kafka)...); err != nil {
 			return nil, fmt.Errorf("creating kafka producer: %w", err)
 		}
-		p.Collector = ingest.NewCollector(o.Collector, p.Kafka.Topics, p.producer, p.Metrics, p.log)
+		p.Collector = ingest.NewCollector(o.Collector.WithKafka(p.Kafka), p.Kafka.Topics, p.producer, p.Metrics, p.log)
 		p.Collector.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
 		if err := p.Collector.Start(ctx); err != nil {
 			return nil, err
