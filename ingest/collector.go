@@ -50,6 +50,7 @@ type Producer interface {
 //
 // and OTLP/gRPC's TraceService/Export on its own port.
 type Collector struct {
+	guard  interface{ Refusal() string } // nil: no retention guard
 	cfg    CollectorConfig
 	topics Topics
 	prod   Producer
@@ -93,7 +94,9 @@ func (c *Collector) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/traces", c.admitted(c.handleTraces))
 	mux.HandleFunc("POST /v1/spans", c.admitted(c.handleJSONSpans))
 	mux.HandleFunc("POST /v1/feedback", c.admitted(c.handleFeedback))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	if _, ok := c.extra["GET /healthz"]; !ok { // Handle may replace it (the pipeline's names its components)
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	}
 	for p, h := range c.extra {
 		mux.Handle(p, h)
 	}
@@ -395,6 +398,11 @@ func (c *Collector) produce(ctx context.Context, recs []*kgo.Record) *httpError 
 	}
 	if len(recs) == 0 {
 		return nil
+	}
+	if c.guard != nil { // the writers near retention: see RetentionGuard
+		if why := c.guard.Refusal(); why != "" {
+			return &httpError{http.StatusServiceUnavailable, reasonBehind, why}
+		}
 	}
 	t := ticketFrom(ctx)
 	t.hold()
