@@ -1,10 +1,13 @@
 package schemas
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCheckJSONText(t *testing.T) {
@@ -106,4 +109,50 @@ func itoa(i int) string {
 		panic("not found")
 	}
 	return strconv.Itoa(i)
+}
+
+// FuzzCheckJSONText: on well-formed JSON, CheckJSONText passes exactly the
+// documents encoding/json decodes without substituting U+FFFD (for inputs
+// that hold no U+FFFD of their own), and a reported offset lies in the
+// document.
+func FuzzCheckJSONText(f *testing.F) {
+	for _, s := range []string{`{"a":"b"}`, "{\"a\":\"\xff\"}", `["\ud800"]`, `{"\udc00":1}`, `"\ud83d\ude00"`, `[1,{"k":[true,null,"x"]}]`, "{\"k\xff\":2}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		err := CheckJSONText(doc)
+		if err != nil && (err.Offset < 0 || err.Offset >= len(doc)) {
+			t.Fatalf("offset %d outside a document of %d bytes", err.Offset, len(doc))
+		}
+		if !json.Valid(doc) || bytes.Contains(doc, []byte("\uFFFD")) || bytes.Contains(bytes.ToLower(doc), []byte(`\ufffd`)) {
+			return
+		}
+		var v any
+		if json.Unmarshal(doc, &v) != nil {
+			return // e.g. too deep
+		}
+		if got, want := err != nil, holdsReplacement(v); got != want {
+			t.Fatalf("CheckJSONText = %v, but encoding/json substituted U+FFFD: %v (doc %q)", err, want, doc)
+		}
+	})
+}
+
+func holdsReplacement(v any) bool {
+	switch v := v.(type) {
+	case string:
+		return strings.ContainsRune(v, utf8.RuneError)
+	case []any:
+		for _, e := range v {
+			if holdsReplacement(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		for k, e := range v {
+			if strings.ContainsRune(k, utf8.RuneError) || holdsReplacement(e) {
+				return true
+			}
+		}
+	}
+	return false
 }
