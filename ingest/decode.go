@@ -44,7 +44,7 @@ func DecodeFeedback(body []byte, now time.Time) ([]schemas.Feedback, error) {
 	}
 	var items []schemas.Feedback
 	if rawList, ok := probe["feedback"]; ok {
-		if terr := schemas.CheckJSONText(trimmed); terr != nil {
+		if terr := schemas.CheckJSONText(body); terr != nil { // offsets in the body as sent
 			return nil, terr
 		}
 		var list []json.RawMessage
@@ -61,7 +61,7 @@ func DecodeFeedback(body []byte, now time.Time) ([]schemas.Feedback, error) {
 			}
 		}
 	} else {
-		if terr := schemas.CheckJSONText(trimmed); terr != nil {
+		if terr := schemas.CheckJSONText(body); terr != nil { // offsets in the body as sent
 			terr.Path = append([]schemas.JSONPathElem{{Key: "feedback", Index: -1}, {Index: 0}}, terr.Path...)
 			return nil, terr
 		}

@@ -315,3 +315,13 @@ func TestCHStoresTheRangeEndsExactly(t *testing.T) {
 		t.Errorf("feedback stored as %v, want %s", got, want)
 	}
 }
+
+// The offset counts from the start of the body, leading white space
+// included.
+func TestDecodeFeedbackTextOffsetInBody(t *testing.T) {
+	body := "\n  " + fbItem("\"comment\":\"\xff\"")
+	_, err := DecodeFeedback([]byte(body), time.Now())
+	if want := "feedback[0].comment: invalid UTF-8 at byte " + offsetOf(t, body, "\xff"); err == nil || err.Error() != want {
+		t.Errorf("error\n %v, want\n %q", err, want)
+	}
+}
