@@ -11,26 +11,27 @@ import (
 
 // Defaults, named so that docs and code agree.
 const (
-	DefaultSpansTopic        = "chainwatch.spans"
-	DefaultFeedbackTopic     = "chainwatch.feedback"
-	DefaultScoresTopic       = "chainwatch.scores"
-	DefaultDeadLetterTopic   = "chainwatch.deadletter"
-	DefaultPartitions        = 6
-	DefaultProduceTimeout    = 10 * time.Second
-	DefaultMaxBufferedBytes  = 256 << 20
-	DefaultMaxRecordBytes    = 16 << 20
-	DefaultHTTPAddr          = "127.0.0.1:4318"
-	DefaultGRPCAddr          = "127.0.0.1:4317"
-	DefaultMaxBodyBytes      = 16 << 20
-	DefaultWriterGroup       = "chainwatch-writer"
-	DefaultBatchMaxRows      = 20000
-	DefaultBatchMaxBytes     = 64 << 20
-	DefaultBatchMaxWait      = time.Second
-	DefaultRetryInitial      = 200 * time.Millisecond
-	DefaultRetryMax          = 10 * time.Second
-	DefaultInsertTimeout     = 60 * time.Second
-	DefaultClickHouseDB      = "chainwatch"
-	DefaultRetryAfterSeconds = 2
+	DefaultSpansTopic           = "chainwatch.spans"
+	DefaultFeedbackTopic        = "chainwatch.feedback"
+	DefaultScoresTopic          = "chainwatch.scores"
+	DefaultDeadLetterTopic      = "chainwatch.deadletter"
+	DefaultPartitions           = 6
+	DefaultProduceTimeout       = 10 * time.Second
+	DefaultMaxBufferedBytes     = 256 << 20
+	DefaultMaxRecordBytes       = 16 << 20
+	DefaultHTTPAddr             = "127.0.0.1:4318"
+	DefaultGRPCAddr             = "127.0.0.1:4317"
+	DefaultMaxBodyBytes         = 16 << 20
+	DefaultWriterGroup          = "chainwatch-writer"
+	DefaultBatchMaxRows         = 20000
+	DefaultBatchMaxBytes        = 64 << 20
+	DefaultBatchMaxWait         = time.Second
+	DefaultRetryInitial         = 200 * time.Millisecond
+	DefaultRetryMax             = 10 * time.Second
+	DefaultInsertTimeout        = 60 * time.Second
+	DefaultWriterSessionTimeout = 10 * time.Second
+	DefaultClickHouseDB         = "chainwatch"
+	DefaultRetryAfterSeconds    = 2
 )
 
 // Topics names the Kafka topics chainwatch uses.
@@ -59,6 +60,10 @@ type KafkaConfig struct {
 	// that exist already are not changed.
 	TopicRetention      time.Duration `yaml:"topic_retention"`
 	TopicRetentionBytes int64         `yaml:"topic_retention_bytes"`
+	// RetentionHeadroom: the collector answers 503 while records the writer
+	// group has not stored fill this share of a partition's retention
+	// (bytes or time); default 0.5, -1 turns the check off.
+	RetentionHeadroom float64 `yaml:"retention_headroom"`
 }
 
 // WithDefaults fills zero fields.
@@ -113,6 +118,9 @@ func (c KafkaConfig) Validate() error {
 	}
 	if c.MaxRecordBytes > 0 && c.MaxBufferedBytes > 0 && c.MaxRecordBytes > c.MaxBufferedBytes {
 		errs = append(errs, fmt.Errorf("kafka.max_record_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a record of the largest allowed size could never be buffered", c.MaxRecordBytes, c.MaxBufferedBytes))
+	}
+	if c.RetentionHeadroom != -1 && (c.RetentionHeadroom < 0 || c.RetentionHeadroom >= 1) {
+		errs = append(errs, fmt.Errorf("kafka.retention_headroom must be in (0, 1), or -1 for off; got %v", c.RetentionHeadroom))
 	}
 	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
 		errs = append(errs, errors.New("kafka.topic_retention and kafka.topic_retention_bytes must be >= 0"))
@@ -266,6 +274,14 @@ type WriterConfig struct {
 	Retry RetryConfig `yaml:"retry"`
 	// InsertTimeout bounds one ClickHouse insert.
 	InsertTimeout time.Duration `yaml:"insert_timeout"`
+	// SessionTimeout: a writer not heard from for this long (killed) loses
+	// its partitions to the others.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	// RebalanceTimeout: how long a rebalance waits for members to rejoin.
+	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
+	// InstanceID, when set, makes the writer a static group member (unique
+	// per writer, stable across its restarts: a pod name, say).
+	InstanceID string `yaml:"instance_id"`
 }
 
 // BatchConfig bounds a batch; whichever limit is reached first flushes it.
@@ -304,6 +320,12 @@ func (c WriterConfig) WithDefaults() WriterConfig {
 	if c.InsertTimeout == 0 {
 		c.InsertTimeout = DefaultInsertTimeout
 	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = DefaultWriterSessionTimeout
+	}
+	if c.RebalanceTimeout == 0 {
+		c.RebalanceTimeout = 2 * c.SessionTimeout
+	}
 	return c
 }
 
@@ -324,6 +346,12 @@ func (c WriterConfig) Validate() error {
 	}
 	if c.InsertTimeout < 0 {
 		errs = append(errs, errors.New("writer.insert_timeout must be > 0"))
+	}
+	if c.SessionTimeout != 0 && (c.SessionTimeout < 6*time.Second || c.SessionTimeout > 30*time.Minute) {
+		errs = append(errs, fmt.Errorf("writer.session_timeout must be between 6s and 30m (Kafka's default group.min/max.session.timeout.ms); got %v", c.SessionTimeout))
+	}
+	if c.RebalanceTimeout < 0 {
+		errs = append(errs, errors.New("writer.rebalance_timeout must be > 0"))
 	}
 	return errors.Join(errs...)
 }

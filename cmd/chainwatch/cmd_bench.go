@@ -12,8 +12,11 @@ import (
 )
 
 func runBench(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "faults" {
+		return runBenchFaults(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return fmt.Errorf("usage: chainwatch bench ingest [flags]")
+		return fmt.Errorf("usage: chainwatch bench ingest|faults [flags]")
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	var o bench.Options

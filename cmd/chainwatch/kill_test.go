@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/ingest/faults"
 	"github.com/chainwatch/chainwatch/ingest/kafkatest"
 )
 
@@ -99,6 +102,41 @@ func TestWriterProcessKilledAndRestarted(t *testing.T) {
 	if n := count("SELECT count() FROM (SELECT trace_id, span_id FROM spans FINAL GROUP BY trace_id, span_id HAVING count() > 1)"); n != 0 {
 		t.Fatalf("%d spans visible twice", n)
 	}
+}
+
+// Writer processes SIGKILLed again and again while spans stream through a
+// real collector process: every acknowledged span is stored, none twice
+// through FINAL, and the drain is not bound by dead members. (Before the fix
+// of the idle-member stall, a restarted writer stayed idle and the drain
+// never finished.) `chainwatch bench faults` runs the long variant.
+func TestWriterProcessesKilledUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs processes")
+	}
+	bin := filepath.Join(t.TempDir(), "chainwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building chainwatch: %v\n%s", err, out)
+	}
+	addr, db := chtest.Database(t)
+	res, err := faults.RunWriterKills(context.Background(), faults.Options{Binary: bin, ClickHouseAddr: addr, Database: db,
+		Writers: 3, Spans: 20000, Rate: 4000, Kills: 6, DrainTimeout: 90 * time.Second, Log: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if !res.OK() {
+		t.Fatalf("acknowledged %d of %d, %d missing after the drain, %d visible twice", res.Acked, res.Spans, res.Missing, res.Duplicates)
+	}
+}
+
+// testWriter logs the fault run's progress lines, not the children's.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	if !bytes.HasPrefix(p, []byte("[")) {
+		w.t.Log(strings.TrimSpace(string(p)))
+	}
+	return len(p), nil
 }
 
 func oneTrace(i int) *coltracepb.ExportTraceServiceRequest {
