@@ -6,6 +6,8 @@ set -euo pipefail
 need=()
 if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then need+=(clickhouse-server); fi
 if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then need+=(prometheus-alertmanager); fi
+# promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml.
+if ! command -v promtool >/dev/null 2>&1; then need+=(prometheus); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${need[*]} — install them with your package manager (ClickHouse: https://clickhouse.com/docs/install)" >&2
@@ -18,6 +20,6 @@ export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # The packages may start system services; chainwatch runs its own children.
-for s in clickhouse-server prometheus-alertmanager; do
+for s in clickhouse-server prometheus-alertmanager prometheus; do
   $sudo systemctl disable --now "$s" >/dev/null 2>&1 || true
 done

@@ -1,0 +1,52 @@
+package ingest
+
+import (
+	"os"
+	"os/exec"
+	"regexp"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The alert rules users adopt (docs/alerts.rules.yml) pass Prometheus' own
+// checker and unit tests, and name only series this package emits — a rule
+// over a metric nothing exports would never fire.
+func TestAlertRules(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	m.Expired.WithLabelValues("t").Add(0) // vectors appear once they have a child
+	m.UnstoredShare.WithLabelValues("t", "0").Set(0)
+	m.InsertErrors.WithLabelValues("spans", "retryable").Add(0)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, f := range families {
+		have[f.GetName()] = true
+	}
+	rules, err := os.ReadFile("../docs/alerts.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range regexp.MustCompile(`chainwatch_[a-z_]+`).FindAllString(string(rules), -1) {
+		if !have[name] {
+			t.Errorf("docs/alerts.rules.yml names %s, which ingest.NewMetrics does not register", name)
+		}
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CHAINWATCH_TEST_ALLOW_SKIP") != "" {
+			t.Skip("promtool not installed (Debian package prometheus)")
+		}
+		t.Fatal("promtool not found: install Debian's prometheus package (make deps does)")
+	}
+	for _, args := range [][]string{{"check", "rules", "alerts.rules.yml"}, {"test", "rules", "alerts_test.yml"}} {
+		cmd := exec.Command(promtool, args...)
+		cmd.Dir = "../docs"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+}
