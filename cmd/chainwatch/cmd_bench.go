@@ -15,8 +15,11 @@ func runBench(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "faults" {
 		return runBenchFaults(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "collector" {
+		return runBenchCollector(ctx, args[1:])
+	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return fmt.Errorf("usage: chainwatch bench ingest|faults [flags]")
+		return fmt.Errorf("usage: chainwatch bench ingest|faults|collector [flags]")
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	var o bench.Options
