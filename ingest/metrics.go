@@ -20,6 +20,10 @@ type Metrics struct {
 	DeadLetters    *prometheus.CounterVec   // records sent to the dead-letter topic, by source topic and reason
 	CommitErrors   prometheus.Counter       // offset commits that failed (records are redelivered)
 	EndToEndSecond prometheus.Histogram     // span end time → inserted, a freshness signal
+	Expired        *prometheus.CounterVec   // records the log dropped (retention) before the writer stored them, by topic
+
+	UnstoredShare *prometheus.GaugeVec // per partition: the part of its retention held by records not yet stored
+	WritersBehind prometheus.Gauge     // 1 while the collector refuses because the writers are near retention
 }
 
 // Reasons, the bounded label values of Rejected and DeadLetters.
@@ -30,6 +34,7 @@ const (
 	reasonUnsupported  = "unsupported_media_type"
 	reasonBufferFull   = "buffer_full"
 	reasonUnavailable  = "kafka_unavailable"
+	reasonBehind       = "writers_behind"
 	reasonDecode       = "decode"
 	reasonInvalid      = "invalid"
 	reasonInsert       = "insert_permanent"
@@ -79,10 +84,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		EndToEndSecond: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "chainwatch_writer_span_age_seconds", Help: "Age of a span (now − its end time) when its batch was inserted.", Buckets: prometheus.ExponentialBuckets(0.01, 2, 16),
 		}),
+		Expired: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chainwatch_writer_records_expired_total", Help: "Records Kafka deleted (retention) before the writer stored them: acknowledged data lost. Alert on any increase.",
+		}, []string{"topic"}),
+		UnstoredShare: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chainwatch_kafka_unstored_retention_ratio", Help: "Per partition, the larger of (bytes not yet stored / retention.bytes) and (age of the oldest record not yet stored / retention.ms); the collector refuses at kafka.retention_headroom.",
+		}, []string{"topic", "partition"}),
+		WritersBehind: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chainwatch_collector_writers_behind", Help: "1 while the collector answers 503 because records not yet stored approach the topics' retention.",
+		}),
 	}
 	if reg != nil {
 		reg.MustRegister(m.Received, m.Requests, m.Rejected, m.ProduceSeconds, m.InflightBytes, m.ConsumerLag, m.BatchRows,
-			m.InsertSeconds, m.InsertErrors, m.RowsWritten, m.DeadLetters, m.CommitErrors, m.EndToEndSecond)
+			m.InsertSeconds, m.InsertErrors, m.RowsWritten, m.DeadLetters, m.CommitErrors, m.EndToEndSecond,
+			m.Expired, m.UnstoredShare, m.WritersBehind)
 	}
 	return m
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -199,7 +201,11 @@ func (w *Writer) run(ctx context.Context) error {
 				return finish(nil)
 			}
 			fetches.EachError(func(t string, p int32, err error) {
-				if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+				switch {
+				case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+				case errors.Is(err, kerr.OffsetOutOfRange):
+					w.expired(ctx, t, p)
+				default:
 					w.log.Warn("kafka fetch error", "topic", t, "partition", p, "err", err)
 				}
 			})
@@ -219,8 +225,13 @@ func (w *Writer) run(ctx context.Context) error {
 				return finish(nil)
 			}
 			b = nil
-			// The batch in hand is empty: a rebalance now costs at most a
-			// redelivery of the batch being inserted.
+		}
+		if b == nil || b.records == 0 {
+			// No batch in hand: a rebalance now costs at most a
+			// redelivery of the batch being inserted. An idle member
+			// must allow it too — with BlockRebalanceOnPoll every poll,
+			// empty or not, blocks rebalances until this call, and a
+			// member that never calls it stalls the whole group.
 			w.cl.AllowRebalance()
 		}
 		if stopping && (b == nil || b.records == 0) {
@@ -510,4 +521,44 @@ func (w *Writer) retry(ctx context.Context, what string, op func(context.Context
 		}
 		delay = min(delay*2, w.cfg.Retry.Max)
 	}
+}
+
+// expired handles a fetch that Kafka answered OffsetOutOfRange: the
+// partition's log start has moved past the writer's position, so records
+// acknowledged to senders were deleted (retention) before they were stored.
+// The consumer is built with NoResetOffset (WriterConsumerOpts) so that this
+// can never pass silently: the writer counts the lost records
+// (chainwatch_writer_records_expired_total), logs an error naming the
+// partition and the offsets, and resumes at the new log start.
+func (w *Writer) expired(ctx context.Context, topic string, partition int32) {
+	cl, ok := w.cl.(*kgo.Client)
+	if !ok {
+		w.log.Error("kafka says the writer's position is out of range and this consumer cannot be repositioned", "topic", topic, "partition", partition)
+		return
+	}
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	starts, err := kadm.NewClient(cl).ListStartOffsets(lctx, topic)
+	if err == nil {
+		err = starts.Error()
+	}
+	so, found := starts.Lookup(topic, partition)
+	if err != nil || !found {
+		w.log.Error("kafka says the writer's position is out of range; listing the log start failed, retrying at the next poll", "topic", topic, "partition", partition, "err", err)
+		return
+	}
+	pos := int64(-1)
+	if eo, ok := cl.UncommittedOffsets()[topic][partition]; ok {
+		pos = eo.Offset
+	} else if eo, ok := cl.CommittedOffsets()[topic][partition]; ok {
+		pos = eo.Offset
+	}
+	lost := so.Offset - pos
+	if pos < 0 || lost < 0 {
+		lost = 0
+	}
+	w.m.Expired.WithLabelValues(topic).Add(float64(lost))
+	w.log.Error("records expired from kafka before they were stored: acknowledged data lost (the writers fell behind the topic's retention); resuming at the log start",
+		"topic", topic, "partition", partition, "position", pos, "log_start", so.Offset, "lost_records", lost)
+	cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: {partition: {Epoch: -1, Offset: so.Offset}}})
 }

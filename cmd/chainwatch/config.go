@@ -113,6 +113,7 @@ var envOverrides = []struct {
 	{"CHAINWATCH_COLLECTOR_HTTP_ADDR", func(c *Config, v string) { c.Collector.HTTPAddr = v }},
 	{"CHAINWATCH_COLLECTOR_GRPC_ADDR", func(c *Config, v string) { c.Collector.GRPCAddr = v }},
 	{"CHAINWATCH_COLLECTOR_API_KEYS", func(c *Config, v string) { c.Collector.APIKeys = splitList(v) }},
+	{"CHAINWATCH_WRITER_INSTANCE_ID", func(c *Config, v string) { c.Writer.InstanceID = v }},
 	{"CHAINWATCH_DATA_DIR", func(c *Config, v string) { c.Local.DataDir = v }},
 	{"CHAINWATCH_LOG_LEVEL", func(c *Config, v string) { c.LogLevel = v }},
 }

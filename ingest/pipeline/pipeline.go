@@ -15,11 +15,13 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -62,10 +64,13 @@ type Pipeline struct {
 	Writers    []*ingest.Writer
 	Metrics    *ingest.Metrics
 	Registry   *prometheus.Registry
+	Health     *ingest.Health // /healthz and /readyz: the collector serves them; a writer-only process on its metrics port
 	Migration  schemas.MigrationReport
 
-	producer *kgo.Client
-	log      *slog.Logger
+	producer  *kgo.Client
+	admin     *kgo.Client // health checks' pings and group descriptions
+	stopGuard context.CancelFunc
+	log       *slog.Logger
 }
 
 // Start brings everything up in order: broker, ClickHouse, topics, schema,
@@ -116,6 +121,10 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			return nil, fmt.Errorf("starting the local clickhouse: %w", err)
 		}
 		p.ClickHouse.Addr = []string{p.CHServer.Addr()}
+		// The embedded default's ClickHouse is ours to keep up: restarted
+		// with backoff when it dies, logged, counted, and /readyz says so.
+		p.CHServer.Supervise(supervise.Options{Log: p.log,
+			Restarts: supervise.RestartsCounter(p.Registry).WithLabelValues("clickhouse")})
 	}
 	if err = ingest.EnsureTopics(ctx, p.Kafka); err != nil {
 		return nil, err
@@ -137,7 +146,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		}
 		n := max(1, o.Writers)
 		for i := 0; i < n; i++ {
-			cl, err := kgo.NewClient(ingest.ConsumerOpts(p.Kafka, o.Writer.WithDefaults().Group, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
+			cl, err := kgo.NewClient(ingest.WriterConsumerOpts(p.Kafka, o.Writer, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
 			if err != nil {
 				return nil, fmt.Errorf("creating kafka consumer: %w", err)
 			}
@@ -148,17 +157,54 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			p.Writers = append(p.Writers, w)
 		}
 	}
+	if err = p.startHealth(o); err != nil {
+		return nil, err
+	}
 	if !o.NoCollector {
 		if p.producer, err = kgo.NewClient(ingest.ProducerOpts(p.Kafka)...); err != nil {
 			return nil, fmt.Errorf("creating kafka producer: %w", err)
 		}
 		p.Collector = ingest.NewCollector(o.Collector.WithKafka(p.Kafka), p.Kafka.Topics, p.producer, p.Metrics, p.log)
 		p.Collector.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
+		p.Collector.Handle("GET /healthz", http.HandlerFunc(p.Health.Healthz))
+		p.Collector.Handle("GET /readyz", http.HandlerFunc(p.Health.Readyz))
+		if p.Kafka.RetentionHeadroom != -1 {
+			// Never acknowledge what could expire unread: refuse while the
+			// writer group's unstored records near the topics' retention.
+			t := p.Kafka.Topics
+			g := ingest.NewRetentionGuard(p.producer, o.Writer.WithDefaults().Group, []string{t.Spans, t.Feedback, t.Scores}, p.Kafka.RetentionHeadroom, p.Metrics, p.log)
+			gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			p.stopGuard = cancel
+			go g.Run(gctx)
+			p.Collector.SetRetentionGuard(g)
+		}
 		if err := p.Collector.Start(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return p, nil
+}
+
+// startHealth wires the readiness checks: a broker answers; where this
+// process writes (or runs ClickHouse), ClickHouse answers and its local
+// server is running; where it writes, its writers run and their group is
+// Stable. A collector alone needs only the broker to accept data.
+func (p *Pipeline) startHealth(o Options) (err error) {
+	if p.admin, err = kgo.NewClient(kgo.SeedBrokers(p.Kafka.Brokers...)); err != nil {
+		return fmt.Errorf("creating kafka health-check client: %w", err)
+	}
+	p.Health = ingest.NewHealth(ingest.KafkaCheck(p.admin))
+	if len(p.Writers) > 0 || p.CHServer != nil {
+		var child func() supervise.Status
+		if p.CHServer != nil {
+			child = p.CHServer.Status
+		}
+		p.Health.Add(ingest.ClickHouseCheck(p.Conn, child))
+	}
+	if len(p.Writers) > 0 {
+		p.Health.Add(ingest.WritersCheck(p.Writers, kadm.NewClient(p.admin), o.Writer.WithDefaults().Group))
+	}
+	return nil
 }
 
 // MetricsHandler serves the pipeline's Prometheus registry.
@@ -171,6 +217,9 @@ func (p *Pipeline) MetricsHandler() http.Handler {
 // commit, then the broker and ClickHouse stop. Idempotent.
 func (p *Pipeline) Shutdown(ctx context.Context) error {
 	var errs []error
+	if p.stopGuard != nil {
+		p.stopGuard()
+	}
 	if p.Collector != nil {
 		errs = append(errs, p.Collector.Shutdown(ctx))
 		p.Collector = nil
@@ -184,6 +233,10 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 		errs = append(errs, w.Shutdown(ctx))
 	}
 	p.Writers = nil
+	if p.admin != nil {
+		p.admin.Close()
+		p.admin = nil
+	}
 	if p.Conn != nil {
 		p.Conn.Close()
 		p.Conn = nil
