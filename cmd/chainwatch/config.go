@@ -84,7 +84,7 @@ func (c Config) withDefaults() Config {
 
 // Validate joins every section's errors.
 func (c Config) Validate() error {
-	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), c.Writer.Validate(), c.Local.ClickHouse.Validate(),
+	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), ingest.ValidateLimits(c.Kafka, c.Collector), c.Writer.Validate(), c.Local.ClickHouse.Validate(),
 		c.Worker.Validate(), monitor.Config{Monitors: c.Monitors}.Validate(), c.Alerting.Validate(), c.Embeddings.Validate(), c.Evaluator.Validate()}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":
