@@ -23,6 +23,7 @@ func runBenchFaults(ctx context.Context, args []string) error {
 	fs.BoolVar(&o.Static, "static", false, "writers are static group members (writer.instance_id)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "give up waiting for the drain after this long (default 300s)")
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
+	fs.StringVar(&o.Binary, "bin", "", "the chainwatch binary to run as collector and writers (default: this one; an older build measures the before)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
