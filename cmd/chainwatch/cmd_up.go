@@ -5,10 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chainwatch/chainwatch/evaluators/runner"
+	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/monitor"
 	"github.com/chainwatch/chainwatch/sinks/amserver"
 )
@@ -26,7 +30,10 @@ import (
 // local.data_dir/kafka so that records not yet in ClickHouse survive a
 // killed process, its topics bounded (6 h, 256 MiB a partition by default);
 // with no clickhouse.addr it starts clickhouse-server with its data under
-// local.data_dir/clickhouse, kept between runs.
+// local.data_dir/clickhouse, kept between runs, and restarts it (and the
+// local Alertmanager) with backoff when it dies. The collector's port
+// serves /healthz (liveness, with each component's state) and /readyz
+// (503 naming what is not ready).
 func runUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	load := commonFlags(fs)
@@ -41,7 +48,7 @@ func runUp(ctx context.Context, args []string) error {
 	if *dataDir != "" {
 		cfg.Local.DataDir = *dataDir
 	}
-	return servePipeline(ctx, cfg, pipeline.Options{}, "up")
+	return servePipeline(ctx, cfg, pipeline.Options{}, "up", nil)
 }
 
 func runCollector(ctx context.Context, args []string) error {
@@ -57,7 +64,7 @@ func runWriter(ctx context.Context, args []string) error {
 func runPart(ctx context.Context, name string, args []string, o pipeline.Options) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	load := commonFlags(fs)
-	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "where the writer serves /metrics (the collector serves it on its HTTP port)")
+	metricsAddr := fs.String("metrics-addr", "127.0.0.1:9464", "where the writer serves /metrics, /healthz and /readyz (the collector serves them on its HTTP port)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,16 +78,35 @@ func runPart(ctx context.Context, name string, args []string, o pipeline.Options
 	if len(cfg.ClickHouse.Addr) == 0 {
 		return fmt.Errorf("clickhouse.addr is empty: `chainwatch %s` needs a ClickHouse server (or use `chainwatch up` for a local one)", name)
 	}
+	var health atomic.Pointer[ingest.Health] // set once the pipeline is up
 	if o.NoCollector {
 		o.Registry = prometheus.NewRegistry()
-		srv := &http.Server{Addr: *metricsAddr, Handler: promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		mux := http.NewServeMux()
+		mux.Handle("/", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{}))
+		mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+			if h := health.Load(); h != nil {
+				h.Healthz(w, r)
+				return
+			}
+			io.WriteString(w, "starting\n")
+		})
+		mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+			if h := health.Load(); h != nil {
+				h.Readyz(w, r)
+				return
+			}
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		})
+		srv := &http.Server{Addr: *metricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 		go func() { _ = srv.ListenAndServe() }()
 		defer srv.Close()
 	}
-	return servePipeline(ctx, cfg, o, name)
+	return servePipeline(ctx, cfg, o, name, func(p *pipeline.Pipeline) { health.Store(p.Health) })
 }
 
-func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name string) error {
+// servePipeline starts the pipeline, calls started (if not nil) with it, and
+// serves until ctx ends or a writer stops.
+func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name string, started func(*pipeline.Pipeline)) error {
 	log := newLogger(cfg.LogLevel)
 	o.Kafka, o.ClickHouse, o.Collector, o.Writer, o.Log = cfg.Kafka, cfg.ClickHouse, cfg.Collector, cfg.Writer, log
 	if o.Registry == nil {
@@ -103,6 +129,9 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	if err != nil {
 		return err
 	}
+	if started != nil {
+		started(p)
+	}
 	fmt.Printf("chainwatch %s ready in %.1fs\n", name, time.Since(start).Seconds())
 	if p.Broker != nil {
 		fmt.Printf("  kafka (in-process)    %v\n", p.Kafka.Brokers)
@@ -110,7 +139,7 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 		fmt.Printf("  kafka                 %v\n", p.Kafka.Brokers)
 	}
 	if p.CHServer != nil {
-		fmt.Printf("  clickhouse (local)    %s native, %s http, version %s, data %s\n", p.CHServer.Addr(), p.CHServer.HTTPAddr(), p.CHServer.Version, p.CHServer.DataDir())
+		fmt.Printf("  clickhouse (local)    %s native, %s http, version %s, data %s, restarted if it dies\n", p.CHServer.Addr(), p.CHServer.HTTPAddr(), p.CHServer.Version, p.CHServer.DataDir())
 	} else {
 		fmt.Printf("  clickhouse            %v database %s\n", p.ClickHouse.Addr, p.ClickHouse.Database)
 	}
@@ -123,6 +152,7 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 		fmt.Printf("  JSON spans            http://%s/v1/spans\n", p.Collector.HTTPAddr())
 		fmt.Printf("  feedback              http://%s/v1/feedback\n", p.Collector.HTTPAddr())
 		fmt.Printf("  metrics               http://%s/metrics\n", p.Collector.HTTPAddr())
+		fmt.Printf("  health                http://%s/healthz, /readyz\n", p.Collector.HTTPAddr())
 	}
 	if len(p.Writers) > 0 {
 		fmt.Printf("  writers               %d in group %s\n", len(p.Writers), cfg.Writer.Group)
@@ -184,8 +214,10 @@ func startLocalMonitoring(ctx context.Context, cfg Config, p *pipeline.Pipeline,
 		if am, err = amserver.Start(ctx, ac); err != nil {
 			log.Warn("no local alertmanager; alerts are recorded in clickhouse (alerts table) only", "reason", err)
 		} else {
+			am.Supervise(supervise.Options{Log: log, Restarts: supervise.RestartsCounter(reg).WithLabelValues("alertmanager")})
+			p.Health.Add(ingest.ChildCheck("alertmanager", am.Status))
 			cfg.Alerting.Alertmanager.URLs = []string{am.URL()}
-			fmt.Printf("  alertmanager (local)  %s\n", am.URL())
+			fmt.Printf("  alertmanager (local)  %s, restarted if it dies\n", am.URL())
 		}
 	}
 	svc, err := startWorker(ctx, cfg, p.ClickHouse, p.Kafka.Brokers, reg, log)

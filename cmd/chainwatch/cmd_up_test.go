@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+)
+
+// A `chainwatch writer` process serves /healthz and /readyz beside
+// /metrics: ready once its broker, ClickHouse and group are, 503 naming
+// kafka when the broker goes away, /healthz 200 throughout.
+func TestWriterProcessServesReadiness(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := filepath.Join(t.TempDir(), "chainwatch")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("building chainwatch: %v\n%s", err, out)
+	}
+	cluster, brokers := kafkatest.NewCluster(t)
+	addr, db := chtest.Database(t)
+	if err := ingest.EnsureTopics(context.Background(), ingest.KafkaConfig{Brokers: brokers}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := l.Addr().String()
+	l.Close()
+	cmd := exec.Command(bin, "writer", "-metrics-addr", metricsAddr)
+	cmd.Env = append(os.Environ(), "CHAINWATCH_KAFKA_BROKERS="+brokers[0], "CHAINWATCH_CLICKHOUSE_ADDR="+addr,
+		"CHAINWATCH_CLICKHOUSE_DATABASE="+db, "CHAINWATCH_LOG_LEVEL=error")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	get := func(path string) (int, ingest.HealthReport, string) {
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + metricsAddr + path)
+		if err != nil {
+			return 0, ingest.HealthReport{}, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		var r ingest.HealthReport
+		_ = json.Unmarshal(b, &r)
+		return resp.StatusCode, r, string(b)
+	}
+	waitFor := func(what string, cond func(int, ingest.HealthReport) bool) ingest.HealthReport {
+		t.Helper()
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			code, r, body := get("/readyz")
+			if cond(code, r) {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz never %s: %d %s", what, code, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	r := waitFor("ready", func(code int, r ingest.HealthReport) bool { return code == 200 && r.Ready })
+	names := []string{}
+	for _, c := range r.Components {
+		names = append(names, c.Name)
+	}
+	if strings.Join(names, ",") != "kafka,clickhouse,writers" {
+		t.Errorf("components %v, want kafka, clickhouse, writers", names)
+	}
+	if code, _, body := get("/metrics"); code != 200 || !strings.Contains(body, "chainwatch_writer_") {
+		t.Errorf("/metrics: %d", code)
+	}
+
+	cluster.Close()
+	r = waitFor("503 naming kafka", func(code int, r ingest.HealthReport) bool {
+		return code == 503 && len(r.Failing) > 0 && strings.HasPrefix(r.Failing[0], "kafka:")
+	})
+	t.Logf("broker gone: %v", r.Failing)
+	if code, live, _ := get("/healthz"); code != 200 || len(live.Components) != 3 {
+		t.Errorf("/healthz %d %+v, want 200 with the components", code, live)
+	}
+}
