@@ -26,7 +26,9 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -136,6 +138,12 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 		return res, fmt.Errorf("creating database %s: %w", o.Database, err)
 	}
 	kc := ingest.KafkaConfig{Brokers: brokers}.WithDefaults()
+	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return res, err
+	}
+	defer admCl.Close()
+	adm := kadm.NewClient(admCl)
 	if err := ingest.EnsureTopics(ctx, kc); err != nil {
 		return res, err
 	}
@@ -224,6 +232,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 	// The killer: o.Kills times, evenly over the load, SIGKILL a random
 	// writer and start it again at once (a crash-looping pod).
 	killDone := make(chan error, 1)
+	killDone2 := make(chan struct{}) // closed when the load ends: stops the progress lines
 	go func() {
 		rng := rand.New(rand.NewPCG(nonce, 7))
 		every := loadDur / time.Duration(o.Kills+1)
@@ -288,6 +297,20 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 			}
 		}()
 	}
+	go func() { // progress during the load
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-killDone2:
+				return
+			case <-time.After(5 * time.Second):
+			}
+			var stored uint64
+			conn.QueryRow(ctx, fmt.Sprintf("SELECT uniqExact(trace_id) FROM %s.spans WHERE app = ?", o.Database), service).Scan(&stored)
+			fmt.Fprintf(o.Log, "  load %5.1fs: %d acknowledged, %d stored, %d kills; writer group %s\n", time.Since(loadStart).Seconds(), nAcked.Load(), stored, res.Kills, groupState(ctx, adm))
+		}
+	}()
 	interval := time.Duration(float64(o.SpansPerReq) / float64(o.Rate) * float64(time.Second))
 	next := time.Now()
 	for first := 0; first < o.Spans; first += o.SpansPerReq {
@@ -305,6 +328,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 	}
 	close(reqs)
 	senders.Wait()
+	close(killDone2)
 	if err := <-killDone; err != nil {
 		return res, err
 	}
@@ -317,12 +341,17 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 
 	drainStart := time.Now()
 	deadline := drainStart.Add(o.DrainTimeout)
+	lastProgress := drainStart
 	for {
 		if err := conn.QueryRow(ctx, fmt.Sprintf("SELECT uniqExact(trace_id), count() FROM %s.spans WHERE app = ?", o.Database), service).Scan(&res.Stored, &res.RowsInserted); err != nil {
 			return res, fmt.Errorf("counting stored spans: %w", err)
 		}
 		if int(res.Stored) >= res.Acked || time.Now().After(deadline) || ctx.Err() != nil {
 			break
+		}
+		if time.Since(lastProgress) >= 5*time.Second {
+			lastProgress = time.Now()
+			fmt.Fprintf(o.Log, "  drain %5.1fs: %d of %d stored; writer group %s\n", time.Since(drainStart).Seconds(), res.Stored, res.Acked, groupState(ctx, adm))
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -446,4 +475,23 @@ func prefixed(w io.Writer, name string) io.Writer {
 		}
 	}()
 	return pw
+}
+
+// groupState describes the writer group: its state and members with
+// partitions, for the progress lines.
+func groupState(ctx context.Context, adm *kadm.Client) string {
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	gs, err := adm.DescribeGroups(cctx, ingest.DefaultWriterGroup)
+	if err != nil {
+		return "unknown (" + err.Error() + ")"
+	}
+	g := gs[ingest.DefaultWriterGroup]
+	assigned := 0
+	for _, m := range g.Members {
+		if a, ok := m.Assigned.AsConsumer(); ok && len(a.Topics) > 0 {
+			assigned++
+		}
+	}
+	return fmt.Sprintf("%s, %d members, %d with partitions", g.State, len(g.Members), assigned)
 }
