@@ -279,8 +279,10 @@ type WriterConfig struct {
 	SessionTimeout time.Duration `yaml:"session_timeout"`
 	// RebalanceTimeout: how long a rebalance waits for members to rejoin.
 	RebalanceTimeout time.Duration `yaml:"rebalance_timeout"`
-	// InstanceID, when set, makes the writer a static group member (unique
-	// per writer, stable across its restarts: a pod name, say).
+	// InstanceID makes the writer a static group member (unique per writer,
+	// stable across its restarts: a pod name, say); "-" for dynamic
+	// membership. Empty: `chainwatch writer` derives one from the host name
+	// and its -metrics-addr when that has a fixed port.
 	InstanceID string `yaml:"instance_id"`
 }
 

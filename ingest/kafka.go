@@ -60,8 +60,9 @@ func ConsumerOpts(c KafkaConfig, group string, topics ...string) []kgo.Opt {
 //     default 20 s) that bounds how long a rebalance waits for a member
 //     that does not rejoin (a member busy inserting a batch past it is
 //     dropped from the generation; its batch is delivered again);
-//   - with writer.instance_id, static membership: a writer restarted under
-//     the same id takes its partitions back without a rebalance.
+//   - with writer.instance_id ("-": none), static membership: a writer
+//     restarted under the same id takes its partitions back without a
+//     rebalance.
 func WriterConsumerOpts(c KafkaConfig, w WriterConfig, topics ...string) []kgo.Opt {
 	w = w.WithDefaults()
 	opts := append(ConsumerOpts(c, w.Group, topics...),
@@ -71,7 +72,7 @@ func WriterConsumerOpts(c KafkaConfig, w WriterConfig, topics ...string) []kgo.O
 		kgo.HeartbeatInterval(max(100*time.Millisecond, w.SessionTimeout/10)),
 		kgo.RebalanceTimeout(w.RebalanceTimeout),
 	)
-	if w.InstanceID != "" {
+	if w.InstanceID != "" && w.InstanceID != "-" {
 		opts = append(opts, kgo.InstanceID(w.InstanceID))
 	}
 	return opts

@@ -20,7 +20,7 @@ func runBenchFaults(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Spans, "spans", 0, "spans to send, one per trace (default 200000)")
 	fs.IntVar(&o.Rate, "rate", 0, "spans per second offered (default 6000)")
 	fs.IntVar(&o.Kills, "kills", 0, "SIGKILLs of a random writer during the load (default 20)")
-	fs.BoolVar(&o.Static, "static", false, "writers are static group members (writer.instance_id)")
+	fs.BoolVar(&o.Static, "static", false, "writers keep a fixed -metrics-addr, so each keeps the static group identity chainwatch writer derives from it (the default for a fixed port)")
 	fs.DurationVar(&o.DrainTimeout, "drain-timeout", 0, "give up waiting for the drain after this long (default 300s)")
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
 	fs.StringVar(&o.Binary, "bin", "", "the chainwatch binary to run as collector and writers (default: this one; an older build measures the before)")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -97,9 +98,19 @@ func runPart(ctx context.Context, name string, args []string, o pipeline.Options
 			}
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		})
-		srv := &http.Server{Addr: *metricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		go func() { _ = srv.ListenAndServe() }()
+		// Bound before anything else: a writer without its metrics and
+		// health would fail unseen, and its address is part of its
+		// default group identity (below), which must be unique.
+		ln, err := net.Listen("tcp", *metricsAddr)
+		if err != nil {
+			return fmt.Errorf("serving metrics on -metrics-addr %s: %w", *metricsAddr, err)
+		}
+		srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
 		defer srv.Close()
+		if !o.NoWriter {
+			cfg.Writer.InstanceID = writerInstanceID(cfg.Writer.InstanceID, *metricsAddr)
+		}
 	}
 	return servePipeline(ctx, cfg, o, name, func(p *pipeline.Pipeline) { health.Store(p.Health) })
 }
@@ -231,4 +242,31 @@ func startLocalMonitoring(ctx context.Context, cfg Config, p *pipeline.Pipeline,
 		fmt.Printf("  monitor               %-18s %s/%s every %v\n", m.Name, m.Feature, m.Detector, m.Schedule)
 	}
 	return svc, am, nil
+}
+
+// writerInstanceID is the writer's static group membership id. A writer
+// killed and restarted under the same id takes its partitions back at once;
+// without one, the group waits for the dead member's session to expire
+// and, while it rebalances, for members that never rejoin (measured in
+// BENCHMARKS.md, "Faults"). Configured: as given ("-" for dynamic
+// membership). Otherwise, a writer whose -metrics-addr names a fixed port
+// is "chainwatch-writer@<hostname>/<metrics-addr>": unique, since no two
+// processes can listen there, and stable across restarts on the same host
+// or container. With port 0 there is nothing stable: dynamic.
+func writerInstanceID(configured, metricsAddr string) string {
+	switch configured {
+	case "-":
+		return ""
+	case "":
+	default:
+		return configured
+	}
+	if _, port, err := net.SplitHostPort(metricsAddr); err != nil || port == "0" {
+		return ""
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		return ""
+	}
+	return "chainwatch-writer@" + host + "/" + metricsAddr
 }

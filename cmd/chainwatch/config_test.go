@@ -28,7 +28,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"writer:\n  session_timeout: 1s\n", "writer.session_timeout"},
 		{"kafka:\n  retention_headroom: 1.5\n", "kafka.retention_headroom"},
 		{"kafka:\n  max_buffered_bytes: 1048576\n", "collector.max_body_bytes"}, // a 16 MiB body could never be buffered
-		{"collectr:\n  http_addr: x\n", "field collectr not found"}, // typos are errors, not defaults
+		{"collectr:\n  http_addr: x\n", "field collectr not found"},             // typos are errors, not defaults
 	} {
 		_, err := loadConfig(writeConfig(t, tc.yaml))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

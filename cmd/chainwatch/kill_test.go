@@ -117,15 +117,35 @@ func TestWriterProcessesKilledUnderLoad(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("building chainwatch: %v\n%s", err, out)
 	}
-	addr, db := chtest.Database(t)
-	res, err := faults.RunWriterKills(context.Background(), faults.Options{Binary: bin, ClickHouseAddr: addr, Database: db,
-		Writers: 3, Spans: 20000, Rate: 4000, Kills: 6, DrainTimeout: 90 * time.Second, Log: testWriter{t}})
-	if err != nil {
-		t.Fatal(err)
+	// static: writers keep their -metrics-addr, hence the group identity
+	// derived from it (the default with a fixed port); dynamic: port 0.
+	for _, static := range []bool{true, false} {
+		t.Run(map[bool]string{true: "static", false: "dynamic"}[static], func(t *testing.T) {
+			addr, db := chtest.Database(t)
+			res, err := faults.RunWriterKills(context.Background(), faults.Options{Binary: bin, ClickHouseAddr: addr, Database: db,
+				Writers: 3, Spans: 20000, Rate: 4000, Kills: map[bool]int{true: 6, false: 3}[static], Static: static, DrainTimeout: 120 * time.Second, Log: testWriter{t}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%+v", res)
+			if !res.OK() {
+				t.Fatalf("acknowledged %d of %d, %d missing after the drain, %d visible twice", res.Acked, res.Spans, res.Missing, res.Duplicates)
+			}
+		})
 	}
-	t.Logf("%+v", res)
-	if !res.OK() {
-		t.Fatalf("acknowledged %d of %d, %d missing after the drain, %d visible twice", res.Acked, res.Spans, res.Missing, res.Duplicates)
+}
+
+func TestWriterInstanceID(t *testing.T) {
+	host, _ := os.Hostname()
+	for _, tc := range []struct{ configured, addr, want string }{
+		{"pod-7", "127.0.0.1:9464", "pod-7"},
+		{"-", "127.0.0.1:9464", ""},
+		{"", "127.0.0.1:0", ""},
+		{"", "127.0.0.1:9464", "chainwatch-writer@" + host + "/127.0.0.1:9464"},
+	} {
+		if got := writerInstanceID(tc.configured, tc.addr); got != tc.want {
+			t.Errorf("writerInstanceID(%q, %q) = %q, want %q", tc.configured, tc.addr, got, tc.want)
+		}
 	}
 }
 

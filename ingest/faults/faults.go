@@ -49,7 +49,7 @@ type Options struct {
 	Rate           int           // spans per second offered [6000]
 	SpansPerReq    int           // spans per OTLP request [100]
 	Kills          int           // SIGKILLs of a random writer, spread over the load [20]
-	Static         bool          // writers are static group members (writer.instance_id)
+	Static         bool          // writers keep a fixed -metrics-addr, hence a static group identity
 	DrainTimeout   time.Duration // [300s]
 	Log            io.Writer     // progress and the children's output [io.Discard]
 }
@@ -177,14 +177,22 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 	if err != nil {
 		return res, err
 	}
+	// Static: each writer keeps its -metrics-addr across restarts, so it
+	// keeps the group identity `chainwatch writer` derives from it. Dynamic:
+	// port 0, no identity.
+	metricsAddrs := make([]string, o.Writers)
+	for i := range metricsAddrs {
+		metricsAddrs[i] = "127.0.0.1:0"
+		if o.Static {
+			if metricsAddrs[i], err = freeAddr(); err != nil {
+				return res, err
+			}
+		}
+	}
 	writers := make([]*exec.Cmd, o.Writers)
 	var wmu sync.Mutex
 	startWriter := func(i int) error {
-		var extra []string
-		if o.Static {
-			extra = []string{fmt.Sprintf("CHAINWATCH_WRITER_INSTANCE_ID=faults-writer-%d", i)}
-		}
-		c, err := start(fmt.Sprintf("writer-%d", i), extra, "writer", "-metrics-addr", "127.0.0.1:0")
+		c, err := start(fmt.Sprintf("writer-%d", i), nil, "writer", "-metrics-addr", metricsAddrs[i])
 		if err != nil {
 			return err
 		}

@@ -146,7 +146,11 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		}
 		n := max(1, o.Writers)
 		for i := 0; i < n; i++ {
-			cl, err := kgo.NewClient(ingest.WriterConsumerOpts(p.Kafka, o.Writer, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
+			wc := o.Writer
+			if wc.InstanceID != "" && wc.InstanceID != "-" && n > 1 { // static ids must differ within the group
+				wc.InstanceID = fmt.Sprintf("%s-%d", wc.InstanceID, i)
+			}
+			cl, err := kgo.NewClient(ingest.WriterConsumerOpts(p.Kafka, wc, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
 			if err != nil {
 				return nil, fmt.Errorf("creating kafka consumer: %w", err)
 			}
