@@ -64,10 +64,8 @@ type Server struct {
 	tempDir bool
 	Version string // of the first run
 
-	mu   sync.Mutex
-	proc *proc
-	sup  *supervise.Supervisor
-	stop sync.Once
+	child supervise.Child[*proc]
+	stop  sync.Once
 }
 
 // proc is one run of the server.
@@ -141,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		}
 		return nil, err
 	}
-	s.proc = p
+	s.child.Set(p)
 	return s, nil
 }
 
@@ -200,51 +198,14 @@ func (s *Server) launch(ctx context.Context) (*proc, error) {
 // Supervise restarts the server whenever its process exits before Stop,
 // with backoff, on the same ports and data (see package supervise);
 // o.Name defaults to "clickhouse". Call it once, right after Start.
-func (s *Server) Supervise(o supervise.Options) {
-	if o.Name == "" {
-		o.Name = "clickhouse"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sup != nil {
-		return
-	}
-	s.sup = supervise.New(s.proc, func(ctx context.Context) (supervise.Process, error) {
-		p, err := s.launch(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		s.proc = p
-		s.mu.Unlock()
-		return p, nil
-	}, o)
-}
+func (s *Server) Supervise(o supervise.Options) { s.child.Supervise("clickhouse", o, s.launch) }
 
 // Status is the server's state for health checks: a supervised server's
 // from its supervisor; an unsupervised one is running until its process
 // exits, then failed.
-func (s *Server) Status() supervise.Status {
-	s.mu.Lock()
-	sup, p := s.sup, s.proc
-	s.mu.Unlock()
-	if sup != nil {
-		return sup.Status()
-	}
-	select {
-	case <-p.done:
-		reason, _ := p.Exited()
-		return supervise.Status{State: supervise.Failed, LastExit: reason}
-	default:
-		return supervise.Status{State: supervise.Running}
-	}
-}
+func (s *Server) Status() supervise.Status { return s.child.Status() }
 
-func (s *Server) current() *proc {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.proc
-}
+func (s *Server) current() *proc { return s.child.Current() }
 
 // Addr is the native-protocol address, host:port.
 func (s *Server) Addr() string { return fmt.Sprintf("127.0.0.1:%d", s.cfg.TCPPort) }
@@ -288,14 +249,7 @@ func (s *Server) Restart(ctx context.Context) (*Server, error) {
 // after 10 s), and removes a temporary data directory. It is idempotent.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
-		s.mu.Lock()
-		sup, p := s.sup, s.proc
-		s.mu.Unlock()
-		if sup != nil {
-			sup.Stop()
-		} else if p != nil {
-			p.Stop()
-		}
+		s.child.Stop()
 		if s.tempDir {
 			_ = os.RemoveAll(s.cfg.DataDir)
 		}

@@ -224,3 +224,80 @@ func RestartsCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	}
 	return c
 }
+
+// Child holds the current run of a child process that may be supervised:
+// what chserver and amserver share. Set the first run with Set, then
+// optionally Supervise; Current, Status and Stop follow whichever run is
+// current.
+type Child[P Process] struct {
+	mu   sync.Mutex
+	proc P
+	sup  *Supervisor
+}
+
+// Set makes p the current run (before Supervise).
+func (c *Child[P]) Set(p P) {
+	c.mu.Lock()
+	c.proc = p
+	c.mu.Unlock()
+}
+
+// Current is the current run.
+func (c *Child[P]) Current() P {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc
+}
+
+// Supervise restarts the child with launch whenever its run exits before
+// Stop (see Supervisor); o.Name defaults to name. A second call does
+// nothing.
+func (c *Child[P]) Supervise(name string, o Options, launch func(context.Context) (P, error)) {
+	if o.Name == "" {
+		o.Name = name
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sup != nil {
+		return
+	}
+	c.sup = New(c.proc, func(ctx context.Context) (Process, error) {
+		p, err := launch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		c.Set(p)
+		return p, nil
+	}, o)
+}
+
+// Status is the child's state for health checks: a supervised child's from
+// its supervisor; an unsupervised one is running until its run exits, then
+// failed.
+func (c *Child[P]) Status() Status {
+	c.mu.Lock()
+	sup, p := c.sup, c.proc
+	c.mu.Unlock()
+	if sup != nil {
+		return sup.Status()
+	}
+	select {
+	case <-p.Done():
+		reason, _ := p.Exited()
+		return Status{State: Failed, LastExit: reason}
+	default:
+		return Status{State: Running}
+	}
+}
+
+// Stop ends supervision and stops the current run.
+func (c *Child[P]) Stop() {
+	c.mu.Lock()
+	sup, p := c.sup, c.proc
+	c.mu.Unlock()
+	if sup != nil {
+		sup.Stop()
+	} else {
+		p.Stop()
+	}
+}

@@ -59,10 +59,8 @@ type Server struct {
 	args []string
 	log  string // its stdout and stderr
 
-	mu   sync.Mutex
-	proc *proc
-	sup  *supervise.Supervisor
-	stop sync.Once
+	child supervise.Child[*proc]
+	stop  sync.Once
 }
 
 // proc is one run of Alertmanager.
@@ -117,7 +115,7 @@ func Start(ctx context.Context, c Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.proc = p
+	s.child.Set(p)
 	return s, nil
 }
 
@@ -169,51 +167,14 @@ func (s *Server) launch(ctx context.Context) (*proc, error) {
 // o.Name defaults to "alertmanager". Call it once, right after Start.
 // Alertmanager keeps alerts in memory: a restarted one has them again at
 // the senders' next resend.
-func (s *Server) Supervise(o supervise.Options) {
-	if o.Name == "" {
-		o.Name = "alertmanager"
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.sup != nil {
-		return
-	}
-	s.sup = supervise.New(s.proc, func(ctx context.Context) (supervise.Process, error) {
-		p, err := s.launch(ctx)
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		s.proc = p
-		s.mu.Unlock()
-		return p, nil
-	}, o)
-}
+func (s *Server) Supervise(o supervise.Options) { s.child.Supervise("alertmanager", o, s.launch) }
 
 // Status is its state for health checks: a supervised server's from its
 // supervisor; an unsupervised one is running until its process exits.
-func (s *Server) Status() supervise.Status {
-	s.mu.Lock()
-	sup, p := s.sup, s.proc
-	s.mu.Unlock()
-	if sup != nil {
-		return sup.Status()
-	}
-	select {
-	case <-p.done:
-		reason, _ := p.Exited()
-		return supervise.Status{State: supervise.Failed, LastExit: reason}
-	default:
-		return supervise.Status{State: supervise.Running}
-	}
-}
+func (s *Server) Status() supervise.Status { return s.child.Status() }
 
 // PID is the current process's id.
-func (s *Server) PID() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.proc.cmd.Process.Pid
-}
+func (s *Server) PID() int { return s.child.Current().cmd.Process.Pid }
 
 // URL is the base URL of the API and UI.
 func (s *Server) URL() string { return s.url }
@@ -222,14 +183,7 @@ func (s *Server) URL() string { return s.url }
 // after 5 s). Idempotent.
 func (s *Server) Stop() {
 	s.stop.Do(func() {
-		s.mu.Lock()
-		sup, p := s.sup, s.proc
-		s.mu.Unlock()
-		if sup != nil {
-			sup.Stop()
-		} else {
-			p.Stop()
-		}
+		s.child.Stop()
 	})
 }
 
