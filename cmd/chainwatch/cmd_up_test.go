@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +24,7 @@ func TestWriterProcessServesReadiness(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "chainwatch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building chainwatch: %v\n%s", err, out)
-	}
+	bin := chainwatchBinary(t)
 	cluster, brokers := kafkatest.NewCluster(t)
 	addr, db := chtest.Database(t)
 	if err := ingest.EnsureTopics(context.Background(), ingest.KafkaConfig{Brokers: brokers}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +26,37 @@ import (
 	"github.com/chainwatch/chainwatch/ingest/kafkatest"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := chtest.Main(m)
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binErr    error
+)
+
+// chainwatchBinary builds the chainwatch binary once for the package's
+// tests that run it as separate processes.
+func chainwatchBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "chainwatch-bin"); binErr != nil {
+			return
+		}
+		if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "chainwatch"), ".").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("building chainwatch: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return filepath.Join(binDir, "chainwatch")
+}
 
 // A real `chainwatch writer` process is SIGKILLed in the middle of a load
 // and started again: every span arrives, none is visible twice.
@@ -33,10 +64,7 @@ func TestWriterProcessKilledAndRestarted(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary")
 	}
-	bin := filepath.Join(t.TempDir(), "chainwatch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building chainwatch: %v\n%s", err, out)
-	}
+	bin := chainwatchBinary(t)
 	_, brokers := kafkatest.NewCluster(t)
 	addr, db := chtest.Database(t)
 	kcfg := ingest.KafkaConfig{Brokers: brokers}.WithDefaults()
@@ -113,10 +141,7 @@ func TestWriterProcessesKilledUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs processes")
 	}
-	bin := filepath.Join(t.TempDir(), "chainwatch")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("building chainwatch: %v\n%s", err, out)
-	}
+	bin := chainwatchBinary(t)
 	// static: writers keep their -metrics-addr, hence the group identity
 	// derived from it (the default with a fixed port); dynamic: port 0.
 	for _, static := range []bool{true, false} {
