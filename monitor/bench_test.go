@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/simulate"
 )
 
@@ -23,7 +23,7 @@ func BenchmarkMonitorRun(b *testing.B) {
 			e := newEnvTB(b)
 			t0 := time.Now().Truncate(time.Minute).Add(-3 * time.Minute)
 			e.trafficTB(b, simulate.ShiftNone, t0, 2, n, func(int) bool { return false })
-			lex := embed.NewLexical(256, 0)
+			lex := embedding.NewLexical(256, 0)
 			for _, tc := range []struct {
 				name, feature, detector string
 				emb                     Embedder
@@ -31,7 +31,7 @@ func BenchmarkMonitorRun(b *testing.B) {
 				{"output_tokens_ks", "output_tokens", "ks", nil},
 				{"input_terms_js", "input_terms", "js", nil},
 				{"output_embedding_mmd_uncached", "output_embedding", "mmd", lex},
-				{"output_embedding_mmd_cached", "output_embedding", "mmd", embed.NewCached(lex, e.store.conn)},
+				{"output_embedding_mmd_cached", "output_embedding", "mmd", embedding.NewCached(lex, e.store.conn)},
 			} {
 				b.Run(tc.name, func(b *testing.B) {
 					r := testRunnerTB(b, e)
@@ -43,7 +43,7 @@ func BenchmarkMonitorRun(b *testing.B) {
 					}
 					m = m.withDefaults()
 					tick := t0.Add(2 * time.Minute)
-					if _, ok := tc.emb.(*embed.Cached); ok {
+					if _, ok := tc.emb.(*embedding.Cached); ok {
 						r.Run(b.Context(), m, tick) // warm the cache
 					}
 					var q, f, d, s time.Duration

@@ -27,7 +27,7 @@ type Record struct {
 	Value                float64 // feedback_score and eval_score: the score
 }
 
-// Embedder turns texts into vectors: embed.Embedder (an OpenAI-compatible
+// Embedder turns texts into vectors: embedding.Embedder (an OpenAI-compatible
 // endpoint or the offline lexical embedder, cached in ClickHouse) satisfies
 // it. ID names the model, so results say which embeddings they compared.
 type Embedder interface {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/datasets"
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/ingest/kafkatest"
@@ -91,7 +91,7 @@ func testRunnerTB(t testing.TB, e env) *Runner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Runner{Store: e.store, Tokenizer: tok, Embedder: embed.NewLexical(256, 0), Worker: "test"}
+	return &Runner{Store: e.store, Tokenizer: tok, Embedder: embedding.NewLexical(256, 0), Worker: "test"}
 }
 
 // defaultMonitors are the embedded default's four monitors for an app,

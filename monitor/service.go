@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/sinks"
 )
 
@@ -85,7 +85,7 @@ type ServiceOptions struct {
 	Worker     WorkerConfig
 	Monitors   []Monitor
 	Alerting   sinks.Config
-	Embeddings embed.Config
+	Embeddings embedding.Config
 	Conn       driver.Conn // migrated database
 	Brokers    []string    // empty: this worker owns every monitor
 	Registry   prometheus.Registerer
@@ -111,7 +111,7 @@ func StartService(ctx context.Context, o ServiceOptions) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	emb, err := embed.New(o.Embeddings, o.Conn, o.Registry)
+	emb, err := embedding.New(o.Embeddings, o.Conn, o.Registry)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
 )
@@ -82,7 +82,7 @@ func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, 
 		emc := cfg.Embeddings
 		off := false
 		emc.Cache = &off
-		emb, err := embed.New(emc, nil, reg)
+		emb, err := embedding.New(emc, nil, reg)
 		if err != nil {
 			cl.Close()
 			return nil, err

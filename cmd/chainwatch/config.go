@@ -10,7 +10,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chserver"
@@ -34,7 +34,7 @@ type Config struct {
 	Worker     monitor.WorkerConfig `yaml:"worker"`
 	Monitors   []monitor.Monitor    `yaml:"monitors"`
 	Alerting   sinks.Config         `yaml:"alerting"`
-	Embeddings embed.Config         `yaml:"embeddings"`
+	Embeddings embedding.Config     `yaml:"embeddings"`
 	// Evaluator drives `chainwatch evaluator` (continuous evaluation).
 	Evaluator runner.Config `yaml:"evaluator"`
 }

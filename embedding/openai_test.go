@@ -1,4 +1,4 @@
-package embed_test
+package embedding_test
 
 import (
 	"context"
@@ -13,8 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/chainwatch/chainwatch/embed"
-	"github.com/chainwatch/chainwatch/embed/embedtest"
+	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/embedding/embedtest"
 )
 
 func texts(prefix string, n int) []string {
@@ -26,16 +26,16 @@ func texts(prefix string, n int) []string {
 }
 
 // fastConfig is an OpenAI config for tests: short backoff, short timeout.
-func fastConfig(url string) embed.OpenAIConfig {
-	return embed.OpenAIConfig{
+func fastConfig(url string) embedding.OpenAIConfig {
+	return embedding.OpenAIConfig{
 		BaseURL: url, Model: "test-model", Timeout: 2 * time.Second, MaxRetries: 3,
 		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond,
 	}
 }
 
-func newOpenAI(t *testing.T, cfg embed.OpenAIConfig) *embed.OpenAI {
+func newOpenAI(t *testing.T, cfg embedding.OpenAIConfig) *embedding.OpenAI {
 	t.Helper()
-	o, err := embed.NewOpenAI(cfg)
+	o, err := embedding.NewOpenAI(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestOpenAIRetries(t *testing.T) {
 			cfg := fastConfig(srv.URL)
 			cfg.Timeout = 200 * time.Millisecond
 			reg := prometheus.NewRegistry()
-			m, err := embed.NewMetrics(reg)
+			m, err := embedding.NewMetrics(reg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +168,7 @@ func TestOpenAIGivesUp(t *testing.T) {
 	cfg := fastConfig(srv.URL)
 	cfg.MaxRetries = 2
 	_, err := newOpenAI(t, cfg).Embed(context.Background(), texts("x", 2))
-	var apiErr *embed.APIError
+	var apiErr *embedding.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 {
 		t.Fatalf("want an APIError with status 500, got %v", err)
 	}
@@ -232,7 +232,7 @@ func TestOpenAIAuthAndDimensions(t *testing.T) {
 	cfg := fastConfig(srv.URL + "/v1/") // a base URL with /v1 works too
 	cfg.Dim = 6                         // sent as "dimensions": the server answers 6
 	_, err := newOpenAI(t, cfg).Embed(context.Background(), []string{"a"})
-	var apiErr *embed.APIError
+	var apiErr *embedding.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without a key: want 401, got %v", err)
 	}
@@ -259,7 +259,7 @@ func TestOpenAIID(t *testing.T) {
 		{"http://gw:8000/v1/", 0, "openai:m@http://gw:8000", "http://gw:8000/v1/embeddings"},
 		{"https://user:pw@api.example.com/proxy/v1?x=1", 256, "openai:m@https://api.example.com/proxy/dim=256", "https://user:pw@api.example.com/proxy/v1/embeddings?x=1"},
 	} {
-		o, err := embed.NewOpenAI(embed.OpenAIConfig{BaseURL: tc.url, Model: "m", Dim: tc.dim})
+		o, err := embedding.NewOpenAI(embedding.OpenAIConfig{BaseURL: tc.url, Model: "m", Dim: tc.dim})
 		if err != nil {
 			t.Fatal(err)
 		}

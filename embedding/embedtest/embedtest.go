@@ -9,7 +9,7 @@
 //
 //	srv := embedtest.NewServer(t, embedtest.WithDim(8))
 //	srv.Enqueue(embedtest.RateLimited("1"), embedtest.ServerError(500))
-//	e, _ := embed.NewOpenAI(embed.OpenAIConfig{BaseURL: srv.URL, Model: "m"})
+//	e, _ := embedding.NewOpenAI(embedding.OpenAIConfig{BaseURL: srv.URL, Model: "m"})
 package embedtest
 
 import (

@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/chainwatch/chainwatch/embed/embedtest"
+	"github.com/chainwatch/chainwatch/embedding/embedtest"
 )
 
 func TestVector(t *testing.T) {

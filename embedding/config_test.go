@@ -1,4 +1,4 @@
-package embed_test
+package embedding_test
 
 import (
 	"context"
@@ -10,8 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"gopkg.in/yaml.v3"
 
-	"github.com/chainwatch/chainwatch/embed"
-	"github.com/chainwatch/chainwatch/embed/embedtest"
+	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/embedding/embedtest"
 )
 
 func intp(n int) *int    { return &n }
@@ -20,15 +20,15 @@ func boolp(b bool) *bool { return &b }
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		cfg  embed.Config
+		cfg  embedding.Config
 		want []string // substrings of the error; none: valid
 	}{
-		{"zero is the lexical default", embed.Config{}, nil},
-		{"openai", embed.Config{Provider: "openai", BaseURL: "http://gw:8000", Model: "bge"}, nil},
-		{"openai without base_url", embed.Config{Provider: "openai", Model: "bge"}, []string{"embeddings.base_url is required for provider openai"}},
-		{"openai bad url and no model", embed.Config{Provider: "openai", BaseURL: "gw:8000"}, []string{"embeddings.base_url must be an http(s) URL", "embeddings.model is required"}},
-		{"unknown provider", embed.Config{Provider: "bert"}, []string{`embeddings.provider must be "lexical" or "openai", got "bert"`}},
-		{"negatives", embed.Config{Dim: -1, BatchSize: -1, Concurrency: -2, Timeout: -time.Second, MaxRetries: intp(-1)},
+		{"zero is the lexical default", embedding.Config{}, nil},
+		{"openai", embedding.Config{Provider: "openai", BaseURL: "http://gw:8000", Model: "bge"}, nil},
+		{"openai without base_url", embedding.Config{Provider: "openai", Model: "bge"}, []string{"embeddings.base_url is required for provider openai"}},
+		{"openai bad url and no model", embedding.Config{Provider: "openai", BaseURL: "gw:8000"}, []string{"embeddings.base_url must be an http(s) URL", "embeddings.model is required"}},
+		{"unknown provider", embedding.Config{Provider: "bert"}, []string{`embeddings.provider must be "lexical" or "openai", got "bert"`}},
+		{"negatives", embedding.Config{Dim: -1, BatchSize: -1, Concurrency: -2, Timeout: -time.Second, MaxRetries: intp(-1)},
 			[]string{"embeddings.dim", "embeddings.batch_size", "embeddings.concurrency", "embeddings.timeout", "embeddings.max_retries"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -52,18 +52,18 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestConfigYAMLAndDefaults(t *testing.T) {
-	var cfg embed.Config
+	var cfg embedding.Config
 	doc := "provider: openai\nbase_url: http://gw:8000\nmodel: bge\nbatch_size: 16\ntimeout: 5s\nmax_retries: 0\ncache: false\n"
 	if err := yaml.Unmarshal([]byte(doc), &cfg); err != nil {
 		t.Fatal(err)
 	}
 	cfg = cfg.WithDefaults()
 	if cfg.BatchSize != 16 || cfg.Timeout != 5*time.Second || *cfg.MaxRetries != 0 || cfg.CacheEnabled() ||
-		cfg.Concurrency != embed.DefaultConcurrency {
+		cfg.Concurrency != embedding.DefaultConcurrency {
 		t.Fatalf("decoded %+v", cfg)
 	}
-	d := embed.Config{}.WithDefaults()
-	if d.Provider != embed.ProviderLexical || d.Dim != embed.DefaultDim || *d.MaxRetries != embed.DefaultMaxRetries || !d.CacheEnabled() {
+	d := embedding.Config{}.WithDefaults()
+	if d.Provider != embedding.ProviderLexical || d.Dim != embedding.DefaultDim || *d.MaxRetries != embedding.DefaultMaxRetries || !d.CacheEnabled() {
 		t.Fatalf("defaults %+v", d)
 	}
 }
@@ -71,13 +71,13 @@ func TestConfigYAMLAndDefaults(t *testing.T) {
 func TestNew(t *testing.T) {
 	ctx := context.Background()
 	t.Run("cache needs a connection", func(t *testing.T) {
-		_, err := embed.New(embed.Config{}, nil, nil)
+		_, err := embedding.New(embedding.Config{}, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "embeddings.cache") {
 			t.Fatalf("want an error naming embeddings.cache, got %v", err)
 		}
 	})
 	t.Run("lexical without cache", func(t *testing.T) {
-		e, err := embed.New(embed.Config{Dim: 16, Seed: 3, Cache: boolp(false)}, nil, nil)
+		e, err := embedding.New(embedding.Config{Dim: 16, Seed: 3, Cache: boolp(false)}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,16 +86,16 @@ func TestNew(t *testing.T) {
 		}
 	})
 	t.Run("openai key from env cached and counted", func(t *testing.T) {
-		t.Setenv(embed.EnvAPIKey, "from-env")
+		t.Setenv(embedding.EnvAPIKey, "from-env")
 		srv := embedtest.NewServer(t, embedtest.WithAPIKey("from-env"), embedtest.WithDim(4))
 		reg := prometheus.NewRegistry()
-		cfg := embed.Config{Provider: "openai", BaseURL: srv.URL, Model: "bge", MaxRetries: intp(0)}
-		e, err := embed.New(cfg, migrated(t), reg)
+		cfg := embedding.Config{Provider: "openai", BaseURL: srv.URL, Model: "bge", MaxRetries: intp(0)}
+		e, err := embedding.New(cfg, migrated(t), reg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		// A second embedder on the same registry shares the metrics.
-		if _, err := embed.New(cfg, migrated(t), reg); err != nil {
+		if _, err := embedding.New(cfg, migrated(t), reg); err != nil {
 			t.Fatalf("second New on one registry: %v", err)
 		}
 		for range 2 {

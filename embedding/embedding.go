@@ -1,12 +1,12 @@
-// Package embed turns texts into embedding vectors for the monitors: the
+// Package embedding turns texts into embedding vectors for the monitors: the
 // Embedder interface, two providers (Lexical, the built-in offline default,
 // and OpenAI, any OpenAI-compatible /v1/embeddings endpoint), a ClickHouse
 // cache in front of either (Cached), their Prometheus metrics and the
 // "embeddings" section of the config (Config, New).
 //
-//	e, err := embed.New(cfg.Embeddings, conn, prometheus.DefaultRegisterer)
+//	e, err := embedding.New(cfg.Embeddings, conn, prometheus.DefaultRegisterer)
 //	vecs, err := e.Embed(ctx, texts) // one vector per text, in order
-package embed
+package embedding
 
 import (
 	"context"

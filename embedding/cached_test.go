@@ -1,4 +1,4 @@
-package embed_test
+package embedding_test
 
 import (
 	"bytes"
@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/chainwatch/chainwatch/embed"
-	"github.com/chainwatch/chainwatch/embed/embedtest"
+	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/embedding/embedtest"
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
@@ -38,21 +38,21 @@ func migrated(tb testing.TB) driver.Conn {
 
 type cacheFixture struct {
 	srv     *embedtest.Server
-	cached  *embed.Cached
-	metrics *embed.Metrics
+	cached  *embedding.Cached
+	metrics *embedding.Metrics
 	log     *bytes.Buffer
 }
 
-func newCacheFixture(t *testing.T, conn driver.Conn, opts ...embed.CacheOpt) cacheFixture {
+func newCacheFixture(t *testing.T, conn driver.Conn, opts ...embedding.CacheOpt) cacheFixture {
 	t.Helper()
 	srv := embedtest.NewServer(t, embedtest.WithDim(8))
-	m, err := embed.NewMetrics(prometheus.NewRegistry())
+	m, err := embedding.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	opts = append([]embed.CacheOpt{embed.WithMetrics(m), embed.WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))}, opts...)
-	return cacheFixture{srv: srv, cached: embed.NewCached(newOpenAI(t, fastConfig(srv.URL)), conn, opts...), metrics: m, log: &buf}
+	opts = append([]embedding.CacheOpt{embedding.WithMetrics(m), embedding.WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))}, opts...)
+	return cacheFixture{srv: srv, cached: embedding.NewCached(newOpenAI(t, fastConfig(srv.URL)), conn, opts...), metrics: m, log: &buf}
 }
 
 func (f cacheFixture) counter(c *prometheus.CounterVec, label string) float64 {
@@ -78,7 +78,7 @@ func bitsEqual(t *testing.T, a, b [][]float32) {
 }
 
 func TestCachedSecondCallIsFree(t *testing.T) {
-	f := newCacheFixture(t, migrated(t), embed.WithLookupChunk(7)) // several lookup queries per call
+	f := newCacheFixture(t, migrated(t), embedding.WithLookupChunk(7)) // several lookup queries per call
 	ctx := context.Background()
 	in := texts("window", 40)
 	first, err := f.cached.Embed(ctx, in)
@@ -157,7 +157,7 @@ func TestCachedDuplicatesEmbeddedOnce(t *testing.T) {
 
 // renamed gives an embedder another ID (same vectors).
 type renamed struct {
-	embed.Embedder
+	embedding.Embedder
 	id string
 }
 
@@ -165,7 +165,7 @@ func (r renamed) ID() string { return r.id }
 
 // counting counts the texts an embedder is asked for.
 type counting struct {
-	embed.Embedder
+	embedding.Embedder
 	texts int
 }
 
@@ -180,8 +180,8 @@ func TestCachedKeysByEmbedderID(t *testing.T) {
 	in := texts("ids", 5)
 	// Quotes, backslashes and NUL in the ID must be literal, not SQL.
 	for _, id := range []string{"plain", `it's \' a "test"\`, "nul\x00byte", "x' OR 1=1 --"} {
-		inner := &counting{Embedder: renamed{embed.NewLexical(16, 1), id}}
-		c := embed.NewCached(inner, conn)
+		inner := &counting{Embedder: renamed{embedding.NewLexical(16, 1), id}}
+		c := embedding.NewCached(inner, conn)
 		for range 2 {
 			if _, err := c.Embed(ctx, in); err != nil {
 				t.Fatalf("%q: %v", id, err)
@@ -196,8 +196,8 @@ func TestCachedKeysByEmbedderID(t *testing.T) {
 func TestCachedLargeWindow(t *testing.T) {
 	// 1,201 texts: three lookup queries of up to 500 hashes.
 	conn := migrated(t)
-	inner := &counting{Embedder: embed.NewLexical(32, 0)}
-	c := embed.NewCached(inner, conn)
+	inner := &counting{Embedder: embedding.NewLexical(32, 0)}
+	c := embedding.NewCached(inner, conn)
 	in := texts("large", 1201)
 	first, err := c.Embed(context.Background(), in)
 	if err != nil {
@@ -224,10 +224,10 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 			t.Fatalf("a cache failure failed the call: %v", err)
 		}
 		sameVectors(t, in, got, 8)
-		if n := f.counter(f.metrics.CacheErrors, embed.OpLookup); n != 1 {
+		if n := f.counter(f.metrics.CacheErrors, embedding.OpLookup); n != 1 {
 			t.Fatalf("cache_errors_total{op=lookup} = %v, want 1", n)
 		}
-		if n := f.counter(f.metrics.CacheErrors, embed.OpInsert); n != 0 {
+		if n := f.counter(f.metrics.CacheErrors, embedding.OpInsert); n != 0 {
 			t.Fatalf("cache_errors_total{op=insert} = %v: no insert should follow a failed lookup", n)
 		}
 		if !strings.Contains(f.log.String(), "op=lookup") {
@@ -240,7 +240,7 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 		if _, err := schemas.Migrate(context.Background(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		f := newCacheFixture(t, conn, embed.WithCacheTimeout(2*time.Second))
+		f := newCacheFixture(t, conn, embedding.WithCacheTimeout(2*time.Second))
 		if _, err := f.cached.Embed(context.Background(), []string{"warm"}); err != nil {
 			t.Fatal(err)
 		}
@@ -255,7 +255,7 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 			t.Fatalf("took %v: the cache timeout (2s) did not bound the lookup", d)
 		}
 		sameVectors(t, in, got, 8)
-		if n := f.counter(f.metrics.CacheErrors, embed.OpLookup); n != 1 {
+		if n := f.counter(f.metrics.CacheErrors, embedding.OpLookup); n != 1 {
 			t.Fatalf("cache_errors_total{op=lookup} = %v, want 1", n)
 		}
 	})
@@ -273,7 +273,7 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 			t.Fatalf("a cache failure failed the call: %v", err)
 		}
 		sameVectors(t, in, got, 8)
-		if l, i := f.counter(f.metrics.CacheErrors, embed.OpLookup), f.counter(f.metrics.CacheErrors, embed.OpInsert); l != 0 || i != 1 {
+		if l, i := f.counter(f.metrics.CacheErrors, embedding.OpLookup), f.counter(f.metrics.CacheErrors, embedding.OpInsert); l != 0 || i != 1 {
 			t.Fatalf("cache errors lookup=%v insert=%v, want 0 and 1", l, i)
 		}
 	})
@@ -283,7 +283,7 @@ func TestCachedProviderErrorIsReturned(t *testing.T) {
 	f := newCacheFixture(t, migrated(t))
 	f.srv.Enqueue(embedtest.BadRequest("nope"))
 	_, err := f.cached.Embed(context.Background(), []string{"a"})
-	var apiErr *embed.APIError
+	var apiErr *embedding.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 {
 		t.Fatalf("want the provider's 400, got %v", err)
 	}
@@ -318,7 +318,7 @@ func TestCachedRoundTripsEveryBitPattern(t *testing.T) {
 	bits := fixedBits{0, 0x80000000, 0x00000001, 0x00000100, 0x00010000, 0x3fc00000, 0x7f800000, 0xff800000, 0x7fc00000, 0x00800000, 0x7f7fffff}
 	conn := migrated(t)
 	inner := &counting{Embedder: bits}
-	c := embed.NewCached(inner, conn)
+	c := embedding.NewCached(inner, conn)
 	first, err := c.Embed(context.Background(), []string{"a"})
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +357,7 @@ func (s *settableDim) Embed(_ context.Context, in []string) ([][]float32, error)
 
 func TestCachedRefusesDisagreeingVectors(t *testing.T) {
 	inner := &settableDim{dim: 4}
-	c := embed.NewCached(inner, migrated(t))
+	c := embedding.NewCached(inner, migrated(t))
 	ctx := context.Background()
 	if _, err := c.Embed(ctx, []string{"a"}); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package embed_test
+package embedding_test
 
 import (
 	"context"
@@ -6,17 +6,17 @@ import (
 	"testing"
 
 	"github.com/chainwatch/chainwatch/detectors"
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 )
 
 func TestLexicalDeterministic(t *testing.T) {
 	ctx := context.Background()
 	in := []string{"The refund policy allows 30 days.", "Die Rückgabe ist 30 Tage möglich.", "", "The refund policy allows 30 days."}
-	a, err := embed.NewLexical(64, 7).Embed(ctx, in)
+	a, err := embedding.NewLexical(64, 7).Embed(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := embed.NewLexical(64, 7).Embed(ctx, in) // another instance
+	b, err := embedding.NewLexical(64, 7).Embed(ctx, in) // another instance
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestLexicalDeterministic(t *testing.T) {
 	if math.Abs(norm-1) > 1e-5 {
 		t.Fatalf("|v|² = %v, want 1", norm)
 	}
-	c, err := embed.NewLexical(64, 8).Embed(ctx, in[:1])
+	c, err := embedding.NewLexical(64, 8).Embed(ctx, in[:1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestLexicalIDAndShape(t *testing.T) {
 		{0, 0, "lexical-v1/dim=256/seed=0", 256},
 		{32, 42, "lexical-v1/dim=32/seed=42", 32},
 	} {
-		l := embed.NewLexical(tc.dim, tc.seed)
+		l := embedding.NewLexical(tc.dim, tc.seed)
 		if l.ID() != tc.id {
 			t.Errorf("ID %q, want %q", l.ID(), tc.id)
 		}
@@ -70,13 +70,13 @@ func TestLexicalIDAndShape(t *testing.T) {
 			t.Errorf("dim %d: got %d vectors, err %v", tc.dim, len(v), err)
 		}
 	}
-	v, err := embed.NewLexical(8, 0).Embed(context.Background(), nil)
+	v, err := embedding.NewLexical(8, 0).Embed(context.Background(), nil)
 	if err != nil || len(v) != 0 {
 		t.Fatalf("no texts: %v %v", v, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := embed.NewLexical(8, 0).Embed(ctx, []string{"a"}); err == nil {
+	if _, err := embedding.NewLexical(8, 0).Embed(ctx, []string{"a"}); err == nil {
 		t.Fatal("a cancelled context embedded")
 	}
 }

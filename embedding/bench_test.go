@@ -1,4 +1,4 @@
-package embed_test
+package embedding_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chainwatch/chainwatch/embed"
+	"github.com/chainwatch/chainwatch/embedding"
 )
 
 // BenchmarkCached embeds a window of 1,000 texts with the lexical provider
@@ -18,7 +18,7 @@ import (
 //	go test ./embed/ -run '^$' -bench Cached -benchtime 20x -count 3
 func BenchmarkCached(b *testing.B) {
 	ctx := context.Background()
-	lex := embed.NewLexical(embed.DefaultDim, 0)
+	lex := embedding.NewLexical(embedding.DefaultDim, 0)
 	round := 0 // outside b.Run: -count reruns the sub-benchmarks, and misses must stay misses
 	for _, size := range []struct {
 		name string
@@ -43,7 +43,7 @@ func BenchmarkCached(b *testing.B) {
 			}
 		})
 		b.Run("cache_hit/"+size.name+"_1000", func(b *testing.B) {
-			c := embed.NewCached(lex, migrated(b)) // a table of its own: lookups slow down as parts pile up
+			c := embedding.NewCached(lex, migrated(b)) // a table of its own: lookups slow down as parts pile up
 			if _, err := c.Embed(ctx, in); err != nil {
 				b.Fatal(err)
 			}
@@ -55,7 +55,7 @@ func BenchmarkCached(b *testing.B) {
 			}
 		})
 		b.Run("cache_miss/"+size.name+"_1000", func(b *testing.B) {
-			c := embed.NewCached(lex, migrated(b))
+			c := embedding.NewCached(lex, migrated(b))
 			b.ReportAllocs()
 			for b.Loop() {
 				round++
