@@ -19,8 +19,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -31,7 +31,7 @@ func migrated(t *testing.T) driver.Conn {
 	t.Helper()
 	addr, db := chtest.Database(t)
 	conn := chtest.Conn(t, addr, db)
-	if _, err := schemas.Migrate(t.Context(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	if _, err := schemas.Migrate(t.Context(), clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return conn
@@ -271,7 +271,7 @@ func TestExportRoundTrip(t *testing.T) {
 func TestExportSpans(t *testing.T) {
 	conn := migrated(t)
 	ctx := context.Background()
-	store, err := ingest.NewCHStore(ctx, conn)
+	store, err := clickhouse.NewInserter(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,10 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/embedding/embedtest"
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -30,7 +30,7 @@ func migrated(tb testing.TB) driver.Conn {
 	tb.Helper()
 	addr, db := chtest.Database(tb)
 	conn := chtest.Conn(tb, addr, db)
-	if _, err := schemas.Migrate(context.Background(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	if _, err := schemas.Migrate(context.Background(), clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 		tb.Fatalf("migrating: %v", err)
 	}
 	return conn
@@ -237,7 +237,7 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 	t.Run("lookup: server killed", func(t *testing.T) {
 		srv := chtest.StartPrivate(t)
 		conn := chtest.Conn(t, srv.Addr(), "default")
-		if _, err := schemas.Migrate(context.Background(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+		if _, err := schemas.Migrate(context.Background(), clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		f := newCacheFixture(t, conn, embedding.WithCacheTimeout(2*time.Second))

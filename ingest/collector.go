@@ -5,7 +5,6 @@ import (
 	"compress/gzip"
 	"context"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,10 +23,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -52,7 +51,7 @@ type Producer interface {
 type Collector struct {
 	guard  interface{ Refusal() string } // nil: no retention guard
 	cfg    CollectorConfig
-	topics Topics
+	topics kafka.Topics
 	prod   Producer
 	m      *Metrics
 	log    *slog.Logger
@@ -72,7 +71,7 @@ type Collector struct {
 }
 
 // NewCollector wires a collector; Start opens its ports.
-func NewCollector(cfg CollectorConfig, topics Topics, prod Producer, m *Metrics, log *slog.Logger) *Collector {
+func NewCollector(cfg CollectorConfig, topics kafka.Topics, prod Producer, m *Metrics, log *slog.Logger) *Collector {
 	cfg = cfg.WithDefaults()
 	if log == nil {
 		log = slog.Default()
@@ -360,7 +359,7 @@ func (c *Collector) exportTraces(ctx context.Context, req *coltracepb.ExportTrac
 	if err := schemas.ValidateOTLP(req); err != nil {
 		return 0, badRequest("invalid span: %v", err)
 	}
-	recs, n, err := SplitByTrace(req, c.topics.Spans)
+	recs, n, err := kafka.SplitByTrace(req, c.topics.Spans)
 	if err != nil {
 		return 0, badRequest("%v", err)
 	}
@@ -463,61 +462,6 @@ func (c *Collector) fits(recs []*kgo.Record) *httpError {
 			"the request makes %d Kafka records of %d bytes in all, more than kafka.max_buffered_bytes (%d); it can never be buffered: send fewer spans per request", len(recs), total, c.cfg.MaxBufferedBytes)}
 	}
 	return nil
-}
-
-// SplitByTrace turns a request into one Kafka record per trace (key = trace
-// id, value = an ExportTraceServiceRequest with only that trace's spans and
-// their resource and scope), so a trace stays in order on one partition. It
-// returns the number of spans.
-func SplitByTrace(req *coltracepb.ExportTraceServiceRequest, topic string) ([]*kgo.Record, int, error) {
-	type part struct {
-		req     *coltracepb.ExportTraceServiceRequest
-		lastRS  *tracepb.ResourceSpans
-		lastSS  *tracepb.ScopeSpans
-		srcRS   *tracepb.ResourceSpans
-		srcSS   *tracepb.ScopeSpans
-		spanCnt int
-	}
-	var order [][16]byte
-	parts := map[[16]byte]*part{}
-	n := 0
-	for _, rs := range req.ResourceSpans {
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				var key [16]byte
-				copy(key[:], sp.TraceId)
-				p := parts[key]
-				if p == nil {
-					p = &part{req: &coltracepb.ExportTraceServiceRequest{}}
-					parts[key] = p
-					order = append(order, key)
-				}
-				if p.srcRS != rs {
-					p.lastRS = &tracepb.ResourceSpans{Resource: rs.Resource, SchemaUrl: rs.SchemaUrl}
-					p.req.ResourceSpans = append(p.req.ResourceSpans, p.lastRS)
-					p.srcRS, p.srcSS = rs, nil
-				}
-				if p.srcSS != ss {
-					p.lastSS = &tracepb.ScopeSpans{Scope: ss.Scope, SchemaUrl: ss.SchemaUrl}
-					p.lastRS.ScopeSpans = append(p.lastRS.ScopeSpans, p.lastSS)
-					p.srcSS = ss
-				}
-				p.lastSS.Spans = append(p.lastSS.Spans, sp)
-				n++
-			}
-		}
-	}
-	recs := make([]*kgo.Record, 0, len(order))
-	for _, key := range order {
-		val, err := proto.Marshal(parts[key].req)
-		if err != nil {
-			return nil, 0, fmt.Errorf("encoding trace %x: %w", key, err)
-		}
-		k := make([]byte, 32)
-		hex.Encode(k, key[:])
-		recs = append(recs, &kgo.Record{Topic: topic, Key: k, Value: val})
-	}
-	return recs, n, nil
 }
 
 func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {

@@ -28,7 +28,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
 
 // frozenKafka is a kfake broker whose produce requests are held, unanswered,
@@ -36,21 +37,21 @@ import (
 // open, the case franz-go's delivery timeout does not cover.
 type frozenKafka struct {
 	cluster *kfake.Cluster
-	cfg     KafkaConfig
+	cfg     kafka.Config
 	client  *kgo.Client
 	thaw    func()
 }
 
 func newFrozenKafka(t *testing.T, produceTimeout time.Duration) *frozenKafka {
 	t.Helper()
-	cluster, brokers := kafkatest.NewCluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(DefaultMaxRecordBytes + 4096)}))
-	cfg := KafkaConfig{Brokers: brokers, ProduceTimeout: produceTimeout, Partitions: 3, Compression: "none"}.WithDefaults()
+	cluster, brokers := kafkatest.NewCluster(t, kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(kafka.DefaultMaxRecordBytes + 4096)}))
+	cfg := kafka.Config{Brokers: brokers, ProduceTimeout: produceTimeout, Partitions: 3, Compression: "none"}.WithDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := EnsureTopics(ctx, cfg); err != nil {
+	if err := kafka.EnsureTopics(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(ProducerOpts(cfg)...)
+	cl, err := kgo.NewClient(kafka.ProducerOpts(cfg)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +77,7 @@ func startCollector(t *testing.T, cfg CollectorConfig, prod Producer) (*Collecto
 	t.Helper()
 	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
 	m := NewMetrics(nil)
-	c := NewCollector(cfg, KafkaConfig{}.WithDefaults().Topics, prod, m, nil)
+	c := NewCollector(cfg, kafka.Config{}.WithDefaults().Topics, prod, m, nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -238,7 +239,7 @@ func TestCollectorRefusesWhatCanNeverFit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prod := &fakeProducer{err: tc.prodErr}
-			c := NewCollector(tc.cfg, KafkaConfig{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
+			c := NewCollector(tc.cfg, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
 			srv := httptest.NewServer(c.Handler())
 			defer srv.Close()
 			code, body, _ := post(t, srv.URL+tc.path, tc.ctype, tc.body)
@@ -256,7 +257,7 @@ func TestCollectorRefusesWhatCanNeverFit(t *testing.T) {
 		})
 	}
 	t.Run("grpc", func(t *testing.T) {
-		c := NewCollector(small, KafkaConfig{}.WithDefaults().Topics, &fakeProducer{}, NewMetrics(nil), nil)
+		c := NewCollector(small, kafka.Config{}.WithDefaults().Topics, &fakeProducer{}, NewMetrics(nil), nil)
 		_, err := c.Export(context.Background(), oneBig)
 		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "kafka.max_record_bytes") {
 			t.Fatalf("got %v, want InvalidArgument naming kafka.max_record_bytes (not retryable)", err)
@@ -270,10 +271,10 @@ func TestConfigRefusesLimitsThatCannotWorkTogether(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"record over buffer", KafkaConfig{MaxRecordBytes: 32 << 20, MaxBufferedBytes: 16 << 20}.Validate(), "kafka.max_record_bytes"},
+		{"record over buffer", kafka.Config{MaxRecordBytes: 32 << 20, MaxBufferedBytes: 16 << 20}.Validate(), "kafka.max_record_bytes"},
 		{"inflight under body", CollectorConfig{MaxBodyBytes: 16 << 20, MaxInflightBytes: 8 << 20}.Validate(), "collector.max_inflight_bytes"},
 		{"negative inflight", CollectorConfig{MaxInflightBytes: -1}.Validate(), "collector.max_inflight_bytes"},
-		{"body over buffer", ValidateLimits(KafkaConfig{MaxBufferedBytes: 8 << 20}, CollectorConfig{MaxBodyBytes: 16 << 20}), "collector.max_body_bytes"},
+		{"body over buffer", ValidateLimits(kafka.Config{MaxBufferedBytes: 8 << 20}, CollectorConfig{MaxBodyBytes: 16 << 20}), "collector.max_body_bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
@@ -281,7 +282,7 @@ func TestConfigRefusesLimitsThatCannotWorkTogether(t *testing.T) {
 			}
 		})
 	}
-	if err := errors.Join(KafkaConfig{}.WithDefaults().Validate(), CollectorConfig{}.WithDefaults().Validate(), ValidateLimits(KafkaConfig{}, CollectorConfig{})); err != nil {
+	if err := errors.Join(kafka.Config{}.WithDefaults().Validate(), CollectorConfig{}.WithDefaults().Validate(), ValidateLimits(kafka.Config{}, CollectorConfig{})); err != nil {
 		t.Fatalf("the defaults are refused: %v", err)
 	}
 }

@@ -22,6 +22,8 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 // fakeProducer acks or fails every record with err, and keeps what it acked.
@@ -43,7 +45,7 @@ func (f *fakeProducer) TryProduce(_ context.Context, r *kgo.Record, promise func
 
 func newTestCollector(t *testing.T, prod Producer, keys ...string) (*Collector, *httptest.Server) {
 	t.Helper()
-	c := NewCollector(CollectorConfig{MaxBodyBytes: 1 << 20, APIKeys: keys}, KafkaConfig{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
+	c := NewCollector(CollectorConfig{MaxBodyBytes: 1 << 20, APIKeys: keys}, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
 	return c, srv
@@ -235,7 +237,7 @@ func TestFeedbackIDsAreStable(t *testing.T) {
 
 func TestGRPCExport(t *testing.T) {
 	prod := &fakeProducer{}
-	c := NewCollector(CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", APIKeys: []string{"secret-key-1"}}, KafkaConfig{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
+	c := NewCollector(CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", APIKeys: []string{"secret-key-1"}}, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}

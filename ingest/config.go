@@ -7,18 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 // Defaults, named so that docs and code agree.
 const (
-	DefaultSpansTopic           = "chainwatch.spans"
-	DefaultFeedbackTopic        = "chainwatch.feedback"
-	DefaultScoresTopic          = "chainwatch.scores"
-	DefaultDeadLetterTopic      = "chainwatch.deadletter"
-	DefaultPartitions           = 6
-	DefaultProduceTimeout       = 10 * time.Second
-	DefaultMaxBufferedBytes     = 256 << 20
-	DefaultMaxRecordBytes       = 16 << 20
 	DefaultHTTPAddr             = "127.0.0.1:4318"
 	DefaultGRPCAddr             = "127.0.0.1:4317"
 	DefaultMaxBodyBytes         = 16 << 20
@@ -30,168 +24,8 @@ const (
 	DefaultRetryMax             = 10 * time.Second
 	DefaultInsertTimeout        = 60 * time.Second
 	DefaultWriterSessionTimeout = 10 * time.Second
-	DefaultClickHouseDB         = "chainwatch"
 	DefaultRetryAfterSeconds    = 2
 )
-
-// Topics names the Kafka topics chainwatch uses.
-type Topics struct {
-	Spans    string `yaml:"spans"`
-	Feedback string `yaml:"feedback"`
-	// Scores carries evaluation scores (schemas.Score as JSON, key = trace
-	// id) from `chainwatch evaluator` to the writer.
-	Scores     string `yaml:"scores"`
-	DeadLetter string `yaml:"dead_letter"`
-}
-
-// KafkaConfig says where Kafka is and how chainwatch talks to it. With no
-// brokers, `chainwatch up` starts an in-process broker (kfake).
-type KafkaConfig struct {
-	Brokers           []string      `yaml:"brokers"`
-	Topics            Topics        `yaml:"topics"`
-	Partitions        int32         `yaml:"partitions"`         // for topics chainwatch creates
-	ReplicationFactor int16         `yaml:"replication_factor"` // for topics chainwatch creates; -1 = broker default
-	ProduceTimeout    time.Duration `yaml:"produce_timeout"`    // a record not acknowledged by then fails (→ 503)
-	MaxBufferedBytes  int           `yaml:"max_buffered_bytes"` // producer buffer; full → 503
-	MaxRecordBytes    int           `yaml:"max_record_bytes"`   // largest record (one trace); also the topics' max.message.bytes
-	Compression       string        `yaml:"compression"`        // none, gzip, snappy, lz4, zstd
-	// Retention of the topics chainwatch creates (retention.ms and, per
-	// partition, retention.bytes); 0 leaves the broker's default. Topics
-	// that exist already are not changed.
-	TopicRetention      time.Duration `yaml:"topic_retention"`
-	TopicRetentionBytes int64         `yaml:"topic_retention_bytes"`
-	// RetentionHeadroom: the collector answers 503 while records the writer
-	// group has not stored fill this share of a partition's retention
-	// (bytes or time); default 0.5, -1 turns the check off.
-	RetentionHeadroom float64 `yaml:"retention_headroom"`
-}
-
-// WithDefaults fills zero fields.
-func (c KafkaConfig) WithDefaults() KafkaConfig {
-	if c.Topics.Spans == "" {
-		c.Topics.Spans = DefaultSpansTopic
-	}
-	if c.Topics.Feedback == "" {
-		c.Topics.Feedback = DefaultFeedbackTopic
-	}
-	if c.Topics.Scores == "" {
-		c.Topics.Scores = DefaultScoresTopic
-	}
-	if c.Topics.DeadLetter == "" {
-		c.Topics.DeadLetter = DefaultDeadLetterTopic
-	}
-	if c.Partitions == 0 {
-		c.Partitions = DefaultPartitions
-	}
-	if c.ReplicationFactor == 0 {
-		c.ReplicationFactor = -1
-	}
-	if c.ProduceTimeout == 0 {
-		c.ProduceTimeout = DefaultProduceTimeout
-	}
-	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = DefaultMaxBufferedBytes
-	}
-	if c.MaxRecordBytes == 0 {
-		c.MaxRecordBytes = DefaultMaxRecordBytes
-	}
-	if c.Compression == "" {
-		c.Compression = "lz4"
-	}
-	return c
-}
-
-// Validate names the bad YAML key.
-func (c KafkaConfig) Validate() error {
-	var errs []error
-	if c.Partitions < 0 {
-		errs = append(errs, errors.New("kafka.partitions must be > 0"))
-	}
-	if c.ProduceTimeout < 0 {
-		errs = append(errs, errors.New("kafka.produce_timeout must be > 0"))
-	}
-	if c.MaxBufferedBytes < 0 {
-		errs = append(errs, errors.New("kafka.max_buffered_bytes must be > 0"))
-	}
-	if c.MaxRecordBytes < 0 {
-		errs = append(errs, errors.New("kafka.max_record_bytes must be > 0"))
-	}
-	if c.MaxRecordBytes > 0 && c.MaxBufferedBytes > 0 && c.MaxRecordBytes > c.MaxBufferedBytes {
-		errs = append(errs, fmt.Errorf("kafka.max_record_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a record of the largest allowed size could never be buffered", c.MaxRecordBytes, c.MaxBufferedBytes))
-	}
-	if c.RetentionHeadroom != -1 && (c.RetentionHeadroom < 0 || c.RetentionHeadroom >= 1) {
-		errs = append(errs, fmt.Errorf("kafka.retention_headroom must be in (0, 1), or -1 for off; got %v", c.RetentionHeadroom))
-	}
-	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
-		errs = append(errs, errors.New("kafka.topic_retention and kafka.topic_retention_bytes must be >= 0"))
-	}
-	switch c.Compression {
-	case "", "none", "gzip", "snappy", "lz4", "zstd":
-	default:
-		errs = append(errs, fmt.Errorf("kafka.compression must be one of none, gzip, snappy, lz4, zstd; got %q", c.Compression))
-	}
-	t := c.Topics
-	seen := map[string]bool{}
-	for _, name := range []string{t.Spans, t.Feedback, t.Scores, t.DeadLetter} {
-		if name != "" && seen[name] {
-			errs = append(errs, errors.New("kafka.topics: spans, feedback, scores and dead_letter must be distinct"))
-			break
-		}
-		seen[name] = true
-	}
-	return errors.Join(errs...)
-}
-
-// ClickHouseConfig says where ClickHouse is. With no addr, `chainwatch up`
-// starts a local clickhouse-server child process.
-type ClickHouseConfig struct {
-	Addr          []string      `yaml:"addr"` // native protocol host:port
-	Database      string        `yaml:"database"`
-	Username      string        `yaml:"username"`
-	Password      string        `yaml:"password"`
-	DialTimeout   time.Duration `yaml:"dial_timeout"`
-	RetentionDays int           `yaml:"retention_days"` // TTL on servers that have it; 0 keeps everything
-}
-
-// WithDefaults fills zero fields.
-func (c ClickHouseConfig) WithDefaults() ClickHouseConfig {
-	if c.Database == "" {
-		c.Database = DefaultClickHouseDB
-	}
-	if c.Username == "" {
-		c.Username = "default"
-	}
-	if c.DialTimeout == 0 {
-		c.DialTimeout = 5 * time.Second
-	}
-	return c
-}
-
-// Validate names the bad YAML key.
-func (c ClickHouseConfig) Validate() error {
-	var errs []error
-	for i, a := range c.Addr {
-		if a == "" {
-			errs = append(errs, fmt.Errorf("clickhouse.addr[%d] is empty", i))
-		}
-	}
-	if c.RetentionDays < 0 {
-		errs = append(errs, errors.New("clickhouse.retention_days must be >= 0"))
-	}
-	if c.Database != "" && !validIdent(c.Database) {
-		errs = append(errs, fmt.Errorf("clickhouse.database %q must be letters, digits and underscores", c.Database))
-	}
-	return errors.Join(errs...)
-}
-
-func validIdent(s string) bool {
-	for i, r := range s {
-		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || i > 0 && r >= '0' && r <= '9') {
-			return false
-		}
-	}
-	return s != ""
-}
 
 // CollectorConfig configures the HTTP and gRPC endpoints.
 type CollectorConfig struct {
@@ -215,7 +49,7 @@ type CollectorConfig struct {
 }
 
 // WithKafka copies the producer limits of k (with its defaults) into c.
-func (c CollectorConfig) WithKafka(k KafkaConfig) CollectorConfig {
+func (c CollectorConfig) WithKafka(k kafka.Config) CollectorConfig {
 	k = k.WithDefaults()
 	c.ProduceTimeout, c.MaxRecordBytes, c.MaxBufferedBytes = k.ProduceTimeout, k.MaxRecordBytes, k.MaxBufferedBytes
 	return c
@@ -236,13 +70,13 @@ func (c CollectorConfig) WithDefaults() CollectorConfig {
 		c.MaxInflightBytes = max(DefaultMaxInflightBytes, 2*c.MaxBodyBytes)
 	}
 	if c.ProduceTimeout == 0 {
-		c.ProduceTimeout = DefaultProduceTimeout
+		c.ProduceTimeout = kafka.DefaultProduceTimeout
 	}
 	if c.MaxRecordBytes == 0 {
-		c.MaxRecordBytes = DefaultMaxRecordBytes
+		c.MaxRecordBytes = kafka.DefaultMaxRecordBytes
 	}
 	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+		c.MaxBufferedBytes = kafka.DefaultMaxBufferedBytes
 	}
 	return c
 }
@@ -363,7 +197,7 @@ func (c WriterConfig) Validate() error {
 // collector.max_body_bytes must fit in kafka.max_buffered_bytes, or the
 // largest request the collector reads could only ever be answered 413. Zero
 // values are taken as their defaults.
-func ValidateLimits(k KafkaConfig, c CollectorConfig) error {
+func ValidateLimits(k kafka.Config, c CollectorConfig) error {
 	k, c = k.WithDefaults(), c.WithDefaults()
 	if c.MaxBodyBytes > int64(k.MaxBufferedBytes) {
 		return fmt.Errorf("collector.max_body_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a body of the largest allowed size could never be buffered for Kafka", c.MaxBodyBytes, k.MaxBufferedBytes)

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -273,7 +274,7 @@ func TestCollectorRefusesInvalidUTF8(t *testing.T) {
 // the server at hand (DateTime on 18.16, DateTime64(6) from 20.3), and so
 // is feedback at both ends of the range.
 func TestCHStoresTheRangeEndsExactly(t *testing.T) {
-	s := migrated(t)
+	s := chtest.Inserter(t)
 	ctx := context.Background()
 	max := schemas.MaxStorableTime
 	sp := schemas.Span{TraceID: "0102030405060708090a0b0c0d0e0f11", SpanID: "0102030405060709", Name: "edge", StartTime: max, EndTime: max, App: "a"}
@@ -323,5 +324,27 @@ func TestDecodeFeedbackTextOffsetInBody(t *testing.T) {
 	_, err := DecodeFeedback([]byte(body), time.Now())
 	if want := "feedback[0].comment: invalid UTF-8 at byte " + offsetOf(t, body, "\xff"); err == nil || err.Error() != want {
 		t.Errorf("error\n %v, want\n %q", err, want)
+	}
+}
+
+// Decoded feedback survives the insert; a replayed batch is counted once.
+func TestFeedbackRoundTripAndDedup(t *testing.T) {
+	s := chtest.Inserter(t)
+	ctx := context.Background()
+	fb, err := DecodeFeedback([]byte(`{"feedback":[{"trace_id":"0102030405060708090a0b0c0d0e0f10","score":1},{"trace_id":"0102030405060708090a0b0c0d0e0f10","label":"wrong"}]}`), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // a replay
+		if err := s.InsertFeedback(ctx, fb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var n, scored uint64
+	if err := s.Conn().QueryRow(ctx, "SELECT count(), count(score) FROM feedback FINAL").Scan(&n, &scored); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 || scored != 1 {
+		t.Fatalf("feedback FINAL: %d rows, %d scored; want 2 and 1", n, scored)
 	}
 }

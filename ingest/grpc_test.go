@@ -22,20 +22,21 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
 
 // Defect 9: a real OpenTelemetry exporter with gzip, as the OpenTelemetry
 // Collector sends by default, reaches Kafka.
 func TestGRPCOTelSDKGzipReachesKafka(t *testing.T) {
 	_, brokers := kafkatest.NewCluster(t)
-	kcfg := KafkaConfig{Brokers: brokers, Partitions: 1, Compression: "none", ProduceTimeout: 5 * time.Second}.WithDefaults()
+	kcfg := kafka.Config{Brokers: brokers, Partitions: 1, Compression: "none", ProduceTimeout: 5 * time.Second}.WithDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := EnsureTopics(ctx, kcfg); err != nil {
+	if err := kafka.EnsureTopics(ctx, kcfg); err != nil {
 		t.Fatal(err)
 	}
-	prod, err := kgo.NewClient(ProducerOpts(kcfg)...)
+	prod, err := kgo.NewClient(kafka.ProducerOpts(kcfg)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // and spans into the records as they are.
 //
 // It accepts exactly the bodies that proto.Unmarshal followed by
-// schemas.ValidateOTLP accepts, and its records decode to what SplitByTrace
+// schemas.ValidateOTLP accepts, and its records decode to what kafka.SplitByTrace
 // produces from the decoded request (TestSplitByTraceWireMatchesMessagePath
 // and FuzzSplitByTraceWire hold the two paths to that). So the whole body is
 // walked, not only the fields the grouping needs: every field the OTLP schema
@@ -39,7 +39,7 @@ import (
 //     are copied byte for byte, as proto.Marshal writes the unknown fields it
 //     kept;
 //   - in ExportTraceServiceRequest, ResourceSpans and ScopeSpans they are
-//     dropped, as SplitByTrace builds new messages of those types holding
+//     dropped, as kafka.SplitByTrace builds new messages of those types holding
 //     only the resource or scope, the schema_url and the spans.
 //
 // A resource or scope field that occurs more than once (proto.Unmarshal
@@ -49,7 +49,7 @@ import (
 
 // SplitByTraceWire validates an encoded OTLP ExportTraceServiceRequest and
 // splits it into one Kafka record per trace, as proto.Unmarshal,
-// schemas.ValidateOTLP and SplitByTrace do together, without decoding the
+// schemas.ValidateOTLP and kafka.SplitByTrace do together, without decoding the
 // spans: records are keyed by the trace id in lower-case hex, in order of the
 // traces' first span, and each value is an encoded ExportTraceServiceRequest
 // holding that trace's spans with their resources and scopes. It returns the
@@ -61,7 +61,7 @@ import (
 // errors.As finds. A malformed body is reported before any invalid span, as
 // on the message path.
 //
-// When the request holds a single trace and nothing that SplitByTrace would
+// When the request holds a single trace and nothing that kafka.SplitByTrace would
 // drop, the record's value is body itself: the caller must not modify body
 // afterwards. Otherwise the values share one new buffer.
 func SplitByTraceWire(body []byte, topic string) (recs []*kgo.Record, spans int, err error) {
@@ -335,7 +335,7 @@ type wireSplitter struct {
 	sizes  []int              // encoded sizes, see traceSize
 	errs   schemas.SpanErrorList
 
-	// dropped reports that SplitByTrace would leave something out of the
+	// dropped reports that kafka.SplitByTrace would leave something out of the
 	// records (unknown fields of the request, a ResourceSpans or a
 	// ScopeSpans; an entry without spans), so body is not a valid record
 	// of a single trace.
@@ -614,7 +614,7 @@ func (w *wireSplitter) span(ri, si, pi, ssi, i, end, depth int) error {
 // ExportTraceServiceRequest: for each run of the trace's spans sharing a
 // ResourceSpans, a ResourceSpans holding that one's resource and schema_url
 // fields and, for each run sharing a ScopeSpans, a ScopeSpans holding its
-// scope and schema_url fields and the spans, as SplitByTrace groups them.
+// scope and schema_url fields and the spans, as kafka.SplitByTrace groups them.
 func (w *wireSplitter) records(topic string) []*kgo.Record {
 	nt := len(w.traces)
 	if nt == 0 {

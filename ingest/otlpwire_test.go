@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -38,7 +39,7 @@ const (
 )
 
 // sameAsMessagePath checks SplitByTraceWire(body) against proto.Unmarshal,
-// schemas.ValidateOTLP and SplitByTrace: the same acceptance, the same span
+// schemas.ValidateOTLP and kafka.SplitByTrace: the same acceptance, the same span
 // errors, the same keys in the same order, and values that decode to equal
 // requests.
 func sameAsMessagePath(t testing.TB, body []byte) outcome {
@@ -70,7 +71,7 @@ func sameAsMessagePath(t testing.TB, body []byte) outcome {
 	if err != nil {
 		t.Fatalf("the message path accepts the body; SplitByTraceWire says %v", err)
 	}
-	want, wantN, werr := SplitByTrace(req, "spans")
+	want, wantN, werr := kafka.SplitByTrace(req, "spans")
 	if werr != nil {
 		t.Fatal(werr)
 	}
@@ -89,7 +90,7 @@ func sameAsMessagePath(t testing.TB, body []byte) outcome {
 			t.Fatal(err)
 		}
 		if !proto.Equal(got, exp) {
-			t.Fatalf("record %d (%s) differs from SplitByTrace's:\nwire:    %v\nmessage: %v", i, recs[i].Key, got, exp)
+			t.Fatalf("record %d (%s) differs from kafka.SplitByTrace's:\nwire:    %v\nmessage: %v", i, recs[i].Key, got, exp)
 		}
 	}
 	switch len(recs) {
@@ -633,7 +634,7 @@ func TestSplitByTraceWireSingleTraceKeepsBody(t *testing.T) {
 	if &recs[0].Value[0] != &body[0] || len(recs[0].Value) != len(body) {
 		t.Fatal("a single clean trace was copied")
 	}
-	// An unknown field of the request is dropped, as SplitByTrace drops it.
+	// An unknown field of the request is dropped, as kafka.SplitByTrace drops it.
 	odd := append(bytes.Clone(body), protowire.AppendVarint(protowire.AppendTag(nil, 5, protowire.VarintType), 1)...)
 	recs, _, _ = SplitByTraceWire(odd, "spans")
 	if len(recs) != 1 || !bytes.Equal(recs[0].Value, body) {
@@ -831,7 +832,7 @@ func BenchmarkSplit(b *testing.B) {
 			if err := schemas.ValidateOTLP(req); err != nil {
 				b.Fatal(err)
 			}
-			if _, _, err := SplitByTrace(req, "spans"); err != nil {
+			if _, _, err := kafka.SplitByTrace(req, "spans"); err != nil {
 				b.Fatal(err)
 			}
 		}

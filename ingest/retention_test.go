@@ -16,7 +16,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -38,12 +39,12 @@ func (s *gatedStore) InsertSpans(ctx context.Context, spans []schemas.Span) erro
 // headroom of retention.bytes, and accepts again when the writer caught up.
 func TestRetentionGuardRefusesNearRetentionBytes(t *testing.T) {
 	_, brokers := kafkatest.NewCluster(t)
-	kc := KafkaConfig{Brokers: brokers, Partitions: 1, TopicRetentionBytes: 1 << 20, Compression: "none"}.WithDefaults()
+	kc := kafka.Config{Brokers: brokers, Partitions: 1, TopicRetentionBytes: 1 << 20, Compression: "none"}.WithDefaults()
 	ctx := context.Background()
-	if err := EnsureTopics(ctx, kc); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(ProducerOpts(kc)...)
+	cl, err := kgo.NewClient(kafka.ProducerOpts(kc)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,17 +118,17 @@ func TestNothingAcknowledgedExpiresUnread(t *testing.T) {
 		t.Skip("floods for several seconds")
 	}
 	cluster, brokers := kafkatest.NewCluster(t)
-	kc := KafkaConfig{Brokers: brokers, Partitions: 2, TopicRetentionBytes: 2 << 20, Compression: "none"}.WithDefaults()
+	kc := kafka.Config{Brokers: brokers, Partitions: 2, TopicRetentionBytes: 2 << 20, Compression: "none"}.WithDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := EnsureTopics(ctx, kc); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc); err != nil {
 		t.Fatal(err)
 	}
 	m := NewMetrics(nil)
 	store := &gatedStore{memStore: newMemStore()}
 	wc := WriterConfig{Group: "flood", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}, Retry: RetryConfig{Initial: 50 * time.Millisecond, Max: 200 * time.Millisecond}}
 	startWriter(t, kc, wc, store, m)
-	prod, err := kgo.NewClient(ProducerOpts(kc)...)
+	prod, err := kgo.NewClient(kafka.ProducerOpts(kc)...)
 	if err != nil {
 		t.Fatal(err)
 	}

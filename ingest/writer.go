@@ -16,6 +16,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -49,9 +51,9 @@ var _ Consumer = (*kgo.Client)(nil)
 // batch to be inserted again, and the ReplacingMergeTree tables deduplicate.
 type Writer struct {
 	cfg    WriterConfig
-	topics Topics
+	topics kafka.Topics
 	cl     Consumer
-	store  Store
+	store  clickhouse.Store
 	m      *Metrics
 	log    *slog.Logger
 
@@ -67,8 +69,8 @@ type Writer struct {
 	err       error
 }
 
-// NewWriter wires a writer; cl must be a consumer built with ConsumerOpts.
-func NewWriter(cfg WriterConfig, topics Topics, cl Consumer, store Store, m *Metrics, log *slog.Logger) *Writer {
+// NewWriter wires a writer; cl must be a consumer built with kafka.ConsumerOpts.
+func NewWriter(cfg WriterConfig, topics kafka.Topics, cl Consumer, store clickhouse.Store, m *Metrics, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -374,7 +376,7 @@ func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {
 }
 
 // flush stores the batch, retrying retryable errors with exponential backoff
-// for as long as it takes. Permanent insert errors make it insert row by row
+// for as long as it takes. clickhouse.Permanent insert errors make it insert row by row
 // and dead-letter the rows that fail.
 func (w *Writer) flush(ctx context.Context, b *batch) error {
 	if err := w.retry(ctx, "spans", func(c context.Context) error { return w.insertSpans(c, b) }); err != nil {
@@ -413,7 +415,7 @@ func (w *Writer) insertSpans(ctx context.Context, b *batch) error {
 		b.spans = b.spans[:0]
 		return nil
 	}
-	if !IsPermanent(err) {
+	if !clickhouse.IsPermanent(err) {
 		return err
 	}
 	w.m.InsertErrors.WithLabelValues("spans", "permanent").Inc()
@@ -421,7 +423,7 @@ func (w *Writer) insertSpans(ctx context.Context, b *batch) error {
 	var keep []schemas.Span
 	for i := range b.spans {
 		if e := w.store.InsertSpans(ctx, b.spans[i:i+1]); e != nil {
-			if !IsPermanent(e) {
+			if !clickhouse.IsPermanent(e) {
 				b.spans = append(keep, b.spans[i:]...)
 				return e
 			}
@@ -447,13 +449,13 @@ func (w *Writer) insertFeedback(ctx context.Context, b *batch) error {
 		b.feedback = b.feedback[:0]
 		return nil
 	}
-	if !IsPermanent(err) {
+	if !clickhouse.IsPermanent(err) {
 		return err
 	}
 	w.m.InsertErrors.WithLabelValues("feedback", "permanent").Inc()
 	for i := range b.feedback {
 		if e := w.store.InsertFeedback(ctx, b.feedback[i:i+1]); e != nil {
-			if !IsPermanent(e) {
+			if !clickhouse.IsPermanent(e) {
 				b.feedback = b.feedback[i:]
 				return e
 			}
@@ -479,7 +481,7 @@ func (w *Writer) insertScores(ctx context.Context, b *batch) error {
 		b.scores = b.scores[:0]
 		return nil
 	}
-	if !IsPermanent(err) {
+	if !clickhouse.IsPermanent(err) {
 		return err
 	}
 	w.m.InsertErrors.WithLabelValues(table, "permanent").Inc()
@@ -488,7 +490,7 @@ func (w *Writer) insertScores(ctx context.Context, b *batch) error {
 		switch e := w.store.InsertScores(ctx, b.scores[i:i+1]); {
 		case e == nil:
 			w.m.RowsWritten.WithLabelValues(table).Inc()
-		case !IsPermanent(e):
+		case !clickhouse.IsPermanent(e):
 			b.scores = b.scores[i:]
 			return e
 		default:

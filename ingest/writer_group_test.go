@@ -10,11 +10,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// memStore is a Store in memory: span ids seen, with how often.
+// memStore is a clickhouse.Store in memory: span ids seen, with how often.
 type memStore struct {
 	mu    sync.Mutex
 	spans map[string]int
@@ -40,14 +42,14 @@ func (s *memStore) distinct() int {
 }
 
 // produceTraces sends n one-span traces (ids from seed) to the spans topic.
-func produceTraces(t *testing.T, kc KafkaConfig, seed uint64, n int) {
+func produceTraces(t *testing.T, kc kafka.Config, seed uint64, n int) {
 	t.Helper()
-	prod, err := kgo.NewClient(ProducerOpts(kc)...)
+	prod, err := kgo.NewClient(kafka.ProducerOpts(kc)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	recs, _, err := SplitByTrace(testRequest(seed, n, 1), kc.Topics.Spans)
+	recs, _, err := kafka.SplitByTrace(testRequest(seed, n, 1), kc.Topics.Spans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func produceTraces(t *testing.T, kc KafkaConfig, seed uint64, n int) {
 	}
 }
 
-func startWriter(t *testing.T, kc KafkaConfig, wc WriterConfig, store Store, m *Metrics) *Writer {
+func startWriter(t *testing.T, kc kafka.Config, wc WriterConfig, store clickhouse.Store, m *Metrics) *Writer {
 	t.Helper()
 	cl, err := kgo.NewClient(WriterConsumerOpts(kc, wc, kc.Topics.Spans, kc.Topics.Feedback)...)
 	if err != nil {
@@ -102,8 +104,8 @@ func groupMembers(t *testing.T, brokers []string, group string) (members int, st
 // every rebalance forever and the group stalled.)
 func TestIdleWriterDoesNotBlockRebalance(t *testing.T) {
 	_, brokers := kafkatest.NewCluster(t)
-	kc := KafkaConfig{Brokers: brokers, Partitions: 4}.WithDefaults()
-	if err := EnsureTopics(context.Background(), kc); err != nil {
+	kc := kafka.Config{Brokers: brokers, Partitions: 4}.WithDefaults()
+	if err := kafka.EnsureTopics(context.Background(), kc); err != nil {
 		t.Fatal(err)
 	}
 	wc := WriterConfig{Group: "idle", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}
@@ -123,8 +125,8 @@ func TestIdleWriterDoesNotBlockRebalance(t *testing.T) {
 // and goes on from the log start.
 func TestWriterCountsRecordsExpiredBeforeStored(t *testing.T) {
 	_, brokers := kafkatest.NewCluster(t)
-	kc := KafkaConfig{Brokers: brokers, Partitions: 1}.WithDefaults()
-	if err := EnsureTopics(context.Background(), kc); err != nil {
+	kc := kafka.Config{Brokers: brokers, Partitions: 1}.WithDefaults()
+	if err := kafka.EnsureTopics(context.Background(), kc); err != nil {
 		t.Fatal(err)
 	}
 	wc := WriterConfig{Group: "expiry", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}

@@ -12,21 +12,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // poisonStore rejects, permanently, any insert holding a score of metric
 // "poison", as ClickHouse rejects a row it cannot parse.
-type poisonStore struct{ *CHStore }
+type poisonStore struct{ *clickhouse.Inserter }
 
 func (p poisonStore) InsertScores(ctx context.Context, scores []schemas.Score) error {
 	for _, s := range scores {
 		if s.Metric == "poison" {
-			return Permanent(errors.New("cannot parse poison"))
+			return clickhouse.Permanent(errors.New("cannot parse poison"))
 		}
 	}
-	return p.CHStore.InsertScores(ctx, scores)
+	return p.Inserter.InsertScores(ctx, scores)
 }
 
 // The writer subscribes to the scores topic on its own (its consumer was
@@ -35,16 +38,16 @@ func (p poisonStore) InsertScores(ctx context.Context, scores []schemas.Score) e
 // rejected permanently by the store (isolated row by row, the batch's good
 // rows still stored).
 func TestWriterLandsScoresAndDeadLettersBadOnes(t *testing.T) {
-	chs := migrated(t)
+	chs := chtest.Inserter(t)
 	store := poisonStore{chs}
 	_, brokers := kafkatest.NewCluster(t)
-	kc := KafkaConfig{Brokers: brokers, Partitions: 2}.WithDefaults()
+	kc := kafka.Config{Brokers: brokers, Partitions: 2}.WithDefaults()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := EnsureTopics(ctx, kc); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(ConsumerOpts(kc, "w", kc.Topics.Spans, kc.Topics.Feedback)...)
+	cl, err := kgo.NewClient(kafka.ConsumerOpts(kc, "w", kc.Topics.Spans, kc.Topics.Feedback)...)
 	if err != nil {
 		t.Fatal(err)
 	}

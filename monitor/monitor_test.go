@@ -14,12 +14,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/datasets"
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
 	"github.com/chainwatch/chainwatch/embedding"
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
 	"github.com/chainwatch/chainwatch/sinks"
@@ -31,7 +31,7 @@ func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
 // env is one test's database with the schema migrated.
 type env struct {
 	store *Store
-	chs   *ingest.CHStore
+	chs   *clickhouse.Inserter
 }
 
 func newEnv(t *testing.T) env { return newEnvTB(t) }
@@ -41,10 +41,10 @@ func newEnvTB(t testing.TB) env {
 	addr, db := chtest.Database(t)
 	conn := chtest.Conn(t, addr, db)
 	ctx := t.Context()
-	if _, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	if _, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	chs, err := ingest.NewCHStore(ctx, conn)
+	chs, err := clickhouse.NewInserter(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ package schemas
 // `chainwatch redteam` directly).
 
 // ScoreColumns is the eval_scores insert column list, in the order
-// ingest.CHStore.InsertScores appends them. latency_ms is Score.Latency in
+// clickhouse.Inserter.InsertScores appends them. latency_ms is Score.Latency in
 // milliseconds; ingested_at is the insert time and the ReplacingMergeTree
 // version.
 func ScoreColumns() []string {

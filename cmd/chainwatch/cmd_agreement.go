@@ -13,8 +13,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/evaluators/agreement"
-	"github.com/chainwatch/chainwatch/ingest"
 )
 
 // runAgreement is `chainwatch agreement`: whether each evaluator's scores
@@ -56,7 +56,7 @@ func agreementCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	conn, err := ingest.OpenClickHouse(ctx, cfg.clickHouseOrLocal())
+	conn, err := clickhouse.Open(ctx, cfg.clickHouseOrLocal())
 	if err != nil {
 		return err
 	}

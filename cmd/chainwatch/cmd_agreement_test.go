@@ -11,9 +11,9 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/evaluators/agreement"
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -24,7 +24,7 @@ func scoresDB(t *testing.T) driver.Conn {
 	t.Helper()
 	addr, db := chtest.Database(t)
 	conn := chtest.Conn(t, addr, db)
-	if _, err := schemas.Migrate(t.Context(), ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	if _, err := schemas.Migrate(t.Context(), clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("CHAINWATCH_CLICKHOUSE_ADDR", addr)
@@ -42,7 +42,7 @@ func agreementRun(t *testing.T, args ...string) (string, string, error) {
 func TestAgreementCLI(t *testing.T) {
 	conn := scoresDB(t)
 	ctx := t.Context()
-	store, err := ingest.NewCHStore(ctx, conn)
+	store, err := clickhouse.NewInserter(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,8 +26,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/local/chserver"
 )
 
 // runBenchCollector is `chainwatch bench collector`: the peak RSS of a real
@@ -64,7 +64,7 @@ func runBenchCollector(ctx context.Context, args []string) error {
 	}
 
 	// The frozen broker.
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(ingest.DefaultMaxRecordBytes + 4096)}))
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"message.max.bytes": fmt.Sprint(kafka.DefaultMaxRecordBytes + 4096)}))
 	if err != nil {
 		return err
 	}
@@ -76,7 +76,7 @@ func runBenchCollector(ctx context.Context, args []string) error {
 		cluster.SleepControl(func() { <-thaw })
 		return nil, nil, false
 	})
-	if err := ingest.EnsureTopics(ctx, ingest.KafkaConfig{Brokers: cluster.ListenAddrs()}); err != nil {
+	if err := kafka.EnsureTopics(ctx, kafka.Config{Brokers: cluster.ListenAddrs()}); err != nil {
 		return err
 	}
 

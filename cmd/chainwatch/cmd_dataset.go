@@ -16,8 +16,8 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/datasets"
-	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -88,7 +88,7 @@ func datasetConn(ctx context.Context, load func() (Config, error)) (driver.Conn,
 	if err != nil {
 		return nil, err
 	}
-	return ingest.OpenClickHouse(ctx, cfg.clickHouseOrLocal())
+	return clickhouse.Open(ctx, cfg.clickHouseOrLocal())
 }
 
 func datasetImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -12,9 +12,9 @@ import (
 
 	"github.com/apache/arrow-go/v18/parquet/file"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/datasets"
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -30,7 +30,7 @@ func TestDatasetCLI(t *testing.T) {
 	addr, db := chtest.Database(t)
 	conn := chtest.Conn(t, addr, db)
 	ctx := t.Context()
-	if _, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	if _, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("CHAINWATCH_CLICKHOUSE_ADDR", addr)
@@ -155,7 +155,7 @@ func TestDatasetCLI(t *testing.T) {
 	})
 
 	t.Run("export-spans", func(t *testing.T) {
-		store, err := ingest.NewCHStore(ctx, conn)
+		store, err := clickhouse.NewInserter(ctx, conn)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 // runEvaluator runs continuous evaluation: spans from Kafka (its own
@@ -63,14 +63,14 @@ func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, 
 	}
 	ectx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := ingest.EnsureTopics(ectx, kc); err != nil {
+	if err := kafka.EnsureTopics(ectx, kc); err != nil {
 		return nil, err
 	}
 	ec := cfg.Evaluator.WithDefaults()
 	// A batch is evaluated with rebalances blocked (BlockRebalanceOnPoll):
 	// judge calls make batches slow, so the group waits longer than the
 	// writer's for a member to finish its batch before evicting it.
-	opts := append(ingest.ConsumerOpts(kc, ec.Group, kc.Topics.Spans), kgo.RebalanceTimeout(evaluatorRebalanceTimeout))
+	opts := append(kafka.ConsumerOpts(kc, ec.Group, kc.Topics.Spans), kgo.RebalanceTimeout(evaluatorRebalanceTimeout))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka consumer: %w", err)

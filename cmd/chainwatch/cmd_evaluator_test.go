@@ -14,8 +14,8 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -71,7 +71,7 @@ func TestStartEvaluatorProducesScores(t *testing.T) {
 				kv("gen_ai.prompt.0.content", "who do I write to?"), kv("gen_ai.completion.0.content", "Write to jane.doe@example.com.")},
 		}}}},
 	}}}
-	recs, _, err := ingest.SplitByTrace(req, cfg.Kafka.Topics.Spans)
+	recs, _, err := kafka.SplitByTrace(req, cfg.Kafka.Topics.Spans)
 	if err != nil {
 		t.Fatal(err)
 	}

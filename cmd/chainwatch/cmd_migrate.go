@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -35,12 +35,12 @@ func runMigrate(ctx context.Context, args []string) error {
 		return nil
 	}
 	chc := cfg.clickHouseOrLocal()
-	conn, err := ingest.OpenClickHouse(ctx, chc)
+	conn, err := clickhouse.Open(ctx, chc)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rep, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{RetentionDays: chc.RetentionDays})
+	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{RetentionDays: chc.RetentionDays})
 	if err != nil {
 		return err
 	}

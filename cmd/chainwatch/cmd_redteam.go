@@ -15,9 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/evaluators/openai"
 	"github.com/chainwatch/chainwatch/evaluators/redteam"
-	"github.com/chainwatch/chainwatch/ingest"
 )
 
 // redteamProgressEvery is how often `chainwatch redteam` reports progress on
@@ -106,13 +106,13 @@ func redteamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 
 	// Connect before the run, so a missing table fails fast rather than
 	// after every probe was paid for.
-	var store *ingest.CHStore
+	var store *clickhouse.Inserter
 	if !*noStore {
 		cfg, err := load()
 		if err != nil {
 			return err
 		}
-		conn, err := ingest.OpenClickHouse(ctx, cfg.clickHouseOrLocal())
+		conn, err := clickhouse.Open(ctx, cfg.clickHouseOrLocal())
 		if err != nil {
 			return err
 		}
@@ -124,7 +124,7 @@ func redteamCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if exists == 0 {
 			return errors.New("clickhouse has no eval_scores table: run `chainwatch migrate`, or pass --no-store")
 		}
-		if store, err = ingest.NewCHStore(ctx, conn); err != nil {
+		if store, err = clickhouse.NewInserter(ctx, conn); err != nil {
 			return err
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/clickhouse"
 )
 
 // runReport prints spans per app, chain latency percentiles and tokens per
@@ -29,7 +29,7 @@ func runReport(ctx context.Context, args []string) error {
 		return err
 	}
 	chc := cfg.clickHouseOrLocal()
-	conn, err := ingest.OpenClickHouse(ctx, chc)
+	conn, err := clickhouse.Open(ctx, chc)
 	if err != nil {
 		return err
 	}

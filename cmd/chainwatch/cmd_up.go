@@ -22,8 +22,8 @@ import (
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/internal/supervise"
+	"github.com/chainwatch/chainwatch/local/amserver"
 	"github.com/chainwatch/chainwatch/monitor"
-	"github.com/chainwatch/chainwatch/sinks/amserver"
 )
 
 // runUp runs the whole pipeline in one process. With no kafka.brokers it

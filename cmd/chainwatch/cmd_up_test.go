@@ -12,9 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
 
 // A `chainwatch writer` process serves /healthz and /readyz beside
@@ -27,7 +28,7 @@ func TestWriterProcessServesReadiness(t *testing.T) {
 	bin := chainwatchBinary(t)
 	cluster, brokers := kafkatest.NewCluster(t)
 	addr, db := chtest.Database(t)
-	if err := ingest.EnsureTopics(context.Background(), ingest.KafkaConfig{Brokers: brokers}); err != nil {
+	if err := kafka.EnsureTopics(context.Background(), kafka.Config{Brokers: brokers}); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -12,7 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/monitor"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -48,12 +48,12 @@ func runWorker(ctx context.Context, args []string) error {
 
 // startWorker connects to ClickHouse, makes sure the schema is current and
 // starts the monitors: the configured ones, or monitor.DefaultMonitors.
-func startWorker(ctx context.Context, cfg Config, chc ingest.ClickHouseConfig, brokers []string, reg prometheus.Registerer, log *slog.Logger) (*monitor.Service, error) {
-	conn, err := ingest.OpenClickHouse(ctx, chc)
+func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, brokers []string, reg prometheus.Registerer, log *slog.Logger) (*monitor.Service, error) {
+	conn, err := clickhouse.Open(ctx, chc)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	if _, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
 		return nil, fmt.Errorf("migrating clickhouse: %w", err)
 	}
 	monitors := cfg.Monitors

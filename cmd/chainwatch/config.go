@@ -10,24 +10,26 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/local/amserver"
+	"github.com/chainwatch/chainwatch/local/chserver"
 	"github.com/chainwatch/chainwatch/monitor"
 	"github.com/chainwatch/chainwatch/sinks"
-	"github.com/chainwatch/chainwatch/sinks/amserver"
 )
 
 // Config is the whole process configuration: one YAML file, then
 // environment overrides (envOverrides), then defaults.
 type Config struct {
-	Kafka      ingest.KafkaConfig      `yaml:"kafka"`
-	ClickHouse ingest.ClickHouseConfig `yaml:"clickhouse"`
-	Collector  ingest.CollectorConfig  `yaml:"collector"`
-	Writer     ingest.WriterConfig     `yaml:"writer"`
-	Local      LocalConfig             `yaml:"local"`
-	LogLevel   string                  `yaml:"log_level"`
+	Kafka      kafka.Config           `yaml:"kafka"`
+	ClickHouse clickhouse.Config      `yaml:"clickhouse"`
+	Collector  ingest.CollectorConfig `yaml:"collector"`
+	Writer     ingest.WriterConfig    `yaml:"writer"`
+	Local      LocalConfig            `yaml:"local"`
+	LogLevel   string                 `yaml:"log_level"`
 	// Worker, Monitors, Alerting and Embeddings drive `chainwatch worker`
 	// (and the worker inside `chainwatch up`). With no monitors, the
 	// worker runs monitor.DefaultMonitors.
@@ -159,7 +161,7 @@ func loadConfig(path string) (Config, error) {
 // clickHouseOrLocal is clickhouse as configured, or else the local server
 // that `chainwatch up` starts: what the one-shot commands (migrate, report)
 // talk to.
-func (c Config) clickHouseOrLocal() ingest.ClickHouseConfig {
+func (c Config) clickHouseOrLocal() clickhouse.Config {
 	chc := c.ClickHouse
 	if len(chc.Addr) == 0 {
 		chc.Addr = []string{fmt.Sprintf("127.0.0.1:%d", c.Local.ClickHouse.TCPPort)}

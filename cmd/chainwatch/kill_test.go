@@ -20,10 +20,10 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/ingest/faults"
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
 
 func TestMain(m *testing.M) {
@@ -67,9 +67,9 @@ func TestWriterProcessKilledAndRestarted(t *testing.T) {
 	bin := chainwatchBinary(t)
 	_, brokers := kafkatest.NewCluster(t)
 	addr, db := chtest.Database(t)
-	kcfg := ingest.KafkaConfig{Brokers: brokers}.WithDefaults()
+	kcfg := kafka.Config{Brokers: brokers}.WithDefaults()
 	ctx := context.Background()
-	if err := ingest.EnsureTopics(ctx, kcfg); err != nil {
+	if err := kafka.EnsureTopics(ctx, kcfg); err != nil {
 		t.Fatal(err)
 	}
 	start := func() *exec.Cmd {
@@ -83,14 +83,14 @@ func TestWriterProcessKilledAndRestarted(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		return cmd
 	}
-	prod, err := kgo.NewClient(ingest.ProducerOpts(kcfg)...)
+	prod, err := kgo.NewClient(kafka.ProducerOpts(kcfg)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer prod.Close()
 	produce := func(from, to int) {
 		for i := from; i < to; i++ {
-			recs, _, err := ingest.SplitByTrace(oneTrace(i), kcfg.Topics.Spans)
+			recs, _, err := kafka.SplitByTrace(oneTrace(i), kcfg.Topics.Spans)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,7 +14,8 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/kafkatest"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
 )
@@ -31,9 +32,9 @@ import (
 //	go test ./evaluators/runner/ -run '^$' -bench Runner -benchtime 5x
 func BenchmarkRunner(b *testing.B) {
 	_, brokers := kafkatest.NewCluster(b, kfake.DefaultNumPartitions(4))
-	kc := ingest.KafkaConfig{Brokers: brokers, Partitions: 4, Compression: "none"}.WithDefaults()
+	kc := kafka.Config{Brokers: brokers, Partitions: 4, Compression: "none"}.WithDefaults()
 	ctx := context.Background()
-	if err := ingest.EnsureTopics(ctx, kc); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc); err != nil {
 		b.Fatal(err)
 	}
 	const nTraces = 3000
@@ -47,7 +48,7 @@ func BenchmarkRunner(b *testing.B) {
 	for i := range traces {
 		traces[i] = g.Next(now, false)
 	}
-	recs, nSpans, err := ingest.SplitByTrace(g.Pack(traces), kc.Topics.Spans)
+	recs, nSpans, err := kafka.SplitByTrace(g.Pack(traces), kc.Topics.Spans)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func BenchmarkRunner(b *testing.B) {
 			}
 		}
 	}
-	prod, err := kgo.NewClient(ingest.ProducerOpts(kc)...)
+	prod, err := kgo.NewClient(kafka.ProducerOpts(kc)...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func BenchmarkRunner(b *testing.B) {
 				cfg.Sample.Rate = 1
 				cfg.ReferenceMetrics = nil
 				cfg.Batch.MaxRecords, cfg.Batch.MaxWait = 500, 20*time.Millisecond
-				cl, err := kgo.NewClient(ingest.ConsumerOpts(kc, cfg.Group, kc.Topics.Spans)...)
+				cl, err := kgo.NewClient(kafka.ConsumerOpts(kc, cfg.Group, kc.Topics.Spans)...)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -18,12 +18,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/evaltest"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
 )
@@ -73,11 +74,11 @@ func traffic(t *testing.T, p *pipeline.Pipeline, seed uint64, n int, mutate func
 			mutate(i, traces[i])
 		}
 	}
-	recs, _, err := ingest.SplitByTrace(g.Pack(traces), p.Kafka.Topics.Spans)
+	recs, _, err := kafka.SplitByTrace(g.Pack(traces), p.Kafka.Topics.Spans)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(ingest.ProducerOpts(p.Kafka)...)
+	cl, err := kgo.NewClient(kafka.ProducerOpts(p.Kafka)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func candidates(t *testing.T, recs []*kgo.Record) []candidate {
 
 func startRunner(t *testing.T, p *pipeline.Pipeline, cfg runner.Config, m *runner.Metrics, hook func() bool, opts ...runner.Opt) *runner.Runner {
 	t.Helper()
-	cl, err := kgo.NewClient(ingest.ConsumerOpts(p.Kafka, cfg.WithDefaults().Group, p.Kafka.Topics.Spans)...)
+	cl, err := kgo.NewClient(kafka.ConsumerOpts(p.Kafka, cfg.WithDefaults().Group, p.Kafka.Topics.Spans)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/openai"
 	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -80,7 +81,7 @@ func WithJudgeOpts(jo ...evaluators.JudgeOpt) Opt {
 // Runner is one member of the evaluator consumer group.
 type Runner struct {
 	cfg     Config
-	topics  ingest.Topics
+	topics  kafka.Topics
 	cl      ingest.Consumer
 	sampler *Sampler
 	always  []evaluators.Evaluator // every sampled span
@@ -100,9 +101,9 @@ type Runner struct {
 }
 
 // New wires a runner; cl must be a consumer of topics.Spans built with
-// ingest.ConsumerOpts (manual commits, acks=all for the scores it
+// kafka.ConsumerOpts (manual commits, acks=all for the scores it
 // produces) in cfg.Group.
-func New(cfg Config, topics ingest.Topics, cl ingest.Consumer, options ...Opt) (*Runner, error) {
+func New(cfg Config, topics kafka.Topics, cl ingest.Consumer, options ...Opt) (*Runner, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -21,6 +21,7 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -78,7 +79,7 @@ func (f *fakeConsumer) ProduceSync(_ context.Context, rs ...*kgo.Record) kgo.Pro
 	return out
 }
 
-var topics = ingest.Topics{Spans: "spans", Scores: "scores", Feedback: "feedback", DeadLetter: "dlq"}
+var topics = kafka.Topics{Spans: "spans", Scores: "scores", Feedback: "feedback", DeadLetter: "dlq"}
 
 // spanRecord is one trace record with one llm span per output.
 func spanRecord(t *testing.T, offset int64, outputs ...string) *kgo.Record {
@@ -95,7 +96,7 @@ func spanRecord(t *testing.T, offset int64, outputs ...string) *kgo.Record {
 			Attributes: []*commonpb.KeyValue{kv("chainwatch.app", "a"), kv("chainwatch.component.kind", "llm"),
 				kv("gen_ai.prompt.0.content", "q"), kv("gen_ai.completion.0.content", out)}})
 	}
-	recs, _, err := ingest.SplitByTrace(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{ss}}}}, topics.Spans)
+	recs, _, err := kafka.SplitByTrace(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{ss}}}}, topics.Spans)
 	if err != nil {
 		t.Fatal(err)
 	}

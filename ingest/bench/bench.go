@@ -30,9 +30,10 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chserver"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/local/chserver"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -123,19 +124,19 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 
 	// Baseline: the same rows straight into ClickHouse with the writer's
 	// column-oriented batch insert, no HTTP, no Kafka, no decoding.
-	conn, err := ingest.OpenClickHouse(ctx, ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_raw"})
+	conn, err := clickhouse.Open(ctx, clickhouse.Config{Addr: []string{addr}, Database: "bench_raw"})
 	if err != nil {
 		return res, err
 	}
 	defer conn.Close()
 	if res.ClickHouse == "" {
-		vs, _ := ingest.MigrationDB{Conn: conn}.QueryStrings(ctx, "SELECT version()")
+		vs, _ := clickhouse.MigrationDB{Conn: conn}.QueryStrings(ctx, "SELECT version()")
 		res.ClickHouse = strings.Join(vs, "")
 	}
 	if err := resetDB(ctx, conn, "bench_raw"); err != nil {
 		return res, err
 	}
-	store, err := ingest.NewCHStore(ctx, conn)
+	store, err := clickhouse.NewInserter(ctx, conn)
 	if err != nil {
 		return res, err
 	}
@@ -164,7 +165,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	fmt.Fprintf(progress, "baseline: %.0f rows/s\n", res.BaselineRowsPerSec)
 
 	// The pipeline.
-	pconn, err := ingest.OpenClickHouse(ctx, ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_pipeline"})
+	pconn, err := clickhouse.Open(ctx, clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"})
 	if err != nil {
 		return res, err
 	}
@@ -181,7 +182,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	defer os.RemoveAll(kdir)
 	p, err := pipeline.Start(ctx, pipeline.Options{
 		LocalKafkaDir: kdir,
-		ClickHouse:    ingest.ClickHouseConfig{Addr: []string{addr}, Database: "bench_pipeline"},
+		ClickHouse:    clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"},
 		Collector:     ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
 		Writer:        ingest.WriterConfig{Batch: ingest.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
 		Writers:       o.Writers,
@@ -286,7 +287,7 @@ func resetDB(ctx context.Context, conn driver.Conn, db string) error {
 			return err
 		}
 	}
-	_, err := schemas.Migrate(ctx, ingest.MigrationDB{Conn: conn}, schemas.TableOptions{})
+	_, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{})
 	return err
 }
 

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,7 +36,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/local/chserver"
 )
 
 // Options shape a run; zero values take the defaults in brackets.
@@ -113,7 +114,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 			return res, err
 		}
 	}
-	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(ingest.DefaultPartitions))
+	broker, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.DefaultNumPartitions(kafka.DefaultPartitions))
 	if err != nil {
 		return res, fmt.Errorf("starting kfake: %w", err)
 	}
@@ -129,7 +130,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 		defer s.Stop()
 		chAddr = s.Addr()
 	}
-	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{chAddr}})
+	conn, err := chgo.Open(&chgo.Options{Addr: []string{chAddr}})
 	if err != nil {
 		return res, err
 	}
@@ -137,14 +138,14 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 	if err := conn.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+o.Database); err != nil {
 		return res, fmt.Errorf("creating database %s: %w", o.Database, err)
 	}
-	kc := ingest.KafkaConfig{Brokers: brokers}.WithDefaults()
+	kc := kafka.Config{Brokers: brokers}.WithDefaults()
 	admCl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
 		return res, err
 	}
 	defer admCl.Close()
 	adm := kadm.NewClient(admCl)
-	if err := ingest.EnsureTopics(ctx, kc); err != nil {
+	if err := kafka.EnsureTopics(ctx, kc); err != nil {
 		return res, err
 	}
 	httpAddr, err := freeAddr()

@@ -13,6 +13,7 @@ import (
 	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/internal/supervise"
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 func getHealth(t *testing.T, url string) (int, ingest.HealthReport) {
@@ -62,7 +63,7 @@ func TestLocalClickHouseKilledIsRestarted(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	p, err := pipeline.Start(ctx, pipeline.Options{
-		Kafka:     ingest.KafkaConfig{Partitions: 4},
+		Kafka:     kafka.Config{Partitions: 4},
 		Collector: ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
 		Writer: ingest.WriterConfig{Batch: ingest.BatchConfig{MaxWait: 200 * time.Millisecond},
 			Retry: ingest.RetryConfig{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}},

@@ -19,9 +19,11 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chserver"
 	"github.com/chainwatch/chainwatch/internal/supervise"
+	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/local/chserver"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -36,8 +38,8 @@ const (
 // Options say what to run. Empty Kafka.Brokers starts kfake on LocalKafkaPort;
 // empty ClickHouse.Addr starts a clickhouse-server child with LocalClickHouse.
 type Options struct {
-	Kafka      ingest.KafkaConfig
-	ClickHouse ingest.ClickHouseConfig
+	Kafka      kafka.Config
+	ClickHouse clickhouse.Config
 	Collector  ingest.CollectorConfig
 	Writer     ingest.WriterConfig
 
@@ -55,10 +57,10 @@ type Options struct {
 
 // Pipeline is a running pipeline.
 type Pipeline struct {
-	Kafka      ingest.KafkaConfig      // effective (brokers filled in)
-	ClickHouse ingest.ClickHouseConfig // effective (addr filled in)
-	Broker     *kfake.Cluster          // nil unless started here
-	CHServer   *chserver.Server        // nil unless started here
+	Kafka      kafka.Config      // effective (brokers filled in)
+	ClickHouse clickhouse.Config // effective (addr filled in)
+	Broker     *kfake.Cluster    // nil unless started here
+	CHServer   *chserver.Server  // nil unless started here
 	Conn       driver.Conn
 	Collector  *ingest.Collector
 	Writers    []*ingest.Writer
@@ -126,13 +128,13 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		p.CHServer.Supervise(supervise.Options{Log: p.log,
 			Restarts: supervise.RestartsCounter(p.Registry).WithLabelValues("clickhouse")})
 	}
-	if err = ingest.EnsureTopics(ctx, p.Kafka); err != nil {
+	if err = kafka.EnsureTopics(ctx, p.Kafka); err != nil {
 		return nil, err
 	}
-	if p.Conn, err = ingest.OpenClickHouse(ctx, p.ClickHouse); err != nil {
+	if p.Conn, err = clickhouse.Open(ctx, p.ClickHouse); err != nil {
 		return nil, err
 	}
-	if p.Migration, err = schemas.Migrate(ctx, ingest.MigrationDB{Conn: p.Conn}, schemas.TableOptions{RetentionDays: p.ClickHouse.RetentionDays}); err != nil {
+	if p.Migration, err = schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: p.Conn}, schemas.TableOptions{RetentionDays: p.ClickHouse.RetentionDays}); err != nil {
 		return nil, fmt.Errorf("migrating clickhouse: %w", err)
 	}
 	for _, w := range p.Migration.Warnings {
@@ -140,7 +142,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	}
 	p.Metrics = ingest.NewMetrics(p.Registry)
 	if !o.NoWriter {
-		store, err := ingest.NewCHStore(ctx, p.Conn)
+		store, err := clickhouse.NewInserter(ctx, p.Conn)
 		if err != nil {
 			return nil, err
 		}
@@ -165,7 +167,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		return nil, err
 	}
 	if !o.NoCollector {
-		if p.producer, err = kgo.NewClient(ingest.ProducerOpts(p.Kafka)...); err != nil {
+		if p.producer, err = kgo.NewClient(kafka.ProducerOpts(p.Kafka)...); err != nil {
 			return nil, fmt.Errorf("creating kafka producer: %w", err)
 		}
 		p.Collector = ingest.NewCollector(o.Collector.WithKafka(p.Kafka), p.Kafka.Topics, p.producer, p.Metrics, p.log)

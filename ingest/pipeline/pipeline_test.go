@@ -26,9 +26,11 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/ingest"
-	"github.com/chainwatch/chainwatch/ingest/chtest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
@@ -189,12 +191,12 @@ func TestWriterKilledMidBatch(t *testing.T) {
 			t.Fatalf("status %d", code)
 		}
 	}
-	store, err := ingest.NewCHStore(context.Background(), p.Conn)
+	store, err := clickhouse.NewInserter(context.Background(), p.Conn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	newWriter := func() *ingest.Writer {
-		cl, err := kgo.NewClient(ingest.ConsumerOpts(p.Kafka, "kill-test", p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
+		cl, err := kgo.NewClient(kafka.ConsumerOpts(p.Kafka, "kill-test", p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -229,7 +231,7 @@ func TestWriterKilledMidBatch(t *testing.T) {
 // is back every span arrives.
 func TestClickHouseOutageUnderLoad(t *testing.T) {
 	srv := chtest.StartPrivate(t)
-	p := startPipeline(t, pipeline.Options{ClickHouse: ingest.ClickHouseConfig{Addr: []string{srv.Addr()}, Database: "outage"}})
+	p := startPipeline(t, pipeline.Options{ClickHouse: clickhouse.Config{Addr: []string{srv.Addr()}, Database: "outage"}})
 	url := "http://" + p.Collector.HTTPAddr()
 	adm := kadm.NewClient(mustClient(t, p.Kafka.Brokers))
 	committed := func() int64 {
@@ -298,12 +300,12 @@ func TestKafkaUnreachable(t *testing.T) {
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
 	l.Close()
-	cl, err := kgo.NewClient(ingest.ProducerOpts(ingest.KafkaConfig{Brokers: []string{dead}, ProduceTimeout: time.Second})...)
+	cl, err := kgo.NewClient(kafka.ProducerOpts(kafka.Config{Brokers: []string{dead}, ProduceTimeout: time.Second})...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	c := ingest.NewCollector(ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"}, ingest.KafkaConfig{}.WithDefaults().Topics, cl, ingest.NewMetrics(nil), nil)
+	c := ingest.NewCollector(ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"}, kafka.Config{}.WithDefaults().Topics, cl, ingest.NewMetrics(nil), nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -400,7 +402,7 @@ func TestSeveralWriters(t *testing.T) {
 func BenchmarkEndToEnd(b *testing.B) {
 	addr, db := chtest.Database(b)
 	p, err := pipeline.Start(context.Background(), pipeline.Options{
-		ClickHouse: ingest.ClickHouseConfig{Addr: []string{addr}, Database: db},
+		ClickHouse: clickhouse.Config{Addr: []string{addr}, Database: db},
 		Collector:  ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
 		Writer:     ingest.WriterConfig{Batch: ingest.BatchConfig{MaxWait: 100 * time.Millisecond}},
 	})

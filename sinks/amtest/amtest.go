@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chainwatch/chainwatch/sinks/amserver"
+	"github.com/chainwatch/chainwatch/local/amserver"
 )
 
 // EnvBinary names the environment variable with the binary's path.

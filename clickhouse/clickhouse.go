@@ -1,4 +1,7 @@
-package ingest
+// Package clickhouse is chainwatch's one home for ClickHouse: the
+// configuration, Open, the migrator's connection, the permanent-error rule
+// and the insert path for spans, feedback and scores.
+package clickhouse
 
 import (
 	"context"
@@ -10,23 +13,23 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// OpenClickHouse connects to the configured database, creating it when
+// Open connects to the configured database, creating it when
 // missing (the connection for that step uses the default database).
-func OpenClickHouse(ctx context.Context, c ClickHouseConfig) (driver.Conn, error) {
+func Open(ctx context.Context, c Config) (driver.Conn, error) {
 	c = c.WithDefaults()
 	if len(c.Addr) == 0 {
-		return nil, errors.New("clickhouse.addr is empty")
+		return nil, errors.New("chgo.addr is empty")
 	}
 	open := func(db string) (driver.Conn, error) {
-		return clickhouse.Open(&clickhouse.Options{
+		return chgo.Open(&chgo.Options{
 			Addr:         c.Addr,
-			Auth:         clickhouse.Auth{Database: db, Username: c.Username, Password: c.Password},
+			Auth:         chgo.Auth{Database: db, Username: c.Username, Password: c.Password},
 			DialTimeout:  c.DialTimeout,
 			MaxOpenConns: 8,
 			MaxIdleConns: 8,
@@ -96,9 +99,9 @@ type Store interface {
 	InsertScores(ctx context.Context, scores []schemas.Score) error
 }
 
-// CHStore inserts into ClickHouse with column-oriented batches and an
+// Inserter inserts into ClickHouse with column-oriented batches and an
 // explicit column list (which ClickHouse 18.16 needs).
-type CHStore struct {
+type Inserter struct {
 	conn       driver.Conn
 	caps       schemas.Capabilities
 	spansSQL   string
@@ -106,11 +109,11 @@ type CHStore struct {
 	scoresSQL  string
 }
 
-var _ Store = (*CHStore)(nil)
+var _ Store = (*Inserter)(nil)
 
-// NewCHStore reads the server version to learn the table shapes the migrator
+// NewInserter reads the server version to learn the table shapes the migrator
 // chose.
-func NewCHStore(ctx context.Context, conn driver.Conn) (*CHStore, error) {
+func NewInserter(ctx context.Context, conn driver.Conn) (*Inserter, error) {
 	v, err := MigrationDB{conn}.QueryStrings(ctx, "SELECT version()")
 	if err != nil || len(v) == 0 {
 		return nil, fmt.Errorf("reading clickhouse version: %w", err)
@@ -120,7 +123,7 @@ func NewCHStore(ctx context.Context, conn driver.Conn) (*CHStore, error) {
 		return nil, err
 	}
 	caps := schemas.CapabilitiesOf(sv)
-	return &CHStore{
+	return &Inserter{
 		conn:       conn,
 		caps:       caps,
 		spansSQL:   "INSERT INTO spans (" + strings.Join(schemas.SpanColumns(caps), ", ") + ")",
@@ -130,10 +133,13 @@ func NewCHStore(ctx context.Context, conn driver.Conn) (*CHStore, error) {
 }
 
 // Conn is the underlying connection.
-func (s *CHStore) Conn() driver.Conn { return s.conn }
+func (s *Inserter) Conn() driver.Conn { return s.conn }
+
+// Capabilities are what the server at hand supports.
+func (s *Inserter) Capabilities() schemas.Capabilities { return s.caps }
 
 // InsertSpans writes spans in one insert.
-func (s *CHStore) InsertSpans(ctx context.Context, spans []schemas.Span) error {
+func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error {
 	if len(spans) == 0 {
 		return nil
 	}
@@ -212,7 +218,7 @@ func (s *CHStore) InsertSpans(ctx context.Context, spans []schemas.Span) error {
 }
 
 // InsertFeedback writes feedback rows in one insert.
-func (s *CHStore) InsertFeedback(ctx context.Context, fb []schemas.Feedback) error {
+func (s *Inserter) InsertFeedback(ctx context.Context, fb []schemas.Feedback) error {
 	if len(fb) == 0 {
 		return nil
 	}
@@ -236,7 +242,7 @@ func (s *CHStore) InsertFeedback(ctx context.Context, fb []schemas.Feedback) err
 
 // InsertScores writes evaluation scores in one insert, columns in the order
 // of schemas.ScoreColumns.
-func (s *CHStore) InsertScores(ctx context.Context, scores []schemas.Score) error {
+func (s *Inserter) InsertScores(ctx context.Context, scores []schemas.Score) error {
 	if len(scores) == 0 {
 		return nil
 	}
@@ -305,7 +311,7 @@ func IsPermanent(err error) bool {
 	if errors.As(err, &ne) {
 		return false
 	}
-	var ex *clickhouse.Exception
+	var ex *chgo.Exception
 	if errors.As(err, &ex) {
 		switch ex.Code {
 		case 6, // CANNOT_PARSE_TEXT

@@ -14,10 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2"
+	chgo "github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
-	"github.com/chainwatch/chainwatch/ingest/chserver"
+	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/local/chserver"
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // EnvAddr names the environment variable with a running server's address.
@@ -103,7 +105,7 @@ func Conn(tb testing.TB, addr, db string) driver.Conn {
 }
 
 func open(addr, db string) (driver.Conn, error) {
-	c, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Database: db, Username: "default"}})
+	c, err := chgo.Open(&chgo.Options{Addr: []string{addr}, Auth: chgo.Auth{Database: db, Username: "default"}})
 	if err != nil {
 		return nil, err
 	}
@@ -121,5 +123,31 @@ func StartPrivate(tb testing.TB) *chserver.Server {
 		tb.Fatalf("starting private clickhouse: %v", err)
 	}
 	tb.Cleanup(s.Stop)
+	return s
+}
+
+// Migrated is a connection to a fresh database with chainwatch's schema
+// (migrated twice: the second run must change nothing).
+func Migrated(tb testing.TB) driver.Conn {
+	tb.Helper()
+	addr, db := Database(tb)
+	conn := Conn(tb, addr, db)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{})
+		if err != nil || (i == 1 && len(rep.Applied) != 0) {
+			tb.Fatalf("migrate run %d: applied %v, err %v", i+1, rep.Applied, err)
+		}
+	}
+	return conn
+}
+
+// Inserter is the insert path over a Migrated database.
+func Inserter(tb testing.TB) *clickhouse.Inserter {
+	tb.Helper()
+	s, err := clickhouse.NewInserter(context.Background(), Migrated(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
 	return s
 }

@@ -18,8 +18,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/chainwatch/chainwatch/ingest/chserver"
 	"github.com/chainwatch/chainwatch/internal/supervise"
+	"github.com/chainwatch/chainwatch/local/chserver"
 )
 
 // syncBuf is a log sink safe for the supervisor's goroutine.

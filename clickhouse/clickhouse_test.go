@@ -1,4 +1,4 @@
-package ingest
+package clickhouse_test
 
 import (
 	"context"
@@ -9,39 +9,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chainwatch/chainwatch/ingest/chtest"
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
 
-func migrated(t *testing.T) *CHStore {
-	t.Helper()
-	addr, db := chtest.Database(t)
-	ctx := context.Background()
-	conn, err := OpenClickHouse(ctx, ClickHouseConfig{Addr: []string{addr}, Database: db})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if _, err := schemas.Migrate(ctx, MigrationDB{conn}, schemas.TableOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	// Running it again changes nothing.
-	rep, err := schemas.Migrate(ctx, MigrationDB{conn}, schemas.TableOptions{})
-	if err != nil || len(rep.Applied) != 0 {
-		t.Fatalf("second migrate: applied %v, err %v", rep.Applied, err)
-	}
-	s, err := NewCHStore(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 // Every field of a span survives the insert, on the server at hand.
 func TestCHStoreRoundTrip(t *testing.T) {
-	s := migrated(t)
+	s := chtest.Inserter(t)
 	ctx := context.Background()
 	start := time.Date(2026, 11, 1, 12, 0, 0, 123456789, time.UTC)
 	want := schemas.Span{
@@ -83,30 +59,9 @@ func TestCHStoreRoundTrip(t *testing.T) {
 	}
 }
 
-func TestFeedbackRoundTripAndDedup(t *testing.T) {
-	s := migrated(t)
-	ctx := context.Background()
-	fb, err := DecodeFeedback([]byte(`{"feedback":[{"trace_id":"0102030405060708090a0b0c0d0e0f10","score":1},{"trace_id":"0102030405060708090a0b0c0d0e0f10","label":"wrong"}]}`), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 2; i++ { // a replay
-		if err := s.InsertFeedback(ctx, fb); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var n, scored uint64
-	if err := s.Conn().QueryRow(ctx, "SELECT count(), count(score) FROM feedback FINAL").Scan(&n, &scored); err != nil {
-		t.Fatal(err)
-	}
-	if n != 2 || scored != 1 {
-		t.Fatalf("feedback FINAL: %d rows, %d scored; want 2 and 1", n, scored)
-	}
-}
-
 // The example queries in schemas/README.md run on the server at hand.
 func TestReadmeQueriesRun(t *testing.T) {
-	s := migrated(t)
+	s := chtest.Inserter(t)
 	ctx := context.Background()
 	doc, err := os.ReadFile("../schemas/README.md")
 	if err != nil {
@@ -119,7 +74,7 @@ func TestReadmeQueriesRun(t *testing.T) {
 	attr := regexp.MustCompile(`attributes\['([^']*)'\]`)
 	for i, b := range blocks {
 		q := strings.TrimSuffix(strings.TrimSpace(b[1]), ";")
-		if !s.caps.Map {
+		if !s.Capabilities().Map {
 			q = attr.ReplaceAllString(q, "attr_values[indexOf(attr_keys, '$1')]")
 		}
 		rows, err := s.Conn().Query(ctx, q)
@@ -135,7 +90,7 @@ func TestReadmeQueriesRun(t *testing.T) {
 // and re-inserting the same (trace, span, evaluator, version, metric)
 // replaces the row under FINAL.
 func TestScoresRoundTripAndDedup(t *testing.T) {
-	s := migrated(t)
+	s := chtest.Inserter(t)
 	ctx := context.Background()
 	created := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 	scores := []schemas.Score{

@@ -1,11 +1,10 @@
-package ingest
+package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,7 +15,7 @@ import (
 // idempotent (franz-go's default), acks from all in-sync replicas, a bounded
 // buffer (full → kgo.ErrMaxBuffered → 503) and a delivery timeout (Kafka
 // unreachable → the request fails → 503).
-func ProducerOpts(c KafkaConfig) []kgo.Opt {
+func ProducerOpts(c Config) []kgo.Opt {
 	c = c.WithDefaults()
 	return []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
@@ -30,7 +29,7 @@ func ProducerOpts(c KafkaConfig) []kgo.Opt {
 
 // ConsumerOpts are the franz-go options of a consumer-group member that
 // commits by hand, after its records are stored.
-func ConsumerOpts(c KafkaConfig, group string, topics ...string) []kgo.Opt {
+func ConsumerOpts(c Config, group string, topics ...string) []kgo.Opt {
 	c = c.WithDefaults()
 	return []kgo.Opt{
 		kgo.SeedBrokers(c.Brokers...),
@@ -46,36 +45,6 @@ func ConsumerOpts(c KafkaConfig, group string, topics ...string) []kgo.Opt {
 		kgo.ProducerBatchMaxBytes(int32(c.MaxRecordBytes + 4096)),
 		kgo.RecordDeliveryTimeout(c.ProduceTimeout),
 	}
-}
-
-// WriterConsumerOpts are ConsumerOpts for the writer group, which must
-// never skip a record silently:
-//   - a position Kafka no longer holds (retention deleted records before
-//     they were stored) is not reset quietly: the fetch fails with
-//     OffsetOutOfRange and the writer counts, logs and repositions
-//     (Writer.expired);
-//   - a shorter session timeout (writer.session_timeout, default 10 s), so
-//     the partitions of a killed writer move to the others in seconds, not
-//     Kafka's 45 s; and a rebalance timeout (writer.rebalance_timeout,
-//     default 20 s) that bounds how long a rebalance waits for a member
-//     that does not rejoin (a member busy inserting a batch past it is
-//     dropped from the generation; its batch is delivered again);
-//   - with writer.instance_id ("-": none), static membership: a writer
-//     restarted under the same id takes its partitions back without a
-//     rebalance.
-func WriterConsumerOpts(c KafkaConfig, w WriterConfig, topics ...string) []kgo.Opt {
-	w = w.WithDefaults()
-	opts := append(ConsumerOpts(c, w.Group, topics...),
-		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),
-		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
-		kgo.SessionTimeout(w.SessionTimeout),
-		kgo.HeartbeatInterval(max(100*time.Millisecond, w.SessionTimeout/10)),
-		kgo.RebalanceTimeout(w.RebalanceTimeout),
-	)
-	if w.InstanceID != "" && w.InstanceID != "-" {
-		opts = append(opts, kgo.InstanceID(w.InstanceID))
-	}
-	return opts
 }
 
 func compression(name string) kgo.CompressionCodec {
@@ -95,7 +64,7 @@ func compression(name string) kgo.CompressionCodec {
 
 // EnsureTopics creates chainwatch's topics when they are missing; existing
 // topics are left as they are.
-func EnsureTopics(ctx context.Context, c KafkaConfig) error {
+func EnsureTopics(ctx context.Context, c Config) error {
 	c = c.WithDefaults()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
 	if err != nil {

@@ -1,0 +1,131 @@
+// Package kafka is chainwatch's one home for Kafka: the configuration, the
+// topic names, the franz-go clients every process builds (collector,
+// writer, worker owner, evaluator, the future gateway), EnsureTopics, and
+// the record key (one record per trace, keyed by its trace id).
+package kafka
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Defaults, named so that docs and code agree.
+const (
+	DefaultSpansTopic       = "chainwatch.spans"
+	DefaultFeedbackTopic    = "chainwatch.feedback"
+	DefaultScoresTopic      = "chainwatch.scores"
+	DefaultDeadLetterTopic  = "chainwatch.deadletter"
+	DefaultPartitions       = 6
+	DefaultProduceTimeout   = 10 * time.Second
+	DefaultMaxBufferedBytes = 256 << 20
+	DefaultMaxRecordBytes   = 16 << 20
+)
+
+// Topics names the Kafka topics chainwatch uses.
+type Topics struct {
+	Spans    string `yaml:"spans"`
+	Feedback string `yaml:"feedback"`
+	// Scores carries evaluation scores (schemas.Score as JSON, key = trace
+	// id) from `chainwatch evaluator` to the writer.
+	Scores     string `yaml:"scores"`
+	DeadLetter string `yaml:"dead_letter"`
+}
+
+// Config says where Kafka is and how chainwatch talks to it. With no
+// brokers, `chainwatch up` starts an in-process broker (kfake).
+type Config struct {
+	Brokers           []string      `yaml:"brokers"`
+	Topics            Topics        `yaml:"topics"`
+	Partitions        int32         `yaml:"partitions"`         // for topics chainwatch creates
+	ReplicationFactor int16         `yaml:"replication_factor"` // for topics chainwatch creates; -1 = broker default
+	ProduceTimeout    time.Duration `yaml:"produce_timeout"`    // a record not acknowledged by then fails (→ 503)
+	MaxBufferedBytes  int           `yaml:"max_buffered_bytes"` // producer buffer; full → 503
+	MaxRecordBytes    int           `yaml:"max_record_bytes"`   // largest record (one trace); also the topics' max.message.bytes
+	Compression       string        `yaml:"compression"`        // none, gzip, snappy, lz4, zstd
+	// Retention of the topics chainwatch creates (retention.ms and, per
+	// partition, retention.bytes); 0 leaves the broker's default. Topics
+	// that exist already are not changed.
+	TopicRetention      time.Duration `yaml:"topic_retention"`
+	TopicRetentionBytes int64         `yaml:"topic_retention_bytes"`
+	// RetentionHeadroom: the collector answers 503 while records the writer
+	// group has not stored fill this share of a partition's retention
+	// (bytes or time); default 0.5, -1 turns the check off.
+	RetentionHeadroom float64 `yaml:"retention_headroom"`
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Topics.Spans == "" {
+		c.Topics.Spans = DefaultSpansTopic
+	}
+	if c.Topics.Feedback == "" {
+		c.Topics.Feedback = DefaultFeedbackTopic
+	}
+	if c.Topics.Scores == "" {
+		c.Topics.Scores = DefaultScoresTopic
+	}
+	if c.Topics.DeadLetter == "" {
+		c.Topics.DeadLetter = DefaultDeadLetterTopic
+	}
+	if c.Partitions == 0 {
+		c.Partitions = DefaultPartitions
+	}
+	if c.ReplicationFactor == 0 {
+		c.ReplicationFactor = -1
+	}
+	if c.ProduceTimeout == 0 {
+		c.ProduceTimeout = DefaultProduceTimeout
+	}
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if c.MaxRecordBytes == 0 {
+		c.MaxRecordBytes = DefaultMaxRecordBytes
+	}
+	if c.Compression == "" {
+		c.Compression = "lz4"
+	}
+	return c
+}
+
+// Validate names the bad YAML key.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Partitions < 0 {
+		errs = append(errs, errors.New("kafka.partitions must be > 0"))
+	}
+	if c.ProduceTimeout < 0 {
+		errs = append(errs, errors.New("kafka.produce_timeout must be > 0"))
+	}
+	if c.MaxBufferedBytes < 0 {
+		errs = append(errs, errors.New("kafka.max_buffered_bytes must be > 0"))
+	}
+	if c.MaxRecordBytes < 0 {
+		errs = append(errs, errors.New("kafka.max_record_bytes must be > 0"))
+	}
+	if c.MaxRecordBytes > 0 && c.MaxBufferedBytes > 0 && c.MaxRecordBytes > c.MaxBufferedBytes {
+		errs = append(errs, fmt.Errorf("kafka.max_record_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a record of the largest allowed size could never be buffered", c.MaxRecordBytes, c.MaxBufferedBytes))
+	}
+	if c.RetentionHeadroom != -1 && (c.RetentionHeadroom < 0 || c.RetentionHeadroom >= 1) {
+		errs = append(errs, fmt.Errorf("kafka.retention_headroom must be in (0, 1), or -1 for off; got %v", c.RetentionHeadroom))
+	}
+	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
+		errs = append(errs, errors.New("kafka.topic_retention and kafka.topic_retention_bytes must be >= 0"))
+	}
+	switch c.Compression {
+	case "", "none", "gzip", "snappy", "lz4", "zstd":
+	default:
+		errs = append(errs, fmt.Errorf("kafka.compression must be one of none, gzip, snappy, lz4, zstd; got %q", c.Compression))
+	}
+	t := c.Topics
+	seen := map[string]bool{}
+	for _, name := range []string{t.Spans, t.Feedback, t.Scores, t.DeadLetter} {
+		if name != "" && seen[name] {
+			errs = append(errs, errors.New("kafka.topics: spans, feedback, scores and dead_letter must be distinct"))
+			break
+		}
+		seen[name] = true
+	}
+	return errors.Join(errs...)
+}
