@@ -3,7 +3,10 @@
 // imports nothing of ours.
 package schemas
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // ComponentKind is what a span's component does inside a chain.
 type ComponentKind string
@@ -23,6 +26,19 @@ const (
 	KindAgent     ComponentKind = "agent"
 	KindEvaluator ComponentKind = "evaluator"
 )
+
+var allKinds = [...]ComponentKind{KindLLM, KindRetriever, KindReranker, KindTool, KindEmbedding, KindGuardrail, KindChain, KindAgent, KindEvaluator}
+
+// ParseComponentKind matches s case-insensitively against the component
+// kinds (OpenInference's LLM, CHAIN, … included).
+func ParseComponentKind(s string) (ComponentKind, bool) {
+	for _, k := range allKinds {
+		if strings.EqualFold(s, string(k)) {
+			return k, true
+		}
+	}
+	return KindUnknown, false
+}
 
 // Status of a span, following OTLP's status codes.
 const (

@@ -1,0 +1,390 @@
+// The text accumulator of the OTLP mapping: one direction's text, system
+// text, non-text parts and finish reasons, read from OTLP values.
+
+package schemas
+
+import (
+	"strings"
+
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+)
+
+// piecewise joins text pieces with "\n", keeping a lone piece as the
+// substring it came as.
+type piecewise struct {
+	first string
+	buf   []byte
+	n     int
+}
+
+func (p *piecewise) reset() { p.first, p.buf, p.n = "", p.buf[:0], 0 }
+
+func (p *piecewise) add(s string) {
+	if s == "" {
+		return
+	}
+	switch p.n {
+	case 0:
+		p.first = s
+	case 1:
+		p.buf = append(p.buf[:0], p.first...)
+		p.buf = append(p.buf, '\n')
+		p.buf = append(p.buf, s...)
+	default:
+		p.buf = append(p.buf, '\n')
+		p.buf = append(p.buf, s...)
+	}
+	p.n++
+}
+
+func (p *piecewise) String() string {
+	if p.n <= 1 {
+		return p.first
+	}
+	return string(p.buf)
+}
+
+func (p *piecewise) equal(q *piecewise) bool {
+	switch {
+	case p.n <= 1 && q.n <= 1:
+		return p.first == q.first
+	case p.n > 1 && q.n > 1:
+		return string(p.buf) == string(q.buf)
+	case p.n <= 1:
+		return p.first == string(q.buf)
+	default:
+		return string(p.buf) == q.first
+	}
+}
+
+// textAcc accumulates one direction's text from one source: the text
+// column, system-role text, the non-text parts and the finish reasons.
+type textAcc struct {
+	input     bool
+	text, sys piecewise
+	parts     []byte // JSON values separated by commas
+	finish    []byte // JSON strings separated by commas
+	warn      string
+}
+
+type accMark struct {
+	text, sys     piecewise
+	parts, finish int
+}
+
+func (a *textAcc) reset(input bool) {
+	a.input = input
+	a.text.reset()
+	a.sys.reset()
+	a.parts, a.finish, a.warn = a.parts[:0], a.finish[:0], ""
+}
+
+func (a *textAcc) mark() accMark {
+	return accMark{text: a.text, sys: a.sys, parts: len(a.parts), finish: len(a.finish)}
+}
+
+func (a *textAcc) rollback(mk accMark) {
+	tb, sb := a.text.buf, a.sys.buf
+	a.text, a.sys = mk.text, mk.sys
+	a.text.buf, a.sys.buf = tb[:len(mk.text.buf)], sb[:len(mk.sys.buf)]
+	a.parts, a.finish = a.parts[:mk.parts], a.finish[:mk.finish]
+}
+
+func (a *textAcc) partsJSON() string {
+	b := make([]byte, 0, len(a.parts)+2)
+	b = append(b, '[')
+	b = append(b, a.parts...)
+	return string(append(b, ']'))
+}
+
+// msgCtx is what is known about the message a piece of text belongs to.
+type msgCtx struct{ role, id string }
+
+// addText routes one text piece: on the input side system-role text goes to
+// the system text and tool-role text (a tool's result) to the parts, as
+// semconv's tool_call_response would; everything else is text.
+func (a *textAcc) addText(ctx msgCtx, s string) {
+	if s == "" {
+		return
+	}
+	if a.input {
+		switch ctx.role {
+		case "system", "developer":
+			a.sys.add(s)
+			return
+		case "tool", "function", "ipython":
+			a.addToolResponse(ctx.id, s)
+			return
+		}
+	}
+	a.text.add(s)
+}
+
+func (a *textAcc) partSep() {
+	if len(a.parts) > 0 {
+		a.parts = append(a.parts, ',')
+	}
+}
+
+// addPartRaw adds a JSON value copied from the input. The reader lets raw
+// control characters pass inside strings; they are escaped here so that the
+// parts are strict JSON.
+func (a *textAcc) addPartRaw(raw string) {
+	a.partSep()
+	clean := true
+	for i := 0; i < len(raw); i++ {
+		if raw[i] < 0x20 {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		a.parts = append(a.parts, raw...)
+		return
+	}
+	inStr, esc := false, false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case esc:
+			esc = false
+		case inStr && c == '\\':
+			esc = true
+		case c == '"':
+			inStr = !inStr
+		case inStr && c < 0x20:
+			a.parts = append(a.parts, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			continue
+		}
+		a.parts = append(a.parts, c)
+	}
+}
+
+func (a *textAcc) addPartAny(v *commonpb.AnyValue) {
+	a.partSep()
+	a.parts = appendAnyJSON(a.parts, v)
+}
+
+func (a *textAcc) addToolResponse(id, s string) {
+	a.partSep()
+	a.parts = append(a.parts, `{"type":"tool_call_response",`...)
+	if id != "" {
+		a.parts = append(a.parts, `"id":`...)
+		a.parts = AppendJSONString(a.parts, id)
+		a.parts = append(a.parts, ',')
+	}
+	a.parts = append(a.parts, `"response":`...)
+	a.parts = AppendJSONString(a.parts, s)
+	a.parts = append(a.parts, '}')
+}
+
+func (a *textAcc) addFinish(s string) {
+	if a.input || s == "" {
+		return
+	}
+	if len(a.finish) > 0 {
+		a.finish = append(a.finish, ',')
+	}
+	a.finish = AppendJSONString(a.finish, s)
+}
+
+func isTextPartType(t string) bool {
+	switch t {
+	case "text", "", "input_text", "output_text":
+		return true
+	}
+	return false
+}
+
+// messagesAny reads messages given as a structured AnyValue: an array of
+// message kvlists, one message kvlist, or a JSON string.
+func (a *textAcc) messagesAny(v *commonpb.AnyValue, ctx msgCtx) bool {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_ArrayValue:
+		for _, e := range x.ArrayValue.GetValues() {
+			switch y := e.GetValue().(type) {
+			case *commonpb.AnyValue_KvlistValue:
+				a.messageAny(y.KvlistValue.GetValues(), ctx)
+			case *commonpb.AnyValue_StringValue:
+				a.addText(ctx, y.StringValue)
+			default:
+				a.addPartAny(e)
+			}
+		}
+		return true
+	case *commonpb.AnyValue_KvlistValue:
+		a.messageAny(x.KvlistValue.GetValues(), ctx)
+		return true
+	case *commonpb.AnyValue_StringValue:
+		return a.messagesJSON(x.StringValue, ctx)
+	}
+	return false
+}
+
+func (a *textAcc) messageAny(kvs []*commonpb.KeyValue, ctx msgCtx) {
+	var parts, content, toolCalls *commonpb.AnyValue
+	for _, kv := range kvs {
+		switch kv.GetKey() {
+		case "role":
+			ctx.role = anyString(kv.Value)
+		case "parts":
+			parts = kv.Value
+		case "content":
+			content = kv.Value
+		case "tool_calls":
+			toolCalls = kv.Value
+		case "tool_call_id", "id":
+			ctx.id = anyString(kv.Value)
+		case "finish_reason":
+			a.addFinish(anyString(kv.Value))
+		}
+	}
+	if parts != nil {
+		a.contentAny(ctx, parts)
+	}
+	if content != nil {
+		a.contentAny(ctx, content)
+	}
+	if toolCalls != nil {
+		a.toolCallsAny(toolCalls)
+	}
+}
+
+// contentAny reads a message's content or parts: a string, one part, or an
+// array of parts and strings.
+func (a *textAcc) contentAny(ctx msgCtx, v *commonpb.AnyValue) {
+	switch x := v.GetValue().(type) {
+	case nil:
+	case *commonpb.AnyValue_StringValue:
+		a.addText(ctx, x.StringValue)
+	case *commonpb.AnyValue_ArrayValue:
+		for _, e := range x.ArrayValue.GetValues() {
+			switch y := e.GetValue().(type) {
+			case *commonpb.AnyValue_KvlistValue:
+				a.partAny(ctx, y.KvlistValue.GetValues(), e)
+			case *commonpb.AnyValue_StringValue:
+				a.addText(ctx, y.StringValue)
+			default:
+				a.addPartAny(e)
+			}
+		}
+	case *commonpb.AnyValue_KvlistValue:
+		a.partAny(ctx, x.KvlistValue.GetValues(), v)
+	default:
+		a.addText(ctx, anyString(v))
+	}
+}
+
+func (a *textAcc) partAny(ctx msgCtx, kvs []*commonpb.KeyValue, whole *commonpb.AnyValue) {
+	typ, text, hasText := "", "", false
+	for _, kv := range kvs {
+		switch kv.GetKey() {
+		case "type":
+			typ = anyString(kv.Value)
+		case "content", "text":
+			if s, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_StringValue); ok {
+				text, hasText = s.StringValue, true
+			}
+		}
+	}
+	if hasText && isTextPartType(typ) {
+		a.addText(ctx, text)
+		return
+	}
+	a.addPartAny(whole)
+}
+
+func (a *textAcc) toolCallsAny(v *commonpb.AnyValue) {
+	switch x := v.GetValue().(type) {
+	case *commonpb.AnyValue_ArrayValue:
+		for _, e := range x.ArrayValue.GetValues() {
+			a.addPartAny(e)
+		}
+	case *commonpb.AnyValue_StringValue:
+		if !a.toolCallsJSON(x.StringValue) {
+			a.addPartAny(v)
+		}
+	default:
+		a.addPartAny(v)
+	}
+}
+
+// eventMessage reads one older-semconv message event (gen_ai.user.message,
+// …, gen_ai.choice): the content attribute, a message attribute holding the
+// message as JSON or kvlist, or the event body carried as an attribute.
+func (a *textAcc) eventMessage(ev *tracepb.Span_Event, class uint8) {
+	ctx := msgCtx{}
+	switch class {
+	case evSystem:
+		ctx.role = "system"
+	case evUser:
+		ctx.role = "user"
+	case evAssistant, evChoice:
+		ctx.role = "assistant"
+	case evTool:
+		ctx.role = "tool"
+	}
+	var content, message, toolCalls *commonpb.AnyValue
+	for _, kv := range ev.GetAttributes() {
+		switch kv.GetKey() {
+		case "content":
+			content = kv.Value
+		case "message", "body", "event.body":
+			message = kv.Value
+		case "tool_calls":
+			toolCalls = kv.Value
+		case "id", "tool_call_id":
+			ctx.id = anyString(kv.Value)
+		case "role":
+			if s := anyString(kv.Value); s != "" {
+				ctx.role = s
+			}
+		case "finish_reason":
+			a.addFinish(anyString(kv.Value))
+		}
+	}
+	switch {
+	case content != nil:
+		a.contentAny(ctx, content)
+	case message != nil:
+		if !a.messagesAny(message, ctx) {
+			a.addText(ctx, anyString(message))
+		}
+	}
+	if toolCalls != nil {
+		a.toolCallsAny(toolCalls)
+	}
+}
+
+// legacyContent reads gen_ai.prompt / gen_ai.completion (semconv before
+// 1.28, OpenLIT): messages as JSON, or plain text.
+func (a *textAcc) legacyContent(v *commonpb.AnyValue) {
+	if s, ok := v.GetValue().(*commonpb.AnyValue_StringValue); ok {
+		t := strings.TrimLeft(s.StringValue, " \t\r\n")
+		if t != "" && (t[0] == '[' || t[0] == '{') && a.messagesJSON(s.StringValue, msgCtx{}) {
+			return
+		}
+		a.text.add(s.StringValue)
+		return
+	}
+	if !a.messagesAny(v, msgCtx{}) {
+		a.text.add(anyString(v))
+	}
+}
+
+// indexedContent reads one gen_ai.prompt.{i}.content style value. OpenLLMetry
+// writes multimodal content as a JSON array of typed parts; such a value is
+// read as parts, any other string as text.
+func (a *textAcc) indexedContent(ctx msgCtx, v *commonpb.AnyValue) {
+	s, ok := v.GetValue().(*commonpb.AnyValue_StringValue)
+	if !ok {
+		a.contentAny(ctx, v)
+		return
+	}
+	t := strings.TrimLeft(s.StringValue, " \t\r\n")
+	if strings.HasPrefix(t, "[{") && a.strictPartsJSON(ctx, s.StringValue) {
+		return
+	}
+	a.addText(ctx, s.StringValue)
+}
