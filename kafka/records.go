@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"encoding/hex"
 	"fmt"
 
@@ -64,3 +65,14 @@ func SplitByTrace(req *coltracepb.ExportTraceServiceRequest, topic string) ([]*k
 	}
 	return recs, n, nil
 }
+
+// Consumer is what the writer needs of a franz-go group client.
+type Consumer interface {
+	PollRecords(ctx context.Context, maxPollRecords int) kgo.Fetches
+	AllowRebalance()
+	CommitRecords(ctx context.Context, rs ...*kgo.Record) error
+	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
+	Close()
+}
+
+var _ Consumer = (*kgo.Client)(nil)

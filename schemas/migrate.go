@@ -8,7 +8,7 @@ import (
 )
 
 // DB is what the migrator needs of a ClickHouse connection; clickhouse-go's
-// driver.Conn satisfies it through a two-line adapter (ingest.CHMigrationDB).
+// driver.Conn satisfies it through a two-line adapter (clickhouse.MigrationDB).
 type DB interface {
 	Exec(ctx context.Context, query string) error
 	// QueryStrings runs a query and returns its first column as strings.

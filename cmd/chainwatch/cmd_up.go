@@ -19,8 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chainwatch/chainwatch/evaluators/runner"
-	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/internal/health"
 	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/local/amserver"
 	"github.com/chainwatch/chainwatch/monitor"
@@ -79,7 +79,7 @@ func runPart(ctx context.Context, name string, args []string, o pipeline.Options
 	if len(cfg.ClickHouse.Addr) == 0 {
 		return fmt.Errorf("clickhouse.addr is empty: `chainwatch %s` needs a ClickHouse server (or use `chainwatch up` for a local one)", name)
 	}
-	var health atomic.Pointer[ingest.Health] // set once the pipeline is up
+	var health atomic.Pointer[health.Checks] // set once the pipeline is up
 	if o.NoCollector {
 		o.Registry = prometheus.NewRegistry()
 		mux := http.NewServeMux()
@@ -226,7 +226,7 @@ func startLocalMonitoring(ctx context.Context, cfg Config, p *pipeline.Pipeline,
 			log.Warn("no local alertmanager; alerts are recorded in clickhouse (alerts table) only", "reason", err)
 		} else {
 			am.Supervise(supervise.Options{Log: log, Restarts: supervise.RestartsCounter(reg).WithLabelValues("alertmanager")})
-			p.Health.Add(ingest.ChildCheck("alertmanager", am.Status))
+			p.Health.Add(health.Child("alertmanager", am.Status))
 			cfg.Alerting.Alertmanager.URLs = []string{am.URL()}
 			fmt.Printf("  alertmanager (local)  %s, restarted if it dies\n", am.URL())
 		}

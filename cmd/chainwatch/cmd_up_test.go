@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/internal/health"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
@@ -46,18 +46,18 @@ func TestWriterProcessServesReadiness(t *testing.T) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
-	get := func(path string) (int, ingest.HealthReport, string) {
+	get := func(path string) (int, health.Report, string) {
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + metricsAddr + path)
 		if err != nil {
-			return 0, ingest.HealthReport{}, err.Error()
+			return 0, health.Report{}, err.Error()
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
-		var r ingest.HealthReport
+		var r health.Report
 		_ = json.Unmarshal(b, &r)
 		return resp.StatusCode, r, string(b)
 	}
-	waitFor := func(what string, cond func(int, ingest.HealthReport) bool) ingest.HealthReport {
+	waitFor := func(what string, cond func(int, health.Report) bool) health.Report {
 		t.Helper()
 		deadline := time.Now().Add(60 * time.Second)
 		for {
@@ -71,7 +71,7 @@ func TestWriterProcessServesReadiness(t *testing.T) {
 			time.Sleep(100 * time.Millisecond)
 		}
 	}
-	r := waitFor("ready", func(code int, r ingest.HealthReport) bool { return code == 200 && r.Ready })
+	r := waitFor("ready", func(code int, r health.Report) bool { return code == 200 && r.Ready })
 	names := []string{}
 	for _, c := range r.Components {
 		names = append(names, c.Name)
@@ -84,7 +84,7 @@ func TestWriterProcessServesReadiness(t *testing.T) {
 	}
 
 	cluster.Close()
-	r = waitFor("503 naming kafka", func(code int, r ingest.HealthReport) bool {
+	r = waitFor("503 naming kafka", func(code int, r health.Report) bool {
 		return code == 503 && len(r.Failing) > 0 && strings.HasPrefix(r.Failing[0], "kafka:")
 	})
 	t.Logf("broker gone: %v", r.Failing)

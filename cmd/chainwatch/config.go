@@ -13,7 +13,8 @@ import (
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/collector"
+	"github.com/chainwatch/chainwatch/ingest/writer"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/local/amserver"
 	"github.com/chainwatch/chainwatch/local/chserver"
@@ -24,12 +25,12 @@ import (
 // Config is the whole process configuration: one YAML file, then
 // environment overrides (envOverrides), then defaults.
 type Config struct {
-	Kafka      kafka.Config           `yaml:"kafka"`
-	ClickHouse clickhouse.Config      `yaml:"clickhouse"`
-	Collector  ingest.CollectorConfig `yaml:"collector"`
-	Writer     ingest.WriterConfig    `yaml:"writer"`
-	Local      LocalConfig            `yaml:"local"`
-	LogLevel   string                 `yaml:"log_level"`
+	Kafka      kafka.Config      `yaml:"kafka"`
+	ClickHouse clickhouse.Config `yaml:"clickhouse"`
+	Collector  collector.Config  `yaml:"collector"`
+	Writer     writer.Config     `yaml:"writer"`
+	Local      LocalConfig       `yaml:"local"`
+	LogLevel   string            `yaml:"log_level"`
 	// Worker, Monitors, Alerting and Embeddings drive `chainwatch worker`
 	// (and the worker inside `chainwatch up`). With no monitors, the
 	// worker runs monitor.DefaultMonitors.
@@ -86,7 +87,7 @@ func (c Config) withDefaults() Config {
 
 // Validate joins every section's errors.
 func (c Config) Validate() error {
-	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), ingest.ValidateLimits(c.Kafka, c.Collector), c.Writer.Validate(), c.Local.ClickHouse.Validate(),
+	errs := []error{c.Kafka.Validate(), c.ClickHouse.Validate(), c.Collector.Validate(), collector.ValidateLimits(c.Kafka, c.Collector), c.Writer.Validate(), c.Local.ClickHouse.Validate(),
 		c.Worker.Validate(), monitor.Config{Monitors: c.Monitors}.Validate(), c.Alerting.Validate(), c.Embeddings.Validate(), c.Evaluator.Validate()}
 	switch c.LogLevel {
 	case "", "debug", "info", "warn", "error":

@@ -13,7 +13,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
@@ -54,7 +54,7 @@ func BenchmarkRunner(b *testing.B) {
 	}
 	judged := 0
 	for _, r := range recs {
-		spans, _ := ingest.AppendSpanRecord(nil, r.Value)
+		spans, _ := genai.AppendSpanRecord(nil, r.Value)
 		for _, s := range spans {
 			if s.ComponentKind == schemas.KindLLM && s.OutputText != "" {
 				judged++

@@ -22,7 +22,7 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/evaltest"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
@@ -98,7 +98,7 @@ func candidates(t *testing.T, recs []*kgo.Record) []candidate {
 	t.Helper()
 	var out []candidate
 	for _, r := range recs {
-		spans, err := ingest.AppendSpanRecord(nil, r.Value)
+		spans, err := genai.AppendSpanRecord(nil, r.Value)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/openai"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -82,7 +82,7 @@ func WithJudgeOpts(jo ...evaluators.JudgeOpt) Opt {
 type Runner struct {
 	cfg     Config
 	topics  kafka.Topics
-	cl      ingest.Consumer
+	cl      kafka.Consumer
 	sampler *Sampler
 	always  []evaluators.Evaluator // every sampled span
 	withRef []evaluators.Evaluator // sampled spans with a reference
@@ -103,7 +103,7 @@ type Runner struct {
 // New wires a runner; cl must be a consumer of topics.Spans built with
 // kafka.ConsumerOpts (manual commits, acks=all for the scores it
 // produces) in cfg.Group.
-func New(cfg Config, topics kafka.Topics, cl ingest.Consumer, options ...Opt) (*Runner, error) {
+func New(cfg Config, topics kafka.Topics, cl kafka.Consumer, options ...Opt) (*Runner, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -385,7 +385,7 @@ func (r *Runner) sample(recs []*kgo.Record) []*job {
 			continue
 		}
 		var err error
-		spans, err = ingest.AppendSpanRecord(spans[:0], rec.Value)
+		spans, err = genai.AppendSpanRecord(spans[:0], rec.Value)
 		if err != nil {
 			r.m.DecodeErrors.Inc()
 			r.log.Debug("skipping undecodable span record", "partition", rec.Partition, "offset", rec.Offset, "err", err)

@@ -20,7 +20,6 @@ import (
 
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
-	"github.com/chainwatch/chainwatch/ingest"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -36,7 +35,7 @@ type fakeConsumer struct {
 	committed    chan []*kgo.Record
 }
 
-var _ ingest.Consumer = (*fakeConsumer)(nil)
+var _ kafka.Consumer = (*fakeConsumer)(nil)
 
 func (f *fakeConsumer) PollRecords(ctx context.Context, _ int) kgo.Fetches {
 	f.mu.Lock()

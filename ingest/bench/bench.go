@@ -31,8 +31,10 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/ingest/collector"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/ingest/writer"
 	"github.com/chainwatch/chainwatch/local/chserver"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -45,7 +47,7 @@ type Options struct {
 	SpansPerTrace  int           // default 4
 	TextBytes      int           // text per span (input + output); default 1024
 	Writers        int           // writer instances; default 1
-	BatchMaxRows   int           // writer batch; default ingest.DefaultBatchMaxRows
+	BatchMaxRows   int           // writer batch; default writer.DefaultBatchMaxRows
 	BaselineRows   int           // rows the baseline inserts; default 400,000
 	ClickHouseAddr string        // default: a clickhouse-server child in a temp dir
 }
@@ -70,7 +72,7 @@ func (o Options) withDefaults() Options {
 		o.Writers = 1
 	}
 	if o.BatchMaxRows == 0 {
-		o.BatchMaxRows = ingest.DefaultBatchMaxRows
+		o.BatchMaxRows = writer.DefaultBatchMaxRows
 	}
 	if o.BaselineRows == 0 {
 		o.BaselineRows = 400_000
@@ -183,8 +185,8 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	p, err := pipeline.Start(ctx, pipeline.Options{
 		LocalKafkaDir: kdir,
 		ClickHouse:    clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"},
-		Collector:     ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
-		Writer:        ingest.WriterConfig{Batch: ingest.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
+		Collector:     collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
+		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
 		Writers:       o.Writers,
 	})
 	if err != nil {
@@ -448,7 +450,7 @@ func (t *templates) spans() ([]schemas.Span, error) {
 	var out []schemas.Span
 	var err error
 	for _, r := range t.reqs {
-		if out, err = schemas.AppendSpans(out, r); err != nil {
+		if out, err = genai.AppendSpans(out, r); err != nil {
 			return nil, err
 		}
 	}

@@ -35,7 +35,8 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/collector"
+	"github.com/chainwatch/chainwatch/ingest/writer"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/local/chserver"
 )
@@ -174,7 +175,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 			}
 		}
 	}
-	collector, err := start("collector", nil, "collector")
+	coll, err := start("collector", nil, "collector")
 	if err != nil {
 		return res, err
 	}
@@ -204,7 +205,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 	}
 	defer func() {
 		wmu.Lock()
-		stopAll(append(writers, collector)...)
+		stopAll(append(writers, coll)...)
 		wmu.Unlock()
 		done := make(chan struct{})
 		go func() { procs.Wait(); close(done) }()
@@ -212,7 +213,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 		case <-done:
 		case <-time.After(30 * time.Second):
 			wmu.Lock()
-			for _, c := range append(writers, collector) {
+			for _, c := range append(writers, coll) {
 				if c != nil {
 					c.Process.Kill()
 				}
@@ -301,7 +302,7 @@ func RunWriterKills(ctx context.Context, o Options) (Result, error) {
 					if ctx.Err() != nil {
 						return
 					}
-					time.Sleep(time.Duration(ingest.DefaultRetryAfterSeconds) * time.Second)
+					time.Sleep(time.Duration(collector.DefaultRetryAfterSeconds) * time.Second)
 				}
 			}
 		}()
@@ -491,11 +492,11 @@ func prefixed(w io.Writer, name string) io.Writer {
 func groupState(ctx context.Context, adm *kadm.Client) string {
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	gs, err := adm.DescribeGroups(cctx, ingest.DefaultWriterGroup)
+	gs, err := adm.DescribeGroups(cctx, writer.DefaultGroup)
 	if err != nil {
 		return "unknown (" + err.Error() + ")"
 	}
-	g := gs[ingest.DefaultWriterGroup]
+	g := gs[writer.DefaultGroup]
 	assigned := 0
 	for _, m := range g.Members {
 		if a, ok := m.Assigned.AsConsumer(); ok && len(a.Topics) > 0 {

@@ -10,13 +10,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/collector"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/ingest/writer"
+	"github.com/chainwatch/chainwatch/internal/health"
 	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/kafka"
 )
 
-func getHealth(t *testing.T, url string) (int, ingest.HealthReport) {
+func getHealth(t *testing.T, url string) (int, health.Report) {
 	t.Helper()
 	resp, err := http.Get(url)
 	if err != nil {
@@ -24,7 +26,7 @@ func getHealth(t *testing.T, url string) (int, ingest.HealthReport) {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var r ingest.HealthReport
+	var r health.Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("%s: %d %q: %v", url, resp.StatusCode, b, err)
 	}
@@ -33,7 +35,7 @@ func getHealth(t *testing.T, url string) (int, ingest.HealthReport) {
 
 // waitReadyz polls /readyz until it answers want and, when it is 503, names
 // a failing component starting with name; it returns that report.
-func waitReadyz(t *testing.T, base string, want int, name string, d time.Duration) ingest.HealthReport {
+func waitReadyz(t *testing.T, base string, want int, name string, d time.Duration) health.Report {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -64,9 +66,9 @@ func TestLocalClickHouseKilledIsRestarted(t *testing.T) {
 	defer cancel()
 	p, err := pipeline.Start(ctx, pipeline.Options{
 		Kafka:     kafka.Config{Partitions: 4},
-		Collector: ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
-		Writer: ingest.WriterConfig{Batch: ingest.BatchConfig{MaxWait: 200 * time.Millisecond},
-			Retry: ingest.RetryConfig{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}},
+		Collector: collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
+		Writer: writer.Config{Batch: writer.BatchConfig{MaxWait: 200 * time.Millisecond},
+			Retry: writer.RetryConfig{Initial: 50 * time.Millisecond, Max: 500 * time.Millisecond}},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -20,7 +20,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/collector"
+	"github.com/chainwatch/chainwatch/ingest/writer"
+	"github.com/chainwatch/chainwatch/internal/health"
 	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/local/chserver"
@@ -40,8 +42,8 @@ const (
 type Options struct {
 	Kafka      kafka.Config
 	ClickHouse clickhouse.Config
-	Collector  ingest.CollectorConfig
-	Writer     ingest.WriterConfig
+	Collector  collector.Config
+	Writer     writer.Config
 
 	NoCollector bool // run only the writer
 	NoWriter    bool // run only the collector
@@ -62,11 +64,11 @@ type Pipeline struct {
 	Broker     *kfake.Cluster    // nil unless started here
 	CHServer   *chserver.Server  // nil unless started here
 	Conn       driver.Conn
-	Collector  *ingest.Collector
-	Writers    []*ingest.Writer
-	Metrics    *ingest.Metrics
+	Collector  *collector.Collector
+	Writers    []*writer.Writer
+	Metrics    Metrics
 	Registry   *prometheus.Registry
-	Health     *ingest.Health // /healthz and /readyz: the collector serves them; a writer-only process on its metrics port
+	Health     *health.Checks // /healthz and /readyz: the collector serves them; a writer-only process on its metrics port
 	Migration  schemas.MigrationReport
 
 	producer  *kgo.Client
@@ -140,7 +142,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	for _, w := range p.Migration.Warnings {
 		p.log.Warn(w)
 	}
-	p.Metrics = ingest.NewMetrics(p.Registry)
+	p.Metrics = Metrics{Collector: collector.NewMetrics(p.Registry), Writer: writer.NewMetrics(p.Registry)}
 	if !o.NoWriter {
 		store, err := clickhouse.NewInserter(ctx, p.Conn)
 		if err != nil {
@@ -152,11 +154,11 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			if wc.InstanceID != "" && wc.InstanceID != "-" && n > 1 { // static ids must differ within the group
 				wc.InstanceID = fmt.Sprintf("%s-%d", wc.InstanceID, i)
 			}
-			cl, err := kgo.NewClient(ingest.WriterConsumerOpts(p.Kafka, wc, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
+			cl, err := kgo.NewClient(writer.ConsumerOpts(p.Kafka, wc, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
 			if err != nil {
 				return nil, fmt.Errorf("creating kafka consumer: %w", err)
 			}
-			w := ingest.NewWriter(o.Writer, p.Kafka.Topics, cl, store, p.Metrics, p.log)
+			w := writer.New(o.Writer, p.Kafka.Topics, cl, store, p.Metrics.Writer, p.log)
 			if err := w.Start(ctx); err != nil {
 				return nil, err
 			}
@@ -170,7 +172,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		if p.producer, err = kgo.NewClient(kafka.ProducerOpts(p.Kafka)...); err != nil {
 			return nil, fmt.Errorf("creating kafka producer: %w", err)
 		}
-		p.Collector = ingest.NewCollector(o.Collector.WithKafka(p.Kafka), p.Kafka.Topics, p.producer, p.Metrics, p.log)
+		p.Collector = collector.New(o.Collector.WithKafka(p.Kafka), p.Kafka.Topics, p.producer, p.Metrics.Collector, p.log)
 		p.Collector.Handle("GET /metrics", promhttp.HandlerFor(p.Registry, promhttp.HandlerOpts{}))
 		p.Collector.Handle("GET /healthz", http.HandlerFunc(p.Health.Healthz))
 		p.Collector.Handle("GET /readyz", http.HandlerFunc(p.Health.Readyz))
@@ -178,7 +180,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			// Never acknowledge what could expire unread: refuse while the
 			// writer group's unstored records near the topics' retention.
 			t := p.Kafka.Topics
-			g := ingest.NewRetentionGuard(p.producer, o.Writer.WithDefaults().Group, []string{t.Spans, t.Feedback, t.Scores}, p.Kafka.RetentionHeadroom, p.Metrics, p.log)
+			g := collector.NewRetentionGuard(p.producer, o.Writer.WithDefaults().Group, []string{t.Spans, t.Feedback, t.Scores}, p.Kafka.RetentionHeadroom, p.Metrics.Collector, p.log)
 			gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 			p.stopGuard = cancel
 			go g.Run(gctx)
@@ -199,18 +201,24 @@ func (p *Pipeline) startHealth(o Options) (err error) {
 	if p.admin, err = kgo.NewClient(kgo.SeedBrokers(p.Kafka.Brokers...)); err != nil {
 		return fmt.Errorf("creating kafka health-check client: %w", err)
 	}
-	p.Health = ingest.NewHealth(ingest.KafkaCheck(p.admin))
+	p.Health = health.New(health.Kafka(p.admin))
 	if len(p.Writers) > 0 || p.CHServer != nil {
 		var child func() supervise.Status
 		if p.CHServer != nil {
 			child = p.CHServer.Status
 		}
-		p.Health.Add(ingest.ClickHouseCheck(p.Conn, child))
+		p.Health.Add(health.ClickHouse(p.Conn, child))
 	}
 	if len(p.Writers) > 0 {
-		p.Health.Add(ingest.WritersCheck(p.Writers, kadm.NewClient(p.admin), o.Writer.WithDefaults().Group))
+		p.Health.Add(writer.GroupCheck(p.Writers, kadm.NewClient(p.admin), o.Writer.WithDefaults().Group))
 	}
 	return nil
+}
+
+// Metrics are the collector's and the writers' series.
+type Metrics struct {
+	Collector *collector.Metrics
+	Writer    *writer.Metrics
 }
 
 // MetricsHandler serves the pipeline's Prometheus registry.

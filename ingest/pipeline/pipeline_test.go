@@ -28,8 +28,9 @@ import (
 
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
-	"github.com/chainwatch/chainwatch/ingest"
+	"github.com/chainwatch/chainwatch/ingest/collector"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/ingest/writer"
 	"github.com/chainwatch/chainwatch/kafka"
 )
 
@@ -154,10 +155,10 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("replay status %d", code)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for testutil.ToFloat64(p.Metrics.RowsWritten.WithLabelValues("spans")) < 400 && time.Now().Before(deadline) {
+	for testutil.ToFloat64(p.Metrics.Writer.RowsWritten.WithLabelValues("spans")) < 400 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if n := testutil.ToFloat64(p.Metrics.RowsWritten.WithLabelValues("spans")); n != 400 {
+	if n := testutil.ToFloat64(p.Metrics.Writer.RowsWritten.WithLabelValues("spans")); n != 400 {
 		t.Fatalf("rows written %v, want the replay written again (400)", n)
 	}
 	waitCount(t, p.Conn, "SELECT count() FROM spans FINAL", 200, 5*time.Second)
@@ -195,12 +196,12 @@ func TestWriterKilledMidBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newWriter := func() *ingest.Writer {
+	newWriter := func() *writer.Writer {
 		cl, err := kgo.NewClient(kafka.ConsumerOpts(p.Kafka, "kill-test", p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return ingest.NewWriter(ingest.WriterConfig{Batch: ingest.BatchConfig{MaxRows: 150, MaxWait: 100 * time.Millisecond}}, p.Kafka.Topics, cl, store, ingest.NewMetrics(nil), nil)
+		return writer.New(writer.Config{Batch: writer.BatchConfig{MaxRows: 150, MaxWait: 100 * time.Millisecond}}, p.Kafka.Topics, cl, store, writer.NewMetrics(nil), nil)
 	}
 	w1 := newWriter()
 	w1.SetAfterInsert(func() bool { return true }) // dies after its first insert
@@ -235,7 +236,7 @@ func TestClickHouseOutageUnderLoad(t *testing.T) {
 	url := "http://" + p.Collector.HTTPAddr()
 	adm := kadm.NewClient(mustClient(t, p.Kafka.Brokers))
 	committed := func() int64 {
-		offs, err := adm.FetchOffsets(context.Background(), ingest.DefaultWriterGroup)
+		offs, err := adm.FetchOffsets(context.Background(), writer.DefaultGroup)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -280,7 +281,7 @@ func TestClickHouseOutageUnderLoad(t *testing.T) {
 	if committed() == before {
 		t.Fatal("offsets never committed after ClickHouse came back")
 	}
-	if n := testutil.ToFloat64(p.Metrics.InsertErrors.WithLabelValues("spans", "retryable")); n == 0 {
+	if n := testutil.ToFloat64(p.Metrics.Writer.InsertErrors.WithLabelValues("spans", "retryable")); n == 0 {
 		t.Fatal("no retryable insert error counted during the outage")
 	}
 }
@@ -305,7 +306,7 @@ func TestKafkaUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	c := ingest.NewCollector(ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"}, kafka.Config{}.WithDefaults().Topics, cl, ingest.NewMetrics(nil), nil)
+	c := collector.New(collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"}, kafka.Config{}.WithDefaults().Topics, cl, collector.NewMetrics(nil), nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -359,7 +360,7 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 		cancel()
 		fs.EachRecord(func(r *kgo.Record) {
 			for _, h := range r.Headers {
-				if h.Key == ingest.HeaderDLQReason {
+				if h.Key == writer.HeaderDLQReason {
 					reasons[string(r.Key)] = string(h.Value)
 				}
 			}
@@ -371,7 +372,7 @@ func TestPoisonRecordIsDeadLettered(t *testing.T) {
 			t.Errorf("dead letter %q: reason %q, want it to mention %q", k, reasons[k], sub)
 		}
 	}
-	if n := testutil.ToFloat64(p.Metrics.DeadLetters.WithLabelValues(p.Kafka.Topics.Spans, "decode")); n != 1 {
+	if n := testutil.ToFloat64(p.Metrics.Writer.DeadLetters.WithLabelValues(p.Kafka.Topics.Spans, "decode")); n != 1 {
 		t.Errorf("dead_letters{decode} = %v, want 1", n)
 	}
 }
@@ -403,8 +404,8 @@ func BenchmarkEndToEnd(b *testing.B) {
 	addr, db := chtest.Database(b)
 	p, err := pipeline.Start(context.Background(), pipeline.Options{
 		ClickHouse: clickhouse.Config{Addr: []string{addr}, Database: db},
-		Collector:  ingest.CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
-		Writer:     ingest.WriterConfig{Batch: ingest.BatchConfig{MaxWait: 100 * time.Millisecond}},
+		Collector:  collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off"},
+		Writer:     writer.Config{Batch: writer.BatchConfig{MaxWait: 100 * time.Millisecond}},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -1,4 +1,4 @@
-package ingest
+package writer
 
 import (
 	"context"
@@ -13,10 +13,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -29,17 +28,6 @@ const (
 	HeaderDLQOffset    = "chainwatch.dlq.offset"
 )
 
-// Consumer is what the writer needs of a franz-go group client.
-type Consumer interface {
-	PollRecords(ctx context.Context, maxPollRecords int) kgo.Fetches
-	AllowRebalance()
-	CommitRecords(ctx context.Context, rs ...*kgo.Record) error
-	ProduceSync(ctx context.Context, rs ...*kgo.Record) kgo.ProduceResults
-	Close()
-}
-
-var _ Consumer = (*kgo.Client)(nil)
-
 // Writer consumes spans, feedback and evaluation scores from Kafka and inserts them into
 // ClickHouse in batches. Offsets are committed only after a batch is stored
 // (or, for a record that can never be decoded or stored, after it is in the
@@ -50,9 +38,9 @@ var _ Consumer = (*kgo.Client)(nil)
 // is at least once: a writer that dies between insert and commit leaves its
 // batch to be inserted again, and the ReplacingMergeTree tables deduplicate.
 type Writer struct {
-	cfg    WriterConfig
+	cfg    Config
 	topics kafka.Topics
-	cl     Consumer
+	cl     kafka.Consumer
 	store  clickhouse.Store
 	m      *Metrics
 	log    *slog.Logger
@@ -69,8 +57,8 @@ type Writer struct {
 	err       error
 }
 
-// NewWriter wires a writer; cl must be a consumer built with kafka.ConsumerOpts.
-func NewWriter(cfg WriterConfig, topics kafka.Topics, cl Consumer, store clickhouse.Store, m *Metrics, log *slog.Logger) *Writer {
+// New wires a writer; cl must be a consumer built with kafka.ConsumerOpts.
+func New(cfg Config, topics kafka.Topics, cl kafka.Consumer, store clickhouse.Store, m *Metrics, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -284,9 +272,9 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 	b.last[int64(r.Partition)<<32|int64(w.topicIndex(r.Topic))] = r
 	switch r.Topic {
 	case w.topics.Spans:
-		spans, err := AppendSpanRecord(b.spans, r.Value)
+		spans, err := genai.AppendSpanRecord(b.spans, r.Value)
 		if err != nil {
-			var re *RecordError
+			var re *genai.RecordError
 			errors.As(err, &re)
 			w.deadLetter(b, r, re.Reason, re.Msg)
 			return
@@ -330,33 +318,6 @@ func (w *Writer) topicIndex(t string) int {
 		return 2
 	}
 	return 3
-}
-
-// RecordError says why a record cannot be decoded: Reason is the bounded
-// dead-letter label ("decode" or "invalid").
-type RecordError struct {
-	Reason string
-	Msg    string
-}
-
-func (e *RecordError) Error() string { return e.Reason + ": " + e.Msg }
-
-// AppendSpanRecord decodes the value of one spans-topic record (an OTLP
-// ExportTraceServiceRequest in protobuf, as the collector and the
-// OpenTelemetry Collector's Kafka exporter write it) and appends its spans
-// to dst. On error it returns dst unchanged and a *RecordError. The writer
-// and `chainwatch evaluator` both decode through it.
-func AppendSpanRecord(dst []schemas.Span, value []byte) ([]schemas.Span, error) {
-	req := &coltracepb.ExportTraceServiceRequest{}
-	if err := proto.Unmarshal(value, req); err != nil {
-		return dst, &RecordError{reasonDecode, fmt.Sprintf("decoding OTLP protobuf: %v", err)}
-	}
-	n := len(dst)
-	spans, err := schemas.AppendSpans(dst, req)
-	if err != nil {
-		return spans[:n], &RecordError{reasonInvalid, err.Error()}
-	}
-	return spans, nil
 }
 
 func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"bytes"
@@ -22,8 +22,9 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 
+	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/kafka"
-	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // outcome is what sameAsMessagePath saw, for counting coverage.
@@ -39,7 +40,7 @@ const (
 )
 
 // sameAsMessagePath checks SplitByTraceWire(body) against proto.Unmarshal,
-// schemas.ValidateOTLP and kafka.SplitByTrace: the same acceptance, the same span
+// genai.ValidateOTLP and kafka.SplitByTrace: the same acceptance, the same span
 // errors, the same keys in the same order, and values that decode to equal
 // requests.
 func sameAsMessagePath(t testing.TB, body []byte) outcome {
@@ -56,7 +57,7 @@ func sameAsMessagePath(t testing.TB, body []byte) outcome {
 		}
 		return outMalformed
 	}
-	if verr := schemas.ValidateOTLP(req); verr != nil {
+	if verr := genai.ValidateOTLP(req); verr != nil {
 		if err == nil {
 			t.Fatalf("ValidateOTLP refuses the request (%v); SplitByTraceWire accepts it", verr)
 		}
@@ -111,7 +112,7 @@ func flatten(err error) []any {
 	}
 	var out []any
 	for _, e := range errs {
-		if se, ok := e.(*schemas.SpanError); ok {
+		if se, ok := e.(*genai.SpanError); ok {
 			out = append(out, *se)
 		} else {
 			out = append(out, e.Error())
@@ -515,13 +516,13 @@ func TestSplitByTraceWireMatchesMessagePath(t *testing.T) {
 }
 
 func TestSplitByTraceWireSpanErrors(t *testing.T) {
-	req := testRequest(3, 2, 3)
+	req := ingesttest.Request(3, 2, 3)
 	sps := req.ResourceSpans[0].ScopeSpans[0].Spans
 	sps[1].TraceId = []byte{1, 2, 3}
 	body, _ := proto.Marshal(req)
 	_, _, err := SplitByTraceWire(body, "spans")
 	const want = "resource_spans[0].scope_spans[0].spans[1]: trace_id: must be 16 bytes, got 3"
-	var se *schemas.SpanError
+	var se *genai.SpanError
 	if err == nil || err.Error() != want || !errors.As(err, &se) || se.SpanID != hex.EncodeToString(sps[1].SpanId) {
 		t.Fatalf("got %v, want %q naming span %x", err, want, sps[1].SpanId)
 	}
@@ -529,7 +530,7 @@ func TestSplitByTraceWireSpanErrors(t *testing.T) {
 	for _, sp := range sps {
 		sp.EndTimeUnixNano = sp.StartTimeUnixNano - 1
 	}
-	more := testRequest(4, 4, 3)
+	more := ingesttest.Request(4, 4, 3)
 	for _, sp := range more.ResourceSpans[0].ScopeSpans[0].Spans {
 		sp.StartTimeUnixNano = 0
 	}
@@ -545,11 +546,11 @@ func TestSplitByTraceWireSpanErrors(t *testing.T) {
 }
 
 func TestSplitByTraceWireMalformed(t *testing.T) {
-	good, _ := proto.Marshal(testRequest(5, 2, 2))
+	good, _ := proto.Marshal(ingesttest.Request(5, 2, 2))
 	tag := func(num protowire.Number, typ protowire.Type) []byte { return protowire.AppendTag(nil, num, typ) }
 	// One span with a raw field appended, in one scope and resource.
 	spanWith := func(raw []byte) []byte {
-		sp, _ := proto.Marshal(testRequest(6, 1, 1).ResourceSpans[0].ScopeSpans[0].Spans[0])
+		sp, _ := proto.Marshal(ingesttest.Request(6, 1, 1).ResourceSpans[0].ScopeSpans[0].Spans[0])
 		sp = append(sp, raw...)
 		ss := protowire.AppendBytes(tag(fieldSSSpans, protowire.BytesType), sp)
 		rs := protowire.AppendBytes(tag(fieldRSScopeSpans, protowire.BytesType), ss)
@@ -600,7 +601,7 @@ func deepRequest(n int, odd bool) []byte {
 	for range n {
 		v = &commonpb.AnyValue{Value: &commonpb.AnyValue_ArrayValue{ArrayValue: &commonpb.ArrayValue{Values: []*commonpb.AnyValue{v}}}}
 	}
-	req := testRequest(7, 1, 1)
+	req := ingesttest.Request(7, 1, 1)
 	sp := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
 	sp.Attributes = append(sp.Attributes, &commonpb.KeyValue{Key: "deep", Value: v})
 	b, err := proto.Marshal(req)
@@ -626,7 +627,7 @@ func TestSplitByTraceWireDepth(t *testing.T) {
 }
 
 func TestSplitByTraceWireSingleTraceKeepsBody(t *testing.T) {
-	body, _ := proto.Marshal(testRequest(8, 1, 4))
+	body, _ := proto.Marshal(ingesttest.Request(8, 1, 4))
 	recs, n, err := SplitByTraceWire(body, "spans")
 	if err != nil || n != 4 || len(recs) != 1 {
 		t.Fatalf("%d records, %d spans, %v", len(recs), n, err)
@@ -788,7 +789,7 @@ func FuzzSplitByTraceWire(f *testing.F) {
 		f.Add(body)
 		f.Add(corrupt(g.rng, body))
 	}
-	good, _ := proto.Marshal(testRequest(9, 3, 2))
+	good, _ := proto.Marshal(ingesttest.Request(9, 3, 2))
 	f.Add(good)
 	f.Add([]byte{0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, body []byte) {
@@ -799,7 +800,7 @@ func FuzzSplitByTraceWire(f *testing.F) {
 // benchBody is a 200-span request, 50 traces of 4 spans interleaved, with
 // about 1 KB of message text per span.
 func benchBody() []byte {
-	req := testRequest(10, 50, 4)
+	req := ingesttest.Request(10, 50, 4)
 	ss := req.ResourceSpans[0].ScopeSpans[0]
 	rng := rand.New(rand.NewPCG(10, 11))
 	pad := strings.Repeat("lorem ipsum dolor sit amet, ", 18) // ~500 bytes
@@ -829,7 +830,7 @@ func BenchmarkSplit(b *testing.B) {
 			if err := proto.Unmarshal(body, req); err != nil {
 				b.Fatal(err)
 			}
-			if err := schemas.ValidateOTLP(req); err != nil {
+			if err := genai.ValidateOTLP(req); err != nil {
 				b.Fatal(err)
 			}
 			if _, _, err := kafka.SplitByTrace(req, "spans"); err != nil {

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 )
 
 // This file decodes the collector's JSON bodies: feedback and OTLP/JSON
-// (the chainwatch span form is schemas.DecodeJSONBatch). Every error names
+// (the chainwatch span form is genai.DecodeJSONBatch). Every error names
 // the item and field at fault. Text must be valid UTF-8: encoding/json would
 // store U+FFFD in place of invalid bytes and escaped lone surrogates, so
 // schemas.CheckJSONText refuses them first, as the protobuf path does.

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/chainwatch/chainwatch/schemas"
+	"github.com/chainwatch/chainwatch/genai"
 )
 
 // This file is the collector's fast path for OTLP/HTTP protobuf bodies: it
@@ -22,7 +22,7 @@ import (
 // and spans into the records as they are.
 //
 // It accepts exactly the bodies that proto.Unmarshal followed by
-// schemas.ValidateOTLP accepts, and its records decode to what kafka.SplitByTrace
+// genai.ValidateOTLP accepts, and its records decode to what kafka.SplitByTrace
 // produces from the decoded request (TestSplitByTraceWireMatchesMessagePath
 // and FuzzSplitByTraceWire hold the two paths to that). So the whole body is
 // walked, not only the fields the grouping needs: every field the OTLP schema
@@ -49,7 +49,7 @@ import (
 
 // SplitByTraceWire validates an encoded OTLP ExportTraceServiceRequest and
 // splits it into one Kafka record per trace, as proto.Unmarshal,
-// schemas.ValidateOTLP and kafka.SplitByTrace do together, without decoding the
+// genai.ValidateOTLP and kafka.SplitByTrace do together, without decoding the
 // spans: records are keyed by the trace id in lower-case hex, in order of the
 // traces' first span, and each value is an encoded ExportTraceServiceRequest
 // holding that trace's spans with their resources and scopes. It returns the
@@ -57,7 +57,7 @@ import (
 //
 // Malformed protobuf yields an error starting "decoding OTLP protobuf: ";
 // spans failing the structural checks yield the error ValidateOTLP would
-// return for them (a *schemas.SpanError or a join of up to ten), which
+// return for them (a *genai.SpanError or a join of up to ten), which
 // errors.As finds. A malformed body is reported before any invalid span, as
 // on the message path.
 //
@@ -81,7 +81,7 @@ func SplitByTraceWire(body []byte, topic string) (recs []*kgo.Record, spans int,
 func (c *Collector) exportTracesWire(ctx context.Context, body []byte) (int, *httpError) {
 	recs, n, err := SplitByTraceWire(body, c.topics.Spans)
 	if err != nil {
-		if se := (*schemas.SpanError)(nil); errors.As(err, &se) {
+		if se := (*genai.SpanError)(nil); errors.As(err, &se) {
 			return 0, badRequest("invalid span: %v", err)
 		}
 		return 0, badRequest("%v", err)
@@ -333,7 +333,7 @@ type wireSplitter struct {
 	traces []wireTrace
 	index  map[[16]byte]int32 // trace id → index in traces
 	sizes  []int              // encoded sizes, see traceSize
-	errs   schemas.SpanErrorList
+	errs   genai.SpanErrorList
 
 	// dropped reports that kafka.SplitByTrace would leave something out of the
 	// records (unknown fields of the request, a ResourceSpans or a
@@ -579,8 +579,8 @@ func (w *wireSplitter) span(ri, si, pi, ssi, i, end, depth int) error {
 			i += n
 		}
 	}
-	if field, reason := schemas.CheckSpanFields(traceID, spanID, parentID, startNano, endNano); field != "" {
-		w.errs.Add(schemas.NewSpanError(ri, si, pi, spanID, field, reason))
+	if field, reason := genai.CheckSpanFields(traceID, spanID, parentID, startNano, endNano); field != "" {
+		w.errs.Add(genai.NewSpanError(ri, si, pi, spanID, field, reason))
 		return nil
 	}
 	if w.errs.Len() > 0 {

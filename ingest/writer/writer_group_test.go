@@ -1,8 +1,7 @@
-package ingest
+package writer
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,35 +10,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
-	"github.com/chainwatch/chainwatch/schemas"
 )
-
-// memStore is a clickhouse.Store in memory: span ids seen, with how often.
-type memStore struct {
-	mu    sync.Mutex
-	spans map[string]int
-}
-
-func newMemStore() *memStore { return &memStore{spans: map[string]int{}} }
-
-func (s *memStore) InsertSpans(_ context.Context, spans []schemas.Span) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sp := range spans {
-		s.spans[sp.TraceID+sp.SpanID]++
-	}
-	return nil
-}
-func (s *memStore) InsertFeedback(context.Context, []schemas.Feedback) error { return nil }
-func (s *memStore) InsertScores(context.Context, []schemas.Score) error      { return nil }
-
-func (s *memStore) distinct() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.spans)
-}
 
 // produceTraces sends n one-span traces (ids from seed) to the spans topic.
 func produceTraces(t *testing.T, kc kafka.Config, seed uint64, n int) {
@@ -49,7 +23,7 @@ func produceTraces(t *testing.T, kc kafka.Config, seed uint64, n int) {
 		t.Fatal(err)
 	}
 	defer prod.Close()
-	recs, _, err := kafka.SplitByTrace(testRequest(seed, n, 1), kc.Topics.Spans)
+	recs, _, err := kafka.SplitByTrace(ingesttest.Request(seed, n, 1), kc.Topics.Spans)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,13 +32,13 @@ func produceTraces(t *testing.T, kc kafka.Config, seed uint64, n int) {
 	}
 }
 
-func startWriter(t *testing.T, kc kafka.Config, wc WriterConfig, store clickhouse.Store, m *Metrics) *Writer {
+func startWriter(t *testing.T, kc kafka.Config, wc Config, store clickhouse.Store, m *Metrics) *Writer {
 	t.Helper()
-	cl, err := kgo.NewClient(WriterConsumerOpts(kc, wc, kc.Topics.Spans, kc.Topics.Feedback)...)
+	cl, err := kgo.NewClient(ConsumerOpts(kc, wc, kc.Topics.Spans, kc.Topics.Feedback)...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := NewWriter(wc, kc.Topics, cl, store, m, nil)
+	w := New(wc, kc.Topics, cl, store, m, nil)
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -108,15 +82,15 @@ func TestIdleWriterDoesNotBlockRebalance(t *testing.T) {
 	if err := kafka.EnsureTopics(context.Background(), kc); err != nil {
 		t.Fatal(err)
 	}
-	wc := WriterConfig{Group: "idle", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}
-	store := newMemStore()
+	wc := Config{Group: "idle", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}
+	store := ingesttest.NewMemStore()
 	startWriter(t, kc, wc, store, NewMetrics(nil))
-	eventually(t, 15*time.Second, "the first writer to hold partitions", func() bool { n, _ := groupMembers(t, brokers, "idle"); return n == 1 })
+	ingesttest.Eventually(t, 15*time.Second, "the first writer to hold partitions", func() bool { n, _ := groupMembers(t, brokers, "idle"); return n == 1 })
 	time.Sleep(500 * time.Millisecond) // idle polls
 	startWriter(t, kc, wc, store, NewMetrics(nil))
-	eventually(t, 20*time.Second, "both writers to hold partitions", func() bool { n, _ := groupMembers(t, brokers, "idle"); return n == 2 })
+	ingesttest.Eventually(t, 20*time.Second, "both writers to hold partitions", func() bool { n, _ := groupMembers(t, brokers, "idle"); return n == 2 })
 	produceTraces(t, kc, 1, 400)
-	eventually(t, 20*time.Second, "400 spans stored", func() bool { return store.distinct() == 400 })
+	ingesttest.Eventually(t, 20*time.Second, "400 spans stored", func() bool { return store.Distinct() == 400 })
 }
 
 // Records that retention deletes before the writer stored them are not
@@ -129,13 +103,13 @@ func TestWriterCountsRecordsExpiredBeforeStored(t *testing.T) {
 	if err := kafka.EnsureTopics(context.Background(), kc); err != nil {
 		t.Fatal(err)
 	}
-	wc := WriterConfig{Group: "expiry", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}
-	store := newMemStore()
+	wc := Config{Group: "expiry", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}
+	store := ingesttest.NewMemStore()
 	m := NewMetrics(nil)
 	// A first writer stores 10 records and commits; it stops.
 	produceTraces(t, kc, 1, 10)
 	w := startWriter(t, kc, wc, store, m)
-	eventually(t, 20*time.Second, "10 spans stored", func() bool { return store.distinct() == 10 })
+	ingesttest.Eventually(t, 20*time.Second, "10 spans stored", func() bool { return store.Distinct() == 10 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := w.Shutdown(ctx); err != nil {
@@ -155,19 +129,8 @@ func TestWriterCountsRecordsExpiredBeforeStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	startWriter(t, kc, wc, store, m)
-	eventually(t, 20*time.Second, "the 10 surviving spans stored", func() bool { return store.distinct() == 20 })
+	ingesttest.Eventually(t, 20*time.Second, "the 10 surviving spans stored", func() bool { return store.Distinct() == 20 })
 	if got := testutil.ToFloat64(m.Expired.WithLabelValues(kc.Topics.Spans)); got != 40 {
 		t.Fatalf("records_expired_total = %v, want 40", got)
-	}
-}
-
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

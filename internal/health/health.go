@@ -1,4 +1,4 @@
-package ingest
+package health
 
 import (
 	"context"
@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chainwatch/chainwatch/internal/supervise"
@@ -34,40 +33,40 @@ type Component struct {
 	LastExit string `json:"last_exit,omitempty"`
 }
 
-// HealthReport is the body of /healthz and /readyz.
-type HealthReport struct {
+// Report is the body of /healthz and /readyz.
+type Report struct {
 	Ready      bool        `json:"ready"`
 	Failing    []string    `json:"failing,omitempty"` // "clickhouse: why", one per required component not OK
 	Components []Component `json:"components"`
 }
 
-// HealthCheck reports one component, probing it within ctx's deadline.
-type HealthCheck func(ctx context.Context) Component
+// Check reports one component, probing it within ctx's deadline.
+type Check func(ctx context.Context) Component
 
-// Health serves /healthz (liveness: 200 while the process serves, with the
+// Checks serves /healthz (liveness: 200 while the process serves, with the
 // components' states) and /readyz (200 only when every required component
 // is OK, else 503 naming each failing one).
-type Health struct {
+type Checks struct {
 	mu     sync.Mutex
-	checks []HealthCheck
+	checks []Check
 }
 
-// NewHealth returns a Health over checks; Add adds more.
-func NewHealth(checks ...HealthCheck) *Health { return &Health{checks: checks} }
+// New returns a Checks over checks; Add adds more.
+func New(checks ...Check) *Checks { return &Checks{checks: checks} }
 
 // Add adds checks.
-func (h *Health) Add(checks ...HealthCheck) {
+func (h *Checks) Add(checks ...Check) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.checks = append(h.checks, checks...)
 }
 
 // Report runs every check at once, each with its own timeout.
-func (h *Health) Report(ctx context.Context, timeout time.Duration) HealthReport {
+func (h *Checks) Report(ctx context.Context, timeout time.Duration) Report {
 	h.mu.Lock()
-	checks := append([]HealthCheck(nil), h.checks...)
+	checks := append([]Check(nil), h.checks...)
 	h.mu.Unlock()
-	r := HealthReport{Ready: true, Components: make([]Component, len(checks))}
+	r := Report{Ready: true, Components: make([]Component, len(checks))}
 	var wg sync.WaitGroup
 	for i, c := range checks {
 		wg.Go(func() {
@@ -87,12 +86,12 @@ func (h *Health) Report(ctx context.Context, timeout time.Duration) HealthReport
 }
 
 // Healthz answers 200 with the report (checks limited to DefaultLiveTimeout).
-func (h *Health) Healthz(w http.ResponseWriter, r *http.Request) {
+func (h *Checks) Healthz(w http.ResponseWriter, r *http.Request) {
 	writeHealth(w, http.StatusOK, h.Report(r.Context(), DefaultLiveTimeout))
 }
 
 // Readyz answers 200 when ready, else 503, with the report.
-func (h *Health) Readyz(w http.ResponseWriter, r *http.Request) {
+func (h *Checks) Readyz(w http.ResponseWriter, r *http.Request) {
 	rep := h.Report(r.Context(), DefaultReadyTimeout)
 	code := http.StatusOK
 	if !rep.Ready {
@@ -101,15 +100,15 @@ func (h *Health) Readyz(w http.ResponseWriter, r *http.Request) {
 	writeHealth(w, code, rep)
 }
 
-func writeHealth(w http.ResponseWriter, code int, rep HealthReport) {
+func writeHealth(w http.ResponseWriter, code int, rep Report) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(code)
 	_ = json.NewEncoder(w).Encode(rep)
 }
 
-// KafkaCheck is "kafka": a broker answers cl's ping (an ApiVersions request).
-func KafkaCheck(cl *kgo.Client) HealthCheck {
+// Kafka is "kafka": a broker answers cl's ping (an ApiVersions request).
+func Kafka(cl *kgo.Client) Check {
 	return func(ctx context.Context) Component {
 		c := Component{Name: "kafka", OK: true}
 		if err := cl.Ping(ctx); err != nil {
@@ -119,9 +118,9 @@ func KafkaCheck(cl *kgo.Client) HealthCheck {
 	}
 }
 
-// ClickHouseCheck is "clickhouse": a locally started server (child, nil for
+// ClickHouse is "clickhouse": a locally started server (child, nil for
 // an external one) is running, and conn answers a ping.
-func ClickHouseCheck(conn driver.Conn, child func() supervise.Status) HealthCheck {
+func ClickHouse(conn driver.Conn, child func() supervise.Status) Check {
 	return func(ctx context.Context) Component {
 		c := Component{Name: "clickhouse", OK: true}
 		if child != nil {
@@ -139,47 +138,9 @@ func ClickHouseCheck(conn driver.Conn, child func() supervise.Status) HealthChec
 	}
 }
 
-// WritersCheck is "writers": none of this process's writers has stopped,
-// and the group is Stable with members (a group rebalancing, empty or dead
-// consumes nothing).
-func WritersCheck(writers []*Writer, adm *kadm.Client, group string) HealthCheck {
-	return func(ctx context.Context) Component {
-		c := Component{Name: "writers"}
-		stopped := 0
-		for _, w := range writers {
-			select {
-			case <-w.Done():
-				stopped++
-			default:
-			}
-		}
-		if stopped > 0 {
-			c.Error = fmt.Sprintf("%d of %d writers in this process stopped", stopped, len(writers))
-			return c
-		}
-		gs, err := adm.DescribeGroups(ctx, group)
-		if err != nil {
-			c.Error = fmt.Sprintf("describing group %s: %v", group, err)
-			return c
-		}
-		g := gs[group]
-		if g.Err != nil {
-			c.Error = fmt.Sprintf("describing group %s: %v", group, g.Err)
-			return c
-		}
-		c.State = g.State
-		if g.State != "Stable" || len(g.Members) == 0 {
-			c.Error = fmt.Sprintf("group %s is %s with %d members", group, g.State, len(g.Members))
-			return c
-		}
-		c.OK = true
-		return c
-	}
-}
-
-// ChildCheck reports an optional local child (the local Alertmanager:
+// Child reports an optional local child (the local Alertmanager:
 // alerts are still recorded in ClickHouse while it is away).
-func ChildCheck(name string, status func() supervise.Status) HealthCheck {
+func Child(name string, status func() supervise.Status) Check {
 	return func(context.Context) Component {
 		st := status()
 		c := Component{Name: name, Optional: true, State: string(st.State), Restarts: st.Restarts, LastExit: st.LastExit}

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
@@ -41,7 +42,7 @@ func TestGRPCOTelSDKGzipReachesKafka(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(prod.Close)
-	c, m := startCollector(t, CollectorConfig{}.WithKafka(kcfg), prod)
+	c, m := startCollector(t, Config{}.WithKafka(kcfg), prod)
 
 	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(c.GRPCAddr()), otlptracegrpc.WithInsecure(),
 		otlptracegrpc.WithCompressor("gzip"), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
@@ -95,14 +96,14 @@ func TestCollectorPackageRegistersGRPCCompressions(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command")
 	}
-	out, err := exec.Command(goTool, "list", "-deps", "github.com/chainwatch/chainwatch/ingest").CombinedOutput()
+	out, err := exec.Command(goTool, "list", "-deps", "github.com/chainwatch/chainwatch/ingest/collector").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
 	deps := strings.Fields(string(out))
 	for _, want := range []string{"google.golang.org/grpc/encoding/gzip", "github.com/klauspost/compress/zstd", "github.com/klauspost/compress/snappy"} {
 		if !slices.Contains(deps, want) {
-			t.Errorf("package ingest does not link %s: a sender using it is refused before Export", want)
+			t.Errorf("package ingest/collector does not link %s: a sender using it is refused before Export", want)
 		}
 	}
 }
@@ -110,7 +111,7 @@ func TestCollectorPackageRegistersGRPCCompressions(t *testing.T) {
 // The other compressions of the Go gRPC ecosystem, from a raw client.
 func TestGRPCCompressions(t *testing.T) {
 	prod := &fakeProducer{}
-	c, _ := startCollector(t, CollectorConfig{}, prod)
+	c, _ := startCollector(t, Config{}, prod)
 	for i, name := range []string{"gzip", "zstd", "snappy"} {
 		t.Run(name, func(t *testing.T) {
 			if encoding.GetCompressor(name) == nil {
@@ -158,11 +159,11 @@ func (rawCodec) Name() string { return "proto" }
 // Defects 9 and 10b: refusals grpc-go makes before Export are counted and
 // logged like HTTP ones, and an undecodable message says where it broke.
 func TestGRPCRefusalsBeforeExport(t *testing.T) {
-	c, m := startCollector(t, CollectorConfig{MaxBodyBytes: 1 << 20}, &fakeProducer{})
+	c, m := startCollector(t, Config{MaxBodyBytes: 1 << 20}, &fakeProducer{})
 	ctx := context.Background()
 
 	conn := grpcClient(t, c.GRPCAddr(), grpc.WithCompressor(legacyCompressor{}))
-	if _, err := conn.Export(ctx, testRequest(50, 1, 1)); status.Code(err) != codes.Unimplemented {
+	if _, err := conn.Export(ctx, ingesttest.Request(50, 1, 1)); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("unknown compression: got %v, want Unimplemented", err)
 	}
 	waitFor(t, 5*time.Second, func() bool {
@@ -171,7 +172,7 @@ func TestGRPCRefusalsBeforeExport(t *testing.T) {
 	}, "the unknown compression counted as rejected (unsupported_media_type, 415)")
 
 	// A span whose name is cut short: the length says 50 bytes, 3 follow.
-	good, _ := proto.Marshal(testRequest(51, 1, 1))
+	good, _ := proto.Marshal(ingesttest.Request(51, 1, 1))
 	bad := append(good[:len(good):len(good)], 0x0a, 0x05, 0x12, 0x03, 0x0a, 0x01, 0x32, 0x32, 0x01, 0x02)
 	raw, err := grpc.NewClient(c.GRPCAddr(), grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithDefaultCallOptions(grpc.ForceCodec(rawCodec{})))
 	if err != nil {

@@ -1,4 +1,4 @@
-package ingest
+package writer
 
 import (
 	"context"
@@ -52,7 +52,7 @@ func TestWriterLandsScoresAndDeadLettersBadOnes(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := NewMetrics(nil)
-	w := NewWriter(WriterConfig{Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}, kc.Topics, cl, store, m, nil)
+	w := New(Config{Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}, kc.Topics, cl, store, m, nil)
 	if err := w.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"context"
@@ -43,7 +43,8 @@ type RetentionGuard struct {
 	group    string
 	topics   []string
 	headroom float64
-	every    time.Duration
+	// Interval is the time between checks (2 s); set it before Run.
+	Interval time.Duration
 	m        *Metrics
 	log      *slog.Logger
 
@@ -63,7 +64,7 @@ func NewRetentionGuard(cl *kgo.Client, group string, topics []string, headroom f
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	return &RetentionGuard{adm: kadm.NewClient(cl), group: group, topics: topics, headroom: headroom, every: 2 * time.Second, m: m, log: log}
+	return &RetentionGuard{adm: kadm.NewClient(cl), group: group, topics: topics, headroom: headroom, Interval: 2 * time.Second, m: m, log: log}
 }
 
 // Refusal is "" while the collector may accept, else why not.
@@ -76,7 +77,7 @@ func (g *RetentionGuard) Refusal() string {
 
 // Run checks every two seconds until ctx ends.
 func (g *RetentionGuard) Run(ctx context.Context) {
-	t := time.NewTicker(g.every)
+	t := time.NewTicker(g.Interval)
 	defer t.Stop()
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"bytes"
@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/kafka"
 )
 
@@ -45,7 +46,7 @@ func (f *fakeProducer) TryProduce(_ context.Context, r *kgo.Record, promise func
 
 func newTestCollector(t *testing.T, prod Producer, keys ...string) (*Collector, *httptest.Server) {
 	t.Helper()
-	c := NewCollector(CollectorConfig{MaxBodyBytes: 1 << 20, APIKeys: keys}, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
+	c := New(Config{MaxBodyBytes: 1 << 20, APIKeys: keys}, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
 	srv := httptest.NewServer(c.Handler())
 	t.Cleanup(srv.Close)
 	return c, srv
@@ -81,7 +82,7 @@ func gz(b []byte) []byte {
 func TestCollectorAcceptsAndSplitsByTrace(t *testing.T) {
 	prod := &fakeProducer{}
 	_, srv := newTestCollector(t, prod)
-	req := testRequest(1, 5, 3)
+	req := ingesttest.Request(1, 5, 3)
 	pb, _ := proto.Marshal(req)
 	js, _ := protojson.Marshal(req) // base64 ids: not OTLP/JSON; rewritten below
 	otlpJSON := hexifyIDs(t, js)
@@ -152,8 +153,8 @@ func hexifyIDs(t *testing.T, js []byte) []byte {
 func mustJSON(b []byte) []byte { return []byte(`"` + base64.StdEncoding.EncodeToString(b) + `"`) }
 
 func TestCollectorRejections(t *testing.T) {
-	good, _ := proto.Marshal(testRequest(2, 2, 2))
-	badSpan := testRequest(3, 1, 2)
+	good, _ := proto.Marshal(ingesttest.Request(2, 2, 2))
+	badSpan := ingesttest.Request(3, 1, 2)
 	badSpan.ResourceSpans[0].ScopeSpans[0].Spans[1].TraceId = []byte{1, 2, 3}
 	badSpanPB, _ := proto.Marshal(badSpan)
 	big := bytes.Repeat([]byte("x"), 2<<20)
@@ -208,7 +209,7 @@ func TestCollectorRejections(t *testing.T) {
 func TestCollectorAPIKeyAccepted(t *testing.T) {
 	prod := &fakeProducer{}
 	_, srv := newTestCollector(t, prod, "secret-key-1", "secret-key-2")
-	good, _ := proto.Marshal(testRequest(4, 1, 1))
+	good, _ := proto.Marshal(ingesttest.Request(4, 1, 1))
 	for _, h := range [][]string{{"Authorization", "Bearer secret-key-2"}, {"X-API-Key", "secret-key-1"}} {
 		if code, body, _ := post(t, srv.URL+"/v1/traces", "application/x-protobuf", good, h...); code != 200 {
 			t.Fatalf("%v: %d %s", h, code, body)
@@ -237,7 +238,7 @@ func TestFeedbackIDsAreStable(t *testing.T) {
 
 func TestGRPCExport(t *testing.T) {
 	prod := &fakeProducer{}
-	c := NewCollector(CollectorConfig{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", APIKeys: []string{"secret-key-1"}}, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
+	c := New(Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", APIKeys: []string{"secret-key-1"}}, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -249,17 +250,17 @@ func TestGRPCExport(t *testing.T) {
 	defer conn.Close()
 	cl := coltracepb.NewTraceServiceClient(conn)
 	ctx := context.Background()
-	if _, err := cl.Export(ctx, testRequest(5, 2, 2)); status.Code(err) != codes.Unauthenticated {
+	if _, err := cl.Export(ctx, ingesttest.Request(5, 2, 2)); status.Code(err) != codes.Unauthenticated {
 		t.Fatalf("no key: got %v, want Unauthenticated", err)
 	}
 	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer secret-key-1")
-	if _, err := cl.Export(actx, testRequest(5, 2, 2)); err != nil {
+	if _, err := cl.Export(actx, ingesttest.Request(5, 2, 2)); err != nil {
 		t.Fatal(err)
 	}
 	if len(prod.recs) != 2 {
 		t.Fatalf("produced %d records, want 2", len(prod.recs))
 	}
-	bad := testRequest(6, 1, 1)
+	bad := ingesttest.Request(6, 1, 1)
 	bad.ResourceSpans[0].ScopeSpans[0].Spans[0].SpanId = nil
 	if _, err := cl.Export(actx, bad); status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "span_id") {
 		t.Fatalf("bad span: got %v, want InvalidArgument naming span_id", err)
@@ -267,7 +268,7 @@ func TestGRPCExport(t *testing.T) {
 	prod.mu.Lock()
 	prod.err = kgo.ErrMaxBuffered
 	prod.mu.Unlock()
-	if _, err := cl.Export(actx, testRequest(7, 1, 1)); status.Code(err) != codes.Unavailable {
+	if _, err := cl.Export(actx, ingesttest.Request(7, 1, 1)); status.Code(err) != codes.Unavailable {
 		t.Fatalf("buffer full: got %v, want Unavailable", err)
 	}
 }

@@ -1,4 +1,4 @@
-package ingest
+package writer
 
 import (
 	"time"
@@ -8,7 +8,7 @@ import (
 	"github.com/chainwatch/chainwatch/kafka"
 )
 
-// WriterConsumerOpts are kafka.ConsumerOpts for the writer group, which must
+// ConsumerOpts are kafka.ConsumerOpts for the writer group, which must
 // never skip a record silently:
 //   - a position Kafka no longer holds (retention deleted records before
 //     they were stored) is not reset quietly: the fetch fails with
@@ -23,7 +23,7 @@ import (
 //   - with writer.instance_id ("-": none), static membership: a writer
 //     restarted under the same id takes its partitions back without a
 //     rebalance.
-func WriterConsumerOpts(c kafka.Config, w WriterConfig, topics ...string) []kgo.Opt {
+func ConsumerOpts(c kafka.Config, w Config, topics ...string) []kgo.Opt {
 	w = w.WithDefaults()
 	opts := append(kafka.ConsumerOpts(c, w.Group, topics...),
 		kgo.ConsumeStartOffset(kgo.NewOffset().AtStart()),

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
+	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -141,7 +143,7 @@ func TestJSONDecodersRefuseInvalidText(t *testing.T) {
 	})
 	t.Run("chainwatch json", func(t *testing.T) {
 		body := `{"spans":[` + jsonSpan("") + `,` + jsonSpan("\"input_text\":\"\xff\"") + `]}`
-		_, err := schemas.DecodeJSONBatch(strings.NewReader(body))
+		_, err := genai.DecodeJSONBatch(strings.NewReader(body))
 		want := "spans[1].input_text: invalid UTF-8 at byte " + offsetOf(t, body, "\xff")
 		if err == nil || err.Error() != want {
 			t.Errorf("error\n %v, want\n %q", err, want)
@@ -175,7 +177,7 @@ func TestCollectorRefusesUnstorableTimes(t *testing.T) {
 		endMsg   = "end_time_unix_nano: 2200-01-01T00:00:00Z" + rangeMsg
 	)
 	otlpReq := func(start, end uint64) *coltracepb.ExportTraceServiceRequest {
-		req := testRequest(11, 1, 2)
+		req := ingesttest.Request(11, 1, 2)
 		sp := req.ResourceSpans[0].ScopeSpans[0].Spans[1]
 		sp.StartTimeUnixNano, sp.EndTimeUnixNano = start, end
 		return req

@@ -1,4 +1,4 @@
-package ingest
+package pipeline
 
 import (
 	"os"
@@ -7,6 +7,9 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/ingest/collector"
+	"github.com/chainwatch/chainwatch/ingest/writer"
 )
 
 // The alert rules users adopt (docs/alerts.rules.yml) pass Prometheus' own
@@ -14,10 +17,10 @@ import (
 // over a metric nothing exports would never fire.
 func TestAlertRules(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	m := NewMetrics(reg)
-	m.Expired.WithLabelValues("t").Add(0) // vectors appear once they have a child
-	m.UnstoredShare.WithLabelValues("t", "0").Set(0)
-	m.InsertErrors.WithLabelValues("spans", "retryable").Add(0)
+	cm, wm := collector.NewMetrics(reg), writer.NewMetrics(reg)
+	wm.Expired.WithLabelValues("t").Add(0) // vectors appear once they have a child
+	cm.UnstoredShare.WithLabelValues("t", "0").Set(0)
+	wm.InsertErrors.WithLabelValues("spans", "retryable").Add(0)
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -26,13 +29,13 @@ func TestAlertRules(t *testing.T) {
 	for _, f := range families {
 		have[f.GetName()] = true
 	}
-	rules, err := os.ReadFile("../docs/alerts.rules.yml")
+	rules, err := os.ReadFile("../../docs/alerts.rules.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range regexp.MustCompile(`chainwatch_[a-z_]+`).FindAllString(string(rules), -1) {
 		if !have[name] {
-			t.Errorf("docs/alerts.rules.yml names %s, which ingest.NewMetrics does not register", name)
+			t.Errorf("docs/alerts.rules.yml names %s, which the collector and writer metrics do not register", name)
 		}
 	}
 	promtool, err := exec.LookPath("promtool")
@@ -44,7 +47,7 @@ func TestAlertRules(t *testing.T) {
 	}
 	for _, args := range [][]string{{"check", "rules", "alerts.rules.yml"}, {"test", "rules", "alerts_test.yml"}} {
 		cmd := exec.Command(promtool, args...)
-		cmd.Dir = "../docs"
+		cmd.Dir = "../../docs"
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("promtool %v: %v\n%s", args, err, out)
 		}

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"bytes"
@@ -26,8 +26,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/kafka"
-	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // Producer is what the collector needs of a Kafka client: franz-go's
@@ -50,7 +50,7 @@ type Producer interface {
 // and OTLP/gRPC's TraceService/Export on its own port.
 type Collector struct {
 	guard  interface{ Refusal() string } // nil: no retention guard
-	cfg    CollectorConfig
+	cfg    Config
 	topics kafka.Topics
 	prod   Producer
 	m      *Metrics
@@ -70,8 +70,8 @@ type Collector struct {
 	coltracepb.UnimplementedTraceServiceServer
 }
 
-// NewCollector wires a collector; Start opens its ports.
-func NewCollector(cfg CollectorConfig, topics kafka.Topics, prod Producer, m *Metrics, log *slog.Logger) *Collector {
+// New wires a collector; Start opens its ports.
+func New(cfg Config, topics kafka.Topics, prod Producer, m *Metrics, log *slog.Logger) *Collector {
 	cfg = cfg.WithDefaults()
 	if log == nil {
 		log = slog.Default()
@@ -338,7 +338,7 @@ func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	batch, err := schemas.DecodeJSONBatch(bytes.NewReader(body))
+	batch, err := genai.DecodeJSONBatch(bytes.NewReader(body))
 	if err != nil {
 		c.fail(w, ep, badRequest("%v", err))
 		return
@@ -356,7 +356,7 @@ func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 // exportTraces validates a request, splits it by trace id and produces one
 // record per trace, waiting for every ack.
 func (c *Collector) exportTraces(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (int, *httpError) {
-	if err := schemas.ValidateOTLP(req); err != nil {
+	if err := genai.ValidateOTLP(req); err != nil {
 		return 0, badRequest("invalid span: %v", err)
 	}
 	recs, n, err := kafka.SplitByTrace(req, c.topics.Spans)

@@ -1,4 +1,4 @@
-package ingest
+package collector
 
 import (
 	"bytes"
@@ -28,6 +28,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
@@ -73,11 +74,11 @@ func newFrozenKafka(t *testing.T, produceTimeout time.Duration) *frozenKafka {
 }
 
 // startCollector starts a collector on free ports in front of prod.
-func startCollector(t *testing.T, cfg CollectorConfig, prod Producer) (*Collector, *Metrics) {
+func startCollector(t *testing.T, cfg Config, prod Producer) (*Collector, *Metrics) {
 	t.Helper()
 	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
 	m := NewMetrics(nil)
-	c := NewCollector(cfg, kafka.Config{}.WithDefaults().Topics, prod, m, nil)
+	c := New(cfg, kafka.Config{}.WithDefaults().Topics, prod, m, nil)
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -119,10 +120,10 @@ func jsonSpansBody(traceID string, n int, pad int) []byte {
 func TestCollectorAnswersWithinProduceTimeoutWhenBrokerFrozen(t *testing.T) {
 	const produceTimeout = time.Second
 	fk := newFrozenKafka(t, produceTimeout)
-	c, m := startCollector(t, CollectorConfig{}.WithKafka(fk.cfg), fk.client)
+	c, m := startCollector(t, Config{}.WithKafka(fk.cfg), fk.client)
 	limit := produceTimeout + produceMargin + 1500*time.Millisecond
 	httpc := &http.Client{Timeout: 3 * limit} // on the old code the request hangs: fail, don't hang
-	pb, _ := proto.Marshal(testRequest(21, 3, 2))
+	pb, _ := proto.Marshal(ingesttest.Request(21, 3, 2))
 	spans := jsonSpansBody("0102030405060708090a0b0c0d0e0f10", 2, 10)
 
 	check := func(t *testing.T, took time.Duration, ok bool, what string) {
@@ -160,7 +161,7 @@ func TestCollectorAnswersWithinProduceTimeoutWhenBrokerFrozen(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*limit)
 			defer cancel()
 			start := time.Now()
-			_, err := grpcClient(t, c.GRPCAddr()).Export(ctx, testRequest(22, 2, 2))
+			_, err := grpcClient(t, c.GRPCAddr()).Export(ctx, ingesttest.Request(22, 2, 2))
 			st := status.Convert(err)
 			var retry bool
 			for _, d := range st.Details() {
@@ -191,9 +192,9 @@ func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
 // bigTrace is a request holding one trace whose spans carry about size
 // bytes in all.
 func bigTrace(seed uint64, spans, size int) *coltracepb.ExportTraceServiceRequest {
-	req := testRequest(seed, 1, spans)
+	req := ingesttest.Request(seed, 1, spans)
 	for _, sp := range req.ResourceSpans[0].ScopeSpans[0].Spans {
-		sp.Attributes = append(sp.Attributes, strAttr("pad", strings.Repeat("p", size/spans)))
+		sp.Attributes = append(sp.Attributes, ingesttest.StrAttr("pad", strings.Repeat("p", size/spans)))
 	}
 	return req
 }
@@ -201,13 +202,13 @@ func bigTrace(seed uint64, spans, size int) *coltracepb.ExportTraceServiceReques
 // Defect 4: what can never fit is 413 naming the limit (and the trace),
 // not 503 forever.
 func TestCollectorRefusesWhatCanNeverFit(t *testing.T) {
-	small := CollectorConfig{MaxBodyBytes: 4 << 20, MaxRecordBytes: 256 << 10, MaxBufferedBytes: 1 << 20}
+	small := Config{MaxBodyBytes: 4 << 20, MaxRecordBytes: 256 << 10, MaxBufferedBytes: 1 << 20}
 	oneBig := bigTrace(31, 3, 300<<10)
 	oneBigPB, _ := proto.Marshal(oneBig)
 	oneBigID := hex.EncodeToString(oneBig.ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)
-	many := testRequest(32, 12, 1)
+	many := ingesttest.Request(32, 12, 1)
 	for _, sp := range many.ResourceSpans[0].ScopeSpans[0].Spans {
-		sp.Attributes = append(sp.Attributes, strAttr("pad", strings.Repeat("p", 100<<10)))
+		sp.Attributes = append(sp.Attributes, ingesttest.StrAttr("pad", strings.Repeat("p", 100<<10)))
 	}
 	manyPB, _ := proto.Marshal(many)
 	// The case at the default limits: a protobuf body just under
@@ -224,7 +225,7 @@ func TestCollectorRefusesWhatCanNeverFit(t *testing.T) {
 
 	for _, tc := range []struct {
 		name      string
-		cfg       CollectorConfig
+		cfg       Config
 		path      string
 		ctype     string
 		body      []byte
@@ -234,12 +235,12 @@ func TestCollectorRefusesWhatCanNeverFit(t *testing.T) {
 		{"protobuf trace over max_record_bytes", small, "/v1/traces", "application/x-protobuf", oneBigPB, nil, []string{"kafka.max_record_bytes", oneBigID}},
 		{"json spans trace over max_record_bytes", small, "/v1/spans", "application/json", jsonSpansBody("0102030405060708090a0b0c0d0e0f11", 3, 100<<10), nil, []string{"kafka.max_record_bytes", "0102030405060708090a0b0c0d0e0f11"}},
 		{"request over max_buffered_bytes", small, "/v1/traces", "application/x-protobuf", manyPB, nil, []string{"kafka.max_buffered_bytes"}},
-		{"16 MiB body at the defaults", CollectorConfig{}, "/v1/traces", "application/x-protobuf", hugePB, nil, []string{"kafka.max_record_bytes", hex.EncodeToString(huge.ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)}},
-		{"broker says MESSAGE_TOO_LARGE", small, "/v1/traces", "application/x-protobuf", func() []byte { b, _ := proto.Marshal(testRequest(34, 1, 1)); return b }(), kerr.MessageTooLarge, []string{"too large", "kafka.max_record_bytes"}},
+		{"16 MiB body at the defaults", Config{}, "/v1/traces", "application/x-protobuf", hugePB, nil, []string{"kafka.max_record_bytes", hex.EncodeToString(huge.ResourceSpans[0].ScopeSpans[0].Spans[0].TraceId)}},
+		{"broker says MESSAGE_TOO_LARGE", small, "/v1/traces", "application/x-protobuf", func() []byte { b, _ := proto.Marshal(ingesttest.Request(34, 1, 1)); return b }(), kerr.MessageTooLarge, []string{"too large", "kafka.max_record_bytes"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			prod := &fakeProducer{err: tc.prodErr}
-			c := NewCollector(tc.cfg, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
+			c := New(tc.cfg, kafka.Config{}.WithDefaults().Topics, prod, NewMetrics(nil), nil)
 			srv := httptest.NewServer(c.Handler())
 			defer srv.Close()
 			code, body, _ := post(t, srv.URL+tc.path, tc.ctype, tc.body)
@@ -257,7 +258,7 @@ func TestCollectorRefusesWhatCanNeverFit(t *testing.T) {
 		})
 	}
 	t.Run("grpc", func(t *testing.T) {
-		c := NewCollector(small, kafka.Config{}.WithDefaults().Topics, &fakeProducer{}, NewMetrics(nil), nil)
+		c := New(small, kafka.Config{}.WithDefaults().Topics, &fakeProducer{}, NewMetrics(nil), nil)
 		_, err := c.Export(context.Background(), oneBig)
 		if st := status.Convert(err); st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "kafka.max_record_bytes") {
 			t.Fatalf("got %v, want InvalidArgument naming kafka.max_record_bytes (not retryable)", err)
@@ -272,9 +273,9 @@ func TestConfigRefusesLimitsThatCannotWorkTogether(t *testing.T) {
 		want string
 	}{
 		{"record over buffer", kafka.Config{MaxRecordBytes: 32 << 20, MaxBufferedBytes: 16 << 20}.Validate(), "kafka.max_record_bytes"},
-		{"inflight under body", CollectorConfig{MaxBodyBytes: 16 << 20, MaxInflightBytes: 8 << 20}.Validate(), "collector.max_inflight_bytes"},
-		{"negative inflight", CollectorConfig{MaxInflightBytes: -1}.Validate(), "collector.max_inflight_bytes"},
-		{"body over buffer", ValidateLimits(kafka.Config{MaxBufferedBytes: 8 << 20}, CollectorConfig{MaxBodyBytes: 16 << 20}), "collector.max_body_bytes"},
+		{"inflight under body", Config{MaxBodyBytes: 16 << 20, MaxInflightBytes: 8 << 20}.Validate(), "collector.max_inflight_bytes"},
+		{"negative inflight", Config{MaxInflightBytes: -1}.Validate(), "collector.max_inflight_bytes"},
+		{"body over buffer", ValidateLimits(kafka.Config{MaxBufferedBytes: 8 << 20}, Config{MaxBodyBytes: 16 << 20}), "collector.max_body_bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
@@ -282,7 +283,7 @@ func TestConfigRefusesLimitsThatCannotWorkTogether(t *testing.T) {
 			}
 		})
 	}
-	if err := errors.Join(kafka.Config{}.WithDefaults().Validate(), CollectorConfig{}.WithDefaults().Validate(), ValidateLimits(kafka.Config{}, CollectorConfig{})); err != nil {
+	if err := errors.Join(kafka.Config{}.WithDefaults().Validate(), Config{}.WithDefaults().Validate(), ValidateLimits(kafka.Config{}, Config{})); err != nil {
 		t.Fatalf("the defaults are refused: %v", err)
 	}
 }
@@ -297,7 +298,7 @@ func TestCollectorAdmissionBoundsInflightBytes(t *testing.T) {
 		senders     = 16
 	)
 	fk := newFrozenKafka(t, 2*time.Second)
-	c, m := startCollector(t, CollectorConfig{MaxBodyBytes: maxBody, MaxInflightBytes: maxInflight}.WithKafka(fk.cfg), fk.client)
+	c, m := startCollector(t, Config{MaxBodyBytes: maxBody, MaxInflightBytes: maxInflight}.WithKafka(fk.cfg), fk.client)
 
 	type answer struct {
 		code int
@@ -307,9 +308,9 @@ func TestCollectorAdmissionBoundsInflightBytes(t *testing.T) {
 	answers := make(chan answer, senders+4)
 	var wg sync.WaitGroup
 	for i := 0; i < senders; i++ {
-		req := testRequest(uint64(100+i), 40, 2)
+		req := ingesttest.Request(uint64(100+i), 40, 2)
 		for _, sp := range req.ResourceSpans[0].ScopeSpans[0].Spans {
-			sp.Attributes = append(sp.Attributes, strAttr("pad", strings.Repeat("p", 10<<10)))
+			sp.Attributes = append(sp.Attributes, ingesttest.StrAttr("pad", strings.Repeat("p", 10<<10)))
 		}
 		body, _ := proto.Marshal(req)
 		if len(body) > maxBody || len(body) < maxBody/2 {
@@ -341,7 +342,7 @@ func TestCollectorAdmissionBoundsInflightBytes(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			start := time.Now()
-			_, err := gc.Export(ctx, testRequest(uint64(200+i), 40, 2))
+			_, err := gc.Export(ctx, ingesttest.Request(uint64(200+i), 40, 2))
 			code := 200
 			if st := status.Convert(err); st.Code() == codes.Unavailable {
 				code = 503

@@ -1,0 +1,62 @@
+package collector
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the collector's pipeline-health series.
+// Every reason label takes a value from a fixed set (see the reason*
+// constants), so cardinality stays bounded.
+type Metrics struct {
+	Received       *prometheus.CounterVec   // spans or feedback records accepted, by endpoint
+	Requests       *prometheus.CounterVec   // requests by endpoint and status code
+	Rejected       *prometheus.CounterVec   // requests rejected, by endpoint and reason
+	ProduceSeconds *prometheus.HistogramVec // time from request to Kafka ack, by endpoint
+	InflightBytes  prometheus.Gauge         // request bytes admitted and not yet released (≤ collector.max_inflight_bytes)
+
+	UnstoredShare *prometheus.GaugeVec // per partition: the part of its retention held by records not yet stored
+	WritersBehind prometheus.Gauge     // 1 while the collector refuses because the writers are near retention
+}
+
+// Reasons, the bounded label values of Rejected and DeadLetters.
+const (
+	reasonBadRequest   = "bad_request"
+	reasonTooLarge     = "too_large"
+	reasonUnauthorized = "unauthorized"
+	reasonUnsupported  = "unsupported_media_type"
+	reasonBufferFull   = "buffer_full"
+	reasonUnavailable  = "kafka_unavailable"
+	reasonBehind       = "writers_behind"
+	reasonDecode       = "decode"
+)
+
+// NewMetrics creates the series and registers them on reg (nil: not
+// registered, for tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	lat := prometheus.ExponentialBuckets(0.0005, 2, 16)
+	m := &Metrics{
+		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chainwatch_collector_received_total", Help: "Records accepted and acknowledged by Kafka, by endpoint (spans or feedback).",
+		}, []string{"endpoint"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chainwatch_collector_requests_total", Help: "Requests by endpoint and status code.",
+		}, []string{"endpoint", "code"}),
+		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chainwatch_collector_rejected_total", Help: "Requests answered with an error, by endpoint and reason.",
+		}, []string{"endpoint", "reason"}),
+		ProduceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chainwatch_collector_produce_seconds", Help: "Time from a request's arrival to Kafka's acknowledgement.", Buckets: lat,
+		}, []string{"endpoint"}),
+		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chainwatch_collector_inflight_bytes", Help: "Request bytes the collector has admitted and not yet released (read, decoded or waiting for Kafka); at most collector.max_inflight_bytes.",
+		}),
+		UnstoredShare: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "chainwatch_kafka_unstored_retention_ratio", Help: "Per partition, the larger of (bytes not yet stored / retention.bytes) and (age of the oldest record not yet stored / retention.ms); the collector refuses at kafka.retention_headroom.",
+		}, []string{"topic", "partition"}),
+		WritersBehind: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chainwatch_collector_writers_behind", Help: "1 while the collector answers 503 because records not yet stored approach the topics' retention.",
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Received, m.Requests, m.Rejected, m.ProduceSeconds, m.InflightBytes, m.UnstoredShare, m.WritersBehind)
+	}
+	return m
+}

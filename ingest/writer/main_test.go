@@ -1,0 +1,10 @@
+package writer
+
+import (
+	"os"
+	"testing"
+
+	"github.com/chainwatch/chainwatch/clickhouse/chtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
