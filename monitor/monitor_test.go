@@ -19,6 +19,8 @@ import (
 	"github.com/chainwatch/chainwatch/datasets"
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
 	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
@@ -73,7 +75,7 @@ func (e env) trafficTB(t testing.TB, kind simulate.ShiftKind, t0 time.Time, minu
 			at := t0.Add(time.Duration(mi)*time.Minute + time.Duration(float64(time.Minute)*(float64(i)+0.5)/float64(perMinute)))
 			traces[i] = g.Next(at, shifted(mi))
 		}
-		spans, err := schemas.AppendSpans(nil, g.Pack(traces))
+		spans, err := genai.AppendSpans(nil, g.Pack(traces))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -464,7 +466,7 @@ func TestWorkersShareMonitors(t *testing.T) {
 	}
 	var workers []*Worker
 	for i := range 2 {
-		owner, err := NewKafkaOwner(t.Context(), brokers, "chainwatch-monitors", "chainwatch-worker", 8)
+		owner, err := NewKafkaOwner(t.Context(), kafka.Config{Brokers: brokers}, "chainwatch-monitors", "chainwatch-worker", 8)
 		if err != nil {
 			t.Fatal(err)
 		}

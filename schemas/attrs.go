@@ -3,7 +3,7 @@ package schemas
 // Attribute names in chainwatch's own namespace. Emitters (the simulator, the
 // serving gateway, apps without another convention) set them on the span or
 // on the resource; the OTLP mapping gives them the highest precedence, span
-// before resource. MAPPING.md lists every rule.
+// before resource. genai/MAPPING.md lists every rule.
 const (
 	AttrApp                   = "chainwatch.app"
 	AttrEnvironment           = "chainwatch.environment"

@@ -1,6 +1,7 @@
-// Package schemas holds chainwatch's record types, the OTLP GenAI mapping and
-// the ClickHouse DDL with its migrator. It is the leaf of the module: it
-// imports nothing of ours.
+// Package schemas holds chainwatch's record types (span, feedback, score,
+// result), their column lists and the ClickHouse DDL with its migrator. It is
+// the leaf of the module: it imports nothing of ours. The OTLP GenAI mapping
+// onto Span lives in package genai.
 package schemas
 
 import (

@@ -49,9 +49,9 @@ func CheckStorableTime(t time.Time) string {
 	return ""
 }
 
-// checkStorableNano is CheckStorableTime for an OTLP time in nanoseconds
+// CheckStorableUnixNano is CheckStorableTime for an OTLP time in nanoseconds
 // since the epoch; every uint64 value is formatted correctly.
-func checkStorableNano(ns uint64) string {
+func CheckStorableUnixNano(ns uint64) string {
 	if ns > MaxStorableUnixNano {
 		return outsideRange(time.Unix(int64(ns/1e9), int64(ns%1e9)))
 	}

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
 )
@@ -22,7 +23,7 @@ func TestGeneratedTrafficMapsBack(t *testing.T) {
 	for i := 0; i < 400; i++ {
 		traces = append(traces, g.Next(now.Add(time.Duration(i)*time.Millisecond), false))
 	}
-	spans, err := schemas.AppendSpans(nil, g.Pack(traces))
+	spans, err := genai.AppendSpans(nil, g.Pack(traces))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,7 @@
 // The OTLP mapping over each dialect's golden files and over what the
 // OpenTelemetry SDK sends.
 
-package schemas
+package genai
 
 import (
 	"bytes"
@@ -26,6 +26,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestAppendSpansDialects(t *testing.T) {
@@ -33,32 +35,32 @@ func TestAppendSpansDialects(t *testing.T) {
 	weatherOut := "It's rainy and 57°F in Paris.\nTake an \"umbrella\"."
 	semconvChat := spanWant{
 		name: "chat gpt-4o",
-		check: func(t *testing.T, s Span) {
-			want := Span{
+		check: func(t *testing.T, s schemas.Span) {
+			want := schemas.Span{
 				App: "weather-bot", Environment: "prod", ChainName: "weather", ChainVersion: "v3",
-				ComponentName: "chat gpt-4o", ComponentKind: KindLLM, Operation: "chat", Provider: "openai",
+				ComponentName: "chat gpt-4o", ComponentKind: schemas.KindLLM, Operation: "chat", Provider: "openai",
 				ModelRequested: "gpt-4o", ModelReturned: "gpt-4o-2024-08-06",
 				InputText: weatherIn, OutputText: weatherOut, InputTokens: 97, OutputTokens: 52,
-				Status: StatusUnset, SessionID: "conv-42", ParentSpanID: "eee19b7ec3c1b174",
+				Status: schemas.StatusUnset, SessionID: "conv-42", ParentSpanID: "eee19b7ec3c1b174",
 			}
 			compareColumns(t, s, want)
 		},
 		attrs: map[string]string{
-			AttrInputSystem:                  "Answer briefly.",
+			schemas.AttrInputSystem:          "Answer briefly.",
 			"gen_ai.request.temperature":     "0.2",
 			"gen_ai.request.max_tokens":      "512",
 			"gen_ai.response.finish_reasons": `["stop"]`,
 			"gen_ai.response.id":             "chatcmpl-123",
-			AttrSpanKind:                     "client",
+			schemas.AttrSpanKind:             "client",
 			"server.address":                 "api.openai.com",
 		},
 		gone: []string{"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.usage.input_tokens",
-			"gen_ai.request.model", "service.name", AttrChainName, AttrOutputParts, AttrMappingWarning},
+			"gen_ai.request.model", "service.name", schemas.AttrChainName, schemas.AttrOutputParts, schemas.AttrMappingWarning},
 	}
-	checkParts := func(t *testing.T, s Span) {
+	checkParts := func(t *testing.T, s schemas.Span) {
 		var parts []map[string]any
-		if err := json.Unmarshal([]byte(s.Attributes[AttrInputParts]), &parts); err != nil {
-			t.Fatalf("%s = %q: %v", AttrInputParts, s.Attributes[AttrInputParts], err)
+		if err := json.Unmarshal([]byte(s.Attributes[schemas.AttrInputParts]), &parts); err != nil {
+			t.Fatalf("%s = %q: %v", schemas.AttrInputParts, s.Attributes[schemas.AttrInputParts], err)
 		}
 		if len(parts) != 2 || parts[0]["type"] != "tool_call" || parts[1]["type"] != "tool_call_response" ||
 			parts[1]["response"] != "rainy, 57°F" {
@@ -79,11 +81,11 @@ func TestAppendSpansDialects(t *testing.T) {
 				{name: "chat gpt-4o", check: checkParts},
 				{
 					name: "invoke_agent weather-agent",
-					check: func(t *testing.T, s Span) {
-						compareColumns(t, s, Span{
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
 							App: "weather-bot", Environment: "prod", ChainName: "weather", ChainVersion: "v3",
-							ComponentName: "weather-agent", ComponentKind: KindAgent, Operation: "invoke_agent",
-							Provider: "openai", Status: StatusError, ErrorMessage: "upstream timeout after 2s",
+							ComponentName: "weather-agent", ComponentKind: schemas.KindAgent, Operation: "invoke_agent",
+							Provider: "openai", Status: schemas.StatusError, ErrorMessage: "upstream timeout after 2s",
 							SessionID: "conv-42",
 						})
 						var ev map[string]string
@@ -91,14 +93,14 @@ func TestAppendSpansDialects(t *testing.T) {
 							t.Errorf("event.exception = %q (%v), want the exception event's attributes", s.Attributes["event.exception"], err)
 						}
 					},
-					attrs: map[string]string{"gen_ai.agent.id": "asst_5", AttrScopeName: "opentelemetry.instrumentation.openai_v2",
-						AttrScopeVersion: "2.1b0", "telemetry.sdk.language": "python"},
-					gone: []string{"gen_ai.agent.name", "gen_ai.operation.name", AttrSpanKind},
+					attrs: map[string]string{"gen_ai.agent.id": "asst_5", schemas.AttrScopeName: "opentelemetry.instrumentation.openai_v2",
+						schemas.AttrScopeVersion: "2.1b0", "telemetry.sdk.language": "python"},
+					gone: []string{"gen_ai.agent.name", "gen_ai.operation.name", schemas.AttrSpanKind},
 				},
 				{
 					name: "execute_tool get_weather",
-					check: func(t *testing.T, s Span) {
-						if s.ComponentName != "get_weather" || s.ComponentKind != KindTool {
+					check: func(t *testing.T, s schemas.Span) {
+						if s.ComponentName != "get_weather" || s.ComponentKind != schemas.KindTool {
 							t.Errorf("component = %q/%q, want get_weather/tool", s.ComponentName, s.ComponentKind)
 						}
 					},
@@ -113,8 +115,8 @@ func TestAppendSpansDialects(t *testing.T) {
 			wants: []spanWant{
 				semconvChat,
 				{name: "chat gpt-4o", check: checkParts, attrs: map[string]string{
-					AttrGenAISystemInstructions: `[{"type":"text","content":"You are a weather bot."}]`,
-					AttrScopeName:               "chainwatch-test",
+					schemas.AttrGenAISystemInstructions: `[{"type":"text","content":"You are a weather bot."}]`,
+					schemas.AttrScopeName:               "chainwatch-test",
 				}},
 			},
 		},
@@ -123,16 +125,16 @@ func TestAppendSpansDialects(t *testing.T) {
 			count: 1,
 			wants: []spanWant{{
 				name: "chat gpt-3.5-turbo",
-				check: func(t *testing.T, s Span) {
-					compareColumns(t, s, Span{
+				check: func(t *testing.T, s schemas.Span) {
+					compareColumns(t, s, schemas.Span{
 						App: "calc-bot", Environment: "staging", ComponentName: "chat gpt-3.5-turbo",
-						ComponentKind: KindLLM, Operation: "chat", Provider: "openai",
+						ComponentKind: schemas.KindLLM, Operation: "chat", Provider: "openai",
 						ModelRequested: "gpt-3.5-turbo", ModelReturned: "gpt-3.5-turbo-0125",
 						InputText: "What is 2+2?\nAnd in words?", OutputText: "Four.",
-						InputTokens: 41, OutputTokens: 7, Status: StatusUnset,
+						InputTokens: 41, OutputTokens: 7, Status: schemas.StatusUnset,
 					})
 					var parts []map[string]any
-					if err := json.Unmarshal([]byte(s.Attributes[AttrInputParts]), &parts); err != nil {
+					if err := json.Unmarshal([]byte(s.Attributes[schemas.AttrInputParts]), &parts); err != nil {
 						t.Fatal(err)
 					}
 					if len(parts) != 2 || parts[0]["id"] != "call_9" || parts[1]["type"] != "tool_call_response" || parts[1]["response"] != "4" {
@@ -140,7 +142,7 @@ func TestAppendSpansDialects(t *testing.T) {
 					}
 				},
 				attrs: map[string]string{
-					AttrInputSystem:                  "You are terse.",
+					schemas.AttrInputSystem:          "You are terse.",
 					"event.retry":                    `{"attempt":1}`,
 					"gen_ai.response.finish_reasons": `["stop"]`,
 					"gen_ai.openai.request.seed":     "7",
@@ -154,13 +156,13 @@ func TestAppendSpansDialects(t *testing.T) {
 			count: 1,
 			wants: []spanWant{{
 				name: "anthropic.messages",
-				check: func(t *testing.T, s Span) {
-					compareColumns(t, s, Span{
+				check: func(t *testing.T, s schemas.Span) {
+					compareColumns(t, s, schemas.Span{
 						App: "haiku", ComponentName: "anthropic.messages", Provider: "anthropic",
 						ModelRequested: "claude-3-haiku-20240307",
 						InputText:      "Write a haiku about rain.",
 						OutputText:     "Soft rain on tin roofs\nthe gutters hum a low song\nnight drinks the city",
-						InputTokens:    12, OutputTokens: 17, Status: StatusUnset,
+						InputTokens:    12, OutputTokens: 17, Status: schemas.StatusUnset,
 					})
 				},
 				gone: []string{"event.gen_ai.content.prompt", "event.gen_ai.content.completion", "gen_ai.usage.output_tokens"},
@@ -172,10 +174,10 @@ func TestAppendSpansDialects(t *testing.T) {
 			wants: []spanWant{
 				{
 					name: "support_flow.workflow",
-					check: func(t *testing.T, s Span) {
-						compareColumns(t, s, Span{
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
 							App: "support-desk", Environment: "prod", ChainName: "support_flow", ChainVersion: "2",
-							ComponentName: "support_flow", ComponentKind: KindChain, Status: StatusUnset,
+							ComponentName: "support_flow", ComponentKind: schemas.KindChain, Status: schemas.StatusUnset,
 							InputText:  `{"args": ["my order is late"], "kwargs": {}}`,
 							OutputText: `"Sorry about that! Your order ships tomorrow."`,
 						})
@@ -185,27 +187,27 @@ func TestAppendSpansDialects(t *testing.T) {
 				},
 				{
 					name: "classify.task",
-					check: func(t *testing.T, s Span) {
-						compareColumns(t, s, Span{
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
 							App: "support-desk", Environment: "prod", ChainName: "support_flow",
-							ComponentName: "classify", ComponentKind: KindChain, Status: StatusUnset,
+							ComponentName: "classify", ComponentKind: schemas.KindChain, Status: schemas.StatusUnset,
 						})
 					},
 				},
 				{
 					name: "openai.chat",
-					check: func(t *testing.T, s Span) {
-						compareColumns(t, s, Span{
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
 							App: "support-desk", Environment: "prod", ChainName: "support_flow",
-							ComponentName: "openai.chat", ComponentKind: KindLLM, Operation: "chat", Provider: "OpenAI",
+							ComponentName: "openai.chat", ComponentKind: schemas.KindLLM, Operation: "chat", Provider: "OpenAI",
 							ModelRequested: "gpt-4o-mini", ModelReturned: "gpt-4o-mini-2024-07-18",
 							PromptTemplateID: "support-greeting", PromptTemplateVersion: "3",
 							InputText: "my order is late", OutputText: "Sorry about that! Your order ships tomorrow.",
-							InputTokens: 31, OutputTokens: 12, Status: StatusUnset,
+							InputTokens: 31, OutputTokens: 12, Status: schemas.StatusUnset,
 						})
 					},
 					attrs: map[string]string{
-						AttrInputSystem:                     "You are a support agent for ACME.",
+						schemas.AttrInputSystem:             "You are a support agent for ACME.",
 						"gen_ai.completion.0.finish_reason": "stop",
 						"llm.usage.total_tokens":            "43",
 						"llm.request.type":                  "chat",
@@ -224,9 +226,9 @@ func TestAppendSpansDialects(t *testing.T) {
 			wants: []spanWant{
 				{
 					name: "query",
-					check: func(t *testing.T, s Span) {
-						compareColumns(t, s, Span{
-							App: "vision-qa", ComponentName: "query", ComponentKind: KindChain, Status: StatusUnset,
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
+							App: "vision-qa", ComponentName: "query", ComponentKind: schemas.KindChain, Status: schemas.StatusUnset,
 							InputText: "Describe this image", OutputText: "A cat sleeping on a red sofa.",
 							SessionID: "sess-1", UserID: "u-9",
 						})
@@ -236,8 +238,8 @@ func TestAppendSpansDialects(t *testing.T) {
 				},
 				{
 					name: "retrieve",
-					check: func(t *testing.T, s Span) {
-						if s.ComponentKind != KindRetriever || s.InputText != "Describe this image" {
+					check: func(t *testing.T, s schemas.Span) {
+						if s.ComponentKind != schemas.KindRetriever || s.InputText != "Describe this image" {
 							t.Errorf("kind %q input %q, want retriever / the query", s.ComponentKind, s.InputText)
 						}
 					},
@@ -246,13 +248,13 @@ func TestAppendSpansDialects(t *testing.T) {
 				},
 				{
 					name: "ChatCompletion",
-					check: func(t *testing.T, s Span) {
-						compareColumns(t, s, Span{
-							App: "vision-qa", ComponentName: "ChatCompletion", ComponentKind: KindLLM, Provider: "openai",
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
+							App: "vision-qa", ComponentName: "ChatCompletion", ComponentKind: schemas.KindLLM, Provider: "openai",
 							ModelRequested: "gpt-4o", ModelReturned: "gpt-4o",
 							PromptTemplateID: TemplateID("Describe {subject}"), PromptTemplateVersion: "v7",
 							InputText: "Describe this image", OutputText: "A cat sleeping on a red sofa.",
-							InputTokens: 1210, OutputTokens: 9, Status: StatusUnset, SessionID: "sess-1", UserID: "u-9",
+							InputTokens: 1210, OutputTokens: 9, Status: schemas.StatusUnset, SessionID: "sess-1", UserID: "u-9",
 						})
 						if !strings.HasPrefix(s.PromptTemplateID, "tmpl-") || len(s.PromptTemplateID) != 17 {
 							t.Errorf("template id %q, want tmpl- and 12 hex digits", s.PromptTemplateID)
@@ -262,7 +264,7 @@ func TestAppendSpansDialects(t *testing.T) {
 						}
 					},
 					attrs: map[string]string{
-						AttrInputSystem:                 "You describe images.",
+						schemas.AttrInputSystem:         "You describe images.",
 						"llm.prompt_template.template":  "Describe {subject}",
 						"llm.prompt_template.variables": `{"subject": "this image"}`,
 						"input.mime_type":               "application/json",
@@ -306,7 +308,7 @@ func TestAppendSpansDialects(t *testing.T) {
 // compareColumns compares every column but the ids, name, times and
 // attributes (which the callers check themselves), ignoring want's empty
 // ParentSpanID.
-func compareColumns(t *testing.T, got, want Span) {
+func compareColumns(t *testing.T, got, want schemas.Span) {
 	t.Helper()
 	got.Attributes, want.Attributes = nil, nil
 	got.TraceID, got.SpanID, got.Name = "", "", ""
@@ -321,13 +323,13 @@ func compareColumns(t *testing.T, got, want Span) {
 	}
 }
 
-func spanEqual(a, b Span) bool {
+func spanEqual(a, b schemas.Span) bool {
 	aj, _ := json.Marshal(a)
 	bj, _ := json.Marshal(b)
 	return bytes.Equal(aj, bj)
 }
 
-func checkGolden(t *testing.T, path string, spans []Span) {
+func checkGolden(t *testing.T, path string, spans []schemas.Span) {
 	t.Helper()
 	got, err := json.MarshalIndent(spans, "", "  ")
 	if err != nil {
@@ -342,10 +344,10 @@ func checkGolden(t *testing.T, path string, spans []Span) {
 	}
 	want, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatalf("%v (run go test ./schemas/ -update-mapping to create it)", err)
+		t.Fatalf("%v (run go test ./genai/ -update-mapping to create it)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Errorf("mapping differs from %s (run go test ./schemas/ -update-mapping and review the diff):\n%s", path, got)
+		t.Errorf("mapping differs from %s (run go test ./genai/ -update-mapping and review the diff):\n%s", path, got)
 	}
 }
 
@@ -390,7 +392,7 @@ func TestAppendSpansFromOTelSDK(t *testing.T) {
 		sdktrace.WithResource(resource.NewSchemaless(
 			attribute.String("service.name", "sdk-app"),
 			attribute.String("deployment.environment.name", "test"),
-			attribute.String(AttrChainVersion, "2025-10-01"),
+			attribute.String(schemas.AttrChainVersion, "2025-10-01"),
 		)))
 	tr := tp.Tracer("chainwatch/schemas_test", trace.WithInstrumentationVersion("0.1.0"))
 
@@ -401,9 +403,9 @@ func TestAppendSpansFromOTelSDK(t *testing.T) {
 	ctx, root := tr.Start(ctx, "invoke_agent translator", trace.WithAttributes(
 		attribute.String("gen_ai.operation.name", "invoke_agent"),
 		attribute.String("gen_ai.agent.name", "translator"),
-		attribute.String(AttrChainName, "translate"),
-		attribute.String(AttrSessionID, "s-1"),
-		attribute.String(AttrUserID, "alice"),
+		attribute.String(schemas.AttrChainName, "translate"),
+		attribute.String(schemas.AttrSessionID, "s-1"),
+		attribute.String(schemas.AttrUserID, "alice"),
 	))
 	_, chat := tr.Start(ctx, "chat gpt-4o-mini", trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(
 		attribute.String("gen_ai.operation.name", "chat"),
@@ -416,8 +418,8 @@ func TestAppendSpansFromOTelSDK(t *testing.T) {
 		attribute.Int("gen_ai.usage.output_tokens", 2),
 		attribute.String("gen_ai.input.messages", inMsgs),
 		attribute.String("gen_ai.output.messages", outMsgs),
-		attribute.String(AttrPromptTemplateID, "translate-v1"),
-		attribute.String(AttrPromptTemplateVersion, "4"),
+		attribute.String(schemas.AttrPromptTemplateID, "translate-v1"),
+		attribute.String(schemas.AttrPromptTemplateVersion, "4"),
 		attribute.Bool("cache.hit", false),
 		attribute.Int64Slice("shard.ids", []int64{3, 5}),
 	))
@@ -450,7 +452,7 @@ func TestAppendSpansFromOTelSDK(t *testing.T) {
 	}
 	close(bodies)
 
-	var spans []Span
+	var spans []schemas.Span
 	for body := range bodies {
 		req := &coltracepb.ExportTraceServiceRequest{}
 		if err := proto.Unmarshal(body, req); err != nil {
@@ -478,40 +480,40 @@ func TestAppendSpansFromOTelSDK(t *testing.T) {
 	if chatSpan.StartTime.Location() != time.UTC || chatSpan.EndTime.Before(chatSpan.StartTime) || chatSpan.StartTime.IsZero() {
 		t.Errorf("times %v – %v", chatSpan.StartTime, chatSpan.EndTime)
 	}
-	compareColumns(t, rootSpan, Span{
+	compareColumns(t, rootSpan, schemas.Span{
 		App: "sdk-app", Environment: "test", ChainName: "translate", ChainVersion: "2025-10-01",
-		ComponentName: "translator", ComponentKind: KindAgent, Operation: "invoke_agent",
-		Status: StatusError, ErrorMessage: "translation service unavailable", SessionID: "s-1", UserID: "alice",
+		ComponentName: "translator", ComponentKind: schemas.KindAgent, Operation: "invoke_agent",
+		Status: schemas.StatusError, ErrorMessage: "translation service unavailable", SessionID: "s-1", UserID: "alice",
 	})
-	compareColumns(t, chatSpan, Span{
+	compareColumns(t, chatSpan, schemas.Span{
 		App: "sdk-app", Environment: "test", ChainVersion: "2025-10-01", ParentSpanID: rootSpan.SpanID,
-		ComponentName: "chat gpt-4o-mini", ComponentKind: KindLLM, Operation: "chat", Provider: "openai",
+		ComponentName: "chat gpt-4o-mini", ComponentKind: schemas.KindLLM, Operation: "chat", Provider: "openai",
 		ModelRequested: "gpt-4o-mini", ModelReturned: "gpt-4o-mini-2024-07-18",
 		PromptTemplateID: "translate-v1", PromptTemplateVersion: "4",
 		InputText: "Translate \"bonjour\" to English.\nOne word.", OutputText: "Hello.",
-		InputTokens: 21, OutputTokens: 2, Status: StatusUnset,
+		InputTokens: 21, OutputTokens: 2, Status: schemas.StatusUnset,
 	})
 	checkAttrs(t, chatSpan.Attributes, map[string]string{
-		AttrInputSystem:                  "Be kind.",
+		schemas.AttrInputSystem:          "Be kind.",
 		"gen_ai.response.finish_reasons": `["stop"]`,
 		"gen_ai.request.temperature":     "0",
 		"cache.hit":                      "false",
 		"shard.ids":                      "[3,5]",
-		AttrScopeName:                    "chainwatch/schemas_test",
-		AttrScopeVersion:                 "0.1.0",
-		AttrSpanKind:                     "client",
-	}, []string{"service.name", "gen_ai.input.messages", AttrPromptTemplateID, AttrChainVersion})
+		schemas.AttrScopeName:            "chainwatch/schemas_test",
+		schemas.AttrScopeVersion:         "0.1.0",
+		schemas.AttrSpanKind:             "client",
+	}, []string{"service.name", "gen_ai.input.messages", schemas.AttrPromptTemplateID, schemas.AttrChainVersion})
 
 	legacySpan := spanNamed(t, spans, "chat legacy")
-	compareColumns(t, legacySpan, Span{
+	compareColumns(t, legacySpan, schemas.Span{
 		App: "sdk-app", Environment: "test", ChainVersion: "2025-10-01", ParentSpanID: rootSpan.SpanID,
 		ComponentName: "chat legacy", Provider: "openai", ModelRequested: "gpt-3.5-turbo",
-		InputText: "Say hi", OutputText: "Hi!", InputTokens: 13, OutputTokens: 4, Status: StatusUnset,
+		InputText: "Say hi", OutputText: "Hi!", InputTokens: 13, OutputTokens: 4, Status: schemas.StatusUnset,
 	})
 	indexedSpan := spanNamed(t, spans, "openai.chat")
-	compareColumns(t, indexedSpan, Span{
+	compareColumns(t, indexedSpan, schemas.Span{
 		App: "sdk-app", Environment: "test", ChainName: "counting", ChainVersion: "2025-10-01", ParentSpanID: rootSpan.SpanID,
-		ComponentName: "openai.chat", ComponentKind: KindLLM, Operation: "chat",
-		InputText: "Count to three.", OutputText: "One, two, three.", Status: StatusUnset,
+		ComponentName: "openai.chat", ComponentKind: schemas.KindLLM, Operation: "chat",
+		InputText: "Count to three.", OutputText: "One, two, three.", Status: schemas.StatusUnset,
 	})
 }

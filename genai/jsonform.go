@@ -1,4 +1,7 @@
-package schemas
+// The chainwatch JSON form for apps without OpenTelemetry: its decoder, its
+// checks, and its encoding as an OTLP request.
+
+package genai
 
 import (
 	"bytes"
@@ -16,12 +19,14 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // JSONBatch is the chainwatch JSON form, for apps without OpenTelemetry:
 // {"spans": [Span, …]} with Span's JSON field names and RFC 3339 times.
 type JSONBatch struct {
-	Spans []Span `json:"spans"`
+	Spans []schemas.Span `json:"spans"`
 }
 
 // BatchError names a span of a JSON batch that cannot be accepted, and the
@@ -72,7 +77,7 @@ func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("decoding chainwatch JSON batch: %w", err)
 	}
-	if terr := CheckJSONText(doc); terr != nil {
+	if terr := schemas.CheckJSONText(doc); terr != nil {
 		return nil, batchTextError(terr)
 	}
 	var extra json.RawMessage
@@ -82,7 +87,7 @@ func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
 	if len(raw.Spans) == 0 {
 		return nil, errors.New("spans: must hold at least one span")
 	}
-	b := &JSONBatch{Spans: make([]Span, len(raw.Spans))}
+	b := &JSONBatch{Spans: make([]schemas.Span, len(raw.Spans))}
 	var errs SpanErrorList
 	for i, m := range raw.Spans {
 		if err := decodeJSONSpan(m, &b.Spans[i]); err != nil {
@@ -106,7 +111,7 @@ func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
 
 // batchTextError is a *BatchError where the bad text is inside a span
 // (spans[2].input_text: invalid UTF-8 at byte 17), else the error itself.
-func batchTextError(e *JSONTextError) error {
+func batchTextError(e *schemas.JSONTextError) error {
 	p := e.Path
 	if len(p) < 2 || p[0].Key != "spans" || p[1].Key != "" || p[1].Index < 0 {
 		return e
@@ -115,26 +120,26 @@ func batchTextError(e *JSONTextError) error {
 	if e.InKey {
 		reason = "a key holds " + reason
 	}
-	return &BatchError{Span: p[1].Index, Field: FormatJSONPath(p[2:]), Reason: reason}
+	return &BatchError{Span: p[1].Index, Field: schemas.FormatJSONPath(p[2:]), Reason: reason}
 }
 
 // jsonSpanIn shadows Span's times, so that a malformed time can be reported
 // with its field name, and its attributes, so that numbers, booleans, arrays
 // and objects are accepted and flattened as OTLP attributes are.
 type jsonSpanIn struct {
-	*Span
+	*schemas.Span
 	StartTime  json.RawMessage            `json:"start_time"`
 	EndTime    json.RawMessage            `json:"end_time"`
 	Attributes map[string]json.RawMessage `json:"attributes"`
 }
 
-func decodeJSONSpan(m json.RawMessage, s *Span) *BatchError {
+func decodeJSONSpan(m json.RawMessage, s *schemas.Span) *BatchError {
 	in := jsonSpanIn{Span: s}
 	if err := json.Unmarshal(m, &in); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			if te.Field == "" {
-				return &BatchError{Reason: "must be a JSON object, got " + DescribeJSON(m)}
+				return &BatchError{Reason: "must be a JSON object, got " + schemas.DescribeJSON(m)}
 			}
 			field := strings.TrimPrefix(te.Field, "Span.")
 			return &BatchError{Field: field, Reason: "must be a JSON " + jsonKind(te.Type.Kind().String()) + ", got " + sentValue(m, field, te.Value)}
@@ -164,11 +169,11 @@ func sentValue(m json.RawMessage, field, kind string) string {
 	var obj map[string]json.RawMessage
 	if json.Unmarshal(m, &obj) == nil {
 		if v, ok := obj[field]; ok {
-			return DescribeJSON(v)
+			return schemas.DescribeJSON(v)
 		}
 		for k, v := range obj {
 			if strings.EqualFold(k, field) {
-				return DescribeJSON(v)
+				return schemas.DescribeJSON(v)
 			}
 		}
 	}
@@ -223,7 +228,7 @@ func parseJSONTime(field string, raw json.RawMessage) (time.Time, *BatchError) {
 	return t, nil
 }
 
-func checkJSONSpan(s *Span) *BatchError {
+func checkJSONSpan(s *schemas.Span) *BatchError {
 	if r := checkHexID(s.TraceID, 32, false); r != "" {
 		return &BatchError{Field: "trace_id", Reason: r}
 	}
@@ -237,20 +242,20 @@ func checkJSONSpan(s *Span) *BatchError {
 	}
 	// The storable range (CheckStorableTime), less its first instant: a
 	// start of 1970-01-01T00:00:00Z is OTLP's zero, an unset time.
-	if r := CheckStorableTime(s.StartTime); r != "" {
+	if r := schemas.CheckStorableTime(s.StartTime); r != "" {
 		return &BatchError{Field: "start_time", Reason: r}
 	}
-	if s.StartTime.Equal(MinStorableTime) {
-		return &BatchError{Field: "start_time", Reason: "must be after " + MinStorableTime.Format(time.RFC3339) + " (zero is OTLP's unset time)"}
+	if s.StartTime.Equal(schemas.MinStorableTime) {
+		return &BatchError{Field: "start_time", Reason: "must be after " + schemas.MinStorableTime.Format(time.RFC3339) + " (zero is OTLP's unset time)"}
 	}
 	if s.EndTime.Before(s.StartTime) {
 		return &BatchError{Field: "end_time", Reason: "must not be before start_time"}
 	}
-	if r := CheckStorableTime(s.EndTime); r != "" {
+	if r := schemas.CheckStorableTime(s.EndTime); r != "" {
 		return &BatchError{Field: "end_time", Reason: r}
 	}
 	switch strings.ToLower(s.Status) {
-	case "", StatusUnset, StatusOK, StatusError:
+	case "", schemas.StatusUnset, schemas.StatusOK, schemas.StatusError:
 	default:
 		return &BatchError{Field: "status", Reason: `must be "unset", "ok" or "error", got ` + strconv.Quote(s.Status)}
 	}
@@ -288,9 +293,9 @@ func checkHexID(id string, digits int, zeroOK bool) string {
 }
 
 // normalizeJSONSpan makes s what storing it will make of it.
-func normalizeJSONSpan(s *Span) {
+func normalizeJSONSpan(s *schemas.Span) {
 	s.Status = strings.ToLower(s.Status)
-	one := JSONBatch{Spans: []Span{*s}}
+	one := JSONBatch{Spans: []schemas.Span{*s}}
 	if out, err := AppendSpans(nil, one.ToOTLP()); err == nil && len(out) == 1 {
 		*s = out[0]
 	}
@@ -320,10 +325,10 @@ func (b *JSONBatch) ToOTLP() *coltracepb.ExportTraceServiceRequest {
 			// deployment.environment.name keep the columns authoritative
 			// over a span attribute named service.name.
 			if s.App != "" {
-				attrs = append(attrs, stringKV(AttrServiceName, s.App), stringKV(AttrApp, s.App))
+				attrs = append(attrs, stringKV(schemas.AttrServiceName, s.App), stringKV(schemas.AttrApp, s.App))
 			}
 			if s.Environment != "" {
-				attrs = append(attrs, stringKV(AttrDeploymentEnvironment, s.Environment), stringKV(AttrEnvironment, s.Environment))
+				attrs = append(attrs, stringKV(schemas.AttrDeploymentEnvironment, s.Environment), stringKV(schemas.AttrEnvironment, s.Environment))
 			}
 			ss = &tracepb.ScopeSpans{}
 			req.ResourceSpans = append(req.ResourceSpans, &tracepb.ResourceSpans{
@@ -337,7 +342,7 @@ func (b *JSONBatch) ToOTLP() *coltracepb.ExportTraceServiceRequest {
 	return req
 }
 
-func spanToOTLP(s *Span) *tracepb.Span {
+func spanToOTLP(s *schemas.Span) *tracepb.Span {
 	sp := &tracepb.Span{
 		TraceId:           decodeHexID(s.TraceID),
 		SpanId:            decodeHexID(s.SpanID),
@@ -348,9 +353,9 @@ func spanToOTLP(s *Span) *tracepb.Span {
 		EndTimeUnixNano:   unixNano(s.EndTime),
 	}
 	switch strings.ToLower(s.Status) {
-	case StatusError:
+	case schemas.StatusError:
 		sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: s.ErrorMessage}
-	case StatusOK:
+	case schemas.StatusOK:
 		sp.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK, Message: s.ErrorMessage}
 	default:
 		if s.ErrorMessage != "" {
@@ -363,30 +368,30 @@ func spanToOTLP(s *Span) *tracepb.Span {
 			attrs = append(attrs, stringKV(k, v))
 		}
 	}
-	str(AttrChainName, s.ChainName)
-	str(AttrChainVersion, s.ChainVersion)
-	str(AttrComponentName, s.ComponentName)
-	str(AttrComponentKind, string(s.ComponentKind))
-	str(AttrPromptTemplateID, s.PromptTemplateID)
-	str(AttrPromptTemplateVersion, s.PromptTemplateVersion)
-	str(AttrGenAIOperationName, s.Operation)
-	str(AttrGenAIProviderName, s.Provider)
-	str(AttrGenAIRequestModel, s.ModelRequested)
-	str(AttrGenAIResponseModel, s.ModelReturned)
+	str(schemas.AttrChainName, s.ChainName)
+	str(schemas.AttrChainVersion, s.ChainVersion)
+	str(schemas.AttrComponentName, s.ComponentName)
+	str(schemas.AttrComponentKind, string(s.ComponentKind))
+	str(schemas.AttrPromptTemplateID, s.PromptTemplateID)
+	str(schemas.AttrPromptTemplateVersion, s.PromptTemplateVersion)
+	str(schemas.AttrGenAIOperationName, s.Operation)
+	str(schemas.AttrGenAIProviderName, s.Provider)
+	str(schemas.AttrGenAIRequestModel, s.ModelRequested)
+	str(schemas.AttrGenAIResponseModel, s.ModelReturned)
 	if s.InputText != "" {
-		str(AttrGenAIInputMessages, oneMessageJSON("user", s.InputText))
+		str(schemas.AttrGenAIInputMessages, oneMessageJSON("user", s.InputText))
 	}
 	if s.OutputText != "" {
-		str(AttrGenAIOutputMessages, oneMessageJSON("assistant", s.OutputText))
+		str(schemas.AttrGenAIOutputMessages, oneMessageJSON("assistant", s.OutputText))
 	}
 	if s.InputTokens != 0 {
-		attrs = append(attrs, intKV(AttrGenAIUsageInputTokens, s.InputTokens))
+		attrs = append(attrs, intKV(schemas.AttrGenAIUsageInputTokens, s.InputTokens))
 	}
 	if s.OutputTokens != 0 {
-		attrs = append(attrs, intKV(AttrGenAIUsageOutputTokens, s.OutputTokens))
+		attrs = append(attrs, intKV(schemas.AttrGenAIUsageOutputTokens, s.OutputTokens))
 	}
-	str(AttrSessionID, s.SessionID)
-	str(AttrUserID, s.UserID)
+	str(schemas.AttrSessionID, s.SessionID)
+	str(schemas.AttrUserID, s.UserID)
 	columns := attrs
 	keys := make([]string, 0, len(s.Attributes))
 	for k := range s.Attributes {
@@ -397,9 +402,9 @@ func spanToOTLP(s *Span) *tracepb.Span {
 		switch {
 		case slices.ContainsFunc(columns, func(kv *commonpb.KeyValue) bool { return kv.Key == k }):
 			continue // the column wins
-		case s.App != "" && k == AttrApp:
+		case s.App != "" && k == schemas.AttrApp:
 			continue // would override the resource's
-		case s.Environment != "" && k == AttrEnvironment:
+		case s.Environment != "" && k == schemas.AttrEnvironment:
 			continue
 		}
 		attrs = append(attrs, stringKV(k, s.Attributes[k]))
@@ -414,7 +419,7 @@ func oneMessageJSON(role, text string) string {
 	b = append(b, `[{"role":"`...)
 	b = append(b, role...)
 	b = append(b, `","parts":[{"type":"text","content":`...)
-	b = AppendJSONString(b, text)
+	b = schemas.AppendJSONString(b, text)
 	b = append(b, "}]}]"...)
 	return string(b)
 }
@@ -439,7 +444,7 @@ func decodeHexID(s string) []byte {
 }
 
 func unixNano(t time.Time) uint64 {
-	if CheckStorableTime(t) != "" {
+	if schemas.CheckStorableTime(t) != "" {
 		return 0
 	}
 	return uint64(t.UnixNano())

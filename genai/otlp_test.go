@@ -1,7 +1,7 @@
 // Helpers the OTLP mapping tests share: attribute values, spans, requests,
 // and the golden-file flag.
 
-package schemas
+package genai
 
 import (
 	"encoding/base64"
@@ -15,9 +15,11 @@ import (
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
-var updateGolden = flag.Bool("update-mapping", false, "rewrite schemas/testdata/dialects/*.golden.json from the current mapping")
+var updateGolden = flag.Bool("update-mapping", false, "rewrite genai/testdata/dialects/*.golden.json from the current mapping")
 
 func sv(s string) *commonpb.AnyValue {
 	return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s}}
@@ -99,7 +101,7 @@ func request(res []*commonpb.KeyValue, spans ...*tracepb.Span) *coltracepb.Expor
 	}}}
 }
 
-func mapOne(t *testing.T, req *coltracepb.ExportTraceServiceRequest) Span {
+func mapOne(t *testing.T, req *coltracepb.ExportTraceServiceRequest) schemas.Span {
 	t.Helper()
 	spans, err := AppendSpans(nil, req)
 	if err != nil {
@@ -167,7 +169,7 @@ func otlpJSONRequest(t *testing.T, data []byte) *coltracepb.ExportTraceServiceRe
 	return req
 }
 
-func spanNamed(t *testing.T, spans []Span, name string) Span {
+func spanNamed(t *testing.T, spans []schemas.Span, name string) schemas.Span {
 	t.Helper()
 	for _, s := range spans {
 		if s.Name == name {
@@ -175,14 +177,14 @@ func spanNamed(t *testing.T, spans []Span, name string) Span {
 		}
 	}
 	t.Fatalf("no span named %q", name)
-	return Span{}
+	return schemas.Span{}
 }
 
 // --- dialects ----------------------------------------------------------------
 
 type spanWant struct {
 	name  string // span to check
-	check func(t *testing.T, s Span)
+	check func(t *testing.T, s schemas.Span)
 	attrs map[string]string
 	gone  []string
 }

@@ -1,11 +1,13 @@
 // The JSON reader, and the fuzz target over the message readers.
 
-package schemas
+package genai
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestJSONScanString(t *testing.T) {
@@ -60,12 +62,12 @@ func FuzzMessages(f *testing.F) {
 	f.Fuzz(func(t *testing.T, msgs string) {
 		s := mapOne(t, request(nil, testSpan("gen_ai.input.messages", msgs, "gen_ai.output.messages", msgs,
 			"gen_ai.prompt.0.content", msgs, "gen_ai.completion", msgs)))
-		for _, k := range []string{AttrInputParts, AttrOutputParts, AttrGenAIFinishReasons} {
+		for _, k := range []string{schemas.AttrInputParts, schemas.AttrOutputParts, schemas.AttrGenAIFinishReasons} {
 			if v, ok := s.Attributes[k]; ok && !json.Valid([]byte(v)) {
 				t.Errorf("%s is not JSON: %q", k, v)
 			}
 		}
-		if s.InputText == "" && s.Attributes[AttrInputSystem] == "" && s.Attributes[AttrInputParts] == "" &&
+		if s.InputText == "" && s.Attributes[schemas.AttrInputSystem] == "" && s.Attributes[schemas.AttrInputParts] == "" &&
 			s.Attributes["gen_ai.input.messages"] == "" && msgs != "" && json.Valid([]byte(msgs)) && strings.Contains(msgs, "text") {
 			// Nothing taken and nothing kept would be a silent loss.
 			t.Errorf("input %q vanished: %+v", msgs, s.Attributes)

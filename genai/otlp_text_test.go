@@ -1,6 +1,6 @@
 // Text assembly: messages, parts, unknown attributes kept, malformed content.
 
-package schemas
+package genai
 
 import (
 	"encoding/json"
@@ -9,6 +9,8 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestAppendSpansTextAssembly(t *testing.T) {
@@ -30,8 +32,8 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 				{"role":"user","parts":[{"type":"text","content":"third \u00e9\ud83d\ude00"}]}]`),
 			in: "first\nsecond\nreply\nthird é😀",
 			attrs: map[string]string{
-				AttrInputSystem: "sys one\nsys two",
-				AttrInputParts:  `[{"type":"image","uri":"s3://x"},{"type":"reasoning","content":"hmm"}]`,
+				schemas.AttrInputSystem: "sys one\nsys two",
+				schemas.AttrInputParts:  `[{"type":"image","uri":"s3://x"},{"type":"reasoning","content":"hmm"}]`,
 			},
 			wantNoWarn: true,
 		},
@@ -45,8 +47,8 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 			in:  "look",
 			out: "The answer is 42.",
 			attrs: map[string]string{
-				AttrInputSystem:                  "be brief",
-				AttrInputParts:                   `[{"type":"image_url","image_url":{"url":"u"}},{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}},{"type":"tool_call_response","id":"c1","response":"42"}]`,
+				schemas.AttrInputSystem:          "be brief",
+				schemas.AttrInputParts:           `[{"type":"image_url","image_url":{"url":"u"}},{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}},{"type":"tool_call_response","id":"c1","response":"42"}]`,
 				"gen_ai.response.finish_reasons": `["stop"]`,
 			},
 			wantNoWarn: true,
@@ -62,7 +64,7 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 			)),
 			out: "one\ntwo",
 			attrs: map[string]string{
-				AttrOutputParts:                  `[{"type":"tool_call","id":"t1","name":"lookup","arguments":{"q":"x"}}]`,
+				schemas.AttrOutputParts:          `[{"type":"tool_call","id":"t1","name":"lookup","arguments":{"q":"x"}}]`,
 				"gen_ai.response.finish_reasons": `["stop","tool_calls"]`,
 			},
 			wantNoWarn: true,
@@ -110,7 +112,7 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 				"gen_ai.completion.0.tool_calls.0.name", "f"),
 			in: "two\nten",
 			attrs: map[string]string{
-				AttrInputParts:                          `[{"type":"tool_call_response","response":"tool says"}]`,
+				schemas.AttrInputParts:                  `[{"type":"tool_call_response","response":"tool says"}]`,
 				"gen_ai.prompt.3.tool_call_id":          "c7",
 				"gen_ai.completion.0.tool_calls.0.name": "f",
 			},
@@ -122,14 +124,14 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 				"gen_ai.prompt.0.content", `[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:..."}}]`,
 				"gen_ai.prompt.1.content", `[{"not":"typed"}]`),
 			in:    "what is this?\n[{\"not\":\"typed\"}]",
-			attrs: map[string]string{AttrInputParts: `[{"type":"image_url","image_url":{"url":"data:..."}}]`},
+			attrs: map[string]string{schemas.AttrInputParts: `[{"type":"image_url","image_url":{"url":"data:..."}}]`},
 		},
 		{
 			name: "a higher source with only a system prompt contributes it; the text comes from the next one",
 			span: testSpan("gen_ai.input.messages", `[{"role":"system","parts":[{"type":"text","content":"be nice"}]}]`,
 				"input.value", "question"),
 			in:    "question",
-			attrs: map[string]string{AttrInputSystem: "be nice"},
+			attrs: map[string]string{schemas.AttrInputSystem: "be nice"},
 			gone:  []string{"gen_ai.input.messages", "input.value"},
 		},
 		{
@@ -150,7 +152,7 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 			span: testSpan("gen_ai.input.messages", `["just text", 42]`),
 			in:   "just text",
 			attrs: map[string]string{
-				AttrInputParts: `[42]`,
+				schemas.AttrInputParts: `[42]`,
 			},
 			wantNoWarn: true,
 		},
@@ -165,10 +167,10 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 				t.Errorf("OutputText = %q, want %q", s.OutputText, tc.out)
 			}
 			checkAttrs(t, s.Attributes, tc.attrs, tc.gone)
-			if w, ok := s.Attributes[AttrMappingWarning]; ok && tc.wantNoWarn {
+			if w, ok := s.Attributes[schemas.AttrMappingWarning]; ok && tc.wantNoWarn {
 				t.Errorf("unexpected warning %q", w)
 			}
-			for _, k := range []string{AttrInputParts, AttrOutputParts, "gen_ai.response.finish_reasons"} {
+			for _, k := range []string{schemas.AttrInputParts, schemas.AttrOutputParts, "gen_ai.response.finish_reasons"} {
 				if v, ok := s.Attributes[k]; ok && !json.Valid([]byte(v)) {
 					t.Errorf("%s is not valid JSON: %s", k, v)
 				}
@@ -215,14 +217,14 @@ func TestAppendSpansKeepsUnknownAttributes(t *testing.T) {
 		"host.name":                      "h1",
 		"process.pid":                    "42",
 		"scope.attr":                     "s",
-		AttrScopeName:                    "lib",
-		AttrScopeVersion:                 "1.2",
-		AttrSpanKind:                     "server",
+		schemas.AttrScopeName:            "lib",
+		schemas.AttrScopeVersion:         "1.2",
+		schemas.AttrSpanKind:             "server",
 		"event.retry":                    `[{"attempt":1},{"attempt":2,"why":"429"}]`,
 		"event.feedback":                 `{"score":0.5}`,
 		"event.gen_ai.evaluation.result": `{"gen_ai.evaluation.name":"relevance","gen_ai.evaluation.score.value":0.9}`,
-		AttrLinks:                        `[{"trace_id":"` + testTraceID + `","span_id":"1111111111111111","attributes":{"link.kind":"follows"}}]`,
-	}, []string{"service.name", AttrMappingWarning})
+		schemas.AttrLinks:                `[{"trace_id":"` + testTraceID + `","span_id":"1111111111111111","attributes":{"link.kind":"follows"}}]`,
+	}, []string{"service.name", schemas.AttrMappingWarning})
 	if s.App != "svc" {
 		t.Errorf("App = %q", s.App)
 	}
@@ -285,7 +287,7 @@ func TestAppendSpansMalformedContent(t *testing.T) {
 			if s.InputText != tc.in || s.OutputText != tc.out {
 				t.Errorf("texts = %q / %q, want %q / %q", s.InputText, s.OutputText, tc.in, tc.out)
 			}
-			if got, want := s.Attributes[AttrMappingWarning], strings.Join(tc.warnings, "; "); got != want {
+			if got, want := s.Attributes[schemas.AttrMappingWarning], strings.Join(tc.warnings, "; "); got != want {
 				t.Errorf("warning = %q, want %q", got, want)
 			}
 		})

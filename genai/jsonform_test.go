@@ -1,4 +1,7 @@
-package schemas
+// The chainwatch JSON form: round trips through ToOTLP and AppendSpans,
+// normalization, errors, the OTLP shape.
+
+package genai
 
 import (
 	"encoding/json"
@@ -13,11 +16,13 @@ import (
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
-func fullSpan(i int, app string) Span {
+func fullSpan(i int, app string) schemas.Span {
 	start := time.Date(2025, 10, 9, 8, 53, 20, 123456789+i, time.UTC)
-	return Span{
+	return schemas.Span{
 		TraceID:               "0af7651916cd43dd8448eb211c80319c",
 		SpanID:                fmt.Sprintf("b7ad6b71692033%02x", i),
 		ParentSpanID:          "00f067aa0ba902b7",
@@ -29,7 +34,7 @@ func fullSpan(i int, app string) Span {
 		ChainName:             "support",
 		ChainVersion:          "v12",
 		ComponentName:         "answerer",
-		ComponentKind:         KindLLM,
+		ComponentKind:         schemas.KindLLM,
 		PromptTemplateID:      "support-answer",
 		PromptTemplateVersion: "3",
 		Operation:             "chat",
@@ -40,7 +45,7 @@ func fullSpan(i int, app string) Span {
 		OutputText:            "Sorry!\n\nIt ships tomorrow.",
 		InputTokens:           187,
 		OutputTokens:          64,
-		Status:                StatusError,
+		Status:                schemas.StatusError,
 		ErrorMessage:          "content filter",
 		SessionID:             "sess-1",
 		UserID:                "u-9",
@@ -54,7 +59,7 @@ func fullSpan(i int, app string) Span {
 	}
 }
 
-func batchJSON(t *testing.T, spans ...Span) string {
+func batchJSON(t *testing.T, spans ...schemas.Span) string {
 	t.Helper()
 	b, err := json.Marshal(JSONBatch{Spans: spans})
 	if err != nil {
@@ -65,15 +70,15 @@ func batchJSON(t *testing.T, spans ...Span) string {
 
 // bySpanID indexes spans; ToOTLP groups spans by resource, so a round trip
 // keeps the spans but not necessarily their order.
-func bySpanID(spans []Span) map[string]Span {
-	m := make(map[string]Span, len(spans))
+func bySpanID(spans []schemas.Span) map[string]schemas.Span {
+	m := make(map[string]schemas.Span, len(spans))
 	for _, s := range spans {
 		m[s.SpanID] = s
 	}
 	return m
 }
 
-func roundTrip(t *testing.T, b *JSONBatch) []Span {
+func roundTrip(t *testing.T, b *JSONBatch) []schemas.Span {
 	t.Helper()
 	got, err := AppendSpans(nil, b.ToOTLP())
 	if err != nil {
@@ -82,7 +87,7 @@ func roundTrip(t *testing.T, b *JSONBatch) []Span {
 	return got
 }
 
-func diffSpans(t *testing.T, got, want []Span) {
+func diffSpans(t *testing.T, got, want []schemas.Span) {
 	t.Helper()
 	if len(got) != len(want) {
 		t.Fatalf("got %d spans, want %d", len(got), len(want))
@@ -103,9 +108,9 @@ func diffSpans(t *testing.T, got, want []Span) {
 }
 
 func TestJSONBatchRoundTrip(t *testing.T) {
-	spans := []Span{fullSpan(1, "support-bot"), fullSpan(2, "other-app"), fullSpan(3, "support-bot")}
+	spans := []schemas.Span{fullSpan(1, "support-bot"), fullSpan(2, "other-app"), fullSpan(3, "support-bot")}
 	spans[1].ParentSpanID = ""
-	spans[1].Status, spans[1].ErrorMessage = StatusOK, ""
+	spans[1].Status, spans[1].ErrorMessage = schemas.StatusOK, ""
 	spans[2].Attributes = nil
 	spans[2].Environment = ""
 
@@ -139,13 +144,13 @@ func TestJSONBatchRoundTripProperty(t *testing.T) {
 		"session.id", "user.id", "gen_ai.prompt.0.content", "gen_ai.prompt.0.role", "llm.model_name",
 		"traceloop.span.kind", "traceloop.entity.version", "openinference.span.kind", "input.value",
 		"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.usage.input_tokens", "service.name",
-		AttrApp, AttrComponentKind, AttrChainName, AttrMappingWarning, "gen_ai.tool.name", "event.x",
+		schemas.AttrApp, schemas.AttrComponentKind, schemas.AttrChainName, schemas.AttrMappingWarning, "gen_ai.tool.name", "event.x",
 		"gen_ai.operation.name", "llm.request.type", "error.type", "gen_ai.response.finish_reasons",
 		"gen_ai.agent.name", "deployment.environment.name", "deployment.environment", "traceloop.workflow.name",
 		"gen_ai.system", "gen_ai.usage.prompt_tokens", "llm.prompt_template.template", "llm.prompt_template.version",
 		"traceloop.prompt.key", "gen_ai.conversation.id", "output.value", "gen_ai.completion.0.content",
-		"llm.input_messages.0.message.content", "llm.input_messages.0.message.role", AttrEnvironment, AttrInputSystem,
-		AttrInputParts, "otel.scope.name", "traceloop.entity.input", "gen_ai.prompt", "enduser.id",
+		"llm.input_messages.0.message.content", "llm.input_messages.0.message.role", schemas.AttrEnvironment, schemas.AttrInputSystem,
+		schemas.AttrInputParts, "otel.scope.name", "traceloop.entity.input", "gen_ai.prompt", "enduser.id",
 	}
 	values := []string{"", "x", "system", "workflow", "TOOL", "chat", "embedding", "7", "-3", "planner",
 		`[{"role":"system","parts":[{"type":"text","content":"s"}]},{"role":"user","parts":[{"type":"text","content":"u"}]}]`,
@@ -163,17 +168,17 @@ func TestJSONBatchRoundTripProperty(t *testing.T) {
 			}
 			return pick(values) + pick(values)
 		}
-		var spans []Span
+		var spans []schemas.Span
 		for i := 0; i < 1+r.IntN(4); i++ {
 			start := time.Unix(1_700_000_000+int64(r.IntN(1e6)), int64(r.IntN(1e9))).In(time.FixedZone("x", 3600*r.IntN(3)))
-			s := Span{
+			s := schemas.Span{
 				TraceID:   fmt.Sprintf("%016x%016x", r.Uint64()|1, r.Uint64()),
 				SpanID:    fmt.Sprintf("%016x", r.Uint64()|1),
 				Name:      text(),
 				StartTime: start, EndTime: start.Add(time.Duration(r.IntN(1e9))),
 				App: pick([]string{"", "a", "b"}), Environment: pick([]string{"", "prod"}),
 				ChainName: text(), ChainVersion: text(), ComponentName: text(),
-				ComponentKind:    ComponentKind(pick([]string{"", "llm", "tool", "chain", "weird"})),
+				ComponentKind:    schemas.ComponentKind(pick([]string{"", "llm", "tool", "chain", "weird"})),
 				PromptTemplateID: text(), PromptTemplateVersion: text(),
 				Operation: pick([]string{"", "chat", "embeddings", "execute_tool", "other"}),
 				Provider:  text(), ModelRequested: text(), ModelReturned: text(),
@@ -221,15 +226,15 @@ func TestDecodeJSONBatchNormalizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := b.Spans[0]
-	want := Span{
+	want := schemas.Span{
 		TraceID: "0af7651916cd43dd8448eb211c80319c", SpanID: "b7ad6b7169203331", Name: "embed docs",
 		StartTime: time.Date(2025, 10, 9, 8, 53, 20, 5e8, time.UTC), EndTime: time.Date(2025, 10, 9, 8, 53, 21, 0, time.UTC),
-		ComponentName: "embed docs", ComponentKind: KindEmbedding, Operation: "embeddings", Status: StatusOK,
+		ComponentName: "embed docs", ComponentKind: schemas.KindEmbedding, Operation: "embeddings", Status: schemas.StatusOK,
 		InputTokens: 12, SessionID: "s-7",
 		Attributes: map[string]string{"n": "3", "f": "1.5", "b": "true", "nil": "", "obj": `{"k":[1,"two"]}`},
 	}
 	if !reflect.DeepEqual(s, want) {
-		diffSpans(t, []Span{s}, []Span{want})
+		diffSpans(t, []schemas.Span{s}, []schemas.Span{want})
 	}
 }
 
@@ -316,9 +321,9 @@ func TestDecodeJSONBatchErrors(t *testing.T) {
 func TestToOTLPShape(t *testing.T) {
 	s := fullSpan(1, "app")
 	s.Attributes = map[string]string{
-		AttrChainName: "loses to the column", "service.name": "loses to App", "z": "last", "a": "first",
+		schemas.AttrChainName: "loses to the column", "service.name": "loses to App", "z": "last", "a": "first",
 	}
-	req := (&JSONBatch{Spans: []Span{s}}).ToOTLP()
+	req := (&JSONBatch{Spans: []schemas.Span{s}}).ToOTLP()
 	sp := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
 	seen := map[string]string{}
 	var order []string
@@ -329,20 +334,20 @@ func TestToOTLPShape(t *testing.T) {
 		seen[kv.Key] = anyString(kv.Value)
 		order = append(order, kv.Key)
 	}
-	if seen[AttrChainName] != "support" || seen["service.name"] != "loses to App" {
+	if seen[schemas.AttrChainName] != "support" || seen["service.name"] != "loses to App" {
 		t.Errorf("a column must win over an attribute of the same key: %v", seen)
 	}
-	if got := roundTrip(t, &JSONBatch{Spans: []Span{s}})[0]; got.App != "app" || got.ChainName != "support" || got.Attributes["service.name"] != "loses to App" {
+	if got := roundTrip(t, &JSONBatch{Spans: []schemas.Span{s}})[0]; got.App != "app" || got.ChainName != "support" || got.Attributes["service.name"] != "loses to App" {
 		t.Errorf("after the round trip: app %q chain %q attributes %v", got.App, got.ChainName, got.Attributes)
 	}
 	if strings.Join(order[len(order)-3:], " ") != "a service.name z" {
 		t.Errorf("attributes should follow the columns in key order: %v", order)
 	}
-	if seen[AttrGenAIInputMessages] != `[{"role":"user","parts":[{"type":"text","content":"Where is my \"order\"?\nIt's late — très late 😀\t\\ "}]}]` {
-		t.Errorf("input messages = %s", seen[AttrGenAIInputMessages])
+	if seen[schemas.AttrGenAIInputMessages] != `[{"role":"user","parts":[{"type":"text","content":"Where is my \"order\"?\nIt's late — très late 😀\t\\ "}]}]` {
+		t.Errorf("input messages = %s", seen[schemas.AttrGenAIInputMessages])
 	}
-	if seen[AttrGenAIUsageInputTokens] != "187" || sp.Status.GetMessage() != "content filter" {
-		t.Errorf("usage %q status %v", seen[AttrGenAIUsageInputTokens], sp.Status)
+	if seen[schemas.AttrGenAIUsageInputTokens] != "187" || sp.Status.GetMessage() != "content filter" {
+		t.Errorf("usage %q status %v", seen[schemas.AttrGenAIUsageInputTokens], sp.Status)
 	}
 	var empty coltracepb.ExportTraceServiceRequest
 	if got := (&JSONBatch{}).ToOTLP(); len(got.ResourceSpans) != len(empty.ResourceSpans) {

@@ -1,7 +1,7 @@
 // jscan, the small validating JSON reader the text accumulator walks
 // message arrays with.
 
-package schemas
+package genai
 
 import (
 	"strings"

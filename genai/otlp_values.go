@@ -1,7 +1,7 @@
 // OTLP AnyValue readers and their JSON writers: attribute values
 // flattened to strings, counts, links and kvlists as JSON.
 
-package schemas
+package genai
 
 import (
 	"encoding/base64"
@@ -12,6 +12,8 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func appendLinksJSON(b []byte, links []*tracepb.Span_Link) []byte {
@@ -86,12 +88,12 @@ func floatCount(f float64) (int64, bool) {
 func appendAnyJSON(b []byte, v *commonpb.AnyValue) []byte {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_StringValue:
-		return AppendJSONString(b, x.StringValue)
+		return schemas.AppendJSONString(b, x.StringValue)
 	case *commonpb.AnyValue_IntValue:
 		return strconv.AppendInt(b, x.IntValue, 10)
 	case *commonpb.AnyValue_DoubleValue:
 		if math.IsNaN(x.DoubleValue) || math.IsInf(x.DoubleValue, 0) {
-			return AppendJSONString(b, strconv.FormatFloat(x.DoubleValue, 'g', -1, 64))
+			return schemas.AppendJSONString(b, strconv.FormatFloat(x.DoubleValue, 'g', -1, 64))
 		}
 		return strconv.AppendFloat(b, x.DoubleValue, 'g', -1, 64)
 	case *commonpb.AnyValue_BoolValue:
@@ -121,7 +123,7 @@ func appendKVListJSON(b []byte, kvs []*commonpb.KeyValue) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = AppendJSONString(b, kv.GetKey())
+		b = schemas.AppendJSONString(b, kv.GetKey())
 		b = append(b, ':')
 		b = appendAnyJSON(b, kv.GetValue())
 	}

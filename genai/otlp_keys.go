@@ -1,12 +1,14 @@
 // The attribute-key table of the OTLP mapping: the keys it reads, their
 // lookup, indexed keys, event classes and the text sources per direction.
 
-package schemas
+package genai
 
 import (
 	"strings"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // akey names an attribute key the mapping reads. Attributes with any other
@@ -108,18 +110,18 @@ const (
 )
 
 var akNames = [akCount]string{
-	akCWApp:             AttrApp,
-	akCWEnv:             AttrEnvironment,
-	akCWChainName:       AttrChainName,
-	akCWChainVersion:    AttrChainVersion,
-	akCWComponentName:   AttrComponentName,
-	akCWComponentKind:   AttrComponentKind,
-	akCWTemplateID:      AttrPromptTemplateID,
-	akCWTemplateVersion: AttrPromptTemplateVersion,
-	akCWSession:         AttrSessionID,
-	akCWUser:            AttrUserID,
-	akServiceName:       AttrServiceName,
-	akDeployEnvName:     AttrDeploymentEnvironment,
+	akCWApp:             schemas.AttrApp,
+	akCWEnv:             schemas.AttrEnvironment,
+	akCWChainName:       schemas.AttrChainName,
+	akCWChainVersion:    schemas.AttrChainVersion,
+	akCWComponentName:   schemas.AttrComponentName,
+	akCWComponentKind:   schemas.AttrComponentKind,
+	akCWTemplateID:      schemas.AttrPromptTemplateID,
+	akCWTemplateVersion: schemas.AttrPromptTemplateVersion,
+	akCWSession:         schemas.AttrSessionID,
+	akCWUser:            schemas.AttrUserID,
+	akServiceName:       schemas.AttrServiceName,
+	akDeployEnvName:     schemas.AttrDeploymentEnvironment,
 	akDeployEnv:         attrDeploymentEnvironmentOld,
 	akTLWorkflowName:    attrTLWorkflowName,
 	akTLEntityName:      attrTLEntityName,
@@ -133,31 +135,31 @@ var akNames = [akCount]string{
 	akAgentName:         attrGenAIAgentName,
 	akToolName:          attrGenAIToolName,
 	akOISpanKind:        attrOISpanKind,
-	akOperation:         AttrGenAIOperationName,
+	akOperation:         schemas.AttrGenAIOperationName,
 	akLLMRequestType:    attrLLMRequestType,
-	akProviderName:      AttrGenAIProviderName,
+	akProviderName:      schemas.AttrGenAIProviderName,
 	akGenAISystem:       attrGenAISystem,
 	akLLMProvider:       attrLLMProvider,
 	akLLMSystem:         attrLLMSystem,
-	akRequestModel:      AttrGenAIRequestModel,
-	akResponseModel:     AttrGenAIResponseModel,
+	akRequestModel:      schemas.AttrGenAIRequestModel,
+	akResponseModel:     schemas.AttrGenAIResponseModel,
 	akLLMModelName:      attrLLMModelName,
 	akOIPromptTemplate:  attrOIPromptTemplate,
 	akOIPromptVersion:   attrOIPromptVersion,
-	akInputMessages:     AttrGenAIInputMessages,
-	akOutputMessages:    AttrGenAIOutputMessages,
+	akInputMessages:     schemas.AttrGenAIInputMessages,
+	akOutputMessages:    schemas.AttrGenAIOutputMessages,
 	akLegacyPrompt:      attrGenAIPrompt,
 	akLegacyCompletion:  attrGenAICompletion,
 	akInputValue:        attrInputValue,
 	akOutputValue:       attrOutputValue,
-	akUsageInput:        AttrGenAIUsageInputTokens,
+	akUsageInput:        schemas.AttrGenAIUsageInputTokens,
 	akUsagePrompt:       attrUsagePromptTokens,
 	akOITokPrompt:       attrOITokenCountPrompt,
-	akUsageOutput:       AttrGenAIUsageOutputTokens,
+	akUsageOutput:       schemas.AttrGenAIUsageOutputTokens,
 	akUsageCompletion:   attrUsageCompletionTokens,
 	akOITokCompletion:   attrOITokenCountCompletion,
 	akSessionID:         attrSessionID,
-	akConversationID:    AttrGenAIConversationID,
+	akConversationID:    schemas.AttrGenAIConversationID,
 	akUserID:            attrUserID,
 	akEnduserID:         attrEnduserID,
 	akErrorType:         attrErrorType,
@@ -167,29 +169,29 @@ var akNames = [akCount]string{
 // a search on length and content without hashing.
 func lookupAKey(k string) akey {
 	switch k {
-	case AttrApp:
+	case schemas.AttrApp:
 		return akCWApp
-	case AttrEnvironment:
+	case schemas.AttrEnvironment:
 		return akCWEnv
-	case AttrChainName:
+	case schemas.AttrChainName:
 		return akCWChainName
-	case AttrChainVersion:
+	case schemas.AttrChainVersion:
 		return akCWChainVersion
-	case AttrComponentName:
+	case schemas.AttrComponentName:
 		return akCWComponentName
-	case AttrComponentKind:
+	case schemas.AttrComponentKind:
 		return akCWComponentKind
-	case AttrPromptTemplateID:
+	case schemas.AttrPromptTemplateID:
 		return akCWTemplateID
-	case AttrPromptTemplateVersion:
+	case schemas.AttrPromptTemplateVersion:
 		return akCWTemplateVersion
-	case AttrSessionID:
+	case schemas.AttrSessionID:
 		return akCWSession
-	case AttrUserID:
+	case schemas.AttrUserID:
 		return akCWUser
-	case AttrServiceName:
+	case schemas.AttrServiceName:
 		return akServiceName
-	case AttrDeploymentEnvironment:
+	case schemas.AttrDeploymentEnvironment:
 		return akDeployEnvName
 	case attrDeploymentEnvironmentOld:
 		return akDeployEnv
@@ -217,11 +219,11 @@ func lookupAKey(k string) akey {
 		return akToolName
 	case attrOISpanKind:
 		return akOISpanKind
-	case AttrGenAIOperationName:
+	case schemas.AttrGenAIOperationName:
 		return akOperation
 	case attrLLMRequestType:
 		return akLLMRequestType
-	case AttrGenAIProviderName:
+	case schemas.AttrGenAIProviderName:
 		return akProviderName
 	case attrGenAISystem:
 		return akGenAISystem
@@ -229,9 +231,9 @@ func lookupAKey(k string) akey {
 		return akLLMProvider
 	case attrLLMSystem:
 		return akLLMSystem
-	case AttrGenAIRequestModel:
+	case schemas.AttrGenAIRequestModel:
 		return akRequestModel
-	case AttrGenAIResponseModel:
+	case schemas.AttrGenAIResponseModel:
 		return akResponseModel
 	case attrLLMModelName:
 		return akLLMModelName
@@ -239,9 +241,9 @@ func lookupAKey(k string) akey {
 		return akOIPromptTemplate
 	case attrOIPromptVersion:
 		return akOIPromptVersion
-	case AttrGenAIInputMessages:
+	case schemas.AttrGenAIInputMessages:
 		return akInputMessages
-	case AttrGenAIOutputMessages:
+	case schemas.AttrGenAIOutputMessages:
 		return akOutputMessages
 	case attrGenAIPrompt:
 		return akLegacyPrompt
@@ -251,13 +253,13 @@ func lookupAKey(k string) akey {
 		return akInputValue
 	case attrOutputValue:
 		return akOutputValue
-	case AttrGenAIUsageInputTokens:
+	case schemas.AttrGenAIUsageInputTokens:
 		return akUsageInput
 	case attrUsagePromptTokens:
 		return akUsagePrompt
 	case attrOITokenCountPrompt:
 		return akOITokPrompt
-	case AttrGenAIUsageOutputTokens:
+	case schemas.AttrGenAIUsageOutputTokens:
 		return akUsageOutput
 	case attrUsageCompletionTokens:
 		return akUsageCompletion
@@ -265,7 +267,7 @@ func lookupAKey(k string) akey {
 		return akOITokCompletion
 	case attrSessionID:
 		return akSessionID
-	case AttrGenAIConversationID:
+	case schemas.AttrGenAIConversationID:
 		return akConversationID
 	case attrUserID:
 		return akUserID
@@ -426,11 +428,11 @@ var (
 	inputDir = textDir{
 		input: true, messages: akInputMessages, legacy: akLegacyPrompt, value: akInputValue, entity: akTLEntityInput,
 		msgEvents: evInputMask, legacyEvent: 1 << evContentPrompt, indexed: idxPrompt, oi: idxOIIn,
-		legacyEventAttr: attrGenAIPrompt, messagesName: AttrGenAIInputMessages,
+		legacyEventAttr: attrGenAIPrompt, messagesName: schemas.AttrGenAIInputMessages,
 	}
 	outputDir = textDir{
 		input: false, messages: akOutputMessages, legacy: akLegacyCompletion, value: akOutputValue, entity: akTLEntityOutput,
 		msgEvents: 1 << evChoice, legacyEvent: 1 << evContentCompletion, indexed: idxCompletion, oi: idxOIOut,
-		legacyEventAttr: attrGenAICompletion, messagesName: AttrGenAIOutputMessages,
+		legacyEventAttr: attrGenAICompletion, messagesName: schemas.AttrGenAIOutputMessages,
 	}
 )

@@ -1,6 +1,6 @@
 // Structural errors, their bound, and nil-tolerance of the OTLP mapping.
 
-package schemas
+package genai
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestAppendSpansStructuralErrors(t *testing.T) {
@@ -46,8 +48,8 @@ func TestAppendSpansStructuralErrors(t *testing.T) {
 		{"start in 2200", mod(func(s *tracepb.Span) { s.StartTimeUnixNano = unixNano2200; s.EndTimeUnixNano = unixNano2200 + 1 }), "start_time_unix_nano",
 			"resource_spans[0].scope_spans[1].spans[1]: start_time_unix_nano: 2200-01-01T00:00:00Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
 		{"start 1ns after the range", mod(func(s *tracepb.Span) {
-			s.StartTimeUnixNano = MaxStorableUnixNano + 1
-			s.EndTimeUnixNano = MaxStorableUnixNano + 1
+			s.StartTimeUnixNano = schemas.MaxStorableUnixNano + 1
+			s.EndTimeUnixNano = schemas.MaxStorableUnixNano + 1
 		}), "start_time_unix_nano",
 			"resource_spans[0].scope_spans[1].spans[1]: start_time_unix_nano: 2106-02-07T06:28:15.000000001Z is outside the storable range 1970-01-01T00:00:00Z..2106-02-07T06:28:15Z", testSpanID},
 		{"end in 2200", mod(func(s *tracepb.Span) { s.EndTimeUnixNano = unixNano2200 }), "end_time_unix_nano",
@@ -124,7 +126,7 @@ func TestErrorsAreBounded(t *testing.T) {
 
 func TestAppendSpansToleratesNils(t *testing.T) {
 	sp := testSpan("k", "v")
-	sp.Attributes = append(sp.Attributes, nil, &commonpb.KeyValue{Key: "nil.value"}, &commonpb.KeyValue{Key: AttrChainName})
+	sp.Attributes = append(sp.Attributes, nil, &commonpb.KeyValue{Key: "nil.value"}, &commonpb.KeyValue{Key: schemas.AttrChainName})
 	sp.Events = []*tracepb.Span_Event{nil, {Name: "gen_ai.user.message"}, {Name: "gen_ai.choice", Attributes: []*commonpb.KeyValue{nil}}}
 	sp.Links = []*tracepb.Span_Link{nil}
 	req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{
@@ -135,5 +137,5 @@ func TestAppendSpansToleratesNils(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := mapOne(t, req)
-	checkAttrs(t, s.Attributes, map[string]string{"k": "v", "nil.value": ""}, []string{AttrChainName})
+	checkAttrs(t, s.Attributes, map[string]string{"k": "v", "nil.value": ""}, []string{schemas.AttrChainName})
 }

@@ -1,6 +1,6 @@
 // Token counts, status, ids and times as the OTLP mapping stores them.
 
-package schemas
+package genai
 
 import (
 	"testing"
@@ -8,6 +8,8 @@ import (
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestAppendSpansTokenForms(t *testing.T) {
@@ -32,7 +34,7 @@ func TestAppendSpansTokenForms(t *testing.T) {
 		if s.InputTokens != 9 {
 			t.Errorf("InputTokens = %d, want 9", s.InputTokens)
 		}
-		checkAttrs(t, s.Attributes, map[string]string{AttrMappingWarning: `gen_ai.usage.input_tokens: "n/a" is not a token count`},
+		checkAttrs(t, s.Attributes, map[string]string{schemas.AttrMappingWarning: `gen_ai.usage.input_tokens: "n/a" is not a token count`},
 			[]string{"gen_ai.usage.input_tokens", "llm.token_count.prompt"})
 	})
 	for _, tc := range tests {
@@ -69,15 +71,15 @@ func TestAppendSpansStatus(t *testing.T) {
 		span        *tracepb.Span
 		status, msg string
 	}{
-		{"unset", testSpan(), StatusUnset, ""},
-		{"ok", withStatus(tracepb.Status_STATUS_CODE_OK, ""), StatusOK, ""},
+		{"unset", testSpan(), schemas.StatusUnset, ""},
+		{"ok", withStatus(tracepb.Status_STATUS_CODE_OK, ""), schemas.StatusOK, ""},
 		{"error with message", withStatus(tracepb.Status_STATUS_CODE_ERROR, "rate limited",
-			"error.type", "429"), StatusError, "rate limited"},
+			"error.type", "429"), schemas.StatusError, "rate limited"},
 		{"error message from the exception event", withEvents(withStatus(tracepb.Status_STATUS_CODE_ERROR, "", "error.type", "Timeout"),
-			event("exception", "exception.type", "Timeout"), event("exception", "exception.message", "took 30s")), StatusError, "took 30s"},
-		{"error message from error.type", withStatus(tracepb.Status_STATUS_CODE_ERROR, "", "error.type", "Timeout"), StatusError, "Timeout"},
+			event("exception", "exception.type", "Timeout"), event("exception", "exception.message", "took 30s")), schemas.StatusError, "took 30s"},
+		{"error message from error.type", withStatus(tracepb.Status_STATUS_CODE_ERROR, "", "error.type", "Timeout"), schemas.StatusError, "Timeout"},
 		{"exception without error status leaves the message empty", withEvents(testSpan(),
-			event("exception", "exception.message", "handled")), StatusUnset, ""},
+			event("exception", "exception.message", "handled")), schemas.StatusUnset, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -93,7 +95,7 @@ func TestAppendSpansIDsAndTimes(t *testing.T) {
 	sp := testSpan()
 	sp.TraceId = mustHex("ABCDEF0123456789ABCDEF0123456789")
 	sp.ParentSpanId = make([]byte, 8) // all zero: a root span
-	dst := []Span{{Name: "already there"}}
+	dst := []schemas.Span{{Name: "already there"}}
 	dst, err := AppendSpans(dst, request(nil, sp))
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,7 @@
 // Validation errors of the OTLP mapping: the structural span checks,
 // SpanError and the bounded SpanErrorList.
 
-package schemas
+package genai
 
 import (
 	"encoding/hex"
@@ -10,6 +10,8 @@ import (
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // SpanError says why one span of an OTLP request cannot be stored.
@@ -81,14 +83,14 @@ func CheckSpanFields(traceID, spanID, parentID []byte, start, end uint64) (field
 	if start == 0 {
 		return "start_time_unix_nano", "must not be zero"
 	}
-	if r := checkStorableNano(start); r != "" {
+	if r := schemas.CheckStorableUnixNano(start); r != "" {
 		return "start_time_unix_nano", r
 	}
 	if end < start {
 		return "end_time_unix_nano", "must not be before start_time_unix_nano (start " +
 			strconv.FormatUint(start, 10) + ", end " + strconv.FormatUint(end, 10) + ")"
 	}
-	if r := checkStorableNano(end); r != "" {
+	if r := schemas.CheckStorableUnixNano(end); r != "" {
 		return "end_time_unix_nano", r
 	}
 	return "", ""

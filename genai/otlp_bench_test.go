@@ -1,6 +1,6 @@
 // The OTLP mapping's throughput benchmark.
 
-package schemas
+package genai
 
 import (
 	"strings"
@@ -10,6 +10,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // benchRequest is a batch of n LLM spans as a semconv 1.37 instrumentation
@@ -19,8 +21,8 @@ func benchRequest(n int) *coltracepb.ExportTraceServiceRequest {
 		"Items must be unused and in their original packaging; \"final sale\" items are excluded.\n"
 	user := strings.Repeat(para, 5)   // ~750 bytes
 	answer := strings.Repeat(para, 2) // ~300 bytes
-	in := string(AppendJSONString([]byte(`[{"role":"system","parts":[{"type":"text","content":"You are a helpful support agent."}]},{"role":"user","parts":[{"type":"text","content":`), user)) + `}]}]`
-	out := string(AppendJSONString([]byte(`[{"role":"assistant","parts":[{"type":"text","content":`), answer)) + `}],"finish_reason":"stop"}]`
+	in := string(schemas.AppendJSONString([]byte(`[{"role":"system","parts":[{"type":"text","content":"You are a helpful support agent."}]},{"role":"user","parts":[{"type":"text","content":`), user)) + `}]}]`
+	out := string(schemas.AppendJSONString([]byte(`[{"role":"assistant","parts":[{"type":"text","content":`), answer)) + `}],"finish_reason":"stop"}]`
 	spans := make([]*tracepb.Span, n)
 	for i := range spans {
 		tid := make([]byte, 16)
@@ -46,10 +48,10 @@ func benchRequest(n int) *coltracepb.ExportTraceServiceRequest {
 				"gen_ai.usage.input_tokens", 187,
 				"gen_ai.usage.output_tokens", 64,
 				"gen_ai.conversation.id", "conv-1234",
-				AttrChainName, "support",
-				AttrChainVersion, "v12",
-				AttrPromptTemplateID, "support-answer",
-				AttrPromptTemplateVersion, "3",
+				schemas.AttrChainName, "support",
+				schemas.AttrChainVersion, "v12",
+				schemas.AttrPromptTemplateID, "support-answer",
+				schemas.AttrPromptTemplateVersion, "3",
 				"gen_ai.input.messages", in,
 				"gen_ai.output.messages", out,
 			),
@@ -69,7 +71,7 @@ func BenchmarkAppendSpans(b *testing.B) {
 	b.Run("batch_1000", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(size))
-		var dst []Span
+		var dst []schemas.Span
 		for b.Loop() {
 			var err error
 			if dst, err = AppendSpans(dst[:0], req); err != nil || len(dst) != 1000 {
@@ -86,7 +88,7 @@ func BenchmarkAppendSpans(b *testing.B) {
 	b.Run("unmarshal_and_map_1000", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(body)))
-		var dst []Span
+		var dst []schemas.Span
 		for b.Loop() {
 			r := &coltracepb.ExportTraceServiceRequest{}
 			if err := proto.Unmarshal(body, r); err != nil {

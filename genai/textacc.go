@@ -1,14 +1,19 @@
 // The text accumulator of the OTLP mapping: one direction's text, system
 // text, non-text parts and finish reasons, read from OTLP values.
 
-package schemas
+package genai
 
 import (
 	"strings"
 
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
+
+// hexDigits writes control characters as \u00XX escapes.
+const hexDigits = "0123456789abcdef"
 
 // piecewise joins text pieces with "\n", keeping a lone piece as the
 // substring it came as.
@@ -171,11 +176,11 @@ func (a *textAcc) addToolResponse(id, s string) {
 	a.parts = append(a.parts, `{"type":"tool_call_response",`...)
 	if id != "" {
 		a.parts = append(a.parts, `"id":`...)
-		a.parts = AppendJSONString(a.parts, id)
+		a.parts = schemas.AppendJSONString(a.parts, id)
 		a.parts = append(a.parts, ',')
 	}
 	a.parts = append(a.parts, `"response":`...)
-	a.parts = AppendJSONString(a.parts, s)
+	a.parts = schemas.AppendJSONString(a.parts, s)
 	a.parts = append(a.parts, '}')
 }
 
@@ -186,7 +191,7 @@ func (a *textAcc) addFinish(s string) {
 	if len(a.finish) > 0 {
 		a.finish = append(a.finish, ',')
 	}
-	a.finish = AppendJSONString(a.finish, s)
+	a.finish = schemas.AppendJSONString(a.finish, s)
 }
 
 func isTextPartType(t string) bool {

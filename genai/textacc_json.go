@@ -1,7 +1,7 @@
 // The text accumulator's JSON side: messages, contents, parts and tool
 // calls read from JSON-encoded attribute values.
 
-package schemas
+package genai
 
 // messagesJSON reads s, a JSON array of messages or one message object. It
 // leaves a as it was and returns false when s is not valid JSON.

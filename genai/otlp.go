@@ -1,7 +1,7 @@
 // The OTLP GenAI mapping: AppendSpans and the mapper that turns one span
 // into a Span row, component kinds and template ids.
 
-package schemas
+package genai
 
 import (
 	"crypto/sha256"
@@ -13,6 +13,8 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // This file maps OTLP trace requests onto Span rows. The rules, and the
@@ -32,7 +34,7 @@ import (
 //
 // Strings in the result may share memory with req's strings. AppendSpans
 // keeps no state between calls and is safe for concurrent use.
-func AppendSpans(dst []Span, req *coltracepb.ExportTraceServiceRequest) ([]Span, error) {
+func AppendSpans(dst []schemas.Span, req *coltracepb.ExportTraceServiceRequest) ([]schemas.Span, error) {
 	n := 0
 	for _, rs := range req.GetResourceSpans() {
 		for _, ss := range rs.GetScopeSpans() {
@@ -63,7 +65,7 @@ func AppendSpans(dst []Span, req *coltracepb.ExportTraceServiceRequest) ([]Span,
 					errs.Add(newSpanError(ri, si, pi, sp, field, reason))
 					continue
 				}
-				dst = append(dst, Span{})
+				dst = append(dst, schemas.Span{})
 				m.mapSpan(&dst[len(dst)-1], sp)
 			}
 		}
@@ -101,10 +103,10 @@ func (m *otlpMapper) setScope(sc *commonpb.InstrumentationScope) {
 	m.scope = aslots{}
 	m.scopeRest = scanLevel(sc.GetAttributes(), &m.scope, m.scopeRest[:0])
 	if sc.GetName() != "" {
-		m.scopeRest = append(m.scopeRest, kvStr{AttrScopeName, sc.GetName()})
+		m.scopeRest = append(m.scopeRest, kvStr{schemas.AttrScopeName, sc.GetName()})
 	}
 	if sc.GetVersion() != "" {
-		m.scopeRest = append(m.scopeRest, kvStr{AttrScopeVersion, sc.GetVersion()})
+		m.scopeRest = append(m.scopeRest, kvStr{schemas.AttrScopeVersion, sc.GetVersion()})
 	}
 }
 
@@ -191,7 +193,7 @@ func (m *otlpMapper) pickCount(keys ...akey) int64 {
 	return win
 }
 
-func (m *otlpMapper) mapSpan(out *Span, sp *tracepb.Span) {
+func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	var ids [64]byte
 	hex.Encode(ids[0:32], sp.TraceId)
 	hex.Encode(ids[32:48], sp.SpanId)
@@ -287,14 +289,14 @@ func (m *otlpMapper) mapSpan(out *Span, sp *tracepb.Span) {
 
 	switch sp.Status.GetCode() {
 	case tracepb.Status_STATUS_CODE_ERROR:
-		out.Status = StatusError
+		out.Status = schemas.StatusError
 	case tracepb.Status_STATUS_CODE_OK:
-		out.Status = StatusOK
+		out.Status = schemas.StatusOK
 	default:
-		out.Status = StatusUnset
+		out.Status = schemas.StatusUnset
 	}
 	out.ErrorMessage = sp.Status.GetMessage()
-	if out.Status == StatusError && out.ErrorMessage == "" {
+	if out.Status == schemas.StatusError && out.ErrorMessage == "" {
 		out.ErrorMessage = m.exceptionMessage(sp)
 		if out.ErrorMessage == "" {
 			out.ErrorMessage = m.str(akErrorType)
@@ -331,40 +333,40 @@ func fieldRank(f uint8) int {
 }
 
 // KindFromOperation is the component kind a gen_ai.operation.name implies.
-func KindFromOperation(op string) ComponentKind {
+func KindFromOperation(op string) schemas.ComponentKind {
 	switch op {
 	case "chat", "text_completion", "generate_content":
-		return KindLLM
+		return schemas.KindLLM
 	case "embeddings":
-		return KindEmbedding
+		return schemas.KindEmbedding
 	case "execute_tool":
-		return KindTool
+		return schemas.KindTool
 	case "invoke_agent", "create_agent":
-		return KindAgent
+		return schemas.KindAgent
 	}
-	return KindUnknown
+	return schemas.KindUnknown
 }
 
-func kindFromTraceloop(k string) ComponentKind {
+func kindFromTraceloop(k string) schemas.ComponentKind {
 	switch k {
 	case "workflow", "task":
-		return KindChain
+		return schemas.KindChain
 	case "agent":
-		return KindAgent
+		return schemas.KindAgent
 	case "tool":
-		return KindTool
+		return schemas.KindTool
 	}
-	return KindUnknown
+	return schemas.KindUnknown
 }
 
-func kindFromRequestType(t string) ComponentKind {
+func kindFromRequestType(t string) schemas.ComponentKind {
 	switch t {
 	case "chat", "completion":
-		return KindLLM
+		return schemas.KindLLM
 	case "embedding":
-		return KindEmbedding
+		return schemas.KindEmbedding
 	}
-	return KindUnknown
+	return schemas.KindUnknown
 }
 
 func operationFromRequestType(t string) string {
@@ -385,21 +387,21 @@ func operationFromRequestType(t string) string {
 // vs task) and always stay in the attributes. A chainwatch.component.kind
 // that names no kind of ours is authoritative all the same: the kind is
 // KindUnknown and the value stays in the attributes.
-func (m *otlpMapper) componentKind(op string) ComponentKind {
+func (m *otlpMapper) componentKind(op string) schemas.ComponentKind {
 	cwRaw := m.str(akCWComponentKind)
-	cw, cwOK := ParseComponentKind(cwRaw)
-	oi, oiOK := ParseComponentKind(m.str(akOISpanKind))
-	kind := KindUnknown
+	cw, cwOK := schemas.ParseComponentKind(cwRaw)
+	oi, oiOK := schemas.ParseComponentKind(m.str(akOISpanKind))
+	kind := schemas.KindUnknown
 	switch {
 	case cwOK:
 		kind = cw
 	case cwRaw != "":
-		return KindUnknown
+		return schemas.KindUnknown
 	case oiOK:
 		kind = oi
 	default:
-		if kind = kindFromTraceloop(m.str(akTLSpanKind)); kind == KindUnknown {
-			if kind = KindFromOperation(op); kind == KindUnknown {
+		if kind = kindFromTraceloop(m.str(akTLSpanKind)); kind == schemas.KindUnknown {
+			if kind = KindFromOperation(op); kind == schemas.KindUnknown {
 				kind = kindFromRequestType(m.str(akLLMRequestType))
 			}
 		}

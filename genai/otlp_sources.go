@@ -1,11 +1,13 @@
 // Text-source selection of the OTLP mapping (which dialect supplies the
 // input and output text), the leftover attributes and the kept events.
 
-package schemas
+package genai
 
 import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func (m *otlpMapper) exceptionMessage(sp *tracepb.Span) string {
@@ -262,33 +264,33 @@ func (m *otlpMapper) fillAttributes(sp *tracepb.Span) {
 
 	switch sp.Kind {
 	case tracepb.Span_SPAN_KIND_CLIENT:
-		attrs[AttrSpanKind] = "client"
+		attrs[schemas.AttrSpanKind] = "client"
 	case tracepb.Span_SPAN_KIND_SERVER:
-		attrs[AttrSpanKind] = "server"
+		attrs[schemas.AttrSpanKind] = "server"
 	case tracepb.Span_SPAN_KIND_PRODUCER:
-		attrs[AttrSpanKind] = "producer"
+		attrs[schemas.AttrSpanKind] = "producer"
 	case tracepb.Span_SPAN_KIND_CONSUMER:
-		attrs[AttrSpanKind] = "consumer"
+		attrs[schemas.AttrSpanKind] = "consumer"
 	}
 	if len(sp.Links) > 0 {
-		attrs[AttrLinks] = string(appendLinksJSON(nil, sp.Links))
+		attrs[schemas.AttrLinks] = string(appendLinksJSON(nil, sp.Links))
 	}
 	if s := m.in.sys.String(); s != "" {
-		attrs[AttrInputSystem] = s
+		attrs[schemas.AttrInputSystem] = s
 	}
 	if len(m.in.parts) > 0 {
-		attrs[AttrInputParts] = m.in.partsJSON()
+		attrs[schemas.AttrInputParts] = m.in.partsJSON()
 	}
 	if len(m.out.parts) > 0 {
-		attrs[AttrOutputParts] = m.out.partsJSON()
+		attrs[schemas.AttrOutputParts] = m.out.partsJSON()
 	}
 	if len(m.out.finish) > 0 {
-		if _, ok := attrs[AttrGenAIFinishReasons]; !ok {
-			attrs[AttrGenAIFinishReasons] = "[" + string(m.out.finish) + "]"
+		if _, ok := attrs[schemas.AttrGenAIFinishReasons]; !ok {
+			attrs[schemas.AttrGenAIFinishReasons] = "[" + string(m.out.finish) + "]"
 		}
 	}
 	if len(m.warn) > 0 {
-		attrs[AttrMappingWarning] = string(m.warn)
+		attrs[schemas.AttrMappingWarning] = string(m.warn)
 	}
 	if len(attrs) == 0 {
 		m.attrs = nil
@@ -330,6 +332,6 @@ func (m *otlpMapper) keepEvents(sp *tracepb.Span) {
 		if count > 1 {
 			b = append(b, ']')
 		}
-		m.attrs[AttrEventPrefix+name] = string(b)
+		m.attrs[schemas.AttrEventPrefix+name] = string(b)
 	}
 }

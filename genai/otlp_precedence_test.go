@@ -1,12 +1,14 @@
 // Precedence between dialects and between span, scope and resource, and
 // template ids.
 
-package schemas
+package genai
 
 import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 func TestAppendSpansPrecedence(t *testing.T) {
@@ -14,139 +16,139 @@ func TestAppendSpansPrecedence(t *testing.T) {
 		name  string
 		res   []any
 		span  []any
-		want  func(s Span) (got, want any)
+		want  func(s schemas.Span) (got, want any)
 		attrs map[string]string
 		gone  []string
 	}{
 		{
 			name: "app: chainwatch.app on the span beats the resource",
-			res:  []any{AttrApp, "res-app", "service.name", "svc"},
-			span: []any{AttrApp, "span-app"},
-			want: func(s Span) (any, any) { return s.App, "span-app" },
+			res:  []any{schemas.AttrApp, "res-app", "service.name", "svc"},
+			span: []any{schemas.AttrApp, "span-app"},
+			want: func(s schemas.Span) (any, any) { return s.App, "span-app" },
 			// chainwatch.app on the resource is shadowed by the span's (same key).
 			attrs: map[string]string{"service.name": "svc"},
-			gone:  []string{AttrApp},
+			gone:  []string{schemas.AttrApp},
 		},
 		{
 			name:  "app: chainwatch.app on the resource beats service.name",
-			res:   []any{AttrApp, "res-app", "service.name", "svc"},
-			want:  func(s Span) (any, any) { return s.App, "res-app" },
+			res:   []any{schemas.AttrApp, "res-app", "service.name", "svc"},
+			want:  func(s schemas.Span) (any, any) { return s.App, "res-app" },
 			attrs: map[string]string{"service.name": "svc"},
 		},
 		{
 			name: "app: service.name when nothing else",
 			res:  []any{"service.name", "svc"},
-			want: func(s Span) (any, any) { return s.App, "svc" },
+			want: func(s schemas.Span) (any, any) { return s.App, "svc" },
 			gone: []string{"service.name"},
 		},
 		{
 			name:  "environment: chainwatch > deployment.environment.name > deployment.environment",
 			res:   []any{"deployment.environment.name", "prod", "deployment.environment", "production"},
-			span:  []any{AttrEnvironment, "canary"},
-			want:  func(s Span) (any, any) { return s.Environment, "canary" },
+			span:  []any{schemas.AttrEnvironment, "canary"},
+			want:  func(s schemas.Span) (any, any) { return s.Environment, "canary" },
 			attrs: map[string]string{"deployment.environment.name": "prod", "deployment.environment": "production"},
 		},
 		{
 			name: "environment: equal lower-precedence values are consumed",
 			res:  []any{"deployment.environment.name", "prod", "deployment.environment", "prod"},
-			want: func(s Span) (any, any) { return s.Environment, "prod" },
+			want: func(s schemas.Span) (any, any) { return s.Environment, "prod" },
 			gone: []string{"deployment.environment.name", "deployment.environment"},
 		},
 		{
 			name:  "chain name: chainwatch beats traceloop.workflow.name",
-			span:  []any{AttrChainName, "rag", "traceloop.workflow.name", "rag_flow"},
-			want:  func(s Span) (any, any) { return s.ChainName, "rag" },
+			span:  []any{schemas.AttrChainName, "rag", "traceloop.workflow.name", "rag_flow"},
+			want:  func(s schemas.Span) (any, any) { return s.ChainName, "rag" },
 			attrs: map[string]string{"traceloop.workflow.name": "rag_flow"},
 		},
 		{
 			name: "chain version: traceloop.entity.version only on a workflow span",
 			span: []any{"traceloop.span.kind", "task", "traceloop.entity.version", 4},
-			want: func(s Span) (any, any) { return s.ChainVersion, "" },
+			want: func(s schemas.Span) (any, any) { return s.ChainVersion, "" },
 		},
 		{
 			name:  "component name: chainwatch first",
-			span:  []any{AttrComponentName, "retriever-a", "gen_ai.tool.name", "search", "gen_ai.agent.name", "bot", "traceloop.entity.name", "x"},
-			want:  func(s Span) (any, any) { return s.ComponentName, "retriever-a" },
+			span:  []any{schemas.AttrComponentName, "retriever-a", "gen_ai.tool.name", "search", "gen_ai.agent.name", "bot", "traceloop.entity.name", "x"},
+			want:  func(s schemas.Span) (any, any) { return s.ComponentName, "retriever-a" },
 			attrs: map[string]string{"gen_ai.tool.name": "search", "gen_ai.agent.name": "bot", "traceloop.entity.name": "x"},
 		},
 		{
 			name: "component name: tool name before agent name before entity name",
 			span: []any{"gen_ai.agent.name", "bot", "traceloop.entity.name", "x", "gen_ai.tool.name", "search"},
-			want: func(s Span) (any, any) { return s.ComponentName, "search" },
+			want: func(s schemas.Span) (any, any) { return s.ComponentName, "search" },
 		},
 		{
 			name: "component name: entity name before the span name",
 			span: []any{"traceloop.entity.name", "x"},
-			want: func(s Span) (any, any) { return s.ComponentName, "x" },
+			want: func(s schemas.Span) (any, any) { return s.ComponentName, "x" },
 		},
 		{
 			name: "component name: the span name at last",
-			want: func(s Span) (any, any) { return s.ComponentName, "span" },
+			want: func(s schemas.Span) (any, any) { return s.ComponentName, "span" },
 		},
 		{
 			name:  "kind: chainwatch beats openinference",
-			span:  []any{AttrComponentKind, "retriever", "openinference.span.kind", "LLM"},
-			want:  func(s Span) (any, any) { return s.ComponentKind, KindRetriever },
+			span:  []any{schemas.AttrComponentKind, "retriever", "openinference.span.kind", "LLM"},
+			want:  func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindRetriever },
 			attrs: map[string]string{"openinference.span.kind": "LLM"},
-			gone:  []string{AttrComponentKind},
+			gone:  []string{schemas.AttrComponentKind},
 		},
 		{
 			name:  "kind: an unknown chainwatch kind is authoritative: unknown, and kept",
-			span:  []any{AttrComponentKind, "planner", "openinference.span.kind", "TOOL"},
-			want:  func(s Span) (any, any) { return s.ComponentKind, KindUnknown },
-			attrs: map[string]string{AttrComponentKind: "planner", "openinference.span.kind": "TOOL"},
+			span:  []any{schemas.AttrComponentKind, "planner", "openinference.span.kind", "TOOL"},
+			want:  func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindUnknown },
+			attrs: map[string]string{schemas.AttrComponentKind: "planner", "openinference.span.kind": "TOOL"},
 		},
 		{
 			name:  "kind: openinference beats traceloop.span.kind",
 			span:  []any{"openinference.span.kind", "RERANKER", "traceloop.span.kind", "task"},
-			want:  func(s Span) (any, any) { return s.ComponentKind, KindReranker },
+			want:  func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindReranker },
 			attrs: map[string]string{"traceloop.span.kind": "task"},
 		},
 		{
 			name:  "kind: traceloop.span.kind beats gen_ai.operation.name, and stays",
 			span:  []any{"traceloop.span.kind", "workflow", "gen_ai.operation.name", "chat"},
-			want:  func(s Span) (any, any) { return s.ComponentKind, KindChain },
+			want:  func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindChain },
 			attrs: map[string]string{"traceloop.span.kind": "workflow"},
 		},
 		{
 			name: "kind: gen_ai.operation.name embeddings",
 			span: []any{"gen_ai.operation.name", "embeddings", "llm.request.type", "chat"},
-			want: func(s Span) (any, any) { return s.ComponentKind, KindEmbedding },
+			want: func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindEmbedding },
 		},
 		{
 			name: "kind: gen_ai.operation.name create_agent",
 			span: []any{"gen_ai.operation.name", "create_agent"},
-			want: func(s Span) (any, any) { return s.ComponentKind, KindAgent },
+			want: func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindAgent },
 		},
 		{
 			name: "kind: llm.request.type embedding at last; it also names the operation",
 			span: []any{"llm.request.type", "embedding"},
-			want: func(s Span) (any, any) {
-				return [2]any{s.ComponentKind, s.Operation}, [2]any{KindEmbedding, "embeddings"}
+			want: func(s schemas.Span) (any, any) {
+				return [2]any{s.ComponentKind, s.Operation}, [2]any{schemas.KindEmbedding, "embeddings"}
 			},
 			attrs: map[string]string{"llm.request.type": "embedding"},
 		},
 		{
 			name:  "kind: openinference values outside ours are kept",
 			span:  []any{"openinference.span.kind", "PROMPT"},
-			want:  func(s Span) (any, any) { return s.ComponentKind, KindUnknown },
+			want:  func(s schemas.Span) (any, any) { return s.ComponentKind, schemas.KindUnknown },
 			attrs: map[string]string{"openinference.span.kind": "PROMPT"},
 		},
 		{
 			name:  "provider: gen_ai.provider.name > gen_ai.system > llm.provider > llm.system",
 			span:  []any{"llm.system", "openai", "llm.provider", "azure", "gen_ai.system", "az.ai.openai", "gen_ai.provider.name", "azure.ai.openai"},
-			want:  func(s Span) (any, any) { return s.Provider, "azure.ai.openai" },
+			want:  func(s schemas.Span) (any, any) { return s.Provider, "azure.ai.openai" },
 			attrs: map[string]string{"gen_ai.system": "az.ai.openai", "llm.provider": "azure", "llm.system": "openai"},
 		},
 		{
 			name: "provider: llm.system at last",
 			span: []any{"llm.system", "anthropic"},
-			want: func(s Span) (any, any) { return s.Provider, "anthropic" },
+			want: func(s schemas.Span) (any, any) { return s.Provider, "anthropic" },
 		},
 		{
 			name: "models: llm.model_name fills both when nothing else",
 			span: []any{"llm.model_name", "gpt-4o"},
-			want: func(s Span) (any, any) {
+			want: func(s schemas.Span) (any, any) {
 				return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"gpt-4o", "gpt-4o"}
 			},
 			gone: []string{"llm.model_name"},
@@ -154,27 +156,29 @@ func TestAppendSpansPrecedence(t *testing.T) {
 		{
 			name: "models: gen_ai.request.model beats llm.model_name, which still names the returned model",
 			span: []any{"gen_ai.request.model", "gpt-4o", "llm.model_name", "gpt-4o-2024-08-06"},
-			want: func(s Span) (any, any) {
+			want: func(s schemas.Span) (any, any) {
 				return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"gpt-4o", "gpt-4o-2024-08-06"}
 			},
 			gone: []string{"llm.model_name"},
 		},
 		{
-			name:  "models: gen_ai.response.model beats llm.model_name",
-			span:  []any{"gen_ai.request.model", "a", "gen_ai.response.model", "b", "llm.model_name", "c"},
-			want:  func(s Span) (any, any) { return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"a", "b"} },
+			name: "models: gen_ai.response.model beats llm.model_name",
+			span: []any{"gen_ai.request.model", "a", "gen_ai.response.model", "b", "llm.model_name", "c"},
+			want: func(s schemas.Span) (any, any) {
+				return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"a", "b"}
+			},
 			attrs: map[string]string{"llm.model_name": "c"},
 		},
 		{
 			name:  "template: chainwatch id beats traceloop.prompt.key and the template hash",
-			span:  []any{AttrPromptTemplateID, "greet", "traceloop.prompt.key", "greeting", "llm.prompt_template.template", "Hi {name}"},
-			want:  func(s Span) (any, any) { return s.PromptTemplateID, "greet" },
+			span:  []any{schemas.AttrPromptTemplateID, "greet", "traceloop.prompt.key", "greeting", "llm.prompt_template.template", "Hi {name}"},
+			want:  func(s schemas.Span) (any, any) { return s.PromptTemplateID, "greet" },
 			attrs: map[string]string{"traceloop.prompt.key": "greeting", "llm.prompt_template.template": "Hi {name}"},
 		},
 		{
 			name: "template: the id derived from the template text",
 			span: []any{"llm.prompt_template.template", "Hi {name}", "llm.prompt_template.variables", `{"name":"Bo"}`},
-			want: func(s Span) (any, any) {
+			want: func(s schemas.Span) (any, any) {
 				sum := sha256Hex("Hi {name}")
 				return s.PromptTemplateID, "tmpl-" + sum[:12]
 			},
@@ -182,37 +186,37 @@ func TestAppendSpansPrecedence(t *testing.T) {
 		},
 		{
 			name:  "template version: chainwatch > openinference > traceloop",
-			span:  []any{"traceloop.prompt.version", 2, "llm.prompt_template.version", "v3", AttrPromptTemplateVersion, "v4"},
-			want:  func(s Span) (any, any) { return s.PromptTemplateVersion, "v4" },
+			span:  []any{"traceloop.prompt.version", 2, "llm.prompt_template.version", "v3", schemas.AttrPromptTemplateVersion, "v4"},
+			want:  func(s schemas.Span) (any, any) { return s.PromptTemplateVersion, "v4" },
 			attrs: map[string]string{"traceloop.prompt.version": "2", "llm.prompt_template.version": "v3"},
 		},
 		{
 			name:  "tokens: input_tokens > prompt_tokens > llm.token_count.prompt",
 			span:  []any{"llm.token_count.prompt", 10, "gen_ai.usage.prompt_tokens", 11, "gen_ai.usage.input_tokens", 12},
-			want:  func(s Span) (any, any) { return s.InputTokens, int64(12) },
+			want:  func(s schemas.Span) (any, any) { return s.InputTokens, int64(12) },
 			attrs: map[string]string{"llm.token_count.prompt": "10", "gen_ai.usage.prompt_tokens": "11"},
 		},
 		{
 			name: "tokens: output_tokens > completion_tokens > llm.token_count.completion, equal ones consumed",
 			span: []any{"llm.token_count.completion", 5, "gen_ai.usage.completion_tokens", "5", "gen_ai.usage.output_tokens", 5.0},
-			want: func(s Span) (any, any) { return s.OutputTokens, int64(5) },
+			want: func(s schemas.Span) (any, any) { return s.OutputTokens, int64(5) },
 			gone: []string{"llm.token_count.completion", "gen_ai.usage.completion_tokens", "gen_ai.usage.output_tokens"},
 		},
 		{
 			name:  "session: chainwatch > session.id > gen_ai.conversation.id",
-			span:  []any{"gen_ai.conversation.id", "c", "session.id", "s", AttrSessionID, "cw"},
-			want:  func(s Span) (any, any) { return s.SessionID, "cw" },
+			span:  []any{"gen_ai.conversation.id", "c", "session.id", "s", schemas.AttrSessionID, "cw"},
+			want:  func(s schemas.Span) (any, any) { return s.SessionID, "cw" },
 			attrs: map[string]string{"gen_ai.conversation.id": "c", "session.id": "s"},
 		},
 		{
 			name: "session: gen_ai.conversation.id at last",
 			span: []any{"gen_ai.conversation.id", "c"},
-			want: func(s Span) (any, any) { return s.SessionID, "c" },
+			want: func(s schemas.Span) (any, any) { return s.SessionID, "c" },
 		},
 		{
 			name:  "user: chainwatch > user.id > enduser.id",
 			span:  []any{"enduser.id", "e", "user.id", "u"},
-			want:  func(s Span) (any, any) { return s.UserID, "u" },
+			want:  func(s schemas.Span) (any, any) { return s.UserID, "u" },
 			attrs: map[string]string{"enduser.id": "e"},
 		},
 		{
@@ -223,20 +227,20 @@ func TestAppendSpansPrecedence(t *testing.T) {
 				"llm.input_messages.0.message.content", "A",
 				"input.value", "C",
 			},
-			want:  func(s Span) (any, any) { return s.InputText, "A" },
+			want:  func(s schemas.Span) (any, any) { return s.InputText, "A" },
 			attrs: map[string]string{"gen_ai.prompt.0.content": "B", "input.value": "C"},
 			gone:  []string{"llm.input_messages.0.message.content", "gen_ai.input.messages"},
 		},
 		{
 			name:  "text: output.value when nothing else",
 			span:  []any{"output.value", "done", "output.mime_type", "text/plain"},
-			want:  func(s Span) (any, any) { return s.OutputText, "done" },
+			want:  func(s schemas.Span) (any, any) { return s.OutputText, "done" },
 			attrs: map[string]string{"output.mime_type": "text/plain"},
 		},
 		{
 			name: "an empty value does not win",
-			span: []any{AttrChainName, "", "traceloop.workflow.name", "flow"},
-			want: func(s Span) (any, any) { return s.ChainName, "flow" },
+			span: []any{schemas.AttrChainName, "", "traceloop.workflow.name", "flow"},
+			want: func(s schemas.Span) (any, any) { return s.ChainName, "flow" },
 		},
 	}
 	for _, tc := range tests {
