@@ -47,6 +47,27 @@ func ConsumerOpts(c Config, group string, topics ...string) []kgo.Opt {
 	}
 }
 
+// NewClient is the franz-go client every chainwatch process builds: the
+// seed brokers of c (the one place where what every connection needs is
+// set) plus opts.
+func NewClient(c Config, opts ...kgo.Opt) (*kgo.Client, error) {
+	c = c.WithDefaults()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("creating kafka client for %v: %w", c.Brokers, err)
+	}
+	return cl, nil
+}
+
+// NewAdmin is an admin client; Close closes its connection.
+func NewAdmin(c Config) (*kadm.Client, error) {
+	cl, err := NewClient(c)
+	if err != nil {
+		return nil, err
+	}
+	return kadm.NewClient(cl), nil
+}
+
 func compression(name string) kgo.CompressionCodec {
 	switch name {
 	case "gzip":
@@ -66,12 +87,11 @@ func compression(name string) kgo.CompressionCodec {
 // topics are left as they are.
 func EnsureTopics(ctx context.Context, c Config) error {
 	c = c.WithDefaults()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	adm, err := NewAdmin(c)
 	if err != nil {
-		return fmt.Errorf("creating kafka admin client: %w", err)
+		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	defer adm.Close()
 	cfgs := map[string]*string{"max.message.bytes": ptr(strconv.Itoa(c.MaxRecordBytes + 4096))}
 	if c.TopicRetention > 0 {
 		cfgs["retention.ms"] = ptr(strconv.FormatInt(c.TopicRetention.Milliseconds(), 10))

@@ -7,9 +7,10 @@ import (
 	"hash/fnv"
 	"sync"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 // Owner says which monitors this worker runs. With several workers, each
@@ -52,15 +53,15 @@ var _ Owner = (*KafkaOwner)(nil)
 
 // NewKafkaOwner joins group on topic (created with partitions partitions
 // when missing) and starts tracking the assignment.
-func NewKafkaOwner(ctx context.Context, brokers []string, topic, group string, partitions int32) (*KafkaOwner, error) {
+func NewKafkaOwner(ctx context.Context, kc kafka.Config, topic, group string, partitions int32) (*KafkaOwner, error) {
 	if partitions <= 0 {
 		partitions = DefaultCoordinationPartitions
 	}
-	adm, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	adm, err := kafka.NewAdmin(kc)
 	if err != nil {
-		return nil, fmt.Errorf("creating kafka admin client: %w", err)
+		return nil, err
 	}
-	resp, err := kadm.NewClient(adm).CreateTopic(ctx, partitions, -1, nil, topic)
+	resp, err := adm.CreateTopic(ctx, partitions, -1, nil, topic)
 	adm.Close()
 	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return nil, fmt.Errorf("creating coordination topic %s: %w", topic, err)
@@ -80,8 +81,7 @@ func NewKafkaOwner(ctx context.Context, brokers []string, topic, group string, p
 			}
 		}
 	}
-	o.cl, err = kgo.NewClient(
-		kgo.SeedBrokers(brokers...),
+	o.cl, err = kafka.NewClient(kc,
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(),

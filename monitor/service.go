@@ -13,6 +13,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
 	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/sinks"
 )
 
@@ -86,8 +87,8 @@ type ServiceOptions struct {
 	Monitors   []Monitor
 	Alerting   sinks.Config
 	Embeddings embedding.Config
-	Conn       driver.Conn // migrated database
-	Brokers    []string    // empty: this worker owns every monitor
+	Conn       driver.Conn  // migrated database
+	Kafka      kafka.Config // no brokers: this worker owns every monitor
 	Registry   prometheus.Registerer
 	Log        *slog.Logger
 }
@@ -125,8 +126,8 @@ func StartService(ctx context.Context, o ServiceOptions) (*Service, error) {
 		}
 	}
 	var owner Owner = OwnAll{}
-	if len(o.Brokers) > 0 {
-		if s.owner, err = NewKafkaOwner(ctx, o.Brokers, wc.CoordinationTopic, wc.Group, wc.CoordinationPartitions); err != nil {
+	if len(o.Kafka.Brokers) > 0 {
+		if s.owner, err = NewKafkaOwner(ctx, o.Kafka, wc.CoordinationTopic, wc.Group, wc.CoordinationPartitions); err != nil {
 			return nil, err
 		}
 		owner = s.owner

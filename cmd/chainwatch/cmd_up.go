@@ -231,7 +231,7 @@ func startLocalMonitoring(ctx context.Context, cfg Config, p *pipeline.Pipeline,
 			fmt.Printf("  alertmanager (local)  %s, restarted if it dies\n", am.URL())
 		}
 	}
-	svc, err := startWorker(ctx, cfg, p.ClickHouse, p.Kafka.Brokers, reg, log)
+	svc, err := startWorker(ctx, cfg, p.ClickHouse, p.Kafka, reg, log)
 	if err != nil {
 		if am != nil {
 			am.Stop()

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/monitor"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -35,7 +36,7 @@ func runWorker(ctx context.Context, args []string) error {
 	log := newLogger(cfg.LogLevel)
 	reg, stop := serveMetrics(*metricsAddr)
 	defer stop()
-	svc, err := startWorker(ctx, cfg, cfg.clickHouseOrLocal(), cfg.Kafka.Brokers, reg, log)
+	svc, err := startWorker(ctx, cfg, cfg.clickHouseOrLocal(), cfg.Kafka, reg, log)
 	if err != nil {
 		return err
 	}
@@ -48,7 +49,7 @@ func runWorker(ctx context.Context, args []string) error {
 
 // startWorker connects to ClickHouse, makes sure the schema is current and
 // starts the monitors: the configured ones, or monitor.DefaultMonitors.
-func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, brokers []string, reg prometheus.Registerer, log *slog.Logger) (*monitor.Service, error) {
+func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, kc kafka.Config, reg prometheus.Registerer, log *slog.Logger) (*monitor.Service, error) {
 	conn, err := clickhouse.Open(ctx, chc)
 	if err != nil {
 		return nil, err
@@ -62,7 +63,7 @@ func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, brokers
 		log.Info("no monitors configured; running the defaults", "monitors", len(monitors))
 	}
 	return monitor.StartService(ctx, monitor.ServiceOptions{Worker: cfg.Worker, Monitors: monitors, Alerting: cfg.Alerting,
-		Embeddings: cfg.Embeddings, Conn: conn, Brokers: brokers, Registry: reg, Log: log})
+		Embeddings: cfg.Embeddings, Conn: conn, Kafka: kc, Registry: reg, Log: log})
 }
 
 // serveMetrics serves a fresh registry, with the Go and process
