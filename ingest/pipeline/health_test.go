@@ -141,7 +141,7 @@ func TestReadyzNamesTheBroker(t *testing.T) {
 	p := startPipeline(t, pipeline.Options{})
 	base := "http://" + p.Collector.HTTPAddr()
 	waitReadyz(t, base, 200, "", 30*time.Second)
-	p.Broker.Close()
+	p.Broker.Stop()
 	r := waitReadyz(t, base, 503, "kafka", 20*time.Second)
 	t.Logf("broker gone: %v", r.Failing)
 	start := time.Now()

@@ -10,13 +10,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
@@ -25,16 +23,9 @@ import (
 	"github.com/chainwatch/chainwatch/internal/health"
 	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/local/broker"
 	"github.com/chainwatch/chainwatch/local/chserver"
 	"github.com/chainwatch/chainwatch/schemas"
-)
-
-// Defaults of the in-process broker: it shares the machine's memory, so its
-// topics are bounded unless the config says otherwise.
-const (
-	LocalTopicRetention      = 6 * time.Hour
-	LocalTopicRetentionBytes = 256 << 20 // per partition
-	localRetentionSweep      = "30000"   // ms between retention sweeps
 )
 
 // Options say what to run. Empty Kafka.Brokers starts kfake on LocalKafkaPort;
@@ -61,7 +52,7 @@ type Options struct {
 type Pipeline struct {
 	Kafka      kafka.Config      // effective (brokers filled in)
 	ClickHouse clickhouse.Config // effective (addr filled in)
-	Broker     *kfake.Cluster    // nil unless started here
+	Broker     *broker.Broker    // nil unless started here
 	CHServer   *chserver.Server  // nil unless started here
 	Conn       driver.Conn
 	Collector  *collector.Collector
@@ -98,27 +89,9 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 		}
 	}()
 	if len(p.Kafka.Brokers) == 0 {
-		if p.Kafka.TopicRetention == 0 {
-			p.Kafka.TopicRetention = LocalTopicRetention
+		if p.Broker, p.Kafka, err = broker.Start(p.Kafka, o.LocalKafkaPort, o.LocalKafkaDir); err != nil {
+			return nil, err
 		}
-		if p.Kafka.TopicRetentionBytes == 0 {
-			p.Kafka.TopicRetentionBytes = LocalTopicRetentionBytes
-		}
-		kopts := []kfake.Opt{kfake.NumBrokers(1), kfake.DefaultNumPartitions(int(p.Kafka.Partitions)),
-			kfake.BrokerConfigs(map[string]string{
-				"message.max.bytes":      fmt.Sprint(p.Kafka.MaxRecordBytes + 4096),
-				"log.cleaner.backoff.ms": localRetentionSweep,
-			})}
-		if o.LocalKafkaPort > 0 {
-			kopts = append(kopts, kfake.Ports(o.LocalKafkaPort))
-		}
-		if o.LocalKafkaDir != "" {
-			kopts = append(kopts, kfake.DataDir(o.LocalKafkaDir))
-		}
-		if p.Broker, err = kfake.NewCluster(kopts...); err != nil {
-			return nil, fmt.Errorf("starting the in-process kafka broker: %w", err)
-		}
-		p.Kafka.Brokers = p.Broker.ListenAddrs()
 	}
 	if len(p.ClickHouse.Addr) == 0 {
 		if p.CHServer, err = chserver.Start(ctx, o.LocalClickHouse); err != nil {
@@ -256,7 +229,7 @@ func (p *Pipeline) Shutdown(ctx context.Context) error {
 		p.Conn = nil
 	}
 	if p.Broker != nil {
-		p.Broker.Close()
+		p.Broker.Stop()
 		p.Broker = nil
 	}
 	if p.CHServer != nil {

@@ -6,7 +6,6 @@ package amserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -20,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/internal/supervise"
+	"github.com/chainwatch/chainwatch/local"
 )
 
 // Binaries are the names looked up on PATH, Debian's first.
@@ -72,17 +72,10 @@ type proc struct {
 
 var _ supervise.Process = (*proc)(nil)
 
-// Find returns the Alertmanager binary on PATH, or Debian's in /usr/bin.
+// Find returns the Alertmanager binary on PATH, or Debian's in /usr/bin
+// (local.Find).
 func Find() (string, error) {
-	for _, b := range Binaries {
-		if p, err := exec.LookPath(b); err == nil {
-			return p, nil
-		}
-	}
-	if _, err := os.Stat("/usr/bin/prometheus-alertmanager"); err == nil {
-		return "/usr/bin/prometheus-alertmanager", nil
-	}
-	return "", errors.New("no prometheus-alertmanager on PATH (Debian/Ubuntu: apt-get install prometheus-alertmanager)")
+	return local.Find("", "", Binaries, "Debian/Ubuntu: apt-get install prometheus-alertmanager")
 }
 
 // Start runs Alertmanager and waits until it is ready.

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/internal/supervise"
+	"github.com/chainwatch/chainwatch/local"
 )
 
 // InstallHint is printed when no clickhouse-server binary is found.
@@ -78,27 +79,11 @@ type proc struct {
 
 var _ supervise.Process = (*proc)(nil)
 
-// FindBinary returns the clickhouse-server binary to run, or an error that
-// says how to install it.
+// FindBinary returns the clickhouse-server binary to run (local.Find):
+// explicit, else clickhouse-server on PATH or in /usr/sbin…, else a
+// single-binary `clickhouse` install.
 func FindBinary(explicit string) (string, error) {
-	if explicit != "" {
-		if _, err := os.Stat(explicit); err != nil {
-			return "", fmt.Errorf("clickhouse.local.binary %q: %w", explicit, err)
-		}
-		return explicit, nil
-	}
-	if p, err := exec.LookPath("clickhouse-server"); err == nil {
-		return p, nil
-	}
-	for _, p := range []string{"/usr/sbin/clickhouse-server", "/usr/bin/clickhouse-server", "/usr/local/bin/clickhouse-server"} {
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("clickhouse"); err == nil { // single-binary installs: `clickhouse server`
-		return p, nil
-	}
-	return "", errors.New("no clickhouse-server binary found on PATH or in /usr/sbin; " + InstallHint)
+	return local.Find(explicit, "clickhouse.local.binary", []string{"clickhouse-server", "clickhouse"}, InstallHint)
 }
 
 // Start writes a config and starts the server, returning once it answers
