@@ -337,16 +337,15 @@ func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {
 }
 
 // flush stores the batch, retrying retryable errors with exponential backoff
-// for as long as it takes. clickhouse.Permanent insert errors make it insert row by row
-// and dead-letter the rows that fail.
+// for as long as it takes; each kind goes through insertRows.
 func (w *Writer) flush(ctx context.Context, b *batch) error {
-	if err := w.retry(ctx, "spans", func(c context.Context) error { return w.insertSpans(c, b) }); err != nil {
+	if err := w.retry(ctx, "spans", func(c context.Context) error { return insertRows(c, w, b, w.spansTable(b)) }); err != nil {
 		return err
 	}
-	if err := w.retry(ctx, "feedback", func(c context.Context) error { return w.insertFeedback(c, b) }); err != nil {
+	if err := w.retry(ctx, "feedback", func(c context.Context) error { return insertRows(c, w, b, w.feedbackTable(b)) }); err != nil {
 		return err
 	}
-	if err := w.retry(ctx, "eval_scores", func(c context.Context) error { return w.insertScores(c, b) }); err != nil {
+	if err := w.retry(ctx, "eval_scores", func(c context.Context) error { return insertRows(c, w, b, w.scoresTable(b)) }); err != nil {
 		return err
 	}
 	if len(b.dead) > 0 {
@@ -359,108 +358,79 @@ func (w *Writer) flush(ctx context.Context, b *batch) error {
 	return nil
 }
 
-func (w *Writer) insertSpans(ctx context.Context, b *batch) error {
-	if len(b.spans) == 0 {
-		return nil
-	}
-	start := time.Now()
-	err := w.store.InsertSpans(ctx, b.spans)
-	if err == nil {
-		w.m.InsertSeconds.WithLabelValues("spans").Observe(time.Since(start).Seconds())
-		w.m.BatchRows.WithLabelValues("spans").Observe(float64(len(b.spans)))
-		w.m.RowsWritten.WithLabelValues("spans").Add(float64(len(b.spans)))
-		now := time.Now()
-		for i := 0; i < len(b.spans); i += max(1, len(b.spans)/64) { // a sample is enough for a histogram
-			w.m.EndToEndSecond.Observe(now.Sub(b.spans[i].EndTime).Seconds())
-		}
-		b.spans = b.spans[:0]
-		return nil
-	}
-	if !clickhouse.IsPermanent(err) {
-		return err
-	}
-	w.m.InsertErrors.WithLabelValues("spans", "permanent").Inc()
-	w.log.Error("permanent error inserting spans; inserting one by one to isolate the bad rows", "err", err)
-	var keep []schemas.Span
-	for i := range b.spans {
-		if e := w.store.InsertSpans(ctx, b.spans[i:i+1]); e != nil {
-			if !clickhouse.IsPermanent(e) {
-				b.spans = append(keep, b.spans[i:]...)
-				return e
-			}
-			sp := b.spans[i]
-			v, _ := json.Marshal(sp)
-			w.deadLetter(b, &kgo.Record{Topic: w.topics.Spans, Key: []byte(sp.TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
-		}
-	}
-	b.spans = b.spans[:0]
-	return nil
+// table is one record kind's way into ClickHouse: where its rows wait in
+// the batch, how they are inserted, and how a row that ClickHouse refuses
+// is keyed on the dead-letter topic.
+type table[T any] struct {
+	name   string // the metrics' table label
+	rows   *[]T
+	insert func(context.Context, []T) error
+	topic  string
+	key    func(*T) string
+	stored func([]T) // after a whole batch is in (nil: nothing more)
 }
 
-func (w *Writer) insertFeedback(ctx context.Context, b *batch) error {
-	if len(b.feedback) == 0 {
+// insertRows stores t's rows; the one insert path of every kind. A
+// permanent error makes it insert row by row, dead-lettering the rows
+// ClickHouse refuses and keeping the good ones; a retryable error returns
+// with the rows not yet stored still in the batch.
+func insertRows[T any](ctx context.Context, w *Writer, b *batch, t table[T]) error {
+	rows := *t.rows
+	if len(rows) == 0 {
 		return nil
 	}
 	start := time.Now()
-	err := w.store.InsertFeedback(ctx, b.feedback)
+	err := t.insert(ctx, rows)
 	if err == nil {
-		w.m.InsertSeconds.WithLabelValues("feedback").Observe(time.Since(start).Seconds())
-		w.m.BatchRows.WithLabelValues("feedback").Observe(float64(len(b.feedback)))
-		w.m.RowsWritten.WithLabelValues("feedback").Add(float64(len(b.feedback)))
-		b.feedback = b.feedback[:0]
-		return nil
-	}
-	if !clickhouse.IsPermanent(err) {
-		return err
-	}
-	w.m.InsertErrors.WithLabelValues("feedback", "permanent").Inc()
-	for i := range b.feedback {
-		if e := w.store.InsertFeedback(ctx, b.feedback[i:i+1]); e != nil {
-			if !clickhouse.IsPermanent(e) {
-				b.feedback = b.feedback[i:]
-				return e
-			}
-			v, _ := json.Marshal(b.feedback[i])
-			w.deadLetter(b, &kgo.Record{Topic: w.topics.Feedback, Key: []byte(b.feedback[i].TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
+		w.m.InsertSeconds.WithLabelValues(t.name).Observe(time.Since(start).Seconds())
+		w.m.BatchRows.WithLabelValues(t.name).Observe(float64(len(rows)))
+		w.m.RowsWritten.WithLabelValues(t.name).Add(float64(len(rows)))
+		if t.stored != nil {
+			t.stored(rows)
 		}
-	}
-	b.feedback = b.feedback[:0]
-	return nil
-}
-
-func (w *Writer) insertScores(ctx context.Context, b *batch) error {
-	const table = "eval_scores"
-	if len(b.scores) == 0 {
-		return nil
-	}
-	start := time.Now()
-	err := w.store.InsertScores(ctx, b.scores)
-	if err == nil {
-		w.m.InsertSeconds.WithLabelValues(table).Observe(time.Since(start).Seconds())
-		w.m.BatchRows.WithLabelValues(table).Observe(float64(len(b.scores)))
-		w.m.RowsWritten.WithLabelValues(table).Add(float64(len(b.scores)))
-		b.scores = b.scores[:0]
+		*t.rows = rows[:0]
 		return nil
 	}
 	if !clickhouse.IsPermanent(err) {
 		return err
 	}
-	w.m.InsertErrors.WithLabelValues(table, "permanent").Inc()
-	w.log.Error("permanent error inserting scores; inserting one by one to isolate the bad rows", "err", err)
-	for i := range b.scores {
-		switch e := w.store.InsertScores(ctx, b.scores[i:i+1]); {
+	w.m.InsertErrors.WithLabelValues(t.name, "permanent").Inc()
+	w.log.Error("permanent error inserting a batch; inserting row by row to isolate the bad rows", "table", t.name, "rows", len(rows), "err", err)
+	for i := range rows {
+		switch e := t.insert(ctx, rows[i:i+1]); {
 		case e == nil:
-			w.m.RowsWritten.WithLabelValues(table).Inc()
+			w.m.RowsWritten.WithLabelValues(t.name).Inc()
 		case !clickhouse.IsPermanent(e):
-			b.scores = b.scores[i:]
+			*t.rows = rows[i:]
 			return e
 		default:
-			v, _ := json.Marshal(b.scores[i])
-			w.deadLetter(b, &kgo.Record{Topic: w.topics.Scores, Key: []byte(b.scores[i].TraceID), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
+			v, _ := json.Marshal(rows[i])
+			w.deadLetter(b, &kgo.Record{Topic: t.topic, Key: []byte(t.key(&rows[i])), Value: v, Partition: -1, Offset: -1}, reasonInsert, e.Error())
 		}
 	}
-	b.scores = b.scores[:0]
+	*t.rows = rows[:0]
 	return nil
+}
+
+func (w *Writer) spansTable(b *batch) table[schemas.Span] {
+	return table[schemas.Span]{name: "spans", rows: &b.spans, insert: w.store.InsertSpans, topic: w.topics.Spans,
+		key: func(s *schemas.Span) string { return s.TraceID },
+		stored: func(spans []schemas.Span) {
+			now := time.Now()
+			for i := 0; i < len(spans); i += max(1, len(spans)/64) { // a sample is enough for a histogram
+				w.m.EndToEndSecond.Observe(now.Sub(spans[i].EndTime).Seconds())
+			}
+		}}
+}
+
+func (w *Writer) feedbackTable(b *batch) table[schemas.Feedback] {
+	return table[schemas.Feedback]{name: "feedback", rows: &b.feedback, insert: w.store.InsertFeedback, topic: w.topics.Feedback,
+		key: func(f *schemas.Feedback) string { return f.TraceID }}
+}
+
+func (w *Writer) scoresTable(b *batch) table[schemas.Score] {
+	return table[schemas.Score]{name: "eval_scores", rows: &b.scores, insert: w.store.InsertScores, topic: w.topics.Scores,
+		key: func(s *schemas.Score) string { return s.TraceID }}
 }
 
 // retry runs op until it succeeds, backing off between tries. Stopping the
