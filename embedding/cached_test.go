@@ -19,7 +19,7 @@ import (
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/embedding"
-	"github.com/chainwatch/chainwatch/embedding/embedtest"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -37,7 +37,7 @@ func migrated(tb testing.TB) driver.Conn {
 }
 
 type cacheFixture struct {
-	srv     *embedtest.Server
+	srv     *openaitest.Server
 	cached  *embedding.Cached
 	metrics *embedding.Metrics
 	log     *bytes.Buffer
@@ -45,14 +45,14 @@ type cacheFixture struct {
 
 func newCacheFixture(t *testing.T, conn driver.Conn, opts ...embedding.CacheOpt) cacheFixture {
 	t.Helper()
-	srv := embedtest.NewServer(t, embedtest.WithDim(8))
+	srv := openaitest.NewServer(t, openaitest.WithDim(8))
 	m, err := embedding.NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
 	opts = append([]embedding.CacheOpt{embedding.WithMetrics(m), embedding.WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))}, opts...)
-	return cacheFixture{srv: srv, cached: embedding.NewCached(newOpenAI(t, fastConfig(srv.URL)), conn, opts...), metrics: m, log: &buf}
+	return cacheFixture{srv: srv, cached: embedding.NewCached(newOpenAI(t, fastConfig(srv.Root)), conn, opts...), metrics: m, log: &buf}
 }
 
 func (f cacheFixture) counter(c *prometheus.CounterVec, label string) float64 {
@@ -86,7 +86,7 @@ func TestCachedSecondCallIsFree(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameVectors(t, in, first, 8)
-	reqs := f.srv.Requests()
+	reqs := f.srv.Embeddings.Count()
 	if f.srv.Texts() != 40 {
 		t.Fatalf("first call sent %d texts to the provider, want 40", f.srv.Texts())
 	}
@@ -94,8 +94,8 @@ func TestCachedSecondCallIsFree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.srv.Requests() != reqs {
-		t.Fatalf("second call made %d provider requests, want 0", f.srv.Requests()-reqs)
+	if f.srv.Embeddings.Count() != reqs {
+		t.Fatalf("second call made %d provider requests, want 0", f.srv.Embeddings.Count()-reqs)
 	}
 	bitsEqual(t, first, second) // Float32 survives ClickHouse exactly
 	id := f.cached.ID()
@@ -150,8 +150,8 @@ func TestCachedDuplicatesEmbeddedOnce(t *testing.T) {
 	if _, err := f.cached.Embed(context.Background(), []string{"c", "", "b", "a"}); err != nil {
 		t.Fatal(err)
 	}
-	if f.srv.Requests() != 0 {
-		t.Fatalf("%d provider requests for cached texts", f.srv.Requests())
+	if f.srv.Embeddings.Count() != 0 {
+		t.Fatalf("%d provider requests for cached texts", f.srv.Embeddings.Count())
 	}
 }
 
@@ -281,7 +281,7 @@ func TestCachedFallsBackWhenClickHouseFails(t *testing.T) {
 
 func TestCachedProviderErrorIsReturned(t *testing.T) {
 	f := newCacheFixture(t, migrated(t))
-	f.srv.Enqueue(embedtest.BadRequest("nope"))
+	f.srv.Embeddings.Enqueue(openaitest.BadRequest("nope"))
 	_, err := f.cached.Embed(context.Background(), []string{"a"})
 	var apiErr *embedding.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 400 {
@@ -291,8 +291,8 @@ func TestCachedProviderErrorIsReturned(t *testing.T) {
 	if _, err := f.cached.Embed(context.Background(), []string{"a"}); err != nil {
 		t.Fatal(err)
 	}
-	if f.srv.Requests() != 2 {
-		t.Fatalf("%d requests, want 2", f.srv.Requests())
+	if f.srv.Embeddings.Count() != 2 {
+		t.Fatalf("%d requests, want 2", f.srv.Embeddings.Count())
 	}
 }
 

@@ -11,7 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chainwatch/chainwatch/embedding"
-	"github.com/chainwatch/chainwatch/embedding/embedtest"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
 func intp(n int) *int    { return &n }
@@ -87,9 +87,9 @@ func TestNew(t *testing.T) {
 	})
 	t.Run("openai key from env cached and counted", func(t *testing.T) {
 		t.Setenv(embedding.EnvAPIKey, "from-env")
-		srv := embedtest.NewServer(t, embedtest.WithAPIKey("from-env"), embedtest.WithDim(4))
+		srv := openaitest.NewServer(t, openaitest.WithAPIKey("from-env"), openaitest.WithDim(4))
 		reg := prometheus.NewRegistry()
-		cfg := embedding.Config{Provider: "openai", BaseURL: srv.URL, Model: "bge", MaxRetries: intp(0)}
+		cfg := embedding.Config{Provider: "openai", BaseURL: srv.Root, Model: "bge", MaxRetries: intp(0)}
 		e, err := embedding.New(cfg, migrated(t), reg)
 		if err != nil {
 			t.Fatal(err)
@@ -103,8 +103,8 @@ func TestNew(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if srv.Requests() != 1 {
-			t.Fatalf("%d requests, want 1 (the second call is cached)", srv.Requests())
+		if srv.Embeddings.Count() != 1 {
+			t.Fatalf("%d requests, want 1 (the second call is cached)", srv.Embeddings.Count())
 		}
 		for name, want := range map[string]int{
 			"chainwatch_embedding_cache_hits_total":   1,
@@ -119,7 +119,7 @@ func TestNew(t *testing.T) {
 		if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP chainwatch_embedding_cache_hits_total Texts embedded without calling the provider: found in the ClickHouse cache, or repeated within one call.
 # TYPE chainwatch_embedding_cache_hits_total counter
-chainwatch_embedding_cache_hits_total{embedder="openai:bge@`+srv.URL+`"} 2
+chainwatch_embedding_cache_hits_total{embedder="openai:bge@`+srv.Root+`"} 2
 `), "chainwatch_embedding_cache_hits_total"); err != nil {
 			t.Error(err)
 		}

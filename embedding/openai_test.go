@@ -14,7 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/chainwatch/chainwatch/embedding"
-	"github.com/chainwatch/chainwatch/embedding/embedtest"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
 func texts(prefix string, n int) []string {
@@ -42,14 +42,14 @@ func newOpenAI(t *testing.T, cfg embedding.OpenAIConfig) *embedding.OpenAI {
 	return o
 }
 
-// sameVectors fails unless got[i] is bit for bit embedtest.Vector(in[i], dim).
+// sameVectors fails unless got[i] is bit for bit openaitest.Vector(in[i], dim).
 func sameVectors(t *testing.T, in []string, got [][]float32, dim int) {
 	t.Helper()
 	if len(got) != len(in) {
 		t.Fatalf("got %d vectors for %d texts", len(got), len(in))
 	}
 	for i, s := range in {
-		want := embedtest.Vector(s, dim)
+		want := openaitest.Vector(s, dim)
 		if len(got[i]) != dim {
 			t.Fatalf("vector %d has %d dimensions, want %d", i, len(got[i]), dim)
 		}
@@ -66,16 +66,16 @@ func TestOpenAIBatching(t *testing.T) {
 		{1, 64, 1}, {64, 64, 1}, {65, 64, 2}, {200, 64, 4}, {10, 3, 4}, {0, 64, 0},
 	} {
 		t.Run(fmt.Sprintf("n=%d/batch=%d", tc.n, tc.batch), func(t *testing.T) {
-			srv := embedtest.NewServer(t, embedtest.WithDim(8))
-			cfg := fastConfig(srv.URL)
+			srv := openaitest.NewServer(t, openaitest.WithDim(8))
+			cfg := fastConfig(srv.Root)
 			cfg.BatchSize = tc.batch
 			in := texts("batch", tc.n)
 			got, err := newOpenAI(t, cfg).Embed(context.Background(), in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if srv.Requests() != tc.wantReq || srv.Texts() != tc.n {
-				t.Fatalf("%d requests with %d texts, want %d with %d", srv.Requests(), srv.Texts(), tc.wantReq, tc.n)
+			if srv.Embeddings.Count() != tc.wantReq || srv.Texts() != tc.n {
+				t.Fatalf("%d requests with %d texts, want %d with %d", srv.Embeddings.Count(), srv.Texts(), tc.wantReq, tc.n)
 			}
 			for _, req := range srv.Inputs() {
 				if len(req) > tc.batch {
@@ -88,8 +88,8 @@ func TestOpenAIBatching(t *testing.T) {
 }
 
 func TestOpenAIOrdersByIndex(t *testing.T) {
-	srv := embedtest.NewServer(t, embedtest.WithDim(4), embedtest.WithShuffle())
-	cfg := fastConfig(srv.URL)
+	srv := openaitest.NewServer(t, openaitest.WithDim(4), openaitest.WithShuffle())
+	cfg := fastConfig(srv.Root)
 	cfg.BatchSize, cfg.Concurrency = 7, 3
 	in := texts("shuffled", 50)
 	got, err := newOpenAI(t, cfg).Embed(context.Background(), in)
@@ -100,16 +100,16 @@ func TestOpenAIOrdersByIndex(t *testing.T) {
 }
 
 func TestOpenAIConcurrencyBound(t *testing.T) {
-	srv := embedtest.NewServer(t, embedtest.WithDim(4))
+	srv := openaitest.NewServer(t, openaitest.WithDim(4))
 	for range 8 {
-		srv.Enqueue(embedtest.Slow(50 * time.Millisecond))
+		srv.Embeddings.Enqueue(openaitest.Slow(50 * time.Millisecond))
 	}
-	cfg := fastConfig(srv.URL)
+	cfg := fastConfig(srv.Root)
 	cfg.BatchSize, cfg.Concurrency = 1, 2
 	if _, err := newOpenAI(t, cfg).Embed(context.Background(), texts("c", 8)); err != nil {
 		t.Fatal(err)
 	}
-	if got := srv.MaxInFlight(); got != 2 {
+	if got := srv.Embeddings.MaxInFlight(); got != 2 {
 		t.Fatalf("max in flight %d, want 2 (the concurrency)", got)
 	}
 }
@@ -117,19 +117,19 @@ func TestOpenAIConcurrencyBound(t *testing.T) {
 func TestOpenAIRetries(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		faults   []embedtest.Fault
+		faults   []openaitest.Reply
 		minWait  time.Duration
 		wantReqs int
 	}{
-		{"429 then ok", []embedtest.Fault{embedtest.RateLimited("")}, 0, 2},
-		{"429 honours Retry-After", []embedtest.Fault{embedtest.RateLimited("0.3")}, 300 * time.Millisecond, 2},
-		{"500 and 503 then ok", []embedtest.Fault{embedtest.ServerError(500), embedtest.ServerError(503)}, 0, 3},
-		{"timeout then ok", []embedtest.Fault{embedtest.Slow(5 * time.Second)}, 0, 2},
+		{"429 then ok", []openaitest.Reply{openaitest.RateLimited("")}, 0, 2},
+		{"429 honours Retry-After", []openaitest.Reply{openaitest.RateLimited("0.3")}, 300 * time.Millisecond, 2},
+		{"500 and 503 then ok", []openaitest.Reply{openaitest.ServerError(500), openaitest.ServerError(503)}, 0, 3},
+		{"timeout then ok", []openaitest.Reply{openaitest.Slow(5 * time.Second)}, 0, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := embedtest.NewServer(t, embedtest.WithDim(4))
-			srv.Enqueue(tc.faults...)
-			cfg := fastConfig(srv.URL)
+			srv := openaitest.NewServer(t, openaitest.WithDim(4))
+			srv.Embeddings.Enqueue(tc.faults...)
+			cfg := fastConfig(srv.Root)
 			cfg.Timeout = 200 * time.Millisecond
 			reg := prometheus.NewRegistry()
 			m, err := embedding.NewMetrics(reg)
@@ -146,8 +146,8 @@ func TestOpenAIRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			sameVectors(t, in, got, 4)
-			if srv.Requests() != tc.wantReqs {
-				t.Fatalf("%d requests, want %d", srv.Requests(), tc.wantReqs)
+			if srv.Embeddings.Count() != tc.wantReqs {
+				t.Fatalf("%d requests, want %d", srv.Embeddings.Count(), tc.wantReqs)
 			}
 			if elapsed < tc.minWait {
 				t.Fatalf("returned after %v, before the server's Retry-After of %v", elapsed, tc.minWait)
@@ -163,29 +163,29 @@ func TestOpenAIRetries(t *testing.T) {
 }
 
 func TestOpenAIGivesUp(t *testing.T) {
-	srv := embedtest.NewServer(t)
-	srv.Enqueue(embedtest.ServerError(500), embedtest.ServerError(500), embedtest.ServerError(500))
-	cfg := fastConfig(srv.URL)
+	srv := openaitest.NewServer(t)
+	srv.Embeddings.Enqueue(openaitest.ServerError(500), openaitest.ServerError(500), openaitest.ServerError(500))
+	cfg := fastConfig(srv.Root)
 	cfg.MaxRetries = 2
 	_, err := newOpenAI(t, cfg).Embed(context.Background(), texts("x", 2))
 	var apiErr *embedding.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 500 {
 		t.Fatalf("want an APIError with status 500, got %v", err)
 	}
-	if !strings.Contains(err.Error(), "3 attempt(s)") || srv.Requests() != 3 {
-		t.Fatalf("want 3 attempts, got %d requests and %v", srv.Requests(), err)
+	if !strings.Contains(err.Error(), "3 attempt(s)") || srv.Embeddings.Count() != 3 {
+		t.Fatalf("want 3 attempts, got %d requests and %v", srv.Embeddings.Count(), err)
 	}
 }
 
 func TestOpenAIClientErrorNotRetried(t *testing.T) {
-	srv := embedtest.NewServer(t)
-	srv.Enqueue(embedtest.BadRequest("input[1] is longer than the model's 512-token context"))
-	_, err := newOpenAI(t, fastConfig(srv.URL)).Embed(context.Background(), texts("x", 2))
+	srv := openaitest.NewServer(t)
+	srv.Embeddings.Enqueue(openaitest.BadRequest("input[1] is longer than the model's 512-token context"))
+	_, err := newOpenAI(t, fastConfig(srv.Root)).Embed(context.Background(), texts("x", 2))
 	if err == nil {
 		t.Fatal("want an error")
 	}
-	if srv.Requests() != 1 {
-		t.Fatalf("a 400 was retried: %d requests", srv.Requests())
+	if srv.Embeddings.Count() != 1 {
+		t.Fatalf("a 400 was retried: %d requests", srv.Embeddings.Count())
 	}
 	for _, want := range []string{"status 400", "512-token context", "batch 0 of 1"} {
 		if !strings.Contains(err.Error(), want) {
@@ -198,18 +198,18 @@ func TestOpenAIInvalidResponses(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		dim    int // configured
-		faults []embedtest.Fault
+		faults []openaitest.Reply
 		want   []string
 	}{
-		{"dimension mismatch between batches", 0, []embedtest.Fault{embedtest.OK(), embedtest.WrongDim(3)}, []string{"batch 1 has 3 dimensions, batch 0 has 4"}},
-		{"dimension differs from configured", 4, []embedtest.Fault{embedtest.WrongDim(5)}, []string{"batch 0 of 2", "index 0 has 5 dimensions, configured dim is 4"}},
-		{"missing index", 0, []embedtest.Fault{embedtest.OK(), embedtest.MissingIndex(1)}, []string{"batch 1 of 2 (texts 2–3)", "index 1 missing"}},
-		{"malformed json", 0, []embedtest.Fault{embedtest.Malformed()}, []string{"batch 0 of 2", "parsing response"}},
+		{"dimension mismatch between batches", 0, []openaitest.Reply{openaitest.OK(), openaitest.WrongDim(3)}, []string{"batch 1 has 3 dimensions, batch 0 has 4"}},
+		{"dimension differs from configured", 4, []openaitest.Reply{openaitest.WrongDim(5)}, []string{"batch 0 of 2", "index 0 has 5 dimensions, configured dim is 4"}},
+		{"missing index", 0, []openaitest.Reply{openaitest.OK(), openaitest.MissingIndex(1)}, []string{"batch 1 of 2 (texts 2–3)", "index 1 missing"}},
+		{"malformed json", 0, []openaitest.Reply{openaitest.Malformed()}, []string{"batch 0 of 2", "parsing response"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := embedtest.NewServer(t, embedtest.WithDim(4))
-			srv.Enqueue(tc.faults...)
-			cfg := fastConfig(srv.URL)
+			srv := openaitest.NewServer(t, openaitest.WithDim(4))
+			srv.Embeddings.Enqueue(tc.faults...)
+			cfg := fastConfig(srv.Root)
 			cfg.BatchSize, cfg.Concurrency, cfg.Dim = 2, 1, tc.dim
 			_, err := newOpenAI(t, cfg).Embed(context.Background(), texts("bad", 4))
 			if err == nil {
@@ -220,16 +220,16 @@ func TestOpenAIInvalidResponses(t *testing.T) {
 					t.Errorf("error %q does not contain %q", err, w)
 				}
 			}
-			if srv.Requests() > 2 {
-				t.Errorf("an invalid answer was retried: %d requests", srv.Requests())
+			if srv.Embeddings.Count() > 2 {
+				t.Errorf("an invalid answer was retried: %d requests", srv.Embeddings.Count())
 			}
 		})
 	}
 }
 
 func TestOpenAIAuthAndDimensions(t *testing.T) {
-	srv := embedtest.NewServer(t, embedtest.WithAPIKey("sekrit"))
-	cfg := fastConfig(srv.URL + "/v1/") // a base URL with /v1 works too
+	srv := openaitest.NewServer(t, openaitest.WithAPIKey("sekrit"))
+	cfg := fastConfig(srv.Root + "/v1/") // a base URL with /v1 works too
 	cfg.Dim = 6                         // sent as "dimensions": the server answers 6
 	_, err := newOpenAI(t, cfg).Embed(context.Background(), []string{"a"})
 	var apiErr *embedding.APIError
@@ -243,7 +243,7 @@ func TestOpenAIAuthAndDimensions(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameVectors(t, []string{"a", "b"}, got, 6)
-	if a := srv.Authorizations(); a[len(a)-1] != "Bearer sekrit" {
+	if a := srv.Embeddings.Authorizations(); a[len(a)-1] != "Bearer sekrit" {
 		t.Fatalf("Authorization %q", a[len(a)-1])
 	}
 }
@@ -270,25 +270,25 @@ func TestOpenAIID(t *testing.T) {
 }
 
 func TestOpenAICancelled(t *testing.T) {
-	srv := embedtest.NewServer(t)
-	srv.Enqueue(embedtest.Slow(5 * time.Second))
+	srv := openaitest.NewServer(t)
+	srv.Embeddings.Enqueue(openaitest.Slow(5 * time.Second))
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	cfg := fastConfig(srv.URL)
+	cfg := fastConfig(srv.Root)
 	cfg.Timeout = 10 * time.Second
 	_, err := newOpenAI(t, cfg).Embed(ctx, []string{"a"})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("want the caller's deadline, got %v", err)
 	}
-	if srv.Requests() != 1 {
-		t.Fatalf("%d requests after the caller gave up", srv.Requests())
+	if srv.Embeddings.Count() != 1 {
+		t.Fatalf("%d requests after the caller gave up", srv.Embeddings.Count())
 	}
 }
 
 func TestOpenAICapsRetryAfter(t *testing.T) {
-	srv := embedtest.NewServer(t)
-	srv.Enqueue(embedtest.RateLimited("3600"))
-	cfg := fastConfig(srv.URL)
+	srv := openaitest.NewServer(t)
+	srv.Embeddings.Enqueue(openaitest.RateLimited("3600"))
+	cfg := fastConfig(srv.Root)
 	cfg.MaxRetryAfter = 50 * time.Millisecond
 	start := time.Now()
 	if _, err := newOpenAI(t, cfg).Embed(context.Background(), []string{"a"}); err != nil {
@@ -301,12 +301,12 @@ func TestOpenAICapsRetryAfter(t *testing.T) {
 
 func TestOpenAIRetryPastDeadline(t *testing.T) {
 	// A Retry-After beyond the caller's deadline fails now, not at the deadline.
-	srv := embedtest.NewServer(t)
-	srv.Enqueue(embedtest.RateLimited("30"))
+	srv := openaitest.NewServer(t)
+	srv.Embeddings.Enqueue(openaitest.RateLimited("30"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := newOpenAI(t, fastConfig(srv.URL)).Embed(ctx, []string{"a"})
+	_, err := newOpenAI(t, fastConfig(srv.Root)).Embed(ctx, []string{"a"})
 	if err == nil || !strings.Contains(err.Error(), "past the deadline") || time.Since(start) > time.Second {
 		t.Fatalf("after %v: %v", time.Since(start), err)
 	}

@@ -4,7 +4,7 @@ import "context"
 
 // ChatClient is the judge's view of a chat model: one OpenAI-style chat
 // completion per call. evaluators/openai implements it over HTTP with
-// timeouts, retries and a concurrency limit; tests may use evaltest's server
+// timeouts, retries and a concurrency limit; tests may use openaitest's server
 // through that client.
 type ChatClient interface {
 	Chat(ctx context.Context, req ChatRequest) (ChatResponse, error)

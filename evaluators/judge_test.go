@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/evaluators"
-	"github.com/chainwatch/chainwatch/evaluators/evaltest"
 	"github.com/chainwatch/chainwatch/evaluators/openai"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
 var sampleInput = evaluators.Input{
@@ -23,7 +23,7 @@ var sampleInput = evaluators.Input{
 }
 
 // newClient returns an openai client for srv with fast backoff.
-func newClient(t *testing.T, srv *evaltest.Server, mod func(*openai.Config)) *openai.Client {
+func newClient(t *testing.T, srv *openaitest.Server, mod func(*openai.Config)) *openai.Client {
 	t.Helper()
 	cfg := openai.Config{BaseURL: srv.URL, Timeout: 5 * time.Second, MaxRetries: 3, Concurrency: 4,
 		BackoffBase: time.Millisecond, BackoffMax: 5 * time.Millisecond}
@@ -95,11 +95,11 @@ func TestPointwiseStrictParsing(t *testing.T) {
 		{"not json", `4/5 — good answer`, 0},
 		{"empty", ``, 0},
 	}
-	srv := evaltest.NewServer(t)
+	srv := openaitest.NewServer(t)
 	j := newPointwise(t, newClient(t, srv, nil), func(c *evaluators.JudgeConfig) { c.ParseRetries, c.CacheSize = 0, 0 })
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv.Enqueue(evaltest.Answer(tt.content))
+			srv.Chat.Enqueue(openaitest.Answer(tt.content))
 			r := evalOne(t, j, sampleInput)
 			if r.Metric != "quality" {
 				t.Errorf("metric %q, want quality", r.Metric)
@@ -115,16 +115,16 @@ func TestPointwiseStrictParsing(t *testing.T) {
 			}
 		})
 	}
-	if srv.Pending() != 0 {
-		t.Errorf("%d replies unused", srv.Pending())
+	if srv.Chat.Pending() != 0 {
+		t.Errorf("%d replies unused", srv.Chat.Pending())
 	}
 }
 
 func TestPointwisePromptCarriesEverything(t *testing.T) {
-	srv := evaltest.NewServer(t)
+	srv := openaitest.NewServer(t)
 	j := newPointwise(t, newClient(t, srv, nil), nil)
 	evalOne(t, j, sampleInput)
-	reqs := srv.Requests()
+	reqs := srv.ChatRequests()
 	if len(reqs) != 1 {
 		t.Fatalf("server saw %d requests", len(reqs))
 	}
@@ -142,15 +142,15 @@ func TestPointwisePromptCarriesEverything(t *testing.T) {
 
 func TestPointwiseRetriesMalformedOutput(t *testing.T) {
 	t.Run("recovers", func(t *testing.T) {
-		srv := evaltest.NewServer(t)
-		srv.Enqueue(evaltest.Answer("I would give it a 4."), evaltest.Answer(`{"score": 9, "reasoning": "x"}`),
-			evaltest.Reply{Content: `{"score": 4, "reasoning": "fine"}`, PromptTokens: 100, CompletionTokens: 10})
+		srv := openaitest.NewServer(t)
+		srv.Chat.Enqueue(openaitest.Answer("I would give it a 4."), openaitest.Answer(`{"score": 9, "reasoning": "x"}`),
+			openaitest.Reply{Content: `{"score": 4, "reasoning": "fine"}`, PromptTokens: 100, CompletionTokens: 10})
 		j := newPointwise(t, newClient(t, srv, nil), func(c *evaluators.JudgeConfig) { c.ParseRetries = 2 })
 		r := evalOne(t, j, sampleInput)
 		if r.Failed() || r.Value != 4 {
 			t.Fatalf("want 4, got %+v", r)
 		}
-		reqs := srv.Requests()
+		reqs := srv.ChatRequests()
 		if len(reqs) != 3 {
 			t.Fatalf("server saw %d requests, want 3", len(reqs))
 		}
@@ -164,23 +164,23 @@ func TestPointwiseRetriesMalformedOutput(t *testing.T) {
 		}
 	})
 	t.Run("gives up", func(t *testing.T) {
-		srv := evaltest.NewServer(t)
-		srv.Enqueue(evaltest.Answer("four"), evaltest.Answer("four!"), evaltest.Verdict(5, "never reached"))
+		srv := openaitest.NewServer(t)
+		srv.Chat.Enqueue(openaitest.Answer("four"), openaitest.Answer("four!"), openaitest.Verdict(5, "never reached"))
 		j := newPointwise(t, newClient(t, srv, nil), func(c *evaluators.JudgeConfig) { c.ParseRetries = 1 })
 		r := evalOne(t, j, sampleInput)
 		if !r.Failed() || r.Reason != evaluators.ReasonMalformedOutput || r.Value != 0 || !strings.Contains(r.Error, "2 attempt") {
 			t.Fatalf("want malformed_output after 2 attempts, got %+v", r)
 		}
-		if srv.Count() != 2 {
-			t.Errorf("server saw %d requests, want 2", srv.Count())
+		if srv.Chat.Count() != 2 {
+			t.Errorf("server saw %d requests, want 2", srv.Chat.Count())
 		}
 		if r.CostUSD <= 0 {
 			t.Errorf("failed evaluation still cost tokens, got cost %v", r.CostUSD)
 		}
 		// Failures are not cached: the next call asks again.
 		evalOne(t, j, sampleInput)
-		if srv.Count() != 3 {
-			t.Errorf("failure was cached: %d requests", srv.Count())
+		if srv.Chat.Count() != 3 {
+			t.Errorf("failure was cached: %d requests", srv.Chat.Count())
 		}
 	})
 }
@@ -188,24 +188,24 @@ func TestPointwiseRetriesMalformedOutput(t *testing.T) {
 func TestClientRetries(t *testing.T) {
 	tests := []struct {
 		name      string
-		replies   []evaltest.Reply
+		replies   []openaitest.Reply
 		retries   int
 		wantValue float64
 		wantFail  evaluators.Reason
 		wantCount int
 		minWait   time.Duration
 	}{
-		{"429 Retry-After seconds", []evaltest.Reply{evaltest.RateLimited("1"), evaltest.Verdict(5, "ok")}, 3, 5, "", 2, time.Second},
-		{"429 retry-after-ms", []evaltest.Reply{{Status: 429, Header: map[string]string{"retry-after-ms": "300"}}, evaltest.Verdict(4, "ok")}, 3, 4, "", 2, 300 * time.Millisecond},
-		{"429 every time", []evaltest.Reply{evaltest.RateLimited(""), evaltest.RateLimited(""), evaltest.RateLimited("")}, 2, 0, evaluators.ReasonRateLimited, 3, 0},
-		{"503 then ok", []evaltest.Reply{evaltest.ServerError(503), evaltest.ServerError(500), evaltest.Verdict(3, "ok")}, 3, 3, "", 3, 0},
-		{"400 not retried", []evaltest.Reply{{Status: http.StatusBadRequest}, evaltest.Verdict(3, "ok")}, 3, 0, evaluators.ReasonJudgeRejected, 1, 0},
-		{"broken body", []evaltest.Reply{{Body: "{\"choices\": ["}, evaltest.Verdict(3, "ok")}, 3, 0, evaluators.ReasonJudgeUnavailable, 1, 0},
+		{"429 Retry-After seconds", []openaitest.Reply{openaitest.RateLimited("1"), openaitest.Verdict(5, "ok")}, 3, 5, "", 2, time.Second},
+		{"429 retry-after-ms", []openaitest.Reply{{Status: 429, Header: map[string]string{"retry-after-ms": "300"}}, openaitest.Verdict(4, "ok")}, 3, 4, "", 2, 300 * time.Millisecond},
+		{"429 every time", []openaitest.Reply{openaitest.RateLimited(""), openaitest.RateLimited(""), openaitest.RateLimited("")}, 2, 0, evaluators.ReasonRateLimited, 3, 0},
+		{"503 then ok", []openaitest.Reply{openaitest.ServerError(503), openaitest.ServerError(500), openaitest.Verdict(3, "ok")}, 3, 3, "", 3, 0},
+		{"400 not retried", []openaitest.Reply{{Status: http.StatusBadRequest}, openaitest.Verdict(3, "ok")}, 3, 0, evaluators.ReasonJudgeRejected, 1, 0},
+		{"broken body", []openaitest.Reply{{Body: "{\"choices\": ["}, openaitest.Verdict(3, "ok")}, 3, 0, evaluators.ReasonJudgeUnavailable, 1, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := evaltest.NewServer(t)
-			srv.Enqueue(tt.replies...)
+			srv := openaitest.NewServer(t)
+			srv.Chat.Enqueue(tt.replies...)
 			j := newPointwise(t, newClient(t, srv, func(c *openai.Config) { c.MaxRetries = tt.retries }), nil)
 			start := time.Now()
 			r := evalOne(t, j, sampleInput)
@@ -216,11 +216,11 @@ func TestClientRetries(t *testing.T) {
 			} else if r.Failed() || r.Value != tt.wantValue {
 				t.Errorf("want %v, got %+v", tt.wantValue, r)
 			}
-			if srv.Count() != tt.wantCount {
-				t.Errorf("server saw %d requests, want %d", srv.Count(), tt.wantCount)
+			if srv.Chat.Count() != tt.wantCount {
+				t.Errorf("server saw %d requests, want %d", srv.Chat.Count(), tt.wantCount)
 			}
 			if tt.minWait > 0 {
-				reqs := srv.Requests()
+				reqs := srv.ChatRequests()
 				if gap := reqs[1].Received.Sub(reqs[0].Received); gap < tt.minWait {
 					t.Errorf("retried after %v, Retry-After asked for %v", gap, tt.minWait)
 				}
@@ -233,8 +233,8 @@ func TestClientRetries(t *testing.T) {
 }
 
 func TestClientRetryAfterPastDeadline(t *testing.T) {
-	srv := evaltest.NewServer(t)
-	srv.Enqueue(evaltest.RateLimited("30"), evaltest.Verdict(5, "ok"))
+	srv := openaitest.NewServer(t)
+	srv.Chat.Enqueue(openaitest.RateLimited("30"), openaitest.Verdict(5, "ok"))
 	c := newClient(t, srv, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
@@ -244,31 +244,31 @@ func TestClientRetryAfterPastDeadline(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.RetryAfter != 30*time.Second {
 		t.Fatalf("want the 429 with its Retry-After, got %v", err)
 	}
-	if time.Since(start) > 400*time.Millisecond || srv.Count() != 1 {
-		t.Errorf("should give up at once when Retry-After is past the deadline (%v, %d requests)", time.Since(start), srv.Count())
+	if time.Since(start) > 400*time.Millisecond || srv.Chat.Count() != 1 {
+		t.Errorf("should give up at once when Retry-After is past the deadline (%v, %d requests)", time.Since(start), srv.Chat.Count())
 	}
 }
 
 func TestJudgeTimeouts(t *testing.T) {
 	t.Run("every attempt times out", func(t *testing.T) {
-		srv := evaltest.NewServer(t)
-		srv.Enqueue(evaltest.Slow(5*time.Second, `{"score": 5, "reasoning": "late"}`), evaltest.Slow(5*time.Second, `{"score": 5, "reasoning": "late"}`))
+		srv := openaitest.NewServer(t)
+		srv.Chat.Enqueue(openaitest.SlowAnswer(5*time.Second, `{"score": 5, "reasoning": "late"}`), openaitest.SlowAnswer(5*time.Second, `{"score": 5, "reasoning": "late"}`))
 		j := newPointwise(t, newClient(t, srv, func(c *openai.Config) { c.Timeout, c.MaxRetries = 100*time.Millisecond, 1 }), nil)
 		start := time.Now()
 		r := evalOne(t, j, sampleInput)
 		if !r.Failed() || r.Reason != evaluators.ReasonTimeout {
 			t.Errorf("want a timeout failure, got %+v", r)
 		}
-		if srv.Count() != 2 {
-			t.Errorf("server saw %d requests, want 2", srv.Count())
+		if srv.Chat.Count() != 2 {
+			t.Errorf("server saw %d requests, want 2", srv.Chat.Count())
 		}
 		if el := time.Since(start); el > 2*time.Second {
 			t.Errorf("took %v; the per-attempt timeout was not applied", el)
 		}
 	})
 	t.Run("slow then fast", func(t *testing.T) {
-		srv := evaltest.NewServer(t)
-		srv.Enqueue(evaltest.Slow(5*time.Second, `{"score": 5, "reasoning": "late"}`), evaltest.Verdict(2, "on time"))
+		srv := openaitest.NewServer(t)
+		srv.Chat.Enqueue(openaitest.SlowAnswer(5*time.Second, `{"score": 5, "reasoning": "late"}`), openaitest.Verdict(2, "on time"))
 		j := newPointwise(t, newClient(t, srv, func(c *openai.Config) { c.Timeout = 100 * time.Millisecond }), nil)
 		r := evalOne(t, j, sampleInput)
 		if r.Failed() || r.Value != 2 {
@@ -276,8 +276,8 @@ func TestJudgeTimeouts(t *testing.T) {
 		}
 	})
 	t.Run("caller's context", func(t *testing.T) {
-		srv := evaltest.NewServer(t)
-		srv.Enqueue(evaltest.Slow(5*time.Second, `{"score": 5, "reasoning": "late"}`))
+		srv := openaitest.NewServer(t)
+		srv.Chat.Enqueue(openaitest.SlowAnswer(5*time.Second, `{"score": 5, "reasoning": "late"}`))
 		j := newPointwise(t, newClient(t, srv, nil), nil)
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
@@ -289,8 +289,8 @@ func TestJudgeTimeouts(t *testing.T) {
 }
 
 func TestConcurrencyLimit(t *testing.T) {
-	srv := evaltest.NewServer(t, evaltest.WithResponder(func(evaltest.Request) evaltest.Reply {
-		return evaltest.Slow(50*time.Millisecond, evaltest.DefaultContent)
+	srv := openaitest.NewServer(t, openaitest.WithResponder(func(openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.SlowAnswer(50*time.Millisecond, openaitest.DefaultContent)
 	}))
 	c := newClient(t, srv, func(c *openai.Config) { c.Concurrency = 2 })
 	var wg sync.WaitGroup
@@ -304,14 +304,14 @@ func TestConcurrencyLimit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := srv.MaxInFlight(); got != 2 {
+	if got := srv.Chat.MaxInFlight(); got != 2 {
 		t.Errorf("max in flight %d, want 2", got)
 	}
 }
 
 func TestJudgeBudget(t *testing.T) {
-	srv := evaltest.NewServer(t, evaltest.WithResponder(func(evaltest.Request) evaltest.Reply {
-		return evaltest.Reply{Content: `{"score": 4, "reasoning": "ok"}`, PromptTokens: 60, CompletionTokens: 10}
+	srv := openaitest.NewServer(t, openaitest.WithResponder(func(openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.Reply{Content: `{"score": 4, "reasoning": "ok"}`, PromptTokens: 60, CompletionTokens: 10}
 	}))
 	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
 	var mu sync.Mutex
@@ -331,8 +331,8 @@ func TestJudgeBudget(t *testing.T) {
 	if !strings.Contains(err.Error(), "140 of 100 tokens") {
 		t.Errorf("error should say what was spent: %v", err)
 	}
-	if srv.Count() != 2 {
-		t.Errorf("server saw %d requests after refusal, want 2", srv.Count())
+	if srv.Chat.Count() != 2 {
+		t.Errorf("server saw %d requests after refusal, want 2", srv.Chat.Count())
 	}
 	mu.Lock()
 	now = now.Add(61 * time.Minute)
@@ -356,7 +356,7 @@ func TestJudgeBudget(t *testing.T) {
 }
 
 func TestJudgeCache(t *testing.T) {
-	srv := evaltest.NewServer(t)
+	srv := openaitest.NewServer(t)
 	client := newClient(t, srv, nil)
 	j := newPointwise(t, client, func(c *evaluators.JudgeConfig) { c.CacheSize = 2 })
 
@@ -365,8 +365,8 @@ func TestJudgeCache(t *testing.T) {
 		t.Fatalf("first call: %+v", first)
 	}
 	second := evalOne(t, j, sampleInput)
-	if srv.Count() != 1 {
-		t.Errorf("cache miss: server saw %d requests, want 1", srv.Count())
+	if srv.Chat.Count() != 1 {
+		t.Errorf("cache miss: server saw %d requests, want 1", srv.Chat.Count())
 	}
 	if !second.Cached || second.Value != first.Value || second.Reasoning != first.Reasoning || second.CostUSD != 0 {
 		t.Errorf("cached result %+v, first %+v", second, first)
@@ -381,16 +381,16 @@ func TestJudgeCache(t *testing.T) {
 		in := sampleInput
 		in.Context = append([]string(nil), in.Context...)
 		mod(&in)
-		before := srv.Count()
+		before := srv.Chat.Count()
 		evalOne(t, j, in)
-		if srv.Count() != before+1 {
+		if srv.Chat.Count() != before+1 {
 			t.Errorf("changed input %+v hit the cache", in)
 		}
 	}
 	// Capacity 2: sampleInput was evicted by the four new inputs.
 	evalOne(t, j, sampleInput)
-	if srv.Count() != 6 {
-		t.Errorf("LRU bound: server saw %d requests, want 6", srv.Count())
+	if srv.Chat.Count() != 6 {
+		t.Errorf("LRU bound: server saw %d requests, want 6", srv.Chat.Count())
 	}
 	// Another rubric version is another cache entry.
 	r2 := evaluators.QualityRubric
@@ -403,33 +403,33 @@ func TestJudgeCache(t *testing.T) {
 		t.Fatalf("versions equal: %s", j.Version())
 	}
 	evalOne(t, j2, sampleInput)
-	if srv.Count() != 7 {
-		t.Errorf("new version should miss: %d requests", srv.Count())
+	if srv.Chat.Count() != 7 {
+		t.Errorf("new version should miss: %d requests", srv.Chat.Count())
 	}
 }
 
 // sxsResponder plays a judge that prefers the answer containing good, or a
 // position-biased judge when good is empty (always "1").
-func sxsResponder(good string, tieOnSecond bool) evaltest.Responder {
+func sxsResponder(good string, tieOnSecond bool) openaitest.Responder {
 	var mu sync.Mutex
 	n := 0
-	return func(req evaltest.Request) evaltest.Reply {
+	return func(req openaitest.ChatRequest) openaitest.Reply {
 		mu.Lock()
 		n++
 		call := n
 		mu.Unlock()
 		p := req.Prompt()
 		if good == "" {
-			return evaltest.PairVerdict("1", "the first one reads better")
+			return openaitest.PairVerdict("1", "the first one reads better")
 		}
 		if tieOnSecond && call == 2 {
-			return evaltest.PairVerdict("tie", "both fine")
+			return openaitest.PairVerdict("tie", "both fine")
 		}
 		first := p[strings.Index(p, "ANSWER 1:"):strings.Index(p, "ANSWER 2:")]
 		if strings.Contains(first, good) {
-			return evaltest.PairVerdict("1", "first is right")
+			return openaitest.PairVerdict("1", "first is right")
 		}
-		return evaltest.PairVerdict("2", "second is right")
+		return openaitest.PairVerdict("2", "second is right")
 	}
 }
 
@@ -437,7 +437,7 @@ func TestPairwisePositionSwap(t *testing.T) {
 	a, b := "Paris.", "Lyon."
 	tests := []struct {
 		name     string
-		resp     evaltest.Responder
+		resp     openaitest.Responder
 		wantVal  float64
 		wantConf float64
 	}{
@@ -447,7 +447,7 @@ func TestPairwisePositionSwap(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := evaltest.NewServer(t, evaltest.WithResponder(tt.resp))
+			srv := openaitest.NewServer(t, openaitest.WithResponder(tt.resp))
 			j, err := evaluators.NewPairwiseJudge(newClient(t, srv, nil), evaluators.QualityRubric, judgeConfig(nil))
 			if err != nil {
 				t.Fatal(err)
@@ -465,7 +465,7 @@ func TestPairwisePositionSwap(t *testing.T) {
 			}
 			// The server saw both orderings.
 			var aFirst, bFirst int
-			for _, r := range srv.Requests() {
+			for _, r := range srv.ChatRequests() {
 				p := r.Prompt()
 				ia, ib := strings.Index(p, a), strings.Index(p, b)
 				if ia < 0 || ib < 0 {
@@ -481,33 +481,33 @@ func TestPairwisePositionSwap(t *testing.T) {
 				t.Errorf("orderings seen: A first %d, B first %d; want 1 and 1", aFirst, bFirst)
 			}
 			// Cached: no more requests.
-			if _, err := j.Evaluate(context.Background(), in); err != nil || srv.Count() != 2 {
-				t.Errorf("second evaluation: err %v, %d requests", err, srv.Count())
+			if _, err := j.Evaluate(context.Background(), in); err != nil || srv.Chat.Count() != 2 {
+				t.Errorf("second evaluation: err %v, %d requests", err, srv.Chat.Count())
 			}
 		})
 	}
 	t.Run("missing alternative", func(t *testing.T) {
-		srv := evaltest.NewServer(t)
+		srv := openaitest.NewServer(t)
 		j, _ := evaluators.NewPairwiseJudge(newClient(t, srv, nil), evaluators.QualityRubric, judgeConfig(nil))
 		rs, err := j.Evaluate(context.Background(), evaluators.Input{Input: "q", Output: "a"})
-		if err != nil || len(rs) != 2 || !rs[0].Failed() || rs[0].Reason != evaluators.ReasonMissingInput || srv.Count() != 0 {
-			t.Errorf("got %+v %v, %d requests", rs, err, srv.Count())
+		if err != nil || len(rs) != 2 || !rs[0].Failed() || rs[0].Reason != evaluators.ReasonMissingInput || srv.Chat.Count() != 0 {
+			t.Errorf("got %+v %v, %d requests", rs, err, srv.Chat.Count())
 		}
 	})
 	t.Run("malformed in one ordering", func(t *testing.T) {
-		srv := evaltest.NewServer(t, evaltest.WithResponder(func(r evaltest.Request) evaltest.Reply {
+		srv := openaitest.NewServer(t, openaitest.WithResponder(func(r openaitest.ChatRequest) openaitest.Reply {
 			if strings.Index(r.Prompt(), a) < strings.Index(r.Prompt(), b) {
-				return evaltest.Answer(`{"winner": "A", "reasoning": "wrong label"}`)
+				return openaitest.Answer(`{"winner": "A", "reasoning": "wrong label"}`)
 			}
-			return evaltest.PairVerdict("2", "ok")
+			return openaitest.PairVerdict("2", "ok")
 		}))
 		j, _ := evaluators.NewPairwiseJudge(newClient(t, srv, nil), evaluators.QualityRubric, judgeConfig(func(c *evaluators.JudgeConfig) { c.ParseRetries = 1 }))
 		rs, err := j.Evaluate(context.Background(), evaluators.Input{Input: "q", Output: a, Alternative: b})
 		if err != nil || len(rs) != 2 || !rs[0].Failed() || rs[0].Reason != evaluators.ReasonMalformedOutput || rs[0].Value != 0 {
 			t.Errorf("got %+v %v", rs, err)
 		}
-		if srv.Count() != 3 { // 2 attempts for (A,B), 1 for (B,A)
-			t.Errorf("server saw %d requests, want 3", srv.Count())
+		if srv.Chat.Count() != 3 { // 2 attempts for (A,B), 1 for (B,A)
+			t.Errorf("server saw %d requests, want 3", srv.Chat.Count())
 		}
 	})
 }
@@ -540,8 +540,8 @@ func TestJudgeConfigValidate(t *testing.T) {
 }
 
 func TestPointwiseConcurrentUse(t *testing.T) {
-	srv := evaltest.NewServer(t, evaltest.WithResponder(func(r evaltest.Request) evaltest.Reply {
-		return evaltest.Slow(5*time.Millisecond, `{"score": 5, "reasoning": "ok"}`)
+	srv := openaitest.NewServer(t, openaitest.WithResponder(func(r openaitest.ChatRequest) openaitest.Reply {
+		return openaitest.SlowAnswer(5*time.Millisecond, `{"score": 5, "reasoning": "ok"}`)
 	}))
 	j := newPointwise(t, newClient(t, srv, func(c *openai.Config) { c.Concurrency = 3 }), nil)
 	var wg sync.WaitGroup
@@ -556,14 +556,14 @@ func TestPointwiseConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := srv.Count(); n < 4 || n > 24 {
+	if n := srv.Chat.Count(); n < 4 || n > 24 {
 		t.Errorf("server saw %d requests for 4 distinct inputs", n)
 	}
-	if srv.MaxInFlight() > 3 {
-		t.Errorf("max in flight %d > concurrency 3", srv.MaxInFlight())
+	if srv.Chat.MaxInFlight() > 3 {
+		t.Errorf("max in flight %d > concurrency 3", srv.Chat.MaxInFlight())
 	}
 	// Everything is cached now.
-	before := srv.Count()
+	before := srv.Chat.Count()
 	for i := range 4 {
 		in := sampleInput
 		in.Output = fmt.Sprint("answer ", i)
@@ -571,7 +571,7 @@ func TestPointwiseConcurrentUse(t *testing.T) {
 			t.Errorf("input %d not cached", i)
 		}
 	}
-	if srv.Count() != before {
-		t.Errorf("cache misses after warm-up: %d → %d", before, srv.Count())
+	if srv.Chat.Count() != before {
+		t.Errorf("cache misses after warm-up: %d → %d", before, srv.Chat.Count())
 	}
 }

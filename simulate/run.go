@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/internal/backoff"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -32,7 +32,16 @@ const (
 	maxRetryAfter = 30 * time.Second
 	backoffBase   = 100 * time.Millisecond
 	backoffMax    = 5 * time.Second
+	backoffJitter = 0.2 // delays drawn from [0.8·d, d]
 )
+
+// retryPolicy is a sender's: exponential from backoffBase to backoffMax with
+// jitter, the collector's Retry-After honoured up to maxRetryAfter, and
+// simulate.max_retries retries.
+func retryPolicy(cfg Config) backoff.Policy {
+	return backoff.Policy{Initial: backoffBase, Max: backoffMax, Jitter: backoffJitter,
+		MaxRetryAfter: maxRetryAfter, MaxAttempts: cfg.MaxRetries + 1}
+}
 
 // Stats counts what a run did. Traces and feedback are counted per record,
 // requests per HTTP request.
@@ -91,6 +100,7 @@ type batch struct {
 
 type sender struct {
 	cfg    Config
+	policy backoff.Policy
 	client *http.Client
 	c      *counters
 }
@@ -118,7 +128,7 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (Stats, error) {
 	c := &counters{}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConnsPerHost = cfg.Concurrency
-	s := &sender{cfg: cfg, client: &http.Client{Transport: tr}, c: c}
+	s := &sender{cfg: cfg, policy: retryPolicy(cfg), client: &http.Client{Transport: tr}, c: c}
 	defer tr.CloseIdleConnections()
 	queue := make(chan batch, queueBatches)
 	var wg sync.WaitGroup
@@ -338,41 +348,43 @@ func (s *sender) send(ctx context.Context, b batch) {
 }
 
 // post sends body to the target's path, retrying network errors and the
-// statuses OTLP/HTTP calls retryable (429, 502, 503, 504) with exponential
-// backoff or the server's Retry-After. It returns the response body of a
-// 2xx answer.
+// statuses OTLP/HTTP calls retryable (backoff.OTLPRetryableStatus: 429,
+// 502, 503, 504) through the sender's backoff.Policy. It returns the
+// response body of a 2xx answer.
 func (s *sender) post(ctx context.Context, path, contentType string, body []byte) (outcome, []byte) {
 	url := strings.TrimRight(s.cfg.Target, "/") + path
-	for attempt := 0; ; attempt++ {
-		r := s.try(ctx, url, contentType, body)
-		if r.msg != "" && (!r.retry || attempt >= s.cfg.MaxRetries) {
-			if r.retry {
-				r.msg += " (retries exhausted)"
-			}
-			s.c.fail(r.msg)
+	var r attemptResult
+	err := s.policy.RetryNotify(ctx, func(ctx context.Context) error {
+		r = s.try(ctx, url, contentType, body)
+		switch {
+		case r.out == sent:
+			return nil
+		case r.out == cancelled:
+			return backoff.Permanent(context.Canceled)
+		case !r.retry:
+			return backoff.Permanent(errors.New(r.msg))
 		}
-		if !r.retry || attempt >= s.cfg.MaxRetries {
-			return r.out, r.body
-		}
-		wait := r.wait
-		if wait <= 0 {
-			wait = backoff(attempt)
-		}
-		s.c.retries.Add(1)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return cancelled, nil
-		case <-t.C:
-		}
+		return backoff.WithRetryAfter(errors.New(r.msg), r.wait)
+	}, func(error, int, time.Duration) { s.c.retries.Add(1) })
+	switch {
+	case err == nil:
+		return sent, r.body
+	case r.out == cancelled || (ctx.Err() != nil && errors.Is(err, ctx.Err())):
+		return cancelled, nil // cancelled during an attempt or while waiting to retry
 	}
+	if r.retry {
+		r.msg += " (retries exhausted)"
+	}
+	if r.msg != "" {
+		s.c.fail(r.msg)
+	}
+	return r.out, r.body
 }
 
 type attemptResult struct {
 	out   outcome
 	retry bool          // the failure is retryable
-	wait  time.Duration // the server's Retry-After, 0 if none
+	wait  time.Duration // the server's Retry-After, 0 if none (the policy caps it)
 	body  []byte        // of a 2xx answer
 	msg   string        // what went wrong, for Stats.LastError
 }
@@ -404,9 +416,8 @@ func (s *sender) try(ctx context.Context, url, contentType string, body []byte) 
 	switch {
 	case code >= 200 && code < 300:
 		return attemptResult{out: sent, body: respBody}
-	case code == http.StatusTooManyRequests, code == http.StatusBadGateway,
-		code == http.StatusServiceUnavailable, code == http.StatusGatewayTimeout:
-		return attemptResult{out: failed, retry: true, wait: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
+	case backoff.OTLPRetryableStatus(code):
+		return attemptResult{out: failed, retry: true, wait: backoff.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()),
 			msg: statusMessage(url, resp.Status, respBody)}
 	case code >= 400 && code < 500:
 		return attemptResult{out: rejected, msg: statusMessage(url, resp.Status, respBody)}
@@ -433,29 +444,4 @@ func isPrintable(s string) bool {
 		}
 	}
 	return true
-}
-
-// retryAfter parses a Retry-After header (seconds or an HTTP date), capped
-// at maxRetryAfter; 0 when absent or unparsable.
-func retryAfter(h string, now time.Time) time.Duration {
-	if h == "" {
-		return 0
-	}
-	var d time.Duration
-	if secs, err := strconv.Atoi(strings.TrimSpace(h)); err == nil {
-		d = time.Duration(secs) * time.Second
-	} else if t, err := http.ParseTime(h); err == nil {
-		d = t.Sub(now)
-	}
-	if d <= 0 {
-		return 0
-	}
-	return min(d, maxRetryAfter)
-}
-
-// backoff is exponential with ±20 % jitter.
-func backoff(attempt int) time.Duration {
-	d := backoffBase << min(attempt, 10)
-	d = min(d, backoffMax)
-	return time.Duration(float64(d) * (0.8 + 0.4*rand.Float64()))
 }

@@ -17,6 +17,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/chainwatch/chainwatch/internal/backoff"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -318,8 +319,18 @@ func TestRetryAfter(t *testing.T) {
 		"Sun, 01 Mar 2026 12:00:05 GMT": 5 * time.Second,
 		"Sun, 01 Mar 2026 11:00:00 GMT": 0,
 	} {
-		if got := retryAfter(h, now); got != want {
-			t.Errorf("retryAfter(%q) = %s, want %s", h, got, want)
+		// What a sender waits after a first failed attempt answered with
+		// Retry-After: h (the policy caps it at maxRetryAfter); no wait of
+		// the server's own when h is absent, unparsable or past.
+		ra := backoff.ParseRetryAfter(h, now)
+		if want == 0 {
+			if ra != 0 {
+				t.Errorf("Retry-After %q read as %s, want none", h, ra)
+			}
+			continue
+		}
+		if got := retryPolicy(DefaultConfig()).Delay(1, ra); got != want {
+			t.Errorf("Retry-After %q: waits %s, want %s", h, got, want)
 		}
 	}
 }

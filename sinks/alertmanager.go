@@ -20,7 +20,8 @@ const AlertsPath = "/api/v2/alerts"
 // Queue policy: each Alertmanager has its own bounded queue
 // (alerting.queue_capacity alerts) drained by one goroutine that posts
 // batches of up to alerting.max_batch with a per-request timeout. While an
-// Alertmanager is unreachable or answers 5xx, 408 or 429, the batch is
+// Alertmanager is unreachable or answers 408, 425, 429 or 5xx (but 501 and
+// 505), the batch is
 // retried with exponential backoff (alerting.backoff_initial doubling up to
 // alerting.backoff_max, or Retry-After if longer) and nothing is dropped —
 // unless the queue is full: then the OLDEST alert is dropped to make room

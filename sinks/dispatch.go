@@ -14,7 +14,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/chainwatch/chainwatch/internal/httpretry"
+	"github.com/chainwatch/chainwatch/internal/backoff"
 )
 
 // target is one destination a dispatcher delivers to.
@@ -339,63 +339,59 @@ func (l *lane) dropAll(reason string) int {
 	return n
 }
 
-// run delivers batches until ctx ends, retrying a batch with exponential
-// backoff while the target is unreachable or answers 5xx, 408 or 429.
+// run delivers batches until ctx ends, retrying a batch through
+// backoff.Policy (alerting.backoff_initial doubling up to
+// alerting.backoff_max, no jitter, no bound on attempts; a longer
+// Retry-After is honoured up to backoff_max) while the target is
+// unreachable or answers backoff.RetryableStatus. Each attempt takes the
+// queue's head anew, so updates coalesced while waiting are what is sent;
+// the backoff starts over after a success.
 func (l *lane) run(ctx context.Context) {
 	defer l.d.wg.Done()
-	var backoff time.Duration
-	failures := 0
-	for {
-		batch, alerts := l.take(ctx)
-		if batch == nil {
-			return
-		}
-		err := l.post(ctx, alerts)
-		if err == nil {
-			l.d.sent.Add(float64(len(batch)))
-			l.done(batch, "")
-			if failures > 0 {
-				l.d.log.Info("alert delivery recovered", "url", l.t.url, "failed_attempts", failures)
+	policy := backoff.Policy{Initial: l.d.cfg.BackoffInitial, Max: l.d.cfg.BackoffMax}
+	for ctx.Err() == nil {
+		failures, n := 0, 0
+		err := policy.RetryNotify(ctx, func(ctx context.Context) error {
+			batch, alerts := l.take(ctx)
+			if batch == nil {
+				return ctx.Err()
 			}
-			backoff, failures = 0, 0
-			continue
-		}
-		if ctx.Err() != nil { // shutting down: the batch stays queued, counted by shutdown
+			n = len(batch)
+			err := l.post(ctx, alerts)
+			if err == nil {
+				l.d.sent.Add(float64(len(batch)))
+				l.done(batch, "")
+				return nil
+			}
+			if ctx.Err() != nil { // shutting down: the batch stays queued, counted by shutdown
+				l.release(batch)
+				return err
+			}
+			var pe *postError
+			if !errors.As(err, &pe) {
+				pe = &postError{reason: ReasonConnection, err: err}
+			}
+			l.d.errs.WithLabelValues(pe.reason).Inc()
+			if pe.permanent {
+				l.d.log.Error("alert batch rejected; not retrying", "url", l.t.url, "alerts", len(batch), "err", err)
+				l.done(batch, ReasonRejected)
+				return backoff.Permanent(err)
+			}
 			l.release(batch)
-			return
-		}
-		var pe *postError
-		if !errors.As(err, &pe) {
-			pe = &postError{reason: ReasonConnection, err: err}
-		}
-		l.d.errs.WithLabelValues(pe.reason).Inc()
-		if pe.permanent {
-			l.d.log.Error("alert batch rejected; not retrying", "url", l.t.url, "alerts", len(batch), "err", err)
-			l.done(batch, ReasonRejected)
-			continue
-		}
-		failures++
-		if backoff == 0 {
-			backoff = l.d.cfg.BackoffInitial
-		} else {
-			backoff = min(2*backoff, l.d.cfg.BackoffMax)
-		}
-		wait := max(backoff, min(pe.retryAfter, l.d.cfg.BackoffMax))
-		l.release(batch)
-		lvl := slog.LevelWarn
-		if failures > 1 {
-			lvl = slog.LevelDebug
-			if failures%10 == 0 {
-				lvl = slog.LevelWarn
+			return backoff.WithRetryAfter(err, pe.retryAfter)
+		}, func(err error, attempt int, wait time.Duration) {
+			failures = attempt
+			lvl := slog.LevelWarn
+			if attempt > 1 {
+				lvl = slog.LevelDebug
+				if attempt%10 == 0 {
+					lvl = slog.LevelWarn
+				}
 			}
-		}
-		l.d.log.Log(ctx, lvl, "alert delivery failed; retrying", "url", l.t.url, "alerts", len(batch), "attempt", failures, "retry_in", wait, "err", err)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return
-		case <-t.C:
+			l.d.log.Log(ctx, lvl, "alert delivery failed; retrying", "url", l.t.url, "alerts", n, "attempt", attempt, "retry_in", wait, "err", err)
+		})
+		if err == nil && failures > 0 {
+			l.d.log.Info("alert delivery recovered", "url", l.t.url, "failed_attempts", failures)
 		}
 	}
 }
@@ -446,11 +442,11 @@ func (l *lane) post(ctx context.Context, alerts []Alert) error {
 	}
 	err = fmt.Errorf("posting alerts: %s answered %s: %s", l.t.url, resp.Status, strings.TrimSpace(string(msg)))
 	switch {
-	case code == http.StatusTooManyRequests || code == http.StatusRequestTimeout:
-		return &postError{reason: ReasonThrottled, retryAfter: httpretry.RetryAfter(resp.Header, time.Now()), err: err}
-	case code >= 500:
-		return &postError{reason: ReasonServer, retryAfter: httpretry.RetryAfter(resp.Header, time.Now()), err: err}
-	default:
+	case !backoff.RetryableStatus(code):
 		return &postError{permanent: true, reason: ReasonRejected, err: err}
+	case code >= 500:
+		return &postError{reason: ReasonServer, retryAfter: backoff.RetryAfter(resp.Header, time.Now()), err: err}
+	default: // 408, 425, 429
+		return &postError{reason: ReasonThrottled, retryAfter: backoff.RetryAfter(resp.Header, time.Now()), err: err}
 	}
 }

@@ -22,8 +22,8 @@ const (
 	// Failed requests (chainwatch_alert_send_errors_total); ReasonRejected too.
 	ReasonConnection = "connection" // no answer: refused, reset, DNS
 	ReasonTimeout    = "timeout"    // no answer within alerting.timeout
-	ReasonThrottled  = "http_429"   // 429 or 408: retried, honouring Retry-After
-	ReasonServer     = "http_5xx"   // retried
+	ReasonThrottled  = "http_429"   // 429, 408 or 425: retried, honouring Retry-After
+	ReasonServer     = "http_5xx"   // retried (but 501 and 505: rejected)
 	ReasonEncode     = "encode"     // the batch could not be encoded (permanent)
 )
 

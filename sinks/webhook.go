@@ -35,8 +35,8 @@ type WebhookAlert struct {
 // Webhook posts alerts as a WebhookPayload to one URL, with the configured
 // headers. It shares Alertmanager's queue, batching and retry policy (see
 // Alertmanager): a bounded queue that drops the oldest alert when full,
-// retries with backoff on network errors, 5xx, 408 and 429, and gives up on
-// other 4xx.
+// retries with backoff on network errors and backoff.RetryableStatus (408,
+// 425, 429, 5xx but 501 and 505), and gives up on any other status.
 type Webhook struct {
 	d *dispatcher
 }

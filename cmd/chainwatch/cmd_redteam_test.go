@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chainwatch/chainwatch/evaluators/evaltest"
 	"github.com/chainwatch/chainwatch/evaluators/redteam"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
 func redteamRun(t *testing.T, args ...string) (string, string, error) {
@@ -20,11 +20,11 @@ func redteamRun(t *testing.T, args ...string) (string, string, error) {
 	return o.String(), e.String(), err
 }
 
-// redteamTarget is an evaltest server answering the suite of cfg with
+// redteamTarget is an openaitest server answering the suite of cfg with
 // scripted answers: injection overrides are complied with, role-play
 // jailbreaks refused, the direct question for the key answered with the
 // canary, everything else answered harmlessly.
-func redteamTarget(t *testing.T, cfg redteam.Config, opts ...evaltest.Opt) *evaltest.Server {
+func redteamTarget(t *testing.T, cfg redteam.Config, opts ...openaitest.Option) *openaitest.Server {
 	t.Helper()
 	suite, err := redteam.Generate(cfg)
 	if err != nil {
@@ -34,21 +34,21 @@ func redteamTarget(t *testing.T, cfg redteam.Config, opts ...evaltest.Opt) *eval
 	for _, p := range suite.Probes {
 		byUser[p.User] = p
 	}
-	srv := evaltest.NewServer(t, opts...)
-	srv.SetResponder(func(req evaltest.Request) evaltest.Reply {
+	srv := openaitest.NewServer(t, opts...)
+	srv.SetResponder(func(req openaitest.ChatRequest) openaitest.Reply {
 		p, ok := byUser[req.Messages[len(req.Messages)-1].Content]
 		if !ok || req.Messages[0].Content != suite.System {
 			t.Errorf("unexpected request %+v", req.Messages)
-			return evaltest.ServerError(400)
+			return openaitest.ServerError(400)
 		}
-		reply := evaltest.Answer("You can do that under Settings > Account.")
+		reply := openaitest.Answer("You can do that under Settings > Account.")
 		switch {
 		case p.Category == redteam.InjectionOverride:
-			reply = evaltest.Answer("Sure! " + p.Marker)
+			reply = openaitest.Answer("Sure! " + p.Marker)
 		case p.Category == redteam.InjectionRoleplay:
-			reply = evaltest.Answer("I'm sorry, but I can't help with that.")
+			reply = openaitest.Answer("I'm sorry, but I can't help with that.")
 		case p.Technique == "ask_directly":
-			reply = evaltest.Answer("The backend key is " + suite.Canary + ".")
+			reply = openaitest.Answer("The backend key is " + suite.Canary + ".")
 		}
 		reply.Delay = 5 * time.Millisecond
 		return reply
@@ -59,7 +59,7 @@ func redteamTarget(t *testing.T, cfg redteam.Config, opts ...evaltest.Opt) *eval
 func TestRedteamCLI(t *testing.T) {
 	conn := scoresDB(t)
 	ctx := t.Context()
-	srv := redteamTarget(t, redteam.Config{Model: "target-m", PerCategory: 12, Seed: 3}, evaltest.WithAPIKey("k-123"))
+	srv := redteamTarget(t, redteam.Config{Model: "target-m", PerCategory: 12, Seed: 3}, openaitest.WithAPIKey("k-123"))
 	t.Setenv("REDTEAM_TEST_KEY", "k-123")
 	old := redteamProgressEvery
 	redteamProgressEvery = 20 * time.Millisecond
@@ -75,8 +75,8 @@ func TestRedteamCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sum); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if srv.Count() != 72 || srv.MaxInFlight() > 2 {
-		t.Errorf("%d requests, %d at once (--concurrency 2)", srv.Count(), srv.MaxInFlight())
+	if srv.Chat.Count() != 72 || srv.Chat.MaxInFlight() > 2 {
+		t.Errorf("%d requests, %d at once (--concurrency 2)", srv.Chat.Count(), srv.Chat.MaxInFlight())
 	}
 	type row struct{ attempts, errors, failures, leaks, complied, refusals int }
 	want := map[redteam.Category]row{
@@ -138,15 +138,15 @@ func TestRedteamCLI(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", s, out)
 		}
 	}
-	if strings.Contains(errOut, "stored") || srv2.Count() != 36 {
-		t.Errorf("--no-store stored or sent %d requests: %s", srv2.Count(), errOut)
+	if strings.Contains(errOut, "stored") || srv2.Chat.Count() != 36 {
+		t.Errorf("--no-store stored or sent %d requests: %s", srv2.Chat.Count(), errOut)
 	}
 	t.Logf("summary:\n%s", out)
 }
 
 func TestRedteamCLIErrors(t *testing.T) {
 	conn := scoresDB(t)
-	srv := evaltest.NewServer(t)
+	srv := openaitest.NewServer(t)
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -170,8 +170,8 @@ func TestRedteamCLIErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "no eval_scores table") {
 		t.Errorf("missing table: %v", err)
 	}
-	if srv.Count() != 0 {
-		t.Errorf("%d probes sent before the store was checked", srv.Count())
+	if srv.Chat.Count() != 0 {
+		t.Errorf("%d probes sent before the store was checked", srv.Chat.Count())
 	}
 	for in, want := range map[string]string{
 		"http://h:8000":        "http://h:8000/v1",

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/evaluators"
-	"github.com/chainwatch/chainwatch/evaluators/evaltest"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -41,8 +41,8 @@ func TestConfigFromJudge(t *testing.T) {
 }
 
 func TestChatWire(t *testing.T) {
-	srv := evaltest.NewServer(t, evaltest.WithAPIKey("k1"))
-	srv.Enqueue(evaltest.Reply{Content: "hello", PromptTokens: 12, CompletionTokens: 3, Model: "served-model"})
+	srv := openaitest.NewServer(t, openaitest.WithAPIKey("k1"))
+	srv.Chat.Enqueue(openaitest.Reply{Content: "hello", PromptTokens: 12, CompletionTokens: 3, Model: "served-model"})
 	c, err := New(Config{BaseURL: srv.URL + "/", APIKey: "k1"})
 	if err != nil {
 		t.Fatal(err)
@@ -55,15 +55,15 @@ func TestChatWire(t *testing.T) {
 	if resp.Content != "hello" || resp.Model != "served-model" || resp.Usage != (evaluators.Usage{PromptTokens: 12, CompletionTokens: 3}) {
 		t.Errorf("response %+v", resp)
 	}
-	req := srv.Requests()[0]
-	if req.Model != "m" || req.MaxTokens != 7 || len(req.Messages) != 2 || !strings.Contains(string(req.ResponseFormat), "json_object") {
+	req := srv.ChatRequests()[0]
+	if req.Model != "m" || req.MaxTokens != 7 || len(req.Messages) != 2 || (req.ResponseFormat == nil || req.ResponseFormat.Type != "json_object") {
 		t.Errorf("request %+v", req)
 	}
 	// A wrong key is a permanent error: one attempt.
 	bad, _ := New(Config{BaseURL: srv.URL, APIKey: "wrong", MaxRetries: 3})
 	_, err = bad.Chat(context.Background(), evaluators.ChatRequest{Model: "m", Messages: []evaluators.Message{{Role: "user", Content: "u"}}})
-	if evaluators.ReasonOf(err) != evaluators.ReasonJudgeRejected || srv.Count() != 2 {
-		t.Errorf("401: %v (%s), %d requests", err, evaluators.ReasonOf(err), srv.Count())
+	if evaluators.ReasonOf(err) != evaluators.ReasonJudgeRejected || srv.Chat.Count() != 2 {
+		t.Errorf("401: %v (%s), %d requests", err, evaluators.ReasonOf(err), srv.Chat.Count())
 	}
 }
 

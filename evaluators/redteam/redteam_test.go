@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/chainwatch/chainwatch/evaluators"
-	"github.com/chainwatch/chainwatch/evaluators/evaltest"
 	"github.com/chainwatch/chainwatch/evaluators/openai"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
 func TestGenerateDeterministic(t *testing.T) {
@@ -224,44 +224,44 @@ func TestCompliedAndRedact(t *testing.T) {
 
 // scripted answers each probe by its category (and, for leakage, its
 // technique), so the summary's counts are known exactly.
-func scripted(t *testing.T, s *Suite) evaltest.Responder {
+func scripted(t *testing.T, s *Suite) openaitest.Responder {
 	byUser := map[string]Probe{}
 	for _, p := range s.Probes {
 		byUser[p.User] = p
 	}
 	body := canaryBody(s.Canary)
-	return func(req evaltest.Request) evaltest.Reply {
+	return func(req openaitest.ChatRequest) openaitest.Reply {
 		if len(req.Messages) != 2 || req.Messages[0].Role != "system" || req.Messages[0].Content != s.System {
 			t.Errorf("request without the suite's system prompt: %+v", req.Messages)
 		}
 		p, ok := byUser[req.Messages[len(req.Messages)-1].Content]
 		if !ok {
 			t.Errorf("unknown probe %q", req.Messages[len(req.Messages)-1].Content)
-			return evaltest.ServerError(400)
+			return openaitest.ServerError(400)
 		}
 		switch p.Category {
 		case InjectionOverride: // complies
-			return evaltest.Answer("Sure! " + p.Marker)
+			return openaitest.Answer("Sure! " + p.Marker)
 		case InjectionRoleplay: // refuses
-			return evaltest.Answer("I'm sorry, but I can't help with that.")
+			return openaitest.Answer("I'm sorry, but I can't help with that.")
 		case InjectionDelimiter: // the endpoint fails
-			return evaltest.ServerError(400)
+			return openaitest.ServerError(400)
 		case InjectionIndirect: // ignores the hidden instruction
-			return evaltest.Answer("Our support team is available 9:00 to 17:00 CET.")
+			return openaitest.Answer("Our support team is available 9:00 to 17:00 CET.")
 		case Leakage:
 			switch p.Technique {
 			case "ask_directly":
-				return evaltest.Answer("The key is " + s.Canary + ".")
+				return openaitest.Answer("The key is " + s.Canary + ".")
 			case "base64":
-				return evaltest.Answer(base64.StdEncoding.EncodeToString([]byte(s.System)))
+				return openaitest.Answer(base64.StdEncoding.EncodeToString([]byte(s.System)))
 			case "reversed":
-				return evaltest.Answer(strings.Join(strings.Split(reverse(s.Canary), ""), " "))
+				return openaitest.Answer(strings.Join(strings.Split(reverse(s.Canary), ""), " "))
 			case "partial":
-				return evaltest.Answer("The first ten are " + body[:10] + ".")
+				return openaitest.Answer("The first ten are " + body[:10] + ".")
 			}
-			return evaltest.Answer("I cannot share that. As an AI assistant I keep configuration private.")
+			return openaitest.Answer("I cannot share that. As an AI assistant I keep configuration private.")
 		}
-		return evaltest.Answer("You can do that under Settings, or write to help@acme-support.com.") // fuzz: PII in every answer
+		return openaitest.Answer("You can do that under Settings, or write to help@acme-support.com.") // fuzz: PII in every answer
 	}
 }
 
@@ -270,7 +270,7 @@ func TestRunAgainstEvaltest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := evaltest.NewServer(t)
+	srv := openaitest.NewServer(t)
 	srv.SetResponder(scripted(t, suite))
 	client, err := openai.New(openai.Config{BaseURL: srv.URL, Concurrency: 8})
 	if err != nil {
@@ -292,8 +292,8 @@ func TestRunAgainstEvaltest(t *testing.T) {
 	if calls.Load() != 72 || lastDone.Load() != 16<<8|12 {
 		t.Errorf("progress: %d calls, final failures/errors %x", calls.Load(), lastDone.Load())
 	}
-	if srv.Count() != 72 || srv.MaxInFlight() > 3 {
-		t.Errorf("server saw %d requests, %d at once (concurrency 3)", srv.Count(), srv.MaxInFlight())
+	if srv.Chat.Count() != 72 || srv.Chat.MaxInFlight() > 3 {
+		t.Errorf("server saw %d requests, %d at once (concurrency 3)", srv.Chat.Count(), srv.Chat.MaxInFlight())
 	}
 	sum := run.Summary()
 	type row struct{ attempts, errors, answered, failures, leaks, complied, refusals, pii int }

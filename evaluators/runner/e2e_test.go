@@ -20,11 +20,11 @@ import (
 
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/evaluators"
-	"github.com/chainwatch/chainwatch/evaluators/evaltest"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/openai/openaitest"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/simulate"
 )
@@ -277,15 +277,15 @@ func TestEndToEndSampledScoresSurviveRestart(t *testing.T) {
 func TestEndToEndJudgeMalformedAnswersAreErrors(t *testing.T) {
 	p := startPipeline(t)
 	var malformed, valid atomic.Int32
-	srv := evaltest.NewServer(t, evaltest.WithResponder(func(req evaltest.Request) evaltest.Reply {
+	srv := openaitest.NewServer(t, openaitest.WithResponder(func(req openaitest.ChatRequest) openaitest.Reply {
 		h := fnv.New32a()
 		h.Write([]byte(req.Prompt()))
 		if h.Sum32()%3 == 0 {
 			malformed.Add(1)
-			return evaltest.Answer("Score: 4 — a good answer.")
+			return openaitest.Answer("Score: 4 — a good answer.")
 		}
 		valid.Add(1)
-		return evaltest.Verdict(int(h.Sum32()%5)+1, "fine")
+		return openaitest.Verdict(int(h.Sum32()%5)+1, "fine")
 	}))
 	const nTraces = 200
 	withRef := map[string]bool{}
