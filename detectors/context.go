@@ -547,3 +547,45 @@ func redrawLabels(prop []float64, rng interface{ Float64() float64 }) []bool {
 		}
 	}
 }
+
+func init() {
+	Register(Detector{
+		Name: "context_mmd", Kind: Context, Forms: []Form{Vectors},
+		Doc: "did the data change given its context, allowing the mix of contexts to change? Conditional MMD with conditional permutations",
+		Params: []Param{pValParam(), nPermutationsParam(DefaultContextNPermutations),
+			floatParam("prop_c_held", DefaultContextPropCHeld, "share of the current contexts held out to evaluate the statistic at", inUnitInterval),
+			intParam("n_folds", DefaultContextNFolds, "cross-validation folds for λ and the propensity model", atLeast(2)),
+			floatParam("sigma", 0, "bandwidth on x; 0: the median heuristic on the pooled x", nonNegative),
+			floatParam("sigma_c", 0, "bandwidth on the contexts; 0: the median heuristic on the pooled contexts", nonNegative),
+			floatsParam("lambda", "ridge regularisers: one value, or reference,current; empty: cross-validated", checkLambda)},
+		Run: func(in Input) (Result, error) {
+			if in.Ref.Context == nil || in.Cur.Context == nil {
+				return Result{}, fmt.Errorf("context_mmd %w", errNoContext)
+			}
+			p := in.Params
+			o := ContextMMDOptions{PVal: p.Float("p_val"), NPermutations: p.Int("n_permutations"),
+				PropCHeld: p.Float("prop_c_held"), NFolds: p.Int("n_folds"),
+				SigmaX: p.Float("sigma"), SigmaC: p.Float("sigma_c"), Seed: in.Seed}
+			switch lam := p.Floats("lambda"); len(lam) {
+			case 1:
+				o.Lambda = [2]float64{lam[0], lam[0]}
+			case 2:
+				o.Lambda = [2]float64{lam[0], lam[1]}
+			}
+			return ContextMMD(in.Ref.X, in.Cur.X, in.Ref.Context, in.Cur.Context, o)
+		},
+	})
+}
+
+// checkLambda: at most two regularisers, each ≥ 0 (0: cross-validated).
+func checkLambda(l []float64) error {
+	if len(l) > 2 {
+		return fmt.Errorf("takes one value or two (reference,current), got %d", len(l))
+	}
+	for _, v := range l {
+		if err := nonNegative(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}

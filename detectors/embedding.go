@@ -251,3 +251,18 @@ func embDist(sq float64) float64 {
 	}
 	return math.Sqrt(sq)
 }
+
+func init() {
+	perm := func(name, doc string, test func(x, y *mat.Dense, o PermutationOptions) (Result, error)) Detector {
+		return Detector{
+			Name: name, Kind: Multivariate, Forms: []Form{Vectors}, Doc: doc,
+			Params: []Param{pValParam(), nPermutationsParam(DefaultNPermutations)},
+			Run: func(in Input) (Result, error) {
+				p := in.Params
+				return test(in.Ref.X, in.Cur.X, PermutationOptions{PVal: p.Float("p_val"), NPermutations: p.Int("n_permutations"), Seed: in.Seed})
+			},
+		}
+	}
+	Register(perm("energy", "did the embedding distribution change (location, spread, shape)? Energy distance, permutation p-value", Energy))
+	Register(perm("centroid_cosine", "did the embeddings' average direction move? Cosine distance of the centroids, permutation p-value", CentroidCosine))
+}

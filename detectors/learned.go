@@ -484,3 +484,25 @@ func LearnedKernelMMD(x, y *mat.Dense, o LearnedKernelOptions) (Result, *DeepKer
 	permutationResult(&r, obs, perm, o.PVal)
 	return r, k, nil
 }
+
+func init() {
+	Register(Detector{
+		Name: "learned_kernel_mmd", Kind: Multivariate, Forms: []Form{Vectors},
+		Doc: "is a subtle shift worth learning a kernel for? Deep-kernel MMD trained on part of the data, tested on the rest",
+		Params: []Param{pValParam(), nPermutationsParam(DefaultNPermutations),
+			floatParam("train_size", DefaultLearnedTrainSize, "share of each sample used to train the kernel", inUnitInterval),
+			intParam("epochs", DefaultLearnedEpochs, "passes over the training part", atLeast(1)),
+			intParam("batch_size", DefaultLearnedBatchSize, "rows of each sample per step", atLeast(2)),
+			floatParam("learning_rate", DefaultLearnedLearningRate, "Adam's step size", positive),
+			intParam("hidden", DefaultLearnedHidden, "width of the network's hidden layer", atLeast(1)),
+			intParam("features", DefaultLearnedFeatures, "width of the network's output", atLeast(1))},
+		Run: func(in Input) (Result, error) {
+			p := in.Params
+			r, _, err := LearnedKernelMMD(in.Ref.X, in.Cur.X, LearnedKernelOptions{
+				PVal: p.Float("p_val"), NPermutations: p.Int("n_permutations"), TrainSize: p.Float("train_size"),
+				Epochs: p.Int("epochs"), BatchSize: p.Int("batch_size"), LearningRate: p.Float("learning_rate"),
+				Hidden: p.Int("hidden"), Features: p.Int("features"), Seed: in.Seed})
+			return r, err
+		},
+	})
+}

@@ -23,6 +23,9 @@ type LexicalEmbedder struct {
 	Seed    uint64 // the projection; embeddings are comparable only under the same seed
 }
 
+// DefaultLexicalDim is LexicalEmbedder.Dim's default.
+const DefaultLexicalDim = 256
+
 // Embed returns one row per text (nil for no texts: gonum has no empty
 // matrices).
 func (e LexicalEmbedder) Embed(texts []string) *mat.Dense {
@@ -31,7 +34,7 @@ func (e LexicalEmbedder) Embed(texts []string) *mat.Dense {
 	}
 	dim, buckets := e.Dim, e.Buckets
 	if dim <= 0 {
-		dim = 256
+		dim = DefaultLexicalDim
 	}
 	if buckets <= 0 {
 		buckets = 1 << 16

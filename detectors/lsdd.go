@@ -337,3 +337,19 @@ func quadForms(hs, A *mat.Dense) []float64 {
 	}
 	return out
 }
+
+func init() {
+	Register(Detector{
+		Name: "lsdd", Kind: Multivariate, Forms: []Form{Vectors},
+		Doc: "did the density change? Least-squares density difference on standardised features, permutation p-value",
+		Params: []Param{pValParam(), nPermutationsParam(DefaultNPermutations),
+			floatParam("sigma", 0, "Gaussian bandwidth on the standardised features; 0: the median heuristic", nonNegative),
+			intParam("n_kernel_centers", 0, "reference rows used as kernel centres; 0: n/20", atLeast(0)),
+			floatParam("lambda_rd_max", DefaultLambdaRDMax, "largest relative difference allowed by the regulariser", inUnitInterval)},
+		Run: func(in Input) (Result, error) {
+			p := in.Params
+			return LSDD(in.Ref.X, in.Cur.X, LSDDOptions{PVal: p.Float("p_val"), NPermutations: p.Int("n_permutations"), Sigma: p.Float("sigma"),
+				NKernelCenters: p.Int("n_kernel_centers"), LambdaRDMax: p.Float("lambda_rd_max"), Seed: in.Seed})
+		},
+	})
+}

@@ -331,3 +331,33 @@ func gatherSum[T int | int32](row []float64, idx []T) float64 {
 	}
 	return (s0 + s1) + (s2 + s3)
 }
+
+func init() {
+	Register(Detector{
+		Name: "mmd", Kind: Multivariate, Forms: []Form{Vectors},
+		Doc: "did the distribution change in any way a Gaussian kernel sees? Unbiased MMD², permutation p-value",
+		Params: []Param{pValParam(), nPermutationsParam(DefaultNPermutations),
+			floatsParam("sigma", "Gaussian bandwidths, averaged; empty or 0: the median heuristic on the reference", checkSigmas)},
+		Run: func(in Input) (Result, error) {
+			p := in.Params
+			sigma := p.Floats("sigma")
+			if len(sigma) == 1 && sigma[0] == 0 {
+				sigma = nil
+			}
+			return MMD(in.Ref.X, in.Cur.X, MMDOptions{PVal: p.Float("p_val"), NPermutations: p.Int("n_permutations"), Sigma: sigma, Seed: in.Seed})
+		},
+	})
+}
+
+// checkSigmas: bandwidths > 0 and finite, or a single 0 (median heuristic).
+func checkSigmas(s []float64) error {
+	if len(s) == 1 && s[0] == 0 {
+		return nil
+	}
+	for _, v := range s {
+		if err := positive(v); err != nil {
+			return fmt.Errorf("each bandwidth %w", err)
+		}
+	}
+	return nil
+}

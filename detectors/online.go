@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
@@ -560,4 +561,73 @@ func (l *OnlineLSDD) Update(x []float64) OnlineResult {
 	r := OnlineResult{Time: l.t, Statistic: stat, Threshold: thr, Drift: stat > thr}
 	l.t++
 	return r
+}
+
+func init() {
+	for _, name := range []string{"mmd_online", "lsdd_online"} {
+		Register(Detector{
+			Name: name, Kind: Online, Forms: []Form{Vectors},
+			Doc: "has the stream changed since the reference, checked after every instance? Sliding-window " +
+				strings.ToUpper(strings.TrimSuffix(name, "_online")) + " with thresholds for an expected run time",
+			Params: []Param{
+				floatParam("ert", DefaultERT, "expected run time (instances) to a false alarm with no change", func(v float64) error {
+					if !(v > 1) || math.IsInf(v, 0) {
+						return fmt.Errorf("must be > 1 and finite, got %v", v)
+					}
+					return nil
+				}),
+				intParam("window_size", DefaultWindowSize, "instances in the sliding window", atLeast(2)),
+				intParam("n_bootstraps", DefaultNBootstraps, "simulated streams that set the thresholds (advised ≥ 10·ert)", atLeast(1))},
+			Run: func(in Input) (Result, error) { return runOnline(name, in) },
+		})
+	}
+}
+
+// Defaults of the online detectors' registrations (OnlineOptions has none).
+const (
+	DefaultERT        = 100
+	DefaultWindowSize = 10
+)
+
+// runOnline feeds the current sample to an online detector one row at a
+// time, as a stream, and reports the last update, whether and when
+// (detection_time, -1 for never) a threshold was first crossed, and the
+// trajectories of the statistic and the thresholds.
+func runOnline(name string, in Input) (Result, error) {
+	p := in.Params
+	o := OnlineOptions{ERT: p.Float("ert"), WindowSize: p.Int("window_size"), NBootstraps: p.Int("n_bootstraps"), Seed: in.Seed}
+	ref, stream := in.Ref.X, in.Cur.X
+	if ref == nil || stream == nil {
+		return Result{}, fmt.Errorf("%s: reference and current samples are required", name)
+	}
+	var det interface {
+		Update(x []float64) OnlineResult
+	}
+	var err error
+	if name == "mmd_online" {
+		det, err = NewOnlineMMD(ref, o)
+	} else {
+		det, err = NewOnlineLSDD(ref, o)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	n, _ := stream.Dims()
+	nr, _ := ref.Dims()
+	stats, thrs := make([]float64, 0, n), make([]float64, 0, n)
+	detectedAt := -1
+	var last OnlineResult
+	for i := 0; i < n; i++ {
+		last = det.Update(stream.RawRowView(i))
+		stats, thrs = append(stats, last.Statistic), append(thrs, last.Threshold)
+		if last.Drift && detectedAt < 0 {
+			detectedAt = i
+		}
+	}
+	return Result{
+		Detector: name, Statistic: last.Statistic, Threshold: last.Threshold, Drift: detectedAt >= 0,
+		NRef: nr, NCur: n,
+		Params: map[string]any{"ert": o.ERT, "window_size": o.WindowSize, "n_bootstraps": o.NBootstraps, "seed": in.Seed,
+			"detection_time": detectedAt, "statistics": stats, "thresholds": thrs},
+	}, nil
 }

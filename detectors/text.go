@@ -286,3 +286,22 @@ func TermJSTest(ref, cur []string, o PermutationOptions) (Result, error) {
 	r.Params["new_term_rate"] = NewTermRate(ref, cur)
 	return r, nil
 }
+
+func init() {
+	Register(Detector{
+		Name: "js", Kind: Text, Forms: []Form{Numeric, Texts},
+		Doc:    "did the vocabulary change? Term-distribution Jensen–Shannon with a permutation p-value and the new-term rate; on numbers, JS distance of histograms",
+		Params: []Param{pValParam(), nPermutationsParam(DefaultNPermutations), binsParam(), thresholdParam()},
+		Run: func(in Input) (Result, error) {
+			p := in.Params
+			if in.Form == Texts {
+				r, err := TermJSTest(in.Ref.Texts, in.Cur.Texts, PermutationOptions{PVal: p.Float("p_val"), NPermutations: p.Int("n_permutations"), Seed: in.Seed})
+				if err == nil {
+					r.Params["features"] = "term distribution"
+				}
+				return r, err
+			}
+			return JSDist(in.Ref.X, in.Cur.X, univariateOptions(p))
+		},
+	})
+}

@@ -358,3 +358,18 @@ func kmeansSqDist(a, b []float64) float64 {
 	}
 	return s
 }
+
+func init() {
+	Register(Detector{
+		Name: "topics", Kind: Multivariate, Forms: []Form{Vectors},
+		Doc:    "did the topic mix change? k-means on half the reference, chi-square on the cluster counts",
+		Params: []Param{pValParam(), intParam("n_topics", DefaultNTopics, "clusters (k)", atLeast(1))},
+		Run: func(in Input) (Result, error) {
+			p := in.Params
+			return TopicDrift(in.Ref.X, in.Cur.X, p.Int("n_topics"), TopicOptions{PVal: p.Float("p_val"), Seed: in.Seed})
+		},
+	})
+}
+
+// DefaultNTopics is the default number of topic clusters.
+const DefaultNTopics = 8

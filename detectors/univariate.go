@@ -287,3 +287,51 @@ func JSDist(x, y *mat.Dense, o UnivariateOptions) (Result, error) {
 	}
 	return r, err
 }
+
+func init() {
+	numeric := func(name, doc string, params []Param, test func(x, y *mat.Dense, o UnivariateOptions) (Result, error)) Detector {
+		return Detector{Name: name, Kind: Univariate, Forms: []Form{Numeric}, Doc: doc, Params: params,
+			Run: func(in Input) (Result, error) { return test(in.Ref.X, in.Cur.X, univariateOptions(in.Params)) }}
+	}
+	Register(numeric("ks", "did a numeric feature's distribution change anywhere? Kolmogorov–Smirnov per feature, corrected across features",
+		[]Param{pValParam(), correctionParam(), enumParam("mode", "asymp", "p-value: scipy's asymp, or the exact permutation probability", "asymp", "exact")}, KS))
+	Register(numeric("cvm", "the same question, weighting the whole range: Cramér–von Mises per feature, corrected across features",
+		[]Param{pValParam(), correctionParam()}, CvM))
+	Register(numeric("psi", "how far did a numeric feature move? Population stability index over reference-quantile bins (no p-value)",
+		[]Param{binsParam(), thresholdParam()}, PSIDist))
+	Register(numeric("wasserstein", "how far did a numeric feature move, in its units? Wasserstein-1 per feature (no p-value)",
+		[]Param{thresholdParam()}, WassersteinDist))
+	Register(Detector{
+		Name: "fisher", Kind: Univariate, Forms: []Form{Binary},
+		Doc:    "did a rate (errors, refusals) change? Fisher's exact test per 0/1 feature, corrected across features",
+		Params: []Param{pValParam(), correctionParam()},
+		Run:    func(in Input) (Result, error) { return FisherBinary(in.Ref.X, in.Cur.X, univariateOptions(in.Params)) },
+	})
+	Register(Detector{
+		Name: "chi2", Kind: Univariate, Forms: []Form{Categorical, Texts},
+		Doc: "did the category mix change? Chi-square per categorical feature; on texts, over topic clusters of their lexical embeddings",
+		Params: []Param{pValParam(), correctionParam(),
+			intParam("n_topics", DefaultNTopics, "texts: topic clusters (k)", atLeast(1)),
+			intParam("embedding_dim", DefaultLexicalDim, "texts: dimension of the lexical embedding", atLeast(1))},
+		Run: func(in Input) (Result, error) {
+			p := in.Params
+			if in.Form == Texts {
+				e := LexicalEmbedder{Dim: p.Int("embedding_dim"), Seed: in.Seed}
+				return TopicDrift(e.Embed(in.Ref.Texts), e.Embed(in.Cur.Texts), p.Int("n_topics"), TopicOptions{PVal: p.Float("p_val"), Seed: in.Seed})
+			}
+			return Chi2(in.Ref.Cells, in.Cur.Cells, univariateOptions(p))
+		},
+	})
+}
+
+// univariateOptions reads the parameters a univariate detector declared;
+// the ones it did not declare keep their zero values.
+func univariateOptions(p Params) UnivariateOptions {
+	var o UnivariateOptions
+	o.PVal, _ = p["p_val"].(float64)
+	o.Correction, _ = p["correction"].(string)
+	o.Exact = p["mode"] == "exact"
+	o.Bins, _ = p["bins"].(int)
+	o.Threshold, _ = p["threshold"].(float64)
+	return o
+}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/chainwatch/chainwatch/detectors"
 )
 
 // Defaults of a monitor.
@@ -202,8 +204,10 @@ func (m Monitor) validate(at string) error {
 	if !ok {
 		bad("feature", "%q is not one of %s", m.Feature, strings.Join(FeatureNames(), ", "))
 	}
-	if m.Detector == "" {
+	if _, known := detectors.Lookup(m.Detector); m.Detector == "" {
 		bad("detector", "is required")
+	} else if !known {
+		bad("detector", "%q is not a detector; one of %s", m.Detector, strings.Join(detectors.Names(), ", "))
 	} else if ok && !slices.Contains(f.kind.detectors(), m.Detector) {
 		bad("detector", "%q does not apply to %s feature %q; one of %s", m.Detector, f.kind, m.Feature, strings.Join(f.kind.detectors(), ", "))
 	}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"gonum.org/v1/gonum/mat"
@@ -52,20 +50,23 @@ func (k featureKind) String() string {
 	return [...]string{"numeric", "categorical", "binary", "embedding", "text"}[k]
 }
 
-// detectors lists what applies to a kind; the first is the default.
+// form is the sample form a feature of this kind gives a detector.
+func (k featureKind) form() detectors.Form {
+	return [...]detectors.Form{detectors.Numeric, detectors.Categorical, detectors.Binary, detectors.Vectors, detectors.Texts}[k]
+}
+
+// detectors lists the registered detectors that apply to a kind: those
+// that read its form and compare two windows (not the online ones, which
+// read a stream, nor the context ones, which need contexts a monitor does
+// not have).
 func (k featureKind) detectors() []string {
-	switch k {
-	case kindNumeric:
-		return []string{"ks", "cvm", "psi", "wasserstein"}
-	case kindCategorical:
-		return []string{"chi2"}
-	case kindBinary:
-		return []string{"fisher"}
-	case kindEmbedding:
-		return []string{"mmd", "lsdd", "energy", "centroid_cosine", "learned_kernel_mmd", "topics"}
-	default:
-		return []string{"js"}
+	var out []string
+	for _, d := range detectors.All() {
+		if d.Kind != detectors.Online && d.Kind != detectors.Context && slices.Contains(d.Forms, k.form()) {
+			out = append(out, d.Name)
+		}
 	}
+	return out
 }
 
 // source is the table a feature is read from.
@@ -125,64 +126,21 @@ func FeatureNames() []string {
 	return out
 }
 
-// detectorParams are the parameters each detector takes in a monitor
-// (DETECTORS.md names; the same as `chainwatch detect --param`).
-var detectorParams = map[string][]string{
-	"ks":                 {"p_val", "mode"},
-	"cvm":                {"p_val"},
-	"psi":                {"bins", "threshold"},
-	"wasserstein":        {"threshold"},
-	"chi2":               {"p_val"},
-	"fisher":             {"p_val"},
-	"mmd":                {"p_val", "n_permutations", "sigma"},
-	"lsdd":               {"p_val", "n_permutations", "sigma", "n_kernel_centers", "lambda_rd_max"},
-	"energy":             {"p_val", "n_permutations"},
-	"centroid_cosine":    {"p_val", "n_permutations"},
-	"learned_kernel_mmd": {"p_val", "n_permutations", "train_size", "epochs", "batch_size", "learning_rate", "hidden", "features"},
-	"topics":             {"p_val", "n_topics"},
-	"js":                 {"p_val", "n_permutations"},
-}
-
-// checkParams reports unknown or non-numeric parameters.
+// checkParams reports unknown, unparsable and invalid parameters (the
+// registry's rules, the same as `chainwatch detect --param`).
 func checkParams(detector string, params map[string]string) error {
-	known := detectorParams[detector]
-	var bad []string
-	for k, v := range params {
-		if !slices.Contains(known, k) {
-			bad = append(bad, fmt.Sprintf("%s: unknown for %s (known: %s)", k, detector, strings.Join(known, ", ")))
-			continue
-		}
-		if k == "mode" {
-			if v != "asymp" && v != "exact" {
-				bad = append(bad, fmt.Sprintf("mode: %q is not asymp or exact", v))
-			}
-			continue
-		}
-		if _, err := strconv.ParseFloat(v, 64); err != nil {
-			bad = append(bad, fmt.Sprintf("%s: %q is not a number", k, v))
-		}
+	d, ok := detectors.Lookup(detector)
+	if !ok {
+		return nil // reported on the detector key
 	}
-	sort.Strings(bad)
-	if len(bad) > 0 {
-		return fmt.Errorf("%s", strings.Join(bad, "; "))
-	}
-	return nil
+	_, err := d.ParseParams(params)
+	return err
 }
 
-type paramReader map[string]string
-
-func (p paramReader) float(k string, def float64) float64 {
-	if v, ok := p[k]; ok {
-		f, _ := strconv.ParseFloat(v, 64) // checked by Validate
-		return f
-	}
-	return def
-}
-
-func (p paramReader) int(k string, def int) int { return int(p.float(k, float64(def))) }
-
-// sample is one window's feature values: exactly one field is set.
+// sample is one window's feature values: exactly one of num (numeric and
+// binary, 0/1, features), cats, texts and emb is set.
 type sample struct {
+	form  detectors.Form
 	num   []float64
 	cats  []string
 	texts []string
@@ -213,13 +171,21 @@ func extract(ctx context.Context, name string, recs []Record, tok Tokenizer, emb
 		for i, r := range recs {
 			out[i] = f.num(r, tok)
 		}
-		return sample{num: out}, nil
-	case kindCategorical, kindBinary:
+		return sample{form: detectors.Numeric, num: out}, nil
+	case kindCategorical:
 		out := make([]string, len(recs))
 		for i, r := range recs {
 			out[i] = f.cat(r)
 		}
-		return sample{cats: out}, nil
+		return sample{form: detectors.Categorical, cats: out}, nil
+	case kindBinary: // 1 for an error status
+		out := make([]float64, len(recs))
+		for i, r := range recs {
+			if f.cat(r) == schemas.StatusError {
+				out[i] = 1
+			}
+		}
+		return sample{form: detectors.Binary, num: out}, nil
 	}
 	texts := make([]string, len(recs))
 	for i, r := range recs {
@@ -229,7 +195,7 @@ func extract(ctx context.Context, name string, recs []Record, tok Tokenizer, emb
 		}
 	}
 	if f.kind == kindText {
-		return sample{texts: texts}, nil
+		return sample{form: detectors.Texts, texts: texts}, nil
 	}
 	if emb == nil {
 		return sample{}, fmt.Errorf("feature %s needs an embedder", name)
@@ -242,7 +208,7 @@ func extract(ctx context.Context, name string, recs []Record, tok Tokenizer, emb
 		return sample{}, fmt.Errorf("embedder %s returned %d vectors for %d texts", emb.ID(), len(vecs), len(texts))
 	}
 	if len(vecs) == 0 {
-		return sample{emb: nil}, nil
+		return sample{form: detectors.Vectors, emb: nil}, nil
 	}
 	d := len(vecs[0])
 	m := mat.NewDense(len(vecs), d, nil)
@@ -255,55 +221,37 @@ func extract(ctx context.Context, name string, recs []Record, tok Tokenizer, emb
 			row[j] = float64(x)
 		}
 	}
-	return sample{emb: m}, nil
+	return sample{form: detectors.Vectors, emb: m}, nil
 }
 
 func column(v []float64) *mat.Dense { return mat.NewDense(len(v), 1, v) }
 
-// runDetector runs the monitor's detector on the two samples.
+// runDetector runs the monitor's detector, looked up in the registry, on
+// the two samples.
 func runDetector(name string, params map[string]string, ref, cur sample, seed uint64) (detectors.Result, error) {
-	p := paramReader(params)
-	pval := p.float("p_val", detectors.DefaultPVal)
-	perm := detectors.PermutationOptions{PVal: pval, NPermutations: p.int("n_permutations", 0), Seed: seed}
-	uni := detectors.UnivariateOptions{PVal: pval, Exact: params["mode"] == "exact", Bins: p.int("bins", 0), Threshold: p.float("threshold", 0)}
-	switch name {
-	case "ks":
-		return detectors.KS(column(ref.num), column(cur.num), uni)
-	case "cvm":
-		return detectors.CvM(column(ref.num), column(cur.num), uni)
-	case "psi":
-		return detectors.PSIDist(column(ref.num), column(cur.num), uni)
-	case "wasserstein":
-		return detectors.WassersteinDist(column(ref.num), column(cur.num), uni)
-	case "chi2":
-		return detectors.Chi2(oneColumn(ref.cats), oneColumn(cur.cats), uni)
-	case "fisher":
-		re, ce := countErrors(ref.cats), countErrors(cur.cats)
-		return detectors.Fisher(re, len(ref.cats), ce, len(cur.cats), uni)
-	case "mmd":
-		var sigma []float64
-		if s := p.float("sigma", 0); s > 0 {
-			sigma = []float64{s}
-		}
-		return detectors.MMD(ref.emb, cur.emb, detectors.MMDOptions{PVal: pval, NPermutations: perm.NPermutations, Sigma: sigma, Seed: seed})
-	case "lsdd":
-		return detectors.LSDD(ref.emb, cur.emb, detectors.LSDDOptions{PVal: pval, NPermutations: perm.NPermutations, Sigma: p.float("sigma", 0),
-			NKernelCenters: p.int("n_kernel_centers", 0), LambdaRDMax: p.float("lambda_rd_max", 0), Seed: seed})
-	case "energy":
-		return detectors.Energy(ref.emb, cur.emb, perm)
-	case "centroid_cosine":
-		return detectors.CentroidCosine(ref.emb, cur.emb, perm)
-	case "learned_kernel_mmd":
-		r, _, err := detectors.LearnedKernelMMD(ref.emb, cur.emb, detectors.LearnedKernelOptions{PVal: pval, NPermutations: perm.NPermutations,
-			TrainSize: p.float("train_size", 0), Epochs: p.int("epochs", 0), BatchSize: p.int("batch_size", 0),
-			LearningRate: p.float("learning_rate", 0), Hidden: p.int("hidden", 0), Features: p.int("features", 0), Seed: seed})
-		return r, err
-	case "topics":
-		return detectors.TopicDrift(ref.emb, cur.emb, p.int("n_topics", 8), detectors.TopicOptions{PVal: pval, Seed: seed})
-	case "js":
-		return detectors.TermJSTest(ref.texts, cur.texts, perm)
+	d, ok := detectors.Lookup(name)
+	if !ok {
+		return detectors.Result{}, fmt.Errorf("unknown detector %q", name)
 	}
-	return detectors.Result{}, fmt.Errorf("unknown detector %q", name)
+	p, err := d.ParseParams(params)
+	if err != nil {
+		return detectors.Result{}, err
+	}
+	return d.Detect(detectors.Input{Form: ref.form, Ref: ref.detectorSample(), Cur: cur.detectorSample(), Params: p, Seed: seed})
+}
+
+// detectorSample is the window in the shape the detectors read: one column
+// of numbers or of categories, the embeddings, or the texts.
+func (s sample) detectorSample() detectors.Sample {
+	switch {
+	case s.num != nil:
+		return detectors.Sample{X: column(s.num)}
+	case s.cats != nil:
+		return detectors.Sample{Cells: oneColumn(s.cats)}
+	case s.texts != nil:
+		return detectors.Sample{Texts: s.texts}
+	}
+	return detectors.Sample{X: s.emb}
 }
 
 func oneColumn(v []string) [][]string {
@@ -312,14 +260,4 @@ func oneColumn(v []string) [][]string {
 		out[i] = []string{s}
 	}
 	return out
-}
-
-func countErrors(status []string) int {
-	n := 0
-	for _, s := range status {
-		if s == schemas.StatusError {
-			n++
-		}
-	}
-	return n
 }

@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chainwatch/chainwatch/detectors"
 )
 
 func gaussianCSV(t *testing.T, name string, n, d int, shift float64, seed uint64) string {
@@ -173,5 +177,32 @@ func TestDetectCLIText(t *testing.T) {
 	out, err = detectJSON(t, "ks", "--text", "--ref", ref, "--cur", ref, "--json")
 	if err != nil || out["drift"] != false {
 		t.Errorf("ks on identical texts: %v %v", out, err)
+	}
+}
+
+// TestDetectHelpFromRegistry: `chainwatch detect` with no detector lists
+// every registered detector with its kind and each parameter with its
+// default; `detect NAME -h` shows that detector's parameters.
+func TestDetectHelpFromRegistry(t *testing.T) {
+	err := runDetect(t.Context(), nil)
+	if err == nil {
+		t.Fatal("no usage error")
+	}
+	help := err.Error()
+	for _, d := range detectors.All() {
+		if !strings.Contains(help, "  "+d.Name+" ") || !strings.Contains(help, d.Kind.String()) {
+			t.Errorf("usage lacks %s (%s)", d.Name, d.Kind)
+		}
+		for _, p := range d.Params {
+			if !strings.Contains(help, p.Name+"="+p.DefaultString()) {
+				t.Errorf("usage lacks %s's %s=%s", d.Name, p.Name, p.DefaultString())
+			}
+		}
+		if h := detectorHelp(d); !strings.Contains(h, d.Doc) {
+			t.Errorf("detect %s -h lacks its description", d.Name)
+		}
+	}
+	if err := runDetect(t.Context(), []string{"lsdd", "-h"}); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("detect lsdd -h: %v", err)
 	}
 }
