@@ -13,6 +13,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
 	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/internal/lifecycle"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/sinks"
 )
@@ -96,14 +97,13 @@ type ServiceOptions struct {
 // Service is a started worker with its sinks and ownership.
 type Service struct {
 	Worker *Worker
-	sinks  []sinks.Sink
-	owner  *KafkaOwner
+	group  lifecycle.Group // sinks, owner, worker: stopped in reverse
 }
 
 // StartService builds the embedder, tokenizer, alert sinks (Alertmanager
 // and/or webhook, as configured; none is fine) and ownership, and starts
 // the worker.
-func StartService(ctx context.Context, o ServiceOptions) (*Service, error) {
+func StartService(ctx context.Context, o ServiceOptions) (_ *Service, err error) {
 	wc := o.Worker.WithDefaults()
 	if o.Log == nil {
 		o.Log = slog.Default()
@@ -117,46 +117,47 @@ func StartService(ctx context.Context, o ServiceOptions) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{}
-	if s.sinks, err = sinks.New(o.Alerting, o.Registry, o.Log); err != nil {
+	defer func() { // a later step failed: stop what started, last first
+		if err != nil {
+			s.group.Shutdown(context.WithoutCancel(ctx))
+		}
+	}()
+	sks, err := sinks.New(o.Alerting, o.Registry, o.Log)
+	if err != nil {
 		return nil, err
 	}
-	for _, sk := range s.sinks {
-		if err := sk.Start(ctx); err != nil {
+	for _, sk := range sks {
+		if err := s.group.Start(ctx, "alert sink", sk); err != nil {
 			return nil, err
 		}
 	}
 	var owner Owner = OwnAll{}
 	if len(o.Kafka.Brokers) > 0 {
-		if s.owner, err = NewKafkaOwner(ctx, o.Kafka, wc.CoordinationTopic, wc.Group, wc.CoordinationPartitions); err != nil {
+		ko, err := NewKafkaOwner(ctx, o.Kafka, wc.CoordinationTopic, wc.Group, wc.CoordinationPartitions)
+		if err != nil {
 			return nil, err
 		}
-		owner = s.owner
+		s.group.Started("monitor owner", func(context.Context) error { ko.Close(); return nil })
+		owner = ko
 	}
 	host, _ := os.Hostname()
 	runner := &Runner{Store: NewStore(o.Conn), Tokenizer: tok, Embedder: emb, Worker: fmt.Sprintf("%s/%d", host, os.Getpid())}
 	var sink sinks.Sink
-	if len(s.sinks) > 0 {
-		sink = fanOut(s.sinks)
+	if len(sks) > 0 {
+		sink = fanOut(sks)
 	}
-	s.Worker, err = NewWorker(Config{Monitors: o.Monitors, GrafanaURL: wc.GrafanaURL}, runner, sink, owner,
-		WorkerOptions{Settle: wc.Settle, Concurrency: wc.Concurrency, Log: o.Log, Registerer: o.Registry})
-	if err != nil {
+	if s.Worker, err = NewWorker(Config{Monitors: o.Monitors, GrafanaURL: wc.GrafanaURL}, runner, sink, owner,
+		WorkerOptions{Settle: wc.Settle, Concurrency: wc.Concurrency, Log: o.Log, Registerer: o.Registry}); err != nil {
 		return nil, err
 	}
-	return s, s.Worker.Start(ctx)
+	if err := s.group.Start(ctx, "monitor worker", s.Worker); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // Shutdown stops the worker, leaves the group and flushes the sinks.
-func (s *Service) Shutdown(ctx context.Context) error {
-	errs := []error{s.Worker.Shutdown(ctx)}
-	if s.owner != nil {
-		s.owner.Close()
-	}
-	for _, sk := range s.sinks {
-		errs = append(errs, sk.Shutdown(ctx))
-	}
-	return errors.Join(errs...)
-}
+func (s *Service) Shutdown(ctx context.Context) error { return s.group.Shutdown(ctx) }
 
 // fanOut sends every alert to each sink (each queues and retries on its
 // own).

@@ -18,9 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/internal/health"
+	"github.com/chainwatch/chainwatch/internal/lifecycle"
 	"github.com/chainwatch/chainwatch/internal/supervise"
 	"github.com/chainwatch/chainwatch/local/amserver"
 	"github.com/chainwatch/chainwatch/monitor"
@@ -140,6 +140,15 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	if err != nil {
 		return err
 	}
+	// What runs, in start order; stopped in reverse (and, when a later
+	// step fails, exactly what had started).
+	var g lifecycle.Group
+	g.Started("pipeline", p.Shutdown)
+	failed := func(err error) error {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return errors.Join(err, g.Shutdown(sctx))
+	}
 	if started != nil {
 		started(p)
 	}
@@ -168,25 +177,22 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	if len(p.Writers) > 0 {
 		fmt.Printf("  writers               %d in group %s\n", len(p.Writers), cfg.Writer.Group)
 	}
-	var svc *monitor.Service
-	var ev *runner.Runner
 	if !o.NoCollector && !o.NoWriter {
-		var am *amserver.Server
-		if svc, am, err = startLocalMonitoring(ctx, cfg, p, o.Registry, log); err != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			return errors.Join(fmt.Errorf("starting the worker: %w", err), p.Shutdown(sctx))
+		svc, am, err := startLocalMonitoring(ctx, cfg, p, o.Registry, log)
+		if err != nil {
+			return failed(fmt.Errorf("starting the worker: %w", err))
 		}
 		if am != nil {
-			defer am.Stop()
+			g.Started("alertmanager", func(context.Context) error { am.Stop(); return nil })
 		}
+		g.Started("monitor worker", svc.Shutdown)
 		ecfg := cfg
 		ecfg.Kafka = p.Kafka
-		if ev, err = startEvaluator(ctx, ecfg, o.Registry, log); err != nil {
-			sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			return errors.Join(fmt.Errorf("starting the evaluator: %w", err), svc.Shutdown(sctx), p.Shutdown(sctx))
+		ev, err := startEvaluator(ctx, ecfg, o.Registry, log)
+		if err != nil {
+			return failed(fmt.Errorf("starting the evaluator: %w", err))
 		}
+		g.Started("evaluator", ev.Shutdown)
 		always, withRef := ev.Evaluators()
 		fmt.Printf("  evaluator             sample rate %v: %s; with a reference: %s\n", cfg.Evaluator.WithDefaults().Sample.Rate, names(always), names(withRef))
 	}
@@ -203,14 +209,7 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	fmt.Println("stopping: draining the collector, flushing the writer …")
 	sctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var werr, eerr error
-	if ev != nil {
-		eerr = ev.Shutdown(sctx)
-	}
-	if svc != nil {
-		werr = svc.Shutdown(sctx)
-	}
-	return errors.Join(eerr, werr, p.Shutdown(sctx))
+	return g.Shutdown(sctx)
 }
 
 // startLocalMonitoring starts, for `chainwatch up`, a local Alertmanager

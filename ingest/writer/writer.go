@@ -16,6 +16,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/internal/backoff"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -437,23 +438,32 @@ func (w *Writer) scoresTable(b *batch) table[schemas.Score] {
 // writer does not interrupt it (Shutdown flushes); only Shutdown's deadline
 // passing does, and what was not stored then stays uncommitted in Kafka.
 func (w *Writer) retry(ctx context.Context, what string, op func(context.Context) error) error {
-	delay := w.cfg.Retry.Initial
-	for attempt := 1; ; attempt++ {
-		ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.InsertTimeout)
-		err := op(ictx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		w.m.InsertErrors.WithLabelValues(what, "retryable").Inc()
-		w.log.Warn("storing batch failed; retrying", "what", what, "attempt", attempt, "in", delay, "err", err)
+	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	go func() { // only Shutdown's deadline ends the retrying
 		select {
-		case <-time.After(delay):
 		case <-w.abort:
-			return fmt.Errorf("writer stopped while storing %s; the batch stays uncommitted in Kafka: %w", what, err)
+			cancel()
+		case <-actx.Done():
 		}
-		delay = min(delay*2, w.cfg.Retry.Max)
+	}()
+	p := backoff.Policy{Initial: w.cfg.Retry.Initial, Max: w.cfg.Retry.Max} // no attempt bound: as long as it takes
+	err := p.RetryNotify(actx, func(context.Context) error {
+		// An insert under way is never cut short by the abort.
+		ictx, c := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.InsertTimeout)
+		defer c()
+		if err := op(ictx); err != nil {
+			w.m.InsertErrors.WithLabelValues(what, "retryable").Inc()
+			return err
+		}
+		return nil
+	}, func(err error, attempt int, wait time.Duration) {
+		w.log.Warn("storing batch failed; retrying", "what", what, "attempt", attempt, "in", wait, "err", err)
+	})
+	if err != nil {
+		return fmt.Errorf("writer stopped while storing %s; the batch stays uncommitted in Kafka: %w", what, err)
 	}
+	return nil
 }
 
 // expired handles a fetch that Kafka answered OffsetOutOfRange: the

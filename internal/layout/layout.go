@@ -17,9 +17,9 @@ var Rules = map[string][]string{
 	// Small shared machinery, importable by all below cmd.
 	"internal/supervise": {},
 	"internal/health":    {"internal/supervise"},
-	"internal/httpretry": {},
 	"internal/backoff":   {},
 	"internal/layout":    {},
+	"internal/lifecycle": {},
 
 	// Infrastructure: one home each.
 	"genai":             {"schemas"},
@@ -47,10 +47,8 @@ var Rules = map[string][]string{
 	// Readers and workers of what is stored.
 	"datasets":             {"clickhouse", "query", "schemas", "internal/"},
 	"embedding":            {"clickhouse", "detectors", "openai", "schemas", "internal/"},
-	"embedding/embedtest":  {"openai/openaitest"},
 	"evaluators":           {"openai", "schemas", "internal/"},
 	"evaluators/openai":    {"evaluators", "openai", "internal/"},
-	"evaluators/evaltest":  {"openai/openaitest"},
 	"evaluators/agreement": {"query", "schemas"},
 	"evaluators/redteam":   {"clickhouse", "evaluators", "openai", "schemas", "internal/"},
 	"evaluators/runner":    {"evaluators", "evaluators/openai", "genai", "kafka", "openai", "schemas", "internal/"},
