@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
@@ -15,7 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
-	"github.com/chainwatch/chainwatch/schemas"
+	"github.com/chainwatch/chainwatch/query"
 )
 
 // Defaults of SpanExportOptions.
@@ -96,44 +95,10 @@ var SpanSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "ingested_at", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}}, // Parquet has no seconds unit
 }, nil)
 
-// spanStrings are the string columns read in order after the fixed ones.
-var spanStrings = []string{"app", "environment", "chain_name", "chain_version", "component_name", "component_kind",
-	"prompt_template_id", "prompt_template_version", "operation", "provider", "model_requested", "model_returned",
-	"input_text", "output_text"}
-
-// spanQuery renders the streaming query for f on a server with caps.
-func spanQuery(f SpanFilter, caps schemas.Capabilities) (string, []any) {
-	attrs := "attr_keys, attr_values"
-	if caps.Map {
-		attrs = "mapKeys(attributes), mapValues(attributes)"
-	}
-	final := ""
-	if f.Final {
-		final = " FINAL"
-	}
-	// start_time narrows by the primary key and partitions (seconds on
-	// servers without DateTime64); start_unix_nano makes the bounds exact.
-	fromSec := f.From.Unix()
-	toSec := f.To.Unix()
-	if f.To.Nanosecond() > 0 {
-		toSec++
-	}
-	where := []string{"start_time >= toDateTime(?)", "start_time <= toDateTime(?)", "start_unix_nano >= ?", "start_unix_nano < ?"}
-	args := []any{fromSec, toSec, uint64(f.From.UnixNano()), uint64(f.To.UnixNano())}
-	for _, c := range []struct{ col, val string }{
-		{"app", f.App}, {"environment", f.Environment}, {"chain_name", f.Chain},
-		{"component_name", f.Component}, {"component_kind", f.Kind},
-	} {
-		if c.val != "" {
-			where = append(where, c.col+" = ?")
-			args = append(args, c.val)
-		}
-	}
-	q := "SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms, " +
-		strings.Join(spanStrings, ", ") +
-		", input_tokens, output_tokens, status, error_message, session_id, user_id, " + attrs + ", ingested_at" +
-		" FROM spans" + final + " WHERE " + strings.Join(where, " AND ")
-	return q, args
+// Selector is the query selector of f: spans that started in [From, To).
+func (f SpanFilter) Selector() query.Selector {
+	return query.Selector{From: f.From, To: f.To, App: f.App, Environment: f.Environment, Chain: f.Chain,
+		Component: f.Component, ComponentKind: f.Kind}
 }
 
 // ExportSpans streams the spans f selects from ClickHouse into w as Parquet
@@ -151,20 +116,9 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = DefaultProgressEvery
 	}
-	var ver string
-	vctx, cancel := context.WithTimeout(ctx, StatementTimeout)
-	defer cancel()
-	if err := conn.QueryRow(vctx, "SELECT version()").Scan(&ver); err != nil {
-		return 0, fmt.Errorf("reading clickhouse version: %w", err)
-	}
-	sv, err := schemas.ParseServerVersion(ver)
+	rs, err := query.NewReader(conn).Spans(ctx, f.Selector(), f.Final)
 	if err != nil {
-		return 0, err
-	}
-	q, args := spanQuery(f, schemas.CapabilitiesOf(sv))
-	rs, err := conn.Query(ctx, q, args...)
-	if err != nil {
-		return 0, fmt.Errorf("querying spans: %w", hint(err))
+		return 0, hint(err)
 	}
 	defer rs.Close()
 
@@ -183,19 +137,9 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 	ingested := b.Field(28).(*array.TimestampBuilder)
 
 	var (
-		n, pending      int64
-		traceID, spanID string
-		parent, name    string
-		startNano       uint64
-		durMS           float64
-		texts           = make([]string, len(spanStrings))
-		inT, outT       uint32
-		status, errMsg  string
-		session, user   string
-		keys, vals      []string
-		ingestedAt      time.Time
-		dest            = []any{&traceID, &spanID, &parent, &name, &startNano, &durMS}
-		flush           = func() error {
+		n, pending int64
+		sp         query.SpanRow
+		flush      = func() error {
 			rec := b.NewRecordBatch()
 			defer rec.Release()
 			if rec.NumRows() == 0 {
@@ -207,45 +151,40 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 			return nil
 		}
 	)
-	for i := range texts {
-		dest = append(dest, &texts[i])
-	}
-	dest = append(dest, &inT, &outT, &status, &errMsg, &session, &user, &keys, &vals, &ingestedAt)
 	fail := func(err error) (int64, error) {
 		fw.Close()
 		return n, err
 	}
-	for rs.Next() {
-		if err := rs.Scan(dest...); err != nil {
-			return fail(fmt.Errorf("reading span %d: %w", n, err))
-		}
-		str(0).Append(traceID)
-		str(1).Append(spanID)
-		str(2).Append(parent)
-		str(3).Append(name)
-		startUS := int64(startNano / 1000)
+	for rs.Next(&sp) {
+		str(0).Append(sp.TraceID)
+		str(1).Append(sp.SpanID)
+		str(2).Append(sp.ParentSpanID)
+		str(3).Append(sp.Name)
+		startUS := int64(sp.StartUnixNano / 1000)
 		start.Append(arrow.Timestamp(startUS))
-		end.Append(arrow.Timestamp(startUS + int64(math.Round(durMS*1000))))
-		dur.Append(durMS)
-		for i, s := range texts {
+		end.Append(arrow.Timestamp(startUS + int64(math.Round(sp.DurationMS*1000))))
+		dur.Append(sp.DurationMS)
+		for i, s := range []string{sp.App, sp.Environment, sp.ChainName, sp.ChainVersion, sp.ComponentName, string(sp.ComponentKind),
+			sp.PromptTemplateID, sp.PromptTemplateVersion, sp.Operation, sp.Provider, sp.ModelRequested, sp.ModelReturned,
+			sp.InputText, sp.OutputText} {
 			str(7 + i).Append(s)
 		}
-		inTok.Append(int64(inT))
-		outTok.Append(int64(outT))
-		str(23).Append(status)
-		str(24).Append(errMsg)
-		str(25).Append(session)
-		str(26).Append(user)
+		inTok.Append(sp.InputTokens)
+		outTok.Append(sp.OutputTokens)
+		str(23).Append(sp.Status)
+		str(24).Append(sp.ErrorMessage)
+		str(25).Append(sp.SessionID)
+		str(26).Append(sp.UserID)
 		attrs.Append(true)
-		for i, k := range keys {
+		for i, k := range sp.AttrKeys {
 			attrK.Append(k)
-			if i < len(vals) {
-				attrV.Append(vals[i])
+			if i < len(sp.AttrValues) {
+				attrV.Append(sp.AttrValues[i])
 			} else {
 				attrV.Append("")
 			}
 		}
-		ingested.Append(arrow.Timestamp(ingestedAt.UnixMilli()))
+		ingested.Append(arrow.Timestamp(sp.IngestedAt.UnixMilli()))
 		n++
 		pending++
 		if pending == int64(o.RowGroupRows) {
@@ -259,7 +198,7 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 		}
 	}
 	if err := rs.Err(); err != nil {
-		return fail(fmt.Errorf("reading spans after %d: %w", n, err))
+		return fail(err)
 	}
 	if err := flush(); err != nil {
 		return fail(err)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/chainwatch/chainwatch/query"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/sinks"
 )
@@ -95,7 +96,7 @@ func alertFor(m Monitor, res schemas.DetectorResult, firing bool, since, now tim
 		"current_to":   res.CurEnd.Format(time.RFC3339),
 		"reference":    res.Reference,
 		"tick":         res.Tick.Format(time.RFC3339),
-		"query":        fmt.Sprintf("SELECT tick, statistic, p_value, drift, n_ref, n_cur FROM detector_results FINAL WHERE monitor = %s ORDER BY tick DESC LIMIT 50", quote(m.Name)),
+		"query":        query.RunsQueryText(m.Name),
 	}
 	if grafanaURL != "" {
 		if u, err := url.Parse(grafanaURL); err == nil {

@@ -11,139 +11,84 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chainwatch/chainwatch/datasets"
+	"github.com/chainwatch/chainwatch/query"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// Store is the monitors' view of ClickHouse: windows of spans, dataset
-// rows, and the result and alert tables.
+// Store is the monitors' view of ClickHouse: windows of spans, feedback
+// and scores (read through package query), dataset rows, and the result
+// and alert tables.
 type Store struct {
 	conn driver.Conn
+	q    *query.Reader
 }
 
 // NewStore wraps a connection whose database has been migrated
 // (schemas.Migrate, migration 2 or later).
-func NewStore(conn driver.Conn) *Store { return &Store{conn: conn} }
+func NewStore(conn driver.Conn) *Store { return &Store{conn: conn, q: query.NewReader(conn)} }
 
-// quote renders a ClickHouse string literal.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
-	return "'" + r.Replace(s) + "'"
-}
-
-// where renders the selector as a WHERE clause fragment (AND-joined).
-func (s Selector) where() string {
-	var parts []string
-	for _, c := range []struct{ col, v string }{
-		{"app", s.App}, {"environment", s.Environment}, {"chain_name", s.Chain}, {"chain_version", s.ChainVersion},
-		{"component_name", s.Component}, {"component_kind", s.ComponentKind},
-	} {
-		if c.v != "" && c.v != "*" {
-			parts = append(parts, c.col+" = "+quote(c.v))
+// selector is the query selector of s; "*" matches everything, as "".
+func (s Selector) selector(from, to time.Time) query.Selector {
+	all := func(v string) string {
+		if v == "*" {
+			return ""
 		}
+		return v
 	}
-	if len(parts) == 0 {
-		return "1"
-	}
-	return strings.Join(parts, " AND ")
+	return query.Selector{App: all(s.App), Environment: all(s.Environment), Chain: all(s.Chain), ChainVersion: all(s.ChainVersion),
+		Component: all(s.Component), ComponentKind: all(s.ComponentKind), From: from, To: to}
 }
-
-// endNanos is a span's end in Unix nanoseconds (end_time is whole seconds
-// on servers without DateTime64).
-const endNanos = "(start_unix_nano + toUInt64(duration_ms * 1000000))"
-
-const spanCols = endNanos + `, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
-    if(model_returned != '', model_returned, model_requested), status, component_name, operation`
 
 // Window reads the spans of sel that ended in [from, to) — at most max of
-// them: the max with the smallest hash of their ids, which is every span
-// when there are no more than max, else a deterministic pseudo-random
-// subset, in one query. Windows go by end time: a span is exported when it
-// ends, so every span that ended before a tick is in ClickHouse once the
-// pipeline's latency has passed (worker.settle), whereas a long span (a
-// 30 s timeout) that started in a window arrives after that window was
-// evaluated and would be counted only by later windows, biasing the
-// comparison (the error rate most). Spans are read without FINAL: a
-// replayed span counted twice shifts a window by one row, and FINAL would
-// cost a merge on every read.
+// them, a deterministic subset when there are more (query.WindowSpans).
+// Windows go by end time: a span is exported when it ends, so every span
+// that ended before a tick is in ClickHouse once the pipeline's latency
+// has passed (worker.settle), whereas a long span (a 30 s timeout) that
+// started in a window arrives after that window was evaluated and would be
+// counted only by later windows, biasing the comparison (the error rate
+// most).
 func (st *Store) Window(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, error) {
-	q := fmt.Sprintf("SELECT %s FROM spans WHERE %s AND end_time >= toDateTime(%d) AND start_time <= toDateTime(%d) AND %s >= %d AND %s < %d ORDER BY cityHash64(trace_id, span_id) LIMIT %d",
-		spanCols, sel.where(), from.Unix()-1, to.Unix(), endNanos, from.UnixNano(), endNanos, to.UnixNano(), max)
-	return st.records(ctx, q)
+	spans, err := st.q.WindowSpans(ctx, sel.selector(from, to), max)
+	return records(spans), err
 }
 
 // LastN reads the last n spans of sel that ended before to.
 func (st *Store) LastN(ctx context.Context, sel Selector, to time.Time, n int) ([]Record, error) {
-	q := fmt.Sprintf("SELECT %s FROM spans WHERE %s AND start_time <= toDateTime(%d) AND %s < %d ORDER BY %s DESC LIMIT %d",
-		spanCols, sel.where(), to.Unix(), endNanos, to.UnixNano(), endNanos, n)
-	return st.records(ctx, q)
+	spans, err := st.q.LastSpans(ctx, sel.selector(time.Time{}, to), n)
+	return records(spans), err
 }
 
-func (st *Store) records(ctx context.Context, q string) ([]Record, error) {
-	rows, err := st.conn.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("querying spans: %w", err)
-	}
-	defer rows.Close()
+func records(spans []query.WindowSpan) []Record {
 	var out []Record
-	for rows.Next() {
-		var r Record
-		var ns uint64
-		if err := rows.Scan(&ns, &r.Input, &r.Output, &r.UsageIn, &r.UsageOut, &r.LatencyMS, &r.Model, &r.Status, &r.Component, &r.Operation); err != nil {
-			return nil, fmt.Errorf("reading spans: %w", err)
-		}
-		r.Time = time.Unix(0, int64(ns)).UTC()
-		out = append(out, r)
+	for _, s := range spans {
+		out = append(out, Record{Time: s.End, Input: s.Input, Output: s.Output, UsageIn: s.InputTokens, UsageOut: s.OutputTokens,
+			LatencyMS: s.DurationMS, Model: s.Model, Status: s.Status, Component: s.Component, Operation: s.Operation})
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading spans: %w", err)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
-	return out, nil
+	return out
 }
 
 // Feedback reads the end-user feedback scores given in [from, to) on
 // traces that have a span matching sel (started up to an hour before the
 // window): Record.Value is the score, Time the feedback's time.
 func (st *Store) Feedback(ctx context.Context, sel Selector, from, to time.Time, max int) ([]Record, error) {
-	q := fmt.Sprintf(`SELECT toUInt64(toUnixTimestamp(time)) * 1000000000, assumeNotNull(score) FROM feedback
-WHERE time >= toDateTime(%d) AND time < toDateTime(%d) AND isNotNull(score)
-  AND trace_id IN (SELECT trace_id FROM spans WHERE %s AND start_time >= toDateTime(%d) AND start_time < toDateTime(%d))
-ORDER BY cityHash64(id) LIMIT %d`, from.Unix(), to.Unix(), sel.where(), from.Add(-time.Hour).Unix(), to.Unix(), max)
-	return st.values(ctx, q)
+	v, err := st.q.FeedbackValues(ctx, sel.selector(from, to), max)
+	return values(v), err
 }
 
 // Scores reads the valid (error-free) eval_scores values of one
 // evaluator's metric produced in [from, to), for sel's app and chain.
 func (st *Store) Scores(ctx context.Context, sel Selector, s ScoreSeries, from, to time.Time, max int) ([]Record, error) {
-	cond := fmt.Sprintf("evaluator = %s AND metric = %s AND error = '' AND created >= toDateTime(%d) AND created < toDateTime(%d)",
-		quote(s.Evaluator), quote(s.Metric), from.Unix(), to.Unix())
-	if sel.App != "" && sel.App != "*" {
-		cond += " AND app = " + quote(sel.App)
-	}
-	if sel.Chain != "" && sel.Chain != "*" {
-		cond += " AND chain = " + quote(sel.Chain)
-	}
-	q := fmt.Sprintf("SELECT toUInt64(toUnixTimestamp(created)) * 1000000000, value FROM eval_scores FINAL WHERE %s ORDER BY cityHash64(trace_id, span_id) LIMIT %d", cond, max)
-	return st.values(ctx, q)
+	all := sel.selector(from, to)
+	v, err := st.q.EvalScoreValues(ctx, query.Selector{App: all.App, Chain: all.Chain, From: from, To: to}, s.Evaluator, s.Metric, max)
+	return values(v), err
 }
 
-func (st *Store) values(ctx context.Context, q string) ([]Record, error) {
-	rows, err := st.conn.Query(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("querying scores: %w", err)
-	}
-	defer rows.Close()
+func values(samples []query.Sample) []Record {
 	var out []Record
-	for rows.Next() {
-		var ns uint64
-		var r Record
-		if err := rows.Scan(&ns, &r.Value); err != nil {
-			return nil, fmt.Errorf("reading scores: %w", err)
-		}
-		r.Time = time.Unix(0, int64(ns)).UTC()
-		out = append(out, r)
+	for _, s := range samples {
+		out = append(out, Record{Time: s.Time, Value: s.Value})
 	}
-	return out, rows.Err()
+	return out
 }
 
 // DatasetRecords reads a dataset version (0: the latest that finished
@@ -236,18 +181,12 @@ func (st *Store) InsertAlerts(ctx context.Context, evs []schemas.AlertEvent) err
 // LastRun returns the newest tick recorded for a monitor and whether that
 // run found drift (zero time when it never ran).
 func (st *Store) LastRun(ctx context.Context, monitor string) (time.Time, bool, error) {
-	rows, err := st.conn.Query(ctx, "SELECT tick, drift FROM detector_results FINAL WHERE monitor = "+quote(monitor)+" ORDER BY tick DESC LIMIT 1")
+	r, ok, err := st.q.LastRun(ctx, monitor)
 	if err != nil {
 		return time.Time{}, false, fmt.Errorf("reading last run of %s: %w", monitor, err)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		return time.Time{}, false, rows.Err()
+	if !ok {
+		return time.Time{}, false, nil
 	}
-	var t time.Time
-	var d uint8
-	if err := rows.Scan(&t, &d); err != nil {
-		return time.Time{}, false, fmt.Errorf("reading last run of %s: %w", monitor, err)
-	}
-	return t, d == 1, nil
+	return r.Tick, r.Drift, nil
 }

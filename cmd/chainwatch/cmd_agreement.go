@@ -11,15 +11,14 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
-
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/evaluators/agreement"
+	"github.com/chainwatch/chainwatch/query"
 )
 
 // runAgreement is `chainwatch agreement`: whether each evaluator's scores
 // agree with the users' feedback on the same traces (package
-// evaluators/agreement), from ClickHouse.
+// evaluators/agreement), from the pairs query.AgreementPairs reads.
 func runAgreement(ctx context.Context, args []string) error {
 	return agreementCmd(ctx, args, os.Stdout, os.Stderr)
 }
@@ -62,11 +61,11 @@ func agreementCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	defer conn.Close()
 
-	q := agreementQuery{Evaluator: *evaluator, Metric: *metric}
+	var scores query.Selector
 	if *since > 0 {
-		q.Since = time.Now().Add(-*since)
+		scores.From = time.Now().Add(-*since)
 	}
-	groups, err := q.pairs(ctx, conn)
+	groups, err := query.NewReader(conn).AgreementPairs(ctx, scores, *evaluator, *metric)
 	if err != nil {
 		return err
 	}
@@ -75,11 +74,15 @@ func agreementCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		s := sc
 		if s == agreement.ScaleAuto {
 			s = agreement.ScaleThumbs
-			if g.nonBinary {
+			if g.NonBinary {
 				s = agreement.ScaleRating
 			}
 		}
-		reports = append(reports, agreement.Analyze(g.evaluator, g.metric, g.pairs, agreement.Options{
+		pairs := make([]agreement.Pair, len(g.Pairs))
+		for i, p := range g.Pairs {
+			pairs[i] = agreement.Pair(p)
+		}
+		reports = append(reports, agreement.Analyze(g.Evaluator, g.Metric, pairs, agreement.Options{
 			JudgeThreshold: *threshold, Scale: s, RatingThreshold: *ratingThreshold, MinPairs: *minPairs,
 		}))
 	}
@@ -108,82 +111,4 @@ func agreementCmd(ctx context.Context, args []string, stdout, stderr io.Writer) 
 			r.Evaluator, r.Metric, r.N, r.Scale, r.JudgeThreshold, r.HumanThreshold, k, ci, rho, p, r.Verdict)
 	}
 	return tw.Flush()
-}
-
-// agreementQuery selects the (judge, user) pairs.
-type agreementQuery struct {
-	Evaluator, Metric string
-	Since             time.Time // zero: all
-}
-
-type pairGroup struct {
-	evaluator, metric string
-	pairs             []agreement.Pair
-	nonBinary         bool // some feedback value is neither 0 nor 1
-}
-
-// sql joins the valid scores (error = ”, averaged per evaluator, metric
-// and trace) with the feedback that has a score (averaged per trace), both
-// deduplicated with FINAL, by trace_id. ALL INNER JOIN … USING with
-// unqualified column names works on ClickHouse 18.16 and on current
-// servers alike.
-func (q agreementQuery) sql() (string, []any) {
-	where, args := "error = ''", []any{}
-	if !q.Since.IsZero() {
-		where += fmt.Sprintf(" AND created >= toDateTime(%d)", q.Since.Unix())
-	}
-	if q.Evaluator != "" {
-		where += " AND evaluator = ?"
-		args = append(args, q.Evaluator)
-	}
-	if q.Metric != "" {
-		where += " AND metric = ?"
-		args = append(args, q.Metric)
-	}
-	return `
-SELECT evaluator, metric, trace_id, judge, human, non_binary
-FROM (
-    SELECT evaluator, metric, trace_id, avg(value) AS judge
-    FROM eval_scores FINAL
-    WHERE ` + where + `
-    GROUP BY evaluator, metric, trace_id
-)
-ALL INNER JOIN (
-    SELECT trace_id, avg(ifNull(score, 0)) AS human,
-           max(ifNull(score, 0) != 0 AND ifNull(score, 0) != 1) AS non_binary
-    FROM feedback FINAL
-    WHERE isNotNull(score)
-    GROUP BY trace_id
-) USING trace_id
-ORDER BY evaluator, metric, trace_id`, args
-}
-
-// pairs runs the query and groups its rows by evaluator and metric, in
-// order.
-func (q agreementQuery) pairs(ctx context.Context, conn driver.Conn) ([]pairGroup, error) {
-	query, args := q.sql()
-	rows, err := conn.Query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("querying scores joined with feedback: %w", err)
-	}
-	defer rows.Close()
-	var out []pairGroup
-	for rows.Next() {
-		var ev, m, trace string
-		var judge, human float64
-		var nonBinary uint8
-		if err := rows.Scan(&ev, &m, &trace, &judge, &human, &nonBinary); err != nil {
-			return nil, fmt.Errorf("reading scores joined with feedback: %w", err)
-		}
-		if len(out) == 0 || out[len(out)-1].evaluator != ev || out[len(out)-1].metric != m {
-			out = append(out, pairGroup{evaluator: ev, metric: m})
-		}
-		g := &out[len(out)-1]
-		g.pairs = append(g.pairs, agreement.Pair{TraceID: trace, Judge: judge, Human: human})
-		g.nonBinary = g.nonBinary || nonBinary != 0
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading scores joined with feedback: %w", err)
-	}
-	return out, nil
 }

@@ -1,0 +1,263 @@
+package query
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// WindowSpan is what a monitor reads of one span.
+type WindowSpan struct {
+	End                       time.Time // the span's end (UTC, nanoseconds)
+	Input, Output             string
+	InputTokens, OutputTokens float64
+	DurationMS                float64
+	Model                     string // the model returned, else the model requested
+	Status                    string
+	Component, Operation      string
+}
+
+const windowCols = endNanos + `, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
+    if(model_returned != '', model_returned, model_requested), status, component_name, operation`
+
+// WindowSpans returns the spans of sel that ended in [sel.From, sel.To)
+// (table SpanEnds; both bounds required) — at most max of them: those with
+// the smallest hash of their ids, which is every span when there are no
+// more than max, else a deterministic pseudo-random subset — ordered by
+// end time. Spans are read without FINAL: a replayed span counted twice
+// shifts a window by one row, and FINAL would cost a merge on every read.
+func (r *Reader) WindowSpans(ctx context.Context, sel Selector, max int) ([]WindowSpan, error) {
+	if sel.From.IsZero() || sel.To.IsZero() {
+		return nil, errors.New("window spans: from and to are required")
+	}
+	if max <= 0 {
+		return nil, fmt.Errorf("window spans: %w", errNoMax)
+	}
+	where, args, err := sel.Where(SpanEnds)
+	if err != nil {
+		return nil, err
+	}
+	return r.windowSpans(ctx, "SELECT "+windowCols+" FROM spans "+where+" ORDER BY cityHash64(trace_id, span_id) LIMIT ?", append(args, max))
+}
+
+// LastSpans returns the last n spans of sel that ended before sel.To
+// (required; sel.From must be zero), ordered by end time.
+func (r *Reader) LastSpans(ctx context.Context, sel Selector, n int) ([]WindowSpan, error) {
+	if sel.To.IsZero() || !sel.From.IsZero() {
+		return nil, errors.New("last spans: to is required and from must be unset")
+	}
+	if n <= 0 {
+		return nil, fmt.Errorf("last spans: %w", errNoMax)
+	}
+	where, args, err := sel.Where(SpanEnds)
+	if err != nil {
+		return nil, err
+	}
+	return r.windowSpans(ctx, "SELECT "+windowCols+" FROM spans "+where+" ORDER BY "+endNanos+" DESC LIMIT ?", append(args, n))
+}
+
+func (r *Reader) windowSpans(ctx context.Context, q string, args []any) ([]WindowSpan, error) {
+	rows, err := r.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying spans: %w", err)
+	}
+	defer rows.Close()
+	var out []WindowSpan
+	for rows.Next() {
+		var s WindowSpan
+		var ns uint64
+		if err := rows.Scan(&ns, &s.Input, &s.Output, &s.InputTokens, &s.OutputTokens, &s.DurationMS, &s.Model, &s.Status, &s.Component, &s.Operation); err != nil {
+			return nil, fmt.Errorf("reading spans: %w", err)
+		}
+		s.End = time.Unix(0, int64(ns)).UTC()
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading spans: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].End.Before(out[j].End) })
+	return out, nil
+}
+
+// SpanStat is one row of SpanStats: the traffic of one group in one time
+// bucket.
+type SpanStat struct {
+	Group
+	Spans  uint64 // matching spans
+	Traces uint64 // distinct traces among them
+	Errors uint64 // spans with status "error"
+	// LatencyP50MS and LatencyP95MS are quantiles of the matching spans'
+	// durations.
+	LatencyP50MS, LatencyP95MS float64
+	// Requests counts the matching root spans (no parent): one per request
+	// the application served, a chain run end to end.
+	Requests uint64
+	// RequestP50MS and RequestP95MS are quantiles of the root spans'
+	// durations; NaN when the group has no root span.
+	RequestP50MS, RequestP95MS float64
+	InputTokens, OutputTokens  uint64
+}
+
+// SpanStats returns the traffic of the spans sel selects (table Spans: by
+// start time), per group and time bucket of g, ordered by bucket and then
+// by the dimensions in g.By's order. Groups without spans have no row.
+// Replayed spans are counted once (FINAL). Quantiles are ClickHouse's
+// quantile (exact below 8192 values, sampled above).
+func (r *Reader) SpanStats(ctx context.Context, sel Selector, g Grouping) ([]SpanStat, error) {
+	if err := g.validate(spanDims); err != nil {
+		return nil, err
+	}
+	where, wargs, err := sel.Where(Spans)
+	if err != nil {
+		return nil, err
+	}
+	bucket, args := g.bucket("intDiv(start_unix_nano, 1000000000)")
+	cols, dest := g.keys(spanDims)
+	groupBy := "bucket" + prefixed(cols)
+	// HAVING: without an Interval the bucket is a constant, and 18.16
+	// answers a constant key over no rows with one empty row.
+	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
+    count(), uniqExact(trace_id), countIf(status = 'error'),
+    quantile(0.5)(duration_ms), quantile(0.95)(duration_ms),
+    countIf(parent_span_id = ''), quantileIf(0.5)(duration_ms, parent_span_id = ''), quantileIf(0.95)(duration_ms, parent_span_id = ''),
+    sum(input_tokens), sum(output_tokens)
+FROM spans FINAL ` + where + " GROUP BY " + groupBy + " HAVING count() > 0 ORDER BY " + groupBy
+	rows, err := r.conn.Query(ctx, q, append(args, wargs...)...)
+	if err != nil {
+		return nil, fmt.Errorf("querying span stats: %w", err)
+	}
+	defer rows.Close()
+	var out []SpanStat
+	for rows.Next() {
+		var s SpanStat
+		var b uint64
+		d := []any{&b}
+		for _, f := range dest {
+			d = append(d, f(&s.Group))
+		}
+		d = append(d, &s.Spans, &s.Traces, &s.Errors, &s.LatencyP50MS, &s.LatencyP95MS,
+			&s.Requests, &s.RequestP50MS, &s.RequestP95MS, &s.InputTokens, &s.OutputTokens)
+		if err := rows.Scan(d...); err != nil {
+			return nil, fmt.Errorf("reading span stats: %w", err)
+		}
+		if g.Interval > 0 {
+			s.Time = time.Unix(int64(b), 0).UTC()
+		}
+		if s.Requests == 0 {
+			s.RequestP50MS, s.RequestP95MS = math.NaN(), math.NaN()
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading span stats: %w", err)
+	}
+	return out, nil
+}
+
+func prefixed(cols []string) string {
+	if len(cols) == 0 {
+		return ""
+	}
+	return ", " + strings.Join(cols, ", ")
+}
+
+// SpanRow is one span as stored, read back whole.
+type SpanRow struct {
+	// Span has every column; StartTime is exact (start_unix_nano), EndTime
+	// is StartTime plus DurationMS, and Attributes is nil: the attributes
+	// are AttrKeys and AttrValues, in stored order.
+	schemas.Span
+	StartUnixNano        uint64
+	DurationMS           float64
+	AttrKeys, AttrValues []string
+	IngestedAt           time.Time
+}
+
+// SpanRows iterates over the result of Spans.
+type SpanRows struct {
+	rows driver.Rows
+	n    int64
+	err  error
+}
+
+// Spans streams the spans sel selects (table Spans: by start time), in the
+// order ClickHouse reads them (by app and start time within each part),
+// not globally sorted. final deduplicates replayed spans at read time
+// (FROM spans FINAL): exact, slower on large windows. The caller closes
+// the rows.
+func (r *Reader) Spans(ctx context.Context, sel Selector, final bool) (*SpanRows, error) {
+	caps, err := r.Capabilities(ctx)
+	if err != nil {
+		return nil, err
+	}
+	where, args, err := sel.Where(Spans)
+	if err != nil {
+		return nil, err
+	}
+	attrs := "attr_keys, attr_values"
+	if caps.Map {
+		attrs = "mapKeys(attributes), mapValues(attributes)"
+	}
+	from := "spans"
+	if final {
+		from += " FINAL"
+	}
+	q := `SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms,
+    app, environment, chain_name, chain_version, component_name, component_kind,
+    prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
+    input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, ` + attrs + `, ingested_at
+FROM ` + from + " " + where
+	rows, err := r.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying spans: %w", err)
+	}
+	return &SpanRows{rows: rows}, nil
+}
+
+// Next reads the next span into s; it returns false at the end or on an
+// error (see Err).
+func (it *SpanRows) Next(s *SpanRow) bool {
+	if it.err != nil || !it.rows.Next() {
+		return false
+	}
+	var kind string
+	var in, out uint32
+	*s = SpanRow{}
+	sp := &s.Span
+	if err := it.rows.Scan(&sp.TraceID, &sp.SpanID, &sp.ParentSpanID, &sp.Name, &s.StartUnixNano, &s.DurationMS,
+		&sp.App, &sp.Environment, &sp.ChainName, &sp.ChainVersion, &sp.ComponentName, &kind,
+		&sp.PromptTemplateID, &sp.PromptTemplateVersion, &sp.Operation, &sp.Provider, &sp.ModelRequested, &sp.ModelReturned,
+		&sp.InputText, &sp.OutputText, &in, &out, &sp.Status, &sp.ErrorMessage, &sp.SessionID, &sp.UserID,
+		&s.AttrKeys, &s.AttrValues, &s.IngestedAt); err != nil {
+		it.err = fmt.Errorf("reading span %d: %w", it.n, err)
+		return false
+	}
+	sp.ComponentKind = schemas.ComponentKind(kind)
+	sp.InputTokens, sp.OutputTokens = int64(in), int64(out)
+	sp.StartTime = time.Unix(0, int64(s.StartUnixNano)).UTC()
+	sp.EndTime = sp.StartTime.Add(time.Duration(math.Round(s.DurationMS * 1e6)))
+	it.n++
+	return true
+}
+
+// Err is the error that ended the iteration, if any.
+func (it *SpanRows) Err() error {
+	if it.err != nil {
+		return it.err
+	}
+	if err := it.rows.Err(); err != nil {
+		return fmt.Errorf("reading spans after %d: %w", it.n, err)
+	}
+	return nil
+}
+
+// Close releases the query.
+func (it *SpanRows) Close() error { return it.rows.Close() }
