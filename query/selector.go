@@ -35,8 +35,9 @@ type Selector struct {
 
 // Predicate is one more condition for a selector: a boolean SQL expression
 // over the table's columns with one ? placeholder per argument, e.g.
-// {SQL: "operation = ?", Args: []any{"chat"}}. The SQL is part of the
-// program, never built from input; values go in Args.
+// {SQL: "operation = ?", Args: []any{"chat"}} (no other ? in the SQL).
+// The SQL is part of the program, never built from input; values go in
+// Args.
 type Predicate struct {
 	SQL  string
 	Args []any
@@ -74,8 +75,8 @@ func (s Selector) values() [nFields]string {
 	return [nFields]string{s.App, s.Environment, s.Chain, s.ChainVersion, s.Component, s.ComponentKind, s.Model, s.Status}
 }
 
-// spanOnly reports whether s sets a field (other than Status) that the
-// spans table has: what a subquery on spans must filter.
+// spanFields reports whether s sets a lineage field other than Status:
+// what a subquery on spans must filter.
 func (s Selector) spanFields() bool {
 	v := s.values()
 	for f := fApp; f < fStatus; f++ {
