@@ -2,7 +2,9 @@ package detectors
 
 import (
 	"hash/fnv"
+	"maps"
 	"math"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -45,8 +47,10 @@ func (e LexicalEmbedder) Embed(texts []string) *mat.Dense {
 		clear(counts)
 		lexicalFeatures(t, uint32(buckets), counts)
 		row := out.RawRowView(i)
-		for f, c := range counts {
-			w := 1 + math.Log(c) // sublinear term frequency
+		// Features in a fixed order: the sums below are then the same on
+		// every run (in map order their last bits varied run to run).
+		for _, f := range slices.Sorted(maps.Keys(counts)) {
+			w := 1 + math.Log(counts[f]) // sublinear term frequency
 			// The projection column of feature f: dim signs from a hash of
 			// (seed, f), so no dim × buckets matrix is stored.
 			h := splitmix(e.Seed ^ uint64(f)*0x9e3779b97f4a7c15)
