@@ -308,7 +308,7 @@ func datasetExportSpans(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.StringVar(&f.Chain, "chain", "", "only this chain (chain_name)")
 	fs.StringVar(&f.Component, "component", "", "only this component (component_name)")
 	fs.StringVar(&f.Kind, "kind", "", "only this component kind (llm, retriever, tool, …)")
-	fs.BoolVar(&f.Final, "final", true, "deduplicate replayed spans (FROM spans FINAL); -final=false is faster on huge windows")
+	fs.BoolVar(&f.Final, "final", true, "deduplicate replayed spans (spans through FINAL); -final=false is faster on huge windows")
 	out := fs.String("out", "", "output file, .parquet (required)")
 	var o datasets.SpanExportOptions
 	fs.IntVar(&o.RowGroupRows, "row-group", datasets.DefaultSpanRowGroupRows, "spans per Parquet row group (and in memory at once)")

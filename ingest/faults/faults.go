@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -427,12 +426,11 @@ func traceIndex(tid string, nonce uint64) (int, bool) {
 }
 
 func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	p := freePort()
+	if p == 0 {
+		return "", errors.New("no free loopback port")
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return fmt.Sprintf("127.0.0.1:%d", p), nil
 }
 
 func waitHTTP(ctx context.Context, url string, d time.Duration) error {
