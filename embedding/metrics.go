@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/internal/metrics"
 )
 
 // Metrics are the embedding metrics. One value serves every embedder of a
@@ -57,38 +59,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1ms … ~4.4 min
 		}, []string{"embedder"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var err error
-	m.CacheHits = register(reg, m.CacheHits, &err)
-	m.CacheMisses = register(reg, m.CacheMisses, &err)
-	m.CacheErrors = register(reg, m.CacheErrors, &err)
-	m.Requests = register(reg, m.Requests, &err)
-	m.Duration = register(reg, m.Duration, &err)
-	if err != nil {
+	if err := errors.Join(metrics.Register(reg, &m.CacheHits), metrics.Register(reg, &m.CacheMisses),
+		metrics.Register(reg, &m.CacheErrors), metrics.Register(reg, &m.Requests), metrics.Register(reg, &m.Duration)); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-// register registers c, or returns the collector already registered under
-// its name; the first other failure is kept in *errp.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	err := reg.Register(c)
-	if err == nil {
-		return c
-	}
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	if *errp == nil {
-		*errp = err
-	}
-	return c
 }
 
 // timed observes the duration of every Embed call of the embedder New

@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chainwatch/chainwatch/internal/metrics"
 	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/sinks"
 )
@@ -313,14 +314,7 @@ func newWorkerMetrics(reg prometheus.Registerer) (*workerMetrics, error) {
 		alerts:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chainwatch_monitor_alert_transitions_total", Help: "Alerts raised and resolved."}, []string{"state"}),
 		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "chainwatch_monitor_write_errors_total", Help: "Results or alert-history rows that could not be written to ClickHouse."}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.statistic, m.pValue, m.drift, m.lastRun, m.samples, m.runs, m.stage, m.alerts, m.writeErrors} {
-		errs = append(errs, reg.Register(c))
-	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(metrics.Register(reg, &m.statistic), metrics.Register(reg, &m.pValue), metrics.Register(reg, &m.drift), metrics.Register(reg, &m.lastRun), metrics.Register(reg, &m.samples), metrics.Register(reg, &m.runs), metrics.Register(reg, &m.stage), metrics.Register(reg, &m.alerts), metrics.Register(reg, &m.writeErrors)); err != nil {
 		return nil, fmt.Errorf("registering monitor metrics: %w", err)
 	}
 	return m, nil

@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	promreg "github.com/chainwatch/chainwatch/internal/metrics"
 )
 
 // Sink names, the values of the metrics' sink label.
@@ -55,35 +57,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "Alerts queued or in flight, summed over the sink's destinations.",
 		}, []string{"sink"}),
 	}
-	if reg == nil {
-		return m, nil
-	}
-	var err error
-	m.sent, err = register(reg, m.sent)
-	if err != nil {
-		return nil, err
-	}
-	if m.errors, err = register(reg, m.errors); err != nil {
-		return nil, err
-	}
-	if m.dropped, err = register(reg, m.dropped); err != nil {
-		return nil, err
-	}
-	if m.queueLen, err = register(reg, m.queueLen); err != nil {
+	if err := errors.Join(promreg.Register(reg, &m.sent), promreg.Register(reg, &m.errors),
+		promreg.Register(reg, &m.dropped), promreg.Register(reg, &m.queueLen)); err != nil {
 		return nil, err
 	}
 	return m, nil
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing, nil
-			}
-		}
-		return c, err
-	}
-	return c, nil
 }

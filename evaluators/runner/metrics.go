@@ -1,6 +1,12 @@
 package runner
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/internal/metrics"
+)
 
 // Metrics are the runner's series. Label values are bounded: evaluator
 // names come from the config, outcomes from evaluators.Reason plus "ok" and
@@ -70,9 +76,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3, 4, 5},
 		}, []string{"app", "chain", "chain_version", "evaluator", "metric"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.SpansConsumed, m.SpansSampled, m.Evaluations, m.JudgeSeconds, m.ScoresProduced,
-			m.ProduceErrors, m.CommitErrors, m.DecodeErrors, m.ConsumerLag, m.BatchSeconds, m.Scores)
-	}
+	metrics.Must(errors.Join(metrics.Register(reg, &m.SpansConsumed), metrics.Register(reg, &m.SpansSampled), metrics.Register(reg, &m.Evaluations), metrics.Register(reg, &m.JudgeSeconds), metrics.Register(reg, &m.ScoresProduced), metrics.Register(reg, &m.ProduceErrors), metrics.Register(reg, &m.CommitErrors), metrics.Register(reg, &m.DecodeErrors), metrics.Register(reg, &m.ConsumerLag), metrics.Register(reg, &m.BatchSeconds), metrics.Register(reg, &m.Scores)))
 	return m
 }

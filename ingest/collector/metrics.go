@@ -1,6 +1,12 @@
 package collector
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/internal/metrics"
+)
 
 // Metrics are the collector's pipeline-health series.
 // Every reason label takes a value from a fixed set (see the reason*
@@ -55,8 +61,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chainwatch_collector_writers_behind", Help: "1 while the collector answers 503 because records not yet stored approach the topics' retention.",
 		}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.Received, m.Requests, m.Rejected, m.ProduceSeconds, m.InflightBytes, m.UnstoredShare, m.WritersBehind)
-	}
+	metrics.Must(errors.Join(metrics.Register(reg, &m.Received), metrics.Register(reg, &m.Requests), metrics.Register(reg, &m.Rejected), metrics.Register(reg, &m.ProduceSeconds), metrics.Register(reg, &m.InflightBytes), metrics.Register(reg, &m.UnstoredShare), metrics.Register(reg, &m.WritersBehind)))
 	return m
 }

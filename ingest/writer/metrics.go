@@ -1,9 +1,12 @@
 package writer
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/internal/metrics"
 )
 
 // Metrics are the writer's pipeline-health series.
@@ -61,10 +64,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "chainwatch_writer_records_expired_total", Help: "Records Kafka deleted (retention) before the writer stored them: acknowledged data lost. Alert on any increase.",
 		}, []string{"topic"}),
 	}
-	if reg != nil {
-		reg.MustRegister(m.ConsumerLag, m.BatchRows,
-			m.InsertSeconds, m.InsertErrors, m.RowsWritten, m.DeadLetters, m.CommitErrors, m.EndToEndSecond,
-			m.Expired)
-	}
+	metrics.Must(errors.Join(metrics.Register(reg, &m.ConsumerLag), metrics.Register(reg, &m.BatchRows), metrics.Register(reg, &m.InsertSeconds), metrics.Register(reg, &m.InsertErrors), metrics.Register(reg, &m.RowsWritten), metrics.Register(reg, &m.DeadLetters), metrics.Register(reg, &m.CommitErrors), metrics.Register(reg, &m.EndToEndSecond), metrics.Register(reg, &m.Expired)))
 	return m
 }

@@ -15,11 +15,13 @@ var Rules = map[string][]string{
 	"samplefile":         {},
 
 	// Small shared machinery, importable by all below cmd.
-	"internal/supervise": {},
+	"internal/supervise": {"internal/metrics"},
 	"internal/health":    {"internal/supervise"},
 	"internal/backoff":   {},
 	"internal/layout":    {},
 	"internal/lifecycle": {},
+	"internal/metrics":   {},
+	"internal/config":    {},
 
 	// Infrastructure: one home each.
 	"genai":             {"schemas"},

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/chainwatch/chainwatch/internal/metrics"
 )
 
 // Defaults of the backoff: 1 s before the first restart, doubling to 30 s,
@@ -210,18 +212,7 @@ func RestartsCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 		Name: "chainwatch_local_restarts_total",
 		Help: "Restarts of a child process chainwatch up supervises (clickhouse, alertmanager) after it exited unexpectedly.",
 	}, []string{"child"})
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if prev, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return prev
-			}
-		}
-		panic(err)
-	}
+	metrics.Must(metrics.Register(reg, &c))
 	return c
 }
 
