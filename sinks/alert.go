@@ -59,7 +59,7 @@ func (a Alert) Validate() error {
 		m    map[string]string
 	}{{"label", a.Labels}, {"annotation", a.Annotations}} {
 		for k, v := range set.m {
-			if !validName(k) {
+			if !ValidLabelName(k) {
 				return fmt.Errorf("invalid %s name %q", set.what, k)
 			}
 			if !utf8.ValidString(v) {
@@ -73,9 +73,10 @@ func (a Alert) Validate() error {
 	return nil
 }
 
-// validName is Prometheus' legacy label-name rule, which Alertmanager 0.25
-// enforces on labels and annotations.
-func validName(s string) bool {
+// ValidLabelName is Prometheus' legacy label-name rule
+// ([a-zA-Z_][a-zA-Z0-9_]*), which Alertmanager 0.25 enforces on labels and
+// annotations: the one rule for every label name chainwatch sends.
+func ValidLabelName(s string) bool {
 	if s == "" {
 		return false
 	}
