@@ -6,47 +6,67 @@ import (
 	"time"
 )
 
-// DefaultDatabase is the database chainwatch uses unless told otherwise.
-const DefaultDatabase = "chainwatch"
+// Defaults, named so that docs and code agree.
+const (
+	DefaultDatabase    = "chainwatch"
+	DefaultUsername    = "default"
+	DefaultDialTimeout = 5 * time.Second
+)
 
 // Config says where ClickHouse is. With no addr, `chainwatch up`
 // starts a local clickhouse-server child process.
 type Config struct {
-	Addr          []string      `yaml:"addr"` // native protocol host:port
-	Database      string        `yaml:"database"`
-	Username      string        `yaml:"username"`
-	Password      string        `yaml:"password"`
+	Addr     []string `yaml:"addr"` // native protocol host:port
+	Database string   `yaml:"database"`
+	Username string   `yaml:"username"`
+	// PasswordEnv names the environment variable holding the password;
+	// the password itself is never in the config file. The loader reads it
+	// into Password (CHAINWATCH_CLICKHOUSE_PASSWORD, when set, wins).
+	PasswordEnv   string        `yaml:"password_env"`
+	Password      string        `yaml:"-"`
 	DialTimeout   time.Duration `yaml:"dial_timeout"`
 	RetentionDays int           `yaml:"retention_days"` // TTL on servers that have it; 0 keeps everything
 }
 
-// WithDefaults fills zero fields.
+// DefaultConfig is the clickhouse section's defaults: no addr (the local
+// server of `chainwatch up`), database chainwatch, user default.
+func DefaultConfig() Config {
+	return Config{Database: DefaultDatabase, Username: DefaultUsername, DialTimeout: DefaultDialTimeout}
+}
+
+// WithDefaults fills zero fields from DefaultConfig (for a Config built in
+// Go; the loader decodes the YAML over DefaultConfig).
 func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	if c.Database == "" {
-		c.Database = DefaultDatabase
+		c.Database = d.Database
 	}
 	if c.Username == "" {
-		c.Username = "default"
+		c.Username = d.Username
 	}
 	if c.DialTimeout == 0 {
-		c.DialTimeout = 5 * time.Second
+		c.DialTimeout = d.DialTimeout
 	}
 	return c
 }
 
-// Validate names the bad YAML key.
+// Validate names the bad key relative to the section and the value given;
+// the loader adds "clickhouse.".
 func (c Config) Validate() error {
 	var errs []error
 	for i, a := range c.Addr {
 		if a == "" {
-			errs = append(errs, fmt.Errorf("clickhouse.addr[%d] is empty", i))
+			errs = append(errs, fmt.Errorf("addr[%d] must be host:port, got \"\"", i))
 		}
 	}
+	if c.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("dial_timeout must be > 0, got %v", c.DialTimeout))
+	}
 	if c.RetentionDays < 0 {
-		errs = append(errs, errors.New("clickhouse.retention_days must be >= 0"))
+		errs = append(errs, fmt.Errorf("retention_days must be >= 0, got %d", c.RetentionDays))
 	}
 	if c.Database != "" && !validIdent(c.Database) {
-		errs = append(errs, fmt.Errorf("clickhouse.database %q must be letters, digits and underscores", c.Database))
+		errs = append(errs, fmt.Errorf("database must be letters, digits and underscores, got %q", c.Database))
 	}
 	return errors.Join(errs...)
 }

@@ -27,7 +27,8 @@ const (
 	DefaultTimeout     = 30 * time.Second // per HTTP attempt
 	DefaultMaxRetries  = 3
 	DefaultCache       = true
-	// EnvAPIKey is read when api_key is not in the config.
+	// EnvAPIKey is the default of api_key_env: the environment variable
+	// holding the openai bearer token.
 	EnvAPIKey = "CHAINWATCH_EMBEDDINGS_API_KEY"
 )
 
@@ -40,6 +41,7 @@ const (
 //	  batch_size: 64
 //	  concurrency: 4
 //	  timeout: 30s
+//	  api_key_env: CHAINWATCH_EMBEDDINGS_API_KEY
 //	  max_retries: 3
 //	  cache: true
 type Config struct {
@@ -51,9 +53,12 @@ type Config struct {
 	BaseURL string `yaml:"base_url"`
 	// Model is the openai model name.
 	Model string `yaml:"model"`
-	// APIKey is the openai bearer token. Empty reads CHAINWATCH_EMBEDDINGS_API_KEY;
-	// prefer the environment to a key in a file.
-	APIKey string `yaml:"api_key"`
+	// APIKeyEnv names the environment variable holding the openai bearer
+	// token (default CHAINWATCH_EMBEDDINGS_API_KEY); the key itself is never
+	// in the config file. Empty sends no token.
+	APIKeyEnv string `yaml:"api_key_env"`
+	// APIKey, set in Go, is used instead of APIKeyEnv's variable.
+	APIKey string `yaml:"-"`
 	// Dim is the lexical embedder's dimension (0: DefaultDim); for openai,
 	// when set, it is sent as "dimensions" and enforced.
 	Dim int `yaml:"dim"`
@@ -66,41 +71,51 @@ type Config struct {
 	// Timeout bounds each openai HTTP attempt.
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxRetries is how many times an openai request is retried on 429,
-	// 5xx and timeouts; unset takes DefaultMaxRetries, 0 disables retries.
-	MaxRetries *int `yaml:"max_retries"`
-	// Cache puts the ClickHouse cache in front of the provider; unset is
-	// true.
-	Cache *bool `yaml:"cache"`
+	// 5xx and timeouts; 0 disables retries.
+	MaxRetries int `yaml:"max_retries"`
+	// Cache puts the ClickHouse cache in front of the provider.
+	Cache bool `yaml:"cache"`
 }
 
-// WithDefaults fills the fields left unset. The API key is not read from the
-// environment here but in New, so a printed config holds no secret.
+// DefaultConfig is the embeddings section's defaults: the lexical
+// embedder behind the ClickHouse cache.
+func DefaultConfig() Config {
+	return Config{
+		Provider:    DefaultProvider,
+		APIKeyEnv:   EnvAPIKey,
+		BatchSize:   DefaultBatchSize,
+		Concurrency: DefaultConcurrency,
+		Timeout:     DefaultTimeout,
+		MaxRetries:  DefaultMaxRetries,
+		Cache:       DefaultCache,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultConfig (for a Config built in
+// Go; the loader decodes the YAML over DefaultConfig). MaxRetries and
+// Cache, whose zero means something (no retries, no cache), are left as
+// they are. The API key is not read from the environment here but in New,
+// so a printed config holds no secret.
 func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	if c.Provider == "" {
-		c.Provider = DefaultProvider
+		c.Provider = d.Provider
 	}
 	if c.Dim == 0 && c.Provider == ProviderLexical {
 		c.Dim = DefaultDim
 	}
-	c.BatchSize = orDefault(c.BatchSize, DefaultBatchSize)
-	c.Concurrency = orDefault(c.Concurrency, DefaultConcurrency)
-	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
-	if c.MaxRetries == nil {
-		n := DefaultMaxRetries
-		c.MaxRetries = &n
-	}
-	if c.Cache == nil {
-		b := DefaultCache
-		c.Cache = &b
-	}
+	c.BatchSize = orDefault(c.BatchSize, d.BatchSize)
+	c.Concurrency = orDefault(c.Concurrency, d.Concurrency)
+	c.Timeout = orDefault(c.Timeout, d.Timeout)
 	return c
 }
 
-// CacheEnabled reports whether the ClickHouse cache is on (unset is on).
-func (c Config) CacheEnabled() bool { return c.Cache == nil || *c.Cache }
+// CacheEnabled reports whether the ClickHouse cache is on.
+func (c Config) CacheEnabled() bool { return c.Cache }
 
-// Validate reports every invalid field, naming its YAML key under
-// "embeddings.". Zero counts and durations are valid: they take the defaults.
+// Validate names every bad key relative to the section and the value
+// given; the loader adds "embeddings.". Zero counts and durations are
+// valid: they take the defaults.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
@@ -108,30 +123,30 @@ func (c Config) Validate() error {
 	case "", ProviderLexical:
 	case ProviderOpenAI:
 		if c.BaseURL == "" {
-			bad("embeddings.base_url is required for provider openai (the server's root, e.g. http://localhost:8000)")
+			bad("base_url is required for provider openai (the server's root, e.g. http://localhost:8000), got \"\"")
 		} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			bad("embeddings.base_url must be an http(s) URL with a host, got %q", c.BaseURL)
+			bad("base_url must be an http(s) URL with a host, got %q", c.BaseURL)
 		}
 		if c.Model == "" {
-			bad("embeddings.model is required for provider openai (e.g. text-embedding-3-small)")
+			bad("model is required for provider openai (e.g. text-embedding-3-small), got \"\"")
 		}
 	default:
-		bad("embeddings.provider must be %q or %q, got %q", ProviderLexical, ProviderOpenAI, c.Provider)
+		bad("provider must be %q or %q, got %q", ProviderLexical, ProviderOpenAI, c.Provider)
 	}
 	if c.Dim < 0 {
-		bad("embeddings.dim must be > 0 (0 takes the default), got %d", c.Dim)
+		bad("dim must be > 0 (0 takes the default), got %d", c.Dim)
 	}
 	if c.BatchSize < 0 {
-		bad("embeddings.batch_size must be > 0 (0 takes %d), got %d", DefaultBatchSize, c.BatchSize)
+		bad("batch_size must be > 0 (0 takes %d), got %d", DefaultBatchSize, c.BatchSize)
 	}
 	if c.Concurrency < 0 {
-		bad("embeddings.concurrency must be > 0 (0 takes %d), got %d", DefaultConcurrency, c.Concurrency)
+		bad("concurrency must be > 0 (0 takes %d), got %d", DefaultConcurrency, c.Concurrency)
 	}
 	if c.Timeout < 0 {
-		bad("embeddings.timeout must be > 0 (0 takes %v), got %v", DefaultTimeout, c.Timeout)
+		bad("timeout must be > 0 (0 takes %v), got %v", DefaultTimeout, c.Timeout)
 	}
-	if c.MaxRetries != nil && *c.MaxRetries < 0 {
-		bad("embeddings.max_retries must be >= 0, got %d", *c.MaxRetries)
+	if c.MaxRetries < 0 {
+		bad("max_retries must be >= 0, got %d", c.MaxRetries)
 	}
 	return errors.Join(errs...)
 }
@@ -139,7 +154,7 @@ func (c Config) Validate() error {
 // New builds the configured embedder: the provider, behind the ClickHouse
 // cache when cache is on (conn is then required; the embeddings table is
 // schemas.Migrate's), with metrics registered on reg (nil: none). The API
-// key, when not in cfg, is read from CHAINWATCH_EMBEDDINGS_API_KEY.
+// key, when not in cfg.APIKey, is read from the variable api_key_env names.
 func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (Embedder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -158,13 +173,13 @@ func New(cfg Config, conn driver.Conn, reg prometheus.Registerer) (Embedder, err
 		e = NewLexical(cfg.Dim, cfg.Seed)
 	case ProviderOpenAI:
 		key := cfg.APIKey
-		if key == "" {
-			key = os.Getenv(EnvAPIKey)
+		if key == "" && cfg.APIKeyEnv != "" {
+			key = os.Getenv(cfg.APIKeyEnv)
 		}
 		o, err := NewOpenAI(OpenAIConfig{
 			BaseURL: cfg.BaseURL, Model: cfg.Model, APIKey: key, Dim: cfg.Dim,
 			BatchSize: cfg.BatchSize, Concurrency: cfg.Concurrency, Timeout: cfg.Timeout,
-			MaxRetries: *cfg.MaxRetries, Metrics: m,
+			MaxRetries: cfg.MaxRetries, Metrics: m,
 		})
 		if err != nil {
 			return nil, err

@@ -14,9 +14,6 @@ import (
 	"github.com/chainwatch/chainwatch/openai/openaitest"
 )
 
-func intp(n int) *int    { return &n }
-func boolp(b bool) *bool { return &b }
-
 func TestConfigValidate(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -25,11 +22,11 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"zero is the lexical default", embedding.Config{}, nil},
 		{"openai", embedding.Config{Provider: "openai", BaseURL: "http://gw:8000", Model: "bge"}, nil},
-		{"openai without base_url", embedding.Config{Provider: "openai", Model: "bge"}, []string{"embeddings.base_url is required for provider openai"}},
-		{"openai bad url and no model", embedding.Config{Provider: "openai", BaseURL: "gw:8000"}, []string{"embeddings.base_url must be an http(s) URL", "embeddings.model is required"}},
-		{"unknown provider", embedding.Config{Provider: "bert"}, []string{`embeddings.provider must be "lexical" or "openai", got "bert"`}},
-		{"negatives", embedding.Config{Dim: -1, BatchSize: -1, Concurrency: -2, Timeout: -time.Second, MaxRetries: intp(-1)},
-			[]string{"embeddings.dim", "embeddings.batch_size", "embeddings.concurrency", "embeddings.timeout", "embeddings.max_retries"}},
+		{"openai without base_url", embedding.Config{Provider: "openai", Model: "bge"}, []string{"base_url is required for provider openai"}},
+		{"openai bad url and no model", embedding.Config{Provider: "openai", BaseURL: "gw:8000"}, []string{"base_url must be an http(s) URL", "model is required"}},
+		{"unknown provider", embedding.Config{Provider: "bert"}, []string{`provider must be "lexical" or "openai", got "bert"`}},
+		{"negatives", embedding.Config{Dim: -1, BatchSize: -1, Concurrency: -2, Timeout: -time.Second, MaxRetries: -1},
+			[]string{"dim must be > 0 (0 takes the default), got -1", "batch_size must be > 0", "concurrency must be > 0", "timeout must be > 0", "max_retries must be >= 0, got -1"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -58,12 +55,12 @@ func TestConfigYAMLAndDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg = cfg.WithDefaults()
-	if cfg.BatchSize != 16 || cfg.Timeout != 5*time.Second || *cfg.MaxRetries != 0 || cfg.CacheEnabled() ||
+	if cfg.BatchSize != 16 || cfg.Timeout != 5*time.Second || cfg.MaxRetries != 0 || cfg.CacheEnabled() ||
 		cfg.Concurrency != embedding.DefaultConcurrency {
 		t.Fatalf("decoded %+v", cfg)
 	}
-	d := embedding.Config{}.WithDefaults()
-	if d.Provider != embedding.ProviderLexical || d.Dim != embedding.DefaultDim || *d.MaxRetries != embedding.DefaultMaxRetries || !d.CacheEnabled() {
+	d := embedding.DefaultConfig().WithDefaults()
+	if d.Provider != embedding.ProviderLexical || d.Dim != embedding.DefaultDim || d.MaxRetries != embedding.DefaultMaxRetries || !d.CacheEnabled() {
 		t.Fatalf("defaults %+v", d)
 	}
 }
@@ -71,13 +68,13 @@ func TestConfigYAMLAndDefaults(t *testing.T) {
 func TestNew(t *testing.T) {
 	ctx := context.Background()
 	t.Run("cache needs a connection", func(t *testing.T) {
-		_, err := embedding.New(embedding.Config{}, nil, nil)
+		_, err := embedding.New(embedding.DefaultConfig(), nil, nil)
 		if err == nil || !strings.Contains(err.Error(), "embeddings.cache") {
 			t.Fatalf("want an error naming embeddings.cache, got %v", err)
 		}
 	})
 	t.Run("lexical without cache", func(t *testing.T) {
-		e, err := embedding.New(embedding.Config{Dim: 16, Seed: 3, Cache: boolp(false)}, nil, nil)
+		e, err := embedding.New(embedding.Config{Dim: 16, Seed: 3, Cache: false}, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +86,7 @@ func TestNew(t *testing.T) {
 		t.Setenv(embedding.EnvAPIKey, "from-env")
 		srv := openaitest.NewServer(t, openaitest.WithAPIKey("from-env"), openaitest.WithDim(4))
 		reg := prometheus.NewRegistry()
-		cfg := embedding.Config{Provider: "openai", BaseURL: srv.Root, Model: "bge", MaxRetries: intp(0)}
+		cfg := embedding.Config{Provider: "openai", BaseURL: srv.Root, Model: "bge", APIKeyEnv: embedding.EnvAPIKey, MaxRetries: 0, Cache: true}
 		e, err := embedding.New(cfg, migrated(t), reg)
 		if err != nil {
 			t.Fatal(err)

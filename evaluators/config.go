@@ -70,45 +70,45 @@ func DefaultJudgeConfig() JudgeConfig {
 	}
 }
 
-// Validate reports every invalid field, each message naming its YAML key
-// under "judge.".
+// Validate names every bad key relative to the judge block and the value
+// given; the evaluator section adds "judge." and the loader "evaluator.".
 func (c JudgeConfig) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.Model == "" {
-		bad("judge.model must be set (the judge model's name, e.g. gpt-4o-mini)")
+		bad("model must be set (the judge model's name, e.g. gpt-4o-mini), got \"\"")
 	}
 	if c.BaseURL == "" {
-		bad("judge.base_url must be set (an OpenAI-compatible API root, e.g. http://localhost:8000/v1)")
+		bad("base_url must be set (an OpenAI-compatible API root, e.g. http://localhost:8000/v1), got \"\"")
 	} else if u, err := url.Parse(c.BaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("judge.base_url must be an http(s) URL with a host, got %q", c.BaseURL)
+		bad("base_url must be an http(s) URL with a host, got %q", c.BaseURL)
 	}
 	if c.Timeout <= 0 {
-		bad("judge.timeout must be > 0, got %v", c.Timeout)
+		bad("timeout must be > 0, got %v", c.Timeout)
 	}
 	if c.MaxRetries < 0 {
-		bad("judge.max_retries must be >= 0, got %d", c.MaxRetries)
+		bad("max_retries must be >= 0, got %d", c.MaxRetries)
 	}
 	if c.ParseRetries < 0 {
-		bad("judge.parse_retries must be >= 0, got %d", c.ParseRetries)
+		bad("parse_retries must be >= 0, got %d", c.ParseRetries)
 	}
 	if c.Concurrency < 1 {
-		bad("judge.concurrency must be >= 1, got %d", c.Concurrency)
+		bad("concurrency must be >= 1, got %d", c.Concurrency)
 	}
 	if c.TokensPerHour < 0 {
-		bad("judge.tokens_per_hour must be >= 0 (0 is unlimited), got %d", c.TokensPerHour)
+		bad("tokens_per_hour must be >= 0 (0 is unlimited), got %d", c.TokensPerHour)
 	}
 	if c.CacheSize < 0 {
-		bad("judge.cache_size must be >= 0 (0 disables the cache), got %d", c.CacheSize)
+		bad("cache_size must be >= 0 (0 disables the cache), got %d", c.CacheSize)
 	}
 	if c.MaxTokens < 0 {
-		bad("judge.max_tokens must be >= 0 (0 is the server's default), got %d", c.MaxTokens)
+		bad("max_tokens must be >= 0 (0 is the server's default), got %d", c.MaxTokens)
 	}
 	if c.InputUSDPerMTok < 0 {
-		bad("judge.input_usd_per_mtok must be >= 0, got %v", c.InputUSDPerMTok)
+		bad("input_usd_per_mtok must be >= 0, got %v", c.InputUSDPerMTok)
 	}
 	if c.OutputUSDPerMTok < 0 {
-		bad("judge.output_usd_per_mtok must be >= 0, got %v", c.OutputUSDPerMTok)
+		bad("output_usd_per_mtok must be >= 0, got %v", c.OutputUSDPerMTok)
 	}
 	return errors.Join(errs...)
 }

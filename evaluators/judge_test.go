@@ -521,13 +521,13 @@ func TestJudgeConfigValidate(t *testing.T) {
 		mod  func(*evaluators.JudgeConfig)
 		want string
 	}{
-		{"model", func(c *evaluators.JudgeConfig) { c.Model = "" }, "judge.model"},
-		{"base_url", func(c *evaluators.JudgeConfig) { c.BaseURL = "localhost:8000" }, "judge.base_url"},
-		{"timeout", func(c *evaluators.JudgeConfig) { c.Timeout = 0 }, "judge.timeout"},
-		{"max_retries", func(c *evaluators.JudgeConfig) { c.MaxRetries = -1 }, "judge.max_retries"},
-		{"concurrency", func(c *evaluators.JudgeConfig) { c.Concurrency = 0 }, "judge.concurrency"},
-		{"tokens_per_hour", func(c *evaluators.JudgeConfig) { c.TokensPerHour = -5 }, "judge.tokens_per_hour"},
-		{"cache_size", func(c *evaluators.JudgeConfig) { c.CacheSize = -1 }, "judge.cache_size"},
+		{"model", func(c *evaluators.JudgeConfig) { c.Model = "" }, "model must be set"},
+		{"base_url", func(c *evaluators.JudgeConfig) { c.BaseURL = "localhost:8000" }, "base_url must be an http(s) URL with a host, got \"localhost:8000\""},
+		{"timeout", func(c *evaluators.JudgeConfig) { c.Timeout = 0 }, "timeout must be > 0, got 0s"},
+		{"max_retries", func(c *evaluators.JudgeConfig) { c.MaxRetries = -1 }, "max_retries must be >= 0, got -1"},
+		{"concurrency", func(c *evaluators.JudgeConfig) { c.Concurrency = 0 }, "concurrency must be >= 1, got 0"},
+		{"tokens_per_hour", func(c *evaluators.JudgeConfig) { c.TokensPerHour = -5 }, "tokens_per_hour must be >= 0 (0 is unlimited), got -5"},
+		{"cache_size", func(c *evaluators.JudgeConfig) { c.CacheSize = -1 }, "cache_size must be >= 0 (0 disables the cache), got -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

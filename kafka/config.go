@@ -20,6 +20,10 @@ const (
 	DefaultProduceTimeout   = 10 * time.Second
 	DefaultMaxBufferedBytes = 256 << 20
 	DefaultMaxRecordBytes   = 16 << 20
+	DefaultCompression      = "lz4"
+	// DefaultRetentionHeadroom: the collector answers 503 while unstored
+	// records fill half of a partition's retention.
+	DefaultRetentionHeadroom = 0.5
 )
 
 // Topics names the Kafka topics chainwatch uses.
@@ -54,75 +58,98 @@ type Config struct {
 	RetentionHeadroom float64 `yaml:"retention_headroom"`
 }
 
-// WithDefaults fills zero fields.
+// DefaultConfig is the kafka section's defaults: no brokers (the embedded
+// broker), chainwatch's topic names, lz4.
+func DefaultConfig() Config {
+	return Config{
+		Topics: Topics{
+			Spans:      DefaultSpansTopic,
+			Feedback:   DefaultFeedbackTopic,
+			Scores:     DefaultScoresTopic,
+			DeadLetter: DefaultDeadLetterTopic,
+		},
+		Partitions:        DefaultPartitions,
+		ReplicationFactor: -1,
+		ProduceTimeout:    DefaultProduceTimeout,
+		MaxBufferedBytes:  DefaultMaxBufferedBytes,
+		MaxRecordBytes:    DefaultMaxRecordBytes,
+		Compression:       DefaultCompression,
+		RetentionHeadroom: DefaultRetentionHeadroom,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultConfig (for a Config built in
+// Go; the loader decodes the YAML over DefaultConfig).
 func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	if c.Topics.Spans == "" {
-		c.Topics.Spans = DefaultSpansTopic
+		c.Topics.Spans = d.Topics.Spans
 	}
 	if c.Topics.Feedback == "" {
-		c.Topics.Feedback = DefaultFeedbackTopic
+		c.Topics.Feedback = d.Topics.Feedback
 	}
 	if c.Topics.Scores == "" {
-		c.Topics.Scores = DefaultScoresTopic
+		c.Topics.Scores = d.Topics.Scores
 	}
 	if c.Topics.DeadLetter == "" {
-		c.Topics.DeadLetter = DefaultDeadLetterTopic
+		c.Topics.DeadLetter = d.Topics.DeadLetter
 	}
 	if c.Partitions == 0 {
-		c.Partitions = DefaultPartitions
+		c.Partitions = d.Partitions
 	}
 	if c.ReplicationFactor == 0 {
-		c.ReplicationFactor = -1
+		c.ReplicationFactor = d.ReplicationFactor
 	}
 	if c.ProduceTimeout == 0 {
-		c.ProduceTimeout = DefaultProduceTimeout
+		c.ProduceTimeout = d.ProduceTimeout
 	}
 	if c.MaxBufferedBytes == 0 {
-		c.MaxBufferedBytes = DefaultMaxBufferedBytes
+		c.MaxBufferedBytes = d.MaxBufferedBytes
 	}
 	if c.MaxRecordBytes == 0 {
-		c.MaxRecordBytes = DefaultMaxRecordBytes
+		c.MaxRecordBytes = d.MaxRecordBytes
 	}
 	if c.Compression == "" {
-		c.Compression = "lz4"
+		c.Compression = d.Compression
 	}
 	return c
 }
 
-// Validate names the bad YAML key.
+// Validate names the bad key relative to the section ("partitions must be
+// > 0, got -3") and the value given; the loader adds "kafka.".
 func (c Config) Validate() error {
 	var errs []error
 	if c.Partitions < 0 {
-		errs = append(errs, errors.New("kafka.partitions must be > 0"))
+		errs = append(errs, fmt.Errorf("partitions must be > 0, got %d", c.Partitions))
 	}
 	if c.ProduceTimeout < 0 {
-		errs = append(errs, errors.New("kafka.produce_timeout must be > 0"))
+		errs = append(errs, fmt.Errorf("produce_timeout must be > 0, got %v", c.ProduceTimeout))
 	}
 	if c.MaxBufferedBytes < 0 {
-		errs = append(errs, errors.New("kafka.max_buffered_bytes must be > 0"))
+		errs = append(errs, fmt.Errorf("max_buffered_bytes must be > 0, got %d", c.MaxBufferedBytes))
 	}
 	if c.MaxRecordBytes < 0 {
-		errs = append(errs, errors.New("kafka.max_record_bytes must be > 0"))
+		errs = append(errs, fmt.Errorf("max_record_bytes must be > 0, got %d", c.MaxRecordBytes))
 	}
 	if c.MaxRecordBytes > 0 && c.MaxBufferedBytes > 0 && c.MaxRecordBytes > c.MaxBufferedBytes {
-		errs = append(errs, fmt.Errorf("kafka.max_record_bytes (%d) must be <= kafka.max_buffered_bytes (%d): a record of the largest allowed size could never be buffered", c.MaxRecordBytes, c.MaxBufferedBytes))
+		errs = append(errs, fmt.Errorf("max_record_bytes must be <= max_buffered_bytes (%d), got %d: a record of the largest allowed size could never be buffered", c.MaxBufferedBytes, c.MaxRecordBytes))
 	}
 	if c.RetentionHeadroom != -1 && (c.RetentionHeadroom < 0 || c.RetentionHeadroom >= 1) {
-		errs = append(errs, fmt.Errorf("kafka.retention_headroom must be in (0, 1), or -1 for off; got %v", c.RetentionHeadroom))
+		errs = append(errs, fmt.Errorf("retention_headroom must be in (0, 1), or -1 for off; got %v", c.RetentionHeadroom))
 	}
 	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
-		errs = append(errs, errors.New("kafka.topic_retention and kafka.topic_retention_bytes must be >= 0"))
+		errs = append(errs, fmt.Errorf("topic_retention and topic_retention_bytes must be >= 0, got %v and %d", c.TopicRetention, c.TopicRetentionBytes))
 	}
 	switch c.Compression {
 	case "", "none", "gzip", "snappy", "lz4", "zstd":
 	default:
-		errs = append(errs, fmt.Errorf("kafka.compression must be one of none, gzip, snappy, lz4, zstd; got %q", c.Compression))
+		errs = append(errs, fmt.Errorf("compression must be one of none, gzip, snappy, lz4, zstd; got %q", c.Compression))
 	}
 	t := c.Topics
 	seen := map[string]bool{}
 	for _, name := range []string{t.Spans, t.Feedback, t.Scores, t.DeadLetter} {
 		if name != "" && seen[name] {
-			errs = append(errs, errors.New("kafka.topics: spans, feedback, scores and dead_letter must be distinct"))
+			errs = append(errs, fmt.Errorf("topics: spans, feedback, scores and dead_letter must be distinct, got %q twice", name))
 			break
 		}
 		seen[name] = true

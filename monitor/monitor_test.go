@@ -20,6 +20,7 @@ import (
 	"github.com/chainwatch/chainwatch/detectors/tokenize"
 	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/internal/config"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
@@ -135,7 +136,7 @@ func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, n
 func newSink(t *testing.T, am *amtest.Server) *sinks.Alertmanager {
 	t.Helper()
 	s, err := sinks.NewAlertmanager(sinks.Config{Alertmanager: sinks.AlertmanagerConfig{URLs: []string{am.URL()}},
-		BackoffInitial: 200 * time.Millisecond, BackoffMax: 2 * time.Second, Timeout: 2 * time.Second}, prometheus.NewRegistry(), quietLog())
+		Retry: config.Retry{Initial: 200 * time.Millisecond, Max: 2 * time.Second}, Timeout: 2 * time.Second}, prometheus.NewRegistry(), quietLog())
 	if err != nil {
 		t.Fatal(err)
 	}

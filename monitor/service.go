@@ -39,45 +39,60 @@ type WorkerConfig struct {
 	Tokenizer              string `yaml:"tokenizer"`               // cl100k_base (default) or o200k_base
 }
 
-// WithDefaults fills zero fields.
+// DefaultWorkerConfig is the worker section's defaults.
+func DefaultWorkerConfig() WorkerConfig {
+	return WorkerConfig{
+		Settle:                 DefaultSettle,
+		Concurrency:            DefaultConcurrency,
+		Group:                  DefaultGroup,
+		CoordinationTopic:      DefaultCoordinationTopic,
+		CoordinationPartitions: DefaultCoordinationPartitions,
+		Tokenizer:              DefaultTokenizer,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultWorkerConfig (for a config
+// built in Go; the loader decodes the YAML over DefaultWorkerConfig).
 func (c WorkerConfig) WithDefaults() WorkerConfig {
+	d := DefaultWorkerConfig()
 	if c.Settle == 0 {
-		c.Settle = DefaultSettle
+		c.Settle = d.Settle
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = DefaultConcurrency
+		c.Concurrency = d.Concurrency
 	}
 	if c.Group == "" {
-		c.Group = DefaultGroup
+		c.Group = d.Group
 	}
 	if c.CoordinationTopic == "" {
-		c.CoordinationTopic = DefaultCoordinationTopic
+		c.CoordinationTopic = d.CoordinationTopic
 	}
 	if c.CoordinationPartitions == 0 {
-		c.CoordinationPartitions = DefaultCoordinationPartitions
+		c.CoordinationPartitions = d.CoordinationPartitions
 	}
 	if c.Tokenizer == "" {
-		c.Tokenizer = DefaultTokenizer
+		c.Tokenizer = d.Tokenizer
 	}
 	return c
 }
 
-// Validate names the bad key.
+// Validate names the bad key relative to the section and the value given;
+// the loader adds "worker.".
 func (c WorkerConfig) Validate() error {
 	var errs []error
 	if c.Settle < 0 {
-		errs = append(errs, fmt.Errorf("worker.settle must be ≥ 0, got %v", c.Settle))
+		errs = append(errs, fmt.Errorf("settle must be ≥ 0, got %v", c.Settle))
 	}
 	if c.Concurrency < 0 {
-		errs = append(errs, fmt.Errorf("worker.concurrency must be > 0, got %d", c.Concurrency))
+		errs = append(errs, fmt.Errorf("concurrency must be > 0, got %d", c.Concurrency))
 	}
 	if c.CoordinationPartitions < 0 {
-		errs = append(errs, fmt.Errorf("worker.coordination_partitions must be > 0, got %d", c.CoordinationPartitions))
+		errs = append(errs, fmt.Errorf("coordination_partitions must be > 0, got %d", c.CoordinationPartitions))
 	}
 	switch c.Tokenizer {
 	case "", "cl100k_base", "o200k_base":
 	default:
-		errs = append(errs, fmt.Errorf("worker.tokenizer must be cl100k_base or o200k_base, got %q", c.Tokenizer))
+		errs = append(errs, fmt.Errorf("tokenizer must be cl100k_base or o200k_base, got %q", c.Tokenizer))
 	}
 	return errors.Join(errs...)
 }

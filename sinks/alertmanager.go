@@ -22,8 +22,8 @@ const AlertsPath = "/api/v2/alerts"
 // batches of up to alerting.max_batch with a per-request timeout. While an
 // Alertmanager is unreachable or answers 408, 425, 429 or 5xx (but 501 and
 // 505), the batch is
-// retried with exponential backoff (alerting.backoff_initial doubling up to
-// alerting.backoff_max, or Retry-After if longer) and nothing is dropped —
+// retried with exponential backoff (alerting.retry.initial doubling up to
+// alerting.retry.max, or Retry-After if longer) and nothing is dropped —
 // unless the queue is full: then the OLDEST alert is dropped to make room
 // for the new one and counted in
 // chainwatch_alerts_dropped_total{reason="queue_full"}, as Prometheus'

@@ -7,20 +7,23 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/chainwatch/chainwatch/internal/config"
 )
 
 // Defaults for the zero values of Config.
 const (
-	DefaultTimeout        = 10 * time.Second // per HTTP request
-	DefaultQueueCapacity  = 10000            // alerts per destination
-	DefaultMaxBatch       = 64               // alerts per request, as Prometheus' notifier
-	DefaultBackoffInitial = 1 * time.Second  // first retry delay
-	DefaultBackoffMax     = 30 * time.Second // retry delays double up to this
+	DefaultTimeout       = 10 * time.Second // per HTTP request
+	DefaultQueueCapacity = 10000            // alerts per destination
+	DefaultMaxBatch      = 64               // alerts per request, as Prometheus' notifier
+	DefaultRetryInitial  = 1 * time.Second  // first retry delay
+	DefaultRetryMax      = 30 * time.Second // retry delays double up to this
 )
 
 // Config is the `alerting:` section of chainwatch's configuration. The
-// delivery settings (timeout, queue, batch, backoff) apply to every sink;
-// zero values mean the defaults above.
+// delivery settings (timeout, queue, batch, retry) apply to every sink;
+// DefaultConfig holds their defaults, and zero values in a Config built in
+// Go take them too (WithDefaults).
 type Config struct {
 	Alertmanager AlertmanagerConfig `yaml:"alertmanager"`
 	Webhook      WebhookConfig      `yaml:"webhook"`
@@ -32,10 +35,10 @@ type Config struct {
 	QueueCapacity int `yaml:"queue_capacity"`
 	// MaxBatch is the most alerts posted in one request.
 	MaxBatch int `yaml:"max_batch"`
-	// BackoffInitial is the delay before the first retry; it doubles on
-	// every failure up to BackoffMax and resets after a success.
-	BackoffInitial time.Duration `yaml:"backoff_initial"`
-	BackoffMax     time.Duration `yaml:"backoff_max"`
+	// Retry is the backoff of a failed delivery: retry.initial before the
+	// first retry, doubling on every failure up to retry.max, reset after a
+	// success.
+	Retry config.Retry `yaml:"retry"`
 }
 
 // AlertmanagerConfig names the Alertmanagers to post to. Every alert goes to
@@ -54,50 +57,63 @@ type WebhookConfig struct {
 	Headers map[string]string `yaml:"headers"`
 }
 
-// WithDefaults returns c with zero values replaced by the defaults.
+// DefaultConfig is the alerting section's defaults: no destinations.
+func DefaultConfig() Config {
+	return Config{
+		Timeout:       DefaultTimeout,
+		QueueCapacity: DefaultQueueCapacity,
+		MaxBatch:      DefaultMaxBatch,
+		Retry:         config.Retry{Initial: DefaultRetryInitial, Max: DefaultRetryMax},
+	}
+}
+
+// WithDefaults fills zero fields from DefaultConfig (for a Config built in
+// Go; the loader decodes the YAML over DefaultConfig).
 func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
+		c.Timeout = d.Timeout
 	}
 	if c.QueueCapacity == 0 {
-		c.QueueCapacity = DefaultQueueCapacity
+		c.QueueCapacity = d.QueueCapacity
 	}
 	if c.MaxBatch == 0 {
-		c.MaxBatch = DefaultMaxBatch
+		c.MaxBatch = d.MaxBatch
 	}
-	if c.BackoffMax == 0 {
-		c.BackoffMax = DefaultBackoffMax
+	if c.Retry.Max == 0 {
+		c.Retry.Max = d.Retry.Max
 	}
-	if c.BackoffInitial == 0 {
-		c.BackoffInitial = min(DefaultBackoffInitial, c.BackoffMax)
+	if c.Retry.Initial == 0 {
+		c.Retry.Initial = min(d.Retry.Initial, c.Retry.Max)
 	}
 	return c
 }
 
-// Validate reports every bad key by its YAML name under `alerting.`.
+// Validate names every bad key relative to the section and the value
+// given; the loader adds "alerting.". Zero values take the defaults.
 func (c Config) Validate() error {
 	var errs []error
 	for i, u := range c.Alertmanager.URLs {
-		key := fmt.Sprintf("alerting.alertmanager.urls[%d]", i)
+		key := fmt.Sprintf("alertmanager.urls[%d]", i)
 		if err := checkURL(u); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", key, err))
 		} else if j := slices.Index(c.Alertmanager.URLs[:i], u); j >= 0 {
-			errs = append(errs, fmt.Errorf("%s: duplicate of alerting.alertmanager.urls[%d]", key, j))
+			errs = append(errs, fmt.Errorf("%s: duplicate of alertmanager.urls[%d], got %q twice", key, j, u))
 		}
 	}
 	if c.Webhook.URL != "" {
 		if err := checkURL(c.Webhook.URL); err != nil {
-			errs = append(errs, fmt.Errorf("alerting.webhook.url: %w", err))
+			errs = append(errs, fmt.Errorf("webhook.url: %w", err))
 		}
 	} else if len(c.Webhook.Headers) > 0 {
-		errs = append(errs, errors.New("alerting.webhook.headers is set but alerting.webhook.url is empty"))
+		errs = append(errs, errors.New("webhook.headers is set but webhook.url is empty"))
 	}
 	for _, name := range sortedKeys(c.Webhook.Headers) {
 		if !validHeaderName(name) {
-			errs = append(errs, fmt.Errorf("alerting.webhook.headers[%q]: not a valid HTTP header name", name))
+			errs = append(errs, fmt.Errorf("webhook.headers[%q]: not a valid HTTP header name", name))
 		}
 		if strings.ContainsAny(c.Webhook.Headers[name], "\r\n") {
-			errs = append(errs, fmt.Errorf("alerting.webhook.headers[%q]: value must not contain a line break", name))
+			errs = append(errs, fmt.Errorf("webhook.headers[%q]: value must not contain a line break", name))
 		}
 	}
 	positive := func(key string, bad bool, got any, def any) {
@@ -105,14 +121,10 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s must be > 0 (or unset for the default %v), got %v", key, def, got))
 		}
 	}
-	positive("alerting.timeout", c.Timeout < 0, c.Timeout, DefaultTimeout)
-	positive("alerting.queue_capacity", c.QueueCapacity < 0, c.QueueCapacity, DefaultQueueCapacity)
-	positive("alerting.max_batch", c.MaxBatch < 0, c.MaxBatch, DefaultMaxBatch)
-	positive("alerting.backoff_initial", c.BackoffInitial < 0, c.BackoffInitial, DefaultBackoffInitial)
-	positive("alerting.backoff_max", c.BackoffMax < 0, c.BackoffMax, DefaultBackoffMax)
-	if c.BackoffInitial > 0 && c.BackoffMax > 0 && c.BackoffInitial > c.BackoffMax {
-		errs = append(errs, fmt.Errorf("alerting.backoff_initial (%v) must not exceed alerting.backoff_max (%v)", c.BackoffInitial, c.BackoffMax))
-	}
+	positive("timeout", c.Timeout < 0, c.Timeout, DefaultTimeout)
+	positive("queue_capacity", c.QueueCapacity < 0, c.QueueCapacity, DefaultQueueCapacity)
+	positive("max_batch", c.MaxBatch < 0, c.MaxBatch, DefaultMaxBatch)
+	errs = append(errs, c.WithDefaults().Retry.Validate())
 	return errors.Join(errs...)
 }
 

@@ -340,15 +340,15 @@ func (l *lane) dropAll(reason string) int {
 }
 
 // run delivers batches until ctx ends, retrying a batch through
-// backoff.Policy (alerting.backoff_initial doubling up to
-// alerting.backoff_max, no jitter, no bound on attempts; a longer
-// Retry-After is honoured up to backoff_max) while the target is
+// backoff.Policy (alerting.retry.initial doubling up to
+// alerting.retry.max, no jitter, no bound on attempts; a longer
+// Retry-After is honoured up to retry.max) while the target is
 // unreachable or answers backoff.RetryableStatus. Each attempt takes the
 // queue's head anew, so updates coalesced while waiting are what is sent;
 // the backoff starts over after a success.
 func (l *lane) run(ctx context.Context) {
 	defer l.d.wg.Done()
-	policy := backoff.Policy{Initial: l.d.cfg.BackoffInitial, Max: l.d.cfg.BackoffMax}
+	policy := backoff.Policy{Initial: l.d.cfg.Retry.Initial, Max: l.d.cfg.Retry.Max}
 	for ctx.Err() == nil {
 		failures, n := 0, 0
 		err := policy.RetryNotify(ctx, func(ctx context.Context) error {

@@ -15,13 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/chainwatch/chainwatch/internal/config"
 	"github.com/chainwatch/chainwatch/sinks"
 )
 
 // fast is a delivery config for tests: short backoff, short timeout.
 func fast(c sinks.Config) sinks.Config {
-	c.BackoffInitial = 50 * time.Millisecond
-	c.BackoffMax = 200 * time.Millisecond
+	c.Retry.Initial = 50 * time.Millisecond
+	c.Retry.Max = 200 * time.Millisecond
 	c.Timeout = 2 * time.Second
 	return c
 }
@@ -439,25 +440,25 @@ func TestConfigValidate(t *testing.T) {
 		{"full", sinks.Config{
 			Alertmanager: sinks.AlertmanagerConfig{URLs: []string{"http://am-0:9093", "https://am-1/prefix"}},
 			Webhook:      sinks.WebhookConfig{URL: "https://hooks.example/x", Headers: map[string]string{"Authorization": "Bearer x"}},
-			Timeout:      time.Second, QueueCapacity: 5, MaxBatch: 2, BackoffInitial: time.Second, BackoffMax: time.Second,
+			Timeout:      time.Second, QueueCapacity: 5, MaxBatch: 2, Retry: config.Retry{Initial: time.Second, Max: time.Second},
 		}, nil},
 		{"bad urls", sinks.Config{Alertmanager: sinks.AlertmanagerConfig{URLs: []string{"http://ok:9093", "http://[::1", "ftp://x", "http://ok:9093", "/path"}}}, []string{
-			"alerting.alertmanager.urls[1]: parse error",
-			`alerting.alertmanager.urls[2]: scheme must be http or https, got "ftp"`,
-			"alerting.alertmanager.urls[3]: duplicate of alerting.alertmanager.urls[0]",
-			"alerting.alertmanager.urls[4]: scheme must be http or https",
+			"alertmanager.urls[1]: parse error",
+			`alertmanager.urls[2]: scheme must be http or https, got "ftp"`,
+			`alertmanager.urls[3]: duplicate of alertmanager.urls[0], got "http://ok:9093" twice`,
+			"alertmanager.urls[4]: scheme must be http or https",
 		}},
-		{"negatives", sinks.Config{Timeout: -1, QueueCapacity: -1, MaxBatch: -5, BackoffInitial: -1, BackoffMax: -1}, []string{
-			"alerting.timeout must be > 0", "alerting.queue_capacity must be > 0", "alerting.max_batch must be > 0",
-			"alerting.backoff_initial must be > 0", "alerting.backoff_max must be > 0",
+		{"negatives", sinks.Config{Timeout: -1, QueueCapacity: -1, MaxBatch: -5, Retry: config.Retry{Initial: -1, Max: -1}}, []string{
+			"timeout must be > 0", "queue_capacity must be > 0", "max_batch must be > 0",
+			"retry.initial must be > 0, got -1ns", "retry.max must be > 0, got -1ns",
 		}},
-		{"backoff order", sinks.Config{BackoffInitial: time.Minute, BackoffMax: time.Second}, []string{"alerting.backoff_initial (1m0s) must not exceed alerting.backoff_max (1s)"}},
+		{"retry order", sinks.Config{Retry: config.Retry{Initial: time.Minute, Max: time.Second}}, []string{"retry.initial must be <= retry.max, got initial 1m0s and max 1s"}},
 		{"webhook", sinks.Config{Webhook: sinks.WebhookConfig{URL: "hooks.example", Headers: map[string]string{"Bad Header": "x", "X-Ok": "a\nb"}}}, []string{
-			"alerting.webhook.url: scheme must be http or https",
-			`alerting.webhook.headers["Bad Header"]: not a valid HTTP header name`,
-			`alerting.webhook.headers["X-Ok"]: value must not contain a line break`,
+			"webhook.url: scheme must be http or https",
+			`webhook.headers["Bad Header"]: not a valid HTTP header name`,
+			`webhook.headers["X-Ok"]: value must not contain a line break`,
 		}},
-		{"headers without url", sinks.Config{Webhook: sinks.WebhookConfig{Headers: map[string]string{"A": "b"}}}, []string{"alerting.webhook.headers is set but alerting.webhook.url is empty"}},
+		{"headers without url", sinks.Config{Webhook: sinks.WebhookConfig{Headers: map[string]string{"A": "b"}}}, []string{"webhook.headers is set but webhook.url is empty"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.cfg.Validate()
@@ -498,8 +499,7 @@ webhook:
 timeout: 5s
 queue_capacity: 100
 max_batch: 10
-backoff_initial: 500ms
-backoff_max: 1m
+retry: {initial: 500ms, max: 1m}
 `
 	var c sinks.Config
 	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
@@ -509,12 +509,12 @@ backoff_max: 1m
 		t.Fatal(err)
 	}
 	if len(c.Alertmanager.URLs) != 2 || c.Webhook.Headers["Authorization"] != "Bearer x" || c.Timeout != 5*time.Second ||
-		c.QueueCapacity != 100 || c.MaxBatch != 10 || c.BackoffInitial != 500*time.Millisecond || c.BackoffMax != time.Minute {
+		c.QueueCapacity != 100 || c.MaxBatch != 10 || c.Retry.Initial != 500*time.Millisecond || c.Retry.Max != time.Minute {
 		t.Errorf("decoded %+v", c)
 	}
 	d := sinks.Config{}.WithDefaults()
 	if d.Timeout != sinks.DefaultTimeout || d.QueueCapacity != sinks.DefaultQueueCapacity || d.MaxBatch != sinks.DefaultMaxBatch ||
-		d.BackoffInitial != sinks.DefaultBackoffInitial || d.BackoffMax != sinks.DefaultBackoffMax {
+		d.Retry.Initial != sinks.DefaultRetryInitial || d.Retry.Max != sinks.DefaultRetryMax {
 		t.Errorf("defaults %+v", d)
 	}
 }

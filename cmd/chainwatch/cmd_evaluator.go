@@ -80,8 +80,7 @@ func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, 
 		// The evaluator holds no ClickHouse connection: its embeddings
 		// (one output and one reference per span) are not cached.
 		emc := cfg.Embeddings
-		off := false
-		emc.Cache = &off
+		emc.Cache = false
 		emb, err := embedding.New(emc, nil, reg)
 		if err != nil {
 			cl.Close()

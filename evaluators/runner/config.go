@@ -1,18 +1,15 @@
 package runner
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"reflect"
 	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/chainwatch/chainwatch/evaluators"
+	"github.com/chainwatch/chainwatch/internal/config"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -38,8 +35,9 @@ var (
 )
 
 // Config configures `chainwatch evaluator` under the YAML key "evaluator".
-// A key left out takes its default (DefaultConfig); a key present with a
-// zero value means zero (sample.rate: 0 samples nothing).
+// The loader decodes the YAML over DefaultConfig: a key left out keeps its
+// default; a key present with a zero value means zero (sample.rate: 0
+// samples nothing).
 type Config struct {
 	// Group is the Kafka consumer group, distinct from the writer's.
 	Group  string       `yaml:"group"`
@@ -93,11 +91,9 @@ type BatchConfig struct {
 	MaxWait    time.Duration `yaml:"max_wait"`
 }
 
-// RetryConfig is the backoff for producing scores while Kafka refuses them.
-type RetryConfig struct {
-	Initial time.Duration `yaml:"initial"`
-	Max     time.Duration `yaml:"max"`
-}
+// RetryConfig is the backoff for producing scores while Kafka refuses them:
+// the shared retry: {initial, max}.
+type RetryConfig = config.Retry
 
 // DefaultConfig returns every default; the judge is off (no base_url).
 func DefaultConfig() Config {
@@ -113,26 +109,6 @@ func DefaultConfig() Config {
 		Batch:              BatchConfig{MaxRecords: DefaultBatchMaxRecords, MaxWait: DefaultBatchMaxWait},
 		Retry:              RetryConfig{Initial: DefaultRetryInitial, Max: DefaultRetryMax},
 	}
-}
-
-// UnmarshalYAML starts from DefaultConfig, so that keys left out keep their
-// defaults and keys set to zero stay zero.
-func (c *Config) UnmarshalYAML(n *yaml.Node) error {
-	type plain Config
-	p := plain(DefaultConfig())
-	// Node.Decode would forget the caller's KnownFields: re-decode strictly
-	// so that a typo under "evaluator" is an error, not a default.
-	b, err := yaml.Marshal(n)
-	if err != nil {
-		return err
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("evaluator: %w", err)
-	}
-	*c = Config(p)
-	return nil
 }
 
 // WithDefaults fills the fields whose zero value is not meaningful (a
@@ -163,12 +139,7 @@ func (c Config) WithDefaults() Config {
 	if c.Batch.MaxWait == 0 {
 		c.Batch.MaxWait = d.Batch.MaxWait
 	}
-	if c.Retry.Initial == 0 {
-		c.Retry.Initial = d.Retry.Initial
-	}
-	if c.Retry.Max == 0 {
-		c.Retry.Max = d.Retry.Max
-	}
+	c.Retry = c.Retry.Or(d.Retry)
 	j, dj := &c.Judge, d.Judge
 	if j.Timeout == 0 {
 		j.Timeout = dj.Timeout
@@ -195,66 +166,54 @@ var rubrics = map[string]evaluators.Rubric{
 }
 
 // Validate reports every invalid field of the effective config (defaults
-// applied), each message naming its YAML key under "evaluator.".
+// applied), naming its key relative to the section and the value given;
+// the loader adds "evaluator.".
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if !(c.Sample.Rate >= 0 && c.Sample.Rate <= 1) {
-		bad("evaluator.sample.rate must be in [0,1], got %v", c.Sample.Rate)
+		bad("sample.rate must be in [0,1], got %v", c.Sample.Rate)
 	}
 	for i, o := range c.Sample.Overrides {
 		if o.App == "" && o.Chain == "" {
-			bad("evaluator.sample.overrides[%d] must name an app or a chain", i)
+			bad("sample.overrides[%d] must name an app or a chain, got neither", i)
 		}
 		if !(o.Rate >= 0 && o.Rate <= 1) {
-			bad("evaluator.sample.overrides[%d].rate must be in [0,1], got %v", i, o.Rate)
+			bad("sample.overrides[%d].rate must be in [0,1], got %v", i, o.Rate)
 		}
 	}
 	if len(c.Sample.ComponentKinds) == 0 {
-		bad("evaluator.sample.component_kinds must name at least one component kind (e.g. llm)")
+		bad("sample.component_kinds must name at least one component kind (e.g. llm), got none")
 	}
 	for _, g := range c.Guards {
 		if !slices.Contains(GuardNames, g) {
-			bad("evaluator.guards: unknown guard %q (want one of %s)", g, strings.Join(GuardNames, ", "))
+			bad("guards: unknown guard %q (want one of %s)", g, strings.Join(GuardNames, ", "))
 		}
 	}
 	if c.JSONSchemaFile != "" && !slices.Contains(c.Guards, "json") {
-		bad("evaluator.json_schema_file is set but evaluator.guards does not include json")
+		bad("json_schema_file is set (%s) but guards does not include json, got %v", c.JSONSchemaFile, c.Guards)
 	}
 	for _, m := range c.ReferenceMetrics {
 		if !slices.Contains(ReferenceMetricNames, m) {
-			bad("evaluator.reference_metrics: unknown metric %q (want one of %s)", m, strings.Join(ReferenceMetricNames, ", "))
+			bad("reference_metrics: unknown metric %q (want one of %s)", m, strings.Join(ReferenceMetricNames, ", "))
 		}
 	}
 	if _, ok := rubrics[c.Rubric]; !ok {
-		bad("evaluator.rubric must be one of quality, correctness, groundedness, helpfulness, safety; got %q", c.Rubric)
+		bad("rubric must be one of quality, correctness, groundedness, helpfulness, safety; got %q", c.Rubric)
 	}
 	if c.Concurrency < 1 {
-		bad("evaluator.concurrency must be >= 1, got %d", c.Concurrency)
+		bad("concurrency must be >= 1, got %d", c.Concurrency)
 	}
 	if c.Batch.MaxRecords < 1 {
-		bad("evaluator.batch.max_records must be > 0, got %d", c.Batch.MaxRecords)
+		bad("batch.max_records must be > 0, got %d", c.Batch.MaxRecords)
 	}
 	if c.Batch.MaxWait <= 0 {
-		bad("evaluator.batch.max_wait must be > 0, got %v", c.Batch.MaxWait)
+		bad("batch.max_wait must be > 0, got %v", c.Batch.MaxWait)
 	}
-	if c.Retry.Initial <= 0 || c.Retry.Max < c.Retry.Initial {
-		bad("evaluator.retry: initial and max must be > 0 and initial <= max")
-	}
+	errs = append(errs, c.Retry.Validate())
 	if c.JudgeEnabled() {
-		if err := c.Judge.Validate(); err != nil {
-			for _, e := range unjoin(err) {
-				errs = append(errs, fmt.Errorf("evaluator.%w", e))
-			}
-		}
+		errs = append(errs, config.Prefix("judge", c.Judge.Validate()))
 	}
 	return errors.Join(errs...)
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }

@@ -14,16 +14,16 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 		mod  func(*Config)
 		want string
 	}{
-		{"rate", func(c *Config) { c.Sample.Rate = 1.5 }, "evaluator.sample.rate must be in [0,1]"},
-		{"negative rate", func(c *Config) { c.Sample.Rate = -0.1 }, "evaluator.sample.rate must be in [0,1]"},
-		{"override rate", func(c *Config) { c.Sample.Overrides = []Override{{App: "a", Rate: 2}} }, "evaluator.sample.overrides[0].rate must be in [0,1]"},
-		{"override target", func(c *Config) { c.Sample.Overrides = []Override{{Rate: 0.5}} }, "evaluator.sample.overrides[0] must name an app or a chain"},
-		{"guard", func(c *Config) { c.Guards = []string{"pii", "toxicity"} }, `evaluator.guards: unknown guard "toxicity"`},
-		{"reference", func(c *Config) { c.ReferenceMetrics = []string{"meteor"} }, `evaluator.reference_metrics: unknown metric "meteor"`},
-		{"rubric", func(c *Config) { c.Rubric = "vibes" }, "evaluator.rubric must be one of"},
-		{"concurrency", func(c *Config) { c.Concurrency = -1 }, "evaluator.concurrency must be >= 1"},
-		{"judge model", func(c *Config) { c.Judge.BaseURL = "http://localhost:8000/v1" }, "evaluator.judge.model must be set"},
-		{"judge url", func(c *Config) { c.Judge.BaseURL, c.Judge.Model = "localhost:8000", "m" }, "evaluator.judge.base_url must be an http(s) URL"},
+		{"rate", func(c *Config) { c.Sample.Rate = 1.5 }, "sample.rate must be in [0,1]"},
+		{"negative rate", func(c *Config) { c.Sample.Rate = -0.1 }, "sample.rate must be in [0,1]"},
+		{"override rate", func(c *Config) { c.Sample.Overrides = []Override{{App: "a", Rate: 2}} }, "sample.overrides[0].rate must be in [0,1]"},
+		{"override target", func(c *Config) { c.Sample.Overrides = []Override{{Rate: 0.5}} }, "sample.overrides[0] must name an app or a chain"},
+		{"guard", func(c *Config) { c.Guards = []string{"pii", "toxicity"} }, `guards: unknown guard "toxicity"`},
+		{"reference", func(c *Config) { c.ReferenceMetrics = []string{"meteor"} }, `reference_metrics: unknown metric "meteor"`},
+		{"rubric", func(c *Config) { c.Rubric = "vibes" }, "rubric must be one of"},
+		{"concurrency", func(c *Config) { c.Concurrency = -1 }, "concurrency must be >= 1"},
+		{"judge model", func(c *Config) { c.Judge.BaseURL = "http://localhost:8000/v1" }, "judge.model must be set"},
+		{"judge url", func(c *Config) { c.Judge.BaseURL, c.Judge.Model = "localhost:8000", "m" }, "judge.base_url must be an http(s) URL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := DefaultConfig()
@@ -44,7 +44,7 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 
 // Keys left out keep their defaults; keys set to zero stay zero.
 func TestConfigYAMLDefaults(t *testing.T) {
-	var c Config
+	c := DefaultConfig() // the loader decodes over the defaults
 	doc := "sample:\n  rate: 0\n  overrides:\n    - app: support-bot\n      rate: 0.5\njudge:\n  base_url: http://127.0.0.1:8000/v1\n  model: m\n  cache_size: 0\n"
 	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
 		t.Fatal(err)

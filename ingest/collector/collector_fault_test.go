@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/ingest/ingesttest"
+	"github.com/chainwatch/chainwatch/internal/config"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 )
@@ -272,9 +273,9 @@ func TestConfigRefusesLimitsThatCannotWorkTogether(t *testing.T) {
 		err  error
 		want string
 	}{
-		{"record over buffer", kafka.Config{MaxRecordBytes: 32 << 20, MaxBufferedBytes: 16 << 20}.Validate(), "kafka.max_record_bytes"},
-		{"inflight under body", Config{MaxBodyBytes: 16 << 20, MaxInflightBytes: 8 << 20}.Validate(), "collector.max_inflight_bytes"},
-		{"negative inflight", Config{MaxInflightBytes: -1}.Validate(), "collector.max_inflight_bytes"},
+		{"record over buffer", config.Prefix("kafka", kafka.Config{MaxRecordBytes: 32 << 20, MaxBufferedBytes: 16 << 20}.Validate()), "kafka.max_record_bytes"},
+		{"inflight under body", config.Prefix("collector", Config{MaxBodyBytes: 16 << 20, MaxInflightBytes: 8 << 20}.Validate()), "collector.max_inflight_bytes"},
+		{"negative inflight", config.Prefix("collector", Config{MaxInflightBytes: -1}.Validate()), "collector.max_inflight_bytes"},
 		{"body over buffer", ValidateLimits(kafka.Config{MaxBufferedBytes: 8 << 20}, Config{MaxBodyBytes: 16 << 20}), "collector.max_body_bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

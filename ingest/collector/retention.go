@@ -13,11 +13,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 // DefaultRetentionHeadroom is the share of a partition's retention that
 // records not yet stored may fill before the collector refuses new ones.
-const DefaultRetentionHeadroom = 0.5
+const DefaultRetentionHeadroom = kafka.DefaultRetentionHeadroom
 
 // RetentionGuard keeps the collector from acknowledging what could expire
 // unread. Every few seconds it compares, for each partition of the topics

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/chainwatch/chainwatch/internal/config"
 )
 
 // Defaults, named so that docs and code agree.
@@ -44,37 +46,44 @@ type BatchConfig struct {
 	MaxWait  time.Duration `yaml:"max_wait"`
 }
 
-// RetryConfig is the writer's backoff for retryable errors.
-type RetryConfig struct {
-	Initial time.Duration `yaml:"initial"`
-	Max     time.Duration `yaml:"max"`
+// RetryConfig is the writer's backoff for retryable errors: the shared
+// retry: {initial, max}.
+type RetryConfig = config.Retry
+
+// DefaultConfig is the writer section's defaults. RebalanceTimeout is left
+// 0: WithDefaults derives it from session_timeout.
+func DefaultConfig() Config {
+	return Config{
+		Group:          DefaultGroup,
+		Batch:          BatchConfig{MaxRows: DefaultBatchMaxRows, MaxBytes: DefaultBatchMaxBytes, MaxWait: DefaultBatchMaxWait},
+		Retry:          RetryConfig{Initial: DefaultRetryInitial, Max: DefaultRetryMax},
+		InsertTimeout:  DefaultInsertTimeout,
+		SessionTimeout: DefaultSessionTimeout,
+	}
 }
 
-// WithDefaults fills zero fields.
+// WithDefaults fills zero fields from DefaultConfig (for a Config built in
+// Go; the loader decodes the YAML over DefaultConfig).
 func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	if c.Group == "" {
-		c.Group = DefaultGroup
+		c.Group = d.Group
 	}
 	if c.Batch.MaxRows == 0 {
-		c.Batch.MaxRows = DefaultBatchMaxRows
+		c.Batch.MaxRows = d.Batch.MaxRows
 	}
 	if c.Batch.MaxBytes == 0 {
-		c.Batch.MaxBytes = DefaultBatchMaxBytes
+		c.Batch.MaxBytes = d.Batch.MaxBytes
 	}
 	if c.Batch.MaxWait == 0 {
-		c.Batch.MaxWait = DefaultBatchMaxWait
+		c.Batch.MaxWait = d.Batch.MaxWait
 	}
-	if c.Retry.Initial == 0 {
-		c.Retry.Initial = DefaultRetryInitial
-	}
-	if c.Retry.Max == 0 {
-		c.Retry.Max = DefaultRetryMax
-	}
+	c.Retry = c.Retry.Or(d.Retry)
 	if c.InsertTimeout == 0 {
-		c.InsertTimeout = DefaultInsertTimeout
+		c.InsertTimeout = d.InsertTimeout
 	}
 	if c.SessionTimeout == 0 {
-		c.SessionTimeout = DefaultSessionTimeout
+		c.SessionTimeout = d.SessionTimeout
 	}
 	if c.RebalanceTimeout == 0 {
 		c.RebalanceTimeout = 2 * c.SessionTimeout
@@ -82,29 +91,28 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate names the bad YAML key.
+// Validate names the bad key relative to the section and the value given;
+// the loader adds "writer.". Zero values take the defaults.
 func (c Config) Validate() error {
 	var errs []error
 	if c.Batch.MaxRows < 0 {
-		errs = append(errs, errors.New("writer.batch.max_rows must be > 0"))
+		errs = append(errs, fmt.Errorf("batch.max_rows must be > 0, got %d", c.Batch.MaxRows))
 	}
 	if c.Batch.MaxBytes < 0 {
-		errs = append(errs, errors.New("writer.batch.max_bytes must be > 0"))
+		errs = append(errs, fmt.Errorf("batch.max_bytes must be > 0, got %d", c.Batch.MaxBytes))
 	}
 	if c.Batch.MaxWait < 0 {
-		errs = append(errs, errors.New("writer.batch.max_wait must be > 0"))
+		errs = append(errs, fmt.Errorf("batch.max_wait must be > 0, got %v", c.Batch.MaxWait))
 	}
-	if c.Retry.Initial < 0 || c.Retry.Max < 0 || (c.Retry.Max > 0 && c.Retry.Initial > c.Retry.Max) {
-		errs = append(errs, errors.New("writer.retry: initial and max must be > 0 and initial <= max"))
-	}
+	errs = append(errs, c.Retry.Or(DefaultConfig().Retry).Validate())
 	if c.InsertTimeout < 0 {
-		errs = append(errs, errors.New("writer.insert_timeout must be > 0"))
+		errs = append(errs, fmt.Errorf("insert_timeout must be > 0, got %v", c.InsertTimeout))
 	}
 	if c.SessionTimeout != 0 && (c.SessionTimeout < 6*time.Second || c.SessionTimeout > 30*time.Minute) {
-		errs = append(errs, fmt.Errorf("writer.session_timeout must be between 6s and 30m (Kafka's default group.min/max.session.timeout.ms); got %v", c.SessionTimeout))
+		errs = append(errs, fmt.Errorf("session_timeout must be between 6s and 30m (Kafka's default group.min/max.session.timeout.ms); got %v", c.SessionTimeout))
 	}
 	if c.RebalanceTimeout < 0 {
-		errs = append(errs, errors.New("writer.rebalance_timeout must be > 0"))
+		errs = append(errs, fmt.Errorf("rebalance_timeout must be > 0, got %v", c.RebalanceTimeout))
 	}
 	return errors.Join(errs...)
 }

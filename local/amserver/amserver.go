@@ -50,6 +50,15 @@ type Config struct {
 // DefaultPort is the local Alertmanager's port.
 const DefaultPort = 19093
 
+// Validate names the bad key relative to the section and the value given;
+// the loader adds "local.alertmanager.".
+func (c Config) Validate() error {
+	if c.Port < 0 || c.Port > 65535 {
+		return fmt.Errorf("port must be between 0 and 65535, got %d", c.Port)
+	}
+	return nil
+}
+
 // Server is a local Alertmanager. Its port, storage and config stay the
 // same for its whole life; the process may change: Supervise starts a new
 // one whenever the current one exits.

@@ -41,17 +41,18 @@ type Config struct {
 	MaxMemoryBytes int64 `yaml:"max_memory_bytes"`
 }
 
-// Validate reports bad keys by their YAML names.
+// Validate names the bad key relative to the section and the value given;
+// the loader adds "local.clickhouse.".
 func (c Config) Validate() error {
 	var errs []error
 	if c.TCPPort < 0 || c.TCPPort > 65535 {
-		errs = append(errs, errors.New("clickhouse.local.tcp_port must be between 0 and 65535"))
+		errs = append(errs, fmt.Errorf("tcp_port must be between 0 and 65535, got %d", c.TCPPort))
 	}
 	if c.HTTPPort < 0 || c.HTTPPort > 65535 {
-		errs = append(errs, errors.New("clickhouse.local.http_port must be between 0 and 65535"))
+		errs = append(errs, fmt.Errorf("http_port must be between 0 and 65535, got %d", c.HTTPPort))
 	}
 	if c.MaxMemoryBytes < 0 {
-		errs = append(errs, errors.New("clickhouse.local.max_memory_bytes must be >= 0"))
+		errs = append(errs, fmt.Errorf("max_memory_bytes must be >= 0, got %d", c.MaxMemoryBytes))
 	}
 	return errors.Join(errs...)
 }
