@@ -230,7 +230,7 @@ func TestOpenAIInvalidResponses(t *testing.T) {
 func TestOpenAIAuthAndDimensions(t *testing.T) {
 	srv := openaitest.NewServer(t, openaitest.WithAPIKey("sekrit"))
 	cfg := fastConfig(srv.Root + "/v1/") // a base URL with /v1 works too
-	cfg.Dim = 6                         // sent as "dimensions": the server answers 6
+	cfg.Dim = 6                          // sent as "dimensions": the server answers 6
 	_, err := newOpenAI(t, cfg).Embed(context.Background(), []string{"a"})
 	var apiErr *embedding.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized {

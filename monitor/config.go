@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +19,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/chainwatch/chainwatch/detectors"
+	"github.com/chainwatch/chainwatch/sinks"
 )
 
 // Defaults of a monitor.
@@ -239,11 +239,14 @@ func (m Monitor) validate(at string) error {
 	if !r.From.IsZero() || !r.To.IsZero() {
 		modes++
 		if !r.To.After(r.From) {
-			bad("reference.to", "must be after reference.from")
+			bad("reference.to", "must be after reference.from (%s), got %s", r.From.Format(time.RFC3339), r.To.Format(time.RFC3339))
 		}
 	}
-	if r.Size < 0 || r.Offset < 0 {
-		bad("reference.size", "size and offset must be ≥ 0")
+	if r.Size < 0 {
+		bad("reference.size", "must be ≥ 0, got %v", r.Size)
+	}
+	if r.Offset < 0 {
+		bad("reference.offset", "must be ≥ 0, got %v", r.Offset)
 	}
 	if r.Size > 0 && modes > 0 {
 		modes++
@@ -251,11 +254,14 @@ func (m Monitor) validate(at string) error {
 	if modes > 1 {
 		bad("reference", "set one of dataset, from/to, or size (trailing window)")
 	}
-	if m.Current.Size < 0 || m.Current.Count < 0 {
-		bad("current", "size and count must be ≥ 0")
+	if m.Current.Size < 0 {
+		bad("current.size", "must be ≥ 0, got %v", m.Current.Size)
+	}
+	if m.Current.Count < 0 {
+		bad("current.count", "must be ≥ 0, got %d", m.Current.Count)
 	}
 	if m.Current.Size > 0 && m.Current.Count > 0 {
-		bad("current", "set size or count, not both")
+		bad("current", "set size or count, not both; got size %v and count %d", m.Current.Size, m.Current.Count)
 	}
 	if m.Schedule < 0 || (m.Schedule > 0 && m.Schedule < time.Second) {
 		bad("schedule", "must be ≥ 1s, got %v", m.Schedule)
@@ -263,8 +269,13 @@ func (m Monitor) validate(at string) error {
 	if m.For < 0 {
 		bad("for", "must be ≥ 0, got %d", m.For)
 	}
-	if m.MinRef < 0 || m.MinCur < 0 || m.MaxSamples < 0 {
-		bad("min_ref", "min_ref, min_cur and max_samples must be ≥ 0")
+	for _, f := range []struct {
+		key string
+		n   int
+	}{{"min_ref", m.MinRef}, {"min_cur", m.MinCur}, {"max_samples", m.MaxSamples}} {
+		if f.n < 0 {
+			bad(f.key, "must be ≥ 0, got %d", f.n)
+		}
 	}
 	if m.MaxSamples > 0 && (m.MaxSamples < m.MinRef || m.MaxSamples < m.MinCur) {
 		bad("max_samples", "%d is below min_ref/min_cur", m.MaxSamples)
@@ -277,14 +288,12 @@ func (m Monitor) validate(at string) error {
 	for k := range m.Labels {
 		if reservedLabels[k] {
 			bad("labels."+k, "is set by chainwatch")
-		} else if !labelName.MatchString(k) {
+		} else if !sinks.ValidLabelName(k) {
 			bad("labels."+k, "is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*)")
 		}
 	}
 	return errors.Join(errs...)
 }
-
-var labelName = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
 // reservedLabels are the alert labels chainwatch sets itself.
 var reservedLabels = map[string]bool{"alertname": true, "app": true, "chain": true, "monitor": true,

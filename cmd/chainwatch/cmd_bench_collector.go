@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-
 	"github.com/chainwatch/chainwatch/ingest/faults"
 )
 
