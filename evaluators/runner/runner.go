@@ -26,6 +26,7 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	"github.com/chainwatch/chainwatch/evaluators/openai"
 	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/internal/backoff"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -480,24 +481,27 @@ func (r *Runner) produce(ctx context.Context, recs []*kgo.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
-	delay := r.cfg.Retry.Initial
-	for attempt := 1; ; attempt++ {
-		err := r.cl.ProduceSync(context.WithoutCancel(ctx), recs...).FirstErr()
-		if err == nil {
-			return nil
+	p := backoff.Policy{Initial: r.cfg.Retry.Initial, Max: r.cfg.Retry.Max} // as long as it takes
+	first := true
+	err := p.RetryNotify(ctx, func(context.Context) error {
+		if !first {
+			// A retried record must be produced anew: franz-go keeps the
+			// failed record's state.
+			for i, rec := range recs {
+				recs[i] = &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
+			}
 		}
-		r.m.ProduceErrors.Inc()
-		r.log.Warn("producing scores failed; retrying", "attempt", attempt, "in", delay, "err", err)
-		select {
-		case <-time.After(delay):
-		case <-ctx.Done():
-			return fmt.Errorf("evaluator stopped while producing scores; the batch stays uncommitted: %w", err)
+		first = false
+		if err := r.cl.ProduceSync(context.WithoutCancel(ctx), recs...).FirstErr(); err != nil {
+			r.m.ProduceErrors.Inc()
+			return err
 		}
-		delay = min(delay*2, r.cfg.Retry.Max)
-		// A retried record must be produced anew: franz-go keeps the
-		// failed record's state.
-		for i, rec := range recs {
-			recs[i] = &kgo.Record{Topic: rec.Topic, Key: rec.Key, Value: rec.Value}
-		}
+		return nil
+	}, func(err error, attempt int, wait time.Duration) {
+		r.log.Warn("producing scores failed; retrying", "attempt", attempt, "in", wait, "err", err)
+	})
+	if err != nil {
+		return fmt.Errorf("evaluator stopped while producing scores; the batch stays uncommitted: %w", err)
 	}
+	return nil
 }
