@@ -15,13 +15,14 @@ var Rules = map[string][]string{
 	"samplefile":         {},
 
 	// Small shared machinery, importable by all below cmd.
-	"internal/supervise": {"internal/metrics"},
-	"internal/health":    {"internal/supervise"},
-	"internal/backoff":   {},
-	"internal/layout":    {},
-	"internal/lifecycle": {},
-	"internal/metrics":   {},
-	"internal/config":    {},
+	"internal/supervise":           {"internal/metrics"},
+	"internal/health":              {"internal/supervise"},
+	"internal/backoff":             {},
+	"internal/layout":              {},
+	"internal/lifecycle":           {},
+	"internal/metrics":             {},
+	"internal/metrics/metricstest": {},
+	"internal/config":              {},
 
 	// Infrastructure: one home each.
 	"genai":             {"schemas"},
