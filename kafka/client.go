@@ -24,6 +24,7 @@ func ProducerOpts(c Config) []kgo.Opt {
 		kgo.ProducerBatchMaxBytes(int32(c.MaxRecordBytes)),
 		kgo.RecordDeliveryTimeout(c.ProduceTimeout),
 		kgo.ProducerBatchCompression(compression(c.Compression)),
+		kgo.RecordPartitioner(Partitioner(c.Partitioner)),
 	}
 }
 

@@ -24,6 +24,7 @@ const (
 	// DefaultRetentionHeadroom: the collector answers 503 while unstored
 	// records fill half of a partition's retention.
 	DefaultRetentionHeadroom = 0.5
+	DefaultPartitioner       = PartitionerSaramaCompat
 )
 
 // Topics names the Kafka topics chainwatch uses.
@@ -56,6 +57,13 @@ type Config struct {
 	// group has not stored fill this share of a partition's retention
 	// (bytes or time); default 0.5, -1 turns the check off.
 	RetentionHeadroom float64 `yaml:"retention_headroom"`
+	// Partitioner picks a record's partition from its key (the trace id in
+	// hex): "sarama_compat" (FNV-1a, what the OpenTelemetry Collector's
+	// Kafka exporter uses by default with partition_traces_by_id) or
+	// "murmur2" (the Java client's, the Collector's `hasher: murmur2`).
+	// Producers that share the spans topic must agree, or a trace is split
+	// over partitions.
+	Partitioner string `yaml:"partitioner"`
 }
 
 // DefaultConfig is the kafka section's defaults: no brokers (the embedded
@@ -75,6 +83,7 @@ func DefaultConfig() Config {
 		MaxRecordBytes:    DefaultMaxRecordBytes,
 		Compression:       DefaultCompression,
 		RetentionHeadroom: DefaultRetentionHeadroom,
+		Partitioner:       DefaultPartitioner,
 	}
 }
 
@@ -112,6 +121,9 @@ func (c Config) WithDefaults() Config {
 	if c.Compression == "" {
 		c.Compression = d.Compression
 	}
+	if c.Partitioner == "" {
+		c.Partitioner = d.Partitioner
+	}
 	return c
 }
 
@@ -139,6 +151,11 @@ func (c Config) Validate() error {
 	}
 	if c.TopicRetention < 0 || c.TopicRetentionBytes < 0 {
 		errs = append(errs, fmt.Errorf("topic_retention and topic_retention_bytes must be >= 0, got %v and %d", c.TopicRetention, c.TopicRetentionBytes))
+	}
+	switch c.Partitioner {
+	case "", PartitionerSaramaCompat, PartitionerMurmur2:
+	default:
+		errs = append(errs, fmt.Errorf("partitioner must be %s or %s; got %q", PartitionerSaramaCompat, PartitionerMurmur2, c.Partitioner))
 	}
 	switch c.Compression {
 	case "", "none", "gzip", "snappy", "lz4", "zstd":

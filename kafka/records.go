@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"hash/fnv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -76,3 +77,26 @@ type Consumer interface {
 }
 
 var _ Consumer = (*kgo.Client)(nil)
+
+// The partitioners a producer of the spans topic can use.
+const (
+	PartitionerSaramaCompat = "sarama_compat"
+	PartitionerMurmur2      = "murmur2"
+)
+
+// Partitioner is the franz-go partitioner for name: records with a key go
+// to the partition its hash picks (the same for every producer using the
+// same hash), records without one stick to a partition per batch.
+// sarama_compat is FNV-1a 32 with Sarama's mapping (the hash as int32,
+// modulo the partition count, made non-negative), which the OpenTelemetry
+// Collector's Kafka exporter uses by default; murmur2 is the Java client's.
+func Partitioner(name string) kgo.Partitioner {
+	if name == PartitionerMurmur2 {
+		return kgo.StickyKeyPartitioner(nil) // franz-go's default: murmur2 as Kafka's Java client
+	}
+	return kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(func(b []byte) uint32 {
+		h := fnv.New32a()
+		h.Write(b)
+		return h.Sum32()
+	}))
+}
