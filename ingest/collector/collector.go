@@ -1,8 +1,11 @@
 package collector
 
 import (
+	"bufio"
 	"bytes"
+	"compress/flate"
 	"compress/gzip"
+	"compress/zlib"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -42,7 +45,7 @@ type Producer interface {
 //
 // Endpoints (HTTP):
 //
-//	POST /v1/traces    OTLP/HTTP, protobuf or JSON, optionally gzip
+//	POST /v1/traces    OTLP/HTTP, protobuf or JSON, optionally gzip, zstd or deflate
 //	POST /v1/spans     the chainwatch JSON batch form ({"spans": [...]})
 //	POST /v1/feedback  feedback, one object or {"feedback": [...]}
 //	GET  /healthz      200 while the process runs
@@ -211,15 +214,24 @@ func (c *Collector) authorized(h func(string) string) bool {
 	return ok
 }
 
-// readBody reads a size-limited, possibly gzip-compressed body.
+// Content encodings of HTTP request bodies: OTLP/HTTP exporters send gzip
+// (the OpenTelemetry SDKs' only option), zstd (the OpenTelemetry Collector's
+// confighttp) or deflate.
+const encodings = "gzip, zstd, deflate or none"
+
+// readBody reads a size-limited, possibly compressed body (see encodings).
+// Both the body as sent and its decompressed bytes are bounded by
+// collector.max_body_bytes (413), and both are taken from admission.
 func (c *Collector) readBody(r *http.Request) ([]byte, *httpError) {
 	limit := c.cfg.MaxBodyBytes
 	if r.ContentLength > limit {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf("request body of %d bytes exceeds collector.max_body_bytes (%d)", r.ContentLength, limit)}
 	}
 	enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding")))
-	if enc != "" && enc != "identity" && enc != "gzip" {
-		return nil, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Encoding %q is not supported; use gzip or none", enc)}
+	switch enc {
+	case "", "identity", "gzip", "x-gzip", "zstd", "deflate":
+	default:
+		return nil, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported, fmt.Sprintf("Content-Encoding %q is not supported; use %s", enc, encodings)}
 	}
 	// Admission (admission.go): the declared length is taken before
 	// anything is read, a body of unknown length and decompressed bytes as
@@ -231,33 +243,69 @@ func (c *Collector) readBody(r *http.Request) ([]byte, *httpError) {
 	}
 	var rd io.Reader = &admittedReader{ctx: ctx, r: http.MaxBytesReader(nil, r.Body, limit), t: t, have: known}
 	hint := known
-	if enc == "gzip" {
-		zr, err := gzip.NewReader(rd)
+	if enc != "" && enc != "identity" {
+		zr, err := decompressor(enc, rd)
 		if err != nil {
-			if errors.Is(err, errInflightFull) {
-				return nil, c.overloaded()
-			}
-			return nil, badRequest("reading gzip body: %v", err)
+			return nil, c.bodyError(enc, err)
 		}
 		defer zr.Close()
 		// The decompressed size is limited and admitted too.
 		rd, hint = &admittedReader{ctx: ctx, r: io.LimitReader(zr, limit+1), t: t}, 0
 	}
 	body, err := readAll(rd, hint)
-	if errors.Is(err, errInflightFull) {
-		return nil, c.overloaded()
-	}
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf("request body exceeds collector.max_body_bytes (%d)", limit)}
-		}
-		return nil, badRequest("reading request body: %v", err)
+		return nil, c.bodyError(enc, err)
 	}
 	if int64(len(body)) > limit {
 		return nil, &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf("decompressed request body exceeds collector.max_body_bytes (%d)", limit)}
 	}
 	return body, nil
+}
+
+// bodyError is the answer to an error reading a body of encoding enc.
+func (c *Collector) bodyError(enc string, err error) *httpError {
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, errInflightFull):
+		return c.overloaded()
+	case errors.As(err, &mbe):
+		return &httpError{http.StatusRequestEntityTooLarge, reasonTooLarge, fmt.Sprintf("request body exceeds collector.max_body_bytes (%d)", c.cfg.MaxBodyBytes)}
+	case enc != "" && enc != "identity":
+		return badRequest("reading %s body: %v", enc, err)
+	}
+	return badRequest("reading request body: %v", err)
+}
+
+// decompressor reads r in encoding enc: gzip, zstd (the stream format, with
+// the window bounded as over gRPC), or deflate, which HTTP defines as the
+// zlib format (RFC 1950) but some clients send as raw deflate (RFC 1951):
+// both are accepted, told apart by the zlib header.
+func decompressor(enc string, r io.Reader) (io.ReadCloser, error) {
+	switch enc {
+	case "gzip", "x-gzip":
+		return gzip.NewReader(r)
+	case "zstd":
+		zr, err := zstdCompressor{}.Decompress(r)
+		if err != nil {
+			return nil, err
+		}
+		return zr.(*zstdReader), nil
+	}
+	br := bufio.NewReaderSize(r, 512)
+	if h, err := br.Peek(2); err == nil && isZlibHeader(h[0], h[1]) {
+		return zlib.NewReader(br)
+	} else if errors.Is(err, errInflightFull) {
+		return nil, err
+	}
+	return flate.NewReader(br), nil
+}
+
+// isZlibHeader reports whether b0, b1 start a zlib stream: deflate method
+// (8) with a window of at most 32 KiB, and a header checksum that divides
+// by 31. A raw deflate stream starts so by chance with a probability of
+// about 1/500; such a body fails to decode (400) rather than being misread.
+func isZlibHeader(b0, b1 byte) bool {
+	return b0&0x0f == 8 && b0>>4 <= 7 && (uint16(b0)<<8|uint16(b1))%31 == 0
 }
 
 func mediaType(r *http.Request) string {

@@ -1,0 +1,115 @@
+package collector
+
+import (
+	"bytes"
+	"compress/flate"
+	"compress/zlib"
+	"strings"
+	"testing"
+
+	kflate "github.com/klauspost/compress/flate"
+	kzlib "github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
+)
+
+// Compressions as other senders write them: klauspost/compress (what the
+// OpenTelemetry Collector's confighttp uses for zstd and deflate) and the
+// standard library.
+func zstdBytes(b []byte) []byte {
+	enc, _ := zstd.NewWriter(nil)
+	defer enc.Close()
+	return enc.EncodeAll(b, nil)
+}
+
+func zlibBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w := kzlib.NewWriter(&buf)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func stdZlibBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func rawDeflateBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := kflate.NewWriter(&buf, kflate.DefaultCompression)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func stdRawDeflateBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := flate.NewWriter(&buf, flate.BestSpeed)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// OTLP/HTTP bodies in every Content-Encoding exporters send are accepted;
+// a compression bomb in each is a 413 naming the decompressed size, and
+// garbage in each a 400 naming the encoding.
+func TestCollectorContentEncodings(t *testing.T) {
+	req := ingesttest.Request(11, 3, 2)
+	pb, _ := proto.Marshal(req)
+	bomb := append([]byte{0x0a}, bytes.Repeat([]byte{0}, 4<<20)...) // 4 MiB of a 1 MiB limit
+	for _, tc := range []struct {
+		enc      string
+		compress func([]byte) []byte
+	}{
+		{"gzip", gz},
+		{"zstd", zstdBytes},
+		{"deflate", zlibBytes},
+		{"deflate", stdZlibBytes},
+		{"deflate", rawDeflateBytes},
+		{"deflate", stdRawDeflateBytes},
+		{"x-gzip", gz},
+	} {
+		t.Run(tc.enc, func(t *testing.T) {
+			prod := &fakeProducer{}
+			c, srv := newTestCollector(t, prod)
+			code, body, _ := post(t, srv.URL+"/v1/traces", "application/x-protobuf", tc.compress(pb), "Content-Encoding", tc.enc)
+			if code != 200 || len(prod.recs) != 3 {
+				t.Fatalf("got %d %q and %d records, want 200 and 3", code, body, len(prod.recs))
+			}
+			compressedBomb := tc.compress(bomb)
+			if len(compressedBomb) > 64<<10 {
+				t.Fatalf("bomb compressed to %d bytes", len(compressedBomb))
+			}
+			code, body, _ = post(t, srv.URL+"/v1/traces", "application/x-protobuf", compressedBomb, "Content-Encoding", tc.enc)
+			if code != 413 || !strings.Contains(body, "decompressed") || !strings.Contains(body, "max_body_bytes") {
+				t.Fatalf("bomb: got %d %q, want 413 naming the decompressed size", code, body)
+			}
+			// Admission counted the decompressed bytes, not the few sent.
+			if _, peak := c.inflight.held(); peak < 1<<20 {
+				t.Fatalf("admission peaked at %d bytes reading a %d-byte bomb; want the decompressed bytes (over 1 MiB) counted", peak, len(compressedBomb))
+			}
+			if now, _ := c.inflight.held(); now != 0 {
+				t.Fatalf("%d in-flight bytes still held after the answers", now)
+			}
+			code, body, _ = post(t, srv.URL+"/v1/traces", "application/x-protobuf", []byte("\x78\x9cnot compressed at all"), "Content-Encoding", tc.enc)
+			if code != 400 || !strings.Contains(body, "reading "+tc.enc+" body") {
+				t.Fatalf("garbage: got %d %q, want 400 naming %s", code, body, tc.enc)
+			}
+			if len(prod.recs) != 3 {
+				t.Fatalf("refused bodies produced records: %d", len(prod.recs))
+			}
+		})
+	}
+	prod := &fakeProducer{}
+	_, srv := newTestCollector(t, prod)
+	code, body, _ := post(t, srv.URL+"/v1/traces", "application/x-protobuf", pb, "Content-Encoding", "br")
+	if code != 415 || !strings.Contains(body, "zstd") {
+		t.Fatalf("br: got %d %q, want 415 listing the encodings", code, body)
+	}
+}
