@@ -319,17 +319,24 @@ func cmpIdxEntry(a, b idxEntry) int {
 	if ra != rb {
 		return ra - rb
 	}
-	return int(a.j - b.j)
+	if a.j != b.j {
+		return int(a.j - b.j)
+	}
+	return int(a.field) - int(b.field)
 }
 
+// fieldRank orders one message's keys: what it is (role, the call it
+// answers), its content, then its tool calls.
 func fieldRank(f uint8) int {
 	switch f {
-	case ifRole:
+	case ifRole, ifToolCallID:
 		return 0
 	case ifContent:
 		return 1
+	case ifCText, ifCType:
+		return 2
 	}
-	return 2
+	return 3
 }
 
 // KindFromOperation is the component kind a gen_ai.operation.name implies.

@@ -296,8 +296,12 @@ const (
 const (
 	ifRole uint8 = iota
 	ifContent
-	ifCText // OpenInference message.contents.{j}.message_content.text
-	ifCType // OpenInference message.contents.{j}.message_content.type
+	ifCText      // OpenInference message.contents.{j}.message_content.text
+	ifCType      // OpenInference message.contents.{j}.message_content.type
+	ifToolCallID // the id of the call a tool message answers
+	ifTCID       // tool call j's id
+	ifTCName     // tool call j's function name
+	ifTCArgs     // tool call j's arguments
 )
 
 type idxEntry struct {
@@ -329,6 +333,20 @@ func parseIndexedKey(k string) (src, field uint8, i, j int32, ok bool) {
 			return src, 0, 0, 0, false
 		}
 		rest = rest[len("message."):]
+		if strings.HasPrefix(rest, "tool_calls.") {
+			if j, rest, ok = leadingIndex(rest[len("tool_calls."):]); !ok {
+				return
+			}
+			switch rest {
+			case "tool_call.id":
+				return src, ifTCID, i, j, true
+			case "tool_call.function.name":
+				return src, ifTCName, i, j, true
+			case "tool_call.function.arguments":
+				return src, ifTCArgs, i, j, true
+			}
+			return src, 0, 0, 0, false
+		}
 		if strings.HasPrefix(rest, "contents.") {
 			if j, rest, ok = leadingIndex(rest[len("contents."):]); !ok {
 				return
@@ -342,11 +360,28 @@ func parseIndexedKey(k string) (src, field uint8, i, j int32, ok bool) {
 			return src, 0, 0, 0, false
 		}
 	}
+	if (src == idxPrompt || src == idxCompletion) && strings.HasPrefix(rest, "tool_calls.") {
+		// OpenLLMetry: gen_ai.prompt.{i}.tool_calls.{j}.id / .name / .arguments
+		if j, rest, ok = leadingIndex(rest[len("tool_calls."):]); !ok {
+			return
+		}
+		switch rest {
+		case "id":
+			return src, ifTCID, i, j, true
+		case "name":
+			return src, ifTCName, i, j, true
+		case "arguments":
+			return src, ifTCArgs, i, j, true
+		}
+		return src, 0, 0, 0, false
+	}
 	switch rest {
 	case "role":
 		return src, ifRole, i, 0, true
 	case "content":
 		return src, ifContent, i, 0, true
+	case "tool_call_id":
+		return src, ifToolCallID, i, 0, true
 	}
 	return src, 0, 0, 0, false
 }

@@ -71,6 +71,7 @@ func (m *otlpMapper) resolveText(d *textDir, a *textAcc, sp *tracepb.Span) {
 		if !won {
 			mk := a.mark()
 			m.extract(d, src, a, sp)
+			a.promoteCalls(mk)
 			switch {
 			case a.text.n > 0:
 				won = true
@@ -88,6 +89,7 @@ func (m *otlpMapper) resolveText(d *textDir, a *textAcc, sp *tracepb.Span) {
 		}
 		m.tmp.reset(d.input)
 		m.extract(d, src, &m.tmp, sp)
+		m.tmp.promoteCalls(accMark{})
 		if m.tmp.text.equal(&a.text) {
 			m.consumeSource(d, src, sp)
 		}
@@ -199,19 +201,39 @@ func (m *otlpMapper) extractIndexed(src uint8, a *textAcc) {
 			continue
 		}
 		i, start := m.idx[k].i, k
-		role := ""
+		ctx := msgCtx{}
 		for ; k < len(m.idx) && m.idx[k].src == src && m.idx[k].i == i; k++ {
-			if m.idx[k].field == ifRole {
-				role = anyString(m.idx[k].kv.Value)
+			switch m.idx[k].field {
+			case ifRole:
+				ctx.role = anyString(m.idx[k].kv.Value)
+			case ifToolCallID:
+				ctx.id = anyString(m.idx[k].kv.Value)
 			}
 		}
-		ctx := msgCtx{role: role}
 		for q := start; q < k; q++ {
 			switch e := &m.idx[q]; e.field {
 			case ifContent:
 				a.indexedContent(ctx, e.kv.Value)
 			case ifCText:
 				a.addText(ctx, anyString(e.kv.Value))
+			case ifTCID, ifTCName, ifTCArgs:
+				// The keys of tool call j are adjacent (sorted by j).
+				j := e.j
+				var id, name, args string
+				for ; q < k && m.idx[q].j == j && m.idx[q].field >= ifTCID; q++ {
+					switch f := &m.idx[q]; f.field {
+					case ifTCID:
+						id = anyString(f.kv.Value)
+					case ifTCName:
+						name = anyString(f.kv.Value)
+					case ifTCArgs:
+						args = anyString(f.kv.Value)
+					}
+				}
+				q--
+				if name != "" || args != "" {
+					a.addToolCall(id, name, args, false)
+				}
 			}
 		}
 	}

@@ -48,7 +48,7 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 			out: "The answer is 42.",
 			attrs: map[string]string{
 				schemas.AttrInputSystem:          "be brief",
-				schemas.AttrInputParts:           `[{"type":"image_url","image_url":{"url":"u"}},{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}},{"type":"tool_call_response","id":"c1","response":"42"}]`,
+				schemas.AttrInputParts:           `[{"type":"image_url","image_url":{"url":"u"}},{"type":"tool_call","id":"c1","name":"f","arguments":{}},{"type":"tool_call_response","id":"c1","response":"42"}]`,
 				"gen_ai.response.finish_reasons": `["stop"]`,
 			},
 			wantNoWarn: true,
@@ -104,19 +104,21 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 			attrs: map[string]string{"event.gen_ai.user.message": `[{"content":"B"},{"content":"C"}]`},
 		},
 		{
-			name: "indexed keys out of order are read in index order; other sub-keys stay",
+			name: "indexed keys out of order are read in index order; tool call keys are read, other sub-keys stay",
 			span: testSpan(
 				"gen_ai.prompt.10.content", "ten", "gen_ai.prompt.2.content", "two", "gen_ai.prompt.2.role", "user",
 				"gen_ai.prompt.10.role", "user", "gen_ai.prompt.3.role", "tool", "gen_ai.prompt.3.content", "tool says",
-				"gen_ai.prompt.3.tool_call_id", "c7",
+				"gen_ai.prompt.3.tool_call_id", "c7", "gen_ai.prompt.3.name", "calc",
 				"gen_ai.completion.0.tool_calls.0.name", "f"),
-			in: "two\nten",
+			in:  "two\nten",
+			out: "tool_call f()",
 			attrs: map[string]string{
-				schemas.AttrInputParts:                  `[{"type":"tool_call_response","response":"tool says"}]`,
-				"gen_ai.prompt.3.tool_call_id":          "c7",
-				"gen_ai.completion.0.tool_calls.0.name": "f",
+				schemas.AttrInputParts:  `[{"type":"tool_call_response","id":"c7","response":"tool says"}]`,
+				schemas.AttrOutputParts: `[{"type":"tool_call","name":"f"}]`,
+				"gen_ai.prompt.3.name":  "calc",
 			},
-			gone: []string{"gen_ai.prompt.10.content", "gen_ai.prompt.3.content", "gen_ai.prompt.3.role"},
+			gone: []string{"gen_ai.prompt.10.content", "gen_ai.prompt.3.content", "gen_ai.prompt.3.role",
+				"gen_ai.prompt.3.tool_call_id", "gen_ai.completion.0.tool_calls.0.name"},
 		},
 		{
 			name: "OpenLLMetry multimodal content as a JSON array of typed parts",

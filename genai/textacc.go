@@ -68,32 +68,46 @@ func (p *piecewise) equal(q *piecewise) bool {
 type textAcc struct {
 	input     bool
 	text, sys piecewise
-	parts     []byte // JSON values separated by commas
-	finish    []byte // JSON strings separated by commas
+	parts     []byte   // JSON values separated by commas
+	finish    []byte   // JSON strings separated by commas
+	calls     []string // tool calls rendered as text (renderToolCall)
 	warn      string
 }
 
 type accMark struct {
-	text, sys     piecewise
-	parts, finish int
+	text, sys            piecewise
+	parts, finish, calls int
 }
 
 func (a *textAcc) reset(input bool) {
 	a.input = input
 	a.text.reset()
 	a.sys.reset()
-	a.parts, a.finish, a.warn = a.parts[:0], a.finish[:0], ""
+	a.parts, a.finish, a.calls, a.warn = a.parts[:0], a.finish[:0], a.calls[:0], ""
 }
 
 func (a *textAcc) mark() accMark {
-	return accMark{text: a.text, sys: a.sys, parts: len(a.parts), finish: len(a.finish)}
+	return accMark{text: a.text, sys: a.sys, parts: len(a.parts), finish: len(a.finish), calls: len(a.calls)}
 }
 
 func (a *textAcc) rollback(mk accMark) {
 	tb, sb := a.text.buf, a.sys.buf
 	a.text, a.sys = mk.text, mk.sys
 	a.text.buf, a.sys.buf = tb[:len(mk.text.buf)], sb[:len(mk.sys.buf)]
-	a.parts, a.finish = a.parts[:mk.parts], a.finish[:mk.finish]
+	a.parts, a.finish, a.calls = a.parts[:mk.parts], a.finish[:mk.finish], a.calls[:mk.calls]
+}
+
+// promoteCalls makes the tool calls read since mk the text when nothing
+// since mk was text: an answer that is only a tool call reads as
+// "tool_call name(arguments)", not as nothing (or as a lower source's raw
+// provider JSON).
+func (a *textAcc) promoteCalls(mk accMark) {
+	if a.text.n != mk.text.n {
+		return
+	}
+	for _, c := range a.calls[mk.calls:] {
+		a.text.add(c)
+	}
 }
 
 func (a *textAcc) partsJSON() string {
@@ -137,6 +151,12 @@ func (a *textAcc) partSep() {
 // parts are strict JSON.
 func (a *textAcc) addPartRaw(raw string) {
 	a.partSep()
+	a.parts = appendCleanJSON(a.parts, raw)
+}
+
+// appendCleanJSON appends the JSON value raw, escaping raw control
+// characters inside its strings.
+func appendCleanJSON(b []byte, raw string) []byte {
 	clean := true
 	for i := 0; i < len(raw); i++ {
 		if raw[i] < 0x20 {
@@ -145,8 +165,7 @@ func (a *textAcc) addPartRaw(raw string) {
 		}
 	}
 	if clean {
-		a.parts = append(a.parts, raw...)
-		return
+		return append(b, raw...)
 	}
 	inStr, esc := false, false
 	for i := 0; i < len(raw); i++ {
@@ -159,11 +178,12 @@ func (a *textAcc) addPartRaw(raw string) {
 		case c == '"':
 			inStr = !inStr
 		case inStr && c < 0x20:
-			a.parts = append(a.parts, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			continue
 		}
-		a.parts = append(a.parts, c)
+		b = append(b, c)
 	}
+	return b
 }
 
 func (a *textAcc) addPartAny(v *commonpb.AnyValue) {
@@ -298,13 +318,25 @@ func (a *textAcc) partAny(ctx msgCtx, kvs []*commonpb.KeyValue, whole *commonpb.
 		return
 	}
 	a.addPartAny(whole)
+	if typ == "tool_call" {
+		if _, name, args, _ := readToolCallKVs(kvs, 0); name != "" {
+			a.calls = append(a.calls, renderToolCall(name, args))
+		}
+	}
 }
 
 func (a *textAcc) toolCallsAny(v *commonpb.AnyValue) {
 	switch x := v.GetValue().(type) {
 	case *commonpb.AnyValue_ArrayValue:
 		for _, e := range x.ArrayValue.GetValues() {
+			if l, ok := e.GetValue().(*commonpb.AnyValue_KvlistValue); ok && a.toolCallAny(l.KvlistValue.GetValues()) {
+				continue
+			}
 			a.addPartAny(e)
+		}
+	case *commonpb.AnyValue_KvlistValue:
+		if !a.toolCallAny(x.KvlistValue.GetValues()) {
+			a.addPartAny(v)
 		}
 	case *commonpb.AnyValue_StringValue:
 		if !a.toolCallsJSON(x.StringValue) {
@@ -389,6 +421,11 @@ func (a *textAcc) indexedContent(ctx msgCtx, v *commonpb.AnyValue) {
 	}
 	t := strings.TrimLeft(s.StringValue, " \t\r\n")
 	if strings.HasPrefix(t, "[{") && a.strictPartsJSON(ctx, s.StringValue) {
+		return
+	}
+	// OpenLLMetry writes the content of an assistant message that only
+	// called a tool as the JSON text null: no content, not the word.
+	if strings.TrimRight(t, " \t\r\n") == "null" {
 		return
 	}
 	a.addText(ctx, s.StringValue)

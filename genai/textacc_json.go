@@ -229,6 +229,12 @@ func (a *textAcc) partJSON(p *jscan, ctx msgCtx, strict bool) bool {
 		return true
 	}
 	a.addPartRaw(p.s[start:p.i])
+	if typ == "tool_call" {
+		q := jscan{s: p.s[start:p.i]}
+		if _, name, args, _, ok := readToolCallObj(&q, 0); ok && name != "" {
+			a.calls = append(a.calls, renderToolCall(name, args))
+		}
+	}
 	return true
 }
 
@@ -264,8 +270,9 @@ func (a *textAcc) strictPartsJSON(ctx msgCtx, s string) bool {
 	return ok
 }
 
-// toolCallsJSON adds each element of a JSON array of tool calls as a part,
-// or the whole value when it is not an array. It returns false, adding
+// toolCallsJSON adds each element of a JSON array of tool calls as a part
+// (a tool call in the common shape, see addToolCall; an element that is no
+// tool call as it came), or the whole value when it is not an array. It returns false, adding
 // nothing, when raw is not valid JSON.
 func (a *textAcc) toolCallsJSON(raw string) bool {
 	mk := a.mark()
@@ -287,11 +294,13 @@ func (a *textAcc) toolCallsJSON(raw string) bool {
 				ok = false
 				break
 			}
-			a.addPartRaw(p.s[start:p.i])
+			if !a.toolCallJSON(p.s[start:p.i]) {
+				a.addPartRaw(p.s[start:p.i])
+			}
 		}
 	} else {
 		start := p.peekPos()
-		if ok = p.skip(); ok {
+		if ok = p.skip(); ok && !a.toolCallJSON(p.s[start:p.i]) {
 			a.addPartRaw(p.s[start:p.i])
 		}
 	}
