@@ -264,8 +264,18 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 		out.Operation = operationFromRequestType(m.str(akLLMRequestType))
 	}
 	out.Provider = m.pick(akProviderName, akGenAISystem, akLLMProvider, akLLMSystem)
-	out.ModelRequested = m.pick(akRequestModel, akLLMModelName)
-	out.ModelReturned = m.pick(akResponseModel, akLLMModelName)
+	// OpenInference's llm.model_name is the model the provider returned; the
+	// requested one is in llm.invocation_parameters, an embedding span's in
+	// embedding.model_name. llm.model_name stands in for the requested model
+	// only when nothing names it.
+	out.ModelRequested = m.pick(akRequestModel)
+	if out.ModelRequested == "" {
+		out.ModelRequested = invocationModel(m.str(akLLMInvocationParams))
+	}
+	if out.ModelRequested == "" {
+		out.ModelRequested = m.pick(akEmbeddingModelName, akLLMModelName)
+	}
+	out.ModelReturned = m.pick(akResponseModel, akLLMModelName, akEmbeddingModelName)
 	out.PromptTemplateID = m.pick(akCWTemplateID, akTLPromptKey)
 	if out.PromptTemplateID == "" {
 		if t := m.str(akOIPromptTemplate); t != "" {
@@ -282,6 +292,7 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 
 	m.in.reset(true)
 	m.out.reset(false)
+	m.systemInstructions()
 	m.resolveText(&inputDir, &m.in, sp)
 	m.resolveText(&outputDir, &m.out, sp)
 	out.InputText = m.in.text.String()
@@ -350,8 +361,78 @@ func KindFromOperation(op string) schemas.ComponentKind {
 		return schemas.KindTool
 	case "invoke_agent", "create_agent":
 		return schemas.KindAgent
+	case "invoke_workflow":
+		return schemas.KindChain
+	case "apply_guardrail":
+		return schemas.KindGuardrail
 	}
 	return schemas.KindUnknown
+}
+
+// invocationModel is the "model" (else LangChain's "model_name") string of
+// OpenInference's llm.invocation_parameters, a JSON object; "" when there is
+// none or the value is not a JSON object.
+func invocationModel(params string) string {
+	p := jscan{s: params}
+	if p.peek() != '{' {
+		return ""
+	}
+	p.i++
+	model, modelName := "", ""
+	for first := true; ; first = false {
+		key, done, ok := p.objNext(first)
+		if !ok {
+			return ""
+		}
+		if done {
+			break
+		}
+		var v string
+		if v, ok = p.strOrSkip(); !ok {
+			return ""
+		}
+		switch key {
+		case "model":
+			model = v
+		case "model_name":
+			modelName = v
+		}
+	}
+	if model != "" {
+		return model
+	}
+	return modelName
+}
+
+// systemInstructions reads gen_ai.system_instructions (semconv 1.37+: the
+// system prompt given apart from the messages, a JSON array of parts or a
+// structured value) into the input's system text, as a system message's
+// text would be, and consumes the key when it gave text. A value that is not
+// valid JSON is read as plain text.
+func (m *otlpMapper) systemInstructions() {
+	v := m.get(akSystemInstructions)
+	if !nonEmpty(v) {
+		return
+	}
+	a := &m.in
+	mk := a.mark()
+	ctx := msgCtx{role: "system"}
+	if s, ok := v.Value.(*commonpb.AnyValue_StringValue); ok {
+		p := jscan{s: s.StringValue}
+		if c := p.peek(); (c == '[' || c == '{') && a.contentJSON(&p, ctx) && p.peek() == 0 && p.i == len(p.s) {
+			// read as parts
+		} else {
+			a.rollback(mk)
+			a.addText(ctx, s.StringValue)
+		}
+	} else {
+		a.contentAny(ctx, v)
+	}
+	if a.sys.n == mk.sys.n {
+		a.rollback(mk)
+		return
+	}
+	m.consumed[akSystemInstructions] = true
 }
 
 func kindFromTraceloop(k string) schemas.ComponentKind {

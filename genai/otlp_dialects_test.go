@@ -46,7 +46,8 @@ func TestAppendSpansDialects(t *testing.T) {
 			compareColumns(t, s, want)
 		},
 		attrs: map[string]string{
-			schemas.AttrInputSystem:          "Answer briefly.",
+			// gen_ai.system_instructions, then the system message.
+			schemas.AttrInputSystem:          "You are a weather bot.\nAnswer briefly.",
 			"gen_ai.request.temperature":     "0.2",
 			"gen_ai.request.max_tokens":      "512",
 			"gen_ai.response.finish_reasons": `["stop"]`,
@@ -54,7 +55,7 @@ func TestAppendSpansDialects(t *testing.T) {
 			schemas.AttrSpanKind:             "client",
 			"server.address":                 "api.openai.com",
 		},
-		gone: []string{"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.usage.input_tokens",
+		gone: []string{"gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.usage.input_tokens", schemas.AttrGenAISystemInstructions,
 			"gen_ai.request.model", "service.name", schemas.AttrChainName, schemas.AttrOutputParts, schemas.AttrMappingWarning},
 	}
 	checkParts := func(t *testing.T, s schemas.Span) {
@@ -115,8 +116,7 @@ func TestAppendSpansDialects(t *testing.T) {
 			wants: []spanWant{
 				semconvChat,
 				{name: "chat gpt-4o", check: checkParts, attrs: map[string]string{
-					schemas.AttrGenAISystemInstructions: `[{"type":"text","content":"You are a weather bot."}]`,
-					schemas.AttrScopeName:               "chainwatch-test",
+					schemas.AttrScopeName: "chainwatch-test",
 				}},
 			},
 		},
@@ -170,7 +170,7 @@ func TestAppendSpansDialects(t *testing.T) {
 		},
 		{
 			file:  "openllmetry",
-			count: 3,
+			count: 5,
 			wants: []spanWant{
 				{
 					name: "support_flow.workflow",
@@ -218,11 +218,42 @@ func TestAppendSpansDialects(t *testing.T) {
 						"gen_ai.completion.0.content", "gen_ai.completion.0.role", "gen_ai.usage.prompt_tokens",
 						"traceloop.prompt.key", "traceloop.prompt.version"},
 				},
+				{
+					// An answer that is only a tool call: content "null" is no
+					// content; the call is the text and a tool_call part.
+					name: "openai.chat tool call",
+					check: func(t *testing.T, s schemas.Span) {
+						if s.InputText != "Where is order 42?" || s.OutputText != `tool_call track_order({"order_id": 42})` {
+							t.Errorf("texts = %q / %q, want the question and the rendered tool call", s.InputText, s.OutputText)
+						}
+					},
+					attrs: map[string]string{
+						schemas.AttrOutputParts:             `[{"type":"tool_call","id":"call_42","name":"track_order","arguments":{"order_id": 42}}]`,
+						"gen_ai.completion.0.finish_reason": "tool_calls",
+					},
+					gone: []string{"gen_ai.completion.0.content", "gen_ai.completion.0.tool_calls.0.id",
+						"gen_ai.completion.0.tool_calls.0.name", "gen_ai.completion.0.tool_calls.0.arguments"},
+				},
+				{
+					// The next turn: the assistant's "null" adds no word null to
+					// the input; its tool call and the tool's answer are parts.
+					name: "openai.chat after tool",
+					check: func(t *testing.T, s schemas.Span) {
+						if s.InputText != "Where is order 42?" || s.OutputText != "Order 42 has shipped and arrives tomorrow." {
+							t.Errorf("texts = %q / %q", s.InputText, s.OutputText)
+						}
+					},
+					attrs: map[string]string{
+						schemas.AttrInputParts: `[{"type":"tool_call","id":"call_42","name":"track_order","arguments":{"order_id": 42}},` +
+							`{"type":"tool_call_response","id":"call_42","response":"shipped, arrives tomorrow"}]`,
+					},
+					gone: []string{"gen_ai.prompt.1.content", "gen_ai.prompt.1.tool_calls.0.name", "gen_ai.prompt.2.tool_call_id"},
+				},
 			},
 		},
 		{
 			file:  "openinference",
-			count: 3,
+			count: 6,
 			wants: []spanWant{
 				{
 					name: "query",
@@ -276,6 +307,55 @@ func TestAppendSpansDialects(t *testing.T) {
 						"llm.input_messages.1.message.contents.0.message_content.text",
 						"llm.input_messages.1.message.contents.0.message_content.type",
 						"llm.output_messages.0.message.content", "llm.prompt_template.version", "llm.token_count.prompt"},
+				},
+				{
+					// Only a tool call: the requested model from
+					// llm.invocation_parameters, the returned one from
+					// llm.model_name; the rendered call, not output.value's raw
+					// provider JSON, is the output text (output.value stays).
+					name: "ChatCompletion tool call",
+					check: func(t *testing.T, s schemas.Span) {
+						compareColumns(t, s, schemas.Span{
+							App: "vision-qa", ComponentName: "ChatCompletion tool call", ComponentKind: schemas.KindLLM,
+							Provider: "openai", ModelRequested: "gpt-4o-mini", ModelReturned: "gpt-4o-mini-2024-07-18",
+							InputText: "What's the weather in Paris?", OutputText: `tool_call get_weather({"city": "Paris"})`,
+							InputTokens: 80, OutputTokens: 17, Status: schemas.StatusUnset,
+						})
+						if !strings.HasPrefix(s.Attributes["output.value"], `{"id": "chatcmpl-7"`) {
+							t.Errorf("output.value (raw provider JSON) should stay an attribute, got %q", s.Attributes["output.value"])
+						}
+					},
+					attrs: map[string]string{
+						schemas.AttrOutputParts:     `[{"type":"tool_call","id":"call_1","name":"get_weather","arguments":{"city": "Paris"}}]`,
+						"llm.invocation_parameters": `{"model": "gpt-4o-mini", "tool_choice": "auto"}`,
+					},
+					gone: []string{"llm.model_name", "llm.output_messages.0.message.tool_calls.0.tool_call.id",
+						"llm.output_messages.0.message.tool_calls.0.tool_call.function.name",
+						"llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments"},
+				},
+				{
+					// Tool calls and results on input messages become parts.
+					name: "ChatCompletion after tool",
+					check: func(t *testing.T, s schemas.Span) {
+						if s.InputText != "What's the weather in Paris?" || s.OutputText != "It's rainy in Paris." {
+							t.Errorf("texts = %q / %q", s.InputText, s.OutputText)
+						}
+					},
+					attrs: map[string]string{
+						schemas.AttrInputParts: `[{"type":"tool_call","id":"call_1","name":"get_weather","arguments":{"city": "Paris"}},` +
+							`{"type":"tool_call_response","id":"call_1","response":"rainy, 57°F"}]`,
+					},
+					gone: []string{"llm.input_messages.1.message.tool_calls.0.tool_call.function.arguments",
+						"llm.input_messages.2.message.tool_call_id", "llm.input_messages.2.message.content"},
+				},
+				{
+					name: "CreateEmbeddingResponse",
+					check: func(t *testing.T, s schemas.Span) {
+						if s.ComponentKind != schemas.KindEmbedding || s.ModelRequested != "text-embedding-3-small" || s.ModelReturned != "text-embedding-3-small" {
+							t.Errorf("kind/models = %q %q %q, want embedding and embedding.model_name in both", s.ComponentKind, s.ModelRequested, s.ModelReturned)
+						}
+					},
+					gone: []string{"embedding.model_name"},
 				},
 			},
 		},

@@ -51,6 +51,9 @@ const (
 	akRequestModel
 	akResponseModel
 	akLLMModelName
+	akLLMInvocationParams
+	akEmbeddingModelName
+	akSystemInstructions
 	akOIPromptTemplate
 	akOIPromptVersion
 	akInputMessages
@@ -93,6 +96,8 @@ const (
 	attrLLMProvider              = "llm.provider"
 	attrLLMSystem                = "llm.system"
 	attrLLMModelName             = "llm.model_name"
+	attrLLMInvocationParams      = "llm.invocation_parameters"
+	attrEmbeddingModelName       = "embedding.model_name"
 	attrOIPromptTemplate         = "llm.prompt_template.template"
 	attrOIPromptVersion          = "llm.prompt_template.version"
 	attrGenAIPrompt              = "gen_ai.prompt"
@@ -110,59 +115,62 @@ const (
 )
 
 var akNames = [akCount]string{
-	akCWApp:             schemas.AttrApp,
-	akCWEnv:             schemas.AttrEnvironment,
-	akCWChainName:       schemas.AttrChainName,
-	akCWChainVersion:    schemas.AttrChainVersion,
-	akCWComponentName:   schemas.AttrComponentName,
-	akCWComponentKind:   schemas.AttrComponentKind,
-	akCWTemplateID:      schemas.AttrPromptTemplateID,
-	akCWTemplateVersion: schemas.AttrPromptTemplateVersion,
-	akCWSession:         schemas.AttrSessionID,
-	akCWUser:            schemas.AttrUserID,
-	akServiceName:       schemas.AttrServiceName,
-	akDeployEnvName:     schemas.AttrDeploymentEnvironment,
-	akDeployEnv:         attrDeploymentEnvironmentOld,
-	akTLWorkflowName:    attrTLWorkflowName,
-	akTLEntityName:      attrTLEntityName,
-	akTLEntityVersion:   attrTLEntityVersion,
-	akTLSpanKind:        attrTLSpanKind,
-	akTLPromptKey:       attrTLPromptKey,
-	akTLPromptVersion:   attrTLPromptVersion,
-	akTLPromptTemplate:  attrTLPromptTemplate,
-	akTLEntityInput:     attrTLEntityInput,
-	akTLEntityOutput:    attrTLEntityOutput,
-	akAgentName:         attrGenAIAgentName,
-	akToolName:          attrGenAIToolName,
-	akOISpanKind:        attrOISpanKind,
-	akOperation:         schemas.AttrGenAIOperationName,
-	akLLMRequestType:    attrLLMRequestType,
-	akProviderName:      schemas.AttrGenAIProviderName,
-	akGenAISystem:       attrGenAISystem,
-	akLLMProvider:       attrLLMProvider,
-	akLLMSystem:         attrLLMSystem,
-	akRequestModel:      schemas.AttrGenAIRequestModel,
-	akResponseModel:     schemas.AttrGenAIResponseModel,
-	akLLMModelName:      attrLLMModelName,
-	akOIPromptTemplate:  attrOIPromptTemplate,
-	akOIPromptVersion:   attrOIPromptVersion,
-	akInputMessages:     schemas.AttrGenAIInputMessages,
-	akOutputMessages:    schemas.AttrGenAIOutputMessages,
-	akLegacyPrompt:      attrGenAIPrompt,
-	akLegacyCompletion:  attrGenAICompletion,
-	akInputValue:        attrInputValue,
-	akOutputValue:       attrOutputValue,
-	akUsageInput:        schemas.AttrGenAIUsageInputTokens,
-	akUsagePrompt:       attrUsagePromptTokens,
-	akOITokPrompt:       attrOITokenCountPrompt,
-	akUsageOutput:       schemas.AttrGenAIUsageOutputTokens,
-	akUsageCompletion:   attrUsageCompletionTokens,
-	akOITokCompletion:   attrOITokenCountCompletion,
-	akSessionID:         attrSessionID,
-	akConversationID:    schemas.AttrGenAIConversationID,
-	akUserID:            attrUserID,
-	akEnduserID:         attrEnduserID,
-	akErrorType:         attrErrorType,
+	akCWApp:               schemas.AttrApp,
+	akCWEnv:               schemas.AttrEnvironment,
+	akCWChainName:         schemas.AttrChainName,
+	akCWChainVersion:      schemas.AttrChainVersion,
+	akCWComponentName:     schemas.AttrComponentName,
+	akCWComponentKind:     schemas.AttrComponentKind,
+	akCWTemplateID:        schemas.AttrPromptTemplateID,
+	akCWTemplateVersion:   schemas.AttrPromptTemplateVersion,
+	akCWSession:           schemas.AttrSessionID,
+	akCWUser:              schemas.AttrUserID,
+	akServiceName:         schemas.AttrServiceName,
+	akDeployEnvName:       schemas.AttrDeploymentEnvironment,
+	akDeployEnv:           attrDeploymentEnvironmentOld,
+	akTLWorkflowName:      attrTLWorkflowName,
+	akTLEntityName:        attrTLEntityName,
+	akTLEntityVersion:     attrTLEntityVersion,
+	akTLSpanKind:          attrTLSpanKind,
+	akTLPromptKey:         attrTLPromptKey,
+	akTLPromptVersion:     attrTLPromptVersion,
+	akTLPromptTemplate:    attrTLPromptTemplate,
+	akTLEntityInput:       attrTLEntityInput,
+	akTLEntityOutput:      attrTLEntityOutput,
+	akAgentName:           attrGenAIAgentName,
+	akToolName:            attrGenAIToolName,
+	akOISpanKind:          attrOISpanKind,
+	akOperation:           schemas.AttrGenAIOperationName,
+	akLLMRequestType:      attrLLMRequestType,
+	akProviderName:        schemas.AttrGenAIProviderName,
+	akGenAISystem:         attrGenAISystem,
+	akLLMProvider:         attrLLMProvider,
+	akLLMSystem:           attrLLMSystem,
+	akRequestModel:        schemas.AttrGenAIRequestModel,
+	akResponseModel:       schemas.AttrGenAIResponseModel,
+	akLLMModelName:        attrLLMModelName,
+	akLLMInvocationParams: attrLLMInvocationParams,
+	akEmbeddingModelName:  attrEmbeddingModelName,
+	akSystemInstructions:  schemas.AttrGenAISystemInstructions,
+	akOIPromptTemplate:    attrOIPromptTemplate,
+	akOIPromptVersion:     attrOIPromptVersion,
+	akInputMessages:       schemas.AttrGenAIInputMessages,
+	akOutputMessages:      schemas.AttrGenAIOutputMessages,
+	akLegacyPrompt:        attrGenAIPrompt,
+	akLegacyCompletion:    attrGenAICompletion,
+	akInputValue:          attrInputValue,
+	akOutputValue:         attrOutputValue,
+	akUsageInput:          schemas.AttrGenAIUsageInputTokens,
+	akUsagePrompt:         attrUsagePromptTokens,
+	akOITokPrompt:         attrOITokenCountPrompt,
+	akUsageOutput:         schemas.AttrGenAIUsageOutputTokens,
+	akUsageCompletion:     attrUsageCompletionTokens,
+	akOITokCompletion:     attrOITokenCountCompletion,
+	akSessionID:           attrSessionID,
+	akConversationID:      schemas.AttrGenAIConversationID,
+	akUserID:              attrUserID,
+	akEnduserID:           attrEnduserID,
+	akErrorType:           attrErrorType,
 }
 
 // lookupAKey is a string switch rather than a map: the compiler turns it into
@@ -237,6 +245,12 @@ func lookupAKey(k string) akey {
 		return akResponseModel
 	case attrLLMModelName:
 		return akLLMModelName
+	case attrLLMInvocationParams:
+		return akLLMInvocationParams
+	case attrEmbeddingModelName:
+		return akEmbeddingModelName
+	case schemas.AttrGenAISystemInstructions:
+		return akSystemInstructions
 	case attrOIPromptTemplate:
 		return akOIPromptTemplate
 	case attrOIPromptVersion:
