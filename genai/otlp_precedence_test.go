@@ -146,6 +146,59 @@ func TestAppendSpansPrecedence(t *testing.T) {
 			want: func(s schemas.Span) (any, any) { return s.Provider, "anthropic" },
 		},
 		{
+			name: "models: llm.invocation_parameters' model is the requested one, llm.model_name the returned one",
+			span: []any{"llm.model_name", "gpt-4o-2024-08-06", "llm.invocation_parameters", `{"temperature": 0, "model": "gpt-4o"}`},
+			want: func(s schemas.Span) (any, any) {
+				return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"gpt-4o", "gpt-4o-2024-08-06"}
+			},
+			attrs: map[string]string{"llm.invocation_parameters": `{"temperature": 0, "model": "gpt-4o"}`},
+			gone:  []string{"llm.model_name"},
+		},
+		{
+			name: "models: LangChain's model_name in llm.invocation_parameters; gen_ai.request.model beats both",
+			span: []any{"llm.invocation_parameters", `{"model_name": "m-ip"}`, "llm.model_name", "m-ret"},
+			want: func(s schemas.Span) (any, any) {
+				return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"m-ip", "m-ret"}
+			},
+		},
+		{
+			name: "models: gen_ai.request.model beats llm.invocation_parameters",
+			span: []any{"gen_ai.request.model", "req", "llm.invocation_parameters", `{"model": "ip"}`},
+			want: func(s schemas.Span) (any, any) { return s.ModelRequested, "req" },
+		},
+		{
+			name: "models: malformed llm.invocation_parameters names no model",
+			span: []any{"llm.invocation_parameters", `{"model": "x"`, "llm.model_name", "ret"},
+			want: func(s schemas.Span) (any, any) {
+				return [2]string{s.ModelRequested, s.ModelReturned}, [2]string{"ret", "ret"}
+			},
+			attrs: map[string]string{"llm.invocation_parameters": `{"model": "x"`},
+		},
+		{
+			name: "models: embedding.model_name names an embedding span's model",
+			span: []any{"openinference.span.kind", "EMBEDDING", "embedding.model_name", "text-embedding-3-small"},
+			want: func(s schemas.Span) (any, any) {
+				return [3]string{string(s.ComponentKind), s.ModelRequested, s.ModelReturned},
+					[3]string{"embedding", "text-embedding-3-small", "text-embedding-3-small"}
+			},
+			gone: []string{"embedding.model_name"},
+		},
+		{
+			name: "kind: invoke_workflow is a chain, apply_guardrail a guardrail",
+			span: []any{"gen_ai.operation.name", "invoke_workflow"},
+			want: func(s schemas.Span) (any, any) {
+				return [2]string{string(s.ComponentKind), string(KindFromOperation("apply_guardrail"))}, [2]string{"chain", "guardrail"}
+			},
+		},
+		{
+			name: "system instructions: plain text feeds chainwatch.input.system",
+			span: []any{schemas.AttrGenAISystemInstructions, "Be brief.", "gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`},
+			want: func(s schemas.Span) (any, any) {
+				return [2]string{s.InputText, s.Attributes[schemas.AttrInputSystem]}, [2]string{"hi", "Be brief."}
+			},
+			gone: []string{schemas.AttrGenAISystemInstructions},
+		},
+		{
 			name: "models: llm.model_name fills both when nothing else",
 			span: []any{"llm.model_name", "gpt-4o"},
 			want: func(s schemas.Span) (any, any) {
