@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/genai"
@@ -62,6 +62,8 @@ type Collector struct {
 	// inflight bounds the bytes of the requests being handled
 	// (collector.max_inflight_bytes); see admission.go.
 	inflight *inflight
+	// rejectLog rate-limits the logging of rejections (answers.go).
+	rejectLog rateLog
 
 	mu       sync.Mutex
 	httpSrv  *http.Server
@@ -182,18 +184,6 @@ func (e *httpError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) *httpError {
 	return &httpError{http.StatusBadRequest, reasonBadRequest, fmt.Sprintf(format, args...)}
-}
-
-func (c *Collector) fail(w http.ResponseWriter, endpoint string, e *httpError) {
-	c.m.Rejected.WithLabelValues(endpoint, e.reason).Inc()
-	c.m.Requests.WithLabelValues(endpoint, strconv.Itoa(e.code)).Inc()
-	if e.code == http.StatusServiceUnavailable || e.code == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", strconv.Itoa(DefaultRetryAfterSeconds))
-	}
-	if e.code >= 500 {
-		c.log.Warn("collector request failed", "endpoint", endpoint, "status", e.code, "reason", e.reason, "err", e.msg)
-	}
-	http.Error(w, e.msg, e.code)
 }
 
 func (c *Collector) authorized(h func(string) string) bool {
@@ -319,18 +309,18 @@ func mediaType(r *http.Request) string {
 // ok false.
 func (c *Collector) admit(w http.ResponseWriter, r *http.Request, ep string, types ...string) (body []byte, mt string, ok bool) {
 	if !c.authorized(r.Header.Get) {
-		c.fail(w, ep, &httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key"})
+		c.fail(w, r, ep, &httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key"})
 		return nil, "", false
 	}
 	mt = mediaType(r)
 	if !slices.Contains(types, mt) {
-		c.fail(w, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported,
+		c.fail(w, r, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported,
 			fmt.Sprintf("Content-Type %q is not supported on %s; use %s", mt, r.URL.Path, strings.Join(slices.DeleteFunc(slices.Clone(types), func(t string) bool { return t == "" }), " or "))})
 		return nil, "", false
 	}
 	body, herr := c.readBody(r)
 	if herr != nil {
-		c.fail(w, ep, herr)
+		c.fail(w, r, ep, herr)
 		return nil, "", false
 	}
 	return body, mt, true
@@ -346,30 +336,34 @@ func (c *Collector) handleTraces(w http.ResponseWriter, r *http.Request) {
 	isJSON := mt == "application/json"
 	var (
 		n    int
+		rej  spanRejects
 		herr *httpError
 	)
 	if isJSON {
 		req := &coltracepb.ExportTraceServiceRequest{}
-		if err := unmarshalOTLPJSON(body, req); err != nil {
-			c.fail(w, ep, badRequest("decoding OTLP JSON: %v", err))
+		bad, err := decodeOTLPJSON(body, req)
+		if err != nil {
+			c.fail(w, r, ep, badRequest("decoding OTLP JSON: %v", err))
 			return
 		}
-		n, herr = c.exportTraces(r.Context(), req)
+		n, rej, herr = c.exportTraces(r.Context(), ep, req, bad)
 	} else {
-		n, herr = c.exportTracesWire(r.Context(), body) // no decoding: see otlpwire.go
+		n, rej, herr = c.exportTracesWire(r.Context(), ep, body) // no decoding: see otlpwire.go
 	}
 	if herr != nil {
-		c.fail(w, ep, herr)
+		c.fail(w, r, ep, herr)
 		return
 	}
 	c.ok(ep, n, start)
+	resp := &coltracepb.ExportTraceServiceResponse{PartialSuccess: rej.partialSuccess(n)}
+	mt = otlpResponseType(r)
+	w.Header().Set("Content-Type", mt)
 	if isJSON {
-		w.Header().Set("Content-Type", "application/json")
-		io.WriteString(w, "{}")
+		out, _ := protojson.Marshal(resp)
+		w.Write(out)
 		return
 	}
-	w.Header().Set("Content-Type", "application/x-protobuf")
-	out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+	out, _ := proto.Marshal(resp)
 	w.Write(out)
 }
 
@@ -388,12 +382,14 @@ func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 	}
 	batch, err := genai.DecodeJSONBatch(bytes.NewReader(body))
 	if err != nil {
-		c.fail(w, ep, badRequest("%v", err))
+		c.fail(w, r, ep, badRequest("%v", err))
 		return
 	}
-	n, herr := c.exportTraces(r.Context(), batch.ToOTLP())
+	// genai.DecodeJSONBatch refuses a batch with any invalid span: this
+	// API stays whole-request (its answer has no partial success).
+	n, _, herr := c.exportTraces(r.Context(), ep, batch.ToOTLP(), nil)
 	if herr != nil {
-		c.fail(w, ep, herr)
+		c.fail(w, r, ep, herr)
 		return
 	}
 	c.ok(ep, n, start)
@@ -401,20 +397,35 @@ func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, "{\"accepted\":%d}\n", n)
 }
 
-// exportTraces validates a request, splits it by trace id and produces one
-// record per trace, waiting for every ack.
-func (c *Collector) exportTraces(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (int, *httpError) {
-	if err := genai.ValidateOTLP(req); err != nil {
-		return 0, badRequest("invalid span: %v", err)
-	}
+// exportTraces stores the valid spans of a request (validSpans; bad: spans
+// refused while decoding, see unmarshalOTLPJSON), split by trace id, one
+// record per trace, waiting for every ack. It returns the number of spans
+// stored and those rejected; a request with spans and none valid is a 400.
+func (c *Collector) exportTraces(ctx context.Context, ep string, req *coltracepb.ExportTraceServiceRequest, bad map[[3]int]*genai.SpanError) (int, spanRejects, *httpError) {
+	req, rej := validSpans(req, bad)
 	recs, n, err := kafka.SplitByTrace(req, c.topics.Spans)
 	if err != nil {
-		return 0, badRequest("%v", err)
+		return 0, rej, badRequest("%v", err)
+	}
+	return c.produceValid(ctx, ep, recs, n, rej)
+}
+
+// produceValid produces the records of a request's n valid spans and
+// counts the rejected ones once the answer is decided: a 400 when no span
+// was valid, partial success when the others are stored.
+func (c *Collector) produceValid(ctx context.Context, ep string, recs []*kgo.Record, n int, rej spanRejects) (int, spanRejects, *httpError) {
+	if n == 0 && rej.n > 0 {
+		c.countRejectedSpans(ep, rej, 0)
+		return 0, rej, badRequest("invalid span: %v", rej.err)
 	}
 	if n == 0 {
-		return 0, nil
+		return 0, rej, nil
 	}
-	return n, c.produce(ctx, recs)
+	if herr := c.produce(ctx, recs); herr != nil {
+		return 0, rej, herr // the client retries the whole request
+	}
+	c.countRejectedSpans(ep, rej, n)
+	return n, rej, nil
 }
 
 // produceMargin is what a request may wait for Kafka beyond
@@ -521,7 +532,7 @@ func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {
 	}
 	items, err := DecodeFeedback(body, time.Now())
 	if err != nil {
-		c.fail(w, ep, badRequest("%v", err))
+		c.fail(w, r, ep, badRequest("%v", err))
 		return
 	}
 	recs := make([]*kgo.Record, len(items))
@@ -530,7 +541,7 @@ func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {
 		recs[i] = &kgo.Record{Topic: c.topics.Feedback, Key: []byte(items[i].TraceID), Value: v}
 	}
 	if herr := c.produce(r.Context(), recs); herr != nil {
-		c.fail(w, ep, herr)
+		c.fail(w, r, ep, herr)
 		return
 	}
 	c.ok(ep, len(items), start)

@@ -154,7 +154,8 @@ func mustJSON(b []byte) []byte { return []byte(`"` + base64.StdEncoding.EncodeTo
 
 func TestCollectorRejections(t *testing.T) {
 	good, _ := proto.Marshal(ingesttest.Request(2, 2, 2))
-	badSpan := ingesttest.Request(3, 1, 2)
+	badSpan := ingesttest.Request(3, 1, 2) // every span invalid: a 400 (one valid span would make it a partial success)
+	badSpan.ResourceSpans[0].ScopeSpans[0].Spans[0].EndTimeUnixNano = 1
 	badSpan.ResourceSpans[0].ScopeSpans[0].Spans[1].TraceId = []byte{1, 2, 3}
 	badSpanPB, _ := proto.Marshal(badSpan)
 	big := bytes.Repeat([]byte("x"), 2<<20)
@@ -173,8 +174,8 @@ func TestCollectorRejections(t *testing.T) {
 	}{
 		{"garbage protobuf", "/v1/traces", "application/x-protobuf", []byte{0xff, 0xff, 0xff}, nil, nil, nil, 400, "decoding OTLP protobuf"},
 		{"garbage json", "/v1/traces", "application/json", []byte("{not json"), nil, nil, nil, 400, "decoding OTLP JSON"},
-		{"json with non-hex id", "/v1/traces", "application/json", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`), nil, nil, nil, 400, "resourceSpans[0].scopeSpans[0].spans[0].traceId"},
-		{"invalid span names the span and field", "/v1/traces", "application/x-protobuf", badSpanPB, nil, nil, nil, 400, "spans[1]"},
+		{"json with non-hex id", "/v1/traces", "application/json", []byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz"}]}]}]}`), nil, nil, nil, 400, `resource_spans[0].scope_spans[0].spans[0]: trace_id: "zz" is not hex`},
+		{"invalid spans name the span and field", "/v1/traces", "application/x-protobuf", badSpanPB, nil, nil, nil, 400, "spans[1]: trace_id: must be 16 bytes, got 3"},
 		{"wrong content type", "/v1/traces", "text/plain", good, nil, nil, nil, 415, "Content-Type"},
 		{"unknown encoding", "/v1/traces", "application/x-protobuf", good, []string{"Content-Encoding", "br"}, nil, nil, 415, "Content-Encoding"},
 		{"oversize body", "/v1/traces", "application/x-protobuf", big, nil, nil, nil, 413, "max_body_bytes"},
@@ -193,7 +194,7 @@ func TestCollectorRejections(t *testing.T) {
 			prod := &fakeProducer{err: tc.prodErr}
 			_, srv := newTestCollector(t, prod, tc.keys...)
 			code, body, hdr := post(t, srv.URL+tc.path, tc.ctype, tc.body, tc.hdr...)
-			if code != tc.want || !strings.Contains(body, tc.wantText) {
+			if code != tc.want || !strings.Contains(answerText(t, tc.path, tc.ctype, code, body), tc.wantText) {
 				t.Fatalf("got %d %q, want %d containing %q", code, body, tc.want, tc.wantText)
 			}
 			if code == 503 && hdr.Get("Retry-After") == "" {

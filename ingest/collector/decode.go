@@ -8,14 +8,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"reflect"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -185,20 +189,34 @@ func expectedJSON(t reflect.Type) string {
 	return "an object"
 }
 
-// unmarshalOTLPJSON decodes OTLP/JSON, whose trace and span ids are hex
-// strings (not protobuf JSON's base64): they are rewritten before protojson
-// reads the message. Text that is not valid UTF-8 is refused first, naming
-// its JSON path (resourceSpans[0].scopeSpans[0].spans[3].name: invalid
-// UTF-8 at byte 412).
+// unmarshalOTLPJSON is decodeOTLPJSON refusing the whole request for an id
+// that is not hex: its error names the first such span.
 func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) error {
+	bad, err := decodeOTLPJSON(body, req)
+	if err != nil || len(bad) == 0 {
+		return err
+	}
+	first := slices.MinFunc(slices.Collect(maps.Keys(bad)), func(a, b [3]int) int { return slices.Compare(a[:], b[:]) })
+	return bad[first]
+}
+
+// decodeOTLPJSON decodes OTLP/JSON, whose trace and span ids are hex
+// strings (not protobuf JSON's base64): they are rewritten before protojson
+// reads the message. A span with an id that is not hex (its own or a
+// link's) is returned in bad, by its indices, for the collector to reject
+// it alone (partial success); the id is dropped from the message. Text
+// that is not valid UTF-8 is refused first, naming its JSON path
+// (resourceSpans[0].scopeSpans[0].spans[3].name: invalid UTF-8 at byte
+// 412).
+func decodeOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) (bad map[[3]int]*genai.SpanError, err error) {
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return err
+		return nil, err
 	}
 	if terr := schemas.CheckJSONText(body); terr != nil {
-		return terr
+		return nil, terr
 	}
 	for _, rsKey := range []string{"resourceSpans", "resource_spans"} {
 		rss, _ := doc[rsKey].([]any)
@@ -211,16 +229,19 @@ func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) e
 					spans, _ := ssm["spans"].([]any)
 					for k, sp := range spans {
 						spm, _ := sp.(map[string]any)
-						where := fmt.Sprintf("%s[%d].%s[%d].spans[%d]", rsKey, i, ssKey, j, k)
-						if err := hexIDsToBase64(spm, where); err != nil {
-							return err
-						}
+						field, reason := hexIDsToBase64(spm, "")
 						links, _ := spm["links"].([]any)
 						for l, ln := range links {
 							lm, _ := ln.(map[string]any)
-							if err := hexIDsToBase64(lm, fmt.Sprintf("%s.links[%d]", where, l)); err != nil {
-								return err
+							if f, r := hexIDsToBase64(lm, "links["+strconv.Itoa(l)+"]."); f != "" && field == "" {
+								field, reason = f, r
 							}
+						}
+						if field != "" {
+							if bad == nil {
+								bad = map[[3]int]*genai.SpanError{}
+							}
+							bad[[3]int{i, j, k}] = genai.NewSpanError(i, j, k, spanIDOf(spm), field, reason)
 						}
 					}
 				}
@@ -229,12 +250,15 @@ func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) e
 	}
 	fixed, err := json.Marshal(doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(fixed, req)
+	return bad, protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(fixed, req)
 }
 
-func hexIDsToBase64(m map[string]any, where string) error {
+// hexIDsToBase64 rewrites m's hex ids in base64. An id that is not hex is
+// deleted and the first such is returned: its OTLP field name (after
+// prefix) and why.
+func hexIDsToBase64(m map[string]any, prefix string) (field, reason string) {
 	for _, key := range []string{"traceId", "trace_id", "spanId", "span_id", "parentSpanId", "parent_span_id"} {
 		s, ok := m[key].(string)
 		if !ok || s == "" {
@@ -242,9 +266,36 @@ func hexIDsToBase64(m map[string]any, where string) error {
 		}
 		b, err := hex.DecodeString(s)
 		if err != nil {
-			return fmt.Errorf("%s.%s: %q is not hex", where, key, s)
+			delete(m, key)
+			if field == "" {
+				field, reason = prefix+otlpFieldName(key), fmt.Sprintf("%q is not hex", s)
+			}
+			continue
 		}
 		m[key] = base64.StdEncoding.EncodeToString(b)
+	}
+	return field, reason
+}
+
+// otlpFieldName is the protobuf name of an OTLP/JSON id key.
+func otlpFieldName(key string) string {
+	switch key {
+	case "traceId", "trace_id":
+		return "trace_id"
+	case "spanId", "span_id":
+		return "span_id"
+	}
+	return "parent_span_id"
+}
+
+// spanIDOf is the span id of a span already rewritten by hexIDsToBase64,
+// or nil.
+func spanIDOf(m map[string]any) []byte {
+	for _, key := range []string{"spanId", "span_id"} {
+		if s, ok := m[key].(string); ok {
+			b, _ := base64.StdEncoding.DecodeString(s)
+			return b
+		}
 	}
 	return nil
 }

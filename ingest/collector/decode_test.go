@@ -203,8 +203,9 @@ func TestCollectorRefusesUnstorableTimes(t *testing.T) {
 		want              int
 		wantText          string
 	}{
-		{"protobuf start 2200", "/v1/traces", "application/x-protobuf", pb(otlpReq(nano2200, nano2200)), 400, "spans[1]: " + startMsg},
-		{"protobuf end 2200", "/v1/traces", "application/x-protobuf", pb(otlpReq(1760000000000000000, nano2200)), 400, "spans[1]: " + endMsg},
+		// spans[0] is valid: stored, the answer's partial_success names spans[1].
+		{"protobuf start 2200", "/v1/traces", "application/x-protobuf", pb(otlpReq(nano2200, nano2200)), 200, "spans[1]: " + startMsg},
+		{"protobuf end 2200", "/v1/traces", "application/x-protobuf", pb(otlpReq(1760000000000000000, nano2200)), 200, "spans[1]: " + endMsg},
 		{"protobuf at the max", "/v1/traces", "application/x-protobuf", pb(otlpReq(schemas.MaxStorableUnixNano, schemas.MaxStorableUnixNano)), 200, ""},
 		{"protobuf at 1ns", "/v1/traces", "application/x-protobuf", pb(otlpReq(1, 2)), 200, ""},
 		{"otlp json start 2200", "/v1/traces", "application/json", otlpJSON(n2200, n2200), 400, "spans[0]: " + startMsg},
@@ -223,7 +224,7 @@ func TestCollectorRefusesUnstorableTimes(t *testing.T) {
 			prod := &fakeProducer{}
 			_, srv := newTestCollector(t, prod)
 			code, body, _ := post(t, srv.URL+tc.path, tc.ctype, tc.body)
-			if code != tc.want || !strings.Contains(body, tc.wantText) {
+			if code != tc.want || !strings.Contains(answerText(t, tc.path, tc.ctype, code, body), tc.wantText) {
 				t.Fatalf("got %d %q, want %d containing %q", code, body, tc.want, tc.wantText)
 			}
 			if code != 200 && len(prod.recs) > 0 {
@@ -236,8 +237,14 @@ func TestCollectorRefusesUnstorableTimes(t *testing.T) {
 	}
 	t.Run("grpc", func(t *testing.T) {
 		c, _ := newTestCollector(t, &fakeProducer{})
-		_, err := c.Export(context.Background(), otlpReq(nano2200, nano2200))
-		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "spans[1]: "+startMsg) {
+		resp, err := c.Export(context.Background(), otlpReq(nano2200, nano2200))
+		if err != nil || resp.GetPartialSuccess().GetRejectedSpans() != 1 || !strings.Contains(resp.GetPartialSuccess().GetErrorMessage(), "spans[1]: "+startMsg) {
+			t.Fatalf("got %v, %v; want partial success naming start_time_unix_nano", resp, err)
+		}
+		req := otlpReq(nano2200, nano2200)
+		req.ResourceSpans[0].ScopeSpans[0].Spans = req.ResourceSpans[0].ScopeSpans[0].Spans[1:]
+		_, err = c.Export(context.Background(), req)
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "spans[0]: "+startMsg) {
 			t.Fatalf("got %v, want InvalidArgument naming start_time_unix_nano", err)
 		}
 	})
@@ -262,7 +269,7 @@ func TestCollectorRefusesInvalidUTF8(t *testing.T) {
 			prod := &fakeProducer{}
 			_, srv := newTestCollector(t, prod)
 			code, body, _ := post(t, srv.URL+tc.path, "application/json", tc.body)
-			if code != 400 || !strings.Contains(body, tc.wantText) {
+			if code != 400 || !strings.Contains(answerText(t, tc.path, "application/json", code, body), tc.wantText) {
 				t.Fatalf("got %d %q, want 400 containing %q", code, body, tc.wantText)
 			}
 			if len(prod.recs) > 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,6 @@ import (
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/encoding"
@@ -25,7 +23,6 @@ import (
 	"google.golang.org/grpc/stats"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // The collector's OTLP/gRPC side: TraceService/Export, the compressions it
@@ -81,12 +78,12 @@ func (c *Collector) Export(ctx context.Context, req *coltracepb.ExportTraceServi
 	if !t.acquire(ctx, int64(proto.Size(req)), admissionWait) {
 		return nil, c.grpcFail(c.overloaded())
 	}
-	n, herr := c.exportTraces(withTicket(ctx, t), req)
+	n, rej, herr := c.exportTraces(withTicket(ctx, t), ep, req, nil)
 	if herr != nil {
 		return nil, c.grpcFail(herr)
 	}
 	c.ok(ep, n, start)
-	return &coltracepb.ExportTraceServiceResponse{}, nil
+	return &coltracepb.ExportTraceServiceResponse{PartialSuccess: rej.partialSuccess(n)}, nil
 }
 
 // grpcFail counts and logs a refusal as fail does for HTTP (the code label
@@ -95,23 +92,8 @@ func (c *Collector) Export(ctx context.Context, req *coltracepb.ExportTraceServi
 // else the client cannot fix by retrying (413 included) is InvalidArgument,
 // or Unauthenticated.
 func (c *Collector) grpcFail(e *httpError) error {
-	const ep = "grpc"
-	c.m.Rejected.WithLabelValues(ep, e.reason).Inc()
-	c.m.Requests.WithLabelValues(ep, strconv.Itoa(e.code)).Inc()
-	if e.code >= 500 {
-		c.log.Warn("collector request failed", "endpoint", ep, "status", e.code, "reason", e.reason, "err", e.msg)
-	}
-	switch e.code {
-	case http.StatusUnauthorized:
-		return status.Error(codes.Unauthenticated, e.msg)
-	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-		st := status.New(codes.Unavailable, e.msg)
-		if d, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(DefaultRetryAfterSeconds * time.Second)}); err == nil {
-			st = d
-		}
-		return st.Err()
-	}
-	return status.Error(codes.InvalidArgument, e.msg)
+	c.rejected("grpc", e.code, e.reason, e.msg)
+	return status.FromProto(e.status()).Err()
 }
 
 // grpcRefused counts and logs an RPC that ended in error without reaching
@@ -130,11 +112,7 @@ func (c *Collector) grpcRefused(method string, err error) {
 	case codes.Canceled, codes.DeadlineExceeded:
 		code, reason = 499, "canceled"
 	}
-	c.m.Rejected.WithLabelValues(ep, reason).Inc()
-	c.m.Requests.WithLabelValues(ep, strconv.Itoa(code)).Inc()
-	if code != 499 {
-		c.log.Warn("collector grpc request refused before Export", "method", method, "code", st.Code().String(), "status", code, "reason", reason, "err", st.Message())
-	}
+	c.rejected(ep, code, reason, st.Message(), "method", method, "grpc_code", st.Code().String(), "before_export", true)
 }
 
 // grpcStats sees every RPC's end, including those grpc-go refuses before

@@ -3,7 +3,6 @@ package collector
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"strconv"
 	"sync"
 	"unicode/utf8"
@@ -65,31 +64,34 @@ import (
 // drop, the record's value is body itself: the caller must not modify body
 // afterwards. Otherwise the values share one new buffer.
 func SplitByTraceWire(body []byte, topic string) (recs []*kgo.Record, spans int, err error) {
+	recs, spans, rej, err := splitTracesWire(body, topic)
+	if err == nil && rej.n > 0 {
+		return nil, 0, rej.err
+	}
+	return recs, spans, err
+}
+
+// splitTracesWire is SplitByTraceWire keeping the valid spans (partial
+// success): the records hold the spans that pass the structural checks,
+// as kafka.SplitByTrace makes them of the request validSpans leaves, and
+// the others are returned in rej. err is only a malformed body.
+func splitTracesWire(body []byte, topic string) (recs []*kgo.Record, spans int, rej spanRejects, err error) {
 	w := splitterPool.Get().(*wireSplitter)
 	defer w.release()
 	w.body = body
 	if err := w.request(); err != nil {
-		return nil, 0, err
+		return nil, 0, spanRejects{}, err
 	}
-	if err := w.errs.Err(); err != nil {
-		return nil, 0, err
-	}
-	return w.records(topic), len(w.spans), nil
+	return w.records(topic), len(w.spans), w.rej.result(), nil
 }
 
 // exportTracesWire is exportTraces for an OTLP/HTTP protobuf body.
-func (c *Collector) exportTracesWire(ctx context.Context, body []byte) (int, *httpError) {
-	recs, n, err := SplitByTraceWire(body, c.topics.Spans)
+func (c *Collector) exportTracesWire(ctx context.Context, ep string, body []byte) (int, spanRejects, *httpError) {
+	recs, n, rej, err := splitTracesWire(body, c.topics.Spans)
 	if err != nil {
-		if se := (*genai.SpanError)(nil); errors.As(err, &se) {
-			return 0, badRequest("invalid span: %v", err)
-		}
-		return 0, badRequest("%v", err)
+		return 0, rej, badRequest("%v", err)
 	}
-	if n == 0 {
-		return 0, nil
-	}
-	return n, c.produce(ctx, recs)
+	return c.produceValid(ctx, ep, recs, n, rej)
 }
 
 // Field numbers of the messages the splitter walks itself. Protobuf field
@@ -333,12 +335,12 @@ type wireSplitter struct {
 	traces []wireTrace
 	index  map[[16]byte]int32 // trace id → index in traces
 	sizes  []int              // encoded sizes, see traceSize
-	errs   genai.SpanErrorList
+	rej    spanRejectList     // the spans left out for failing the checks
 
 	// dropped reports that kafka.SplitByTrace would leave something out of the
 	// records (unknown fields of the request, a ResourceSpans or a
-	// ScopeSpans; an entry without spans), so body is not a valid record
-	// of a single trace.
+	// ScopeSpans; an entry without spans; an invalid span), so body is not
+	// a valid record of a single trace.
 	dropped bool
 }
 
@@ -377,7 +379,7 @@ func (w *wireSplitter) release() {
 	w.rs, w.rsHdr, w.ss, w.ssHdr = w.rs[:0], w.rsHdr[:0], w.ss[:0], w.ssHdr[:0]
 	w.spans, w.traces, w.sizes = w.spans[:0], w.traces[:0], w.sizes[:0]
 	clear(w.index)
-	w.errs.Reset()
+	w.rej.reset()
 	w.dropped = false
 	splitterPool.Put(w)
 }
@@ -580,11 +582,9 @@ func (w *wireSplitter) span(ri, si, pi, ssi, i, end, depth int) error {
 		}
 	}
 	if field, reason := genai.CheckSpanFields(traceID, spanID, parentID, startNano, endNano); field != "" {
-		w.errs.Add(genai.NewSpanError(ri, si, pi, spanID, field, reason))
+		w.rej.add(genai.NewSpanError(ri, si, pi, spanID, field, reason))
+		w.dropped = true // left out of the records
 		return nil
-	}
-	if w.errs.Len() > 0 {
-		return nil // the request fails: no need to group
 	}
 
 	var id [16]byte

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"compress/flate"
 	"compress/zlib"
+	"encoding/json"
 	"strings"
 	"testing"
 
 	kflate "github.com/klauspost/compress/flate"
 	kzlib "github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/ingest/ingesttest"
@@ -112,4 +116,40 @@ func TestCollectorContentEncodings(t *testing.T) {
 	if code != 415 || !strings.Contains(body, "zstd") {
 		t.Fatalf("br: got %d %q, want 415 listing the encodings", code, body)
 	}
+}
+
+// answerText is the message of an answer: a google.rpc.Status (protobuf or
+// JSON, as the request) on /v1/traces' errors, partial_success'
+// error_message on its 200s, {"error": …} on the chainwatch endpoints'
+// errors. It fails the test when the body is not in that form.
+func answerText(t *testing.T, path, ctype string, code int, body string) string {
+	t.Helper()
+	switch {
+	case path != "/v1/traces" && code == 200:
+		return body
+	case path != "/v1/traces":
+		var e struct{ Error string }
+		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
+			t.Fatalf("%s answered %d with %q, not {\"error\": …}: %v", path, code, body, err)
+		}
+		return e.Error
+	case code == 200:
+		resp := &coltracepb.ExportTraceServiceResponse{}
+		if err := unmarshalAnswer(ctype, body, resp); err != nil {
+			t.Fatalf("200 body %q is not an ExportTraceServiceResponse in %s: %v", body, ctype, err)
+		}
+		return resp.GetPartialSuccess().GetErrorMessage()
+	}
+	st := &spb.Status{}
+	if err := unmarshalAnswer(ctype, body, st); err != nil || st.Message == "" {
+		t.Fatalf("%d body %q is not a google.rpc.Status in %s: %v", code, body, ctype, err)
+	}
+	return st.Message
+}
+
+func unmarshalAnswer(ctype, body string, m proto.Message) error {
+	if ctype == "application/json" {
+		return protojson.Unmarshal([]byte(body), m)
+	}
+	return proto.Unmarshal([]byte(body), m)
 }
