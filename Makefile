@@ -6,7 +6,7 @@ TESTPKGS ?= ./...
 # process (ingest/chtest), unless CHAINWATCH_TEST_CLICKHOUSE names one.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build deps demo test bench clean vet
+.PHONY: all build deps demo test fuzz bench clean vet
 
 all: build
 
@@ -24,6 +24,31 @@ demo: deps build
 test: deps
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(TESTPKGS)
+
+# fuzz runs every fuzz target for FUZZTIME, one after another (go test fuzzes
+# one target per run): `make fuzz` (10 minutes each), `make fuzz
+# FUZZTIME=30s`. A failing input is written under the package's
+# testdata/fuzz/<target>/ and then replays in `make test`. The recipe fails
+# when a Fuzz function is missing from FUZZ_TARGETS.
+FUZZTIME ?= 10m
+FUZZ_TARGETS := \
+	./genai:FuzzAppendSpanRecord \
+	./genai:FuzzDecodeJSONBatch \
+	./genai:FuzzMessages \
+	./ingest/collector:FuzzSplitByTraceWire \
+	./ingest/collector:FuzzOTLPProtobufRecords \
+	./ingest/collector:FuzzOTLPJSON \
+	./ingest/collector:FuzzDecodeFeedback \
+	./schemas:FuzzCheckJSONText
+
+fuzz:
+	@for fn in $$(grep -rhoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' . | cut -d' ' -f2); do \
+		case " $(FUZZ_TARGETS) " in *":$$fn "*) ;; *) echo "fuzz: $$fn is not in FUZZ_TARGETS (Makefile)"; exit 1;; esac; \
+	done
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $${t##*:} ($${t%%:*}) for $(FUZZTIME)"; \
+		$(GO) test -run='^$$' -fuzz="^$${t##*:}\$$" -fuzztime=$(FUZZTIME) $${t%%:*}; \
+	done
 
 bench: build
 	$(BIN) bench ingest
