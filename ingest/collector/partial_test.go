@@ -12,9 +12,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/instrumentation"
 	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -103,27 +105,36 @@ func (k *kafkaCollector) spansInKafka(t *testing.T, want int) map[string]string 
 	return got
 }
 
-// The OpenTelemetry Go SDK's own OTLP/HTTP exporter, protobuf with gzip and
-// JSON: valid spans land in Kafka, and a batch holding spans the collector
+// The OpenTelemetry Go SDK's own OTLP exporters, HTTP (protobuf, with gzip,
+// and JSON) and gRPC with gzip: valid spans land in Kafka, and a batch holding spans the collector
 // refuses is a partial success the exporter reports (an error "OTLP partial
 // success: … (2 spans rejected)"), the others stored.
-func TestOTelSDKHTTPExporterPartialSuccess(t *testing.T) {
+func TestOTelSDKExportersPartialSuccess(t *testing.T) {
+	httpExp := func(opts ...otlptracehttp.Option) func(context.Context, *Collector) (sdktrace.SpanExporter, error) {
+		return func(ctx context.Context, c *Collector) (sdktrace.SpanExporter, error) {
+			return otlptracehttp.New(ctx, append([]otlptracehttp.Option{
+				otlptracehttp.WithEndpointURL("http://" + c.HTTPAddr() + "/v1/traces"),
+				otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
+			}, opts...)...)
+		}
+	}
 	for _, tc := range []struct {
-		name string
-		opts []otlptracehttp.Option
+		name, ep string
+		newExp   func(context.Context, *Collector) (sdktrace.SpanExporter, error)
 	}{
-		{"protobuf gzip", []otlptracehttp.Option{otlptracehttp.WithCompression(otlptracehttp.GzipCompression)}},
-		{"json", []otlptracehttp.Option{otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON)}},
-		{"protobuf", nil},
+		{"http protobuf gzip", "traces", httpExp(otlptracehttp.WithCompression(otlptracehttp.GzipCompression))},
+		{"http json", "traces", httpExp(otlptracehttp.WithEncoding(otlptracehttp.EncodingJSON))},
+		{"http protobuf", "traces", httpExp()},
+		{"grpc gzip", "grpc", func(ctx context.Context, c *Collector) (sdktrace.SpanExporter, error) {
+			return otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(c.GRPCAddr()), otlptracegrpc.WithInsecure(),
+				otlptracegrpc.WithCompressor("gzip"), otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}))
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k := newKafkaCollector(t)
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			exp, err := otlptracehttp.New(ctx, append([]otlptracehttp.Option{
-				otlptracehttp.WithEndpointURL("http://" + k.c.HTTPAddr() + "/v1/traces"),
-				otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-			}, tc.opts...)...)
+			exp, err := tc.newExp(ctx, k.c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -176,17 +187,18 @@ func TestOTelSDKHTTPExporterPartialSuccess(t *testing.T) {
 				t.Fatalf("spans in Kafka %v, want %v", got, want)
 			}
 			for reason, want := range map[string]float64{"invalid_end_time_unix_nano": 1, "invalid_span_id": 1, "invalid_trace_id": 0} {
-				if got := testutil.ToFloat64(k.m.RejectedSpans.WithLabelValues("traces", reason)); got != want {
+				if got := testutil.ToFloat64(k.m.RejectedSpans.WithLabelValues(tc.ep, reason)); got != want {
 					t.Errorf("rejected_spans_total{traces,%s} = %v, want %v", reason, got, want)
 				}
 			}
-			if got := testutil.ToFloat64(k.m.Received.WithLabelValues("traces")); got != 3 {
+			if got := testutil.ToFloat64(k.m.Received.WithLabelValues(tc.ep)); got != 3 {
 				t.Errorf("received_total{traces} = %v, want 3", got)
 			}
 
-			// A batch with no valid span: a 400 whose body the exporter shows.
+			// A batch with no valid span: a 400 (InvalidArgument) whose
+			// message the exporter shows.
 			err = exp.ExportSpans(ctx, tracetest.SpanStubs{stub(6, func(s *tracetest.SpanStub) { s.EndTime = s.StartTime.Add(-time.Second) })}.Snapshots())
-			if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "spans[0]: end_time_unix_nano") {
+			if err == nil || !strings.Contains(err.Error(), "400") && !strings.Contains(err.Error(), "InvalidArgument") || !strings.Contains(err.Error(), "spans[0]: end_time_unix_nano") {
 				t.Fatalf("all invalid: exporter says %v, want a 400 naming spans[0]'s end_time_unix_nano", err)
 			}
 		})
