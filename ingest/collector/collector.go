@@ -45,7 +45,8 @@ type Producer interface {
 //
 // Endpoints (HTTP):
 //
-//	POST /v1/traces    OTLP/HTTP, protobuf or JSON, optionally gzip, zstd or deflate
+//	POST /v1/traces    OTLP/HTTP, protobuf or JSON, optionally gzip, zstd or deflate;
+//	                   invalid spans are left out and reported (partial success, answers.go)
 //	POST /v1/spans     the chainwatch JSON batch form ({"spans": [...]})
 //	POST /v1/feedback  feedback, one object or {"feedback": [...]}
 //	GET  /healthz      200 while the process runs
@@ -387,13 +388,17 @@ func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 	}
 	// genai.DecodeJSONBatch refuses a batch with any invalid span: this
 	// API stays whole-request (its answer has no partial success).
-	n, _, herr := c.exportTraces(r.Context(), ep, batch.ToOTLP(), nil)
+	n, rej, herr := c.exportTraces(r.Context(), ep, batch.ToOTLP(), nil)
 	if herr != nil {
 		c.fail(w, r, ep, herr)
 		return
 	}
 	c.ok(ep, n, start)
 	w.Header().Set("Content-Type", "application/json")
+	if rej.n > 0 { // not expected (the decoder checks as much): said, never silent
+		json.NewEncoder(w).Encode(map[string]any{"accepted": n, "rejected": rej.n, "error": rej.message(n)})
+		return
+	}
 	fmt.Fprintf(w, "{\"accepted\":%d}\n", n)
 }
 

@@ -5,18 +5,23 @@ import (
 	"compress/flate"
 	"compress/zlib"
 	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	kflate "github.com/klauspost/compress/flate"
 	kzlib "github.com/klauspost/compress/zlib"
 	"github.com/klauspost/compress/zstd"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/ingest/ingesttest"
+	"github.com/chainwatch/chainwatch/kafka"
 )
 
 // Compressions as other senders write them: klauspost/compress (what the
@@ -152,4 +157,58 @@ func unmarshalAnswer(ctype, body string, m proto.Message) error {
 		return protojson.Unmarshal([]byte(body), m)
 	}
 	return proto.Unmarshal([]byte(body), m)
+}
+
+// Every rejection is counted with its reason and logged: the first at
+// Info, the next ones within rejectLogEvery at Debug (a client looping on
+// bad data cannot flood the log), and spans left out by partial success
+// likewise.
+func TestRejectionsLoggedAndCounted(t *testing.T) {
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	m := NewMetrics(nil)
+	c := New(Config{MaxBodyBytes: 1 << 20}, kafka.Config{}.WithDefaults().Topics, &fakeProducer{}, m, logger)
+	srv := httptest.NewServer(c.Handler())
+	t.Cleanup(srv.Close)
+	for range 3 {
+		post(t, srv.URL+"/v1/traces", "application/x-protobuf", []byte{0xff})
+	}
+	post(t, srv.URL+"/v1/traces", "application/x-protobuf", []byte("x"), "Content-Encoding", "br")
+	req := ingesttest.Request(9, 1, 2)
+	req.ResourceSpans[0].ScopeSpans[0].Spans[0].SpanId = nil
+	pb, _ := proto.Marshal(req)
+	post(t, srv.URL+"/v1/traces", "application/x-protobuf", pb)
+
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d log lines, want one per rejection (5):\n%s", len(lines), buf.String())
+	}
+	for i, want := range []string{
+		"level=INFO msg=\"collector request rejected\" endpoint=traces status=400 reason=bad_request",
+		"level=DEBUG msg=\"collector request rejected\" endpoint=traces status=400 reason=bad_request",
+		"level=DEBUG msg=\"collector request rejected\" endpoint=traces status=400 reason=bad_request",
+		"level=DEBUG msg=\"collector request rejected\" endpoint=traces status=415 reason=unsupported_media_type",
+		"level=DEBUG msg=\"collector rejected invalid spans\" endpoint=traces rejected=1 stored=1",
+	} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("log line %d %q lacks %q", i, lines[i], want)
+		}
+	}
+	for reason, want := range map[string]float64{reasonBadRequest: 3, reasonUnsupported: 1} {
+		if got := testutil.ToFloat64(m.Rejected.WithLabelValues("traces", reason)); got != want {
+			t.Errorf("rejected_total{traces,%s} = %v, want %v", reason, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(m.RejectedSpans.WithLabelValues("traces", "invalid_span_id")); got != 1 {
+		t.Errorf("rejected_spans_total{traces,invalid_span_id} = %v, want 1", got)
+	}
+	// After rejectLogEvery, Info again, saying how many went to Debug.
+	c.rejectLog.mu.Lock()
+	c.rejectLog.next = time.Now()
+	c.rejectLog.mu.Unlock()
+	buf.Reset()
+	post(t, srv.URL+"/v1/traces", "application/x-protobuf", []byte{0xff})
+	if !strings.Contains(buf.String(), "level=INFO") || !strings.Contains(buf.String(), "rejections_logged_at_debug_since=4") {
+		t.Fatalf("after the interval: %s", buf.String())
+	}
 }
