@@ -144,7 +144,14 @@ func (g *RetentionGuard) Check(ctx context.Context) error {
 		}
 	}
 	sizes := map[partitionKey]int64{}
-	if dirs, err := g.adm.DescribeAllLogDirs(ctx, nil); err != nil {
+	watched := kadm.TopicsSet{} // only our partitions: a shared cluster has many more
+	starts.Each(func(o kadm.ListedOffset) {
+		if watched[o.Topic] == nil {
+			watched[o.Topic] = map[int32]struct{}{}
+		}
+		watched[o.Topic][o.Partition] = struct{}{}
+	})
+	if dirs, err := g.adm.DescribeAllLogDirs(ctx, watched); err != nil {
 		g.warnOnce("logdirs", "cannot read partition sizes (DescribeLogDirs); only the time retention is watched", err)
 	} else {
 		dirs.Each(func(d kadm.DescribedLogDir) {
