@@ -102,9 +102,13 @@ func (r spanRejects) message(accepted int) string {
 	if r.n == 0 {
 		return ""
 	}
-	return strconv.Itoa(r.n) + " of " + strconv.Itoa(r.n+accepted) + " spans rejected, the others stored: " +
-		strings.ReplaceAll(r.err.Error(), "\n", "; ")
+	return clip(strconv.Itoa(r.n)+" of "+strconv.Itoa(r.n+accepted)+" spans rejected, the others stored: "+
+		strings.ReplaceAll(r.err.Error(), "\n", "; "), maxPartialMessage)
 }
+
+// maxPartialMessage bounds partial_success.error_message (ten span errors
+// of a few hundred bytes at most each).
+const maxPartialMessage = 4 << 10
 
 func (r spanRejects) partialSuccess(accepted int) *coltracepb.ExportTracePartialSuccess {
 	if r.n == 0 {

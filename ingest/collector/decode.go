@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -268,7 +269,7 @@ func hexIDsToBase64(m map[string]any, prefix string) (field, reason string) {
 		if err != nil {
 			delete(m, key)
 			if field == "" {
-				field, reason = prefix+otlpFieldName(key), fmt.Sprintf("%q is not hex", s)
+				field, reason = prefix+otlpFieldName(key), fmt.Sprintf("%q is not hex", clip(s, 48))
 			}
 			continue
 		}
@@ -298,4 +299,16 @@ func spanIDOf(m map[string]any) []byte {
 		}
 	}
 	return nil
+}
+
+// clip shortens s to at most n bytes (whole runes) and marks the cut, so a
+// message quoting what a client sent stays short.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -455,7 +455,7 @@ func TestPartialSuccessWireMatchesMessagePath(t *testing.T) {
 }
 
 // OTLP/JSON: a span whose id is not hex is rejected alone, named with the
-// field, the others stored.
+// field (a long value quoted clipped), the others stored.
 func TestPartialSuccessJSONNonHexID(t *testing.T) {
 	prod := &fakeProducer{}
 	_, srv := newTestCollector(t, prod)
@@ -463,12 +463,14 @@ func TestPartialSuccessJSONNonHexID(t *testing.T) {
 		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"a","startTimeUnixNano":"1760000000000000000","endTimeUnixNano":"1760000001000000000"},
 		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"01020304050607zz","name":"b","startTimeUnixNano":"1760000000000000000","endTimeUnixNano":"1760000001000000000"},
 		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060709","name":"c","startTimeUnixNano":"1760000000000000000","endTimeUnixNano":"1760000001000000000",
-		 "links":[{"traceId":"nothex","spanId":"0102030405060708"}]}]}]}]}`
+		 "links":[{"traceId":"nothex","spanId":"0102030405060708"}]},
+		{"traceId":"` + strings.Repeat("é", 100<<10) + `","spanId":"010203040506070a","name":"d","startTimeUnixNano":"1760000000000000000","endTimeUnixNano":"1760000001000000000"}]}]}]}`
 	code, out, _ := post(t, srv.URL+"/v1/traces", "application/json", []byte(body))
 	msg := answerText(t, "/v1/traces", "application/json", code, out)
 	resp := &coltracepb.ExportTraceServiceResponse{}
 	protojson.Unmarshal([]byte(out), resp)
-	if code != 200 || resp.GetPartialSuccess().GetRejectedSpans() != 2 ||
+	if code != 200 || resp.GetPartialSuccess().GetRejectedSpans() != 3 || len(msg) > 1024 ||
+		!strings.Contains(msg, `spans[3]: trace_id: "`+strings.Repeat("é", 24)+`…" is not hex`) ||
 		!strings.Contains(msg, `spans[1]: span_id: "01020304050607zz" is not hex`) ||
 		!strings.Contains(msg, `spans[2]: links[0].trace_id: "nothex" is not hex`) {
 		t.Fatalf("got %d %s", code, out)
