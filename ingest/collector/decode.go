@@ -216,6 +216,10 @@ func decodeOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) (bad
 	if err := dec.Decode(&doc); err != nil {
 		return nil, err
 	}
+	// One JSON value is the request: a second one would be dropped silently.
+	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("unexpected data after the request's JSON object at byte %d", len(body)-len(rest))
+	}
 	if terr := schemas.CheckJSONText(body); terr != nil {
 		return nil, terr
 	}

@@ -357,3 +357,22 @@ func TestFeedbackRoundTripAndDedup(t *testing.T) {
 		t.Fatalf("feedback FINAL: %d rows, %d scored; want 2 and 1", n, scored)
 	}
 }
+
+// OTLP/JSON is one JSON value: data after it is refused with its offset,
+// never a second request silently dropped (found by FuzzOTLPJSON).
+func TestOTLPJSONRefusesTrailingData(t *testing.T) {
+	for body, at := range map[string]string{
+		`{"resourceSpans":[]} trailing garbage`:                     "byte 21",
+		`{"resourceSpans":[]}{"resourceSpans":[{"scopeSpans":[]}]}`: "byte 20",
+	} {
+		req := &coltracepb.ExportTraceServiceRequest{}
+		err := unmarshalOTLPJSON([]byte(body), req)
+		if err == nil || !strings.Contains(err.Error(), "after the request's JSON object at "+at) {
+			t.Errorf("%q: err = %v, want trailing data refused at %s", body, err, at)
+		}
+	}
+	req := &coltracepb.ExportTraceServiceRequest{}
+	if err := unmarshalOTLPJSON([]byte("{\"resourceSpans\":[]}\n\t "), req); err != nil {
+		t.Errorf("trailing whitespace refused: %v", err)
+	}
+}
