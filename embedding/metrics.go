@@ -38,23 +38,23 @@ const (
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		CacheHits: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_embedding_cache_hits_total",
+			Namespace: metrics.Namespace, Subsystem: "embedding", Name: "cache_hits_total",
 			Help: "Texts embedded without calling the provider: found in the ClickHouse cache, or repeated within one call.",
 		}, []string{"embedder"}),
 		CacheMisses: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_embedding_cache_misses_total",
+			Namespace: metrics.Namespace, Subsystem: "embedding", Name: "cache_misses_total",
 			Help: "Texts sent to the embedding provider by the cache.",
 		}, []string{"embedder"}),
 		CacheErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_embedding_cache_errors_total",
+			Namespace: metrics.Namespace, Subsystem: "embedding", Name: "cache_errors_total",
 			Help: "Embedding cache operations that failed (op: lookup, insert); the embedding went on without the cache.",
 		}, []string{"op"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_embedding_requests_total",
+			Namespace: metrics.Namespace, Subsystem: "embedding", Name: "requests_total",
 			Help: "HTTP attempts to an embedding endpoint by result (code: HTTP status, timeout, transport).",
 		}, []string{"embedder", "code"}),
 		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "chainwatch_embedding_duration_seconds",
+			Namespace: metrics.Namespace, Subsystem: "embedding", Name: "duration_seconds",
 			Help:    "Latency of one Embed call (a window's texts), cache lookups and inserts included.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10), // 1ms … ~4.4 min
 		}, []string{"embedder"}),

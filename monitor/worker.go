@@ -303,16 +303,16 @@ type workerMetrics struct {
 func newWorkerMetrics(reg prometheus.Registerer) (*workerMetrics, error) {
 	lbl := []string{"monitor", "app", "feature", "detector", "kind"}
 	m := &workerMetrics{
-		statistic: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chainwatch_monitor_statistic", Help: "Detector statistic of the monitor's last run."}, lbl),
-		pValue:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chainwatch_monitor_p_value", Help: "p-value of the monitor's last run (absent for distances)."}, lbl),
-		drift:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chainwatch_monitor_drift", Help: "1 if the monitor's last run found drift or skew, else 0."}, lbl),
-		lastRun:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chainwatch_monitor_last_run_timestamp_seconds", Help: "Tick of the monitor's last run."}, []string{"monitor"}),
-		samples:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chainwatch_monitor_samples", Help: "Rows in the last run's windows."}, []string{"monitor", "window"}),
-		runs:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chainwatch_monitor_runs_total", Help: "Monitor runs by status (ok, insufficient_data, error)."}, []string{"monitor", "status"}),
-		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "chainwatch_monitor_stage_seconds", Help: "Time per stage of a monitor run (query, features, detector, sinks).",
+		statistic: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "statistic", Help: "Detector statistic of the monitor's last run."}, lbl),
+		pValue:    prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "p_value", Help: "p-value of the monitor's last run (absent for distances)."}, lbl),
+		drift:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "drift", Help: "1 if the monitor's last run found drift or skew, else 0."}, lbl),
+		lastRun:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "last_run_timestamp_seconds", Help: "Tick of the monitor's last run."}, []string{"monitor"}),
+		samples:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "samples", Help: "Rows in the last run's windows."}, []string{"monitor", "window"}),
+		runs:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "runs_total", Help: "Monitor runs by status (ok, insufficient_data, error)."}, []string{"monitor", "status"}),
+		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "stage_seconds", Help: "Time per stage of a monitor run (query, features, detector, sinks).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 9)}, []string{"stage"}),
-		alerts:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chainwatch_monitor_alert_transitions_total", Help: "Alerts raised and resolved."}, []string{"state"}),
-		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "chainwatch_monitor_write_errors_total", Help: "Results or alert-history rows that could not be written to ClickHouse."}),
+		alerts:      prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "alert_transitions_total", Help: "Alerts raised and resolved."}, []string{"state"}),
+		writeErrors: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metrics.Namespace, Subsystem: "monitor", Name: "write_errors_total", Help: "Results or alert-history rows that could not be written to ClickHouse."}),
 	}
 	if err := errors.Join(metrics.Register(reg, &m.statistic), metrics.Register(reg, &m.pValue), metrics.Register(reg, &m.drift), metrics.Register(reg, &m.lastRun), metrics.Register(reg, &m.samples), metrics.Register(reg, &m.runs), metrics.Register(reg, &m.stage), metrics.Register(reg, &m.alerts), metrics.Register(reg, &m.writeErrors)); err != nil {
 		return nil, fmt.Errorf("registering monitor metrics: %w", err)

@@ -41,19 +41,19 @@ type metrics struct {
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m := &metrics{
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_alerts_sent_total",
+			Namespace: promreg.Namespace, Subsystem: "alerts", Name: "sent_total",
 			Help: "Alerts accepted by a destination (2xx), counted once per destination.",
 		}, []string{"sink"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_alert_send_errors_total",
+			Namespace: promreg.Namespace, Subsystem: "alert", Name: "send_errors_total",
 			Help: "Failed alert requests, by reason; all but rejected and encode are retried.",
 		}, []string{"sink", "reason"}),
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_alerts_dropped_total",
+			Namespace: promreg.Namespace, Subsystem: "alerts", Name: "dropped_total",
 			Help: "Alerts given up on, by reason: queue_full (oldest dropped), rejected (4xx), shutdown.",
 		}, []string{"sink", "reason"}),
 		queueLen: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "chainwatch_alert_queue_length",
+			Namespace: promreg.Namespace, Subsystem: "alert", Name: "queue_length",
 			Help: "Alerts queued or in flight, summed over the sink's destinations.",
 		}, []string{"sink"}),
 	}

@@ -40,39 +40,39 @@ const (
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		SpansConsumed: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_spans_consumed_total", Help: "Spans read from the spans topic.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "spans_consumed_total", Help: "Spans read from the spans topic.",
 		}),
 		SpansSampled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_spans_sampled_total", Help: "Spans selected for evaluation, by app.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "spans_sampled_total", Help: "Spans selected for evaluation, by app.",
 		}, []string{"app"}),
 		Evaluations: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_evaluations_total", Help: "Metric results by evaluator and outcome (ok, a failure reason, or budget_exhausted).",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "evaluations_total", Help: "Metric results by evaluator and outcome (ok, a failure reason, or budget_exhausted).",
 		}, []string{"evaluator", "outcome"}),
 		JudgeSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "chainwatch_evaluator_judge_seconds", Help: "Latency of judge evaluations that called the model, retries included.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "judge_seconds", Help: "Latency of judge evaluations that called the model, retries included.",
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12),
 		}),
 		ScoresProduced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_scores_produced_total", Help: "Score records acknowledged by Kafka.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "scores_produced_total", Help: "Score records acknowledged by Kafka.",
 		}),
 		ProduceErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_produce_errors_total", Help: "Failed attempts to produce scores (retried; offsets wait).",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "produce_errors_total", Help: "Failed attempts to produce scores (retried; offsets wait).",
 		}),
 		CommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_commit_errors_total", Help: "Failed offset commits; the records are evaluated again and the table deduplicates.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "commit_errors_total", Help: "Failed offset commits; the records are evaluated again and the table deduplicates.",
 		}),
 		DecodeErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chainwatch_evaluator_decode_errors_total", Help: "Span records that could not be decoded and were skipped.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "decode_errors_total", Help: "Span records that could not be decoded and were skipped.",
 		}),
 		ConsumerLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "chainwatch_evaluator_consumer_lag", Help: "Records between the evaluator's position and the partition's high watermark.",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "consumer_lag", Help: "Records between the evaluator's position and the partition's high watermark.",
 		}, []string{"topic", "partition"}),
 		BatchSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "chainwatch_evaluator_batch_seconds", Help: "Time per batch stage (evaluate, produce, commit).",
+			Namespace: metrics.Namespace, Subsystem: "evaluator", Name: "batch_seconds", Help: "Time per batch stage (evaluate, produce, commit).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"stage"}),
 		Scores: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "chainwatch_eval_score", Help: "Evaluation scores recorded, by app, chain, chain version, evaluator and metric (failed evaluations excluded).",
+			Namespace: metrics.Namespace, Subsystem: "eval", Name: "score", Help: "Evaluation scores recorded, by app, chain, chain version, evaluator and metric (failed evaluations excluded).",
 			Buckets: []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1, 2, 3, 4, 5},
 		}, []string{"app", "chain", "chain_version", "evaluator", "metric"}),
 	}

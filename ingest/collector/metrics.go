@@ -41,28 +41,28 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	lat := prometheus.ExponentialBuckets(0.0005, 2, 16)
 	m := &Metrics{
 		Received: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_collector_received_total", Help: "Records accepted and acknowledged by Kafka, by endpoint (spans or feedback).",
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "received_total", Help: "Records accepted and acknowledged by Kafka, by endpoint (spans or feedback).",
 		}, []string{"endpoint"}),
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_collector_requests_total", Help: "Requests by endpoint and status code.",
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "requests_total", Help: "Requests by endpoint and status code.",
 		}, []string{"endpoint", "code"}),
 		Rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_collector_rejected_total", Help: "Requests answered with an error, by endpoint and reason.",
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "rejected_total", Help: "Requests answered with an error, by endpoint and reason.",
 		}, []string{"endpoint", "reason"}),
 		RejectedSpans: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chainwatch_collector_rejected_spans_total", Help: "Spans refused for failing the structural checks, by endpoint and reason (invalid_<field>): left out of a partially stored request, or every span of a request answered 400 for them.",
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "rejected_spans_total", Help: "Spans refused for failing the structural checks, by endpoint and reason (invalid_<field>): left out of a partially stored request, or every span of a request answered 400 for them.",
 		}, []string{"endpoint", "reason"}),
 		ProduceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "chainwatch_collector_produce_seconds", Help: "Time from a request's arrival to Kafka's acknowledgement.", Buckets: lat,
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "produce_seconds", Help: "Time from a request's arrival to Kafka's acknowledgement.", Buckets: lat,
 		}, []string{"endpoint"}),
 		InflightBytes: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "chainwatch_collector_inflight_bytes", Help: "Request bytes the collector has admitted and not yet released (read, decoded or waiting for Kafka); at most collector.max_inflight_bytes.",
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "inflight_bytes", Help: "Request bytes the collector has admitted and not yet released (read, decoded or waiting for Kafka); at most collector.max_inflight_bytes.",
 		}),
 		UnstoredShare: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "chainwatch_kafka_unstored_retention_ratio", Help: "Per partition, the larger of (bytes not yet stored / retention.bytes) and (age of the oldest record not yet stored / retention.ms); the collector refuses at kafka.retention_headroom.",
+			Namespace: metrics.Namespace, Subsystem: "kafka", Name: "unstored_retention_ratio", Help: "Per partition, the larger of (bytes not yet stored / retention.bytes) and (age of the oldest record not yet stored / retention.ms); the collector refuses at kafka.retention_headroom.",
 		}, []string{"topic", "partition"}),
 		WritersBehind: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "chainwatch_collector_writers_behind", Help: "1 while the collector answers 503 because records not yet stored approach the topics' retention.",
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "writers_behind", Help: "1 while the collector answers 503 because records not yet stored approach the topics' retention.",
 		}),
 	}
 	metrics.Must(errors.Join(metrics.Register(reg, &m.Received), metrics.Register(reg, &m.Requests), metrics.Register(reg, &m.Rejected), metrics.Register(reg, &m.RejectedSpans), metrics.Register(reg, &m.ProduceSeconds), metrics.Register(reg, &m.InflightBytes), metrics.Register(reg, &m.UnstoredShare), metrics.Register(reg, &m.WritersBehind)))

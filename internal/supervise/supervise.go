@@ -209,7 +209,7 @@ func (s *Supervisor) set(st State, lastExit string, attempt bool) {
 // reg once (a second call returns the registered one); reg nil: unregistered.
 func RestartsCounter(reg prometheus.Registerer) *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "chainwatch_local_restarts_total",
+		Namespace: metrics.Namespace, Subsystem: "local", Name: "restarts_total",
 		Help: "Restarts of a child process chainwatch up supervises (clickhouse, alertmanager) after it exited unexpectedly.",
 	}, []string{"child"})
 	metrics.Must(metrics.Register(reg, &c))
