@@ -498,7 +498,13 @@ func (w *Writer) expired(ctx context.Context, topic string, partition int32) {
 	}
 	lost := so.Offset - pos
 	if pos < 0 || lost < 0 {
-		lost = 0
+		// Not below the log start: the position is past the log's end (a
+		// broker that lost data). Nothing expired; re-reading from the
+		// start is safe (the tables deduplicate).
+		w.log.Warn("kafka says the writer's position is out of range but not below the log start; re-reading from the log start",
+			"topic", topic, "partition", partition, "position", pos, "log_start", so.Offset)
+		cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{topic: {partition: {Epoch: -1, Offset: so.Offset}}})
+		return
 	}
 	w.m.Expired.WithLabelValues(topic).Add(float64(lost))
 	w.log.Error("records expired from kafka before they were stored: acknowledged data lost (the writers fell behind the topic's retention); resuming at the log start",
