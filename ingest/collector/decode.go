@@ -18,7 +18,9 @@ import (
 	"unicode/utf8"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/schemas"
@@ -257,7 +259,64 @@ func decodeOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) (bad
 	if err != nil {
 		return nil, err
 	}
-	return bad, protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(fixed, req)
+	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, req); err != nil {
+		// protojson's line:column is in the re-encoded document, not the
+		// body as sent: name the JSON path of the first part that fails.
+		return nil, locateOTLPJSONError(doc, err)
+	}
+	return bad, nil
+}
+
+// locateOTLPJSONError finds, for an OTLP/JSON document protojson refused,
+// the innermost resourceSpans[i] / scopeSpans[j] / spans[k] that fails on
+// its own, and names it: "resourceSpans[0].scopeSpans[0].spans[3]: …".
+func locateOTLPJSONError(doc map[string]any, whole error) error {
+	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
+	fails := func(v any, m proto.Message) (string, bool) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err.Error(), true
+		}
+		if err := opts.Unmarshal(b, m); err != nil {
+			msg := err.Error()
+			if i := strings.Index(msg, "): "); i >= 0 && strings.HasPrefix(msg, "proto: (line") {
+				msg = msg[i+3:] // drop the position in the re-encoded text
+			}
+			return msg, true
+		}
+		return "", false
+	}
+	for _, rsKey := range []string{"resourceSpans", "resource_spans"} {
+		rss, _ := doc[rsKey].([]any)
+		for i, rs := range rss {
+			path := fmt.Sprintf("%s[%d]", rsKey, i)
+			msg, bad := fails(rs, &tracepb.ResourceSpans{})
+			if !bad {
+				continue
+			}
+			rsm, _ := rs.(map[string]any)
+			for _, ssKey := range []string{"scopeSpans", "scope_spans"} {
+				sss, _ := rsm[ssKey].([]any)
+				for j, ss := range sss {
+					sspath := fmt.Sprintf("%s.%s[%d]", path, ssKey, j)
+					ssmsg, ssbad := fails(ss, &tracepb.ScopeSpans{})
+					if !ssbad {
+						continue
+					}
+					ssm, _ := ss.(map[string]any)
+					spans, _ := ssm["spans"].([]any)
+					for k, sp := range spans {
+						if spmsg, spbad := fails(sp, &tracepb.Span{}); spbad {
+							return fmt.Errorf("%s.spans[%d]: %s", sspath, k, spmsg)
+						}
+					}
+					return fmt.Errorf("%s: %s", sspath, ssmsg)
+				}
+			}
+			return fmt.Errorf("%s: %s", path, msg)
+		}
+	}
+	return whole
 }
 
 // hexIDsToBase64 rewrites m's hex ids in base64. An id that is not hex is

@@ -376,3 +376,20 @@ func TestOTLPJSONRefusesTrailingData(t *testing.T) {
 		t.Errorf("trailing whitespace refused: %v", err)
 	}
 }
+
+// An OTLP/JSON type error names the span by its JSON path in the body as
+// sent, not a line and column of the document re-encoded for protojson
+// (found by FuzzOTLPJSON).
+func TestOTLPJSONTypeErrorNamesThePath(t *testing.T) {
+	body := `{"resourceSpans":[{"scopeSpans":[{"spans":[
+		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"ok","startTimeUnixNano":"1","endTimeUnixNano":"2"},
+		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060709","name":5,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
+	err := unmarshalOTLPJSON([]byte(body), &coltracepb.ExportTraceServiceRequest{})
+	if err == nil || !strings.HasPrefix(err.Error(), "resourceSpans[0].scopeSpans[0].spans[1]: ") || strings.Contains(err.Error(), "line") {
+		t.Fatalf("err = %v, want it to start with the span's path and carry no re-encoded position", err)
+	}
+	res := `{"resourceSpans":[{"resource":{"attributes":5},"scopeSpans":[]}]}`
+	if err := unmarshalOTLPJSON([]byte(res), &coltracepb.ExportTraceServiceRequest{}); err == nil || !strings.HasPrefix(err.Error(), "resourceSpans[0]: ") {
+		t.Fatalf("resource error = %v, want it to name resourceSpans[0]", err)
+	}
+}
