@@ -279,8 +279,10 @@ func locateOTLPJSONError(doc map[string]any, whole error) error {
 		}
 		if err := opts.Unmarshal(b, m); err != nil {
 			msg := err.Error()
-			if i := strings.Index(msg, "): "); i >= 0 && strings.HasPrefix(msg, "proto: (line") {
-				msg = msg[i+3:] // drop the position in the re-encoded text
+			if i := strings.Index(msg, "(line "); i >= 0 { // protojson: "proto: (line L:C): why"
+				if j := strings.Index(msg[i:], "): "); j >= 0 {
+					msg = msg[i+j+3:] // drop the position in the re-encoded text
+				}
 			}
 			return msg, true
 		}

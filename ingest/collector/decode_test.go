@@ -385,7 +385,7 @@ func TestOTLPJSONTypeErrorNamesThePath(t *testing.T) {
 		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060708","name":"ok","startTimeUnixNano":"1","endTimeUnixNano":"2"},
 		{"traceId":"0102030405060708090a0b0c0d0e0f10","spanId":"0102030405060709","name":5,"startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`
 	err := unmarshalOTLPJSON([]byte(body), &coltracepb.ExportTraceServiceRequest{})
-	if err == nil || !strings.HasPrefix(err.Error(), "resourceSpans[0].scopeSpans[0].spans[1]: ") || strings.Contains(err.Error(), "line") {
+	if err == nil || !strings.HasPrefix(err.Error(), "resourceSpans[0].scopeSpans[0].spans[1]: ") || strings.Contains(err.Error(), "(line") || !strings.Contains(err.Error(), "name") {
 		t.Fatalf("err = %v, want it to start with the span's path and carry no re-encoded position", err)
 	}
 	res := `{"resourceSpans":[{"resource":{"attributes":5},"scopeSpans":[]}]}`
