@@ -256,7 +256,7 @@ func (s *Inserter) InsertScores(ctx context.Context, scores []schemas.Score) err
 		sc := &scores[i]
 		latencyMS := float64(sc.Latency.Nanoseconds()) / 1e6
 		if err := b.Append(sc.TraceID, sc.SpanID, sc.App, sc.Chain, sc.Evaluator, sc.EvaluatorVersion, sc.Metric,
-			sc.Value, sc.Reasoning, sc.JudgeModel, sc.CostUSD, latencyMS, sc.Error, sc.Created, now); err != nil {
+			sc.Value, sc.Reasoning, sc.JudgeModel, sc.CostUSD, latencyMS, sc.Error, sc.Created, now, sc.Label); err != nil {
 			return Permanent(fmt.Errorf("appending score %s/%s %s.%s: %w", sc.TraceID, sc.SpanID, sc.Evaluator, sc.Metric, err))
 		}
 	}

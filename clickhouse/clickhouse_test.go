@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -126,5 +127,36 @@ func TestScoresRoundTripAndDedup(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, scores) {
 		t.Fatalf("round trip:\n got %+v\nwant %+v", got, scores)
+	}
+}
+
+// A migrator killed between an ADD COLUMN and its bookkeeping row runs
+// again without failing (18.16 has no ADD COLUMN IF NOT EXISTS).
+func TestMigrationAddColumnRerun(t *testing.T) {
+	conn := chtest.Migrated(t)
+	ctx := context.Background()
+	if err := conn.Exec(ctx, "ALTER TABLE schema_migrations DELETE WHERE version = 4"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations WHERE version = 4").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the bookkeeping row was not deleted")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{})
+	if err != nil {
+		t.Fatalf("re-running migration 4 over its applied ALTER: %v", err)
+	}
+	if len(rep.Applied) != 1 || rep.Applied[0].Version != 4 {
+		t.Fatalf("applied %v, want migration 4 again", rep.Applied)
 	}
 }

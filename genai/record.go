@@ -1,11 +1,6 @@
 package genai
 
 import (
-	"fmt"
-
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	"google.golang.org/protobuf/proto"
-
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -31,14 +26,6 @@ func (e *RecordError) Error() string { return e.Reason + ": " + e.Msg }
 // to dst. On error it returns dst unchanged and a *RecordError. The writer
 // and `chainwatch evaluator` both decode through it.
 func AppendSpanRecord(dst []schemas.Span, value []byte) ([]schemas.Span, error) {
-	req := &coltracepb.ExportTraceServiceRequest{}
-	if err := proto.Unmarshal(value, req); err != nil {
-		return dst, &RecordError{ReasonDecode, fmt.Sprintf("decoding OTLP protobuf: %v", err)}
-	}
-	n := len(dst)
-	spans, err := AppendSpans(dst, req)
-	if err != nil {
-		return spans[:n], &RecordError{ReasonInvalid, err.Error()}
-	}
-	return spans, nil
+	spans, _, err := AppendRecord(dst, nil, value)
+	return spans, err
 }

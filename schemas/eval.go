@@ -10,7 +10,7 @@ package schemas
 // version.
 func ScoreColumns() []string {
 	return []string{"trace_id", "span_id", "app", "chain", "evaluator", "evaluator_version", "metric",
-		"value", "reasoning", "judge_model", "cost_usd", "latency_ms", "error", "created", "ingested_at"}
+		"value", "reasoning", "judge_model", "cost_usd", "latency_ms", "error", "created", "ingested_at", "label"}
 }
 
 // evalScoresTable keeps one row per (trace_id, span_id, evaluator,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -33,6 +34,7 @@ var Migrations = []Migration{
 		return []string{d.datasetsTable(), d.datasetVersionsTable(), d.embeddingsTable(), d.detectorResultsTable(), d.alertsTable()}
 	}},
 	{3, "eval_scores", func(d ddl) []string { return []string{d.evalScoresTable()} }},
+	{4, "eval_scores.label", func(d ddl) []string { return []string{d.addColumn("eval_scores", "label String DEFAULT ''")} }},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -102,7 +104,7 @@ func Migrate(ctx context.Context, db DB, opts TableOptions) (MigrationReport, er
 			continue
 		}
 		for _, stmt := range m.Statements(d) {
-			if err := db.Exec(ctx, stmt); err != nil {
+			if err := db.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return rep, fmt.Errorf("applying migration %d (%s): %w", m.Version, m.Name, err)
 			}
 		}
@@ -117,6 +119,20 @@ func Migrate(ctx context.Context, db DB, opts TableOptions) (MigrationReport, er
 		rep.Current = m.Version
 	}
 	return rep, nil
+}
+
+// addColumn renders ALTER TABLE … ADD COLUMN. Servers before 19.x have no
+// ADD COLUMN IF NOT EXISTS; there a re-run (a migrator killed between the
+// ALTER and its bookkeeping row) fails with "already exists", which
+// columnExists takes as done.
+func (d ddl) addColumn(table, column string) string {
+	return "ALTER TABLE " + table + " ADD COLUMN " + column
+}
+
+// columnExists says whether err is an ADD COLUMN finding its column there
+// already: the migration was applied before.
+func columnExists(stmt string, err error) bool {
+	return strings.Contains(stmt, " ADD COLUMN ") && strings.Contains(err.Error(), "already exists")
 }
 
 func escape(s string) string {

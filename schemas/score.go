@@ -26,6 +26,9 @@ type Score struct {
 	Metric    string  `json:"metric"`
 	Value     float64 `json:"value"`
 	Reasoning string  `json:"reasoning"`
+	// Label is a categorical verdict ("relevant", "pass"), where the
+	// evaluation gives one (an application's gen_ai.evaluation.result).
+	Label string `json:"label,omitempty"`
 
 	// JudgeModel is the model that judged, empty for deterministic
 	// evaluators. CostUSD is what the judge calls for this score cost

@@ -273,14 +273,16 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 	b.last[int64(r.Partition)<<32|int64(w.topicIndex(r.Topic))] = r
 	switch r.Topic {
 	case w.topics.Spans:
-		spans, err := genai.AppendSpanRecord(b.spans, r.Value)
+		// The application's own evaluations (gen_ai.evaluation.result
+		// events) land in eval_scores beside the evaluator's.
+		spans, scores, err := genai.AppendRecord(b.spans, b.scores, r.Value)
 		if err != nil {
 			var re *genai.RecordError
 			errors.As(err, &re)
 			w.deadLetter(b, r, re.Reason, re.Msg)
 			return
 		}
-		b.spans = spans
+		b.spans, b.scores = spans, scores
 	case w.topics.Feedback:
 		var f schemas.Feedback
 		if err := json.Unmarshal(r.Value, &f); err != nil {

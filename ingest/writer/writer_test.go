@@ -11,9 +11,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
+	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/ingest/ingesttest"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/schemas"
@@ -112,5 +116,63 @@ func TestWriterLandsScoresAndDeadLettersBadOnes(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.InsertErrors.WithLabelValues("eval_scores", "permanent")); got != 1 {
 		t.Errorf("insert_errors{eval_scores, permanent} = %v, want 1", got)
+	}
+}
+
+// An application's gen_ai.evaluation.result span event lands in
+// eval_scores (evaluator = its name, value, label, explanation) with the
+// span, through the spans topic.
+func TestWriterLandsApplicationEvaluations(t *testing.T) {
+	chs := chtest.Inserter(t)
+	_, brokers := kafkatest.NewCluster(t)
+	kc := kafka.Config{Brokers: brokers, Partitions: 1}.WithDefaults()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := kafka.EnsureTopics(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kafka.ConsumerOpts(kc, "w", kc.Topics.Spans, kc.Topics.Feedback)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := New(Config{Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}, kc.Topics, cl, chs, NewMetrics(nil), nil)
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer w.Shutdown(context.Background())
+	req := ingesttest.Request(7, 1, 1)
+	sp := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
+	sp.Events = append(sp.Events, &tracepb.Span_Event{Name: genai.EventEvaluationResult, TimeUnixNano: sp.EndTimeUnixNano, Attributes: []*commonpb.KeyValue{
+		ingesttest.StrAttr(genai.AttrEvaluationName, "relevance"),
+		{Key: genai.AttrEvaluationValue, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: 0.75}}},
+		ingesttest.StrAttr(genai.AttrEvaluationLabel, "relevant"),
+		ingesttest.StrAttr(genai.AttrEvaluationExplain, "answers the question"),
+	}})
+	recs, _, err := kafka.SplitByTrace(req, kc.Topics.Spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prod, err := kgo.NewClient(kafka.ProducerOpts(kc)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	var value float64
+	var label, reasoning, app string
+	for {
+		err := chs.Conn().QueryRow(ctx, "SELECT value, label, reasoning, app FROM eval_scores FINAL WHERE evaluator = 'relevance' AND metric = 'score'").Scan(&value, &label, &reasoning, &app)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("no eval_scores row for the span's evaluation: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if value != 0.75 || label != "relevant" || reasoning != "answers the question" || app != "test-app" {
+		t.Fatalf("row value %v label %q reasoning %q app %q", value, label, reasoning, app)
 	}
 }
