@@ -131,15 +131,7 @@ func TestWriterLandsApplicationEvaluations(t *testing.T) {
 	if err := kafka.EnsureTopics(ctx, kc); err != nil {
 		t.Fatal(err)
 	}
-	cl, err := kgo.NewClient(kafka.ConsumerOpts(kc, "w", kc.Topics.Spans, kc.Topics.Feedback)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := New(Config{Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}, kc.Topics, cl, chs, NewMetrics(nil), nil)
-	if err := w.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer w.Shutdown(context.Background())
+	startWriter(t, kc, Config{Group: "w", Batch: BatchConfig{MaxWait: 100 * time.Millisecond}}, chs, NewMetrics(nil))
 	req := ingesttest.Request(7, 1, 1)
 	sp := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
 	sp.Events = append(sp.Events, &tracepb.Span_Event{Name: genai.EventEvaluationResult, TimeUnixNano: sp.EndTimeUnixNano, Attributes: []*commonpb.KeyValue{
