@@ -161,6 +161,9 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 		inTok, outTok                     = make([]uint32, n), make([]uint32, n)
 		status, errMsg, session, user     = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		ingested                          = make([]time.Time, n)
+		cacheRead, cacheWrite, reasoning  = make([]uint32, n), make([]uint32, n), make([]uint32, n)
+		stream                            = make([]uint8, n)
+		ttfc                              = make([]float64, n)
 		now                               = time.Now()
 	)
 	var attrMaps []map[string]string
@@ -183,6 +186,11 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 		inTok[i], outTok[i] = clampU32(sp.InputTokens), clampU32(sp.OutputTokens)
 		status[i], errMsg[i], session[i], user[i] = sp.Status, sp.ErrorMessage, sp.SessionID, sp.UserID
 		ingested[i] = now
+		cacheRead[i], cacheWrite[i], reasoning[i] = clampU32(sp.CacheReadInputTokens), clampU32(sp.CacheCreationInputTokens), clampU32(sp.ReasoningOutputTokens)
+		if sp.Stream {
+			stream[i] = 1
+		}
+		ttfc[i] = sp.TimeToFirstChunkMS
 		if s.caps.Map {
 			attrMaps[i] = sp.Attributes
 			if attrMaps[i] == nil {
@@ -205,7 +213,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 	} else {
 		cols = append(cols, attrKeys, attrVals)
 	}
-	cols = append(cols, ingested)
+	cols = append(cols, ingested, cacheRead, cacheWrite, reasoning, stream, ttfc)
 	for i, c := range cols {
 		if err := b.Column(i).Append(c); err != nil {
 			return Permanent(fmt.Errorf("appending spans column %d: %w", i, err))

@@ -28,6 +28,7 @@ func TestCHStoreRoundTrip(t *testing.T) {
 		PromptTemplateID: "t1", PromptTemplateVersion: "7", Operation: "chat", Provider: "openai", ModelRequested: "gpt-x", ModelReturned: "gpt-x-2026",
 		InputText: "what is 'quoted' \\ text\nwith newline, ünïcödé", OutputText: "answer", InputTokens: 11, OutputTokens: 22,
 		Status: schemas.StatusError, ErrorMessage: "rate limited", SessionID: "s1", UserID: "u1",
+		CacheReadInputTokens: 8, CacheCreationInputTokens: 3, ReasoningOutputTokens: 5, Stream: true, TimeToFirstChunkMS: 312.5,
 		Attributes: map[string]string{"gen_ai.request.temperature": "0.2", "custom": "x"},
 	}
 	if err := s.InsertSpans(ctx, []schemas.Span{want}); err != nil {
@@ -37,19 +38,24 @@ func TestCHStoreRoundTrip(t *testing.T) {
 	var kind string
 	var nano uint64
 	var dur float64
-	var in, out uint32
+	var in, out, cacheRead, cacheWrite, reasoning uint32
+	var stream uint8
 	var keys, vals []string
 	err := s.Conn().QueryRow(ctx, `SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms, app, environment, chain_name, chain_version,
 		component_name, component_kind, prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
-		input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, attr_keys, attr_values FROM spans`).Scan(
+		input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, attr_keys, attr_values,
+		cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, stream, time_to_first_chunk_ms FROM spans`).Scan(
 		&got.TraceID, &got.SpanID, &got.ParentSpanID, &got.Name, &nano, &dur, &got.App, &got.Environment, &got.ChainName, &got.ChainVersion,
 		&got.ComponentName, &kind, &got.PromptTemplateID, &got.PromptTemplateVersion, &got.Operation, &got.Provider, &got.ModelRequested, &got.ModelReturned,
-		&got.InputText, &got.OutputText, &in, &out, &got.Status, &got.ErrorMessage, &got.SessionID, &got.UserID, &keys, &vals)
+		&got.InputText, &got.OutputText, &in, &out, &got.Status, &got.ErrorMessage, &got.SessionID, &got.UserID, &keys, &vals,
+		&cacheRead, &cacheWrite, &reasoning, &stream, &got.TimeToFirstChunkMS)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got.ComponentKind = schemas.ComponentKind(kind)
 	got.InputTokens, got.OutputTokens = int64(in), int64(out)
+	got.CacheReadInputTokens, got.CacheCreationInputTokens, got.ReasoningOutputTokens = int64(cacheRead), int64(cacheWrite), int64(reasoning)
+	got.Stream = stream == 1
 	got.StartTime, got.EndTime = time.Unix(0, int64(nano)).UTC(), time.Unix(0, int64(nano)).UTC().Add(time.Duration(dur*1e6))
 	got.Attributes = map[string]string{}
 	for i := range keys {

@@ -47,8 +47,8 @@ func TestEvaluationEventsBecomeScores(t *testing.T) {
 				ev(AttrEvaluationName, "relevance", AttrEvaluationValue, 0.82, AttrEvaluationLabel, "relevant", AttrEvaluationExplain, "on topic"),
 				ev(AttrEvaluationName, "toxicity", AttrEvaluationValue, 0),
 				ev(AttrEvaluationName, "tone", AttrEvaluationLabel, "friendly"),
-				ev(AttrEvaluationName, "empty"),                      // no value, no label
-				ev(AttrEvaluationValue, 1.0),                         // no name
+				ev(AttrEvaluationName, "empty"),                        // no value, no label
+				ev(AttrEvaluationValue, 1.0),                           // no name
 				{Name: "gen_ai.choice", Attributes: evkvs("index", 0)}, // not an evaluation
 			},
 		}}}},

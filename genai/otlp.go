@@ -287,6 +287,26 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	out.PromptTemplateVersion = m.pick(akCWTemplateVersion, akOIPromptVersion, akTLPromptVersion)
 	out.InputTokens = m.pickCount(akUsageInput, akUsagePrompt, akOITokPrompt)
 	out.OutputTokens = m.pickCount(akUsageOutput, akUsageCompletion, akOITokCompletion)
+	out.CacheReadInputTokens = m.pickCount(akUsageCacheRead)
+	out.CacheCreationInputTokens = m.pickCount(akUsageCacheCreation)
+	out.ReasoningOutputTokens = m.pickCount(akUsageReasoning)
+	if v := m.get(akRequestStream); v != nil {
+		if b, ok := v.Value.(*commonpb.AnyValue_BoolValue); ok {
+			out.Stream, m.consumed[akRequestStream] = b.BoolValue, true
+		}
+	}
+	if v := m.get(akTimeToFirstChunk); v != nil {
+		switch x := v.Value.(type) {
+		case *commonpb.AnyValue_DoubleValue:
+			if x.DoubleValue >= 0 && x.DoubleValue < 1e9 {
+				out.TimeToFirstChunkMS, m.consumed[akTimeToFirstChunk] = x.DoubleValue*1000, true
+			}
+		case *commonpb.AnyValue_IntValue:
+			if x.IntValue >= 0 && x.IntValue < 1e9 {
+				out.TimeToFirstChunkMS, m.consumed[akTimeToFirstChunk] = float64(x.IntValue)*1000, true
+			}
+		}
+	}
 	out.SessionID = m.pick(akCWSession, akSessionID, akConversationID)
 	out.UserID = m.pick(akCWUser, akUserID, akEnduserID)
 

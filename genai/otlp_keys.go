@@ -73,6 +73,11 @@ const (
 	akUserID
 	akEnduserID
 	akErrorType
+	akUsageCacheRead
+	akUsageCacheCreation
+	akUsageReasoning
+	akRequestStream
+	akTimeToFirstChunk
 	akCount
 )
 
@@ -171,6 +176,11 @@ var akNames = [akCount]string{
 	akUserID:              attrUserID,
 	akEnduserID:           attrEnduserID,
 	akErrorType:           attrErrorType,
+	akUsageCacheRead:      schemas.AttrGenAIUsageCacheReadInputTokens,
+	akUsageCacheCreation:  schemas.AttrGenAIUsageCacheCreationInputTokens,
+	akUsageReasoning:      schemas.AttrGenAIUsageReasoningOutputTokens,
+	akRequestStream:       schemas.AttrGenAIRequestStream,
+	akTimeToFirstChunk:    schemas.AttrGenAIResponseTimeToFirstChunk,
 }
 
 // lookupAKey is a string switch rather than a map: the compiler turns it into
@@ -269,6 +279,16 @@ func lookupAKey(k string) akey {
 		return akOutputValue
 	case schemas.AttrGenAIUsageInputTokens:
 		return akUsageInput
+	case schemas.AttrGenAIUsageCacheReadInputTokens:
+		return akUsageCacheRead
+	case schemas.AttrGenAIUsageCacheCreationInputTokens:
+		return akUsageCacheCreation
+	case schemas.AttrGenAIUsageReasoningOutputTokens:
+		return akUsageReasoning
+	case schemas.AttrGenAIRequestStream:
+		return akRequestStream
+	case schemas.AttrGenAIResponseTimeToFirstChunk:
+		return akTimeToFirstChunk
 	case attrUsagePromptTokens:
 		return akUsagePrompt
 	case attrOITokenCountPrompt:

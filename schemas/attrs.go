@@ -59,8 +59,14 @@ const (
 	AttrGenAISystemInstructions = "gen_ai.system_instructions"
 	AttrGenAIUsageInputTokens   = "gen_ai.usage.input_tokens"
 	AttrGenAIUsageOutputTokens  = "gen_ai.usage.output_tokens"
-	AttrGenAIConversationID     = "gen_ai.conversation.id"
-	AttrGenAIFinishReasons      = "gen_ai.response.finish_reasons"
-	AttrServiceName             = "service.name"
-	AttrDeploymentEnvironment   = "deployment.environment.name"
+	// Current conventions' usage detail and streaming.
+	AttrGenAIUsageCacheReadInputTokens     = "gen_ai.usage.cache_read.input_tokens"
+	AttrGenAIUsageCacheCreationInputTokens = "gen_ai.usage.cache_creation.input_tokens"
+	AttrGenAIUsageReasoningOutputTokens    = "gen_ai.usage.reasoning.output_tokens"
+	AttrGenAIRequestStream                 = "gen_ai.request.stream"
+	AttrGenAIResponseTimeToFirstChunk      = "gen_ai.response.time_to_first_chunk" // seconds
+	AttrGenAIConversationID                = "gen_ai.conversation.id"
+	AttrGenAIFinishReasons                 = "gen_ai.response.finish_reasons"
+	AttrServiceName                        = "service.name"
+	AttrDeploymentEnvironment              = "deployment.environment.name"
 )

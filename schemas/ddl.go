@@ -121,7 +121,9 @@ func SpanColumns(caps Capabilities) []string {
 	} else {
 		cols = append(cols, "attr_keys", "attr_values")
 	}
-	return append(cols, "ingested_at")
+	return append(cols, "ingested_at",
+		// migration 5
+		"cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_output_tokens", "stream", "time_to_first_chunk_ms")
 }
 
 // FeedbackColumns is the feedback table's column list in insert order.
@@ -185,4 +187,16 @@ func (d ddl) feedbackTable() string {
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(time)
 ORDER BY (trace_id, id)` + d.ttl("time")
+}
+
+// spansUsageColumns are migration 5's columns of the spans table, in
+// SpanColumns order.
+func (d ddl) spansUsageColumns() []string {
+	return []string{
+		d.addColumn("spans", "cache_read_input_tokens UInt32 DEFAULT 0"),
+		d.addColumn("spans", "cache_creation_input_tokens UInt32 DEFAULT 0"),
+		d.addColumn("spans", "reasoning_output_tokens UInt32 DEFAULT 0"),
+		d.addColumn("spans", "stream UInt8 DEFAULT 0"),
+		d.addColumn("spans", "time_to_first_chunk_ms Float64 DEFAULT 0"),
+	}
 }

@@ -49,8 +49,13 @@ func TestDDLUsesOnlyWhatTheServerHas(t *testing.T) {
 	for _, caps := range []Capabilities{{}, CapabilitiesOf(ServerVersion{24, 8, 0})} {
 		d := ddl{caps: caps}
 		cols := SpanColumns(caps)
+		// The table as migrations 1 and 5 leave it.
+		table := d.spansTable()
+		for _, alter := range d.spansUsageColumns() {
+			table += "\n    " + strings.TrimPrefix(alter, "ALTER TABLE spans ADD COLUMN ")
+		}
 		for _, c := range cols {
-			if !strings.Contains(d.spansTable(), "    "+c+" ") {
+			if !strings.Contains(table, "    "+c+" ") {
 				t.Errorf("insert column %s not in the spans DDL (caps %+v)", c, caps)
 			}
 		}

@@ -80,6 +80,15 @@ type Span struct {
 	OutputText   string `json:"output_text"`
 	InputTokens  int64  `json:"input_tokens"`
 	OutputTokens int64  `json:"output_tokens"`
+	// Of InputTokens, those read from / written to the provider's prompt
+	// cache; of OutputTokens, those spent reasoning (current conventions).
+	CacheReadInputTokens     int64 `json:"cache_read_input_tokens,omitempty"`
+	CacheCreationInputTokens int64 `json:"cache_creation_input_tokens,omitempty"`
+	ReasoningOutputTokens    int64 `json:"reasoning_output_tokens,omitempty"`
+	// Stream: the answer was streamed; TimeToFirstChunkMS: from the request
+	// to its first chunk (0 when not reported).
+	Stream             bool    `json:"stream,omitempty"`
+	TimeToFirstChunkMS float64 `json:"time_to_first_chunk_ms,omitempty"`
 
 	Status       string `json:"status"` // StatusUnset, StatusOK or StatusError
 	ErrorMessage string `json:"error_message"`
