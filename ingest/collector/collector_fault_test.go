@@ -177,17 +177,7 @@ func TestCollectorAnswersWithinProduceTimeoutWhenBrokerFrozen(t *testing.T) {
 	}
 	// The records given up on are released once Kafka answers for them.
 	fk.thaw()
-	waitFor(t, 10*time.Second, func() bool { n, _ := c.inflight.held(); return n == 0 }, "in-flight bytes released after the broker came back")
-}
-
-func waitFor(t *testing.T, d time.Duration, cond func() bool, what string) {
-	t.Helper()
-	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	t.Fatalf("timed out waiting: %s", what)
+	ingesttest.Eventually(t, 10*time.Second, "in-flight bytes released after the broker came back", func() bool { n, _ := c.inflight.held(); return n == 0 })
 }
 
 // bigTrace is a request holding one trace whose spans carry about size
@@ -398,5 +388,5 @@ func TestCollectorAdmissionBoundsInflightBytes(t *testing.T) {
 		t.Fatal("admission refusals not counted")
 	}
 	fk.thaw()
-	waitFor(t, 10*time.Second, func() bool { return testutil.ToFloat64(m.InflightBytes) == 0 }, "in-flight bytes released after the broker came back")
+	ingesttest.Eventually(t, 10*time.Second, "in-flight bytes released after the broker came back", func() bool { return testutil.ToFloat64(m.InflightBytes) == 0 })
 }

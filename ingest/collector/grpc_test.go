@@ -166,10 +166,10 @@ func TestGRPCRefusalsBeforeExport(t *testing.T) {
 	if _, err := conn.Export(ctx, ingesttest.Request(50, 1, 1)); status.Code(err) != codes.Unimplemented {
 		t.Fatalf("unknown compression: got %v, want Unimplemented", err)
 	}
-	waitFor(t, 5*time.Second, func() bool {
+	ingesttest.Eventually(t, 5*time.Second, "the unknown compression counted as rejected (unsupported_media_type, 415)", func() bool {
 		return testutil.ToFloat64(m.Rejected.WithLabelValues("grpc", reasonUnsupported)) == 1 &&
 			testutil.ToFloat64(m.Requests.WithLabelValues("grpc", "415")) == 1
-	}, "the unknown compression counted as rejected (unsupported_media_type, 415)")
+	})
 
 	// A span whose name is cut short: the length says 50 bytes, 3 follow.
 	good, _ := proto.Marshal(ingesttest.Request(51, 1, 1))
@@ -186,16 +186,16 @@ func TestGRPCRefusalsBeforeExport(t *testing.T) {
 		t.Fatalf("undecodable message: got %v, want Internal naming the byte offset", err)
 	}
 	t.Logf("undecodable message answered: %s", st.Message())
-	waitFor(t, 5*time.Second, func() bool {
+	ingesttest.Eventually(t, 5*time.Second, "the undecodable message counted as rejected (decode)", func() bool {
 		return testutil.ToFloat64(m.Rejected.WithLabelValues("grpc", reasonDecode)) == 1
-	}, "the undecodable message counted as rejected (decode)")
+	})
 
 	// Export's own refusals are counted once, not again by the stats handler.
 	big := bigTrace(52, 1, 2<<20)
 	if _, err := grpcClient(t, c.GRPCAddr()).Export(ctx, big); status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("oversize message: got %v, want ResourceExhausted", err)
 	}
-	waitFor(t, 5*time.Second, func() bool {
+	ingesttest.Eventually(t, 5*time.Second, "the oversize message counted as rejected (too_large)", func() bool {
 		return testutil.ToFloat64(m.Rejected.WithLabelValues("grpc", reasonTooLarge)) == 1
-	}, "the oversize message counted as rejected (too_large)")
+	})
 }

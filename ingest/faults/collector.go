@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -86,7 +85,7 @@ func RunCollectorMemory(ctx context.Context, o MemoryOptions, report func(Memory
 		return 0, err
 	}
 	if o.ClickHouseAddr == "" {
-		srv, err := chserver.Start(ctx, chserver.Config{TCPPort: freePort(), HTTPPort: freePort()})
+		srv, err := chserver.Start(ctx, chserver.Config{}) // free ports of its own
 		if err != nil {
 			return 0, fmt.Errorf("starting clickhouse (or pass its address): %w", err)
 		}
@@ -112,14 +111,21 @@ func collectorMemoryRun(ctx context.Context, o MemoryOptions, brokers []string, 
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	addr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return res, err
+	}
 	cfg := fmt.Sprintf("log_level: error\nkafka:\n  brokers: [%s]\nclickhouse:\n  addr: [%s]\ncollector:\n  http_addr: %s\n  grpc_addr: \"off\"\n%s\n",
 		strings.Join(brokers, ", "), chAddr, addr, extra)
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		return res, err
 	}
-	cmd := exec.CommandContext(ctx, bin, "collector", "-config", path, "-metrics-addr", fmt.Sprintf("127.0.0.1:%d", freePort()))
+	cmd := exec.CommandContext(ctx, bin, "collector", "-config", path, "-metrics-addr", metricsAddr)
 	cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return res, err
@@ -208,13 +214,4 @@ func benchBody(size int) []byte {
 	}
 	b, _ := proto.Marshal(&coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{ss}}}})
 	return b
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

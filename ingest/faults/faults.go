@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -426,11 +427,12 @@ func traceIndex(tid string, nonce uint64) (int, bool) {
 }
 
 func freeAddr() (string, error) {
-	p := freePort()
-	if p == 0 {
-		return "", errors.New("no free loopback port")
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", fmt.Errorf("finding a free loopback port: %w", err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", p), nil
+	defer l.Close()
+	return l.Addr().String(), nil
 }
 
 func waitHTTP(ctx context.Context, url string, d time.Duration) error {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -106,7 +107,7 @@ func TestNothingAcknowledgedExpiresUnread(t *testing.T) {
 				switch resp.StatusCode {
 				case 200:
 					for _, sp := range req.ResourceSpans[0].ScopeSpans[0].Spans {
-						acked.Store(hexID(sp.TraceId)+hexID(sp.SpanId), true)
+						acked.Store(hex.EncodeToString(sp.TraceId)+hex.EncodeToString(sp.SpanId), true)
 						nAcked.Add(1)
 					}
 				case 503:
@@ -136,13 +137,4 @@ func TestNothingAcknowledgedExpiresUnread(t *testing.T) {
 	if missing > 0 || testutil.ToFloat64(wm.Expired.WithLabelValues(kc.Topics.Spans)) > 0 {
 		t.Fatalf("%d acknowledged spans missing, %v expired", missing, testutil.ToFloat64(wm.Expired.WithLabelValues(kc.Topics.Spans)))
 	}
-}
-
-func hexID(b []byte) string {
-	const digits = "0123456789abcdef"
-	out := make([]byte, 2*len(b))
-	for i, c := range b {
-		out[2*i], out[2*i+1] = digits[c>>4], digits[c&15]
-	}
-	return string(out)
 }
