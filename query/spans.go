@@ -25,8 +25,55 @@ type WindowSpan struct {
 	Component, Operation      string
 }
 
-const windowCols = endNanos + `, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
+const windowCols = endNanos + `, ` + MergedInput + `, ` + MergedOutput + `, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
     if(model_returned != '', model_returned, model_requested), status, component_name, operation`
+
+// windowRaw are the spans columns windowCols reads, selected by the inner
+// query of withLogText.
+const windowRaw = `trace_id, span_id, start_unix_nano, duration_ms, input_text, output_text, input_tokens, output_tokens,
+    model_returned, model_requested, status, component_name, operation`
+
+// MergedInput and MergedOutput are a span's input and output text as
+// every reader sees them: the span's own, else what its GenAI events sent
+// as OTLP log records add (genai/logs.go), joined in time order with "\n".
+// They are valid in a query built by withLogText, whose join names the
+// events' texts log_input and log_output.
+const (
+	MergedInput  = "if(input_text != '', input_text, log_input)"
+	MergedOutput = "if(output_text != '', output_text, log_output)"
+)
+
+// logTextLookback bounds the log records joined to a window's spans: a
+// GenAI event is within this of its span's start.
+const logTextLookback = time.Hour
+
+// withLogText wraps inner, a query over spans that selects trace_id,
+// span_id, input_text and output_text among its columns, in the join that
+// adds log_input and log_output: the texts of the spans' GenAI events, in
+// time order, each record once (logs FINAL). cols is the outer select list
+// (MergedInput, MergedOutput and inner's columns). With from and to set,
+// only log records within logTextLookback of [from, to) are read; the
+// returned args are the lookup's, to follow inner's.
+//
+// The join is on the read side so that it is right whatever the order in
+// which a span and its events arrive, in whichever requests, batches and
+// writer lifetimes: nothing at write time has to find the other half.
+func withLogText(cols, inner string, from, to time.Time) (string, []any) {
+	var cond string
+	var args []any
+	if !from.IsZero() && !to.IsZero() {
+		cond = " AND time >= toDateTime(?) AND time < toDateTime(?)"
+		args = []any{from.Add(-logTextLookback).Unix(), to.Add(logTextLookback).Unix()}
+	}
+	return "SELECT " + cols + " FROM (" + inner + `) ANY LEFT JOIN (
+    SELECT trace_id, span_id,
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, input_text))))), '\n') AS log_input,
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, output_text))))), '\n') AS log_output
+    FROM logs FINAL
+    WHERE span_id != '' AND (input_text != '' OR output_text != '')` + cond + `
+    GROUP BY trace_id, span_id
+) USING (trace_id, span_id)`, args
+}
 
 // WindowSpans returns the spans of sel that ended in [sel.From, sel.To)
 // (table SpanEnds; both bounds required) — at most max of them: those with
@@ -45,7 +92,8 @@ func (r *Reader) WindowSpans(ctx context.Context, sel Selector, max int) ([]Wind
 	if err != nil {
 		return nil, err
 	}
-	return r.windowSpans(ctx, "SELECT "+windowCols+" FROM spans "+where+" ORDER BY cityHash64(trace_id, span_id) LIMIT ?", append(args, max))
+	q, largs := withLogText(windowCols, "SELECT "+windowRaw+" FROM spans "+where+" ORDER BY cityHash64(trace_id, span_id) LIMIT ?", sel.From, sel.To)
+	return r.windowSpans(ctx, q, append(append(args, max), largs...))
 }
 
 // LastSpans returns the last n spans of sel that ended before sel.To
@@ -61,7 +109,8 @@ func (r *Reader) LastSpans(ctx context.Context, sel Selector, n int) ([]WindowSp
 	if err != nil {
 		return nil, err
 	}
-	return r.windowSpans(ctx, "SELECT "+windowCols+" FROM spans "+where+" ORDER BY "+endNanos+" DESC LIMIT ?", append(args, n))
+	q, largs := withLogText(windowCols, "SELECT "+windowRaw+" FROM spans "+where+" ORDER BY "+endNanos+" DESC LIMIT ?", sel.To.Add(-24*time.Hour), sel.To)
+	return r.windowSpans(ctx, q, append(append(args, n), largs...))
 }
 
 func (r *Reader) windowSpans(ctx context.Context, q string, args []any) ([]WindowSpan, error) {
@@ -210,12 +259,17 @@ func (r *Reader) Spans(ctx context.Context, sel Selector, final bool) (*SpanRows
 	if final {
 		from += " FINAL"
 	}
-	q := `SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms,
+	const cols = `trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms,
     app, environment, chain_name, chain_version, component_name, component_kind,
     prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
-    input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, ` + attrs + `, ingested_at
-FROM ` + from + " " + where
-	rows, err := r.conn.Query(ctx, q, args...)
+    %s, %s, input_tokens, output_tokens, status, error_message, session_id, user_id, %s, ingested_at`
+	inner := "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", attrs) + " FROM " + from + " " + where
+	if caps.Map {
+		attrs = "attr_keys, attr_values"
+		inner = "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", "mapKeys(attributes) AS attr_keys, mapValues(attributes) AS attr_values") + " FROM " + from + " " + where
+	}
+	q, largs := withLogText(fmt.Sprintf(cols, MergedInput, MergedOutput, attrs), inner, sel.From, sel.To)
+	rows, err := r.conn.Query(ctx, q, append(args, largs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("querying spans: %w", err)
 	}
