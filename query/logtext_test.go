@@ -57,6 +57,10 @@ func TestSpansMergeLogText(t *testing.T) {
 	if len(last) != 2 || last[0].Input != wantIn || last[0].Output != wantOut {
 		t.Fatalf("LastSpans: %+v", last)
 	}
+	in, out, err := r.LogTexts(ctx, []string{"m1", "m2", "nope"}, []string{"s1", "s2", "s1"})
+	if err != nil || in[0] != wantIn || out[0] != wantOut || in[1] != "ignored: the span has its own" || in[2] != "" || out[2] != "" {
+		t.Fatalf("LogTexts: %q %q %v", in, out, err)
+	}
 	for _, final := range []bool{false, true} {
 		rows, err := r.Spans(ctx, sel, final)
 		if err != nil {

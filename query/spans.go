@@ -65,14 +65,59 @@ func withLogText(cols, inner string, from, to time.Time) (string, []any) {
 		cond = " AND time >= toDateTime(?) AND time < toDateTime(?)"
 		args = []any{from.Add(-logTextLookback).Unix(), to.Add(logTextLookback).Unix()}
 	}
-	return "SELECT " + cols + " FROM (" + inner + `) ANY LEFT JOIN (
+	return "SELECT " + cols + " FROM (" + inner + ") ANY LEFT JOIN (" + logTextSubquery(cond) + ") USING (trace_id, span_id)", args
+}
+
+// logTextSubquery reads, per span, the texts its GenAI events add to its
+// input and output (log_input, log_output): every record once (FINAL),
+// ordered by time (then record id), empty texts left out, joined with
+// "\n" — genai's rule for the messages of one span. cond narrows the
+// records (" AND …").
+func logTextSubquery(cond string) string {
+	return `
     SELECT trace_id, span_id,
         arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, input_text))))), '\n') AS log_input,
         arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, output_text))))), '\n') AS log_output
     FROM logs FINAL
     WHERE span_id != '' AND (input_text != '' OR output_text != '')` + cond + `
     GROUP BY trace_id, span_id
-) USING (trace_id, span_id)`, args
+`
+}
+
+// LogTexts returns, for each span (traces[i], spans[i]), the texts its
+// GenAI events sent as OTLP log records add to its input and output
+// (empty when none arrived): the other half of the merged view, for a
+// reader that has the span itself from Kafka (the continuous evaluator).
+func (r *Reader) LogTexts(ctx context.Context, traces, spans []string) (in, out []string, err error) {
+	if len(traces) != len(spans) {
+		return nil, nil, fmt.Errorf("log texts: %d trace ids for %d span ids", len(traces), len(spans))
+	}
+	in, out = make([]string, len(spans)), make([]string, len(spans))
+	if len(spans) == 0 {
+		return in, out, nil
+	}
+	rows, err := r.conn.Query(ctx, "SELECT trace_id, span_id, log_input, log_output FROM ("+logTextSubquery(" AND has(?, trace_id) AND has(?, span_id)")+")", traces, spans)
+	if err != nil {
+		return nil, nil, fmt.Errorf("querying log texts: %w", err)
+	}
+	defer rows.Close()
+	at := make(map[[2]string]int, len(spans))
+	for i := range spans {
+		at[[2]string{traces[i], spans[i]}] = i
+	}
+	for rows.Next() {
+		var t, s, li, lo string
+		if err := rows.Scan(&t, &s, &li, &lo); err != nil {
+			return nil, nil, fmt.Errorf("reading log texts: %w", err)
+		}
+		if i, ok := at[[2]string{t, s}]; ok {
+			in[i], out[i] = li, lo
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading log texts: %w", err)
+	}
+	return in, out, nil
 }
 
 // WindowSpans returns the spans of sel that ended in [sel.From, sel.To)
