@@ -1,6 +1,7 @@
 package genai
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +159,47 @@ func TestAppendLogsInvalidRecordsNamed(t *testing.T) {
 	if n := CountLogs(DropLogs(req, bad)); n != 1 {
 		t.Errorf("DropLogs left %d", n)
 	}
+}
+
+// FuzzAppendLogRecord fuzzes the writer's decoding of a logs-topic record:
+// never a panic; an error is a *RecordError with its reason and leaves
+// the slices as they were; otherwise one row per log record, ids
+// well formed.
+func FuzzAppendLogRecord(f *testing.F) {
+	t0 := uint64(time.Date(2026, 12, 6, 5, 0, 0, 0, time.UTC).UnixNano())
+	for _, req := range []*collogspb.ExportLogsServiceRequest{
+		logReq(logEvent("gen_ai.user.message", t0, anyOf(lkvs("content", "hi")))),
+		logReq(logEvent(EventOperationDetails, t0, nil, lkvs("gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"Hi"}]}]`)...)),
+		logReq(logEvent(EventEvaluationResult, t0, nil, lkvs(AttrEvaluationName, "x", AttrEvaluationValue, 1.5)...)),
+		logReq(&logspb.LogRecord{Body: anyOf("plain")}),
+	} {
+		b, _ := proto.Marshal(req)
+		f.Add(b)
+	}
+	f.Add([]byte{0x0a, 0x02, 0x0a})
+	f.Fuzz(func(t *testing.T, value []byte) {
+		logs, scores, err := AppendLogRecord(nil, nil, value, time.Unix(0, int64(t0)))
+		if err != nil {
+			var re *RecordError
+			if !errors.As(err, &re) || (re.Reason != ReasonDecode && re.Reason != ReasonInvalid) || len(logs) != 0 || len(scores) != 0 {
+				t.Fatalf("error %v with %d logs, %d scores", err, len(logs), len(scores))
+			}
+			return
+		}
+		req := &collogspb.ExportLogsServiceRequest{}
+		proto.Unmarshal(value, req)
+		if len(logs) != CountLogs(req) {
+			t.Fatalf("%d rows for %d records", len(logs), CountLogs(req))
+		}
+		for _, l := range logs {
+			if (l.TraceID != "" && len(l.TraceID) != 32) || (l.SpanID != "" && len(l.SpanID) != 16) || len(l.RecordID) != 16 || l.Time.IsZero() {
+				t.Fatalf("row %+v", l)
+			}
+		}
+		for _, s := range scores {
+			if s.TraceID == "" || s.Evaluator == "" {
+				t.Fatalf("score %+v", s)
+			}
+		}
+	})
 }
