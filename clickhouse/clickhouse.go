@@ -167,6 +167,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 		cacheRead, cacheWrite, reasoning  = make([]uint32, n), make([]uint32, n), make([]uint32, n)
 		stream                            = make([]uint8, n)
 		ttfc                              = make([]float64, n)
+		sysText, toolDefs, guardrail      = make([]string, n), make([]string, n), make([]string, n)
 		now                               = time.Now()
 	)
 	var attrMaps []map[string]string
@@ -194,6 +195,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 			stream[i] = 1
 		}
 		ttfc[i] = sp.TimeToFirstChunkMS
+		sysText[i], toolDefs[i], guardrail[i] = sp.SystemInstructions, sp.ToolDefinitions, sp.GuardrailResult
 		if s.caps.Map {
 			attrMaps[i] = sp.Attributes
 			if attrMaps[i] == nil {
@@ -216,7 +218,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 	} else {
 		cols = append(cols, attrKeys, attrVals)
 	}
-	cols = append(cols, ingested, cacheRead, cacheWrite, reasoning, stream, ttfc)
+	cols = append(cols, ingested, cacheRead, cacheWrite, reasoning, stream, ttfc, sysText, toolDefs, guardrail)
 	for i, c := range cols {
 		if err := b.Column(i).Append(c); err != nil {
 			return Permanent(fmt.Errorf("appending spans column %d: %w", i, err))

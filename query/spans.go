@@ -307,7 +307,9 @@ func (r *Reader) Spans(ctx context.Context, sel Selector, final bool) (*SpanRows
 	const cols = `trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms,
     app, environment, chain_name, chain_version, component_name, component_kind,
     prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
-    %s, %s, input_tokens, output_tokens, status, error_message, session_id, user_id, %s, ingested_at`
+    %s, %s, input_tokens, output_tokens, status, error_message, session_id, user_id, %s, ingested_at,
+    cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, stream, time_to_first_chunk_ms,
+    system_instructions, tool_definitions, guardrail_result`
 	inner := "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", attrs) + " FROM " + from + " " + where
 	if caps.Map {
 		attrs = "attr_keys, attr_values"
@@ -328,19 +330,24 @@ func (it *SpanRows) Next(s *SpanRow) bool {
 		return false
 	}
 	var kind string
-	var in, out uint32
+	var in, out, cacheRead, cacheWrite, reasoning uint32
+	var stream uint8
 	*s = SpanRow{}
 	sp := &s.Span
 	if err := it.rows.Scan(&sp.TraceID, &sp.SpanID, &sp.ParentSpanID, &sp.Name, &s.StartUnixNano, &s.DurationMS,
 		&sp.App, &sp.Environment, &sp.ChainName, &sp.ChainVersion, &sp.ComponentName, &kind,
 		&sp.PromptTemplateID, &sp.PromptTemplateVersion, &sp.Operation, &sp.Provider, &sp.ModelRequested, &sp.ModelReturned,
 		&sp.InputText, &sp.OutputText, &in, &out, &sp.Status, &sp.ErrorMessage, &sp.SessionID, &sp.UserID,
-		&s.AttrKeys, &s.AttrValues, &s.IngestedAt); err != nil {
+		&s.AttrKeys, &s.AttrValues, &s.IngestedAt,
+		&cacheRead, &cacheWrite, &reasoning, &stream, &sp.TimeToFirstChunkMS,
+		&sp.SystemInstructions, &sp.ToolDefinitions, &sp.GuardrailResult); err != nil {
 		it.err = fmt.Errorf("reading span %d: %w", it.n, err)
 		return false
 	}
 	sp.ComponentKind = schemas.ComponentKind(kind)
 	sp.InputTokens, sp.OutputTokens = int64(in), int64(out)
+	sp.CacheReadInputTokens, sp.CacheCreationInputTokens, sp.ReasoningOutputTokens = int64(cacheRead), int64(cacheWrite), int64(reasoning)
+	sp.Stream = stream == 1
 	sp.StartTime = time.Unix(0, int64(s.StartUnixNano)).UTC()
 	sp.EndTime = sp.StartTime.Add(time.Duration(math.Round(s.DurationMS * 1e6)))
 	it.n++
