@@ -203,7 +203,6 @@ func badRequest(format string, args ...any) *httpError {
 	return &httpError{http.StatusBadRequest, reasonBadRequest, fmt.Sprintf(format, args...)}
 }
 
-
 // Content encodings of HTTP request bodies: OTLP/HTTP exporters send gzip
 // (the OpenTelemetry SDKs' only option), zstd (the OpenTelemetry Collector's
 // confighttp) or deflate.
