@@ -214,13 +214,7 @@ func pooledMedianSigma(z *mat.Dense) (float64, error) {
 	if n < 2 || k < 0 {
 		return math.NaN(), errors.New("need at least two rows")
 	}
-	d := jointSqDist(z)
-	upper := make([]float64, 0, n*(n-1)/2)
-	raw := d.RawMatrix()
-	for i := range n {
-		upper = append(upper, raw.Data[i*raw.Stride+i+1:i*raw.Stride+n]...)
-	}
-	s := math.Sqrt(0.5 * selectKth(upper, k))
+	s := math.Sqrt(0.5 * selectKth(upperSqDist(z), k))
 	if !(s > 0) {
 		return s, errors.New("median heuristic gave a zero bandwidth (rows nearly all equal); set it")
 	}
