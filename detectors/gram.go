@@ -23,8 +23,17 @@ type packed struct {
 	sqNorm []float64
 }
 
-func packRows(z *mat.Dense) packed {
+func packRows(z *mat.Dense) packed { return packRows2(z, nil) }
+
+// packRows2 packs the rows of z followed by those of y (nil: none), which
+// must have as many columns.
+func packRows2(z, y *mat.Dense) packed {
 	n, d := z.Dims()
+	nz := n
+	if y != nil {
+		ny, _ := y.Dims()
+		n += ny
+	}
 	ld := (d + 3) &^ 3
 	if ld == 0 {
 		ld = 4
@@ -33,7 +42,11 @@ func packRows(z *mat.Dense) packed {
 	p := packed{buf: make([]float64, np*ld), ld: ld, n: n, nPad: np, d: d, sqNorm: make([]float64, n)}
 	for i := range n {
 		row := p.buf[i*ld : i*ld+ld]
-		copy(row, z.RawRowView(i))
+		if i < nz {
+			copy(row, z.RawRowView(i))
+		} else {
+			copy(row, y.RawRowView(i-nz))
+		}
 		p.sqNorm[i] = dotLanes(row, row)
 	}
 	return p

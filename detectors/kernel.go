@@ -71,7 +71,8 @@ func GaussianKernel(sqd *mat.Dense, sigmas []float64) *mat.Dense {
 }
 
 // GaussianKernelInPlace overwrites the squared distances in sqd with their
-// Gaussian kernel values (see GaussianKernel). It panics on an empty or
+// Gaussian kernel values (see GaussianKernel), the exponentials by
+// expScaled (within 4e-16 relative of math.Exp; 0 below e^−708). It panics on an empty or
 // non-positive bandwidth list.
 func GaussianKernelInPlace(sqd *mat.Dense, sigmas []float64) {
 	if len(sigmas) == 0 {
@@ -87,20 +88,24 @@ func GaussianKernelInPlace(sqd *mat.Dense, sigmas []float64) {
 	r, c := sqd.Dims()
 	raw := sqd.RawMatrix()
 	inv := 1 / float64(len(sigmas))
+	var tmp, acc []float64
+	if len(coef) > 1 {
+		tmp, acc = make([]float64, c), make([]float64, c)
+	}
 	for i := range r {
 		row := raw.Data[i*raw.Stride : i*raw.Stride+c]
 		if len(coef) == 1 {
-			a := coef[0]
-			for j, v := range row {
-				row[j] = math.Exp(a * v)
-			}
+			expScaled(row, row, coef[0])
 			continue
 		}
-		for j, v := range row {
-			var s float64
-			for _, a := range coef {
-				s += math.Exp(a * v)
+		clear(acc)
+		for _, a := range coef {
+			expScaled(tmp, row, a)
+			for j, e := range tmp {
+				acc[j] += e
 			}
+		}
+		for j, s := range acc {
 			row[j] = s * inv
 		}
 	}

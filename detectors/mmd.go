@@ -87,7 +87,7 @@ func MMD(x, y *mat.Dense, o MMDOptions) (Result, error) {
 	ld := padTo64(N)
 	off, size := triangleOffsets(N, ld)
 	k := make([]float64, size)
-	packRows(stackRows(x, y)).sqDistUpperInto(k, off)
+	packRows2(x, y).sqDistUpperInto(k, off)
 	// One matrix serves both the bandwidth (its reference block) and the
 	// kernel.
 	sigma := slices.Clone(o.Sigma)
@@ -205,31 +205,63 @@ func copyStrictUpper(a *mat.Dense) (n, ld int, off []int, k []float64) {
 
 // mmdBlocksFromPadded overwrites the squared distances in the strict upper
 // triangle of the packed triangle k (zero elsewhere) with their Gaussian
-// kernel, the mean over sigma, and completes the blocks.
+// kernel, the mean over sigma, and completes the blocks: one pass, row by
+// row, the exponentials (expScaled) and the row sums while the row is in
+// the cache.
 func mmdBlocksFromPadded(k []float64, n, ld int, off []int, sigma []float64) *mmdBlocks {
 	coef := make([]float64, len(sigma))
 	for i, s := range sigma {
 		coef[i] = -1 / (2 * s * s)
 	}
 	inv := 1 / float64(len(sigma))
+	var tmp, acc []float64
+	if len(coef) > 1 {
+		tmp, acc = make([]float64, n), make([]float64, n)
+	}
+	r := make([]float64, n)
+	var total float64
 	for i := range n {
 		row := k[off[i]+i+1 : off[i]+n]
 		if len(coef) == 1 {
-			c := coef[0]
-			for j, v := range row {
-				row[j] = math.Exp(c * v)
-			}
-			continue
-		}
-		for j, v := range row {
-			var e float64
+			expScaled(row, row, coef[0])
+		} else {
+			a := acc[:len(row)]
+			clear(a)
 			for _, c := range coef {
-				e += math.Exp(c * v)
+				t := tmp[:len(row)]
+				expScaled(t, row, c)
+				for j, e := range t {
+					a[j] += e
+				}
 			}
-			row[j] = e * inv
+			for j, e := range a {
+				row[j] = e * inv
+			}
 		}
+		rest := r[i+1:]
+		var s0, s1, s2, s3 float64
+		j := 0
+		for ; j+4 <= len(row); j += 4 {
+			e := row[j : j+4 : j+4]
+			s0 += e[0]
+			s1 += e[1]
+			s2 += e[2]
+			s3 += e[3]
+			q := rest[j : j+4 : j+4]
+			q[0] += e[0]
+			q[1] += e[1]
+			q[2] += e[2]
+			q[3] += e[3]
+		}
+		for ; j < len(row); j++ {
+			s0 += row[j]
+			rest[j] += row[j]
+		}
+		ri := (s0 + s1) + (s2 + s3)
+		r[i] += ri
+		total += 2 * ri
 	}
-	return mmdBlocksFromUpper(k, n, ld, off)
+	return &mmdBlocks{n: n, ld: ld, k: k, off: off, r: r, total: total}
 }
 
 // mmdBlocksFromKernel takes any symmetric kernel matrix over the pooled

@@ -194,3 +194,39 @@ func BenchmarkOldLSDD(b *testing.B) {
 		}
 	}
 }
+
+// TestExpScaled: the kernels' exponential agrees with math.Exp to 4e-16
+// relative on [−708, 0], is 0 below, and its two implementations agree
+// bit for bit.
+func TestExpScaled(t *testing.T) {
+	rng := NewRand(2)
+	src := make([]float64, 10003)
+	for i := range src {
+		switch i % 3 {
+		case 0:
+			src[i] = rng.Float64() * 708
+		case 1:
+			src[i] = rng.Float64() * 1e-6
+		default:
+			src[i] = rng.Float64() * 5
+		}
+	}
+	src[0], src[1], src[2], src[3] = 0, MinSqDist, 708.5, math.Inf(1)
+	got, want := make([]float64, len(src)), make([]float64, len(src))
+	expScaled(got, src, -1)
+	expScaledGo(want, src, -1)
+	for i, v := range src {
+		if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+			t.Fatalf("exp(−%v): kernel %v, portable %v", v, got[i], want[i])
+		}
+		if v > 708 {
+			if got[i] != 0 {
+				t.Errorf("exp(−%v) = %v, want 0", v, got[i])
+			}
+			continue
+		}
+		if e := math.Exp(-v); !relClose(got[i], e, 4e-16) {
+			t.Errorf("exp(−%v) = %v, math.Exp %v", v, got[i], e)
+		}
+	}
+}

@@ -35,3 +35,18 @@ func maskedSum(row []float64, bits []uint64) float64 {
 	}
 	return maskedSumGo(row, bits)
 }
+
+//go:noescape
+func expScaledAVX(dst, src *float64, n int, c float64, tab *expTable)
+
+// expScaled sets dst[j] = exp(c·src[j]) as expScaledGo; dst may be src.
+func expScaled(dst, src []float64, c float64) {
+	n := len(src) &^ 3
+	if useAVX2 && n > 0 {
+		_ = dst[n-1]
+		expScaledAVX(&dst[0], &src[0], n, c, &expTab)
+		expScaledGo(dst[n:], src[n:], c)
+		return
+	}
+	expScaledGo(dst, src, c)
+}

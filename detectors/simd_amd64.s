@@ -144,3 +144,57 @@ mdone:
 	VZEROUPPER
 	MOVSD X0, ret+32(FP)
 	RET
+
+// func expScaledAVX(dst, src *float64, n int, c float64, tab *expTable)
+// dst[j] = exp(c·src[j]) for j < n, n a multiple of 4, as expScaledGo.
+TEXT ·expScaledAVX(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSD c+24(FP), Y15
+	MOVQ tab+32(FP), R8
+	VMOVUPD 0(R8), Y14   // log2(e)
+	VMOVUPD 32(R8), Y13  // ln2 high part
+	VMOVUPD 64(R8), Y12  // ln2 low part
+	VMOVUPD 96(R8), Y11  // cut-off −708
+	VMOVUPD 128(R8), Y10 // int64 1023
+	SHRQ $2, CX
+	JZ   edone
+
+eloop:
+	VMULPD       (SI), Y15, Y0
+	VMULPD       Y0, Y14, Y1
+	VROUNDPD     $0, Y1, Y1
+	VMOVAPD      Y0, Y2
+	VFNMADD231PD Y13, Y1, Y2
+	VFNMADD231PD Y12, Y1, Y2
+	VMOVUPD      160(R8), Y3
+	VFMADD213PD  192(R8), Y2, Y3
+	VFMADD213PD  224(R8), Y2, Y3
+	VFMADD213PD  256(R8), Y2, Y3
+	VFMADD213PD  288(R8), Y2, Y3
+	VFMADD213PD  320(R8), Y2, Y3
+	VFMADD213PD  352(R8), Y2, Y3
+	VFMADD213PD  384(R8), Y2, Y3
+	VFMADD213PD  416(R8), Y2, Y3
+	VFMADD213PD  448(R8), Y2, Y3
+	VFMADD213PD  480(R8), Y2, Y3
+	VFMADD213PD  512(R8), Y2, Y3
+	VFMADD213PD  544(R8), Y2, Y3
+	VFMADD213PD  576(R8), Y2, Y3
+	VCVTPD2DQY   Y1, X5
+	VPMOVSXDQ    X5, Y5
+	VPADDQ       Y10, Y5, Y5
+	VPSLLQ       $52, Y5, Y5
+	VMULPD       Y5, Y3, Y3
+	VCMPPD       $1, Y11, Y0, Y6
+	VANDNPD      Y3, Y6, Y3
+	VMOVUPD      Y3, (DI)
+	ADDQ         $32, SI
+	ADDQ         $32, DI
+	DECQ         CX
+	JNZ          eloop
+
+edone:
+	VZEROUPPER
+	RET
