@@ -1,6 +1,7 @@
 package detectors
 
-// The implementation of MMD, its kernel helpers and LSDD as they stood
+// The implementation of MMD, its kernel helpers, LSDD and the context-aware
+// statistic (oldCmmdStat) as they stood
 // before issue 16 (commit dbcda53), kept verbatim (identifiers prefixed
 // "old") as a test oracle: the fast paths must agree with it within 1e-6
 // relative (oracle_test.go).
@@ -9,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/lapack/lapack64"
 	"gonum.org/v1/gonum/mat"
 )
 
@@ -427,4 +431,183 @@ func oldLsddPermutedH(kz *mat.Dense, nx, ny, nperm int, rng interface{ IntN(int)
 
 func oldLsddH(centres *mat.Dense, sigma float64) *mat.Dense {
 	return oldGaussianKernelMatrix(centres, centres, []float64{math.Sqrt2 * sigma})
+}
+
+func oldCmmdStat(K, L, lHeld *mat.Dense, side []bool, lam [2]float64) (float64, error) {
+	h, _ := lHeld.Dims()
+	idx := [2][]int{sideIndex(side, false), sideIndex(side, true)}
+	var a [2]*mat.Dense // A_sᵀ, n_s × h
+	all := make([]int, h)
+	for i := range all {
+		all[i] = i
+	}
+	for s := range 2 {
+		ns := len(idx[s])
+		reg := subMatrix(L, idx[s], idx[s])
+		for i := range ns {
+			reg.Set(i, i, reg.At(i, i)+float64(ns)*lam[s])
+		}
+		// Potrf/Potrs directly: mat.Cholesky would also estimate the
+		// condition number, a third of the cost here.
+		tri, ok := lapack64.Potrf(blas64.Symmetric{N: ns, Stride: ns, Data: reg.RawMatrix().Data, Uplo: blas.Upper})
+		if !ok {
+			return math.NaN(), fmt.Errorf("context kernel ridge system of window %d is not positive definite (λ %v)", s, lam[s])
+		}
+		a[s] = mat.NewDense(ns, h, nil)
+		a[s].Copy(subMatrix(lHeld, all, idx[s]).T())
+		lapack64.Potrs(tri, a[s].RawMatrix())
+	}
+	// μ̂_0(c*) − μ̂_1(c*) = Σ_i w_i φ(x_i) with w = A_0 on window 0's rows
+	// and −A_1 on window 1's, so T = (1/h)·Σ_held wᵀKw = (1/h)·Σ W∘(KW):
+	// one product with the whole K, no per-block gathers.
+	N := len(side)
+	w := mat.NewDense(N, h, nil)
+	for s, sign := range [2]float64{1, -1} {
+		for r, i := range idx[s] {
+			dst, src := w.RawRowView(i), a[s].RawRowView(r)
+			for j, v := range src {
+				dst[j] = sign * v
+			}
+		}
+	}
+	var kw mat.Dense
+	kw.Mul(K, w)
+	var sum float64
+	rw, rk := w.RawMatrix(), kw.RawMatrix()
+	for i, v := range rw.Data {
+		sum += v * rk.Data[i]
+	}
+	return sum / float64(h), nil
+}
+
+func oldContextMMD(x, y, cx, cy *mat.Dense, o ContextMMDOptions) (Result, error) {
+	if err := o.Validate(); err != nil {
+		return Result{}, fmt.Errorf("validating context_mmd options: %w", err)
+	}
+	if err := checkSamples(x, y, 2); err != nil {
+		return Result{}, err
+	}
+	if cx == nil || cy == nil {
+		return Result{}, errors.New("context_mmd needs the contexts of both samples")
+	}
+	if err := checkSamples(cx, cy, 2); err != nil {
+		return Result{}, fmt.Errorf("contexts: %w", err)
+	}
+	o = o.withDefaults()
+	n, _ := x.Dims()
+	m, _ := y.Dims()
+	if r, _ := cx.Dims(); r != n {
+		return Result{}, fmt.Errorf("reference has %d rows but %d contexts", n, r)
+	}
+	if r, _ := cy.Dims(); r != m {
+		return Result{}, fmt.Errorf("current sample has %d rows but %d contexts", m, r)
+	}
+	nHeld := int(float64(m) * o.PropCHeld)
+	if nHeld < 1 || m-nHeld < o.NFolds || n < o.NFolds {
+		return Result{}, fmt.Errorf("context_mmd needs at least %d reference rows and, after holding out prop_c_held %v, %d current rows (got %d and %d)",
+			o.NFolds, o.PropCHeld, o.NFolds, n, m-nHeld)
+	}
+	rng := NewRand(o.Seed)
+	perm := rng.Perm(m)
+	held, keep := perm[:nHeld], perm[nHeld:]
+	xAll := stackRows(x, rowsAt(y, keep))
+	cAll := stackRows(cx, rowsAt(cy, keep))
+	cHeld := rowsAt(cy, held)
+	N := n + len(keep)
+
+	sx, sc := o.SigmaX, o.SigmaC
+	var err error
+	if sx == 0 {
+		if sx, err = oldPooledMedianSigma(xAll); err != nil {
+			return Result{}, fmt.Errorf("sigma: %w", err)
+		}
+	}
+	if sc == 0 {
+		if sc, err = oldPooledMedianSigma(cAll); err != nil {
+			return Result{}, fmt.Errorf("sigma_c: %w", err)
+		}
+	}
+	K := oldGaussianKernelMatrix(xAll, xAll, []float64{sx})
+	L := oldGaussianKernelMatrix(cAll, cAll, []float64{sc})
+	lHeld := oldGaussianKernelMatrix(cHeld, cAll, []float64{sc})
+
+	side := make([]bool, N) // true: current window
+	for i := n; i < N; i++ {
+		side[i] = true
+	}
+	lam := o.Lambda
+	for s := range 2 {
+		if lam[s] == 0 {
+			idx := sideIndex(side, s == 1)
+			lam[s] = pickContextLambda(subMatrix(K, idx, idx), subMatrix(L, idx, idx), o.NFolds, rng)
+		}
+	}
+	obs, err := oldCmmdStat(K, L, lHeld, side, lam)
+	if err != nil {
+		return Result{}, err
+	}
+
+	prop := contextPropensities(L, side, o.NFolds, rng)
+	labels := make([][]bool, o.NPermutations)
+	for b := range labels {
+		labels[b] = redrawLabels(prop, rng)
+	}
+	permuted := make([]float64, o.NPermutations)
+	errs := make([]error, o.NPermutations)
+	var wg sync.WaitGroup
+	workers := min(runtime.GOMAXPROCS(0), o.NPermutations)
+	for w := range workers {
+		wg.Go(func() {
+			for b := w; b < o.NPermutations; b += workers {
+				permuted[b], errs[b] = oldCmmdStat(K, L, lHeld, labels[b], lam)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return Result{}, err
+	}
+	var pmin, pmax float64 = 1, 0
+	for _, p := range prop {
+		pmin, pmax = math.Min(pmin, p), math.Max(pmax, p)
+	}
+	r := Result{
+		Detector: "context_mmd",
+		NRef:     n,
+		NCur:     m,
+		Params: map[string]any{
+			"p_val":          o.PVal,
+			"n_permutations": o.NPermutations,
+			"prop_c_held":    o.PropCHeld,
+			"n_folds":        o.NFolds,
+			"n_held":         nHeld,
+			"sigma":          sx,
+			"sigma_c":        sc,
+			"lambda":         []float64{lam[0], lam[1]},
+			"propensity_min": pmin,
+			"propensity_max": pmax,
+			"seed":           o.Seed,
+		},
+	}
+	permutationResult(&r, obs, permuted, o.PVal)
+	return r, nil
+}
+
+func oldPooledMedianSigma(z *mat.Dense) (float64, error) {
+	n, _ := z.Dims()
+	k := (n*n/2 - n) / 2
+	if n < 2 || k < 0 {
+		return math.NaN(), errors.New("need at least two rows")
+	}
+	d := oldJointSqDist(z)
+	upper := make([]float64, 0, n*(n-1)/2)
+	raw := d.RawMatrix()
+	for i := range n {
+		upper = append(upper, raw.Data[i*raw.Stride+i+1:i*raw.Stride+n]...)
+	}
+	s := math.Sqrt(0.5 * selectKth(upper, k))
+	if !(s > 0) {
+		return s, errors.New("median heuristic gave a zero bandwidth (rows nearly all equal); set it")
+	}
+	return s, nil
 }

@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"runtime"
+	"slices"
 	"testing"
+
+	"gonum.org/v1/gonum/mat"
 )
 
 // Issue 16 made MMD and LSDD faster; these tests hold the fast paths to
@@ -227,6 +230,121 @@ func TestExpScaled(t *testing.T) {
 		}
 		if e := math.Exp(-v); !relClose(got[i], e, 4e-16) {
 			t.Errorf("exp(−%v) = %v, math.Exp %v", v, got[i], e)
+		}
+	}
+}
+
+// TestCmmdStatMatchesOldImplementation: the blocked Cholesky statistic
+// against the Potrf/Potrs one it replaced, on random labellings of sizes
+// that exercise every edge of the 4×3 blocking.
+func TestCmmdStatMatchesOldImplementation(t *testing.T) {
+	rng := NewRand(12)
+	for _, N := range []int{4, 5, 7, 13, 26, 61, 130} {
+		for _, h := range []int{1, 3, 4, 9} {
+			x := gaussSample(rng, N, 3, nil)
+			c := gaussSample(rng, N, 2, nil)
+			ch := gaussSample(rng, h, 2, nil)
+			K := GaussianKernelMatrix(x, x, []float64{1.1})
+			L := GaussianKernelMatrix(c, c, []float64{0.7})
+			lHeld := GaussianKernelMatrix(ch, c, []float64{0.7})
+			side := redrawLabels(slices.Repeat([]float64{0.4}, N), rng)
+			lam := [2]float64{math.Pow(2, -float64(rng.IntN(19))), math.Pow(2, -float64(rng.IntN(19)))}
+			got, err := cmmdStat(K, L, lHeld, side, lam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := oldCmmdStat(K, L, lHeld, side, lam)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !relClose(got, want, 1e-9) {
+				t.Errorf("N=%d h=%d λ=%v: %.15g, old %.15g", N, h, lam, got, want)
+			}
+		}
+	}
+}
+
+// TestCholeskyBlocks: R·Rᵀ reproduces A, and the two solves invert it.
+func TestCholeskyBlocks(t *testing.T) {
+	rng := NewRand(13)
+	for _, n := range []int{1, 2, 3, 4, 5, 11, 12, 13, 40} {
+		g := gaussSample(rng, n, n+2, nil)
+		var a mat.Dense
+		a.Mul(g, g.T())
+		ld := roundUp(n, 4)
+		r := make([]float64, roundUp(n, 12)*ld)
+		if !cholLower(n, a.At, r, ld) {
+			t.Fatalf("n=%d: not positive definite", n)
+		}
+		for i := range n {
+			for j := range i + 1 {
+				var s float64
+				for k := range j + 1 {
+					s += r[i*ld+k] * r[j*ld+k]
+				}
+				if !relClose(s, a.At(i, j), 1e-10) && math.Abs(s-a.At(i, j)) > 1e-10 {
+					t.Fatalf("n=%d: (R·Rᵀ)[%d,%d] = %v, A = %v", n, i, j, s, a.At(i, j))
+				}
+			}
+		}
+	}
+	if cholLower(2, func(i, j int) float64 { return map[bool]float64{true: 1, false: 2}[i == j] }, make([]float64, 12*4), 4) {
+		t.Error("indefinite matrix [[1 2] [2 1]] factored")
+	}
+}
+
+func BenchmarkOldContextMMD(b *testing.B) {
+	for _, n := range []int{100, 200} {
+		b.Run(fmt.Sprintf("n_%d", n), func(b *testing.B) {
+			rng := NewRand(9)
+			x, cx := ctxSample(rng, n, 0, 0)
+			y, cy := ctxSample(rng, n, 0.3, 0)
+			for b.Loop() {
+				if _, err := oldContextMMD(x, y, cx, cy, ContextMMDOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestLSDDAndContextMatchOldImplementation: whole-detector results against
+// the replaced implementations on fixed inputs.
+func TestLSDDAndContextMatchOldImplementation(t *testing.T) {
+	for _, c := range oracleCases() {
+		rng := NewRand(uint64(c.n*1000 + c.d))
+		x := gaussSample(rng, c.n, c.d, nil)
+		y := gaussSample(rng, c.m, c.d, []float64{c.shift, c.shift})
+		o := LSDDOptions{Seed: 5, NPermutations: 200}
+		got, err := LSDD(x, y, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := oldLSDD(x, y, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !relClose(got.Statistic, want.Statistic, 1e-6) || got.PValue != want.PValue || got.Drift != want.Drift {
+			t.Errorf("lsdd %s: %v p %v, old %v p %v", c.name, got.Statistic, got.PValue, want.Statistic, want.PValue)
+		}
+	}
+	for _, n := range []int{40, 90} {
+		for _, shift := range []float64{0, 0.5} {
+			rng := NewRand(uint64(n))
+			x, cx := ctxSample(rng, n, 0, 0)
+			y, cy := ctxSample(rng, n+7, 0.4, shift)
+			o := ContextMMDOptions{Seed: 4, NPermutations: 300}
+			got, err := ContextMMD(x, y, cx, cy, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := oldContextMMD(x, y, cx, cy, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !relClose(got.Statistic, want.Statistic, 1e-6) || got.PValue != want.PValue || got.Drift != want.Drift {
+				t.Errorf("context_mmd n=%d shift=%v: %v p %v, old %v p %v", n, shift, got.Statistic, got.PValue, want.Statistic, want.PValue)
+			}
 		}
 	}
 }
