@@ -16,11 +16,12 @@ import "math"
 
 func roundUp(n, k int) int { return (n + k - 1) / k * k }
 
-// cholLower factors the n×n symmetric positive definite matrix whose
-// lower triangle a(i, j), j ≤ i, returns, into the lower triangular R
-// (R·Rᵀ = A) stored in r (stride ld, zeroed, ≥ roundUp(n, 12) rows). It
-// reports false if A is not (numerically) positive definite.
-func cholLower(n int, a func(i, j int) float64, r []float64, ld int) bool {
+// cholLower factors the n×n symmetric positive definite matrix A, whose
+// lower triangle a holds (stride lda), into the lower triangular R
+// (R·Rᵀ = A) stored in r (stride ld, zeroed, ≥ roundUp(n, 12) rows); inv
+// (length ≥ n) receives 1/R_ii. It reports false if A is not (numerically)
+// positive definite.
+func cholLower(n int, a []float64, lda int, r []float64, ld int, inv []float64) bool {
 	var blk [12]float64
 	for i0 := 0; i0 < n; i0 += 4 {
 		in := min(4, n-i0)
@@ -32,18 +33,26 @@ func cholLower(n int, a func(i, j int) float64, r []float64, ld int) bool {
 			} else {
 				blk = [12]float64{}
 			}
-			for jj := range jn {
-				j := j0 + jj
-				rj := r[j*ld : j*ld+j+1]
-				d := rj[j]
-				for ii := range in {
-					i := i0 + ii
-					ri := r[i*ld : i*ld+j]
-					s := a(i, j) - blk[3*ii+jj]
-					for k := j0; k < j; k++ {
-						s -= ri[k] * rj[k]
+			// R's entries in the columns j0.. of the rows j0+1, j0+2.
+			var q10, q20, q21 float64
+			if jn > 1 {
+				q10 = r[(j0+1)*ld+j0]
+			}
+			if jn > 2 {
+				q20, q21 = r[(j0+2)*ld+j0], r[(j0+2)*ld+j0+1]
+			}
+			for ii := range in {
+				i := i0 + ii
+				ai := a[i*lda+j0 : i*lda+j0+jn]
+				ri := r[i*ld+j0 : i*ld+j0+jn]
+				x0 := (ai[0] - blk[3*ii]) * inv[j0]
+				ri[0] = x0
+				if jn > 1 {
+					x1 := (ai[1] - blk[3*ii+1] - x0*q10) * inv[j0+1]
+					ri[1] = x1
+					if jn > 2 {
+						ri[2] = (ai[2] - blk[3*ii+2] - x0*q20 - x1*q21) * inv[j0+2]
 					}
-					r[i*ld+j] = s / d
 				}
 			}
 		}
@@ -51,7 +60,7 @@ func cholLower(n int, a func(i, j int) float64, r []float64, ld int) bool {
 			rj := r[j*ld : j*ld+j+1]
 			for i := j; i < i0+in; i++ {
 				ri := r[i*ld : i*ld+j+1]
-				s := a(i, j) - dotLanes(ri[:i0], rj[:i0])
+				s := a[i*lda+j] - dotLanes(ri[:i0], rj[:i0])
 				for k := i0; k < j; k++ {
 					s -= ri[k] * rj[k]
 				}
@@ -59,9 +68,10 @@ func cholLower(n int, a func(i, j int) float64, r []float64, ld int) bool {
 					if !(s > 0) {
 						return false
 					}
-					r[i*ld+i] = math.Sqrt(s)
+					ri[i] = math.Sqrt(s)
+					inv[i] = 1 / ri[i]
 				} else {
-					r[i*ld+j] = s / rj[j]
+					ri[j] = s * inv[j]
 				}
 			}
 		}
@@ -69,31 +79,44 @@ func cholLower(n int, a func(i, j int) float64, r []float64, ld int) bool {
 	return true
 }
 
-// solveLowerT solves R·Y = B for h right-hand sides given transposed:
-// bt(c, i) is B's entry (i, c), and yt (stride ld, zeroed, ≥ roundUp(h, 4)
-// rows) receives Yᵀ. R is n×n lower triangular as from cholLower.
-func solveLowerT(n, h int, r []float64, bt func(c, i int) float64, yt []float64, ld int) {
+// solveLowerT solves R·Y = B for h right-hand sides given transposed: bt
+// (stride ldb) holds Bᵀ, and yt (stride ld, zeroed, ≥ roundUp(h, 4) rows)
+// receives Yᵀ. R is n×n lower triangular as from cholLower, inv its
+// reciprocal diagonal.
+func solveLowerT(n, h int, r, inv, bt []float64, ldb int, yt []float64, ld int) {
 	var blk [12]float64
 	for i0 := 0; i0 < n; i0 += 3 {
 		in := min(3, n-i0)
 		kl := roundUp(i0, 4)
+		// The block's rows of R from column i0 on: r0 = [R_i0,i0],
+		// r1 = [R_i0+1,i0, R_i0+1,i0+1], r2 likewise.
+		var r10, r20, r21 float64
+		d0 := inv[i0]
+		var d1, d2 float64
+		if in > 1 {
+			r10, d1 = r[(i0+1)*ld+i0], inv[i0+1]
+		}
+		if in > 2 {
+			r20, r21, d2 = r[(i0+2)*ld+i0], r[(i0+2)*ld+i0+1], inv[i0+2]
+		}
 		for c0 := 0; c0 < h; c0 += 4 {
 			if kl > 0 {
 				dot4x3(yt[c0*ld:], r[i0*ld:], ld, kl, &blk)
 			} else {
 				blk = [12]float64{}
 			}
-			for ii := range in {
-				i := i0 + ii
-				ri := r[i*ld : i*ld+i+1]
-				for cc := range min(4, h-c0) {
-					c := c0 + cc
-					y := yt[c*ld : c*ld+i+1]
-					s := bt(c, i) - blk[3*cc+ii]
-					for k := i0; k < i; k++ {
-						s -= ri[k] * y[k]
+			for cc := range min(4, h-c0) {
+				c := c0 + cc
+				b := bt[c*ldb+i0 : c*ldb+i0+in]
+				y := yt[c*ld+i0 : c*ld+i0+in]
+				y0 := (b[0] - blk[3*cc]) * d0
+				y[0] = y0
+				if in > 1 {
+					y1 := (b[1] - blk[3*cc+1] - r10*y0) * d1
+					y[1] = y1
+					if in > 2 {
+						y[2] = (b[2] - blk[3*cc+2] - r20*y0 - r21*y1) * d2
 					}
-					y[i] = s / ri[i]
 				}
 			}
 		}
@@ -101,12 +124,22 @@ func solveLowerT(n, h int, r []float64, bt func(c, i int) float64, yt []float64,
 }
 
 // reverseTranspose writes P·Rᵀ·P (P the order reversal), lower triangular
-// again, into out (stride ld, zeroed): out(i, k) = R(n−1−k, n−1−i).
-func reverseTranspose(n int, r []float64, out []float64, ld int) {
-	for i := range n {
-		row := out[i*ld : i*ld+i+1]
-		for k := range row {
-			row[k] = r[(n-1-k)*ld+n-1-i]
+// again, into out (stride ld, zeroed): out(i, k) = R(n−1−k, n−1−i); and
+// the reversed inv into invOut.
+func reverseTranspose(n int, r, inv []float64, out []float64, ld int, invOut []float64) {
+	// In 8×8 tiles, so that both the reads and the writes stay in cache.
+	const t = 8
+	for k0 := 0; k0 < n; k0 += t {
+		for i0 := 0; i0 < n; i0 += t {
+			for k := k0; k < min(k0+t, n); k++ {
+				src := r[(n-1-k)*ld : (n-1-k)*ld+n]
+				for i := max(i0, k); i < min(i0+t, n); i++ {
+					out[i*ld+k] = src[n-1-i]
+				}
+			}
 		}
+	}
+	for i := range n {
+		invOut[i] = inv[n-1-i]
 	}
 }

@@ -272,11 +272,12 @@ func cmmdStat(K, L, lHeld *mat.Dense, side []bool, lam [2]float64) (float64, err
 // multiply-adds at N = 350, h = 50, against 16 M for the LAPACK-style
 // Potrf/Potrs plus a full K·W product it replaces.
 type cmmdWork struct {
-	lHeld     *mat.Dense
-	h, hld    int
-	r, rrev   []float64
-	yt, zt, w []float64
-	idx       [2][]int
+	lHeld              *mat.Dense
+	h, hld             int
+	a, r, rrev         []float64
+	bt, yt, ytr, zt, w []float64
+	inv, invr          []float64
+	idx                [2][]int
 }
 
 func newCmmdWork(N int, lHeld *mat.Dense) *cmmdWork {
@@ -284,9 +285,10 @@ func newCmmdWork(N int, lHeld *mat.Dense) *cmmdWork {
 	ld, rows, hrows := roundUp(N, 4), roundUp(N, 12), roundUp(h, 4)
 	return &cmmdWork{
 		lHeld: lHeld, h: h, hld: hrows,
-		r: make([]float64, rows*ld), rrev: make([]float64, rows*ld),
-		yt: make([]float64, hrows*ld), zt: make([]float64, hrows*ld),
-		w: make([]float64, rows*hrows),
+		a: make([]float64, rows*ld), r: make([]float64, rows*ld), rrev: make([]float64, rows*ld),
+		bt: make([]float64, hrows*ld), yt: make([]float64, hrows*ld), ytr: make([]float64, hrows*ld), zt: make([]float64, hrows*ld),
+		w:   make([]float64, rows*hrows),
+		inv: make([]float64, N), invr: make([]float64, N),
 	}
 }
 
@@ -307,28 +309,47 @@ func (ws *cmmdWork) stat(K, L *mat.Dense, side []bool, lam [2]float64) (float64,
 		idx := ws.idx[s]
 		ns := len(idx)
 		ld, rows, hrows := roundUp(ns, 4), roundUp(ns, 12), roundUp(h, 4)
+		// A = L_s + n_s·λ_s·I (lower triangle), Bᵀ = L(C_held, C_s).
+		a := ws.a[:rows*ld]
+		mu := float64(ns) * lam[s]
+		for i, row := range idx {
+			src := lraw.Data[row*lraw.Stride : row*lraw.Stride+lraw.Cols]
+			dst := a[i*ld : i*ld+i+1]
+			for j := range dst {
+				dst[j] = src[idx[j]]
+			}
+			dst[i] += mu
+		}
+		bt := ws.bt[:hrows*ld]
+		for c := range h {
+			src := hraw.Data[c*hraw.Stride : c*hraw.Stride+hraw.Cols]
+			dst := bt[c*ld : c*ld+ns]
+			for i, row := range idx {
+				dst[i] = src[row]
+			}
+		}
 		r := ws.r[:rows*ld]
 		clear(r)
-		mu := float64(ns) * lam[s]
-		ok := cholLower(ns, func(i, j int) float64 {
-			v := lraw.Data[idx[i]*lraw.Stride+idx[j]]
-			if i == j {
-				v += mu
-			}
-			return v
-		}, r, ld)
-		if !ok {
+		if !cholLower(ns, a, ld, r, ld, ws.inv) {
 			return math.NaN(), fmt.Errorf("context kernel ridge system of window %d is not positive definite (λ %v)", s, lam[s])
 		}
 		yt := ws.yt[:hrows*ld]
 		clear(yt)
-		solveLowerT(ns, h, r, func(c, i int) float64 { return hraw.Data[c*hraw.Stride+idx[i]] }, yt, ld)
+		solveLowerT(ns, h, r, ws.inv, bt, ld, yt, ld)
+		// Rᵀ·A = Y as a forward solve in reversed order.
 		rrev := ws.rrev[:rows*ld]
 		clear(rrev)
-		reverseTranspose(ns, r, rrev, ld)
+		reverseTranspose(ns, r, ws.inv, rrev, ld, ws.invr)
+		ytr := ws.ytr[:hrows*ld]
+		for c := range h {
+			y, dst := yt[c*ld:c*ld+ns], ytr[c*ld:c*ld+ns]
+			for i := range dst {
+				dst[i] = y[ns-1-i]
+			}
+		}
 		zt := ws.zt[:hrows*ld]
 		clear(zt)
-		solveLowerT(ns, h, rrev, func(c, i int) float64 { return yt[c*ld+ns-1-i] }, zt, ld)
+		solveLowerT(ns, h, rrev, ws.invr, ytr, ld, zt, ld)
 		// A_s(i, c) = Z(ns−1−i, c); W's row idx[i] is ±A_s's row i.
 		for c := range h {
 			z := zt[c*ld : c*ld+ns]
@@ -347,6 +368,15 @@ func (ws *cmmdWork) stat(K, L *mat.Dense, side []bool, lam [2]float64) (float64,
 	for i0 := 0; i0 < N; i0 += 4 {
 		for j0 := i0 / 3 * 3; j0 < N; j0 += 3 {
 			dot4x3(ws.w[i0*hld:], ws.w[j0*hld:], hld, hld, &blk)
+			if j0 > i0+3 && j0+3 <= N && i0+4 <= N { // inside the triangle
+				var t float64
+				for rr := range 4 {
+					k := kraw.Data[(i0+rr)*kraw.Stride+j0 : (i0+rr)*kraw.Stride+j0+3]
+					t += k[0]*blk[3*rr] + k[1]*blk[3*rr+1] + k[2]*blk[3*rr+2]
+				}
+				off += t
+				continue
+			}
 			for rr := range min(4, N-i0) {
 				i := i0 + rr
 				krow := kraw.Data[i*kraw.Stride : i*kraw.Stride+N]
@@ -389,22 +419,36 @@ func pickContextLambda(K, L *mat.Dense, folds int, rng interface{ Perm(int) []in
 		tmp.Mul(subMatrix(K, inf, inf), &u)
 		g.Mul(u.T(), &tmp) // ni × ni
 		no := len(oof)
-		dv := mat.NewDense(ni, no, nil)
-		var gdv mat.Dense
+		// Per λ, with D = diag(1/(max(val, 0) + n_i·λ)), dv = D·v and
+		// e = Σ_c [K_cc + Σ_r dv_rc·(−2·ck_rc + (g·dv)_rc)]; everything
+		// transposed (one row per out-of-fold column c) so that g·dv is
+		// dot products of rows (dotRows).
+		ld := roundUp(ni, 4)
+		gp := make([]float64, roundUp(ni, 12)*ld)
+		for r := range ni {
+			copy(gp[r*ld:r*ld+ni], g.RawRowView(r))
+		}
+		dvT := make([]float64, roundUp(no, 4)*ld)
+		gdvT := make([]float64, no*ld)
+		var kdiag float64
+		for c := range no {
+			kdiag += K.At(oof[c], oof[c])
+		}
+		vr, cr := v.RawMatrix(), ck.RawMatrix()
 		for li := range contextLambdaGrid {
 			lam := math.Pow(2, -float64(li))
 			for r := range ni {
 				dd := 1 / (math.Max(vals[r], 0) + float64(ni)*lam)
-				for c := range no {
-					dv.Set(r, c, dd*v.At(r, c))
+				for c, x := range vr.Data[r*vr.Stride : r*vr.Stride+no] {
+					dvT[c*ld+r] = dd * x
 				}
 			}
-			gdv.Mul(&g, dv)
-			var e float64
+			dotRows(dvT, no, gp, ni, ld, ld, gdvT, ld, false)
+			e := kdiag
 			for c := range no {
-				e += K.At(oof[c], oof[c])
+				d, gd := dvT[c*ld:c*ld+ni], gdvT[c*ld:c*ld+ni]
 				for r := range ni {
-					e += -2*ck.At(r, c)*dv.At(r, c) + dv.At(r, c)*gdv.At(r, c)
+					e += d[r] * (-2*cr.Data[r*cr.Stride+c] + gd[r])
 				}
 			}
 			loss[li] += e
@@ -532,7 +576,10 @@ func fitKernelLogistic(phi, g *mat.Dense, y []float64, rho float64) []float64 {
 	}
 	cur := obj(beta)
 	resid := mat.NewVecDense(n, nil)
-	xw := mat.NewDense(n, p, nil)
+	// √w·x transposed, padded for dotRows: hess = xwᵀ·xw is the Gram
+	// matrix of its rows.
+	ldw := roundUp(n, 4)
+	xwT := make([]float64, roundUp(p, 12)*ldw)
 	grad := mat.NewVecDense(p, nil)
 	hess := mat.NewSymDense(p, nil)
 	step := mat.NewVecDense(p, nil)
@@ -544,22 +591,21 @@ func fitKernelLogistic(phi, g *mat.Dense, y []float64, rho float64) []float64 {
 			resid.SetVec(i, pr-y[i])
 			w := math.Sqrt(pr * (1 - pr))
 			for j, v := range x.RawRowView(i) {
-				xw.Set(i, j, w*v)
+				xwT[j*ldw+i] = w * v
 			}
 		}
 		// grad = xᵀ(p − y) + pen·β; hess = xᵀWx + pen (+ jitter).
 		grad.MulVec(x.T(), resid)
 		gb.MulVec(pen, beta)
 		grad.AddVec(grad, &gb)
-		hess.SymOuterK(1, xw.T())
+		hr := hess.RawSymmetric()
+		dotRows(xwT, p, xwT, p, ldw, ldw, hr.Data, hr.Stride, true)
 		for a := range p {
-			for b := a; b < p; b++ {
-				v := hess.At(a, b) + pen.At(a, b)
-				if a == b {
-					v += 1e-8
-				}
-				hess.SetSym(a, b, v)
+			row := hr.Data[a*hr.Stride : a*hr.Stride+p]
+			for b, pv := range pen.RawRowView(a)[a:] {
+				row[a+b] += pv
 			}
+			row[a] += 1e-8
 		}
 		tri, ok := lapack64.Potrf(hess.RawSymmetric())
 		if !ok {

@@ -138,3 +138,28 @@ func (p packed) sqDistInto(q packed, out []float64, ldo int) {
 		}
 	}
 }
+
+// dotRows sets out[i·ldo+j] = Σ_{l<k} a[i·ld+l]·b[j·ld+l] for i < na,
+// j < nb. a needs roundUp(na, 4) rows and b roundUp(nb, 3) (zero beyond
+// na and nb), k a multiple of 4; with upper set, only j ≥ i is written
+// (a and b then the same matrix).
+func dotRows(a []float64, na int, b []float64, nb, ld, k int, out []float64, ldo int, upper bool) {
+	var blk [12]float64
+	for i0 := 0; i0 < na; i0 += 4 {
+		j0 := 0
+		if upper {
+			j0 = i0 / 3 * 3
+		}
+		for ; j0 < nb; j0 += 3 {
+			dot4x3(a[i0*ld:], b[j0*ld:], ld, k, &blk)
+			for r := range min(4, na-i0) {
+				i := i0 + r
+				for c := range min(3, nb-j0) {
+					if j := j0 + c; !upper || j >= i {
+						out[i*ldo+j] = blk[3*r+c]
+					}
+				}
+			}
+		}
+	}
+}
