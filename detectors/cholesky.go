@@ -56,11 +56,24 @@ func cholLower(n int, a []float64, lda int, r []float64, ld int, inv []float64) 
 				}
 			}
 		}
+		// The diagonal block: prefix dot products (k < i0) of its rows
+		// with columns i0..i0+2 (blk) and i0+1..i0+3 (blk2).
+		var blk2 [12]float64
+		if i0 > 0 {
+			dot4x3(r[i0*ld:], r[i0*ld:], ld, i0, &blk)
+			dot4x3(r[i0*ld:], r[(i0+1)*ld:], ld, i0, &blk2)
+		} else {
+			blk, blk2 = [12]float64{}, [12]float64{}
+		}
 		for j := i0; j < i0+in; j++ {
 			rj := r[j*ld : j*ld+j+1]
 			for i := j; i < i0+in; i++ {
 				ri := r[i*ld : i*ld+j+1]
-				s := a[i*lda+j] - dotLanes(ri[:i0], rj[:i0])
+				pre := blk2[3*(i-i0)+2] // column i0+3
+				if j < i0+3 {
+					pre = blk[3*(i-i0)+j-i0]
+				}
+				s := a[i*lda+j] - pre
 				for k := i0; k < j; k++ {
 					s -= ri[k] * rj[k]
 				}

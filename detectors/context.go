@@ -360,10 +360,6 @@ func (ws *cmmdWork) stat(K, L *mat.Dense, side []bool, lam [2]float64) (float64,
 	}
 	kraw := K.RawMatrix()
 	var diag, off float64
-	for i := range N {
-		wi := ws.w[i*hld : (i+1)*hld]
-		diag += kraw.Data[i*kraw.Stride+i] * dotLanes(wi, wi)
-	}
 	var blk [12]float64
 	for i0 := 0; i0 < N; i0 += 4 {
 		for j0 := i0 / 3 * 3; j0 < N; j0 += 3 {
@@ -381,7 +377,10 @@ func (ws *cmmdWork) stat(K, L *mat.Dense, side []bool, lam [2]float64) (float64,
 				i := i0 + rr
 				krow := kraw.Data[i*kraw.Stride : i*kraw.Stride+N]
 				for cc := range 3 {
-					if j := j0 + cc; j > i && j < N {
+					switch j := j0 + cc; {
+					case j == i:
+						diag += krow[j] * blk[3*rr+cc]
+					case j > i && j < N:
 						off += krow[j] * blk[3*rr+cc]
 					}
 				}
