@@ -214,7 +214,7 @@ func pooledMedianSigma(z *mat.Dense) (float64, error) {
 	if n < 2 || k < 0 {
 		return math.NaN(), errors.New("need at least two rows")
 	}
-	s := math.Sqrt(0.5 * selectKth(upperSqDist(z), k))
+	s := math.Sqrt(0.5 * kthUpperSqDist(z, k))
 	if !(s > 0) {
 		return s, errors.New("median heuristic gave a zero bandwidth (rows nearly all equal); set it")
 	}

@@ -25,6 +25,21 @@ type packed struct {
 
 func packRows(z *mat.Dense) packed { return packRows2(z, nil) }
 
+// newPacked allocates a zeroed packed matrix of n rows of d columns.
+func newPacked(n, d int) packed {
+	ld := max(4, (d+3)&^3)
+	np := (n + 11) / 12 * 12
+	return packed{buf: make([]float64, np*ld), ld: ld, n: n, nPad: np, d: d, sqNorm: make([]float64, n)}
+}
+
+// row returns row i (d values) for filling; call setNorm(i) after.
+func (p packed) row(i int) []float64 { return p.buf[i*p.ld : i*p.ld+p.d] }
+
+func (p packed) setNorm(i int) {
+	r := p.buf[i*p.ld : (i+1)*p.ld]
+	p.sqNorm[i] = dotLanes(r, r)
+}
+
 // packRows2 packs the rows of z followed by those of y (nil: none), which
 // must have as many columns.
 func packRows2(z, y *mat.Dense) packed {
@@ -34,20 +49,14 @@ func packRows2(z, y *mat.Dense) packed {
 		ny, _ := y.Dims()
 		n += ny
 	}
-	ld := (d + 3) &^ 3
-	if ld == 0 {
-		ld = 4
-	}
-	np := (n + 11) / 12 * 12
-	p := packed{buf: make([]float64, np*ld), ld: ld, n: n, nPad: np, d: d, sqNorm: make([]float64, n)}
+	p := newPacked(n, d)
 	for i := range n {
-		row := p.buf[i*ld : i*ld+ld]
 		if i < nz {
-			copy(row, z.RawRowView(i))
+			copy(p.row(i), z.RawRowView(i))
 		} else {
-			copy(row, y.RawRowView(i-nz))
+			copy(p.row(i), y.RawRowView(i-nz))
 		}
-		p.sqNorm[i] = dotLanes(row, row)
+		p.setNorm(i)
 	}
 	return p
 }

@@ -80,7 +80,7 @@ func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
 		return Result{}, fmt.Errorf("n_kernel_centers (%d) must leave at least 2 of the %d reference rows", o.NKernelCenters, n)
 	}
 	st := newStandardizer(x)
-	xs, ys := st.apply(x), st.apply(y)
+	xs := st.apply(x)
 	sigma := o.Sigma
 	if sigma == 0 {
 		sigma = MedianHeuristic(xs)
@@ -92,12 +92,23 @@ func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
 	order := rng.Perm(n)
 	nc := o.NKernelCenters
 	centres := rowsAt(xs, order[:nc])
-	xr := rowsAt(xs, order[nc:])
 	nr := n - nc
 
 	H := lsddH(centres, sigma)
+	// The pooled rows: the reference rows that are not centres, then the
+	// current rows standardised straight into place.
+	_, d := x.Dims()
+	pz := newPacked(nr+m, d)
+	for r, i := range order[nc:] {
+		copy(pz.row(r), xs.RawRowView(i))
+		pz.setNorm(r)
+	}
+	for i := range m {
+		st.applyRow(pz.row(nr+i), y.RawRowView(i))
+		pz.setNorm(nr + i)
+	}
 	kz := mat.NewDense(nr+m, nc, nil)
-	packRows2(xr, ys).sqDistInto(packRows(centres), kz.RawMatrix().Data, nc)
+	pz.sqDistInto(packRows(centres), kz.RawMatrix().Data, nc)
 	GaussianKernelInPlace(kz, []float64{sigma})
 	hObs, hPerm := lsddPermutedH(kz, nr, m, o.NPermutations, rng)
 	lambda, hinv, err := lsddSelectLambda(H, hPerm, o.LambdaRDMax)

@@ -32,6 +32,25 @@ func dotLanes(a, b []float64) float64 {
 	return (s0 + s2) + (s1 + s3)
 }
 
+// dotLanesN is dotLanes for any length: the missing elements of the last
+// group of four count as zeros, which leave their lanes unchanged, so it
+// equals dotLanes of the rows zero-padded to a multiple of 4.
+func dotLanesN(a, b []float64) float64 {
+	var s [4]float64
+	n := len(a) &^ 3
+	b = b[:len(a)]
+	for l := 0; l < n; l += 4 {
+		s[0] = math.FMA(a[l], b[l], s[0])
+		s[1] = math.FMA(a[l+1], b[l+1], s[1])
+		s[2] = math.FMA(a[l+2], b[l+2], s[2])
+		s[3] = math.FMA(a[l+3], b[l+3], s[3])
+	}
+	for l := n; l < len(a); l++ {
+		s[l-n] = math.FMA(a[l], b[l], s[l-n])
+	}
+	return (s[0] + s[2]) + (s[1] + s[3])
+}
+
 // nibbleMasks[b] has all 64 bits of lane l set iff bit l of b is.
 var nibbleMasks = func() (m [16][4]uint64) {
 	for b := range 16 {
@@ -129,5 +148,25 @@ func expScaledGo(dst, src []float64, c float64) {
 			e = 0
 		}
 		dst[j] = e
+	}
+}
+
+// dot4x3F32Go is dot4x3 in float32 with eight lanes (k a multiple of 8),
+// used only where an error bound, not bit-identity, is needed
+// (medianSqDist): the assembly twin fuses the multiply-adds, this one
+// does not, and both stay within the bound there.
+func dot4x3F32Go(a, b []float32, ld, k int, out *[12]float64) {
+	for r := range 4 {
+		ar := a[r*ld : r*ld+k]
+		for c := range 3 {
+			br := b[c*ld : c*ld+k]
+			var s [8]float32
+			for l := 0; l+8 <= k; l += 8 {
+				for q := range 8 {
+					s[q] += ar[l+q] * br[l+q]
+				}
+			}
+			out[3*r+c] = float64(((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7])))
+		}
 	}
 }

@@ -50,3 +50,16 @@ func expScaled(dst, src []float64, c float64) {
 	}
 	expScaledGo(dst, src, c)
 }
+
+//go:noescape
+func dot4x3F32AVX(a, b *float32, ld, k int, out *[12]float64)
+
+func dot4x3F32(a, b []float32, ld, k int, out *[12]float64) {
+	if useAVX2 {
+		_ = a[3*ld+k-1]
+		_ = b[2*ld+k-1]
+		dot4x3F32AVX(&a[0], &b[0], ld, k, out)
+		return
+	}
+	dot4x3F32Go(a, b, ld, k, out)
+}

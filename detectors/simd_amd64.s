@@ -198,3 +198,83 @@ eloop:
 edone:
 	VZEROUPPER
 	RET
+
+// func dot4x3F32AVX(a, b *float32, ld, k int, out *[12]float64)
+// As dot4x3 in float32 with eight lanes (k a multiple of 8); each sum is
+// reduced lane-wise as ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)) and widened.
+TEXT ·dot4x3F32AVX(SB), NOSPLIT, $0-40
+	MOVQ a+0(FP), SI
+	MOVQ b+8(FP), DI
+	MOVQ ld+16(FP), R8
+	SHLQ $2, R8
+	MOVQ k+24(FP), CX
+	MOVQ out+32(FP), DX
+	LEAQ (SI)(R8*2), R9
+	LEAQ (DI)(R8*2), R10
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	VXORPS Y12, Y12, Y12
+	VXORPS Y13, Y13, Y13
+	VXORPS Y14, Y14, Y14
+	VXORPS Y15, Y15, Y15
+	SHRQ $3, CX
+	JZ   freduce
+
+floop:
+	VMOVUPS (DI), Y0
+	VMOVUPS (DI)(R8*1), Y1
+	VMOVUPS (R10), Y2
+	VMOVUPS (SI), Y3
+	VFMADD231PS Y0, Y3, Y4
+	VFMADD231PS Y1, Y3, Y5
+	VFMADD231PS Y2, Y3, Y6
+	VMOVUPS (SI)(R8*1), Y3
+	VFMADD231PS Y0, Y3, Y7
+	VFMADD231PS Y1, Y3, Y8
+	VFMADD231PS Y2, Y3, Y9
+	VMOVUPS (R9), Y3
+	VFMADD231PS Y0, Y3, Y10
+	VFMADD231PS Y1, Y3, Y11
+	VFMADD231PS Y2, Y3, Y12
+	VMOVUPS (R9)(R8*1), Y3
+	VFMADD231PS Y0, Y3, Y13
+	VFMADD231PS Y1, Y3, Y14
+	VFMADD231PS Y2, Y3, Y15
+	ADDQ $32, SI
+	ADDQ $32, DI
+	ADDQ $32, R9
+	ADDQ $32, R10
+	DECQ CX
+	JNZ  floop
+
+freduce:
+#define FRED(Y, X, off) \
+	VEXTRACTF128 $1, Y, X0; \
+	VADDPS       X0, X, X0; \
+	VMOVHLPS     X0, X0, X1; \
+	VADDPS       X1, X0, X0; \
+	VMOVSHDUP    X0, X1; \
+	VADDSS       X1, X0, X0; \
+	VCVTSS2SD    X0, X0, X0; \
+	MOVSD        X0, off(DX)
+
+	FRED(Y4, X4, 0)
+	FRED(Y5, X5, 8)
+	FRED(Y6, X6, 16)
+	FRED(Y7, X7, 24)
+	FRED(Y8, X8, 32)
+	FRED(Y9, X9, 40)
+	FRED(Y10, X10, 48)
+	FRED(Y11, X11, 56)
+	FRED(Y12, X12, 64)
+	FRED(Y13, X13, 72)
+	FRED(Y14, X14, 80)
+	FRED(Y15, X15, 88)
+	VZEROUPPER
+	RET
