@@ -185,6 +185,18 @@ func kthUpperSqDist(z *mat.Dense, k int) float64 {
 		for i0 := 0; i0 < je && i0 < n; i0 += 4 {
 			for j0 := max(jb, i0/3*3); j0 < je && j0 < n; j0 += 3 {
 				dot4x3F32(x32[i0*ld:], x32[j0*ld:], ld, ld, &blk)
+				if j0 > i0+3 && j0+3 <= n && i0+4 <= n { // inside the triangle
+					nj := sqNorm[j0 : j0+3]
+					for r := range 4 {
+						a := sqNorm[i0+r]
+						o := s[off[i0+r]+j0 : off[i0+r]+j0+3]
+						g := blk[3*r : 3*r+3]
+						o[0] = float32(max(a+nj[0]-2*g[0], 0))
+						o[1] = float32(max(a+nj[1]-2*g[1], 0))
+						o[2] = float32(max(a+nj[2]-2*g[2], 0))
+					}
+					continue
+				}
 				for r := range min(4, n-i0) {
 					i := i0 + r
 					a := sqNorm[i]
