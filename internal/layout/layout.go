@@ -61,6 +61,11 @@ var Rules = map[string][]string{
 	"simulate":             {"genai", "schemas", "internal/"},
 
 	// The one binary wires everything.
+	"grafana/pkg":            {"grafana/pkg/plugin"},
+	"grafana/pkg/plugin":     {"evaluators/agreement", "query", "schemas"},
+	"grafana/dashboards":     {"grafana/pkg/plugin", "query"},
+	"grafana/dashboards/gen": {"grafana/dashboards"},
+
 	"cmd/chainwatch": {"/"},
 }
 
