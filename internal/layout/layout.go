@@ -63,7 +63,7 @@ var Rules = map[string][]string{
 	// The one binary wires everything.
 	"grafana/pkg":            {"grafana/pkg/plugin"},
 	"grafana/pkg/plugin":     {"evaluators/agreement", "query", "schemas"},
-	"grafana/dashboards":     {"grafana/pkg/plugin", "query"},
+	"grafana/dashboards":     {"grafana/pkg/plugin"},
 	"grafana/dashboards/gen": {"grafana/dashboards"},
 
 	"cmd/chainwatch": {"/"},

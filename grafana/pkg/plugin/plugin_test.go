@@ -82,6 +82,7 @@ func TestPlugin(t *testing.T) {
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, s) })
 	t.Run("Health", func(t *testing.T) { testHealth(t, s) })
 	t.Run("Resources", func(t *testing.T) { testResources(t, s) })
+	t.Run("DashboardPanels", func(t *testing.T) { testDashboardPanels(t, s) })
 }
 
 func testGolden(t *testing.T, s *seeded) {

@@ -198,6 +198,10 @@ func seedMonitoring(t *testing.T, conn driver.Conn, traces []*simulate.Trace) {
 				Metric: "relevance", Value: float64(1 + i%5), Created: tr.End.Truncate(time.Second)},
 			schemas.Score{TraceID: tr.TraceIDHex(), SpanID: sid, App: tr.App, Evaluator: "guard_pii", EvaluatorVersion: "1",
 				Metric: "pii", Value: float64(i % 2), Created: tr.End.Truncate(time.Second)})
+		if i%30 == 0 { // a red-team probe's scores (evaluator redteam, the category as the chain)
+			scores = append(scores, schemas.Score{TraceID: tr.TraceIDHex(), SpanID: sid, App: tr.App, Chain: "prompt_injection",
+				Evaluator: "redteam", EvaluatorVersion: "1", Metric: "canary_leak", Value: float64(i % 60 / 30), Created: tr.End.Truncate(time.Second)})
+		}
 	}
 	for k := 0; k < 2; k++ {
 		if err := ins.InsertScores(ctx, scores); err != nil {
