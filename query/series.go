@@ -39,6 +39,9 @@ type SeriesOptions struct {
 	// RootsOnly keeps the root spans only (one per request): latency is
 	// then the end-to-end latency of the chain.
 	RootsOnly bool
+	// NoLatency and NoTokens leave the quantiles (NaN) and the token sums
+	// (0) out: cheaper when a panel does not show them.
+	NoLatency, NoTokens bool
 }
 
 // SeriesPoint is one row of SpanSeries: the spans of one group in one time
@@ -190,9 +193,16 @@ func (r *Reader) rawSeries(ctx context.Context, sel Selector, g Grouping, opts S
 	}
 	cols, dest := g.keys(spanDims)
 	groupBy := "bucket" + prefixed(cols)
+	tokens, latency := "sum(toUInt64(input_tokens)), sum(toUInt64(output_tokens))", "quantiles(0.5, 0.95, 0.99)(duration_ms)"
+	if opts.NoTokens {
+		tokens = "toUInt64(0), toUInt64(0)"
+	}
+	if opts.NoLatency {
+		latency = "emptyArrayFloat64()"
+	}
 	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
     count(), countIf(status = 'error'), countIf(parent_span_id = ''), countIf(parent_span_id = '' AND status = 'error'),
-    sum(toUInt64(input_tokens)), sum(toUInt64(output_tokens)), quantiles(0.5, 0.95, 0.99)(duration_ms)
+    ` + tokens + ", " + latency + `
 FROM spans FINAL ` + where + " GROUP BY " + groupBy + " HAVING count() > 0 ORDER BY " + groupBy
 	return r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, nil)
 }
@@ -210,16 +220,26 @@ func (r *Reader) rollupSeries(ctx context.Context, sel Selector, g Grouping, opt
 	bucket, bargs := g.bucket("toUInt32(minute)")
 	cols, dest := g.keys(rollupDims)
 	groupBy := "bucket" + prefixed(cols)
+	tokens, latency := "sumMerge(input_tokens), sumMerge(output_tokens)", "quantilesMerge(0.5, 0.95, 0.99)(duration_ms)"
+	if opts.NoTokens {
+		tokens = "toUInt64(0), toUInt64(0)"
+	}
+	if opts.NoLatency {
+		latency = "emptyArrayFloat64()"
+	}
+	// Counts are of inserted rows: in a bucket without replays they are
+	// the distinct spans' counts, and a bucket with replays (distinct
+	// spans, the last column, fewer than rows) is read again from spans.
 	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
-    uniqExactMerge(spans), uniqExactMergeIf(spans, status = 'error'), uniqExactMergeIf(spans, root = 1), uniqExactMergeIf(spans, root = 1 AND status = 'error'),
-    sumMerge(input_tokens), sumMerge(output_tokens), quantilesMerge(0.5, 0.95, 0.99)(duration_ms),
-    countMerge(rows)
+    countMerge(rows), countMergeIf(rows, status = 'error'), countMergeIf(rows, root = 1), countMergeIf(rows, root = 1 AND status = 'error'),
+    ` + tokens + ", " + latency + `,
+    uniqExactMerge(spans)
 FROM ` + schemas.RollupTable + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
 	var dirty []uint64
 	seen := map[uint64]bool{}
-	pts, err := r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, func(p SeriesPoint, rows uint64) {
+	pts, err := r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, func(p SeriesPoint, distinct uint64) {
 		b := uint64(p.Time.Unix())
-		if rows != p.Spans && !seen[b] {
+		if distinct != p.Spans && !seen[b] {
 			seen[b] = true
 			dirty = append(dirty, b)
 		}

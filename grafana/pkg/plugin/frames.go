@@ -110,7 +110,15 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 	if !table {
 		g.Interval = interval(dq)
 	}
-	opts := query.SeriesOptions{RootsOnly: q.RootsOnly}
+	opts := query.SeriesOptions{RootsOnly: q.RootsOnly, NoLatency: true, NoTokens: true}
+	for _, m := range metrics {
+		switch m {
+		case MetricLatencyP50, MetricLatencyP95, MetricLatencyP99:
+			opts.NoLatency = false
+		case MetricInputTokens, MetricOutputTokens:
+			opts.NoTokens = false
+		}
+	}
 	switch q.Rollup {
 	case "never":
 		opts.Rollup = query.RollupNever
