@@ -63,6 +63,11 @@ var Rules = map[string][]string{
 	"simulate":             {"genai", "schemas", "internal/"},
 
 	// The one binary wires everything.
+	"grafana/pkg":            {"grafana/pkg/plugin"},
+	"grafana/pkg/plugin":     {"evaluators/agreement", "query", "schemas"},
+	"grafana/dashboards":     {"grafana/pkg/plugin"},
+	"grafana/dashboards/gen": {"grafana/dashboards"},
+
 	"cmd/chainwatch": {"/"},
 }
 

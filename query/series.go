@@ -1,0 +1,288 @@
+package query
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// RollupMode says whether SpanSeries may read the per-minute rollup
+// (schemas.RollupTable) instead of the spans table.
+type RollupMode int
+
+const (
+	// RollupAuto reads the rollup when the query allows it (see
+	// SpanSeries) and the range is at least RollupMinRange long.
+	RollupAuto RollupMode = iota
+	// RollupNever always reads the spans table.
+	RollupNever
+	// RollupAlways reads the rollup whenever the query allows it.
+	RollupAlways
+)
+
+// RollupMinRange is the shortest range RollupAuto reads from the rollup:
+// below it the spans table is fast, and exact to the nanosecond at the
+// range's ends.
+const RollupMinRange = 6 * time.Hour
+
+// maxReplayedBuckets bounds the buckets re-read from spans because they
+// held a replayed span; above it the whole range is read from spans.
+const maxReplayedBuckets = 200
+
+// SeriesOptions refine SpanSeries.
+type SeriesOptions struct {
+	Rollup RollupMode
+	// RootsOnly keeps the root spans only (one per request): latency is
+	// then the end-to-end latency of the chain.
+	RootsOnly bool
+	// NoLatency and NoTokens leave the quantiles (NaN) and the token sums
+	// (0) out: cheaper when a panel does not show them.
+	NoLatency, NoTokens bool
+}
+
+// SeriesPoint is one row of SpanSeries: the spans of one group in one time
+// bucket.
+type SeriesPoint struct {
+	Group
+	Spans         uint64 // distinct spans
+	Errors        uint64 // of which status "error"
+	Requests      uint64 // root spans (one per request)
+	RequestErrors uint64 // root spans with status "error"
+	InputTokens   uint64
+	OutputTokens  uint64
+	// P50MS, P95MS and P99MS are quantiles of the spans' durations
+	// (ClickHouse's quantiles: exact below 8192 values, sampled above).
+	P50MS, P95MS, P99MS float64
+}
+
+// Series is the result of SpanSeries.
+type Series struct {
+	Points []SeriesPoint
+	// Rollup says the points came from the rollup table (the range widened
+	// to whole minutes); ReplayedBuckets is how many of its buckets held a
+	// replayed span and were read from spans instead.
+	Rollup          bool
+	ReplayedBuckets int
+	// From and To are the range actually read.
+	From, To time.Time
+}
+
+// rollupCols are the rollup's columns for each selector field ("" where
+// the rollup lacks the field).
+var rollupCols = [nFields]string{fApp: "app", fEnvironment: "environment", fChain: "chain_name", fChainVersion: "chain_version",
+	fComponentKind: "component_kind", fModel: "model_requested", fStatus: "status"}
+
+// Rollup is the rollup table as a selector sees it: the range bounds the
+// minute (whole minutes).
+var Rollup = Table{name: schemas.RollupTable, cols: rollupCols, time: seconds("minute")}
+
+// rollupDims are the rollup's columns for each dimension it has
+// (ByComponent is not among them).
+var rollupDims = map[Dimension][]string{
+	ByApp:          {"app"},
+	ByEnvironment:  {"environment"},
+	ByChain:        {"chain_name"},
+	ByChainVersion: {"chain_name", "chain_version"},
+	ByModel:        {"model_requested"},
+}
+
+// rollupAllows says whether the rollup can answer sel grouped by g.
+func rollupAllows(sel Selector, g Grouping) bool {
+	if sel.Component != "" || len(sel.And) > 0 || sel.From.IsZero() || sel.To.IsZero() {
+		return false
+	}
+	if g.Interval <= 0 || g.Interval%time.Minute != 0 {
+		return false
+	}
+	for _, d := range g.By {
+		if _, ok := rollupDims[d]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// SpanSeries returns the traffic of the spans sel selects (table Spans: by
+// start time) per group and time bucket of g, ordered by bucket and then
+// by the dimensions in g.By's order, each span counted once however often
+// it was inserted. It reads the per-minute rollup when opts allow it, g
+// has a whole-minute Interval, g.By and sel use only the rollup's columns
+// (not the component's name, no extra predicates) and both bounds are
+// set; the range is then widened to whole minutes. Buckets of the rollup
+// that held a replayed span are read again from spans with FINAL, so
+// counts and token sums are exact either way.
+func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) (Series, error) {
+	if err := g.validate(spanDims); err != nil {
+		return Series{}, err
+	}
+	useRollup := opts.Rollup != RollupNever && rollupAllows(sel, g) &&
+		(opts.Rollup == RollupAlways || sel.To.Sub(sel.From) >= RollupMinRange)
+	if !useRollup {
+		pts, err := r.rawSeries(ctx, sel, g, opts, nil)
+		return Series{Points: pts, From: sel.From, To: sel.To}, err
+	}
+	sel.From = sel.From.Truncate(time.Minute)
+	if t := sel.To.Truncate(time.Minute); !t.Equal(sel.To) {
+		sel.To = t.Add(time.Minute)
+	}
+	pts, dirty, err := r.rollupSeries(ctx, sel, g, opts)
+	if err != nil {
+		return Series{}, err
+	}
+	out := Series{Rollup: true, ReplayedBuckets: len(dirty), From: sel.From, To: sel.To}
+	if len(dirty) == 0 {
+		out.Points = pts
+		return out, nil
+	}
+	if len(dirty) > maxReplayedBuckets {
+		out.Points, err = r.rawSeries(ctx, sel, g, opts, nil)
+		return out, err
+	}
+	again, err := r.rawSeries(ctx, sel, g, opts, dirty)
+	if err != nil {
+		return Series{}, err
+	}
+	isDirty := map[int64]bool{}
+	for _, b := range dirty {
+		isDirty[int64(b)] = true
+	}
+	kept := pts[:0]
+	for _, p := range pts {
+		if !isDirty[p.Time.Unix()] {
+			kept = append(kept, p)
+		}
+	}
+	out.Points = append(kept, again...)
+	sort.SliceStable(out.Points, func(i, j int) bool { return lessPoint(out.Points[i], out.Points[j], g.By) })
+	return out, nil
+}
+
+func lessPoint(a, b SeriesPoint, by []Dimension) bool {
+	if !a.Time.Equal(b.Time) {
+		return a.Time.Before(b.Time)
+	}
+	for _, d := range by {
+		for _, c := range spanDims[d] {
+			x, y := *groupField(d, c)(&a.Group), *groupField(d, c)(&b.Group)
+			if x != y {
+				return x < y
+			}
+		}
+	}
+	return false
+}
+
+// rawSeries reads the points from spans FINAL; buckets, when set, limits
+// it to those buckets (Unix seconds of their start).
+func (r *Reader) rawSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions, buckets []uint64) ([]SeriesPoint, error) {
+	if opts.RootsOnly {
+		sel = sel.with(Predicate{SQL: "parent_span_id = ''"})
+	}
+	bucket, bargs := g.bucket("intDiv(start_unix_nano, 1000000000)")
+	if len(buckets) > 0 {
+		n := uint64(g.Interval / time.Second)
+		sel = sel.with(Predicate{SQL: "has(?, toUInt64(intDiv(toUInt32(start_time), ?) * ?))", Args: []any{buckets, n, n}})
+	}
+	where, wargs, err := sel.Where(Spans)
+	if err != nil {
+		return nil, err
+	}
+	cols, dest := g.keys(spanDims)
+	groupBy := "bucket" + prefixed(cols)
+	tokens, latency := "sum(toUInt64(input_tokens)), sum(toUInt64(output_tokens))", "quantiles(0.5, 0.95, 0.99)(duration_ms)"
+	if opts.NoTokens {
+		tokens = "toUInt64(0), toUInt64(0)"
+	}
+	if opts.NoLatency {
+		latency = "emptyArrayFloat64()"
+	}
+	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
+    count(), countIf(status = 'error'), countIf(parent_span_id = ''), countIf(parent_span_id = '' AND status = 'error'),
+    ` + tokens + ", " + latency + `
+FROM spans FINAL ` + where + " GROUP BY " + groupBy + " HAVING count() > 0 ORDER BY " + groupBy
+	return r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, nil)
+}
+
+// rollupSeries reads the points from the rollup and returns the buckets
+// in which some group counted more inserted rows than distinct spans.
+func (r *Reader) rollupSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) ([]SeriesPoint, []uint64, error) {
+	if opts.RootsOnly {
+		sel = sel.with(Predicate{SQL: "root = 1"})
+	}
+	where, wargs, err := sel.Where(Rollup)
+	if err != nil {
+		return nil, nil, err
+	}
+	bucket, bargs := g.bucket("toUInt32(minute)")
+	cols, dest := g.keys(rollupDims)
+	groupBy := "bucket" + prefixed(cols)
+	tokens, latency := "sumMerge(input_tokens), sumMerge(output_tokens)", "quantilesMerge(0.5, 0.95, 0.99)(duration_ms)"
+	if opts.NoTokens {
+		tokens = "toUInt64(0), toUInt64(0)"
+	}
+	if opts.NoLatency {
+		latency = "emptyArrayFloat64()"
+	}
+	// Counts are of inserted rows: in a bucket without replays they are
+	// the distinct spans' counts, and a bucket with replays (distinct
+	// spans, the last column, fewer than rows) is read again from spans.
+	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
+    countMerge(rows), countMergeIf(rows, status = 'error'), countMergeIf(rows, root = 1), countMergeIf(rows, root = 1 AND status = 'error'),
+    ` + tokens + ", " + latency + `,
+    uniqExactMerge(spans)
+FROM ` + schemas.RollupTable + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
+	var dirty []uint64
+	seen := map[uint64]bool{}
+	pts, err := r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, func(p SeriesPoint, distinct uint64) {
+		b := uint64(p.Time.Unix())
+		if distinct != p.Spans && !seen[b] {
+			seen[b] = true
+			dirty = append(dirty, b)
+		}
+	})
+	return pts, dirty, err
+}
+
+func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Grouping, dest []func(*Group) *string, rowsSeen func(SeriesPoint, uint64)) ([]SeriesPoint, error) {
+	rows, err := r.conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("querying span series: %w", err)
+	}
+	defer rows.Close()
+	var out []SeriesPoint
+	for rows.Next() {
+		var p SeriesPoint
+		var b, inserted uint64
+		var qs []float64
+		d := []any{&b}
+		for _, f := range dest {
+			d = append(d, f(&p.Group))
+		}
+		d = append(d, &p.Spans, &p.Errors, &p.Requests, &p.RequestErrors, &p.InputTokens, &p.OutputTokens, &qs)
+		if rowsSeen != nil {
+			d = append(d, &inserted)
+		}
+		if err := rows.Scan(d...); err != nil {
+			return nil, fmt.Errorf("reading span series: %w", err)
+		}
+		if g.Interval > 0 {
+			p.Time = time.Unix(int64(b), 0).UTC()
+		}
+		p.P50MS, p.P95MS, p.P99MS = math.NaN(), math.NaN(), math.NaN()
+		if len(qs) == 3 && p.Spans > 0 {
+			p.P50MS, p.P95MS, p.P99MS = qs[0], qs[1], qs[2]
+		}
+		if rowsSeen != nil {
+			rowsSeen(p, inserted)
+		}
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading span series: %w", err)
+	}
+	return out, nil
+}
