@@ -64,7 +64,10 @@ func (r *Reader) SearchTraces(ctx context.Context, sel Selector, s TraceSearch) 
 		sel = sel.with(Eq("trace_id", s.TraceID))
 	}
 	if s.Text != "" {
-		sel = sel.with(Predicate{SQL: "(positionCaseInsensitiveUTF8(input_text, ?) > 0 OR positionCaseInsensitiveUTF8(output_text, ?) > 0)", Args: []any{s.Text, s.Text}})
+		// The span's own text, or its GenAI events' (the merged view).
+		sel = sel.with(Predicate{SQL: `(positionCaseInsensitiveUTF8(input_text, ?) > 0 OR positionCaseInsensitiveUTF8(output_text, ?) > 0
+    OR trace_id IN (SELECT trace_id FROM logs WHERE positionCaseInsensitiveUTF8(input_text, ?) > 0 OR positionCaseInsensitiveUTF8(output_text, ?) > 0))`,
+			Args: []any{s.Text, s.Text, s.Text, s.Text}})
 	}
 	where, args, err := sel.Where(Spans)
 	if err != nil {
@@ -86,16 +89,22 @@ func (r *Reader) SearchTraces(ctx context.Context, sel Selector, s TraceSearch) 
 	for _, c := range outer {
 		ow += " AND " + c
 	}
+	// The root span's texts as every reader sees them (withLogText).
+	inner := `SELECT trace_id, span_id, start_unix_nano, duration_ms, name, parent_span_id, app, environment, chain_name, chain_version,
+    status, input_tokens, output_tokens, user_id, session_id, input_text, output_text
+FROM spans FINAL
+WHERE trace_id IN (SELECT trace_id FROM spans ` + where + ` GROUP BY trace_id ORDER BY max(start_unix_nano) DESC LIMIT ?)` + ow
+	merged, largs := withLogText(`trace_id, start_unix_nano, duration_ms, name, parent_span_id, app, environment, chain_name, chain_version,
+    status, input_tokens, output_tokens, user_id, session_id, `+MergedInput+` AS m_in, `+MergedOutput+` AS m_out`, inner, sel.From, sel.To)
 	q := `SELECT trace_id, min(start_unix_nano) AS first,
     (max(start_unix_nano + toUInt64(duration_ms * 1000000)) - min(start_unix_nano)) / 1000000,
     anyIf(name, parent_span_id = ''), anyIf(app, parent_span_id = ''), anyIf(environment, parent_span_id = ''),
     anyIf(chain_name, parent_span_id = ''), anyIf(chain_version, parent_span_id = ''),
     count(), countIf(status = 'error'), sum(toUInt64(input_tokens)), sum(toUInt64(output_tokens)),
-    any(user_id), any(session_id), anyIf(input_text, parent_span_id = ''), anyIf(output_text, parent_span_id = '')
-FROM spans FINAL
-WHERE trace_id IN (SELECT trace_id FROM spans ` + where + ` GROUP BY trace_id ORDER BY max(start_unix_nano) DESC LIMIT ?)` + ow + `
+    any(user_id), any(session_id), anyIf(m_in, parent_span_id = ''), anyIf(m_out, parent_span_id = '')
+FROM (` + merged + `)
 GROUP BY trace_id ORDER BY first DESC, trace_id`
-	args = append(append(args, limit), oargs...)
+	args = append(append(append(args, limit), oargs...), largs...)
 	rows, err := r.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("searching traces: %w", err)

@@ -523,8 +523,11 @@ func (d *Datasource) trace(ctx context.Context, q Query, sel query.Selector) (fr
 		}
 		add("session_id", s.SessionID)
 		add("user_id", s.UserID)
+		add("system_instructions", s.SystemInstructions)
 		add("input", s.InputText)
 		add("output", s.OutputText)
+		add("tool_definitions", s.ToolDefinitions)
+		add("guardrail_result", s.GuardrailResult)
 		// The stored attribute order is the mapping's, not stable: by key.
 		attrs := make([]kv, 0, len(s.AttrKeys))
 		for i, k := range s.AttrKeys {
