@@ -224,6 +224,9 @@ func TestNodeInstrumentations(t *testing.T) {
 					if w.note != "" {
 						t.Logf("as sent: %s", w.note)
 					}
+					if testing.Verbose() {
+						t.Logf("stored: %v", *r)
+					}
 					checkUsage(t, w, *r)
 					if in.contentInLogs && logsStatus == 404 {
 						t.Skipf("content: %s sends message content as OTLP log records and chainwatch's /v1/logs answered 404 (OTLP logs ingestion is not in this tree yet); texts stored: input %q, output %q", in.name, r.InputText, r.OutputText)

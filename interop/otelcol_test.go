@@ -50,7 +50,7 @@ func buildCollector(t *testing.T) string {
 		if _, err := os.Stat(goCmd); err != nil {
 			goCmd = "go"
 		}
-		cmd := exec.Command(goCmd, "build", "-o", bin, ".")
+		cmd := exec.Command(goCmd, "build", "-buildvcs=false", "-o", bin, ".")
 		cmd.Dir = repoDir(t, "otelcol")
 		start := time.Now()
 		out, err := cmd.CombinedOutput()
