@@ -39,7 +39,13 @@ import (
 // EnvSkip skips the interop tests outside CI.
 const EnvSkip = "CHAINWATCH_SKIP_INTEROP"
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := chtest.Main(m)
+	if otelcolBin != "" {
+		os.RemoveAll(filepath.Dir(otelcolBin))
+	}
+	os.Exit(code)
+}
 
 // needInterop skips the test when EnvSkip is set, except under CI, where
 // it fails: the interop tests are never skipped there.

@@ -2,6 +2,7 @@ package interop
 
 import (
 	"bytes"
+	"context"
 	"compress/gzip"
 	"encoding/base64"
 	"encoding/hex"
@@ -187,7 +188,9 @@ func TestNodeInstrumentations(t *testing.T) {
 		t.Run(in.name, func(t *testing.T) {
 			rec := newRecorder(t, "http://"+p.Collector.HTTPAddr(), true)
 			app := "interop-node-" + in.name
-			cmd := exec.Command(node, filepath.Join(repoDir(t, "node"), in.script), rec.URL, app)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, filepath.Join(repoDir(t, "node"), in.script), rec.URL, app)
 			out, err := cmd.CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s: %v\n%s", in.script, err, out)
