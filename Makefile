@@ -33,11 +33,13 @@ test: deps
 FUZZTIME ?= 10m
 FUZZ_TARGETS := \
 	./genai:FuzzAppendSpanRecord \
+	./genai:FuzzAppendLogRecord \
 	./genai:FuzzDecodeJSONBatch \
 	./genai:FuzzMessages \
 	./ingest/collector:FuzzSplitByTraceWire \
 	./ingest/collector:FuzzOTLPProtobufRecords \
 	./ingest/collector:FuzzOTLPJSON \
+	./ingest/collector:FuzzOTLPLogsJSON \
 	./ingest/collector:FuzzDecodeFeedback \
 	./schemas:FuzzCheckJSONText
 

@@ -97,6 +97,7 @@ type Store interface {
 	InsertSpans(ctx context.Context, spans []schemas.Span) error
 	InsertFeedback(ctx context.Context, fb []schemas.Feedback) error
 	InsertScores(ctx context.Context, scores []schemas.Score) error
+	InsertLogs(ctx context.Context, logs []schemas.LogRecord) error
 }
 
 // Inserter inserts into ClickHouse with column-oriented batches and an
@@ -107,6 +108,7 @@ type Inserter struct {
 	spansSQL   string
 	feedbackSQ string
 	scoresSQL  string
+	logsSQL    string
 }
 
 var _ Store = (*Inserter)(nil)
@@ -129,6 +131,7 @@ func NewInserter(ctx context.Context, conn driver.Conn) (*Inserter, error) {
 		spansSQL:   "INSERT INTO spans (" + strings.Join(schemas.SpanColumns(caps), ", ") + ")",
 		feedbackSQ: "INSERT INTO feedback (" + strings.Join(schemas.FeedbackColumns(), ", ") + ")",
 		scoresSQL:  "INSERT INTO eval_scores (" + strings.Join(schemas.ScoreColumns(), ", ") + ")",
+		logsSQL:    "INSERT INTO logs (" + strings.Join(schemas.LogColumns(caps), ", ") + ")",
 	}, nil
 }
 
@@ -164,6 +167,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 		cacheRead, cacheWrite, reasoning  = make([]uint32, n), make([]uint32, n), make([]uint32, n)
 		stream                            = make([]uint8, n)
 		ttfc                              = make([]float64, n)
+		sysText, toolDefs, guardrail      = make([]string, n), make([]string, n), make([]string, n)
 		now                               = time.Now()
 	)
 	var attrMaps []map[string]string
@@ -191,6 +195,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 			stream[i] = 1
 		}
 		ttfc[i] = sp.TimeToFirstChunkMS
+		sysText[i], toolDefs[i], guardrail[i] = sp.SystemInstructions, sp.ToolDefinitions, sp.GuardrailResult
 		if s.caps.Map {
 			attrMaps[i] = sp.Attributes
 			if attrMaps[i] == nil {
@@ -213,7 +218,7 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 	} else {
 		cols = append(cols, attrKeys, attrVals)
 	}
-	cols = append(cols, ingested, cacheRead, cacheWrite, reasoning, stream, ttfc)
+	cols = append(cols, ingested, cacheRead, cacheWrite, reasoning, stream, ttfc, sysText, toolDefs, guardrail)
 	for i, c := range cols {
 		if err := b.Column(i).Append(c); err != nil {
 			return Permanent(fmt.Errorf("appending spans column %d: %w", i, err))
@@ -270,6 +275,54 @@ func (s *Inserter) InsertScores(ctx context.Context, scores []schemas.Score) err
 	}
 	if err := b.Send(); err != nil {
 		return fmt.Errorf("inserting %d scores: %w", len(scores), err)
+	}
+	return nil
+}
+
+// InsertLogs writes log records in one insert, columns in the order of
+// schemas.LogColumns.
+func (s *Inserter) InsertLogs(ctx context.Context, logs []schemas.LogRecord) error {
+	if len(logs) == 0 {
+		return nil
+	}
+	b, err := s.conn.PrepareBatch(ctx, s.logsSQL)
+	if err != nil {
+		return fmt.Errorf("preparing clickhouse batch: %w", err)
+	}
+	defer b.Abort()
+	now := time.Now()
+	for i := range logs {
+		l := &logs[i]
+		var observed uint64
+		if !l.ObservedTime.IsZero() {
+			observed = uint64(l.ObservedTime.UnixNano())
+		}
+		sev := uint8(0)
+		if l.SeverityNumber > 0 && l.SeverityNumber < 256 {
+			sev = uint8(l.SeverityNumber)
+		}
+		row := []any{l.Time, uint64(l.Time.UnixNano()), observed, l.TraceID, l.SpanID, l.RecordID,
+			l.App, sev, l.SeverityText, l.EventName, l.ScopeName, l.Body}
+		if s.caps.Map {
+			m := l.Attributes
+			if m == nil {
+				m = map[string]string{}
+			}
+			row = append(row, m)
+		} else {
+			ks, vs := make([]string, 0, len(l.Attributes)), make([]string, 0, len(l.Attributes))
+			for k, v := range l.Attributes {
+				ks, vs = append(ks, k), append(vs, v)
+			}
+			row = append(row, ks, vs)
+		}
+		row = append(row, l.InputText, l.OutputText, now)
+		if err := b.Append(row...); err != nil {
+			return Permanent(fmt.Errorf("appending log record %s/%s %s: %w", l.TraceID, l.SpanID, l.RecordID, err))
+		}
+	}
+	if err := b.Send(); err != nil {
+		return fmt.Errorf("inserting %d log records: %w", len(logs), err)
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ func TestCHStoreRoundTrip(t *testing.T) {
 		InputText: "what is 'quoted' \\ text\nwith newline, ünïcödé", OutputText: "answer", InputTokens: 11, OutputTokens: 22,
 		Status: schemas.StatusError, ErrorMessage: "rate limited", SessionID: "s1", UserID: "u1",
 		CacheReadInputTokens: 8, CacheCreationInputTokens: 3, ReasoningOutputTokens: 5, Stream: true, TimeToFirstChunkMS: 312.5,
+		SystemInstructions: "Be brief.", ToolDefinitions: `[{"type":"function","name":"get_weather"}]`, GuardrailResult: `{"decision":"block"}`,
 		Attributes: map[string]string{"gen_ai.request.temperature": "0.2", "custom": "x"},
 	}
 	if err := s.InsertSpans(ctx, []schemas.Span{want}); err != nil {
@@ -44,11 +45,13 @@ func TestCHStoreRoundTrip(t *testing.T) {
 	err := s.Conn().QueryRow(ctx, `SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms, app, environment, chain_name, chain_version,
 		component_name, component_kind, prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
 		input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, attr_keys, attr_values,
-		cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, stream, time_to_first_chunk_ms FROM spans`).Scan(
+		cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, stream, time_to_first_chunk_ms,
+		system_instructions, tool_definitions, guardrail_result FROM spans`).Scan(
 		&got.TraceID, &got.SpanID, &got.ParentSpanID, &got.Name, &nano, &dur, &got.App, &got.Environment, &got.ChainName, &got.ChainVersion,
 		&got.ComponentName, &kind, &got.PromptTemplateID, &got.PromptTemplateVersion, &got.Operation, &got.Provider, &got.ModelRequested, &got.ModelReturned,
 		&got.InputText, &got.OutputText, &in, &out, &got.Status, &got.ErrorMessage, &got.SessionID, &got.UserID, &keys, &vals,
-		&cacheRead, &cacheWrite, &reasoning, &stream, &got.TimeToFirstChunkMS)
+		&cacheRead, &cacheWrite, &reasoning, &stream, &got.TimeToFirstChunkMS,
+		&got.SystemInstructions, &got.ToolDefinitions, &got.GuardrailResult)
 	if err != nil {
 		t.Fatal(err)
 	}

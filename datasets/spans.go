@@ -93,6 +93,15 @@ var SpanSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "user_id", Type: arrow.BinaryTypes.String},
 	{Name: "attributes", Type: arrow.MapOf(arrow.BinaryTypes.String, arrow.BinaryTypes.String)},
 	{Name: "ingested_at", Type: &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}}, // Parquet has no seconds unit
+	// Current conventions (migrations 5 and 9).
+	{Name: "cache_read_input_tokens", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "cache_creation_input_tokens", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "reasoning_output_tokens", Type: arrow.PrimitiveTypes.Int64},
+	{Name: "stream", Type: arrow.FixedWidthTypes.Boolean},
+	{Name: "time_to_first_chunk_ms", Type: arrow.PrimitiveTypes.Float64},
+	{Name: "system_instructions", Type: arrow.BinaryTypes.String},
+	{Name: "tool_definitions", Type: arrow.BinaryTypes.String},
+	{Name: "guardrail_result", Type: arrow.BinaryTypes.String},
 }, nil)
 
 // Selector is the query selector of f: spans that started in [From, To).
@@ -135,6 +144,8 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 	attrs := b.Field(27).(*array.MapBuilder)
 	attrK, attrV := attrs.KeyBuilder().(*array.StringBuilder), attrs.ItemBuilder().(*array.StringBuilder)
 	ingested := b.Field(28).(*array.TimestampBuilder)
+	usage := []*array.Int64Builder{b.Field(29).(*array.Int64Builder), b.Field(30).(*array.Int64Builder), b.Field(31).(*array.Int64Builder)}
+	stream, ttfc := b.Field(32).(*array.BooleanBuilder), b.Field(33).(*array.Float64Builder)
 
 	var (
 		n, pending int64
@@ -185,6 +196,14 @@ func ExportSpans(ctx context.Context, conn driver.Conn, f SpanFilter, w io.Write
 			}
 		}
 		ingested.Append(arrow.Timestamp(sp.IngestedAt.UnixMilli()))
+		for i, v := range []int64{sp.CacheReadInputTokens, sp.CacheCreationInputTokens, sp.ReasoningOutputTokens} {
+			usage[i].Append(v)
+		}
+		stream.Append(sp.Stream)
+		ttfc.Append(sp.TimeToFirstChunkMS)
+		str(34).Append(sp.SystemInstructions)
+		str(35).Append(sp.ToolDefinitions)
+		str(36).Append(sp.GuardrailResult)
 		n++
 		pending++
 		if pending == int64(o.RowGroupRows) {

@@ -67,7 +67,7 @@ func FuzzMessages(f *testing.F) {
 				t.Errorf("%s is not JSON: %q", k, v)
 			}
 		}
-		if s.InputText == "" && s.Attributes[schemas.AttrInputSystem] == "" && s.Attributes[schemas.AttrInputParts] == "" &&
+		if s.InputText == "" && s.SystemInstructions == "" && s.Attributes[schemas.AttrInputParts] == "" &&
 			s.Attributes["gen_ai.input.messages"] == "" && msgs != "" && json.Valid([]byte(msgs)) && strings.Contains(msgs, "text") {
 			// Nothing taken and nothing kept would be a silent loss.
 			t.Errorf("input %q vanished: %+v", msgs, s.Attributes)

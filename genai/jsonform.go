@@ -390,6 +390,22 @@ func spanToOTLP(s *schemas.Span) *tracepb.Span {
 	if s.OutputTokens != 0 {
 		attrs = append(attrs, intKV(schemas.AttrGenAIUsageOutputTokens, s.OutputTokens))
 	}
+	for _, kv := range []struct {
+		k string
+		v int64
+	}{{schemas.AttrGenAIUsageCacheReadInputTokens, s.CacheReadInputTokens}, {schemas.AttrGenAIUsageCacheCreationInputTokens, s.CacheCreationInputTokens}, {schemas.AttrGenAIUsageReasoningOutputTokens, s.ReasoningOutputTokens}} {
+		if kv.v != 0 {
+			attrs = append(attrs, intKV(kv.k, kv.v))
+		}
+	}
+	if s.Stream {
+		attrs = append(attrs, &commonpb.KeyValue{Key: schemas.AttrGenAIRequestStream, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: true}}})
+	}
+	if s.TimeToFirstChunkMS > 0 {
+		attrs = append(attrs, &commonpb.KeyValue{Key: schemas.AttrGenAIResponseTimeToFirstChunk, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: s.TimeToFirstChunkMS / 1000}}})
+	}
+	str(schemas.AttrGenAISystemInstructions, s.SystemInstructions)
+	str(schemas.AttrGenAIToolDefinitions, s.ToolDefinitions)
 	str(schemas.AttrSessionID, s.SessionID)
 	str(schemas.AttrUserID, s.UserID)
 	columns := attrs

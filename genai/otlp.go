@@ -307,6 +307,9 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 			}
 		}
 	}
+	if v := m.get(akToolDefinitions); nonEmpty(v) {
+		out.ToolDefinitions, m.consumed[akToolDefinitions] = anyString(v), true
+	}
 	out.SessionID = m.pick(akCWSession, akSessionID, akConversationID)
 	out.UserID = m.pick(akCWUser, akUserID, akEnduserID)
 
@@ -317,6 +320,7 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	m.resolveText(&outputDir, &m.out, sp)
 	out.InputText = m.in.text.String()
 	out.OutputText = m.out.text.String()
+	out.SystemInstructions = m.in.sys.String()
 
 	switch sp.Status.GetCode() {
 	case tracepb.Status_STATUS_CODE_ERROR:
@@ -335,6 +339,15 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	}
 
 	m.fillAttributes(sp)
+	// An apply_guardrail span's gen_ai.guardrail.result event(s), kept by
+	// keepEvents as a JSON object (array), is the guardrail_result column.
+	if g, ok := m.attrs[schemas.AttrEventPrefix+schemas.EventGuardrailResult]; ok {
+		out.GuardrailResult = g
+		delete(m.attrs, schemas.AttrEventPrefix+schemas.EventGuardrailResult)
+		if len(m.attrs) == 0 {
+			m.attrs = nil
+		}
+	}
 	out.Attributes = m.attrs
 	m.attrs = nil
 }

@@ -137,5 +137,5 @@ func TestAppendSpansToleratesNils(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := mapOne(t, req)
-	checkAttrs(t, s.Attributes, map[string]string{"k": "v", "nil.value": ""}, []string{schemas.AttrChainName})
+	checkAttrs(t, withColumns(s), map[string]string{"k": "v", "nil.value": ""}, []string{schemas.AttrChainName})
 }

@@ -34,7 +34,7 @@ func TestAppendSpansTokenForms(t *testing.T) {
 		if s.InputTokens != 9 {
 			t.Errorf("InputTokens = %d, want 9", s.InputTokens)
 		}
-		checkAttrs(t, s.Attributes, map[string]string{schemas.AttrMappingWarning: `gen_ai.usage.input_tokens: "n/a" is not a token count`},
+		checkAttrs(t, withColumns(s), map[string]string{schemas.AttrMappingWarning: `gen_ai.usage.input_tokens: "n/a" is not a token count`},
 			[]string{"gen_ai.usage.input_tokens", "llm.token_count.prompt"})
 	})
 	for _, tc := range tests {

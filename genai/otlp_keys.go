@@ -78,6 +78,7 @@ const (
 	akUsageReasoning
 	akRequestStream
 	akTimeToFirstChunk
+	akToolDefinitions
 	akCount
 )
 
@@ -181,6 +182,7 @@ var akNames = [akCount]string{
 	akUsageReasoning:      schemas.AttrGenAIUsageReasoningOutputTokens,
 	akRequestStream:       schemas.AttrGenAIRequestStream,
 	akTimeToFirstChunk:    schemas.AttrGenAIResponseTimeToFirstChunk,
+	akToolDefinitions:     schemas.AttrGenAIToolDefinitions,
 }
 
 // lookupAKey is a string switch rather than a map: the compiler turns it into
@@ -289,6 +291,8 @@ func lookupAKey(k string) akey {
 		return akRequestStream
 	case schemas.AttrGenAIResponseTimeToFirstChunk:
 		return akTimeToFirstChunk
+	case schemas.AttrGenAIToolDefinitions:
+		return akToolDefinitions
 	case attrUsagePromptTokens:
 		return akUsagePrompt
 	case attrOITokenCountPrompt:

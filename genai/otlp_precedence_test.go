@@ -194,7 +194,7 @@ func TestAppendSpansPrecedence(t *testing.T) {
 			name: "system instructions: plain text feeds chainwatch.input.system",
 			span: []any{schemas.AttrGenAISystemInstructions, "Be brief.", "gen_ai.input.messages", `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`},
 			want: func(s schemas.Span) (any, any) {
-				return [2]string{s.InputText, s.Attributes[schemas.AttrInputSystem]}, [2]string{"hi", "Be brief."}
+				return [2]string{s.InputText, s.SystemInstructions}, [2]string{"hi", "Be brief."}
 			},
 			gone: []string{schemas.AttrGenAISystemInstructions},
 		},
@@ -303,7 +303,7 @@ func TestAppendSpansPrecedence(t *testing.T) {
 			if got != want {
 				t.Errorf("got %v, want %v", got, want)
 			}
-			checkAttrs(t, s.Attributes, tc.attrs, tc.gone)
+			checkAttrs(t, withColumns(s), tc.attrs, tc.gone)
 		})
 	}
 }

@@ -297,9 +297,6 @@ func (m *otlpMapper) fillAttributes(sp *tracepb.Span) {
 	if len(sp.Links) > 0 {
 		attrs[schemas.AttrLinks] = string(appendLinksJSON(nil, sp.Links))
 	}
-	if s := m.in.sys.String(); s != "" {
-		attrs[schemas.AttrInputSystem] = s
-	}
 	if len(m.in.parts) > 0 {
 		attrs[schemas.AttrInputParts] = m.in.partsJSON()
 	}

@@ -115,6 +115,21 @@ func mapOne(t *testing.T, req *coltracepb.ExportTraceServiceRequest) schemas.Spa
 
 // checkAttrs checks that each key of want is in got with that value, and
 // each key of gone is absent.
+// withColumns is s's attributes with the text columns that were attributes
+// once under their old key (chainwatch.input.system → SystemInstructions),
+// for the tables that name them so.
+func withColumns(s schemas.Span) map[string]string {
+	if s.SystemInstructions == "" {
+		return s.Attributes
+	}
+	m := make(map[string]string, len(s.Attributes)+1)
+	for k, v := range s.Attributes {
+		m[k] = v
+	}
+	m[schemas.AttrInputSystem] = s.SystemInstructions
+	return m
+}
+
 func checkAttrs(t *testing.T, got map[string]string, want map[string]string, gone []string) {
 	t.Helper()
 	for k, v := range want {

@@ -168,7 +168,7 @@ func TestAppendSpansTextAssembly(t *testing.T) {
 			if s.OutputText != tc.out {
 				t.Errorf("OutputText = %q, want %q", s.OutputText, tc.out)
 			}
-			checkAttrs(t, s.Attributes, tc.attrs, tc.gone)
+			checkAttrs(t, withColumns(s), tc.attrs, tc.gone)
 			if w, ok := s.Attributes[schemas.AttrMappingWarning]; ok && tc.wantNoWarn {
 				t.Errorf("unexpected warning %q", w)
 			}
@@ -206,7 +206,7 @@ func TestAppendSpansKeepsUnknownAttributes(t *testing.T) {
 	req := request(kvs("service.name", "svc", "host.name", "h1", "shared", "from resource", "process.pid", 42), sp)
 	req.ResourceSpans[0].ScopeSpans[0].Scope = &commonpb.InstrumentationScope{Name: "lib", Version: "1.2", Attributes: kvs("scope.attr", "s", "shared", "from scope")}
 	s := mapOne(t, req)
-	checkAttrs(t, s.Attributes, map[string]string{
+	checkAttrs(t, withColumns(s), map[string]string{
 		"http.route":                     "/chat",
 		"retries":                        "3",
 		"ratio":                          "0.25",

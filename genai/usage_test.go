@@ -47,3 +47,44 @@ func TestUsageDetailAndStreaming(t *testing.T) {
 		t.Fatalf("wrongly typed values: %+v", odd)
 	}
 }
+
+// gen_ai.tool.definitions (a JSON string or a structured value) and an
+// apply_guardrail span's gen_ai.guardrail.result event have their own
+// columns and leave the attributes; the chainwatch JSON form carries every
+// column of the current conventions through to the same mapping.
+func TestToolDefinitionsAndGuardrailResult(t *testing.T) {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	one := func(sp *tracepb.Span) schemas.Span {
+		t.Helper()
+		sp.TraceId, sp.SpanId, sp.StartTimeUnixNano, sp.EndTimeUnixNano = []byte("0123456789abcdef"), []byte("abcdefgh"), uint64(start.UnixNano()), uint64(start.Add(time.Second).UnixNano())
+		spans, err := AppendSpans(nil, &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{sp}}}}}})
+		if err != nil || len(spans) != 1 {
+			t.Fatalf("%v %d", err, len(spans))
+		}
+		return spans[0]
+	}
+	defs := `[{"type":"function","name":"get_weather","parameters":{"type":"object"}}]`
+	s := one(&tracepb.Span{Name: "chat", Attributes: evkvs("gen_ai.operation.name", "chat", schemas.AttrGenAIToolDefinitions, defs)})
+	if s.ToolDefinitions != defs || s.Attributes[schemas.AttrGenAIToolDefinitions] != "" {
+		t.Errorf("tool definitions: column %q, attributes %v", s.ToolDefinitions, s.Attributes)
+	}
+	g := one(&tracepb.Span{Name: "guard", Attributes: evkvs("gen_ai.operation.name", "apply_guardrail"),
+		Events: []*tracepb.Span_Event{{Name: schemas.EventGuardrailResult, Attributes: evkvs("gen_ai.guardrail.decision", "block", "gen_ai.guardrail.name", "pii")}}})
+	if g.ComponentKind != schemas.KindGuardrail || g.GuardrailResult != `{"gen_ai.guardrail.decision":"block","gen_ai.guardrail.name":"pii"}` || len(g.Attributes) != 0 {
+		t.Errorf("guardrail: kind %q result %q attributes %v", g.ComponentKind, g.GuardrailResult, g.Attributes)
+	}
+
+	want := schemas.Span{TraceID: "0102030405060708090a0b0c0d0e0f10", SpanID: "0102030405060708", Name: "chat", StartTime: start, EndTime: start.Add(time.Second),
+		App: "a", ComponentName: "chat", ComponentKind: schemas.KindLLM, Operation: "chat", InputText: "q", OutputText: "a", InputTokens: 10, OutputTokens: 4,
+		CacheReadInputTokens: 6, CacheCreationInputTokens: 2, ReasoningOutputTokens: 3, Stream: true, TimeToFirstChunkMS: 125,
+		SystemInstructions: "Be brief.", ToolDefinitions: defs, Status: schemas.StatusUnset}
+	spans, err := AppendSpans(nil, (&JSONBatch{Spans: []schemas.Span{want}}).ToOTLP())
+	if err != nil || len(spans) != 1 {
+		t.Fatalf("%v", err)
+	}
+	got := spans[0]
+	got.Attributes = nil
+	if !spanEqual(got, want) {
+		t.Errorf("JSON form round trip:\n got %+v\nwant %+v", got, want)
+	}
+}

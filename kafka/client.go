@@ -100,7 +100,7 @@ func EnsureTopics(ctx context.Context, c Config) error {
 	if c.TopicRetentionBytes > 0 {
 		cfgs["retention.bytes"] = ptr(strconv.FormatInt(c.TopicRetentionBytes, 10))
 	}
-	resps, err := adm.CreateTopics(ctx, c.Partitions, c.ReplicationFactor, cfgs, c.Topics.Spans, c.Topics.Feedback, c.Topics.Scores, c.Topics.DeadLetter)
+	resps, err := adm.CreateTopics(ctx, c.Partitions, c.ReplicationFactor, cfgs, c.Topics.Spans, c.Topics.Feedback, c.Topics.Scores, c.Topics.Logs, c.Topics.DeadLetter)
 	if err != nil {
 		return fmt.Errorf("creating kafka topics: %w", err)
 	}

@@ -15,6 +15,7 @@ const (
 	DefaultSpansTopic       = "chainwatch.spans"
 	DefaultFeedbackTopic    = "chainwatch.feedback"
 	DefaultScoresTopic      = "chainwatch.scores"
+	DefaultLogsTopic        = "chainwatch.logs"
 	DefaultDeadLetterTopic  = "chainwatch.deadletter"
 	DefaultPartitions       = 6
 	DefaultProduceTimeout   = 10 * time.Second
@@ -33,7 +34,13 @@ type Topics struct {
 	Feedback string `yaml:"feedback"`
 	// Scores carries evaluation scores (schemas.Score as JSON, key = trace
 	// id) from `chainwatch evaluator` to the writer.
-	Scores     string `yaml:"scores"`
+	Scores string `yaml:"scores"`
+	// Logs carries OTLP log records (an ExportLogsServiceRequest per trace,
+	// key = trace id), GenAI events among them, from the collector to the
+	// writer. An OpenTelemetry Collector's Kafka exporter writes logs to
+	// its own logs topic (otlp_logs by default): name that topic here, or
+	// set the exporter's logs topic to this one.
+	Logs       string `yaml:"logs"`
 	DeadLetter string `yaml:"dead_letter"`
 }
 
@@ -74,6 +81,7 @@ func DefaultConfig() Config {
 			Spans:      DefaultSpansTopic,
 			Feedback:   DefaultFeedbackTopic,
 			Scores:     DefaultScoresTopic,
+			Logs:       DefaultLogsTopic,
 			DeadLetter: DefaultDeadLetterTopic,
 		},
 		Partitions:        DefaultPartitions,
@@ -96,6 +104,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Topics.Feedback == "" {
 		c.Topics.Feedback = d.Topics.Feedback
+	}
+	if c.Topics.Logs == "" {
+		c.Topics.Logs = d.Topics.Logs
 	}
 	if c.Topics.Scores == "" {
 		c.Topics.Scores = d.Topics.Scores
@@ -164,9 +175,9 @@ func (c Config) Validate() error {
 	}
 	t := c.Topics
 	seen := map[string]bool{}
-	for _, name := range []string{t.Spans, t.Feedback, t.Scores, t.DeadLetter} {
+	for _, name := range []string{t.Spans, t.Feedback, t.Scores, t.Logs, t.DeadLetter} {
 		if name != "" && seen[name] {
-			errs = append(errs, fmt.Errorf("topics: spans, feedback, scores and dead_letter must be distinct, got %q twice", name))
+			errs = append(errs, fmt.Errorf("topics: spans, feedback, scores, logs and dead_letter must be distinct, got %q twice", name))
 			break
 		}
 		seen[name] = true

@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -99,4 +101,60 @@ func Partitioner(name string) kgo.Partitioner {
 		h.Write(b)
 		return h.Sum32()
 	}))
+}
+
+// SplitLogsByTrace is SplitByTrace for OTLP logs: one record per trace id
+// (key = the trace id in hex), and one record without a key for the log
+// records that name no trace. It returns the number of log records.
+func SplitLogsByTrace(req *collogspb.ExportLogsServiceRequest, topic string) ([]*kgo.Record, int, error) {
+	type part struct {
+		req    *collogspb.ExportLogsServiceRequest
+		lastRL *logspb.ResourceLogs
+		lastSL *logspb.ScopeLogs
+		srcRL  *logspb.ResourceLogs
+		srcSL  *logspb.ScopeLogs
+	}
+	var order [][16]byte
+	parts := map[[16]byte]*part{}
+	n := 0
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			for _, lr := range sl.LogRecords {
+				var key [16]byte // all zero: no trace (the collector refuses an all-zero trace id)
+				copy(key[:], lr.TraceId)
+				p := parts[key]
+				if p == nil {
+					p = &part{req: &collogspb.ExportLogsServiceRequest{}}
+					parts[key] = p
+					order = append(order, key)
+				}
+				if p.srcRL != rl {
+					p.lastRL = &logspb.ResourceLogs{Resource: rl.Resource, SchemaUrl: rl.SchemaUrl}
+					p.req.ResourceLogs = append(p.req.ResourceLogs, p.lastRL)
+					p.srcRL, p.srcSL = rl, nil
+				}
+				if p.srcSL != sl {
+					p.lastSL = &logspb.ScopeLogs{Scope: sl.Scope, SchemaUrl: sl.SchemaUrl}
+					p.lastRL.ScopeLogs = append(p.lastRL.ScopeLogs, p.lastSL)
+					p.srcSL = sl
+				}
+				p.lastSL.LogRecords = append(p.lastSL.LogRecords, lr)
+				n++
+			}
+		}
+	}
+	recs := make([]*kgo.Record, 0, len(order))
+	for _, key := range order {
+		val, err := proto.Marshal(parts[key].req)
+		if err != nil {
+			return nil, 0, fmt.Errorf("encoding the logs of trace %x: %w", key, err)
+		}
+		var k []byte
+		if key != ([16]byte{}) {
+			k = make([]byte, 32)
+			hex.Encode(k, key[:])
+		}
+		recs = append(recs, &kgo.Record{Topic: topic, Key: k, Value: val})
+	}
+	return recs, n, nil
 }

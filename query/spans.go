@@ -25,8 +25,100 @@ type WindowSpan struct {
 	Component, Operation      string
 }
 
-const windowCols = endNanos + `, input_text, output_text, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
+const windowCols = endNanos + `, ` + MergedInput + `, ` + MergedOutput + `, toFloat64(input_tokens), toFloat64(output_tokens), duration_ms,
     if(model_returned != '', model_returned, model_requested), status, component_name, operation`
+
+// windowRaw are the spans columns windowCols reads, selected by the inner
+// query of withLogText.
+const windowRaw = `trace_id, span_id, start_unix_nano, duration_ms, input_text, output_text, input_tokens, output_tokens,
+    model_returned, model_requested, status, component_name, operation`
+
+// MergedInput and MergedOutput are a span's input and output text as
+// every reader sees them: the span's own, else what its GenAI events sent
+// as OTLP log records add (genai/logs.go), joined in time order with "\n".
+// They are valid in a query built by withLogText, whose join names the
+// events' texts log_input and log_output.
+const (
+	MergedInput  = "if(input_text != '', input_text, log_input)"
+	MergedOutput = "if(output_text != '', output_text, log_output)"
+)
+
+// logTextLookback bounds the log records joined to a window's spans: a
+// GenAI event is within this of its span's start.
+const logTextLookback = time.Hour
+
+// withLogText wraps inner, a query over spans that selects trace_id,
+// span_id, input_text and output_text among its columns, in the join that
+// adds log_input and log_output: the texts of the spans' GenAI events, in
+// time order, each record once (logs FINAL). cols is the outer select list
+// (MergedInput, MergedOutput and inner's columns). With from and to set,
+// only log records within logTextLookback of [from, to) are read; the
+// returned args are the lookup's, to follow inner's.
+//
+// The join is on the read side so that it is right whatever the order in
+// which a span and its events arrive, in whichever requests, batches and
+// writer lifetimes: nothing at write time has to find the other half.
+func withLogText(cols, inner string, from, to time.Time) (string, []any) {
+	var cond string
+	var args []any
+	if !from.IsZero() && !to.IsZero() {
+		cond = " AND time >= toDateTime(?) AND time < toDateTime(?)"
+		args = []any{from.Add(-logTextLookback).Unix(), to.Add(logTextLookback).Unix()}
+	}
+	return "SELECT " + cols + " FROM (" + inner + ") ANY LEFT JOIN (" + logTextSubquery(cond) + ") USING (trace_id, span_id)", args
+}
+
+// logTextSubquery reads, per span, the texts its GenAI events add to its
+// input and output (log_input, log_output): every record once (FINAL),
+// ordered by time (then record id), empty texts left out, joined with
+// "\n" — genai's rule for the messages of one span. cond narrows the
+// records (" AND …").
+func logTextSubquery(cond string) string {
+	return `
+    SELECT trace_id, span_id,
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, input_text))))), '\n') AS log_input,
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, output_text))))), '\n') AS log_output
+    FROM logs FINAL
+    WHERE span_id != '' AND (input_text != '' OR output_text != '')` + cond + `
+    GROUP BY trace_id, span_id
+`
+}
+
+// LogTexts returns, for each span (traces[i], spans[i]), the texts its
+// GenAI events sent as OTLP log records add to its input and output
+// (empty when none arrived): the other half of the merged view, for a
+// reader that has the span itself from Kafka (the continuous evaluator).
+func (r *Reader) LogTexts(ctx context.Context, traces, spans []string) (in, out []string, err error) {
+	if len(traces) != len(spans) {
+		return nil, nil, fmt.Errorf("log texts: %d trace ids for %d span ids", len(traces), len(spans))
+	}
+	in, out = make([]string, len(spans)), make([]string, len(spans))
+	if len(spans) == 0 {
+		return in, out, nil
+	}
+	rows, err := r.conn.Query(ctx, "SELECT trace_id, span_id, log_input, log_output FROM ("+logTextSubquery(" AND has(?, trace_id) AND has(?, span_id)")+")", traces, spans)
+	if err != nil {
+		return nil, nil, fmt.Errorf("querying log texts: %w", err)
+	}
+	defer rows.Close()
+	at := make(map[[2]string]int, len(spans))
+	for i := range spans {
+		at[[2]string{traces[i], spans[i]}] = i
+	}
+	for rows.Next() {
+		var t, s, li, lo string
+		if err := rows.Scan(&t, &s, &li, &lo); err != nil {
+			return nil, nil, fmt.Errorf("reading log texts: %w", err)
+		}
+		if i, ok := at[[2]string{t, s}]; ok {
+			in[i], out[i] = li, lo
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("reading log texts: %w", err)
+	}
+	return in, out, nil
+}
 
 // WindowSpans returns the spans of sel that ended in [sel.From, sel.To)
 // (table SpanEnds; both bounds required) — at most max of them: those with
@@ -45,7 +137,8 @@ func (r *Reader) WindowSpans(ctx context.Context, sel Selector, max int) ([]Wind
 	if err != nil {
 		return nil, err
 	}
-	return r.windowSpans(ctx, "SELECT "+windowCols+" FROM spans "+where+" ORDER BY cityHash64(trace_id, span_id) LIMIT ?", append(args, max))
+	q, largs := withLogText(windowCols, "SELECT "+windowRaw+" FROM spans "+where+" ORDER BY cityHash64(trace_id, span_id) LIMIT ?", sel.From, sel.To)
+	return r.windowSpans(ctx, q, append(append(args, max), largs...))
 }
 
 // LastSpans returns the last n spans of sel that ended before sel.To
@@ -61,7 +154,8 @@ func (r *Reader) LastSpans(ctx context.Context, sel Selector, n int) ([]WindowSp
 	if err != nil {
 		return nil, err
 	}
-	return r.windowSpans(ctx, "SELECT "+windowCols+" FROM spans "+where+" ORDER BY "+endNanos+" DESC LIMIT ?", append(args, n))
+	q, largs := withLogText(windowCols, "SELECT "+windowRaw+" FROM spans "+where+" ORDER BY "+endNanos+" DESC LIMIT ?", sel.To.Add(-24*time.Hour), sel.To)
+	return r.windowSpans(ctx, q, append(append(args, n), largs...))
 }
 
 func (r *Reader) windowSpans(ctx context.Context, q string, args []any) ([]WindowSpan, error) {
@@ -210,12 +304,19 @@ func (r *Reader) Spans(ctx context.Context, sel Selector, final bool) (*SpanRows
 	if final {
 		from += " FINAL"
 	}
-	q := `SELECT trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms,
+	const cols = `trace_id, span_id, parent_span_id, name, start_unix_nano, duration_ms,
     app, environment, chain_name, chain_version, component_name, component_kind,
     prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
-    input_text, output_text, input_tokens, output_tokens, status, error_message, session_id, user_id, ` + attrs + `, ingested_at
-FROM ` + from + " " + where
-	rows, err := r.conn.Query(ctx, q, args...)
+    %s, %s, input_tokens, output_tokens, status, error_message, session_id, user_id, %s, ingested_at,
+    cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, stream, time_to_first_chunk_ms,
+    system_instructions, tool_definitions, guardrail_result`
+	inner := "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", attrs) + " FROM " + from + " " + where
+	if caps.Map {
+		attrs = "attr_keys, attr_values"
+		inner = "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", "mapKeys(attributes) AS attr_keys, mapValues(attributes) AS attr_values") + " FROM " + from + " " + where
+	}
+	q, largs := withLogText(fmt.Sprintf(cols, MergedInput, MergedOutput, attrs), inner, sel.From, sel.To)
+	rows, err := r.conn.Query(ctx, q, append(args, largs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("querying spans: %w", err)
 	}
@@ -229,19 +330,24 @@ func (it *SpanRows) Next(s *SpanRow) bool {
 		return false
 	}
 	var kind string
-	var in, out uint32
+	var in, out, cacheRead, cacheWrite, reasoning uint32
+	var stream uint8
 	*s = SpanRow{}
 	sp := &s.Span
 	if err := it.rows.Scan(&sp.TraceID, &sp.SpanID, &sp.ParentSpanID, &sp.Name, &s.StartUnixNano, &s.DurationMS,
 		&sp.App, &sp.Environment, &sp.ChainName, &sp.ChainVersion, &sp.ComponentName, &kind,
 		&sp.PromptTemplateID, &sp.PromptTemplateVersion, &sp.Operation, &sp.Provider, &sp.ModelRequested, &sp.ModelReturned,
 		&sp.InputText, &sp.OutputText, &in, &out, &sp.Status, &sp.ErrorMessage, &sp.SessionID, &sp.UserID,
-		&s.AttrKeys, &s.AttrValues, &s.IngestedAt); err != nil {
+		&s.AttrKeys, &s.AttrValues, &s.IngestedAt,
+		&cacheRead, &cacheWrite, &reasoning, &stream, &sp.TimeToFirstChunkMS,
+		&sp.SystemInstructions, &sp.ToolDefinitions, &sp.GuardrailResult); err != nil {
 		it.err = fmt.Errorf("reading span %d: %w", it.n, err)
 		return false
 	}
 	sp.ComponentKind = schemas.ComponentKind(kind)
 	sp.InputTokens, sp.OutputTokens = int64(in), int64(out)
+	sp.CacheReadInputTokens, sp.CacheCreationInputTokens, sp.ReasoningOutputTokens = int64(cacheRead), int64(cacheWrite), int64(reasoning)
+	sp.Stream = stream == 1
 	sp.StartTime = time.Unix(0, int64(s.StartUnixNano)).UTC()
 	sp.EndTime = sp.StartTime.Add(time.Duration(math.Round(s.DurationMS * 1e6)))
 	it.n++

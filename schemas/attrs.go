@@ -23,7 +23,8 @@ const (
 	// gen_ai.input.messages value that was not valid JSON and was kept raw
 	// as the text. Several warnings are joined with "; ".
 	AttrMappingWarning = "chainwatch.mapping.warning"
-	// AttrInputSystem holds the text of the system-role messages of the
+	// AttrInputSystem is where the system text was kept before migration 9
+	// (now the system_instructions column); it held the text of the system-role messages of the
 	// input the mapping chose, joined with "\n"; it is kept out of InputText.
 	AttrInputSystem = "chainwatch.input.system"
 	// AttrInputParts and AttrOutputParts hold, as a JSON array, the message
@@ -64,6 +65,8 @@ const (
 	AttrGenAIUsageCacheCreationInputTokens = "gen_ai.usage.cache_creation.input_tokens"
 	AttrGenAIUsageReasoningOutputTokens    = "gen_ai.usage.reasoning.output_tokens"
 	AttrGenAIRequestStream                 = "gen_ai.request.stream"
+	AttrGenAIToolDefinitions               = "gen_ai.tool.definitions"
+	EventGuardrailResult                   = "gen_ai.guardrail.result"
 	AttrGenAIResponseTimeToFirstChunk      = "gen_ai.response.time_to_first_chunk" // seconds
 	AttrGenAIConversationID                = "gen_ai.conversation.id"
 	AttrGenAIFinishReasons                 = "gen_ai.response.finish_reasons"

@@ -123,7 +123,9 @@ func SpanColumns(caps Capabilities) []string {
 	}
 	return append(cols, "ingested_at",
 		// migration 5
-		"cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_output_tokens", "stream", "time_to_first_chunk_ms")
+		"cache_read_input_tokens", "cache_creation_input_tokens", "reasoning_output_tokens", "stream", "time_to_first_chunk_ms",
+		// migration 9
+		"system_instructions", "tool_definitions", "guardrail_result")
 }
 
 // FeedbackColumns is the feedback table's column list in insert order.
@@ -187,6 +189,16 @@ func (d ddl) feedbackTable() string {
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(time)
 ORDER BY (trace_id, id)` + d.ttl("time")
+}
+
+// spansContentColumns are migration 9's columns of the spans table, in
+// SpanColumns order.
+func (d ddl) spansContentColumns() []string {
+	return []string{
+		d.addColumn("spans", "system_instructions String DEFAULT ''"),
+		d.addColumn("spans", "tool_definitions String DEFAULT ''"),
+		d.addColumn("spans", "guardrail_result String DEFAULT ''"),
+	}
 }
 
 // spansUsageColumns are migration 5's columns of the spans table, in

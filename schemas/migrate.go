@@ -36,6 +36,9 @@ var Migrations = []Migration{
 	{3, "eval_scores", func(d ddl) []string { return []string{d.evalScoresTable()} }},
 	{4, "eval_scores.label", func(d ddl) []string { return []string{d.addColumn("eval_scores", "label String DEFAULT ''")} }},
 	{5, "spans: cache and reasoning tokens, stream, time to first chunk", func(d ddl) []string { return d.spansUsageColumns() }},
+	{6, "logs: OTLP log records, GenAI events joined to their spans", func(d ddl) []string { return []string{d.logsTable()} }},
+	// 7 and 8 are the Grafana rollups and the serving gateway's chain tables.
+	{9, "spans: system instructions, tool definitions, guardrail result", func(d ddl) []string { return d.spansContentColumns() }},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

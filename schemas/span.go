@@ -90,6 +90,16 @@ type Span struct {
 	Stream             bool    `json:"stream,omitempty"`
 	TimeToFirstChunkMS float64 `json:"time_to_first_chunk_ms,omitempty"`
 
+	// SystemInstructions is the system prompt: gen_ai.system_instructions'
+	// text, then the system and developer messages' (kept out of
+	// InputText). ToolDefinitions is gen_ai.tool.definitions as JSON (the
+	// tools offered to the model). GuardrailResult is the
+	// gen_ai.guardrail.result event of an apply_guardrail span, its
+	// attributes as a JSON object (an array when there are several).
+	SystemInstructions string `json:"system_instructions,omitempty"`
+	ToolDefinitions    string `json:"tool_definitions,omitempty"`
+	GuardrailResult    string `json:"guardrail_result,omitempty"`
+
 	Status       string `json:"status"` // StatusUnset, StatusOK or StatusError
 	ErrorMessage string `json:"error_message"`
 

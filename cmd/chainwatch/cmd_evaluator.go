@@ -12,9 +12,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/embedding"
 	"github.com/chainwatch/chainwatch/evaluators/runner"
 	"github.com/chainwatch/chainwatch/kafka"
+	"github.com/chainwatch/chainwatch/query"
 )
 
 // runEvaluator runs continuous evaluation: spans from Kafka (its own
@@ -88,10 +90,31 @@ func startEvaluator(ctx context.Context, cfg Config, reg prometheus.Registerer, 
 		}
 		ropts = append(ropts, runner.WithEmbedder(emb, emb.ID()))
 	}
+	// Spans whose content came as OTLP logs are evaluated with it: the
+	// runner reads their GenAI events' texts from ClickHouse (query's
+	// merged view), when one is configured.
+	var closeCH func()
+	if len(cfg.ClickHouse.Addr) > 0 && ec.ContentWait >= 0 {
+		conn, err := clickhouse.Open(ctx, cfg.ClickHouse)
+		if err != nil {
+			cl.Close()
+			return nil, fmt.Errorf("connecting to clickhouse for the GenAI events of spans without content (evaluator.content_wait: -1 turns that off): %w", err)
+		}
+		closeCH = func() { conn.Close() }
+		ropts = append(ropts, runner.WithContentSource(query.NewReader(conn), ec.ContentWait))
+	} else {
+		log.Warn("evaluator without clickhouse: spans whose content came as OTLP logs (GenAI events) are not evaluated", "clickhouse.addr", cfg.ClickHouse.Addr, "evaluator.content_wait", ec.ContentWait)
+	}
 	r, err := runner.New(ec, kc.Topics, cl, ropts...)
 	if err != nil {
 		cl.Close()
+		if closeCH != nil {
+			closeCH()
+		}
 		return nil, err
+	}
+	if closeCH != nil {
+		go func() { <-r.Done(); closeCH() }()
 	}
 	return r, r.Start(ctx)
 }

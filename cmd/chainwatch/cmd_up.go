@@ -187,7 +187,7 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 		}
 		g.Started("monitor worker", svc.Shutdown)
 		ecfg := cfg
-		ecfg.Kafka = p.Kafka
+		ecfg.Kafka, ecfg.ClickHouse = p.Kafka, p.ClickHouse
 		ev, err := startEvaluator(ctx, ecfg, o.Registry, log)
 		if err != nil {
 			return failed(fmt.Errorf("starting the evaluator: %w", err))

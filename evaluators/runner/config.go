@@ -40,8 +40,13 @@ var (
 // samples nothing).
 type Config struct {
 	// Group is the Kafka consumer group, distinct from the writer's.
-	Group  string       `yaml:"group"`
-	Sample SampleConfig `yaml:"sample"`
+	Group string `yaml:"group"`
+	// ContentWait is how long after a span's end the evaluator waits for
+	// the GenAI events (OTLP logs) of a sampled span that has no output
+	// text of its own, before reading them from ClickHouse; default 10 s,
+	// -1 (any negative) never reads them.
+	ContentWait time.Duration `yaml:"content_wait"`
+	Sample      SampleConfig  `yaml:"sample"`
 	// Guards run on every sampled span: pii, injection, refusal, json.
 	Guards []string `yaml:"guards"`
 	// JSONSchemaFile, with guard json, checks outputs against this JSON

@@ -33,6 +33,7 @@ type Metrics struct {
 const (
 	OutcomeOK              = "ok"
 	OutcomeBudgetExhausted = "budget_exhausted" // nothing recorded: the judge's hourly token budget is spent
+	OutcomeNoContent       = "no_content"       // evaluator "content": a sampled span whose output never arrived (neither on the span nor as GenAI events)
 )
 
 // NewMetrics creates the series and registers them on reg (nil: not

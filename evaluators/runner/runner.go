@@ -44,6 +44,9 @@ type opts struct {
 	log      *slog.Logger
 	jopts    []evaluators.JudgeOpt
 	created  func() time.Time
+
+	content     ContentSource
+	contentWait time.Duration
 }
 
 type optFunc func(*opts)
@@ -91,6 +94,9 @@ type Runner struct {
 	log     *slog.Logger
 	now     func() time.Time
 
+	content     ContentSource // nil: spans without output text are not evaluable
+	contentWait time.Duration
+
 	afterProduce func() bool
 
 	cancel    context.CancelFunc
@@ -119,7 +125,11 @@ func New(cfg Config, topics kafka.Topics, cl kafka.Consumer, options ...Opt) (*R
 	if o.m == nil {
 		o.m = NewMetrics(nil)
 	}
-	r := &Runner{cfg: cfg, topics: topics, cl: cl, sampler: NewSampler(cfg.Sample), m: o.m, log: o.log, now: o.created, done: make(chan struct{})}
+	r := &Runner{cfg: cfg, topics: topics, cl: cl, sampler: NewSampler(cfg.Sample), m: o.m, log: o.log, now: o.created, done: make(chan struct{}),
+		content: o.content, contentWait: o.contentWait}
+	if r.content != nil && r.contentWait <= 0 {
+		r.contentWait = DefaultContentWait
+	}
 	var err error
 	if o.hasEvs {
 		r.always = o.evs
@@ -306,17 +316,22 @@ func (r *Runner) run(ctx context.Context) error {
 
 // job is one sampled span with what its evaluators read.
 type job struct {
-	span    *schemas.Span
-	in      evaluators.Input
-	hasRef  bool
-	results []schemas.Score
-	err     error
+	// needsContent: the span had no output text of its own; fillContent
+	// reads its GenAI events' (contentIdx: its place in that lookup).
+	needsContent bool
+	contentIdx   int
+	span         *schemas.Span
+	in           evaluators.Input
+	hasRef       bool
+	results      []schemas.Score
+	err          error
 }
 
 // process evaluates one batch, produces its scores and commits its offsets.
 func (r *Runner) process(ctx context.Context, recs []*kgo.Record) error {
 	start := time.Now()
 	jobs := r.sample(recs)
+	jobs = r.fillContent(ctx, jobs)
 	r.evaluate(ctx, jobs)
 	if ctx.Err() != nil {
 		return fmt.Errorf("evaluating: %w", ctx.Err())
@@ -401,13 +416,20 @@ func (r *Runner) sample(recs []*kgo.Record) []*job {
 		}
 		for i := range spans {
 			sp := &spans[i]
-			if !r.sampler.Evaluable(string(sp.ComponentKind), sp.OutputText) || !r.sampler.Sampled(sp.App, sp.ChainName, sp.TraceID) {
+			// A span without output text may have sent it as OTLP logs:
+			// with a content source it waits for them (fillContent).
+			needs := sp.OutputText == "" && r.content != nil
+			out := sp.OutputText
+			if needs {
+				out = "(as GenAI events)"
+			}
+			if !r.sampler.Evaluable(string(sp.ComponentKind), out) || !r.sampler.Sampled(sp.App, sp.ChainName, sp.TraceID) {
 				continue
 			}
 			r.m.SpansSampled.WithLabelValues(sp.App).Inc()
 			cp := *sp
 			ref, hasRef := sp.Attributes[r.cfg.ReferenceAttribute]
-			jobs = append(jobs, &job{span: &cp, hasRef: hasRef && ref != "", in: evaluators.Input{
+			jobs = append(jobs, &job{span: &cp, needsContent: needs, hasRef: hasRef && ref != "", in: evaluators.Input{
 				Input: sp.InputText, Output: sp.OutputText, Context: passages, Reference: ref,
 			}})
 		}

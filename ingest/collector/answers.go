@@ -26,7 +26,7 @@ import (
 // This file is how the collector answers: error bodies, the logging and
 // counting of every rejection, and OTLP partial success.
 //
-// Error bodies. On /v1/traces (OTLP/HTTP) an error is a google.rpc.Status
+// Error bodies. On /v1/traces and /v1/logs (OTLP/HTTP) an error is a google.rpc.Status
 // in the request's encoding, as the OTLP specification asks: protobuf for
 // application/x-protobuf (or application/protobuf) requests, JSON
 // (protojson) for application/json ones; its code is the gRPC code the
@@ -243,7 +243,7 @@ func (c *Collector) fail(w http.ResponseWriter, r *http.Request, ep string, e *h
 		w.Header().Set("Retry-After", strconv.Itoa(DefaultRetryAfterSeconds))
 	}
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	if ep != "traces" {
+	if ep != "traces" && ep != "logs" { // the OTLP endpoints answer google.rpc.Status
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(e.code)
 		json.NewEncoder(w).Encode(map[string]string{"error": e.msg})

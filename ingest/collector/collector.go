@@ -47,11 +47,12 @@ type Producer interface {
 //
 //	POST /v1/traces    OTLP/HTTP, protobuf or JSON, optionally gzip, zstd or deflate;
 //	                   invalid spans are left out and reported (partial success, answers.go)
+//	POST /v1/logs      OTLP/HTTP logs, the same encodings; GenAI events among them (logs.go)
 //	POST /v1/spans     the chainwatch JSON batch form ({"spans": [...]})
 //	POST /v1/feedback  feedback, one object or {"feedback": [...]}
 //	GET  /healthz      200 while the process runs
 //
-// and OTLP/gRPC's TraceService/Export on its own port.
+// and OTLP/gRPC's TraceService/Export and LogsService/Export on its own port.
 type Collector struct {
 	guard  interface{ Refusal() string } // nil: no retention guard
 	cfg    Config
@@ -97,6 +98,7 @@ func (c *Collector) Handle(pattern string, h http.Handler) { c.extra[pattern] = 
 func (c *Collector) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/traces", c.admitted(c.handleTraces))
+	mux.HandleFunc("POST /v1/logs", c.admitted(c.handleLogs))
 	mux.HandleFunc("POST /v1/spans", c.admitted(c.handleJSONSpans))
 	mux.HandleFunc("POST /v1/feedback", c.admitted(c.handleFeedback))
 	if _, ok := c.extra["GET /healthz"]; !ok { // Handle may replace it (the pipeline's names its components)

@@ -17,7 +17,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -203,7 +205,60 @@ func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) e
 	return bad[first]
 }
 
-// decodeOTLPJSON decodes OTLP/JSON, whose trace and span ids are hex
+// otlpShape is the nesting of an OTLP/JSON export request: resources,
+// scopes, leaves (spans or log records), each key in its camelCase and
+// snake_case forms, and the messages protojson reads them into.
+type otlpShape struct {
+	res, scope, leaf      [2]string
+	resMsg, scopeMsg, msg func() proto.Message
+}
+
+var (
+	tracesShape = &otlpShape{
+		res: [2]string{"resourceSpans", "resource_spans"}, scope: [2]string{"scopeSpans", "scope_spans"}, leaf: [2]string{"spans", "spans"},
+		resMsg:   func() proto.Message { return &tracepb.ResourceSpans{} },
+		scopeMsg: func() proto.Message { return &tracepb.ScopeSpans{} },
+		msg:      func() proto.Message { return &tracepb.Span{} },
+	}
+	logsShape = &otlpShape{
+		res: [2]string{"resourceLogs", "resource_logs"}, scope: [2]string{"scopeLogs", "scope_logs"}, leaf: [2]string{"logRecords", "log_records"},
+		resMsg:   func() proto.Message { return &logspb.ResourceLogs{} },
+		scopeMsg: func() proto.Message { return &logspb.ScopeLogs{} },
+		msg:      func() proto.Message { return &logspb.LogRecord{} },
+	}
+)
+
+// walk calls f for every leaf of doc with its indices.
+func (sh *otlpShape) walk(doc map[string]any, f func(i, j, k int, leaf map[string]any)) {
+	for _, rk := range uniq(sh.res) {
+		rss, _ := doc[rk].([]any)
+		for i, rs := range rss {
+			rsm, _ := rs.(map[string]any)
+			for _, sk := range uniq(sh.scope) {
+				sss, _ := rsm[sk].([]any)
+				for j, ss := range sss {
+					ssm, _ := ss.(map[string]any)
+					for _, lk := range uniq(sh.leaf) {
+						leaves, _ := ssm[lk].([]any)
+						for k, l := range leaves {
+							lm, _ := l.(map[string]any)
+							f(i, j, k, lm)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func uniq(k [2]string) []string {
+	if k[0] == k[1] {
+		return k[:1]
+	}
+	return k[:]
+}
+
+// decodeOTLPJSON decodes OTLP/JSON traces, whose trace and span ids are hex
 // strings (not protobuf JSON's base64): they are rewritten before protojson
 // reads the message. A span with an id that is not hex (its own or a
 // link's) is returned in bad, by its indices, for the collector to reject
@@ -212,65 +267,74 @@ func unmarshalOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) e
 // (resourceSpans[0].scopeSpans[0].spans[3].name: invalid UTF-8 at byte
 // 412).
 func decodeOTLPJSON(body []byte, req *coltracepb.ExportTraceServiceRequest) (bad map[[3]int]*genai.SpanError, err error) {
+	err = decodeOTLPJSONShape(body, tracesShape, req, func(i, j, k int, spm map[string]any) {
+		field, reason := hexIDsToBase64(spm, "")
+		links, _ := spm["links"].([]any)
+		for l, ln := range links {
+			lm, _ := ln.(map[string]any)
+			if f, r := hexIDsToBase64(lm, "links["+strconv.Itoa(l)+"]."); f != "" && field == "" {
+				field, reason = f, r
+			}
+		}
+		if field != "" {
+			if bad == nil {
+				bad = map[[3]int]*genai.SpanError{}
+			}
+			bad[[3]int{i, j, k}] = genai.NewSpanError(i, j, k, spanIDOf(spm), field, reason)
+		}
+	})
+	return bad, err
+}
+
+// decodeOTLPLogsJSON is decodeOTLPJSON for OTLP/JSON logs: a record with an
+// id that is not hex is returned in bad.
+func decodeOTLPLogsJSON(body []byte, req *collogspb.ExportLogsServiceRequest) (bad map[[3]int]*genai.LogError, err error) {
+	err = decodeOTLPJSONShape(body, logsShape, req, func(i, j, k int, lm map[string]any) {
+		if field, reason := hexIDsToBase64(lm, ""); field != "" {
+			if bad == nil {
+				bad = map[[3]int]*genai.LogError{}
+			}
+			bad[[3]int{i, j, k}] = &genai.LogError{Resource: i, Scope: j, Record: k, Field: field, Reason: reason}
+		}
+	})
+	return bad, err
+}
+
+// decodeOTLPJSONShape reads one OTLP/JSON request of shape sh into req:
+// one JSON value, valid UTF-8, fix run on every leaf before protojson
+// reads the document; a refusal names the JSON path of the first part
+// that fails.
+func decodeOTLPJSONShape(body []byte, sh *otlpShape, req proto.Message, fix func(i, j, k int, leaf map[string]any)) error {
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return nil, err
+		return err
 	}
 	// One JSON value is the request: a second one would be dropped silently.
 	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
-		return nil, fmt.Errorf("unexpected data after the request's JSON object at byte %d", len(body)-len(rest))
+		return fmt.Errorf("unexpected data after the request's JSON object at byte %d", len(body)-len(rest))
 	}
 	if terr := schemas.CheckJSONText(body); terr != nil {
-		return nil, terr
+		return terr
 	}
-	for _, rsKey := range []string{"resourceSpans", "resource_spans"} {
-		rss, _ := doc[rsKey].([]any)
-		for i, rs := range rss {
-			rsm, _ := rs.(map[string]any)
-			for _, ssKey := range []string{"scopeSpans", "scope_spans"} {
-				sss, _ := rsm[ssKey].([]any)
-				for j, ss := range sss {
-					ssm, _ := ss.(map[string]any)
-					spans, _ := ssm["spans"].([]any)
-					for k, sp := range spans {
-						spm, _ := sp.(map[string]any)
-						field, reason := hexIDsToBase64(spm, "")
-						links, _ := spm["links"].([]any)
-						for l, ln := range links {
-							lm, _ := ln.(map[string]any)
-							if f, r := hexIDsToBase64(lm, "links["+strconv.Itoa(l)+"]."); f != "" && field == "" {
-								field, reason = f, r
-							}
-						}
-						if field != "" {
-							if bad == nil {
-								bad = map[[3]int]*genai.SpanError{}
-							}
-							bad[[3]int{i, j, k}] = genai.NewSpanError(i, j, k, spanIDOf(spm), field, reason)
-						}
-					}
-				}
-			}
-		}
-	}
+	sh.walk(doc, fix)
 	fixed, err := json.Marshal(doc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(fixed, req); err != nil {
 		// protojson's line:column is in the re-encoded document, not the
 		// body as sent: name the JSON path of the first part that fails.
-		return nil, locateOTLPJSONError(doc, err)
+		return sh.locate(doc, err)
 	}
-	return bad, nil
+	return nil
 }
 
-// locateOTLPJSONError finds, for an OTLP/JSON document protojson refused,
-// the innermost resourceSpans[i] / scopeSpans[j] / spans[k] that fails on
-// its own, and names it: "resourceSpans[0].scopeSpans[0].spans[3]: …".
-func locateOTLPJSONError(doc map[string]any, whole error) error {
+// locate finds, for an OTLP/JSON document protojson refused, the innermost
+// resource / scope / leaf that fails on its own, and names it:
+// "resourceSpans[0].scopeSpans[0].spans[3]: …".
+func (sh *otlpShape) locate(doc map[string]any, whole error) error {
 	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
 	fails := func(v any, m proto.Message) (string, bool) {
 		b, err := json.Marshal(v)
@@ -288,28 +352,30 @@ func locateOTLPJSONError(doc map[string]any, whole error) error {
 		}
 		return "", false
 	}
-	for _, rsKey := range []string{"resourceSpans", "resource_spans"} {
-		rss, _ := doc[rsKey].([]any)
+	for _, rk := range uniq(sh.res) {
+		rss, _ := doc[rk].([]any)
 		for i, rs := range rss {
-			path := fmt.Sprintf("%s[%d]", rsKey, i)
-			msg, bad := fails(rs, &tracepb.ResourceSpans{})
+			path := fmt.Sprintf("%s[%d]", rk, i)
+			msg, bad := fails(rs, sh.resMsg())
 			if !bad {
 				continue
 			}
 			rsm, _ := rs.(map[string]any)
-			for _, ssKey := range []string{"scopeSpans", "scope_spans"} {
-				sss, _ := rsm[ssKey].([]any)
+			for _, sk := range uniq(sh.scope) {
+				sss, _ := rsm[sk].([]any)
 				for j, ss := range sss {
-					sspath := fmt.Sprintf("%s.%s[%d]", path, ssKey, j)
-					ssmsg, ssbad := fails(ss, &tracepb.ScopeSpans{})
+					sspath := fmt.Sprintf("%s.%s[%d]", path, sk, j)
+					ssmsg, ssbad := fails(ss, sh.scopeMsg())
 					if !ssbad {
 						continue
 					}
 					ssm, _ := ss.(map[string]any)
-					spans, _ := ssm["spans"].([]any)
-					for k, sp := range spans {
-						if spmsg, spbad := fails(sp, &tracepb.Span{}); spbad {
-							return fmt.Errorf("%s.spans[%d]: %s", sspath, k, spmsg)
+					for _, lk := range uniq(sh.leaf) {
+						leaves, _ := ssm[lk].([]any)
+						for k, l := range leaves {
+							if lmsg, lbad := fails(l, sh.msg()); lbad {
+								return fmt.Errorf("%s.%s[%d]: %s", sspath, lk, k, lmsg)
+							}
 						}
 					}
 					return fmt.Errorf("%s: %s", sspath, ssmsg)

@@ -16,12 +16,14 @@ import (
 	"testing"
 	"time"
 
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/genai"
 	"github.com/chainwatch/chainwatch/ingest/ingesttest"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -376,6 +378,64 @@ func FuzzDecodeFeedback(f *testing.F) {
 			if !reflect.DeepEqual(a, b) {
 				t.Fatalf("item %d changed in a round trip:\n%+v\n%+v", i, a, b)
 			}
+		}
+	})
+}
+
+// FuzzOTLPLogsJSON fuzzes the /v1/logs JSON path: decodeOTLPLogsJSON never
+// panics; an error on a JSON object names a location; an accepted request
+// is split into records that hold exactly its valid log records, each
+// record's key its trace id, and genai maps each valid record to a row
+// with well-formed ids.
+func FuzzOTLPLogsJSON(f *testing.F) {
+	f.Add([]byte(logsJSON))
+	for _, s := range []string{
+		`{}`, `{"resourceLogs":[]}`, `[]`, `{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"zz"}]}]}]}`,
+		`{"resource_logs":[{"scope_logs":[{"log_records":[{"trace_id":"0102030405060708090a0b0c0d0e0f10","span_id":"0102030405060708","event_name":"gen_ai.choice","body":{"kvlistValue":{"values":[{"key":"message","value":{"stringValue":"{\"content\":\"x\"}"}}]}}}]}]}]}`,
+		`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"\udc00"}}]}]}]}`,
+		`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"99999999999999999999"}]}]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req := &collogspb.ExportLogsServiceRequest{}
+		bad, err := decodeOTLPLogsJSON(body, req)
+		if err != nil {
+			var doc map[string]any
+			if json.Unmarshal(body, &doc) == nil && !locatedErr.MatchString(err.Error()) && !strings.Contains(err.Error(), "resourceLogs") {
+				t.Fatalf("error names no location: %v", err)
+			}
+			return
+		}
+		for k, e := range genai.ValidateLogs(req) {
+			if bad == nil {
+				bad = map[[3]int]*genai.LogError{}
+			}
+			bad[k] = e
+		}
+		valid := genai.DropLogs(req, bad)
+		recs, n, err := kafka.SplitLogsByTrace(valid, "logs")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != genai.CountLogs(req)-len(bad) {
+			t.Fatalf("split %d records of %d with %d bad", n, genai.CountLogs(req), len(bad))
+		}
+		rows := 0
+		for _, r := range recs {
+			logs, _, err := genai.AppendLogRecord(nil, nil, r.Value, time.Now())
+			if err != nil {
+				t.Fatalf("a valid record does not map: %v", err)
+			}
+			for _, l := range logs {
+				if l.TraceID != string(r.Key) || (l.TraceID != "" && !hex32.MatchString(l.TraceID)) || (l.SpanID != "" && !hex16.MatchString(l.SpanID)) || l.RecordID == "" {
+					t.Fatalf("row %+v under key %q", l, r.Key)
+				}
+			}
+			rows += len(logs)
+		}
+		if rows != n {
+			t.Fatalf("%d rows of %d records", rows, n)
 		}
 	})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/klauspost/compress/snappy"
 	"github.com/klauspost/compress/zstd"
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -53,6 +54,7 @@ func (c *Collector) newGRPCServer() *grpc.Server {
 		grpc.ForceServerCodecV2(otlpCodec{encoding.GetCodecV2(grpcproto.Name)}),
 	)
 	coltracepb.RegisterTraceServiceServer(srv, c)
+	collogspb.RegisterLogsServiceServer(srv, logsServer{c: c})
 	return srv
 }
 
@@ -60,6 +62,24 @@ func (c *Collector) newGRPCServer() *grpc.Server {
 func (c *Collector) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
 	const ep = "grpc"
 	start := time.Now()
+	ctx, done, err := c.grpcAdmit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	n, rej, herr := c.exportTraces(ctx, ep, req, nil)
+	if herr != nil {
+		return nil, c.grpcFail(herr)
+	}
+	c.ok(ep, n, start)
+	return &coltracepb.ExportTraceServiceResponse{PartialSuccess: rej.partialSuccess(n)}, nil
+}
+
+// grpcAdmit is what every gRPC export checks first: the API key in the
+// metadata and admission for the request's size. It marks the RPC as
+// counted by the handler (not by the stats handler) and returns the
+// context carrying the admission ticket and the func that releases it.
+func (c *Collector) grpcAdmit(ctx context.Context, req proto.Message) (context.Context, func(), error) {
 	if st, _ := ctx.Value(rpcStateKey{}).(*rpcState); st != nil {
 		st.handled.Store(true) // counted here, not by the stats handler
 	}
@@ -71,19 +91,14 @@ func (c *Collector) Export(ctx context.Context, req *coltracepb.ExportTraceServi
 		return ""
 	}
 	if !c.authorized(get) {
-		return nil, c.grpcFail(&httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send metadata authorization: Bearer <key> or x-api-key"})
+		return ctx, nil, c.grpcFail(&httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send metadata authorization: Bearer <key> or x-api-key"})
 	}
 	t := c.inflight.newTicket()
-	defer t.done()
 	if !t.acquire(ctx, int64(proto.Size(req)), admissionWait) {
-		return nil, c.grpcFail(c.overloaded())
+		t.done()
+		return ctx, nil, c.grpcFail(c.overloaded())
 	}
-	n, rej, herr := c.exportTraces(withTicket(ctx, t), ep, req, nil)
-	if herr != nil {
-		return nil, c.grpcFail(herr)
-	}
-	c.ok(ep, n, start)
-	return &coltracepb.ExportTraceServiceResponse{PartialSuccess: rej.partialSuccess(n)}, nil
+	return withTicket(ctx, t), t.done, nil
 }
 
 // grpcFail counts and logs a refusal as fail does for HTTP (the code label

@@ -88,6 +88,8 @@ func (s *MemStore) InsertFeedback(context.Context, []schemas.Feedback) error { r
 
 func (s *MemStore) InsertScores(context.Context, []schemas.Score) error { return nil }
 
+func (s *MemStore) InsertLogs(context.Context, []schemas.LogRecord) error { return nil }
+
 func (s *MemStore) Distinct() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

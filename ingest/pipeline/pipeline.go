@@ -127,7 +127,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			if wc.InstanceID != "" && wc.InstanceID != "-" && n > 1 { // static ids must differ within the group
 				wc.InstanceID = fmt.Sprintf("%s-%d", wc.InstanceID, i)
 			}
-			cl, err := kgo.NewClient(writer.ConsumerOpts(p.Kafka, wc, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback)...)
+			cl, err := kgo.NewClient(writer.ConsumerOpts(p.Kafka, wc, p.Kafka.Topics.Spans, p.Kafka.Topics.Feedback, p.Kafka.Topics.Logs)...)
 			if err != nil {
 				return nil, fmt.Errorf("creating kafka consumer: %w", err)
 			}
@@ -153,7 +153,7 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 			// Never acknowledge what could expire unread: refuse while the
 			// writer group's unstored records near the topics' retention.
 			t := p.Kafka.Topics
-			g := collector.NewRetentionGuard(p.producer, o.Writer.WithDefaults().Group, []string{t.Spans, t.Feedback, t.Scores}, p.Kafka.RetentionHeadroom, p.Metrics.Collector, p.log)
+			g := collector.NewRetentionGuard(p.producer, o.Writer.WithDefaults().Group, []string{t.Spans, t.Feedback, t.Scores, t.Logs}, p.Kafka.RetentionHeadroom, p.Metrics.Collector, p.log)
 			gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 			p.stopGuard = cancel
 			go g.Run(gctx)

@@ -73,7 +73,10 @@ func startPipeline(t *testing.T, o pipeline.Options) *pipeline.Pipeline {
 		addr, db := chtest.Database(t)
 		o.ClickHouse.Addr, o.ClickHouse.Database = []string{addr}, db
 	}
-	o.Collector.HTTPAddr, o.Collector.GRPCAddr = "127.0.0.1:0", "off"
+	o.Collector.HTTPAddr = "127.0.0.1:0"
+	if o.Collector.GRPCAddr == "" {
+		o.Collector.GRPCAddr = "off"
+	}
 	if o.Writer.Batch.MaxWait == 0 {
 		o.Writer.Batch.MaxWait = 200 * time.Millisecond
 	}

@@ -75,8 +75,12 @@ type topicAdder interface{ AddConsumeTopics(topics ...string) }
 // *kgo.Client can), the writer subscribes to it too, so a consumer built
 // for spans and feedback alone also lands evaluation scores.
 func (w *Writer) Start(ctx context.Context) error {
-	if ta, ok := w.cl.(topicAdder); ok && w.topics.Scores != "" {
-		ta.AddConsumeTopics(w.topics.Scores)
+	if ta, ok := w.cl.(topicAdder); ok {
+		for _, t := range []string{w.topics.Scores, w.topics.Logs} {
+			if t != "" {
+				ta.AddConsumeTopics(t)
+			}
+		}
 	}
 	ctx, w.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
@@ -117,6 +121,7 @@ type batch struct {
 	spans    []schemas.Span
 	feedback []schemas.Feedback
 	scores   []schemas.Score
+	logs     []schemas.LogRecord
 	dead     []*kgo.Record
 	last     map[int64]*kgo.Record // per topic-partition: the batch's last record, to commit
 	bytes    int
@@ -125,12 +130,12 @@ type batch struct {
 }
 
 func (b *batch) reset() {
-	b.spans, b.feedback, b.scores, b.dead = b.spans[:0], b.feedback[:0], b.scores[:0], b.dead[:0]
+	b.spans, b.feedback, b.scores, b.logs, b.dead = b.spans[:0], b.feedback[:0], b.scores[:0], b.logs[:0], b.dead[:0]
 	clear(b.last)
 	b.bytes, b.records, b.first = 0, 0, time.Time{}
 }
 
-func (b *batch) rows() int { return len(b.spans) + len(b.feedback) + len(b.scores) }
+func (b *batch) rows() int { return len(b.spans) + len(b.feedback) + len(b.scores) + len(b.logs) }
 
 // run is a two-stage pipeline: this goroutine polls and decodes batch N+1
 // while an insert goroutine stores batch N and then commits exactly N's
@@ -283,6 +288,17 @@ func (w *Writer) add(b *batch, r *kgo.Record) {
 			return
 		}
 		b.spans, b.scores = spans, scores
+	case w.topics.Logs:
+		// GenAI events sent as log records, their evaluation results, and
+		// every other log record (genai.AppendLogs).
+		logs, scores, err := genai.AppendLogRecord(b.logs, b.scores, r.Value, r.Timestamp)
+		if err != nil {
+			var re *genai.RecordError
+			errors.As(err, &re)
+			w.deadLetter(b, r, re.Reason, re.Msg)
+			return
+		}
+		b.logs, b.scores = logs, scores
 	case w.topics.Feedback:
 		var f schemas.Feedback
 		if err := json.Unmarshal(r.Value, &f); err != nil {
@@ -319,8 +335,10 @@ func (w *Writer) topicIndex(t string) int {
 		return 1
 	case w.topics.Scores:
 		return 2
+	case w.topics.Logs:
+		return 3
 	}
-	return 3
+	return 4
 }
 
 func (w *Writer) deadLetter(b *batch, r *kgo.Record, reason, msg string) {
@@ -349,6 +367,9 @@ func (w *Writer) flush(ctx context.Context, b *batch) error {
 		return err
 	}
 	if err := w.retry(ctx, "eval_scores", func(c context.Context) error { return insertRows(c, w, b, w.scoresTable(b)) }); err != nil {
+		return err
+	}
+	if err := w.retry(ctx, "logs", func(c context.Context) error { return insertRows(c, w, b, w.logsTable(b)) }); err != nil {
 		return err
 	}
 	if len(b.dead) > 0 {
@@ -434,6 +455,11 @@ func (w *Writer) feedbackTable(b *batch) table[schemas.Feedback] {
 func (w *Writer) scoresTable(b *batch) table[schemas.Score] {
 	return table[schemas.Score]{name: "eval_scores", rows: &b.scores, insert: w.store.InsertScores, topic: w.topics.Scores,
 		key: func(s *schemas.Score) string { return s.TraceID }}
+}
+
+func (w *Writer) logsTable(b *batch) table[schemas.LogRecord] {
+	return table[schemas.LogRecord]{name: "logs", rows: &b.logs, insert: w.store.InsertLogs, topic: w.topics.Logs,
+		key: func(l *schemas.LogRecord) string { return l.TraceID }}
 }
 
 // retry runs op until it succeeds, backing off between tries. Stopping the

@@ -1,0 +1,296 @@
+package genai
+
+import (
+	"encoding/hex"
+	"fmt"
+	"hash/fnv"
+	"strconv"
+	"time"
+
+	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/chainwatch/chainwatch/schemas"
+)
+
+// OTLP logs: GenAI events sent as log records (OTEP 4430; the OpenTelemetry
+// contrib OpenAI instrumentation for JavaScript sends all message content
+// this way) and every other log record.
+//
+// A GenAI message event is read exactly as the same event on its span
+// would be (the span-event rules of MAPPING.md): the record becomes one
+// event of a span with the record's trace and span id, the body's fields
+// (a kvlist) or the body itself (as "body") beside the record's attributes,
+// and the span mapping renders the text it adds to the input or the
+// output. gen_ai.client.inference.operation.details carries the newest
+// conventions' content attributes (gen_ai.input.messages, …) and is read
+// as those attributes on the span. Readers join the rendered texts to the
+// span (query's merged view): a span's own content wins; where it has none,
+// its events' texts, in time order, joined with "\n".
+
+// EventOperationDetails is the newest conventions' single event with a
+// call's whole content.
+const EventOperationDetails = "gen_ai.client.inference.operation.details"
+
+// LogError names an invalid log record by its indices in the request.
+type LogError struct {
+	Resource, Scope, Record int
+	Field, Reason           string
+}
+
+func (e *LogError) Error() string {
+	return fmt.Sprintf("resource_logs[%d].scope_logs[%d].log_records[%d]: %s: %s", e.Resource, e.Scope, e.Record, e.Field, e.Reason)
+}
+
+// CheckLogFields is the structural check of one log record: ids empty or
+// well formed (a span id needs a trace id), times storable. It returns the
+// failing field and why, or "", "".
+func CheckLogFields(traceID, spanID []byte, t, observed uint64) (field, reason string) {
+	switch n := len(traceID); {
+	case n != 0 && n != 16:
+		return "trace_id", "must be empty or 16 bytes, got " + strconv.Itoa(n)
+	case n == 16 && allZero(traceID):
+		return "trace_id", "must not be all zero"
+	}
+	switch n := len(spanID); {
+	case n != 0 && n != 8:
+		return "span_id", "must be empty or 8 bytes, got " + strconv.Itoa(n)
+	case n == 8 && allZero(spanID):
+		return "span_id", "must not be all zero"
+	case n == 8 && len(traceID) == 0:
+		return "span_id", "a span id needs a trace id"
+	}
+	if t != 0 {
+		if r := schemas.CheckStorableUnixNano(t); r != "" {
+			return "time_unix_nano", r
+		}
+	}
+	if observed != 0 {
+		if r := schemas.CheckStorableUnixNano(observed); r != "" {
+			return "observed_time_unix_nano", r
+		}
+	}
+	return "", ""
+}
+
+// ValidateLogs returns the invalid records of req by index (nil when all
+// are valid).
+func ValidateLogs(req *collogspb.ExportLogsServiceRequest) map[[3]int]*LogError {
+	var bad map[[3]int]*LogError
+	for ri, rl := range req.ResourceLogs {
+		for si, sl := range rl.GetScopeLogs() {
+			for li, lr := range sl.GetLogRecords() {
+				if f, r := CheckLogFields(lr.GetTraceId(), lr.GetSpanId(), lr.GetTimeUnixNano(), lr.GetObservedTimeUnixNano()); f != "" {
+					if bad == nil {
+						bad = map[[3]int]*LogError{}
+					}
+					bad[[3]int{ri, si, li}] = &LogError{ri, si, li, f, r}
+				}
+			}
+		}
+	}
+	return bad
+}
+
+// DropLogs returns req without the records in bad (req itself when bad is
+// empty; otherwise a copy sharing the records).
+func DropLogs(req *collogspb.ExportLogsServiceRequest, bad map[[3]int]*LogError) *collogspb.ExportLogsServiceRequest {
+	if len(bad) == 0 {
+		return req
+	}
+	out := &collogspb.ExportLogsServiceRequest{}
+	for ri, rl := range req.ResourceLogs {
+		nrl := &logspb.ResourceLogs{Resource: rl.GetResource(), SchemaUrl: rl.GetSchemaUrl()}
+		for si, sl := range rl.GetScopeLogs() {
+			nsl := &logspb.ScopeLogs{Scope: sl.GetScope(), SchemaUrl: sl.GetSchemaUrl()}
+			for li, lr := range sl.GetLogRecords() {
+				if bad[[3]int{ri, si, li}] == nil {
+					nsl.LogRecords = append(nsl.LogRecords, lr)
+				}
+			}
+			if len(nsl.LogRecords) > 0 {
+				nrl.ScopeLogs = append(nrl.ScopeLogs, nsl)
+			}
+		}
+		if len(nrl.ScopeLogs) > 0 {
+			out.ResourceLogs = append(out.ResourceLogs, nrl)
+		}
+	}
+	return out
+}
+
+// CountLogs is the number of log records in req.
+func CountLogs(req *collogspb.ExportLogsServiceRequest) int {
+	n := 0
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.GetScopeLogs() {
+			n += len(sl.GetLogRecords())
+		}
+	}
+	return n
+}
+
+// AppendLogs maps every record of req to a schemas.LogRecord and every
+// gen_ai.evaluation.result event with a trace id to a score. now stands in
+// for a record with neither time nor observed time. An invalid record is
+// skipped and reported in the returned error (at most the first ten).
+func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.ExportLogsServiceRequest, now time.Time) ([]schemas.LogRecord, []schemas.Score, error) {
+	var errs SpanErrorList
+	for ri, rl := range req.ResourceLogs {
+		res := rl.GetResource().GetAttributes()
+		app := ""
+		for _, k := range []string{schemas.AttrApp, "service.name"} {
+			if app == "" {
+				app = attrString(res, k)
+			}
+		}
+		for si, sl := range rl.GetScopeLogs() {
+			for li, lr := range sl.GetLogRecords() {
+				if f, r := CheckLogFields(lr.TraceId, lr.SpanId, lr.TimeUnixNano, lr.ObservedTimeUnixNano); f != "" {
+					errs.Add(&LogError{ri, si, li, f, r})
+					continue
+				}
+				rec := schemas.LogRecord{
+					App: app, SeverityNumber: int32(lr.SeverityNumber), SeverityText: lr.SeverityText,
+					EventName: lr.EventName, ScopeName: sl.GetScope().GetName(),
+				}
+				if len(lr.TraceId) == 16 {
+					rec.TraceID = hex.EncodeToString(lr.TraceId)
+				}
+				if len(lr.SpanId) == 8 {
+					rec.SpanID = hex.EncodeToString(lr.SpanId)
+				}
+				if rec.App == "" {
+					rec.App = attrString(lr.Attributes, schemas.AttrApp)
+				}
+				if rec.EventName == "" {
+					rec.EventName = attrString(lr.Attributes, "event.name")
+				}
+				t := lr.TimeUnixNano
+				if t == 0 {
+					t = lr.ObservedTimeUnixNano
+				}
+				if t == 0 {
+					t = uint64(now.UnixNano())
+				}
+				rec.Time = time.Unix(0, int64(t)).UTC()
+				if lr.ObservedTimeUnixNano != 0 {
+					rec.ObservedTime = time.Unix(0, int64(lr.ObservedTimeUnixNano)).UTC()
+				}
+				if lr.Body != nil {
+					if s, ok := lr.Body.Value.(*commonpb.AnyValue_StringValue); ok {
+						rec.Body = s.StringValue
+					} else {
+						rec.Body = string(appendAnyJSON(nil, lr.Body))
+					}
+				}
+				if n := len(lr.Attributes) + len(res); n > 0 {
+					rec.Attributes = make(map[string]string, n)
+					for _, kv := range res {
+						rec.Attributes["resource."+kv.GetKey()] = anyString(kv.GetValue())
+					}
+					for _, kv := range lr.Attributes {
+						rec.Attributes[kv.GetKey()] = anyString(kv.GetValue())
+					}
+				}
+				rec.RecordID = recordID(rl.GetResource(), lr)
+				if rec.SpanID != "" {
+					rec.InputText, rec.OutputText = eventTexts(rl.GetResource(), sl.GetScope(), lr, rec.EventName, t)
+				}
+				if rec.EventName == EventEvaluationResult && rec.TraceID != "" {
+					sp := schemas.Span{TraceID: rec.TraceID, SpanID: rec.SpanID, App: rec.App,
+						ChainName: attrString(lr.Attributes, schemas.AttrChainName), EndTime: rec.Time}
+					if sc, ok := evaluationScore(eventAttributes(lr), &sp, t); ok {
+						scores = append(scores, sc)
+					}
+				}
+				dst = append(dst, rec)
+			}
+		}
+	}
+	return dst, scores, errs.Err()
+}
+
+// AppendLogRecord decodes one logs-topic record (an OTLP
+// ExportLogsServiceRequest in protobuf, as the collector and the
+// OpenTelemetry Collector's Kafka exporter write it) into its log records
+// and evaluation scores. On error both are returned unchanged and the error
+// is a *RecordError.
+func AppendLogRecord(logs []schemas.LogRecord, scores []schemas.Score, value []byte, now time.Time) ([]schemas.LogRecord, []schemas.Score, error) {
+	req := &collogspb.ExportLogsServiceRequest{}
+	if err := proto.Unmarshal(value, req); err != nil {
+		return logs, scores, &RecordError{ReasonDecode, fmt.Sprintf("decoding OTLP logs protobuf: %v", err)}
+	}
+	n, m := len(logs), len(scores)
+	out, sc, err := AppendLogs(logs, scores, req, now)
+	if err != nil {
+		return out[:n], sc[:m], &RecordError{ReasonInvalid, err.Error()}
+	}
+	return out, sc, nil
+}
+
+// eventAttributes is what a log record says as event attributes: the
+// body's fields when it is a kvlist, else the body as "body", then the
+// record's attributes.
+func eventAttributes(lr *logspb.LogRecord) []*commonpb.KeyValue {
+	var out []*commonpb.KeyValue
+	switch b := lr.GetBody().GetValue().(type) {
+	case *commonpb.AnyValue_KvlistValue:
+		out = append(out, b.KvlistValue.GetValues()...)
+	case nil:
+	default:
+		out = append(out, &commonpb.KeyValue{Key: "body", Value: lr.Body})
+	}
+	return append(out, lr.GetAttributes()...)
+}
+
+// eventTexts renders what one GenAI event adds to its span's input and
+// output text, through the span mapping: the record as the only event of
+// a span (or, for operation details, as the span's attributes).
+func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, name string, t uint64) (in, out string) {
+	sp := &tracepb.Span{TraceId: lr.TraceId, SpanId: lr.SpanId, Name: name, StartTimeUnixNano: t, EndTimeUnixNano: t}
+	switch {
+	case name == EventOperationDetails:
+		sp.Attributes = eventAttributes(lr)
+	case classifyEvent(name) >= evSystem && classifyEvent(name) <= evContentCompletion:
+		sp.Events = []*tracepb.Span_Event{{Name: name, TimeUnixNano: t, Attributes: eventAttributes(lr)}}
+	default:
+		return "", ""
+	}
+	req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
+		Resource:   res,
+		ScopeSpans: []*tracepb.ScopeSpans{{Scope: scope, Spans: []*tracepb.Span{sp}}},
+	}}}
+	spans, err := AppendSpans(nil, req)
+	if err != nil || len(spans) != 1 {
+		return "", ""
+	}
+	return spans[0].InputText, spans[0].OutputText
+}
+
+// recordID hashes what identifies a record's content: its resource and
+// the record, deterministically encoded.
+func recordID(res *resourcepb.Resource, lr *logspb.LogRecord) string {
+	h := fnv.New64a()
+	opts := proto.MarshalOptions{Deterministic: true}
+	b, _ := opts.Marshal(res)
+	h.Write(b)
+	b, _ = opts.Marshal(lr)
+	h.Write(b)
+	var out [8]byte
+	return hex.EncodeToString(h.Sum(out[:0]))
+}
+
+func attrString(kvs []*commonpb.KeyValue, key string) string {
+	for _, kv := range kvs {
+		if kv.GetKey() == key {
+			return anyString(kv.GetValue())
+		}
+	}
+	return ""
+}
