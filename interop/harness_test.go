@@ -34,6 +34,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/query"
 )
 
 // EnvSkip skips the interop tests outside CI.
@@ -112,26 +113,51 @@ func waitSpans(t *testing.T, conn driver.Conn, app string, want uint64, d time.D
 	}
 }
 
+// waitLogs polls until the logs table holds want records of app (through
+// FINAL) or fails after d.
+func waitLogs(t *testing.T, conn driver.Conn, app string, want uint64, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	var got uint64
+	for {
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM logs FINAL WHERE app = ?", app).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got == want {
+			return
+		}
+		if got > want || time.Now().After(deadline) {
+			t.Fatalf("log records of app %q: %d stored, want %d (after %s)", app, got, want, d)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // row is what the tests read back of one stored span.
 type row struct {
 	TraceID, SpanID, Name, Operation, Provider string
 	ModelRequested, ModelReturned              string
-	InputText, OutputText                      string
+	InputText, OutputText                      string // the span's own columns
+	MergedInput, MergedOutput                  string // as every reader sees them: own, else its GenAI log events' (query.LogTexts)
+	SystemInstructions, ToolDefinitions        string
 	InputTokens, OutputTokens                  int64
 	Stream                                     bool
 	Attrs                                      map[string]string
 }
 
 func (r row) String() string {
-	return fmt.Sprintf("span %s %q op=%q provider=%q model=%q→%q tokens=%d/%d stream=%v\n  input:  %q\n  output: %q\n  attrs:  %v",
-		r.SpanID, r.Name, r.Operation, r.Provider, r.ModelRequested, r.ModelReturned, r.InputTokens, r.OutputTokens, r.Stream, r.InputText, r.OutputText, r.Attrs)
+	return fmt.Sprintf("span %s %q op=%q provider=%q model=%q→%q tokens=%d/%d stream=%v\n  input:  %q (merged %q)\n  output: %q (merged %q)\n  system: %q\n  tools:  %q\n  attrs:  %v",
+		r.SpanID, r.Name, r.Operation, r.Provider, r.ModelRequested, r.ModelReturned, r.InputTokens, r.OutputTokens, r.Stream,
+		r.InputText, r.MergedInput, r.OutputText, r.MergedOutput, r.SystemInstructions, r.ToolDefinitions, r.Attrs)
 }
 
-// spans reads every stored span of app through FINAL.
+// spans reads every stored span of app through FINAL, with its texts as
+// every reader sees them (the span's own, else what its GenAI events sent
+// as OTLP log records add: query.LogTexts, the merged view's rule).
 func spans(t *testing.T, conn driver.Conn, app string) []row {
 	t.Helper()
 	rows, err := conn.Query(context.Background(), `SELECT trace_id, span_id, name, operation, provider, model_requested, model_returned,
-		input_text, output_text, toInt64(input_tokens), toInt64(output_tokens), stream, attr_keys, attr_values
+		input_text, output_text, system_instructions, tool_definitions, toInt64(input_tokens), toInt64(output_tokens), stream, attr_keys, attr_values
 		FROM spans FINAL WHERE app = ? ORDER BY start_time, span_id`, app)
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +169,7 @@ func spans(t *testing.T, conn driver.Conn, app string) []row {
 		var keys, vals []string
 		var stream uint8
 		if err := rows.Scan(&r.TraceID, &r.SpanID, &r.Name, &r.Operation, &r.Provider, &r.ModelRequested, &r.ModelReturned,
-			&r.InputText, &r.OutputText, &r.InputTokens, &r.OutputTokens, &stream, &keys, &vals); err != nil {
+			&r.InputText, &r.OutputText, &r.SystemInstructions, &r.ToolDefinitions, &r.InputTokens, &r.OutputTokens, &stream, &keys, &vals); err != nil {
 			t.Fatal(err)
 		}
 		r.Stream = stream != 0
@@ -155,6 +181,23 @@ func spans(t *testing.T, conn driver.Conn, app string) []row {
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
+	}
+	traceIDs, spanIDs := make([]string, len(out)), make([]string, len(out))
+	for i, r := range out {
+		traceIDs[i], spanIDs[i] = r.TraceID, r.SpanID
+	}
+	in, o, err := query.NewReader(conn).LogTexts(context.Background(), traceIDs, spanIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		out[i].MergedInput, out[i].MergedOutput = out[i].InputText, out[i].OutputText
+		if out[i].MergedInput == "" {
+			out[i].MergedInput = in[i]
+		}
+		if out[i].MergedOutput == "" {
+			out[i].MergedOutput = o[i]
+		}
 	}
 	return out
 }

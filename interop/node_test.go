@@ -2,8 +2,8 @@ package interop
 
 import (
 	"bytes"
-	"context"
 	"compress/gzip"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -13,12 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/protobuf/encoding/protojson"
@@ -103,6 +105,7 @@ type want struct {
 	inTokens, outTokens                int64
 	input, output, system              string
 	inParts, outParts                  []map[string]any // each must be in chainwatch.{input,output}.parts
+	tools                              bool             // tool_definitions must hold get_weather
 	note                               string           // why this differs from the call, for the log
 }
 
@@ -115,6 +118,7 @@ func (c call) want() want {
 	if c.toolCallOut {
 		w.outParts = []map[string]any{toolCall}
 	}
+	w.tools = c.toolCallOut || c.toolCallIn
 	if c.toolCallIn {
 		w.inParts = []map[string]any{toolCall, {"type": "tool_call_response", "id": toolID, "response": res}}
 	}
@@ -173,6 +177,59 @@ var instrumentations = []instrumentation{
 	}},
 }
 
+// knownDefects are chainwatch mapping defects these tests found and
+// reported, by instrumentation, call and field: the field must still be
+// stored exactly as got (the test logs it), and the test fails once it is
+// stored as wanted — then remove the entry. So the suite stays green while
+// the defect is open, and nobody forgets to tighten it.
+var knownDefects = map[string]map[string]map[string][]string{
+	"opentelemetry-contrib-openai": {
+		// Two defects of the merged view. (1) It renders each GenAI event
+		// on its own: an assistant event that only calls a tool becomes
+		// the text "tool_call name(args)", though on a span (and in every
+		// other dialect) a side with text keeps the calls in its parts
+		// only. (2) It orders a span's events by (time_unix_nano,
+		// record_id); the OTel JS SDK stamps log records in milliseconds,
+		// so one call's input events share a time, and record_id (a
+		// content hash) then scrambles the conversation's order.
+		"toolResult": {"input": {
+			"What's the weather in Paris?\ntool_call get_weather({\"city\":\"Paris\"})",
+			"tool_call get_weather({\"city\":\"Paris\"})\nWhat's the weather in Paris?",
+		}},
+	},
+	"openinference-openai": {
+		// llm.tools.{i}.tool.json_schema is not mapped to tool_definitions.
+		"tool":       {"tool_definitions": {""}},
+		"toolResult": {"tool_definitions": {""}},
+	},
+	"openllmetry-openai-0.11.6": {
+		// llm.request.functions.{i}.{name,description,arguments} is not
+		// mapped to tool_definitions.
+		"tool":       {"tool_definitions": {""}},
+		"toolResult": {"tool_definitions": {""}},
+	},
+}
+
+// field compares one stored field with what it should be, minding
+// knownDefects (defects: this call's entries).
+func field(t *testing.T, defects map[string][]string, name, got, want string, ok bool) {
+	t.Helper()
+	if bad, known := defects[name]; known {
+		switch {
+		case ok:
+			t.Errorf("%s: stored right now (%q): remove its knownDefects entry", name, got)
+		case slices.Contains(bad, got):
+			t.Logf("KNOWN DEFECT (reported) %s: got %q, want %q", name, got, want)
+		default:
+			t.Errorf("%s: got %q, want %q (known defect expected one of %q)", name, got, want, bad)
+		}
+		return
+	}
+	if !ok {
+		t.Errorf("%s: got %q, want %q", name, got, want)
+	}
+}
+
 // TestNodeInstrumentations: each real npm instrumentation drives the
 // official openai client (plain, streaming, a tool call, the answer to the
 // tool's result) against a fake OpenAI server, exporting OTLP/HTTP
@@ -206,7 +263,11 @@ func TestNodeInstrumentations(t *testing.T) {
 					t.Errorf("chainwatch answered %s %s with %d", r.Path, r.ContentType, r.Status)
 				}
 			}
-			logsStatus := sentSamples(t, in, rec.requests())
+			logsStatus, nLogs := sentSamples(t, in, rec.requests())
+			if logsStatus == 200 {
+				waitLogs(t, p.Conn, app, uint64(nLogs), 30*time.Second)
+				checkLogs(t, p.Conn, app)
+			}
 			rows := spans(t, p.Conn, app)
 			for _, c := range calls {
 				var r *row
@@ -234,10 +295,35 @@ func TestNodeInstrumentations(t *testing.T) {
 					if in.contentInLogs && logsStatus == 404 {
 						t.Skipf("content: %s sends message content as OTLP log records and chainwatch's /v1/logs answered 404 (OTLP logs ingestion is not in this tree yet); texts stored: input %q, output %q", in.name, r.InputText, r.OutputText)
 					}
-					checkContent(t, w, *r)
+					checkContent(t, w, *r, in.contentInLogs, knownDefects[in.name][c.name])
 				})
 			}
 		})
+	}
+}
+
+// checkLogs: an instrumentation's GenAI events are stored as log records
+// with their event names (sent as the event.name attribute by the OTel JS
+// SDK), and what the merged texts do not carry — the system prompt, the
+// tool call's id, the tool's result — is kept in their bodies.
+func checkLogs(t *testing.T, conn driver.Conn, app string) {
+	t.Helper()
+	var names []string
+	if err := conn.QueryRow(context.Background(), "SELECT arraySort(groupUniqArray(event_name)) FROM logs FINAL WHERE app = ?", app).Scan(&names); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"gen_ai.assistant.message", "gen_ai.choice", "gen_ai.system.message", "gen_ai.tool.message", "gen_ai.user.message"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("log records' event names: got %v, want %v", names, want)
+	}
+	for _, s := range []string{"You are terse.", toolID, `{\"temp_c\":18`} {
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM logs FINAL WHERE app = ? AND position(body, ?) > 0", app, s).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Errorf("no log record's body holds %q", s)
+		}
 	}
 }
 
@@ -261,27 +347,29 @@ func checkUsage(t *testing.T, w want, r row) {
 	}
 }
 
-// checkContent: texts, the system prompt, tool calls and tool results as
-// structured parts, never raw provider JSON.
-func checkContent(t *testing.T, w want, r row) {
+// checkContent: texts as every reader sees them, the system prompt, the
+// tools offered, tool calls and tool results as structured parts, never raw
+// provider JSON. Content sent as log records (inLogs) reaches readers as
+// texts only (the merged view): parts and the system prompt are checked
+// for content on the span.
+func checkContent(t *testing.T, w want, r row, inLogs bool, defects map[string][]string) {
 	t.Helper()
-	if r.InputText != w.input {
-		t.Errorf("input_text: got %q, want %q", r.InputText, w.input)
-	}
-	if r.OutputText != w.output {
-		t.Errorf("output_text: got %q, want %q", r.OutputText, w.output)
-	}
-	if w.system != "" && r.Attrs["chainwatch.input.system"] != w.system {
-		t.Errorf("attribute chainwatch.input.system: got %q, want %q", r.Attrs["chainwatch.input.system"], w.system)
-	}
-	for _, p := range w.outParts {
-		if !hasPart(r.Attrs["chainwatch.output.parts"], p) {
-			t.Errorf("attribute chainwatch.output.parts: got %s, want it to hold %v", r.Attrs["chainwatch.output.parts"], p)
+	field(t, defects, "input", r.MergedInput, w.input, r.MergedInput == w.input)
+	field(t, defects, "output", r.MergedOutput, w.output, r.MergedOutput == w.output)
+	if !inLogs {
+		field(t, defects, "system_instructions", r.SystemInstructions, w.system, r.SystemInstructions == w.system)
+		if w.tools {
+			field(t, defects, "tool_definitions", r.ToolDefinitions, "the get_weather definition", strings.Contains(r.ToolDefinitions, `"get_weather"`))
 		}
-	}
-	for _, p := range w.inParts {
-		if !hasPart(r.Attrs["chainwatch.input.parts"], p) {
-			t.Errorf("attribute chainwatch.input.parts: got %s, want it to hold %v", r.Attrs["chainwatch.input.parts"], p)
+		for _, p := range w.outParts {
+			if !hasPart(r.Attrs["chainwatch.output.parts"], p) {
+				t.Errorf("attribute chainwatch.output.parts: got %s, want it to hold %v", r.Attrs["chainwatch.output.parts"], p)
+			}
+		}
+		for _, p := range w.inParts {
+			if !hasPart(r.Attrs["chainwatch.input.parts"], p) {
+				t.Errorf("attribute chainwatch.input.parts: got %s, want it to hold %v", r.Attrs["chainwatch.input.parts"], p)
+			}
 		}
 	}
 	for _, k := range []string{"chainwatch.input.parts", "chainwatch.output.parts"} {
@@ -289,8 +377,8 @@ func checkContent(t *testing.T, w want, r row) {
 			t.Errorf("attribute %s holds raw provider tool_calls JSON: %s", k, r.Attrs[k])
 		}
 	}
-	if strings.Contains(r.OutputText, "chatcmpl-") || strings.Contains(r.InputText, `"messages"`) {
-		t.Errorf("raw provider JSON stored as text: input %q, output %q", r.InputText, r.OutputText)
+	if strings.Contains(r.MergedOutput, "chatcmpl-") || strings.Contains(r.MergedInput, `"messages"`) {
+		t.Errorf("raw provider JSON as text: input %q, output %q", r.MergedInput, r.MergedOutput)
 	}
 	if t.Failed() {
 		t.Logf("stored: %v", r)
@@ -321,8 +409,9 @@ func hasPart(parts string, want map[string]any) bool {
 // sentSamples decodes what the instrumentation sent (OTLP protobuf) into
 // OTLP JSON, logs a summary of its log records, and writes both to
 // testdata when EnvWriteTestdata is set. It returns the status chainwatch
-// answered /v1/logs (0 when nothing was sent there).
-func sentSamples(t *testing.T, in instrumentation, reqs []request) int {
+// answered /v1/logs (0 when nothing was sent there) and how many log
+// records were sent.
+func sentSamples(t *testing.T, in instrumentation, reqs []request) (int, int) {
 	t.Helper()
 	logsStatus := 0
 	var traces coltracepb.ExportTraceServiceRequest
@@ -354,6 +443,12 @@ func sentSamples(t *testing.T, in instrumentation, reqs []request) int {
 			logs.ResourceLogs = append(logs.ResourceLogs, m.ResourceLogs...)
 		}
 	}
+	nLogs := 0
+	for _, rl := range logs.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			nLogs += len(sl.LogRecords)
+		}
+	}
 	if len(logs.ResourceLogs) > 0 {
 		t.Logf("%s sent log records (chainwatch answered /v1/logs %d):", in.name, logsStatus)
 		for _, rl := range logs.ResourceLogs {
@@ -371,7 +466,7 @@ func sentSamples(t *testing.T, in instrumentation, reqs []request) int {
 		}
 	}
 	if os.Getenv(EnvWriteTestdata) == "" {
-		return logsStatus
+		return logsStatus, nLogs
 	}
 	write := func(name string, m proto.Message) {
 		b, err := otlpJSON(m)
@@ -389,7 +484,7 @@ func sentSamples(t *testing.T, in instrumentation, reqs []request) int {
 	if len(logs.ResourceLogs) > 0 {
 		write(in.name+".logs.json", &logs)
 	}
-	return logsStatus
+	return logsStatus, nLogs
 }
 
 // otlpJSON is m in the OTLP/JSON form: protojson with enums as numbers and
