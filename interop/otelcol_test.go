@@ -349,22 +349,33 @@ func checkPartitions(t *testing.T, p *pipeline.Pipeline, ids []trace.TraceID, pa
 	}
 }
 
-// TestCollectorOTLPgRPC: the Collector's otlp_grpc exporter, default
-// settings (gzip), to chainwatch's OTLP/gRPC endpoint.
+// TestCollectorOTLPgRPC: the Collector's otlp_grpc exporter to
+// chainwatch's OTLP/gRPC endpoint with its default settings (compression
+// gzip: otlpexporter's createDefaultConfig), and with the other
+// compressions chainwatch accepts there.
 func TestCollectorOTLPgRPC(t *testing.T) {
 	needInterop(t)
-	p := startPipeline(t, nil)
-	recv, col := runCollector(t, fmt.Sprintf("otlp_grpc:\n  endpoint: %s\n  tls:\n    insecure: true\n", p.Collector.GRPCAddr()))
-	ids := sendSDK(t, recv, "interop-otlp-grpc")
-	checkSDKSpans(t, p, "interop-otlp-grpc", ids, 0, col)
+	for _, compression := range []string{"default", "zstd", "snappy"} {
+		t.Run(compression, func(t *testing.T) {
+			p := startPipeline(t, nil)
+			setting := ""
+			if compression != "default" {
+				setting = "  compression: " + compression + "\n"
+			}
+			recv, col := runCollector(t, fmt.Sprintf("otlp_grpc:\n  endpoint: %s\n  tls:\n    insecure: true\n%s", p.Collector.GRPCAddr(), setting))
+			app := "interop-otlp-grpc-" + compression
+			ids := sendSDK(t, recv, app)
+			checkSDKSpans(t, p, app, ids, 0, col)
+		})
+	}
 }
 
-// TestCollectorOTLPHTTP: the Collector's otlp_http exporter with gzip and
-// with zstd to chainwatch's OTLP/HTTP endpoint; a recording proxy checks
-// that the bodies really came compressed so.
+// TestCollectorOTLPHTTP: the Collector's otlp_http exporter with gzip,
+// zstd and deflate to chainwatch's OTLP/HTTP endpoint; a recording proxy
+// checks that the bodies really came compressed so.
 func TestCollectorOTLPHTTP(t *testing.T) {
 	needInterop(t)
-	for _, compression := range []string{"gzip", "zstd"} {
+	for _, compression := range []string{"gzip", "zstd", "deflate"} {
 		t.Run(compression, func(t *testing.T) {
 			p := startPipeline(t, nil)
 			rec := newRecorder(t, "http://"+p.Collector.HTTPAddr(), false)
