@@ -136,6 +136,7 @@ func waitLogs(t *testing.T, conn driver.Conn, app string, want uint64, d time.Du
 // row is what the tests read back of one stored span.
 type row struct {
 	TraceID, SpanID, Name, Operation, Provider string
+	ComponentKind                              string
 	ModelRequested, ModelReturned              string
 	InputText, OutputText                      string // the span's own columns
 	MergedInput, MergedOutput                  string // as every reader sees them: own, else its GenAI log events' (query.LogTexts)
@@ -146,8 +147,8 @@ type row struct {
 }
 
 func (r row) String() string {
-	return fmt.Sprintf("span %s %q op=%q provider=%q model=%q→%q tokens=%d/%d stream=%v\n  input:  %q (merged %q)\n  output: %q (merged %q)\n  system: %q\n  tools:  %q\n  attrs:  %v",
-		r.SpanID, r.Name, r.Operation, r.Provider, r.ModelRequested, r.ModelReturned, r.InputTokens, r.OutputTokens, r.Stream,
+	return fmt.Sprintf("span %s %q kind=%q op=%q provider=%q model=%q→%q tokens=%d/%d stream=%v\n  input:  %q (merged %q)\n  output: %q (merged %q)\n  system: %q\n  tools:  %q\n  attrs:  %v",
+		r.SpanID, r.Name, r.ComponentKind, r.Operation, r.Provider, r.ModelRequested, r.ModelReturned, r.InputTokens, r.OutputTokens, r.Stream,
 		r.InputText, r.MergedInput, r.OutputText, r.MergedOutput, r.SystemInstructions, r.ToolDefinitions, r.Attrs)
 }
 
@@ -156,7 +157,7 @@ func (r row) String() string {
 // as OTLP log records add: query.LogTexts, the merged view's rule).
 func spans(t *testing.T, conn driver.Conn, app string) []row {
 	t.Helper()
-	rows, err := conn.Query(context.Background(), `SELECT trace_id, span_id, name, operation, provider, model_requested, model_returned,
+	rows, err := conn.Query(context.Background(), `SELECT trace_id, span_id, name, operation, provider, component_kind, model_requested, model_returned,
 		input_text, output_text, system_instructions, tool_definitions, toInt64(input_tokens), toInt64(output_tokens), stream, attr_keys, attr_values
 		FROM spans FINAL WHERE app = ? ORDER BY start_time, span_id`, app)
 	if err != nil {
@@ -168,7 +169,7 @@ func spans(t *testing.T, conn driver.Conn, app string) []row {
 		var r row
 		var keys, vals []string
 		var stream uint8
-		if err := rows.Scan(&r.TraceID, &r.SpanID, &r.Name, &r.Operation, &r.Provider, &r.ModelRequested, &r.ModelReturned,
+		if err := rows.Scan(&r.TraceID, &r.SpanID, &r.Name, &r.Operation, &r.Provider, &r.ComponentKind, &r.ModelRequested, &r.ModelReturned,
 			&r.InputText, &r.OutputText, &r.SystemInstructions, &r.ToolDefinitions, &r.InputTokens, &r.OutputTokens, &stream, &keys, &vals); err != nil {
 			t.Fatal(err)
 		}

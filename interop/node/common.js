@@ -1,8 +1,9 @@
 // Shared by the entry scripts (openinference.js, openai6/*.js, openai4/*.js):
 // a fake OpenAI-compatible server, the OpenTelemetry SDK exporting OTLP/HTTP
 // protobuf to chainwatch, and the scenario — four chat calls through the
-// official openai client: plain, streaming, a tool call, and the answer to
-// the tool's result. The fake server's answers are fixed (see ANSWERS), so
+// official openai client (plain, streaming, a tool call, and the answer to
+// the tool's result), then one embeddings call. The fake server's answers
+// are fixed (CALLS), so
 // the Go test (interop/node_test.go) knows every text, token count and
 // model it must find in ClickHouse; the script prints them too, one JSON
 // object on its last line, for the test's log.
@@ -42,6 +43,12 @@ const CALLS = {
     toolCall: { id: 'call_weather_1', name: 'get_weather', arguments: '{"city":"Paris"}' },
     usage: { prompt_tokens: 57, completion_tokens: 16 },
   },
+  embedding: {
+    model: 'text-embedding-3-small',
+    input: 'The quick brown fox',
+    vector: [0.25, -0.5, 0.125],
+    usage: { prompt_tokens: 5 },
+  },
   toolResult: {
     model: 'gpt-4.1-mini',
     toolResult: '{"temp_c":18,"sky":"clear"}',
@@ -73,6 +80,15 @@ function fakeOpenAI() {
     let body = '';
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
+      if (req.method === 'POST' && req.url.endsWith('/embeddings')) {
+        const r = JSON.parse(body);
+        const e = CALLS.embedding;
+        // The client asks for base64 unless told otherwise, and decodes it.
+        const vec = r.encoding_format === 'base64' ? Buffer.from(new Float32Array(e.vector).buffer).toString('base64') : e.vector;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ object: 'list', data: [{ object: 'embedding', index: 0, embedding: vec }], model: r.model + RETURNED_SUFFIX, usage: { prompt_tokens: e.usage.prompt_tokens, total_tokens: e.usage.prompt_tokens } }));
+        return;
+      }
       if (req.method !== 'POST' || !req.url.endsWith('/chat/completions')) {
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' } }));
@@ -174,6 +190,10 @@ async function scenario(client) {
     messages: [userMsg, assistant, { role: 'tool', tool_call_id: assistant.tool_calls[0].id, content: tr.toolResult }],
   });
   out.toolResult = r.choices[0].message.content;
+
+  const e = CALLS.embedding;
+  const emb = await client.embeddings.create({ model: e.model, input: e.input });
+  out.embedding = Array.from(emb.data[0].embedding);
   return out;
 }
 
