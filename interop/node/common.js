@@ -3,10 +3,10 @@
 // protobuf to chainwatch, and the scenario — four chat calls through the
 // official openai client (plain, streaming, a tool call, and the answer to
 // the tool's result), then one embeddings call. The fake server's answers
-// are fixed (CALLS), so
-// the Go test (interop/node_test.go) knows every text, token count and
-// model it must find in ClickHouse; the script prints them too, one JSON
-// object on its last line, for the test's log.
+// are fixed (CALLS), so the Go test (interop/node_test.go) knows every
+// text, token count and model it must find in ClickHouse; the script
+// prints what the client got, one JSON object on its last line, for the
+// test's log.
 //
 // Usage: node <entry>.js <chainwatch base URL> <service.name>
 'use strict';
@@ -221,8 +221,3 @@ async function main(instrument) {
 }
 
 module.exports = { CALLS, RETURNED_SUFFIX, main };
-
-if (require.main === module) {
-  // `node common.js scenario` prints the scenario for the Go test.
-  console.log(JSON.stringify({ calls: CALLS, returned_suffix: RETURNED_SUFFIX }));
-}
