@@ -36,6 +36,7 @@ FUZZ_TARGETS := \
 	./genai:FuzzAppendLogRecord \
 	./genai:FuzzDecodeJSONBatch \
 	./genai:FuzzMessages \
+	./genai:FuzzWireDecode \
 	./ingest/collector:FuzzSplitByTraceWire \
 	./ingest/collector:FuzzOTLPProtobufRecords \
 	./ingest/collector:FuzzOTLPJSON \

@@ -70,12 +70,15 @@ func DecodeJSONBatch(r io.Reader) (*JSONBatch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading chainwatch JSON batch: %w", err)
 	}
+	if err := schemas.CheckJSONDepth(doc, schemas.MaxJSONDepth); err != nil {
+		return nil, fmt.Errorf("decoding chainwatch JSON batch: %w", err)
+	}
 	var raw struct {
 		Spans []json.RawMessage `json:"spans"`
 	}
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("decoding chainwatch JSON batch: %w", err)
+		return nil, fmt.Errorf("decoding chainwatch JSON batch: %w", schemas.JSONSyntaxError(err))
 	}
 	if terr := schemas.CheckJSONText(doc); terr != nil {
 		return nil, batchTextError(terr)
@@ -135,7 +138,16 @@ type jsonSpanIn struct {
 
 func decodeJSONSpan(m json.RawMessage, s *schemas.Span) *BatchError {
 	in := jsonSpanIn{Span: s}
-	if err := json.Unmarshal(m, &in); err != nil {
+	// Unknown fields are refused by name: a misspelt field would otherwise
+	// be dropped without a word (the form is chainwatch's own; OTLP/JSON
+	// ignores unknown fields as its specification asks).
+	dec := json.NewDecoder(bytes.NewReader(m))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name, _ := strconv.Unquote(f)
+			return &BatchError{Field: name, Reason: "unknown field (the fields are those of schemas.Span; anything else goes in attributes)"}
+		}
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			if te.Field == "" {

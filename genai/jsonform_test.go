@@ -219,8 +219,7 @@ func TestDecodeJSONBatchNormalizes(t *testing.T) {
 		"parent_span_id":"0000000000000000",
 		"name":"embed docs","start_time":"2025-10-09T10:53:20.5+02:00","end_time":"2025-10-09T10:53:21+02:00",
 		"operation":"embeddings","status":"OK","input_tokens":12,
-		"attributes":{"n":3,"f":1.5,"b":true,"nil":null,"obj":{"k": [1, "two"]},"session.id":"s-7"},
-		"unknown_field":"ignored"}], "also_unknown": 1}`
+		"attributes":{"n":3,"f":1.5,"b":true,"nil":null,"obj":{"k": [1, "two"]},"session.id":"s-7"}}], "also_unknown": 1}`
 	b, err := DecodeJSONBatch(strings.NewReader(in))
 	if err != nil {
 		t.Fatal(err)
@@ -352,5 +351,16 @@ func TestToOTLPShape(t *testing.T) {
 	var empty coltracepb.ExportTraceServiceRequest
 	if got := (&JSONBatch{}).ToOTLP(); len(got.ResourceSpans) != len(empty.ResourceSpans) {
 		t.Errorf("empty batch: %v", got)
+	}
+}
+
+// A span field the form does not have is refused by name (it would be
+// lost); a field outside the spans is ignored.
+func TestDecodeJSONBatchRefusesUnknownSpanFields(t *testing.T) {
+	_, err := DecodeJSONBatch(strings.NewReader(`{"spans":[{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203331",
+		"start_time":"2025-10-09T10:53:20Z","end_time":"2025-10-09T10:53:21Z"},{"trace_id":"0af7651916cd43dd8448eb211c80319c","span_id":"b7ad6b7169203332",
+		"start_time":"2025-10-09T10:53:20Z","end_time":"2025-10-09T10:53:21Z","inptu_text":"typo"}]}`))
+	if err == nil || err.Error() != "spans[1].inptu_text: unknown field (the fields are those of schemas.Span; anything else goes in attributes)" {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -100,4 +100,20 @@ func BenchmarkAppendSpans(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "spans/s")
 	})
+	// The writer's decoder (wire.go), measured in the same run.
+	b.Run("decode_and_map_1000", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(body)))
+		var dst []schemas.Span
+		for b.Loop() {
+			r, err := unmarshalTraces(body)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if dst, err = AppendSpans(dst[:0], r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "spans/s")
+	})
 }

@@ -3,6 +3,8 @@ package schemas
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -336,4 +338,46 @@ func DescribeJSON(v json.RawMessage) string {
 		return kind + " " + string(v[:maxShown]) + "…"
 	}
 	return kind + " " + string(v)
+}
+
+// MaxJSONDepth bounds the nesting of the JSON bodies chainwatch accepts.
+// The deepest legitimate shape, an OTLP attribute holding maps in maps,
+// adds four levels per map ({"kvlistValue":{"values":[{"value":…): 256
+// leaves room for sixty levels of that. A deeper body is refused before it
+// is decoded, naming where the limit was crossed, rather than decoded into
+// a structure nobody asked for (encoding/json's own limit is 10,000).
+const MaxJSONDepth = 256
+
+// CheckJSONDepth returns an error naming the byte offset where doc nests
+// deeper than max levels of objects and arrays, or nil. Strings are
+// skipped (brackets inside them do not count).
+func CheckJSONDepth(doc []byte, max int) error {
+	depth := 0
+	for i := 0; i < len(doc); i++ {
+		switch doc[i] {
+		case '"':
+			for i++; i < len(doc) && doc[i] != '"'; i++ {
+				if doc[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > max {
+				return fmt.Errorf("JSON nested deeper than %d levels at byte %d", max, i)
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+// JSONSyntaxError describes a syntax error of encoding/json with the byte
+// offset where it happened; other errors are returned as they are.
+func JSONSyntaxError(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%v at byte %d", se, se.Offset)
+	}
+	return err
 }

@@ -47,9 +47,12 @@ func DecodeFeedback(body []byte, now time.Time) ([]schemas.Feedback, error) {
 	if len(trimmed) == 0 {
 		return nil, errors.New("empty body: send a feedback object or {\"feedback\": [...]}")
 	}
+	if err := schemas.CheckJSONDepth(body, schemas.MaxJSONDepth); err != nil {
+		return nil, fmt.Errorf("decoding feedback JSON: %v", err)
+	}
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &probe); err != nil {
-		return nil, fmt.Errorf("decoding feedback JSON: %v", err)
+		return nil, fmt.Errorf("decoding feedback JSON: %v", schemas.JSONSyntaxError(err))
 	}
 	var items []schemas.Feedback
 	if rawList, ok := probe["feedback"]; ok {
@@ -305,11 +308,14 @@ func decodeOTLPLogsJSON(body []byte, req *collogspb.ExportLogsServiceRequest) (b
 // reads the document; a refusal names the JSON path of the first part
 // that fails.
 func decodeOTLPJSONShape(body []byte, sh *otlpShape, req proto.Message, fix func(i, j, k int, leaf map[string]any)) error {
+	if err := schemas.CheckJSONDepth(body, schemas.MaxJSONDepth); err != nil {
+		return err
+	}
 	var doc map[string]any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	if err := dec.Decode(&doc); err != nil {
-		return err
+		return schemas.JSONSyntaxError(err)
 	}
 	// One JSON value is the request: a second one would be dropped silently.
 	if rest := bytes.TrimLeft(body[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
