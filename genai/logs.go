@@ -294,3 +294,28 @@ func attrString(kvs []*commonpb.KeyValue, key string) string {
 	}
 	return ""
 }
+
+// SpanApp is the app a span is stored under (the App column's rule:
+// chainwatch.app, else service.name, each looked up span > scope >
+// resource), without mapping the span: what the collector checks an API
+// key's apps against.
+func SpanApp(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, sp *tracepb.Span) string {
+	for _, k := range []string{schemas.AttrApp, "service.name"} {
+		for _, attrs := range [][]*commonpb.KeyValue{sp.GetAttributes(), scope.GetAttributes(), res.GetAttributes()} {
+			if v := attrString(attrs, k); v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// LogApp is the app a log record is stored under (AppendLogs' rule).
+func LogApp(res *resourcepb.Resource, lr *logspb.LogRecord) string {
+	for _, v := range []string{attrString(res.GetAttributes(), schemas.AttrApp), attrString(res.GetAttributes(), "service.name"), attrString(lr.GetAttributes(), schemas.AttrApp)} {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

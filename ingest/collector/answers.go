@@ -285,6 +285,8 @@ func grpcCode(code int) codes.Code {
 	switch {
 	case code == http.StatusUnauthorized:
 		return codes.Unauthenticated
+	case code == http.StatusForbidden:
+		return codes.PermissionDenied
 	case retryable(code):
 		return codes.Unavailable
 	}

@@ -7,7 +7,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
-	"crypto/subtle"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +30,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/genai"
+	"github.com/chainwatch/chainwatch/internal/tlsfiles"
 	"github.com/chainwatch/chainwatch/kafka"
 )
 
@@ -60,7 +61,7 @@ type Collector struct {
 	prod   Producer
 	m      *Metrics
 	log    *slog.Logger
-	keys   [][]byte
+	keys   []apiKey
 	// inflight bounds the bytes of the requests being handled
 	// (collector.max_inflight_bytes); see admission.go.
 	inflight *inflight
@@ -86,7 +87,9 @@ func New(cfg Config, topics kafka.Topics, prod Producer, m *Metrics, log *slog.L
 	c := &Collector{cfg: cfg, topics: topics, prod: prod, m: m, log: log, extra: map[string]http.Handler{},
 		inflight: newInflight(cfg.MaxInflightBytes, m.InflightBytes)}
 	for _, k := range cfg.APIKeys {
-		c.keys = append(c.keys, []byte(k))
+		if k := parseAPIKey(k); len(k.key) > 0 {
+			c.keys = append(c.keys, k)
+		}
 	}
 	return c
 }
@@ -114,11 +117,22 @@ func (c *Collector) Handler() http.Handler {
 func (c *Collector) Start(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var tlsCfg *tls.Config
+	if c.cfg.TLS.Enabled() {
+		rl, err := tlsfiles.New(c.cfg.TLS, 0, func(err error) { c.log.Error("collector TLS", "err", err) })
+		if err != nil {
+			return fmt.Errorf("collector.tls: %w", err)
+		}
+		tlsCfg = rl.TLSConfig()
+	}
 	hl, err := net.Listen("tcp", c.cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening on collector.http_addr %s: %w", c.cfg.HTTPAddr, err)
 	}
 	c.httpAddr = hl.Addr()
+	if tlsCfg != nil {
+		hl = tls.NewListener(hl, tlsCfg)
+	}
 	c.httpSrv = &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := c.httpSrv.Serve(hl); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -132,7 +146,7 @@ func (c *Collector) Start(context.Context) error {
 			return fmt.Errorf("listening on collector.grpc_addr %s: %w", c.cfg.GRPCAddr, err)
 		}
 		c.grpcAddr = gl.Addr()
-		c.grpcSrv = c.newGRPCServer()
+		c.grpcSrv = c.newGRPCServer(tlsCfg)
 		go func() {
 			if err := c.grpcSrv.Serve(gl); err != nil {
 				c.log.Error("collector grpc server stopped", "err", err)
@@ -187,24 +201,6 @@ func (e *httpError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) *httpError {
 	return &httpError{http.StatusBadRequest, reasonBadRequest, fmt.Sprintf(format, args...)}
-}
-
-func (c *Collector) authorized(h func(string) string) bool {
-	if len(c.keys) == 0 {
-		return true
-	}
-	key := h("X-API-Key")
-	if a := h("Authorization"); key == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
-		key = a[7:]
-	}
-	if key == "" {
-		return false
-	}
-	ok := false
-	for _, k := range c.keys {
-		ok = subtle.ConstantTimeCompare(k, []byte(key)) == 1 || ok
-	}
-	return ok
 }
 
 // Content encodings of HTTP request bodies: OTLP/HTTP exporters send gzip
@@ -311,10 +307,12 @@ func mediaType(r *http.Request) string {
 // returns the body and its media type, or answers the error and returns
 // ok false.
 func (c *Collector) admit(w http.ResponseWriter, r *http.Request, ep string, types ...string) (body []byte, mt string, ok bool) {
-	if !c.authorized(r.Header.Get) {
+	apps, authorized := c.keyFor(r.Header.Get)
+	if !authorized {
 		c.fail(w, r, ep, &httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send Authorization: Bearer <key> or X-API-Key"})
 		return nil, "", false
 	}
+	*r = *r.WithContext(withScope(r.Context(), apps))
 	mt = mediaType(r)
 	if !slices.Contains(types, mt) {
 		c.fail(w, r, ep, &httpError{http.StatusUnsupportedMediaType, reasonUnsupported,
@@ -350,6 +348,13 @@ func (c *Collector) handleTraces(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		n, rej, herr = c.exportTraces(r.Context(), ep, req, bad)
+	} else if c.needsMessage(r.Context()) { // a scoped key, or redaction: see security.go
+		req := &coltracepb.ExportTraceServiceRequest{}
+		if err := proto.Unmarshal(body, req); err != nil {
+			c.fail(w, r, ep, badRequest("decoding OTLP protobuf: %v", err))
+			return
+		}
+		n, rej, herr = c.exportTraces(r.Context(), ep, req, nil)
 	} else {
 		n, rej, herr = c.exportTracesWire(r.Context(), ep, body) // no decoding: see otlpwire.go
 	}
@@ -409,6 +414,9 @@ func (c *Collector) handleJSONSpans(w http.ResponseWriter, r *http.Request) {
 // record per trace, waiting for every ack. It returns the number of spans
 // stored and those rejected; a request with spans and none valid is a 400.
 func (c *Collector) exportTraces(ctx context.Context, ep string, req *coltracepb.ExportTraceServiceRequest, bad map[[3]int]*genai.SpanError) (int, spanRejects, *httpError) {
+	if herr := c.secureTraces(ctx, req); herr != nil {
+		return 0, spanRejects{}, herr
+	}
 	req, rej := validSpans(req, bad)
 	recs, n, err := kafka.SplitByTrace(req, c.topics.Spans)
 	if err != nil {
@@ -542,6 +550,7 @@ func (c *Collector) handleFeedback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, ep, badRequest("%v", err))
 		return
 	}
+	c.secureFeedback(items) // feedback names a trace, not an app: any valid key may send it
 	recs := make([]*kgo.Record, len(items))
 	for i := range items {
 		v, _ := json.Marshal(&items[i])

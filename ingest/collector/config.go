@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/internal/config"
+	"github.com/chainwatch/chainwatch/internal/tlsfiles"
 	"github.com/chainwatch/chainwatch/kafka"
 )
 
@@ -30,8 +31,15 @@ type Config struct {
 	APIKeysEnv  string `yaml:"api_keys_env"`
 	APIKeysFile string `yaml:"api_keys_file"`
 	// APIKeys, when set, are required of every request (Authorization:
-	// Bearer, or X-API-Key).
+	// Bearer, or X-API-Key). A key read from api_keys_file may be followed
+	// by " apps=a,b": it may then write only those apps' data (security.go).
 	APIKeys []string `yaml:"-"`
+	// TLS serves both listeners over TLS from these files, reloaded when
+	// they change (internal/tlsfiles).
+	TLS tlsfiles.Config `yaml:"tls"`
+	// RedactPII replaces personal data in the given apps' spans and logs
+	// before they reach Kafka (security.go).
+	RedactPII RedactConfig `yaml:"redact_pii"`
 	// MaxInflightBytes bounds the bytes of all requests being read, decoded
 	// or waiting for Kafka together: a request that cannot be admitted
 	// within a short wait is answered 503 before its body is read. It must
@@ -113,8 +121,14 @@ func (c Config) Validate() error {
 	case c.APIKeysEnv != "":
 		src = "api_keys_env"
 	}
-	for i, k := range c.APIKeys {
-		if len(k) < 8 {
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("tls: %w", err))
+	}
+	if err := c.RedactPII.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	for i, line := range c.APIKeys {
+		if k := string(parseAPIKey(line).key); len(k) < 8 {
 			errs = append(errs, fmt.Errorf("%s: api key %d must be at least 8 characters, got %d", src, i+1, len(k)))
 		}
 	}

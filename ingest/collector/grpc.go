@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/encoding"
 	_ "google.golang.org/grpc/encoding/gzip" // registers gzip, OTLP's MUST and the OpenTelemetry Collector's default
 	grpcproto "google.golang.org/grpc/encoding/proto"
@@ -46,13 +48,17 @@ func init() {
 	encoding.RegisterCompressor(snappyCompressor{})
 }
 
-func (c *Collector) newGRPCServer() *grpc.Server {
-	srv := grpc.NewServer(
+func (c *Collector) newGRPCServer(tlsCfg *tls.Config) *grpc.Server {
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(int(c.cfg.MaxBodyBytes)),
 		grpc.MaxConcurrentStreams(grpcMaxConcurrentStreams),
 		grpc.StatsHandler(grpcStats{c}),
 		grpc.ForceServerCodecV2(otlpCodec{encoding.GetCodecV2(grpcproto.Name)}),
-	)
+	}
+	if tlsCfg != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(tlsCfg)))
+	}
+	srv := grpc.NewServer(opts...)
 	coltracepb.RegisterTraceServiceServer(srv, c)
 	collogspb.RegisterLogsServiceServer(srv, logsServer{c: c})
 	return srv
@@ -90,9 +96,11 @@ func (c *Collector) grpcAdmit(ctx context.Context, req proto.Message) (context.C
 		}
 		return ""
 	}
-	if !c.authorized(get) {
+	apps, ok := c.keyFor(get)
+	if !ok {
 		return ctx, nil, c.grpcFail(&httpError{http.StatusUnauthorized, reasonUnauthorized, "missing or unknown API key: send metadata authorization: Bearer <key> or x-api-key"})
 	}
+	ctx = withScope(ctx, apps)
 	t := c.inflight.newTicket()
 	if !t.acquire(ctx, int64(proto.Size(req)), admissionWait) {
 		t.done()

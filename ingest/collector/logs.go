@@ -82,6 +82,9 @@ func (c *Collector) exportLogs(ctx context.Context, ep string, req *collogspb.Ex
 			bad[k] = e
 		}
 	}
+	if herr := c.secureLogs(ctx, req); herr != nil {
+		return 0, nil, herr
+	}
 	valid := genai.DropLogs(req, bad)
 	recs, n, err := kafka.SplitLogsByTrace(valid, c.topics.Logs)
 	if err != nil {

@@ -17,6 +17,7 @@ type Metrics struct {
 	Rejected       *prometheus.CounterVec   // requests rejected, by endpoint and reason
 	RejectedSpans  *prometheus.CounterVec   // spans refused one by one (partial success, or all of a 400), by endpoint and reason (invalid_<field>)
 	RejectedLogs   *prometheus.CounterVec   // log records refused one by one, by endpoint and reason (invalid_<field>)
+	Redacted       *prometheus.CounterVec   // PII replaced before producing, by kind
 	ProduceSeconds *prometheus.HistogramVec // time from request to Kafka ack, by endpoint
 	InflightBytes  prometheus.Gauge         // request bytes admitted and not yet released (≤ collector.max_inflight_bytes)
 
@@ -34,6 +35,7 @@ const (
 	reasonUnavailable  = "kafka_unavailable"
 	reasonBehind       = "writers_behind"
 	reasonDecode       = "decode"
+	reasonForbidden    = "forbidden"
 )
 
 // NewMetrics creates the series and registers them on reg (nil: not
@@ -56,6 +58,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		RejectedLogs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: metrics.Namespace, Subsystem: "collector", Name: "rejected_log_records_total", Help: "OTLP log records refused for failing the structural checks, by endpoint and reason (invalid_<field>): left out of a partially stored request, or every record of a request answered 400 for them.",
 		}, []string{"endpoint", "reason"}),
+		Redacted: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Subsystem: "collector", Name: "redacted_total", Help: "Personal data and secrets replaced in spans, log records and feedback before they were produced (collector.redact_pii), by kind.",
+		}, []string{"kind"}),
 		ProduceSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: metrics.Namespace, Subsystem: "collector", Name: "produce_seconds", Help: "Time from a request's arrival to Kafka's acknowledgement.", Buckets: lat,
 		}, []string{"endpoint"}),
@@ -69,6 +74,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: metrics.Namespace, Subsystem: "collector", Name: "writers_behind", Help: "1 while the collector answers 503 because records not yet stored approach the topics' retention.",
 		}),
 	}
-	metrics.Must(errors.Join(metrics.Register(reg, &m.Received), metrics.Register(reg, &m.Requests), metrics.Register(reg, &m.Rejected), metrics.Register(reg, &m.RejectedSpans), metrics.Register(reg, &m.RejectedLogs), metrics.Register(reg, &m.ProduceSeconds), metrics.Register(reg, &m.InflightBytes), metrics.Register(reg, &m.UnstoredShare), metrics.Register(reg, &m.WritersBehind)))
+	metrics.Must(errors.Join(metrics.Register(reg, &m.Received), metrics.Register(reg, &m.Requests), metrics.Register(reg, &m.Rejected), metrics.Register(reg, &m.RejectedSpans), metrics.Register(reg, &m.RejectedLogs), metrics.Register(reg, &m.Redacted), metrics.Register(reg, &m.ProduceSeconds), metrics.Register(reg, &m.InflightBytes), metrics.Register(reg, &m.UnstoredShare), metrics.Register(reg, &m.WritersBehind)))
 	return m
 }

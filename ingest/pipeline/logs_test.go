@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -174,4 +175,47 @@ func TestGenAILogsJoinTheirSpans(t *testing.T) {
 // collectorOn is a collector config with gRPC on addr.
 func collectorOn(grpcAddr string) collector.Config {
 	return collector.Config{GRPCAddr: grpcAddr}
+}
+
+// With collector.redact_pii on, a span with an e-mail address and a card
+// number lands redacted in the Kafka record and in ClickHouse: the
+// original is stored nowhere.
+func TestRedactedBeforeKafkaAndClickHouse(t *testing.T) {
+	p := startPipeline(t, pipeline.Options{Collector: collector.Config{RedactPII: collector.RedactConfig{Apps: []string{"*"}}}})
+	req := traces(77, 1)
+	sp := req.ResourceSpans[0].ScopeSpans[0].Spans[0]
+	secret := "I am jane.doe@example.com, card 4111 1111 1111 1111"
+	sp.Attributes = append(sp.Attributes, kv("gen_ai.prompt", secret))
+	sp.Name = "redaction"
+	if code := send(t, "http://"+p.Collector.HTTPAddr(), req); code != 200 {
+		t.Fatalf("status %d", code)
+	}
+	waitCount(t, p.Conn, "SELECT count() FROM spans WHERE name = 'redaction'", 1, 20*time.Second)
+	var in string
+	var keys, vals []string
+	if err := p.Conn.QueryRow(context.Background(), "SELECT input_text, attr_keys, attr_values FROM spans WHERE name = 'redaction'").Scan(&in, &keys, &vals); err != nil {
+		t.Fatal(err)
+	}
+	all := in + strings.Join(vals, " ")
+	if strings.Contains(all, "jane.doe@example.com") || strings.Contains(all, "4111 1111 1111 1111") || !strings.Contains(all, "I am [EMAIL], card [CARD_NUMBER]") {
+		t.Fatalf("stored: input %q, attributes %v", in, vals)
+	}
+	cl := mustClient(t, p.Kafka.Brokers)
+	cl.AddConsumeTopics(p.Kafka.Topics.Spans)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	found := false
+	for !found && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			if strings.Contains(string(r.Value), "redaction") {
+				found = true
+				if strings.Contains(string(r.Value), "jane.doe@example.com") || !strings.Contains(string(r.Value), "[EMAIL]") {
+					t.Errorf("the Kafka record holds the original")
+				}
+			}
+		})
+	}
+	if !found {
+		t.Fatal("the span's Kafka record was not found")
+	}
 }

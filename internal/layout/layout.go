@@ -18,6 +18,7 @@ var Rules = map[string][]string{
 	"internal/supervise":           {"internal/metrics"},
 	"internal/health":              {"internal/supervise"},
 	"internal/backoff":             {},
+	"internal/tlsfiles":            {},
 	"internal/layout":              {},
 	"internal/lifecycle":           {},
 	"internal/metrics":             {},
@@ -40,7 +41,7 @@ var Rules = map[string][]string{
 
 	// The ingest path: collector and writer know Kafka, ClickHouse and the
 	// mapping, never each other; the pipeline wires them.
-	"ingest/collector":  {"genai", "kafka", "schemas", "internal/"},
+	"ingest/collector":  {"evaluators", "genai", "kafka", "schemas", "internal/"},
 	"ingest/writer":     {"clickhouse", "genai", "kafka", "schemas", "internal/"},
 	"ingest/ingesttest": {"schemas"},
 	"ingest/pipeline":   {"clickhouse", "ingest/collector", "ingest/writer", "kafka", "local/", "schemas", "internal/"},
