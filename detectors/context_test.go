@@ -212,6 +212,7 @@ func BenchmarkContextMMD(b *testing.B) {
 			x, cx := ctxSample(rng, n, 0, 0)
 			y, cy := ctxSample(rng, n, 0.3, 0)
 			b.ReportAllocs()
+			defer cpuTimer(b)()
 			for b.Loop() {
 				if _, err := ContextMMD(x, y, cx, cy, ContextMMDOptions{}); err != nil {
 					b.Fatal(err)

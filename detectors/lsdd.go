@@ -80,7 +80,7 @@ func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
 		return Result{}, fmt.Errorf("n_kernel_centers (%d) must leave at least 2 of the %d reference rows", o.NKernelCenters, n)
 	}
 	st := newStandardizer(x)
-	xs, ys := st.apply(x), st.apply(y)
+	xs := st.apply(x)
 	sigma := o.Sigma
 	if sigma == 0 {
 		sigma = MedianHeuristic(xs)
@@ -92,11 +92,24 @@ func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
 	order := rng.Perm(n)
 	nc := o.NKernelCenters
 	centres := rowsAt(xs, order[:nc])
-	xr := rowsAt(xs, order[nc:])
 	nr := n - nc
 
 	H := lsddH(centres, sigma)
-	kz := GaussianKernelMatrix(stackRows(xr, ys), centres, []float64{sigma})
+	// The pooled rows: the reference rows that are not centres, then the
+	// current rows standardised straight into place.
+	_, d := x.Dims()
+	pz := newPacked(nr+m, d)
+	for r, i := range order[nc:] {
+		copy(pz.row(r), xs.RawRowView(i))
+		pz.setNorm(r)
+	}
+	for i := range m {
+		st.applyRow(pz.row(nr+i), y.RawRowView(i))
+		pz.setNorm(nr + i)
+	}
+	kz := mat.NewDense(nr+m, nc, nil)
+	pz.sqDistInto(packRows(centres), kz.RawMatrix().Data, nc)
+	GaussianKernelInPlace(kz, []float64{sigma})
 	hObs, hPerm := lsddPermutedH(kz, nr, m, o.NPermutations, rng)
 	lambda, hinv, err := lsddSelectLambda(H, hPerm, o.LambdaRDMax)
 	if err != nil {
@@ -129,18 +142,23 @@ type standardizer struct{ mean, sd []float64 }
 func newStandardizer(x *mat.Dense) standardizer {
 	n, d := x.Dims()
 	s := standardizer{mean: make([]float64, d), sd: make([]float64, d)}
-	for j := range d {
-		var mu float64
-		for i := range n {
-			mu += x.At(i, j)
+	// Row by row over the raw data (each feature's sums in row order, as
+	// a column loop would add them).
+	for i := range n {
+		for j, v := range x.RawRowView(i) {
+			s.mean[j] += v
 		}
-		mu /= float64(n)
-		var ss float64
-		for i := range n {
-			v := x.At(i, j) - mu
-			ss += v * v
+	}
+	for j := range s.mean {
+		s.mean[j] /= float64(n)
+	}
+	for i := range n {
+		for j, v := range x.RawRowView(i) {
+			dv := v - s.mean[j]
+			s.sd[j] += dv * dv
 		}
-		s.mean[j] = mu
+	}
+	for j, ss := range s.sd {
 		s.sd[j] = math.Sqrt(ss/float64(n-1)) + lsddStdEps
 	}
 	return s
@@ -182,8 +200,11 @@ func lsddH(centres *mat.Dense, sigma float64) *mat.Dense {
 // lsddPermutedH returns h for the split "first nx rows of kz are x" and
 // for nperm random relabellings, as the rows of a 1×nc and an nperm×nc
 // matrix. kz holds k(z_i, c) for the pooled rows z and the centres c;
-// h = mean over the x rows − mean over the y rows. Only the smaller side is
-// summed; the other follows from the column totals.
+// h = mean over the x rows − mean over the y rows. Only the smaller side
+// is summed; the other follows from the column totals. The sums are one
+// product of the 0/1 membership rows of all the splits with kz, taken as
+// dot products of rows against kzᵀ (dotRows), so the observed split and
+// the relabellings are summed alike.
 func lsddPermutedH(kz *mat.Dense, nx, ny, nperm int, rng interface{ IntN(int) int }) (*mat.Dense, *mat.Dense) {
 	N, nc := kz.Dims()
 	tot := make([]float64, nc)
@@ -198,42 +219,52 @@ func lsddPermutedH(kz *mat.Dense, nx, ny, nperm int, rng interface{ IntN(int) in
 		a = ny
 	}
 	fx, fy := float64(nx), float64(ny)
-	fill := func(dst []float64, idx []int) {
-		clear(dst)
-		for _, i := range idx {
-			for j, v := range kz.RawRowView(i) {
-				dst[j] += v
-			}
-		}
-		for j, s := range dst {
-			if aIsX {
-				dst[j] = s/fx - (tot[j]-s)/fy
-			} else {
-				dst[j] = (tot[j]-s)/fx - s/fy
-			}
+	ld := roundUp(N, 4)
+	kzT := make([]float64, roundUp(nc, 3)*ld)
+	for i := range N {
+		for j, v := range kz.RawRowView(i) {
+			kzT[j*ld+i] = v
 		}
 	}
-	idx := make([]int, a)
-	for i := range idx {
+	splits := nperm + 1 // row 0: the observed split
+	member := make([]float64, roundUp(splits, 4)*ld)
+	for i := range a {
 		if aIsX {
-			idx[i] = i
+			member[i] = 1
 		} else {
-			idx[i] = nx + i
+			member[nx+i] = 1
 		}
 	}
-	obs := mat.NewDense(1, nc, nil)
-	fill(obs.RawRowView(0), idx)
 	perm := make([]int, N)
 	for i := range perm {
 		perm[i] = i
 	}
-	hp := mat.NewDense(nperm, nc, nil) // nperm ≥ 1 after defaults
-	for p := range nperm {
+	for p := 1; p < splits; p++ {
 		for i := range a {
 			j := i + rng.IntN(N-i)
 			perm[i], perm[j] = perm[j], perm[i]
 		}
-		fill(hp.RawRowView(p), perm[:a])
+		row := member[p*ld : (p+1)*ld]
+		for _, i := range perm[:a] {
+			row[i] = 1
+		}
+	}
+	sums := make([]float64, splits*nc)
+	dotRows(member, splits, kzT, nc, ld, ld, sums, nc, false)
+	fill := func(dst, s []float64) {
+		for j, v := range s {
+			if aIsX {
+				dst[j] = v/fx - (tot[j]-v)/fy
+			} else {
+				dst[j] = (tot[j]-v)/fx - v/fy
+			}
+		}
+	}
+	obs := mat.NewDense(1, nc, nil)
+	fill(obs.RawRowView(0), sums[:nc])
+	hp := mat.NewDense(nperm, nc, nil) // nperm ≥ 1 after defaults
+	for p := range nperm {
+		fill(hp.RawRowView(p), sums[(p+1)*nc:(p+2)*nc])
 	}
 	return obs, hp
 }

@@ -138,6 +138,7 @@ func BenchmarkLSDD(b *testing.B) {
 	x := gaussSample(rng, 1000, 384, nil)
 	y := gaussSample(rng, 1000, 384, nil)
 	b.ReportAllocs()
+	defer cpuTimer(b)()
 	for b.Loop() {
 		if _, err := LSDD(x, y, LSDDOptions{}); err != nil {
 			b.Fatal(err)

@@ -178,9 +178,9 @@ func NewOnlineMMD(ref *mat.Dense, o OnlineOptions) (*OnlineMMD, error) {
 	kAt := func(i, j int) float64 {
 		switch {
 		case i < j:
-			return blk.k[i*N+j]
+			return blk.at(i, j)
 		case j < i:
-			return blk.k[j*N+i]
+			return blk.at(j, i)
 		}
 		return 0
 	}

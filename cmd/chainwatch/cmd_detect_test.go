@@ -206,3 +206,69 @@ func TestDetectHelpFromRegistry(t *testing.T) {
 		t.Errorf("detect lsdd -h: %v", err)
 	}
 }
+
+// TestDetectAcceptsEveryREADMEParam: every parameter the README's detector
+// table names (with the default it states) is accepted by
+// `chainwatch detect NAME --param key=value` — the command then fails only
+// on the missing sample files — and the distances' `threshold`, which the
+// README tells users to set, reaches the verdict.
+func TestDetectAcceptsEveryREADMEParam(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	begin, end := strings.Index(text, "<!-- detectors:begin"), strings.Index(text, "<!-- detectors:end")
+	if begin < 0 || end < begin {
+		t.Fatal("README has no detectors table")
+	}
+	// A value for the parameters whose default the table shows as "—".
+	unset := map[string]string{"sigma": "1", "lambda": "0.1"}
+	missing := filepath.Join(t.TempDir(), "missing.csv")
+	named := 0
+	for _, line := range strings.Split(text[begin:end], "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 6 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		for _, p := range strings.Split(cells[4], ",") {
+			f := strings.Fields(p)
+			if len(f) != 2 {
+				continue
+			}
+			key, val := strings.Trim(f[0], "`"), f[1]
+			if val == "—" {
+				val = unset[key]
+			}
+			args := []string{name, "--ref", missing, "--cur", missing, "--param", key + "=" + val}
+			if name == "context_mmd" {
+				args = append(args, "--context-ref", missing, "--context-cur", missing)
+			}
+			named++
+			err := runDetect(t.Context(), args)
+			if err == nil || strings.Contains(err.Error(), "--param") || !strings.Contains(err.Error(), "no such file") {
+				t.Errorf("detect %s --param %s=%s: %v (want only the missing file)", name, key, val, err)
+			}
+		}
+	}
+	if named < 40 {
+		t.Fatalf("read only %d parameters from the README table", named)
+	}
+	ref := gaussianCSV(t, "ref.csv", 200, 2, 0, 1)
+	cur := gaussianCSV(t, "cur.csv", 200, 2, 1, 2)
+	for _, det := range []string{"psi", "wasserstein", "js"} {
+		for _, tc := range []struct {
+			threshold string
+			drift     bool
+		}{{"0.01", true}, {"1000", false}} {
+			out, err := detectJSON(t, det, "--ref", ref, "--cur", cur, "--param", "threshold="+tc.threshold, "--json")
+			if err != nil {
+				t.Fatalf("%s threshold=%s: %v", det, tc.threshold, err)
+			}
+			if out["drift"] != tc.drift || fmt.Sprint(out["threshold"]) != tc.threshold {
+				t.Errorf("%s threshold=%s: drift %v threshold %v, want drift %v", det, tc.threshold, out["drift"], out["threshold"], tc.drift)
+			}
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/monitor"
+	"github.com/chainwatch/chainwatch/retention"
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -54,8 +55,14 @@ func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, kc kafk
 	if err != nil {
 		return nil, err
 	}
-	if _, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{})
+	if err != nil {
 		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	// Servers without TTL keep data past clickhouse.retention_days unless
+	// its partitions are dropped: hourly, here (retention.DropExpired).
+	if chc.RetentionDays > 0 && !rep.Caps.TTL {
+		go retention.RunExpiry(ctx, conn, chc.RetentionDays, time.Hour, log.Info)
 	}
 	monitors := cfg.Monitors
 	if len(monitors) == 0 {

@@ -31,6 +31,8 @@ commands:
   redteam    run the adversarial suite against an OpenAI-compatible endpoint and store its scores
   agreement  judge-vs-user agreement per evaluator (Cohen's kappa, Spearman) from ClickHouse
   evaluator  score sampled production spans continuously (guards, reference metrics, LLM judge) into eval_scores
+  erase      remove a person's data (--user-id) or traces (--trace-id) from every table, for erasure requests
+  retention  drop the partitions past clickhouse.retention_days (servers without TTL; up and worker do it hourly)
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -58,6 +60,8 @@ func main() {
 		"redteam":   runRedteam,
 		"agreement": runAgreement,
 		"evaluator": runEvaluator,
+		"erase":     runErase,
+		"retention": runRetention,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

@@ -19,6 +19,7 @@ var Rules = map[string][]string{
 	"internal/health":              {"internal/supervise"},
 	"internal/backoff":             {},
 	"internal/tlsfiles":            {},
+	"retention":                    {"embedding"},
 	"internal/layout":              {},
 	"internal/lifecycle":           {},
 	"internal/metrics":             {},

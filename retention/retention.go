@@ -1,0 +1,246 @@
+// Package retention removes data: a person's data on request (Erase, for
+// right-to-erasure requests) and data past its retention on servers that
+// have no TTL (DropExpired, ClickHouse before 19.6).
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/chainwatch/chainwatch/embedding"
+)
+
+// Target says whose data Erase removes: every trace in which a span has
+// one of UserIDs as its user, every trace in TraceIDs, and every piece of
+// feedback given by one of UserIDs.
+type Target struct {
+	UserIDs  []string
+	TraceIDs []string
+}
+
+// Removed is what Erase removed from one table.
+type Removed struct {
+	Table string
+	Rows  uint64
+}
+
+// Report is what Erase did.
+type Report struct {
+	Traces  int // traces erased
+	Removed []Removed
+}
+
+// The tables Erase cleans and how it finds a target's rows in each.
+var eraseTables = []struct {
+	table, where string
+}{
+	{"spans", "has(?, trace_id)"},
+	{"logs", "has(?, trace_id)"},
+	{"feedback", "has(?, trace_id) OR has(?, user_id)"},
+	{"eval_scores", "has(?, trace_id)"},
+	{"embeddings", "has(?, text_hash)"},
+}
+
+// Erase removes t's data from every table that holds it: spans, log
+// records (GenAI events), feedback, evaluation scores, and the cached
+// embeddings of those spans' texts (their inputs and outputs, the events'
+// included). It runs ClickHouse mutations (ALTER TABLE … DELETE) and
+// waits until each has finished, at most wait in all (0: 10 minutes).
+// Rows in datasets are not touched: a dataset is a curated copy whose
+// owner decides (dataset versions are immutable).
+func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration) (Report, error) {
+	var rep Report
+	if len(t.UserIDs) == 0 && len(t.TraceIDs) == 0 {
+		return rep, errors.New("erase: name at least one user id or trace id")
+	}
+	if wait <= 0 {
+		wait = 10 * time.Minute
+	}
+	users := nonEmpty(t.UserIDs)
+	traces := map[string]bool{}
+	for _, id := range nonEmpty(t.TraceIDs) {
+		traces[strings.ToLower(id)] = true
+	}
+	for _, q := range []string{
+		"SELECT DISTINCT trace_id FROM spans WHERE has(?, user_id)",
+		"SELECT DISTINCT trace_id FROM feedback WHERE has(?, user_id)",
+	} {
+		ids, err := strs(ctx, conn, q, users)
+		if err != nil {
+			return rep, err
+		}
+		for _, id := range ids {
+			traces[id] = true
+		}
+	}
+	ids := make([]string, 0, len(traces))
+	for id := range traces {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	rep.Traces = len(ids)
+	texts, err := strs(ctx, conn, `SELECT t FROM (
+    SELECT arrayJoin([input_text, output_text]) AS t FROM spans WHERE has(?, trace_id)
+    UNION ALL SELECT arrayJoin([input_text, output_text]) AS t FROM logs WHERE has(?, trace_id)) WHERE t != ''`, ids, ids)
+	if err != nil {
+		return rep, err
+	}
+	hashes := make([]string, 0, len(texts))
+	for _, s := range texts {
+		hashes = append(hashes, embedding.TextHash(s))
+	}
+	deadline := time.Now().Add(wait)
+	for _, et := range eraseTables {
+		args := []any{ids}
+		switch et.table {
+		case "feedback":
+			args = []any{ids, users}
+		case "embeddings":
+			args = []any{hashes}
+		}
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+et.table+" WHERE "+et.where, args...).Scan(&n); err != nil {
+			return rep, fmt.Errorf("counting %s rows to erase: %w", et.table, err)
+		}
+		rep.Removed = append(rep.Removed, Removed{Table: et.table, Rows: n})
+		if n == 0 {
+			continue
+		}
+		if err := conn.Exec(ctx, "ALTER TABLE "+et.table+" DELETE WHERE "+et.where, args...); err != nil {
+			return rep, fmt.Errorf("erasing from %s: %w", et.table, err)
+		}
+		if err := waitMutations(ctx, conn, et.table, deadline); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// waitMutations polls system.mutations until table has none left to do.
+func waitMutations(ctx context.Context, conn driver.Conn, table string, deadline time.Time) error {
+	for {
+		var left uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM system.mutations WHERE database = currentDatabase() AND table = ? AND is_done = 0", table).Scan(&left); err != nil {
+			return fmt.Errorf("reading the erasure's progress on %s: %w", table, err)
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("erasing from %s: %d mutation(s) still running after the wait; they go on in ClickHouse (system.mutations)", table, left)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Dropped is one partition DropExpired removed.
+type Dropped struct {
+	Table, Partition string
+	Rows             uint64
+}
+
+// The tables partitioned by month (toYYYYMM of their time column).
+var monthlyTables = []string{"spans", "logs", "feedback"}
+
+// DropExpired drops the monthly partitions of spans, logs and feedback
+// whose whole month ended more than days before now: retention on servers
+// without TTL (before 19.6), run on a schedule by `chainwatch up` and the
+// worker (RunExpiry) and once by `chainwatch retention`. A partition is
+// dropped only when all of its rows are past retention, so data is kept
+// up to a month longer than days, never less.
+func DropExpired(ctx context.Context, conn driver.Conn, days int, now time.Time) ([]Dropped, error) {
+	if days <= 0 {
+		return nil, nil
+	}
+	cutoff := now.UTC().AddDate(0, 0, -days)
+	var out []Dropped
+	for _, table := range monthlyTables {
+		rows, err := conn.Query(ctx, "SELECT partition, sum(rows) FROM system.parts WHERE database = currentDatabase() AND table = ? AND active GROUP BY partition ORDER BY partition", table)
+		if err != nil {
+			return out, fmt.Errorf("listing the partitions of %s: %w", table, err)
+		}
+		var parts []Dropped
+		for rows.Next() {
+			var d Dropped
+			if err := rows.Scan(&d.Partition, &d.Rows); err != nil {
+				rows.Close()
+				return out, err
+			}
+			d.Table = table
+			parts = append(parts, d)
+		}
+		rows.Close()
+		for _, d := range parts {
+			ym, err := strconv.Atoi(strings.Trim(d.Partition, "'"))
+			if err != nil || ym < 197001 {
+				continue
+			}
+			monthEnd := time.Date(ym/100, time.Month(ym%100)+1, 1, 0, 0, 0, 0, time.UTC)
+			if !monthEnd.Before(cutoff) {
+				continue
+			}
+			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, ym)); err != nil {
+				return out, fmt.Errorf("dropping partition %d of %s: %w", ym, table, err)
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func strs(ctx context.Context, conn driver.Conn, q string, args ...any) ([]string, error) {
+	rows, err := conn.Query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("erase: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+func nonEmpty(in []string) []string {
+	out := []string{}
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// RunExpiry runs DropExpired every interval until ctx ends, logging what
+// it dropped and any error (a failed run is tried again at the next).
+func RunExpiry(ctx context.Context, conn driver.Conn, days int, every time.Duration, log func(msg string, args ...any)) {
+	for {
+		dropped, err := DropExpired(ctx, conn, days, time.Now())
+		for _, d := range dropped {
+			log("retention: dropped an expired partition", "table", d.Table, "partition", d.Partition, "rows", d.Rows, "retention_days", days)
+		}
+		if err != nil && ctx.Err() == nil {
+			log("retention: dropping expired partitions failed; trying again later", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
+	}
+}
