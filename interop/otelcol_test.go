@@ -72,14 +72,29 @@ func buildCollector(t *testing.T) string {
 // pipeline). It returns the receiver's address and the process.
 func runCollector(t *testing.T, exporter string) (string, *process) {
 	t.Helper()
+	recv, _, p := runCollectorWith(t, exporter, false)
+	return recv, p
+}
+
+// runCollectorWith is runCollector, and with logs also an OTLP/HTTP
+// receiver (its address second) and a logs pipeline to the same exporter.
+func runCollectorWith(t *testing.T, exporter string, logs bool) (string, string, *process) {
+	t.Helper()
 	bin := buildCollector(t)
-	recv := freeAddr(t)
+	recv, httpRecv := freeAddr(t), ""
+	name := strings.SplitN(strings.TrimSpace(exporter), ":", 2)[0]
+	httpYAML, logsYAML := "", ""
+	if logs {
+		httpRecv = freeAddr(t)
+		httpYAML = fmt.Sprintf("      http:\n        endpoint: %s\n", httpRecv)
+		logsYAML = fmt.Sprintf("    logs:\n      receivers: [otlp]\n      processors: [batch]\n      exporters: [%s]\n", name)
+	}
 	cfg := fmt.Sprintf(`receivers:
   otlp:
     protocols:
       grpc:
         endpoint: %s
-processors:
+%sprocessors:
   batch:
     timeout: 200ms
 exporters:
@@ -95,16 +110,21 @@ service:
       receivers: [otlp]
       processors: [batch]
       exporters: [%s]
-`, recv, strings.ReplaceAll(strings.TrimSpace(exporter), "\n", "\n  "), strings.SplitN(strings.TrimSpace(exporter), ":", 2)[0])
+%s`, recv, httpYAML, strings.ReplaceAll(strings.TrimSpace(exporter), "\n", "\n  "), name, logsYAML)
 	path := filepath.Join(t.TempDir(), "otelcol.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := start(t, bin, "--config", path)
-	if err := waitListening(p, recv, 30*time.Second); err != nil {
-		t.Fatalf("the Collector did not start: %v\nconfig:\n%s\nlog:\n%s", err, cfg, indent(p.out.String()))
+	for _, addr := range []string{recv, httpRecv} {
+		if addr == "" {
+			continue
+		}
+		if err := waitListening(p, addr, 30*time.Second); err != nil {
+			t.Fatalf("the Collector did not start: %v\nconfig:\n%s\nlog:\n%s", err, cfg, indent(p.out.String()))
+		}
 	}
-	return recv, p
+	return recv, httpRecv, p
 }
 
 // Each test sends traces × spansPerTrace GenAI chat spans through the Go
