@@ -301,7 +301,7 @@ func (s *Inserter) InsertLogs(ctx context.Context, logs []schemas.LogRecord) err
 		if l.SeverityNumber > 0 && l.SeverityNumber < 256 {
 			sev = uint8(l.SeverityNumber)
 		}
-		row := []any{l.Time, uint64(l.Time.UnixNano()), observed, l.TraceID, l.SpanID, l.RecordID,
+		row := []any{l.Time, uint64(l.Time.UnixNano()), observed, l.TraceID, l.SpanID, l.RecordID, l.Seq,
 			l.App, sev, l.SeverityText, l.EventName, l.ScopeName, l.Body}
 		if s.caps.Map {
 			m := l.Attributes

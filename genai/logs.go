@@ -8,7 +8,6 @@ import (
 	"time"
 
 	collogspb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -141,6 +140,7 @@ func CountLogs(req *collogspb.ExportLogsServiceRequest) int {
 // skipped and reported in the returned error (at most the first ten).
 func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.ExportLogsServiceRequest, now time.Time) ([]schemas.LogRecord, []schemas.Score, error) {
 	var errs SpanErrorList
+	seq := uint32(0)
 	for ri, rl := range req.ResourceLogs {
 		res := rl.GetResource().GetAttributes()
 		app := ""
@@ -199,6 +199,8 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 					}
 				}
 				rec.RecordID = recordID(rl.GetResource(), lr)
+				rec.Seq = seq
+				seq++
 				if rec.SpanID != "" {
 					rec.InputText, rec.OutputText = eventTexts(rl.GetResource(), sl.GetScope(), lr, rec.EventName, t)
 				}
@@ -262,15 +264,15 @@ func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, 
 	default:
 		return "", ""
 	}
-	req := &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{
-		Resource:   res,
-		ScopeSpans: []*tracepb.ScopeSpans{{Scope: scope, Spans: []*tracepb.Span{sp}}},
-	}}}
-	spans, err := AppendSpans(nil, req)
-	if err != nil || len(spans) != 1 {
+	if f, _ := checkOTLPSpan(sp); f != "" {
 		return "", ""
 	}
-	return spans[0].InputText, spans[0].OutputText
+	m := &otlpMapper{oneEvent: true}
+	m.setResource(res.GetAttributes())
+	m.setScope(scope)
+	var s schemas.Span
+	m.mapSpan(&s, sp)
+	return s.InputText, s.OutputText
 }
 
 // recordID hashes what identifies a record's content: its resource and

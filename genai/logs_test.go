@@ -67,6 +67,7 @@ func TestAppendLogsGenAIEvents(t *testing.T) {
 	req := logReq(
 		logEvent("gen_ai.system.message", t0, anyOf(lkvs("content", "You are terse."))),
 		logEvent("gen_ai.user.message", t0, anyOf(lkvs("content", "Weather in Paris?"))),
+		logEvent("gen_ai.assistant.message", t0, anyOf(lkvs("tool_calls", []any{toolCall}))),
 		logEvent("gen_ai.choice", t0+1, anyOf(lkvs("index", 0, "finish_reason", "tool_calls",
 			"message", lkvs("role", "assistant", "tool_calls", []any{toolCall})))),
 		logEvent("gen_ai.choice", t0+2, anyOf(lkvs("index", 0, "finish_reason", "stop", "message", lkvs("role", "assistant", "content", "Sunny, 21°C.")))),
@@ -76,12 +77,13 @@ func TestAppendLogsGenAIEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(logs) != 5 || len(scores) != 0 {
-		t.Fatalf("got %d logs, %d scores; want 5, 0", len(logs), len(scores))
+	if len(logs) != 6 || len(scores) != 0 {
+		t.Fatalf("got %d logs, %d scores; want 6, 0", len(logs), len(scores))
 	}
 	want := []struct{ in, out string }{
 		{"", ""}, // system text stays out of the input, as on a span
 		{"Weather in Paris?", ""},
+		{"", ""}, // an earlier turn that only called a tool: its call stays out of the input text
 		{"", `tool_call get_weather({"city":"Paris"})`},
 		{"", "Sunny, 21°C."},
 		{"", ""},
@@ -97,15 +99,20 @@ func TestAppendLogsGenAIEvents(t *testing.T) {
 	if logs[0].TraceID != "0102030405060708090a0b0c0d0e0f10" || logs[0].SpanID != "0101010101010101" {
 		t.Errorf("ids %s %s", logs[0].TraceID, logs[0].SpanID)
 	}
-	if logs[4].TraceID != "" || logs[4].Body != "plain application log" || logs[4].SeverityText != "INFO" {
-		t.Errorf("plain log: %+v", logs[4])
+	if logs[5].TraceID != "" || logs[5].Body != "plain application log" || logs[5].SeverityText != "INFO" {
+		t.Errorf("plain log: %+v", logs[5])
 	}
-	if !strings.Contains(logs[3].Body, `"content":"Sunny, 21°C."`) {
-		t.Errorf("kvlist body kept as JSON: %s", logs[3].Body)
+	if !strings.Contains(logs[4].Body, `"content":"Sunny, 21°C."`) {
+		t.Errorf("kvlist body kept as JSON: %s", logs[4].Body)
+	}
+	for i, l := range logs {
+		if l.Seq != uint32(i) {
+			t.Errorf("record %d has seq %d", i, l.Seq)
+		}
 	}
 	// The same record twice has one identity; another record another.
 	again, _, _ := AppendLogs(nil, nil, logReq(proto.Clone(req.ResourceLogs[0].ScopeLogs[0].LogRecords[1]).(*logspb.LogRecord)), time.Now())
-	if again[0].RecordID != logs[1].RecordID || logs[1].RecordID == logs[2].RecordID {
+	if again[0].RecordID != logs[1].RecordID || logs[1].RecordID == logs[3].RecordID {
 		t.Errorf("record ids: %s %s %s", again[0].RecordID, logs[1].RecordID, logs[2].RecordID)
 	}
 }

@@ -6,8 +6,10 @@ package genai
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -92,6 +94,13 @@ type otlpMapper struct {
 	in, out, tmp textAcc
 	warn         []byte
 	attrs        map[string]string
+
+	// oneEvent: the span is one GenAI event sent as a log record
+	// (eventTexts). Its input side then never reads tool calls as text:
+	// on a span an assistant message that only called a tool is one of
+	// several messages, whose calls stay parts; alone, it would otherwise
+	// become "tool_call …" text in the merged input.
+	oneEvent bool
 }
 
 func (m *otlpMapper) setResource(attrs []*commonpb.KeyValue) {
@@ -309,6 +318,8 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	}
 	if v := m.get(akToolDefinitions); nonEmpty(v) {
 		out.ToolDefinitions, m.consumed[akToolDefinitions] = anyString(v), true
+	} else {
+		out.ToolDefinitions = m.indexedToolDefinitions()
 	}
 	out.SessionID = m.pick(akCWSession, akSessionID, akConversationID)
 	out.UserID = m.pick(akCWUser, akUserID, akEnduserID)
@@ -544,4 +555,99 @@ func TemplateID(template string) string {
 	copy(b[:], "tmpl-")
 	hex.Encode(b[5:], sum[:6])
 	return string(b[:])
+}
+
+// indexedToolDefinitions reads the tools offered to the model from the
+// dialects that index them, when gen_ai.tool.definitions is absent:
+// OpenInference's llm.tools.{i}.tool.json_schema (each a JSON object) and
+// OpenLLMetry's llm.request.functions.{i}.{name,description,arguments}
+// (made {"type":"function","name","description","parameters"}, as the
+// current conventions shape them). The keys read are consumed; the result
+// is a JSON array in index order, or "".
+func (m *otlpMapper) indexedToolDefinitions() string {
+	type tool struct {
+		schema, name, desc, args string
+	}
+	var tools map[int]*tool
+	keep := m.unk[:0]
+	for _, kv := range m.unk {
+		k := kv.GetKey()
+		var rest string
+		oi := strings.HasPrefix(k, "llm.tools.")
+		switch {
+		case oi:
+			rest = k[len("llm.tools."):]
+		case strings.HasPrefix(k, "llm.request.functions."):
+			rest = k[len("llm.request.functions."):]
+		default:
+			keep = append(keep, kv)
+			continue
+		}
+		dot := strings.IndexByte(rest, '.')
+		i, err := strconv.Atoi(rest[:max(dot, 0)])
+		if dot < 0 || err != nil || i < 0 || i > 1<<16 {
+			keep = append(keep, kv)
+			continue
+		}
+		if tools == nil {
+			tools = map[int]*tool{}
+		}
+		t := tools[i]
+		if t == nil {
+			t = &tool{}
+			tools[i] = t
+		}
+		v := anyString(kv.GetValue())
+		switch field := rest[dot+1:]; {
+		case oi && field == "tool.json_schema":
+			t.schema = v
+		case !oi && field == "name":
+			t.name = v
+		case !oi && field == "description":
+			t.desc = v
+		case !oi && field == "arguments":
+			t.args = v
+		default:
+			keep = append(keep, kv)
+		}
+	}
+	m.unk = keep
+	if len(tools) == 0 {
+		return ""
+	}
+	idx := make([]int, 0, len(tools))
+	for i := range tools {
+		idx = append(idx, i)
+	}
+	slices.Sort(idx)
+	b := []byte{'['}
+	for n, i := range idx {
+		if n > 0 {
+			b = append(b, ',')
+		}
+		t := tools[i]
+		switch {
+		case t.schema != "" && json.Valid([]byte(t.schema)):
+			b = append(b, t.schema...)
+		case t.schema != "":
+			b = schemas.AppendJSONString(b, t.schema)
+		default:
+			b = append(b, `{"type":"function","name":`...)
+			b = schemas.AppendJSONString(b, t.name)
+			if t.desc != "" {
+				b = append(b, `,"description":`...)
+				b = schemas.AppendJSONString(b, t.desc)
+			}
+			if t.args != "" {
+				b = append(b, `,"parameters":`...)
+				if json.Valid([]byte(t.args)) {
+					b = append(b, t.args...)
+				} else {
+					b = schemas.AppendJSONString(b, t.args)
+				}
+			}
+			b = append(b, '}')
+		}
+	}
+	return string(append(b, ']'))
 }

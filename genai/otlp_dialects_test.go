@@ -320,6 +320,7 @@ func TestAppendSpansDialects(t *testing.T) {
 							Provider: "openai", ModelRequested: "gpt-4o-mini", ModelReturned: "gpt-4o-mini-2024-07-18",
 							InputText: "What's the weather in Paris?", OutputText: `tool_call get_weather({"city": "Paris"})`,
 							InputTokens: 80, OutputTokens: 17, Status: schemas.StatusUnset,
+							ToolDefinitions: `[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]`,
 						})
 						if !strings.HasPrefix(s.Attributes["output.value"], `{"id": "chatcmpl-7"`) {
 							t.Errorf("output.value (raw provider JSON) should stay an attribute, got %q", s.Attributes["output.value"])

@@ -71,7 +71,9 @@ func (m *otlpMapper) resolveText(d *textDir, a *textAcc, sp *tracepb.Span) {
 		if !won {
 			mk := a.mark()
 			m.extract(d, src, a, sp)
-			a.promoteCalls(mk)
+			if !(d.input && m.oneEvent) {
+				a.promoteCalls(mk)
+			}
 			switch {
 			case a.text.n > 0:
 				won = true
@@ -89,7 +91,9 @@ func (m *otlpMapper) resolveText(d *textDir, a *textAcc, sp *tracepb.Span) {
 		}
 		m.tmp.reset(d.input)
 		m.extract(d, src, &m.tmp, sp)
-		m.tmp.promoteCalls(accMark{})
+		if !(d.input && m.oneEvent) {
+			m.tmp.promoteCalls(accMark{})
+		}
 		if m.tmp.text.equal(&a.text) {
 			m.consumeSource(d, src, sp)
 		}

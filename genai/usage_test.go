@@ -88,3 +88,35 @@ func TestToolDefinitionsAndGuardrailResult(t *testing.T) {
 		t.Errorf("JSON form round trip:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// OpenInference's llm.tools.{i}.tool.json_schema and OpenLLMetry's
+// llm.request.functions.{i}.* become tool_definitions (in index order)
+// and leave the attributes; gen_ai.tool.definitions wins over both.
+func TestIndexedToolDefinitions(t *testing.T) {
+	start := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	one := func(attrs ...*commonpb.KeyValue) schemas.Span {
+		t.Helper()
+		spans, err := AppendSpans(nil, &coltracepb.ExportTraceServiceRequest{ResourceSpans: []*tracepb.ResourceSpans{{ScopeSpans: []*tracepb.ScopeSpans{{Spans: []*tracepb.Span{{
+			TraceId: []byte("0123456789abcdef"), SpanId: []byte("abcdefgh"), Name: "chat", StartTimeUnixNano: uint64(start.UnixNano()), EndTimeUnixNano: uint64(start.UnixNano()),
+			Attributes: attrs}}}}}}})
+		if err != nil || len(spans) != 1 {
+			t.Fatalf("%v", err)
+		}
+		return spans[0]
+	}
+	w := `{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}`
+	oi := one(evkvs("openinference.span.kind", "LLM", "llm.tools.1.tool.json_schema", `{"type":"function","function":{"name":"b"}}`, "llm.tools.0.tool.json_schema", w)...)
+	if oi.ToolDefinitions != `[`+w+`,{"type":"function","function":{"name":"b"}}]` || len(oi.Attributes) != 0 {
+		t.Errorf("OpenInference: %q, attributes %v", oi.ToolDefinitions, oi.Attributes)
+	}
+	tl := one(evkvs("llm.request.type", "chat", "llm.request.functions.0.name", "get_weather", "llm.request.functions.0.description", "Weather now",
+		"llm.request.functions.0.arguments", `{"type":"object","properties":{"city":{"type":"string"}}}`, "llm.request.functions.1.name", "noargs")...)
+	if tl.ToolDefinitions != `[{"type":"function","name":"get_weather","description":"Weather now","parameters":{"type":"object","properties":{"city":{"type":"string"}}}},{"type":"function","name":"noargs"}]` ||
+		tl.Attributes["llm.request.functions.0.name"] != "" {
+		t.Errorf("OpenLLMetry: %q, attributes %v", tl.ToolDefinitions, tl.Attributes)
+	}
+	both := one(evkvs(schemas.AttrGenAIToolDefinitions, `[{"name":"x"}]`, "llm.tools.0.tool.json_schema", w)...)
+	if both.ToolDefinitions != `[{"name":"x"}]` || both.Attributes["llm.tools.0.tool.json_schema"] != w {
+		t.Errorf("precedence: %q, attributes %v", both.ToolDefinitions, both.Attributes)
+	}
+}

@@ -200,33 +200,7 @@ var instrumentations = []instrumentation{
 // stored exactly as got (the test logs it), and the test fails once it is
 // stored as wanted — then remove the entry. So the suite stays green while
 // the defect is open, and nobody forgets to tighten it.
-var knownDefects = map[string]map[string]map[string][]string{
-	"opentelemetry-contrib-openai": {
-		// Two defects of the merged view. (1) It renders each GenAI event
-		// on its own: an assistant event that only calls a tool becomes
-		// the text "tool_call name(args)", though on a span (and in every
-		// other dialect) a side with text keeps the calls in its parts
-		// only. (2) It orders a span's events by (time_unix_nano,
-		// record_id); the OTel JS SDK stamps log records in milliseconds,
-		// so one call's input events share a time, and record_id (a
-		// content hash) then scrambles the conversation's order.
-		"toolResult": {"input": {
-			"What's the weather in Paris?\ntool_call get_weather({\"city\":\"Paris\"})",
-			"tool_call get_weather({\"city\":\"Paris\"})\nWhat's the weather in Paris?",
-		}},
-	},
-	"openinference-openai": {
-		// llm.tools.{i}.tool.json_schema is not mapped to tool_definitions.
-		"tool":       {"tool_definitions": {""}},
-		"toolResult": {"tool_definitions": {""}},
-	},
-	"openllmetry-openai-0.11.6": {
-		// llm.request.functions.{i}.{name,description,arguments} is not
-		// mapped to tool_definitions.
-		"tool":       {"tool_definitions": {""}},
-		"toolResult": {"tool_definitions": {""}},
-	},
-}
+var knownDefects = map[string]map[string]map[string][]string{}
 
 // field compares one stored field with what it should be, minding
 // knownDefects (defects: this call's entries).

@@ -28,6 +28,10 @@ func TestSpansMergeLogText(t *testing.T) {
 		ev("m2", "s2", ms(1), "d", "ignored: the span has its own", "ignored"),
 		ev("zz", "s9", ms(1), "e", "another span's", ""),
 		{App: "shop", Time: at(ms(2)), Body: "a plain log", RecordID: "f"},
+		// Times tie (millisecond stamps): the order in the request decides,
+		// not the record id.
+		{TraceID: "m3", SpanID: "s3", Time: at(ms(3)), App: "shop", RecordID: "zz", Seq: 0, InputText: "first"},
+		{TraceID: "m3", SpanID: "s3", Time: at(ms(3)), App: "shop", RecordID: "aa", Seq: 1, InputText: "second"},
 	}
 	// The logs before the spans, and the first event twice (a replay).
 	if err := ins.InsertLogs(ctx, logs); err != nil {
@@ -57,8 +61,8 @@ func TestSpansMergeLogText(t *testing.T) {
 	if len(last) != 2 || last[0].Input != wantIn || last[0].Output != wantOut {
 		t.Fatalf("LastSpans: %+v", last)
 	}
-	in, out, err := r.LogTexts(ctx, []string{"m1", "m2", "nope"}, []string{"s1", "s2", "s1"})
-	if err != nil || in[0] != wantIn || out[0] != wantOut || in[1] != "ignored: the span has its own" || in[2] != "" || out[2] != "" {
+	in, out, err := r.LogTexts(ctx, []string{"m1", "m2", "nope", "m3"}, []string{"s1", "s2", "s1", "s3"})
+	if err != nil || in[0] != wantIn || out[0] != wantOut || in[1] != "ignored: the span has its own" || in[2] != "" || out[2] != "" || in[3] != "first\nsecond" {
 		t.Fatalf("LogTexts: %q %q %v", in, out, err)
 	}
 	for _, final := range []bool{false, true} {

@@ -70,14 +70,14 @@ func withLogText(cols, inner string, from, to time.Time) (string, []any) {
 
 // logTextSubquery reads, per span, the texts its GenAI events add to its
 // input and output (log_input, log_output): every record once (FINAL),
-// ordered by time (then record id), empty texts left out, joined with
+// ordered by time (then place in its request, then record id), empty texts left out, joined with
 // "\n" — genai's rule for the messages of one span. cond narrows the
 // records (" AND …").
 func logTextSubquery(cond string) string {
 	return `
     SELECT trace_id, span_id,
-        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, input_text))))), '\n') AS log_input,
-        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 3), arraySort(groupArray((time_unix_nano, record_id, output_text))))), '\n') AS log_output
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 4), arraySort(groupArray((time_unix_nano, seq, record_id, input_text))))), '\n') AS log_input,
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 4), arraySort(groupArray((time_unix_nano, seq, record_id, output_text))))), '\n') AS log_output
     FROM logs FINAL
     WHERE span_id != '' AND (input_text != '' OR output_text != '')` + cond + `
     GROUP BY trace_id, span_id

@@ -41,12 +41,17 @@ type LogRecord struct {
 	// name, body and attributes): a record sent or delivered twice has one
 	// row after deduplication.
 	RecordID string `json:"record_id"`
+	// Seq is the record's place in the request that carried it: the
+	// order of a span's events when their times tie (the OpenTelemetry JS
+	// SDK stamps log records in milliseconds, so one call's events often
+	// share a time).
+	Seq uint32 `json:"seq"`
 }
 
 // LogColumns is the logs table's column list in insert order. With Map the
 // attributes are one column; without, two parallel arrays.
 func LogColumns(caps Capabilities) []string {
-	cols := []string{"time", "time_unix_nano", "observed_unix_nano", "trace_id", "span_id", "record_id",
+	cols := []string{"time", "time_unix_nano", "observed_unix_nano", "trace_id", "span_id", "record_id", "seq",
 		"app", "severity_number", "severity_text", "event_name", "scope_name", "body"}
 	if caps.Map {
 		cols = append(cols, "attributes")
@@ -69,6 +74,7 @@ func (d ddl) logsTable() string {
     trace_id String,
     span_id String,
     record_id String,
+    seq UInt32,
     app ` + lc + `,
     severity_number UInt8,
     severity_text ` + lc + `,
