@@ -36,6 +36,9 @@ var Migrations = []Migration{
 	{3, "eval_scores", func(d ddl) []string { return []string{d.evalScoresTable()} }},
 	{4, "eval_scores.label", func(d ddl) []string { return []string{d.addColumn("eval_scores", "label String DEFAULT ''")} }},
 	{5, "spans: cache and reasoning tokens, stream, time to first chunk", func(d ddl) []string { return d.spansUsageColumns() }},
+	{8, "serving: chain_versions, chain_deployments", func(d ddl) []string {
+		return []string{d.chainVersionsTable(), d.chainDeploymentsTable()}
+	}},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -60,6 +60,11 @@ var Rules = map[string][]string{
 	"monitor":              {"clickhouse", "datasets", "detectors", "detectors/tokenize", "embedding", "kafka", "query", "schemas", "sinks", "internal/"},
 	"simulate":             {"genai", "schemas", "internal/"},
 
+	// The serving gateway: chains as versioned artifacts, and the gateway
+	// that serves them and emits their traces.
+	"serving/chains": {"schemas"},
+	"serving":        {"detectors/tokenize", "evaluators", "kafka", "schemas", "serving/chains", "internal/"},
+
 	// The one binary wires everything.
 	"cmd/chainwatch": {"/"},
 }
