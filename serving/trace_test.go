@@ -79,7 +79,7 @@ func TestTracesLandInClickHouse(t *testing.T) {
 
 	type row struct {
 		name, parent, chain, version, kind, tmpl, reqModel, respModel, status string
-		in, out                                                              uint32
+		in, out                                                               uint32
 	}
 	read := func(trace string, want int) map[string]row {
 		deadline := time.Now().Add(30 * time.Second)
