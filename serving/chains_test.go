@@ -20,7 +20,13 @@ import (
 	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
-func TestMain(m *testing.M) { os.Exit(chtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := chtest.Main(m)
+	if fakeModelDir != "" {
+		os.RemoveAll(fakeModelDir)
+	}
+	os.Exit(code)
+}
 
 const supportChain = `
 name: support-bot

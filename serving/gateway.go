@@ -132,6 +132,11 @@ func New(cfg Config, o Options) (*Gateway, error) {
 		tr.ResponseHeaderTimeout = 0
 		g.hc = &http.Client{Transport: tr}
 	}
+	if g.procs != nil {
+		if err := g.procs.Reconcile(cfg); err != nil {
+			return nil, fmt.Errorf("starting model processes: %w", err)
+		}
+	}
 	g.install(cfg)
 	g.mux = http.NewServeMux()
 	g.mux.HandleFunc("POST /v1/chat/completions", g.chat)
