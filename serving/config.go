@@ -57,7 +57,11 @@ type Config struct {
 
 // ChainsConfig says where chains come from.
 type ChainsConfig struct {
-	Dir string `yaml:"dir"`
+	// Source is "clickhouse" (the default: versions pushed with `chainwatch
+	// chains push`, labels moved by promote and rollback) or "dir" (the
+	// files of Dir as they are, for development), or "none".
+	Source string `yaml:"source"`
+	Dir    string `yaml:"dir"`
 	// DefaultLabel is the label "chain:NAME" resolves (DefaultLabel).
 	DefaultLabel string `yaml:"default_label"`
 	// CacheTTL is how long a label resolution is used before asking
@@ -192,6 +196,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Tokenizer == "" {
 		c.Tokenizer = d.Tokenizer
+	}
+	if c.Chains.Source == "" {
+		c.Chains.Source = "clickhouse"
 	}
 	if c.Chains.DefaultLabel == "" {
 		c.Chains.DefaultLabel = DefaultLabel
@@ -330,6 +337,15 @@ func (c Config) Validate() error {
 		if k.RPM < 0 || k.TPM < 0 || k.BudgetTokens < 0 {
 			bad("%s: rpm, tpm and budget_tokens must be >= 0", at)
 		}
+	}
+	switch c.Chains.Source {
+	case "", "clickhouse", "none":
+	case "dir":
+		if c.Chains.Dir == "" {
+			bad("chains.dir is required with chains.source: dir")
+		}
+	default:
+		bad("chains.source must be clickhouse, dir or none, got %q", c.Chains.Source)
 	}
 	if c.Chains.CacheTTL < 0 {
 		bad("chains.cache_ttl must be >= 0, got %v", c.Chains.CacheTTL)

@@ -31,6 +31,8 @@ commands:
   redteam    run the adversarial suite against an OpenAI-compatible endpoint and store its scores
   agreement  judge-vs-user agreement per evaluator (Cohen's kappa, Spearman) from ClickHouse
   evaluator  score sampled production spans continuously (guards, reference metrics, LLM judge) into eval_scores
+  serve      run the serving gateway: an OpenAI-compatible API over model routes and versioned chains, traced
+  chains     versioned chains: push, list, show, diff, promote (with canary), rollback, hash-key
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -58,6 +60,8 @@ func main() {
 		"redteam":   runRedteam,
 		"agreement": runAgreement,
 		"evaluator": runEvaluator,
+		"serve":     runServe,
+		"chains":    runChains,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {
