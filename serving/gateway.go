@@ -449,9 +449,15 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, st *state) ([
 }
 
 // admit checks the key's rights and limits for one call.
-func (g *Gateway) admit(c *call, kind, name string, estimate int64) *apiError {
+// The estimate is computed (BPE over the prompt) only for a key with a
+// token limit or budget.
+func (g *Gateway) admit(c *call, kind, name string, estimateFn func() int64) *apiError {
 	if c.key == nil {
 		return nil
+	}
+	var estimate int64
+	if c.key.cfg.TPM > 0 || c.key.cfg.BudgetTokens > 0 {
+		estimate = estimateFn()
 	}
 	if !c.key.allows(kind, name) {
 		g.m.rejections.WithLabelValues("forbidden").Inc()
@@ -523,11 +529,13 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	if ch != nil {
 		kind, name = "chain", ch.Name
 	}
-	maxTok := req.maxTokens
-	if maxTok == 0 {
-		maxTok = defaultCompletionEstimate
-	}
-	if apiErr := g.admit(c, kind, name, int64(g.promptTokens(req.messages)+maxTok)); apiErr != nil {
+	if apiErr := g.admit(c, kind, name, func() int64 {
+		maxTok := req.maxTokens
+		if maxTok == 0 {
+			maxTok = defaultCompletionEstimate
+		}
+		return int64(g.promptTokens(req.messages) + maxTok)
+	}); apiErr != nil {
 		g.fail(w, c, apiErr)
 		return
 	}
@@ -1306,7 +1314,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.tr.root.str(attrRoute, req.model)
-	if apiErr := g.admit(c, "route", req.model, est); apiErr != nil {
+	if apiErr := g.admit(c, "route", req.model, func() int64 { return est }); apiErr != nil {
 		g.fail(w, c, apiErr)
 		return
 	}

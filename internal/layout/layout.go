@@ -62,8 +62,9 @@ var Rules = map[string][]string{
 
 	// The serving gateway: chains as versioned artifacts, and the gateway
 	// that serves them and emits their traces.
-	"serving/chains": {"schemas"},
-	"serving":        {"detectors/tokenize", "evaluators", "kafka", "schemas", "serving/chains", "internal/"},
+	"serving/chains":     {"schemas"},
+	"serving":            {"detectors/tokenize", "evaluators", "kafka", "schemas", "serving/chains", "internal/"},
+	"serving/servebench": {"serving"},
 
 	// The one binary wires everything.
 	"cmd/chainwatch": {"/"},
