@@ -346,6 +346,12 @@ func (g *Gateway) fail(w http.ResponseWriter, c *call, e *apiError) {
 // chatRequest is what the gateway reads of a chat request; the rest of the
 // body passes through untouched.
 type chatRequest struct {
+	// raw is the body as received; it is sent upstream unchanged when
+	// nothing in it needs rewriting (same model name, no chain, usage
+	// asked for on a stream already): unknown fields, key order and
+	// number spellings all pass as they came.
+	raw          []byte
+	modified     bool
 	body         map[string]json.RawMessage
 	model        string
 	stream       bool
@@ -356,7 +362,7 @@ type chatRequest struct {
 }
 
 func parseChat(raw []byte) (*chatRequest, *apiError) {
-	req := &chatRequest{}
+	req := &chatRequest{raw: raw}
 	if err := json.Unmarshal(raw, &req.body); err != nil {
 		return nil, badRequest("invalid_json", "the body is not a JSON object: %v", err)
 	}
@@ -545,7 +551,10 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	delete(req.body, "variables")
+	if _, ok := req.body["variables"]; ok {
+		delete(req.body, "variables")
+		req.modified = true
+	}
 	if req.stream {
 		g.streamChat(w, r, c, st, rt, req, ch)
 		return
@@ -626,6 +635,7 @@ func (g *Gateway) prepareChain(ctx context.Context, c *call, req *chatRequest) (
 	}
 	msgs = append(msgs, req.messages...)
 	req.messages = msgs
+	req.modified = true
 	mb, _ := json.Marshal(msgs)
 	req.body["messages"] = mb
 	for k, v := range ch.Params {
@@ -733,6 +743,7 @@ func (g *Gateway) inputGuards(c *call, ch *chains.Chain, req *chatRequest) *apiE
 				req.messages[idx].Content = evaluators.RedactPII(req.messages[idx].Content)
 				mb, _ := json.Marshal(req.messages)
 				req.body["messages"] = mb
+				req.modified = true
 			default:
 				result = "flagged"
 			}
@@ -811,7 +822,7 @@ func (st *state) plan(rt *route) []*route {
 // with its first event read) or a client error (4xx other than 429), which
 // another replica would answer alike. It returns the attempt, or the last
 // failure as an apiError when none answered.
-func (g *Gateway) try(ctx context.Context, c *call, st *state, rt *route, body map[string]json.RawMessage, path string, stream bool) (*attempt, *apiError) {
+func (g *Gateway) try(ctx context.Context, c *call, st *state, rt *route, req *chatRequest, path string, stream bool) (*attempt, *apiError) {
 	var last error
 	n := 0
 	for pi, r := range st.plan(rt) {
@@ -823,7 +834,12 @@ func (g *Gateway) try(ctx context.Context, c *call, st *state, rt *route, body m
 			last = fmt.Errorf("route %s has no replica ready", r.cfg.Name)
 			continue
 		}
-		payload := upstreamBody(body, r.cfg.Model, stream)
+		var payload []byte
+		if !req.modified && req.model == r.cfg.Model && (!stream || req.includeUsage) {
+			payload = req.raw
+		} else {
+			payload = upstreamBody(req.body, r.cfg.Model, stream)
+		}
 		for ai, rep := range reps {
 			if ai > 0 {
 				g.m.retries.WithLabelValues(r.cfg.Name).Inc()
@@ -994,7 +1010,7 @@ type streamChunk struct {
 // the client before the upstream's first event: until then a failure is
 // retried or falls back. After it, a failure is an SSE error event.
 func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st *state, rt *route, req *chatRequest, ch *chains.Chain) {
-	a, apiErr := g.try(r.Context(), c, st, rt, req.body, "/chat/completions", true)
+	a, apiErr := g.try(r.Context(), c, st, rt, req, "/chat/completions", true)
 	if apiErr != nil {
 		g.fail(w, c, apiErr)
 		return
@@ -1153,7 +1169,7 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 	if op == "embeddings" {
 		path = "/embeddings"
 	}
-	a, apiErr := g.try(r.Context(), c, st, rt, req.body, path, false)
+	a, apiErr := g.try(r.Context(), c, st, rt, req, path, false)
 	if apiErr != nil {
 		g.fail(w, c, apiErr)
 		return
@@ -1281,7 +1297,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, c, apiErr)
 		return
 	}
-	req := &chatRequest{}
+	req := &chatRequest{raw: raw}
 	if err := json.Unmarshal(raw, &req.body); err != nil {
 		g.fail(w, c, badRequest("invalid_json", "the body is not a JSON object: %v", err))
 		return
