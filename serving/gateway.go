@@ -989,6 +989,21 @@ func eventData(ev []byte) []byte {
 	return out
 }
 
+// hasUsageObject says whether a chunk's JSON has "usage": {…} (not null):
+// a scan, not a decode.
+func hasUsageObject(data []byte) bool {
+	i := bytes.Index(data, []byte(`"usage"`))
+	if i < 0 {
+		return false
+	}
+	rest := bytes.TrimLeft(data[i+len(`"usage"`):], " \t\r\n")
+	if len(rest) == 0 || rest[0] != ':' {
+		return false
+	}
+	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
+	return len(rest) > 0 && rest[0] == '{'
+}
+
 // streamChunk is what the gateway reads of a chunk.
 type streamChunk struct {
 	ID      string `json:"id"`
@@ -1032,17 +1047,37 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 	a.span.float(attrTTFC, ttfc.Seconds())
 	w.WriteHeader(http.StatusOK)
 
+	// Content chunks are kept as received and decoded only when their
+	// text is needed (no upstream usage to count, output guards): most
+	// events cost the gateway a scan for "usage", not a JSON decode.
+	var payloads [][]byte
+	var textDone bool
 	var out strings.Builder
-	var sc streamChunk
+	text := func() string {
+		if !textDone {
+			textDone = true
+			for _, p := range payloads {
+				var sc streamChunk
+				if json.Unmarshal(p, &sc) == nil {
+					for _, chc := range sc.Choices {
+						out.WriteString(chc.Delta.Content)
+					}
+				}
+			}
+		}
+		return out.String()
+	}
 	var upstreamUsage bool
 	var model, id string
 	var created int64
 	chunks := 0
-	write := func(ev []byte) bool {
+	// write sends an event; it flushes unless the next event is already
+	// in hand (then the two go out together, never held back).
+	write := func(ev []byte, flush bool) bool {
 		if _, err := w.Write(ev); err != nil {
 			return false
 		}
-		if fl != nil {
+		if flush && fl != nil {
 			fl.Flush()
 		}
 		return true
@@ -1054,47 +1089,58 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 		forward := true
 		if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
 			if !upstreamUsage {
-				c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(out.String()), source: "bpe"}
+				c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(text()), source: "bpe"}
 				if req.includeUsage {
 					u, _ := json.Marshal(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
 						"choices": []any{}, "usage": map[string]int{"prompt_tokens": c.usage.prompt, "completion_tokens": c.usage.completion, "total_tokens": c.usage.prompt + c.usage.completion}})
-					if !write([]byte("data: " + string(u) + "\n\n")) {
+					if !write([]byte("data: "+string(u)+"\n\n"), false) {
 						streamErr = errors.New("the client went away")
 						break
 					}
 				}
 			}
-			write(ev)
+			write(ev, true)
 			break
 		}
 		if len(data) > 0 {
-			sc = streamChunk{}
-			if json.Unmarshal(data, &sc) == nil {
-				if model == "" {
-					model, id, created = sc.Model, sc.ID, sc.Created
+			if model == "" {
+				var head struct {
+					ID      string `json:"id"`
+					Model   string `json:"model"`
+					Created int64  `json:"created"`
 				}
-				for _, chc := range sc.Choices {
-					out.WriteString(chc.Delta.Content)
-				}
-				if len(sc.Choices) > 0 {
-					chunks++
-				}
-				if sc.Usage != nil {
-					upstreamUsage = true
-					c.usage = usage{prompt: sc.Usage.PromptTokens, completion: sc.Usage.CompletionTokens, source: "upstream"}
-					if !req.includeUsage && len(sc.Choices) == 0 {
-						forward = false // the gateway asked for it, not the client
-					}
+				if json.Unmarshal(data, &head) == nil {
+					model, id, created = head.Model, head.ID, head.Created
 				}
 			}
+			if hasUsageObject(data) {
+				var sc streamChunk
+				if json.Unmarshal(data, &sc) == nil && sc.Usage != nil {
+					upstreamUsage = true
+					c.usage = usage{prompt: sc.Usage.PromptTokens, completion: sc.Usage.CompletionTokens, source: "upstream"}
+					if len(sc.Choices) == 0 && !req.includeUsage {
+						forward = false // the gateway asked for it, not the client
+					}
+					if len(sc.Choices) > 0 {
+						payloads = append(payloads, data)
+						chunks++
+					}
+				}
+			} else {
+				payloads = append(payloads, data)
+				chunks++
+			}
 		}
-		if forward && !write(ev) {
+		if forward && !write(ev, a.br.Buffered() == 0) {
 			streamErr = errors.New("the client went away")
 			break
 		}
 		var err error
 		ev, err = readEvent(a.br)
 		if err != nil {
+			if fl != nil {
+				fl.Flush()
+			}
 			if err == io.EOF {
 				err = errors.New("the stream ended without [DONE]")
 			}
@@ -1105,13 +1151,13 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 			}
 			// The answer has begun: no retry, an explicit error event.
 			b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": streamErr.Error(), "type": "server_error", "code": "upstream_stream_failed"}})
-			write([]byte("data: " + string(b) + "\n\n"))
+			write([]byte("data: "+string(b)+"\n\n"), true)
 			g.m.upstreamErrors.WithLabelValues(a.route.cfg.Name, a.replica.id(), "mid_stream").Inc()
 			break
 		}
 	}
 	if c.usage.source == "" {
-		c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(out.String()), source: "bpe"}
+		c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(text()), source: "bpe"}
 	}
 	a.span.str(schemas.AttrGenAIResponseModel, model)
 	a.span.str(attrResponseID, id)
@@ -1124,8 +1170,8 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 		a.span.str(attrErrorType, "mid_stream")
 	}
 	a.done(errMsg)
-	if ch != nil {
-		g.outputGuards(c, ch, out.String(), true)
+	if ch != nil && len(ch.Guards.Output) > 0 {
+		g.outputGuards(c, ch, text(), true)
 	}
 	root.str(schemas.AttrGenAIResponseModel, model)
 	g.finish(c, errMsg)

@@ -490,3 +490,17 @@ func readSSE(body string) []string {
 	}
 	return out
 }
+
+func TestHasUsageObject(t *testing.T) {
+	for in, want := range map[string]bool{
+		`{"choices":[],"usage":{"prompt_tokens":1}}`:           true,
+		`{"usage" : { "prompt_tokens":1}}`:                     true,
+		`{"choices":[{"delta":{"content":"x"}}],"usage":null}`: false,
+		`{"choices":[{"delta":{"content":"\"usage\": {"}}]}`:   false,
+		`{"choices":[]}`: false,
+	} {
+		if got := hasUsageObject([]byte(in)); got != want {
+			t.Errorf("%s: %v", in, got)
+		}
+	}
+}
