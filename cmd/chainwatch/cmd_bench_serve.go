@@ -53,14 +53,14 @@ func runBenchServe(ctx context.Context, args []string) error {
     first chunk   direct p50 %v p99 %v   gateway p50 %v p99 %v   added p50 %v p99 %v
     whole stream  direct p50 %v p99 %v   gateway p50 %v p99 %v   added p50 %v p99 %v
     gateway's own overhead header  p50 %.3f ms  p99 %.3f ms
-    gateway RSS   %.1f MiB
+    gateway RSS   %.1f MiB; gateway CPU %v per stream
 `, s.Concurrency, s.Direct.Streams, s.Gateway.Streams, s.Errors,
 			s.Direct.TTFTP50, s.Direct.TTFTP99, s.Gateway.TTFTP50, s.Gateway.TTFTP99, s.AddedTTFTP50, s.AddedTTFTP99,
 			s.Direct.TotalP50, s.Direct.TotalP99, s.Gateway.TotalP50, s.Gateway.TotalP99, s.AddedTotalP50, s.AddedTotalP99,
-			s.Gateway.OverheadHeaderP50, s.Gateway.P99ms, float64(s.GatewayRSSBytes)/(1<<20))
+			s.Gateway.OverheadHeaderP50, s.Gateway.P99ms, float64(s.GatewayRSSBytes)/(1<<20), s.GatewayCPUPerStream)
 	}
-	fmt.Printf(`  non-streamed  direct %.0f req/s, gateway %.0f req/s, ratio %.2f
+	fmt.Printf(`  non-streamed  direct %.0f req/s, gateway %.0f req/s, ratio %.2f; gateway CPU %v per call
   gateway RSS   %.1f MiB before load, %.1f MiB after all phases and 2 s idle
-`, res.UnaryDirectRPS, res.UnaryGatewayRPS, res.UnaryRatio, float64(res.RSSStartBytes)/(1<<20), float64(res.RSSAfterLoadBytes)/(1<<20))
+`, res.UnaryDirectRPS, res.UnaryGatewayRPS, res.UnaryRatio, res.GatewayCPUPerUnary, float64(res.RSSStartBytes)/(1<<20), float64(res.RSSAfterLoadBytes)/(1<<20))
 	return nil
 }

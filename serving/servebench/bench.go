@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,7 +75,11 @@ type StreamResult struct {
 	AddedTTFTP50, AddedTTFTP99   time.Duration
 	AddedTotalP50, AddedTotalP99 time.Duration
 	GatewayRSSBytes              int64 // the gateway process's RSS at the end of the phase
-	Errors                       int
+	// GatewayCPUPerStream is the gateway process's CPU time (user +
+	// system) during the measured phase over the streams it completed: its
+	// own cost, which the machine's other load does not inflate.
+	GatewayCPUPerStream time.Duration
+	Errors              int
 }
 
 // Latency is one side's percentiles.
@@ -87,14 +92,16 @@ type Latency struct {
 
 // Result is a whole run.
 type Result struct {
-	GOMAXPROCS        int
-	Streams           []StreamResult
-	UnaryDirectRPS    float64
-	UnaryGatewayRPS   float64
-	UnaryRatio        float64
-	RSSStartBytes     int64 // gateway RSS before load
-	RSSAfterLoadBytes int64 // after every phase and 2 s idle
-	Options           Options
+	GOMAXPROCS      int
+	Streams         []StreamResult
+	UnaryDirectRPS  float64
+	UnaryGatewayRPS float64
+	UnaryRatio      float64
+	// GatewayCPUPerUnary is the gateway's CPU time per non-streamed call.
+	GatewayCPUPerUnary time.Duration
+	RSSStartBytes      int64 // gateway RSS before load
+	RSSAfterLoadBytes  int64 // after every phase and 2 s idle
+	Options            Options
 }
 
 // Run runs the benchmark; progress goes to log.
@@ -119,17 +126,24 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Result, error) {
 	res.RSSStartBytes = rss(child.Process.Pid)
 	tr := &http.Transport{MaxIdleConns: 8192, MaxIdleConnsPerHost: 4096, MaxConnsPerHost: 0, DisableCompression: true}
 	hc := &http.Client{Transport: tr}
-	// Warm both paths (connections, first-use allocations) outside the
-	// measurement.
-	streams(ctx, hc, direct, 50, time.Second)
-	streams(ctx, hc, gw, 50, time.Second)
 	for _, c := range o.Concurrency {
+		// Each side is warmed at the phase's concurrency first (its
+		// connections opened and kept alive), so the measurement is the
+		// steady state: opening a thousand loopback connections at once
+		// stalls for seconds on this VM, direct or not.
 		fmt.Fprintf(log, "streams: %d concurrent, direct…\n", c)
+		streams(ctx, hc, direct, c, 2*time.Second)
 		d, derr := streams(ctx, hc, direct, c, o.Duration)
 		fmt.Fprintf(log, "streams: %d concurrent, through the gateway…\n", c)
+		streams(ctx, hc, gw, c, 2*time.Second)
+		cpu0 := cpuTime(child.Process.Pid)
 		g, gerr := streams(ctx, hc, gw, c, o.Duration)
+		cpu := cpuTime(child.Process.Pid) - cpu0
 		sr := StreamResult{Concurrency: c, Direct: d.latency(), Gateway: g.latency(), Errors: derr + gerr}
 		sr.GatewayRSSBytes = rss(child.Process.Pid)
+		if n := len(g.total); n > 0 {
+			sr.GatewayCPUPerStream = cpu / time.Duration(n)
+		}
 		sr.AddedTTFTP50 = sr.Gateway.TTFTP50 - sr.Direct.TTFTP50
 		sr.AddedTTFTP99 = sr.Gateway.TTFTP99 - sr.Direct.TTFTP99
 		sr.AddedTotalP50 = sr.Gateway.TotalP50 - sr.Direct.TotalP50
@@ -139,7 +153,11 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Result, error) {
 	fmt.Fprintf(log, "non-streamed: %d workers, direct…\n", o.UnaryWorkers)
 	res.UnaryDirectRPS = unary(ctx, hc, direct, o.UnaryWorkers, o.Duration)
 	fmt.Fprintf(log, "non-streamed: %d workers, through the gateway…\n", o.UnaryWorkers)
+	cpu0 := cpuTime(child.Process.Pid)
 	res.UnaryGatewayRPS = unary(ctx, hc, gw, o.UnaryWorkers, o.Duration)
+	if calls := res.UnaryGatewayRPS * o.Duration.Seconds(); calls > 0 {
+		res.GatewayCPUPerUnary = time.Duration(float64(cpuTime(child.Process.Pid)-cpu0) / calls)
+	}
 	if res.UnaryDirectRPS > 0 {
 		res.UnaryRatio = res.UnaryGatewayRPS / res.UnaryDirectRPS
 	}
@@ -147,6 +165,27 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Result, error) {
 	time.Sleep(2 * time.Second)
 	res.RSSAfterLoadBytes = rss(child.Process.Pid)
 	return res, nil
+}
+
+// cpuTime is a process's user + system CPU time from /proc (clock ticks
+// of 10 ms; 0 when unreadable).
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // rss is a process's resident set size from /proc (0 when unreadable).
@@ -385,6 +424,17 @@ func startChild(ctx context.Context, upstreamURL string) (*exec.Cmd, string, err
 // upstreamURL, spans built and discarded; it prints "LISTEN addr" and
 // serves until ctx ends.
 func Child(ctx context.Context, upstreamURL string) error {
+	if path := os.Getenv("CHAINWATCH_BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var spans atomic.Int64
 	g, err := serving.New(serving.Config{Routes: []serving.RouteConfig{{Name: "bench", Timeout: time.Minute, Replicas: []serving.ReplicaConfig{{URL: upstreamURL}}}}},
 		serving.Options{Exporter: serving.ExporterFunc(func(s []*tracepb.Span) { spans.Add(int64(len(s))) })})
