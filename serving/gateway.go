@@ -359,6 +359,8 @@ type chatRequest struct {
 	messages     []chains.Message
 	variables    map[string]string
 	maxTokens    int
+	// embedTokens counts an embeddings request's input tokens (BPE).
+	embedTokens func() int64
 }
 
 func parseChat(raw []byte) (*chatRequest, *apiError) {
@@ -1251,10 +1253,13 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 			out.WriteString(*chc.Message.Content)
 		}
 	}
-	if parsed.Usage != nil {
+	switch {
+	case parsed.Usage != nil:
 		c.usage = usage{prompt: parsed.Usage.PromptTokens, completion: parsed.Usage.CompletionTokens, source: "upstream"}
-	} else if op == "chat" {
+	case op == "chat":
 		c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(out.String()), source: "bpe"}
+	default:
+		c.usage = usage{prompt: int(req.embedTokens()), source: "bpe"}
 	}
 	a.span.str(schemas.AttrGenAIResponseModel, parsed.Model)
 	a.span.str(attrResponseID, parsed.ID)
@@ -1362,9 +1367,12 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(input.Input, &one)
 		texts = []string{one}
 	}
-	var est int64
-	for _, t := range texts {
-		est += int64(g.tok.Count(t))
+	req.embedTokens = func() int64 {
+		var n int64
+		for _, t := range texts {
+			n += int64(g.tok.Count(t))
+		}
+		return n
 	}
 	c.tr.root.pb.Name = "embeddings " + req.model
 	genAI(c.tr.root, "embeddings", req.model)
@@ -1376,7 +1384,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.tr.root.str(attrRoute, req.model)
-	if apiErr := g.admit(c, "route", req.model, func() int64 { return est }); apiErr != nil {
+	if apiErr := g.admit(c, "route", req.model, req.embedTokens); apiErr != nil {
 		g.fail(w, c, apiErr)
 		return
 	}

@@ -504,3 +504,35 @@ func TestHasUsageObject(t *testing.T) {
 		}
 	}
 }
+
+// A client that leaves mid-stream ends the upstream request too (no
+// orphaned generation), and the trace records why it ended.
+func TestClientLeavingCancelsUpstream(t *testing.T) {
+	up := openaitest.NewServer(t)
+	up.Chat.Enqueue(openaitest.Reply{Chunks: strings.Split("a b c d e f g h i j k l m n o p", " "), ChunkInterval: 50 * time.Millisecond})
+	g := startGateway(t, Config{Routes: []RouteConfig{routeTo("small", up.URL)}}, Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	c := client(g, "")
+	s := c.Chat.Completions.NewStreaming(ctx, chatParams("small", "long"))
+	for s.Next() {
+		if ch := s.Current(); len(ch.Choices) > 0 && ch.Choices[0].Delta.Content == "b" {
+			cancel()
+			break
+		}
+	}
+	s.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(up.Streams()) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the upstream stream did not end after the client left")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := up.Streams()[0]; strings.Contains(got, "[DONE]") {
+		t.Fatalf("the upstream ran to the end: %q", got)
+	}
+	tr := waitTrace(t, g, 1)[0]
+	if tr[0].Status.Code != tracepb.Status_STATUS_CODE_ERROR || !strings.Contains(tr[0].Status.Message, "client went away") {
+		t.Fatalf("root status %v", tr[0].Status)
+	}
+}

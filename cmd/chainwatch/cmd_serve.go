@@ -106,7 +106,15 @@ func runServe(ctx context.Context, args []string) error {
 	defer signal.Stop(hup)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go g.Watch(wctx, *servingPath, hup, serving.DefaultWatchInterval, nil)
+	// A reload (SIGHUP or a changed file) also rereads a chains folder.
+	afterReload := func(error) {
+		if d, ok := src.(*serving.DirSource); ok {
+			if err := d.Reload(g.Config().Chains.Dir); err != nil {
+				log.Error("chains folder not reloaded; the chains loaded before stay", "dir", g.Config().Chains.Dir, "err", err)
+			}
+		}
+	}
+	go g.Watch(wctx, *servingPath, hup, serving.DefaultWatchInterval, afterReload)
 	fmt.Printf("chainwatch serve: OpenAI-compatible API on http://%s/v1 (%d routes, chains from %s); spans to %v; metrics on /metrics\n",
 		ln.Addr(), len(scfg.Routes), scfg.Chains.Source, kc.Brokers)
 	errc := make(chan error, 1)
