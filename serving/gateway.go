@@ -800,8 +800,9 @@ type attempt struct {
 
 // errAttempt is a failed attempt's reason, bounded for metrics.
 type errAttempt struct {
-	reason string
-	err    error
+	reason     string
+	err        error
+	retryAfter string // an upstream 429's Retry-After
 }
 
 func (e *errAttempt) Error() string { return e.err.Error() }
@@ -860,6 +861,12 @@ func (g *Gateway) try(ctx context.Context, c *call, st *state, rt *route, req *c
 		}
 	}
 	msg := fmt.Sprintf("every upstream attempt failed (%d tried over route %s and its fallbacks); last: %v", n, rt.cfg.Name, last)
+	var ea *errAttempt
+	if errors.As(last, &ea) && ea.reason == "status_429" {
+		// The upstreams are rate-limiting: say so, with their Retry-After,
+		// rather than as a gateway failure.
+		return nil, &apiError{status: http.StatusTooManyRequests, typ: "rate_limit_error", code: "upstream_rate_limited", msg: msg, retryAfter: ea.retryAfter}
+	}
 	return nil, &apiError{status: http.StatusBadGateway, typ: "server_error", code: "upstream_unavailable", msg: msg}
 }
 
@@ -922,7 +929,11 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		resp.Body.Close()
-		return fail("status_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("replica %s answered %d: %s", rep.id(), resp.StatusCode, strings.TrimSpace(string(b))))
+		_, err := fail("status_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("replica %s answered %d: %s", rep.id(), resp.StatusCode, strings.TrimSpace(string(b))))
+		if resp.StatusCode == http.StatusTooManyRequests {
+			err.(*errAttempt).retryAfter = resp.Header.Get("Retry-After")
+		}
+		return nil, err
 	}
 	if stream && resp.StatusCode == http.StatusOK {
 		a.br = bufio.NewReaderSize(resp.Body, 32<<10)

@@ -512,6 +512,7 @@ func TestClientLeavingCancelsUpstream(t *testing.T) {
 	up.Chat.Enqueue(openaitest.Reply{Chunks: strings.Split("a b c d e f g h i j k l m n o p", " "), ChunkInterval: 50 * time.Millisecond})
 	g := startGateway(t, Config{Routes: []RouteConfig{routeTo("small", up.URL)}}, Options{})
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	c := client(g, "")
 	s := c.Chat.Completions.NewStreaming(ctx, chatParams("small", "long"))
 	for s.Next() {

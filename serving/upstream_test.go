@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -115,5 +116,24 @@ func proxyTo(w http.ResponseWriter, r *http.Request, root string) {
 		if err != nil {
 			return
 		}
+	}
+}
+
+// Upstreams that all rate-limit are answered as 429 with their
+// Retry-After, not as a gateway failure; a dead route is a 502 naming the
+// attempts.
+func TestExhaustedAttempts(t *testing.T) {
+	up := openaitest.NewServer(t)
+	up.Chat.Enqueue(openaitest.RateLimited("7"))
+	dead := openaitest.NewServer(t)
+	dead.Kill()
+	g := startGateway(t, Config{Routes: []RouteConfig{routeTo("small", up.URL), routeTo("gone", dead.URL)}}, Options{})
+	resp, body := rawPost(t, g.URL+"/v1/chat/completions", "", `{"model":"small","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "7" || !strings.Contains(body, "upstream_rate_limited") {
+		t.Fatalf("%d %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp, body = rawPost(t, g.URL+"/v1/chat/completions", "", `{"model":"gone","messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 502 || !strings.Contains(body, "upstream_unavailable") || !strings.Contains(body, "gone/0") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
