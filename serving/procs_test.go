@@ -198,3 +198,42 @@ func TestGPUProcessSeesItsGPU(t *testing.T) {
 	}
 	t.Logf("GPU visible to the supervised process: %s", out.NvidiaSMI[0])
 }
+
+// A reload that replaces a process replica drains the old one: a call in
+// flight on it completes, then it is stopped; new calls go to the new one.
+func TestReloadDrainsReplacedProcess(t *testing.T) {
+	bin := buildFakeModel(t)
+	procs := NewProcesses(nil, nil, func() (int, error) { return 0, nil })
+	t.Cleanup(procs.Stop)
+	mk := func(tag string) Config {
+		return Config{Routes: []RouteConfig{{Name: "local", Timeout: 10 * time.Second, Replicas: []ReplicaConfig{
+			{Process: &ProcessConfig{Command: []string{bin, "-port", "${PORT}", "-delay", "600ms"}, Env: map[string]string{"TAG": tag}, ReadyTimeout: 20 * time.Second, DrainTimeout: 10 * time.Second}},
+		}}}}
+	}
+	g := startGateway(t, mk("a"), Options{Processes: procs})
+	var old *managed
+	for _, mp := range procs.procs {
+		old = mp
+	}
+	oldPR := old.proc.Load()
+	done := make(chan string, 1)
+	go func() {
+		resp, body := rawPost(t, g.URL+"/v1/chat/completions", "", `{"model":"local","messages":[{"role":"user","content":"hi"}]}`)
+		done <- fmt.Sprint(resp.StatusCode, " ", body)
+	}()
+	time.Sleep(200 * time.Millisecond) // the call is in flight on the old process
+	if err := g.Reload(mk("b")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-done; !strings.HasPrefix(got, "200 ") || !strings.Contains(got, fmt.Sprintf("pid=%d ", oldPR.PID())) {
+		t.Fatalf("the call in flight during the reload: %s", got)
+	}
+	select {
+	case <-oldPR.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the replaced process was not stopped")
+	}
+	if c := chatContent(t, g.URL); strings.Contains(c, fmt.Sprintf("pid=%d ", oldPR.PID())) {
+		t.Fatalf("a new call went to the old process: %s", c)
+	}
+}

@@ -15,12 +15,14 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 )
 
 func main() {
 	port := flag.Int("port", 0, "port to listen on")
 	wantGPUs := flag.String("want-gpus", "", "CUDA_VISIBLE_DEVICES this process must see")
 	smi := flag.Bool("nvidia-smi", false, "run nvidia-smi -L and report its GPUs")
+	delay := flag.Duration("delay", 0, "hold each chat answer this long")
 	flag.Parse()
 	if got := os.Getenv("CUDA_VISIBLE_DEVICES"); got != *wantGPUs {
 		fmt.Fprintf(os.Stderr, "fakemodel: CUDA_VISIBLE_DEVICES=%q, want %q\n", got, *wantGPUs)
@@ -48,6 +50,7 @@ func main() {
 		json.NewEncoder(w).Encode(map[string]any{"object": "list", "data": []any{map[string]string{"id": "fake", "object": "model"}}, "nvidia_smi": gpus})
 	})
 	http.HandleFunc("/v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(*delay)
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"id": "x", "object": "chat.completion", "model": "fake",
 			"choices": []any{map[string]any{"index": 0, "message": map[string]any{"role": "assistant", "content": me}, "finish_reason": "stop"}},
