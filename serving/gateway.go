@@ -297,6 +297,7 @@ type call struct {
 	// first byte: the gateway's overhead is the rest.
 	upstreamWait time.Duration
 	usage        usage
+	chain        string
 	route        string
 	replica      *replica
 	status       int
@@ -326,8 +327,12 @@ func (g *Gateway) finish(c *call, errMsg string) {
 	c.tr.mu.Unlock()
 	g.export.Export(spans)
 	code := strconv.Itoa(c.status)
-	g.m.requests.WithLabelValues(c.route, code).Inc()
-	g.m.latency.WithLabelValues(c.route).Observe(now.Sub(c.start).Seconds())
+	rep := ""
+	if c.replica != nil {
+		rep = c.replica.id()
+	}
+	g.m.requests.WithLabelValues(c.chain, c.route, code).Inc()
+	g.m.latency.WithLabelValues(c.chain, c.route, rep).Observe(now.Sub(c.start).Seconds())
 	if c.usage.source != "" {
 		g.m.tokens.WithLabelValues(c.route, "input", c.usage.source).Add(float64(c.usage.prompt))
 		g.m.tokens.WithLabelValues(c.route, "output", c.usage.source).Add(float64(c.usage.completion))
@@ -521,6 +526,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		routeName = ch.Model
+		c.chain = ch.Name
 	} else {
 		root.pb.Name = "chat " + req.model
 		genAI(root, "chat", req.model)

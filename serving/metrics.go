@@ -8,8 +8,8 @@ import (
 
 // Metrics are the gateway's Prometheus series (chainwatch_serving_*).
 type Metrics struct {
-	requests       *prometheus.CounterVec   // route, code
-	latency        *prometheus.HistogramVec // route
+	requests       *prometheus.CounterVec   // chain, route, code
+	latency        *prometheus.HistogramVec // chain, route, replica
 	ttft           *prometheus.HistogramVec // route
 	overhead       prometheus.Histogram
 	tokens         *prometheus.CounterVec // route, kind (input/output), source (upstream/bpe)
@@ -30,8 +30,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	const ns, sub = metrics.Namespace, "serving"
 	lat := []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120}
 	m := &Metrics{
-		requests:       prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "requests_total", Help: "Calls answered, by route and HTTP status."}, []string{"route", "code"}),
-		latency:        prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds", Help: "Call duration, to the last byte.", Buckets: lat}, []string{"route"}),
+		requests:       prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "requests_total", Help: "Calls answered, by chain (empty for a route called directly), route and HTTP status."}, []string{"chain", "route", "code"}),
+		latency:        prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "request_duration_seconds", Help: "Call duration, to the last byte, by chain, route and the replica that answered.", Buckets: lat}, []string{"chain", "route", "replica"}),
 		ttft:           prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "time_to_first_token_seconds", Help: "Time from the request to the first streamed event sent.", Buckets: lat}, []string{"route"}),
 		overhead:       prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "overhead_seconds", Help: "The gateway's own time before an answer's first byte (excluding upstream waits).", Buckets: []float64{.0001, .0002, .0005, .001, .002, .005, .01, .025, .05, .1}}),
 		tokens:         prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "tokens_total", Help: "Tokens by route, kind (input, output) and source (upstream usage, or bpe when the upstream reported none)."}, []string{"route", "kind", "source"}),
