@@ -38,6 +38,9 @@ var Migrations = []Migration{
 	{5, "spans: cache and reasoning tokens, stream, time to first chunk", func(d ddl) []string { return d.spansUsageColumns() }},
 	{6, "logs: OTLP log records, GenAI events joined to their spans", func(d ddl) []string { return []string{d.logsTable()} }},
 	{7, "spans_rollup_1m: per-minute span aggregates for dashboards", func(d ddl) []string { return d.spansRollup() }},
+	{8, "serving: chain_versions, chain_deployments", func(d ddl) []string {
+		return []string{d.chainVersionsTable(), d.chainDeploymentsTable()}
+	}},
 	{9, "spans: system instructions, tool definitions, guardrail result", func(d ddl) []string { return d.spansContentColumns() }},
 }
 

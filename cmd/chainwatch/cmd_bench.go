@@ -18,11 +18,14 @@ func runBench(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "detectors" {
 		return runBenchDetectors(ctx, args[1:])
 	}
+	if len(args) > 0 && args[0] == "serve" {
+		return runBenchServe(ctx, args[1:])
+	}
 	if len(args) > 0 && args[0] == "collector" {
 		return runBenchCollector(ctx, args[1:])
 	}
 	if len(args) == 0 || args[0] != "ingest" {
-		return fmt.Errorf("usage: chainwatch bench ingest|faults|collector|detectors [flags]")
+		return fmt.Errorf("usage: chainwatch bench ingest|faults|collector|detectors|serve [flags]")
 	}
 	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
 	var o bench.Options

@@ -39,6 +39,7 @@ func runUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	load := commonFlags(fs)
 	dataDir := fs.String("data-dir", "", "local data directory (default .chainwatch, or local.data_dir)")
+	servingPath := fs.String("serving", "", "also run the serving gateway with this serving config (see chainwatch serve)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -49,8 +50,16 @@ func runUp(ctx context.Context, args []string) error {
 	if *dataDir != "" {
 		cfg.Local.DataDir = *dataDir
 	}
-	return servePipeline(ctx, cfg, pipeline.Options{}, "up", nil)
+	var more []component
+	if *servingPath != "" {
+		more = append(more, servingComponent(*servingPath))
+	}
+	return servePipeline(ctx, cfg, pipeline.Options{}, "up", nil, more...)
 }
+
+// component is a part `chainwatch up` starts after the pipeline (and stops
+// before it).
+type component func(ctx context.Context, cfg Config, p *pipeline.Pipeline, reg *prometheus.Registry, log *slog.Logger) (name string, stop func(context.Context) error, err error)
 
 func runCollector(ctx context.Context, args []string) error {
 	return runPart(ctx, "collector", args, pipeline.Options{NoWriter: true})
@@ -117,7 +126,7 @@ func runPart(ctx context.Context, name string, args []string, o pipeline.Options
 
 // servePipeline starts the pipeline, calls started (if not nil) with it, and
 // serves until ctx ends or a writer stops.
-func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name string, started func(*pipeline.Pipeline)) error {
+func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name string, started func(*pipeline.Pipeline), more ...component) error {
 	log := newLogger(cfg.LogLevel)
 	o.Kafka, o.ClickHouse, o.Collector, o.Writer, o.Log = cfg.Kafka, cfg.ClickHouse, cfg.Collector, cfg.Writer, log
 	if o.Registry == nil {
@@ -195,6 +204,13 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 		g.Started("evaluator", ev.Shutdown)
 		always, withRef := ev.Evaluators()
 		fmt.Printf("  evaluator             sample rate %v: %s; with a reference: %s\n", cfg.Evaluator.WithDefaults().Sample.Rate, names(always), names(withRef))
+	}
+	for _, start := range more {
+		cname, stop, err := start(ctx, cfg, p, o.Registry, log)
+		if err != nil {
+			return failed(fmt.Errorf("starting the %s: %w", cname, err))
+		}
+		g.Started(cname, stop)
 	}
 	fmt.Println("press Ctrl-C to stop")
 	var writerDone <-chan struct{}

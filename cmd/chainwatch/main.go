@@ -33,6 +33,8 @@ commands:
   evaluator  score sampled production spans continuously (guards, reference metrics, LLM judge) into eval_scores
   erase      remove a person's data (--user-id) or traces (--trace-id) from every table, for erasure requests
   retention  drop the partitions past clickhouse.retention_days (servers without TTL; up and worker do it hourly)
+  serve      run the serving gateway: an OpenAI-compatible API over model routes and versioned chains, traced
+  chains     versioned chains: push, list, show, diff, promote (with canary), rollback, hash-key
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -62,6 +64,8 @@ func main() {
 		"evaluator": runEvaluator,
 		"erase":     runErase,
 		"retention": runRetention,
+		"serve":     runServe,
+		"chains":    runChains,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {

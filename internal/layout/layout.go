@@ -65,6 +65,12 @@ var Rules = map[string][]string{
 	// The interop tests (test files only: real senders into the pipeline).
 	"interop": {},
 
+	// The serving gateway: chains as versioned artifacts, and the gateway
+	// that serves them and emits their traces.
+	"serving/chains":     {"schemas"},
+	"serving":            {"detectors/tokenize", "evaluators", "kafka", "schemas", "serving/chains", "internal/"},
+	"serving/servebench": {"serving"},
+
 	// The one binary wires everything.
 	"grafana/pkg":            {"grafana/pkg/plugin"},
 	"grafana/pkg/plugin":     {"evaluators/agreement", "query", "schemas"},

@@ -1,5 +1,7 @@
 // Package openaitest is an OpenAI-compatible test server for any package's
-// tests: POST /v1/chat/completions and POST /v1/embeddings, answering like
+// tests: POST /v1/chat/completions (streamed as server-sent events when
+// asked: at a fixed chunk rate, with or without the usage chunk, breaking
+// mid-stream on cue), POST /v1/embeddings and GET /v1/models, answering like
 // the real API (through the openai package's wire types) and playing
 // scripted faults — 429 with Retry-After, 5xx, slow answers, broken bodies,
 // a missing index, a wrong dimension. Embeddings are deterministic
@@ -88,6 +90,18 @@ type Reply struct {
 	// Model is the model a chat answer reports; empty echoes the request's.
 	Model string
 
+	// Streaming (a request with "stream": true) answers Content as
+	// server-sent events, one chunk per element of Chunks (empty: Content
+	// split after each space), ChunkInterval apart — a fixed token rate.
+	Chunks        []string
+	ChunkInterval time.Duration
+	// FailAfter, when > 0, breaks the connection after that many content
+	// chunks: a mid-stream upstream failure, no [DONE].
+	FailAfter int
+	// NoUsage leaves the usage chunk out even when the request asked for
+	// it (stream_options.include_usage), as some servers do.
+	NoUsage bool
+
 	// Omit lists input indices left out of an embeddings answer.
 	Omit []int
 	// Dim, when > 0, answers vectors of that dimension instead.
@@ -151,6 +165,12 @@ func WrongDim(dim int) Reply { return Reply{Dim: dim} }
 // ChatRequest is one chat-completions request the server received.
 type ChatRequest struct {
 	openai.ChatCompletionRequest
+	// Stream and IncludeUsage are the request's stream and
+	// stream_options.include_usage.
+	Stream       bool
+	IncludeUsage bool
+	// Raw is the request body as received.
+	Raw      []byte
 	Header   http.Header
 	Received time.Time
 }
@@ -275,9 +295,13 @@ type Server struct {
 	shuffle bool
 	apiKey  string
 
+	killOnce sync.Once
+	hs       *httptest.Server
+
 	mu        sync.Mutex
 	responder Responder
 	chatReqs  []ChatRequest
+	streams   []string
 	texts     int
 	inputs    [][]string
 }
@@ -292,17 +316,37 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, map[string]any{"object": "list", "data": []map[string]any{{"id": DefaultModel, "object": "model", "owned_by": "openaitest"}}})
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "invalid_request_error", "unknown path "+r.URL.Path)
 	})
 	hs := httptest.NewServer(mux)
+	s.hs = hs
 	s.Root = hs.URL
 	s.URL = hs.URL + "/v1"
-	tb.Cleanup(func() {
-		close(s.closing)
-		hs.Close()
-	})
+	tb.Cleanup(s.Kill)
 	return s
+}
+
+// Kill stops the server at once, as a crashed replica: open streams end
+// mid-answer, connections are closed, new ones are refused. Safe to call
+// more than once.
+func (s *Server) Kill() {
+	s.killOnce.Do(func() {
+		close(s.closing)
+		s.hs.CloseClientConnections()
+		s.hs.Close()
+	})
+}
+
+// Streams returns the bytes of every streamed answer the server wrote, in
+// the order the streams ended.
+func (s *Server) Streams() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.streams)
 }
 
 // SetResponder replaces the responder used when the chat queue is empty.
@@ -339,7 +383,7 @@ func (s *Server) Reset() {
 	s.Embeddings.reset()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.chatReqs, s.texts, s.inputs = nil, 0, nil
+	s.chatReqs, s.texts, s.inputs, s.streams = nil, 0, nil, nil
 }
 
 // decode reads a JSON body into v, answering 400 when it cannot.
@@ -402,9 +446,25 @@ func (s *Server) prelude(w http.ResponseWriter, r *http.Request, f Reply) bool {
 
 func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 	var req ChatRequest
-	if !decode(w, r, &req.ChatCompletionRequest) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "reading body: "+err.Error())
 		return
 	}
+	var streamFields struct {
+		Stream        bool `json:"stream"`
+		StreamOptions *struct {
+			IncludeUsage bool `json:"include_usage"`
+		} `json:"stream_options"`
+	}
+	if err := json.Unmarshal(body, &req.ChatCompletionRequest); err != nil {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "parsing body: "+err.Error())
+		return
+	}
+	_ = json.Unmarshal(body, &streamFields)
+	req.Raw = body
+	req.Stream = streamFields.Stream
+	req.IncludeUsage = streamFields.StreamOptions != nil && streamFields.StreamOptions.IncludeUsage
 	req.Header = r.Header.Clone()
 	req.Received = time.Now()
 	reply, queued := s.Chat.begin(r)
@@ -441,6 +501,10 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		ct = len(reply.Content)/4 + 1
 	}
 	content := reply.Content
+	if req.Stream {
+		s.stream(w, r, req, reply, fmt.Sprintf("chatcmpl-openaitest-%d", id), model, pt, ct)
+		return
+	}
 	writeJSON(w, openai.ChatCompletion{
 		ID:      fmt.Sprintf("chatcmpl-openaitest-%d", id),
 		Object:  "chat.completion",
@@ -518,4 +582,129 @@ func cmp(v, def string) string {
 		return def
 	}
 	return v
+}
+
+// stream answers reply as server-sent events in OpenAI's chunk format: a
+// role chunk, one chunk per content piece, a finish chunk, the usage chunk
+// when asked for, and [DONE].
+func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest, reply Reply, id, model string, pt, ct int) {
+	chunks := reply.Chunks
+	if len(chunks) == 0 {
+		chunks = SplitWords(reply.Content)
+	}
+	if reply.CompletionTokens == 0 {
+		ct = len(chunks)
+	}
+	created := time.Now().Unix()
+	var written strings.Builder
+	defer func() {
+		s.mu.Lock()
+		s.streams = append(s.streams, written.String())
+		s.mu.Unlock()
+	}()
+	fl, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	event := func(v any) bool {
+		b, _ := json.Marshal(v)
+		line := "data: " + string(b) + "\n\n"
+		if _, err := io.WriteString(w, line); err != nil {
+			return false
+		}
+		written.WriteString(line)
+		if fl != nil {
+			fl.Flush()
+		}
+		return true
+	}
+	type delta struct {
+		Role    string  `json:"role,omitempty"`
+		Content *string `json:"content,omitempty"`
+	}
+	type choice struct {
+		Index        int     `json:"index"`
+		Delta        delta   `json:"delta"`
+		FinishReason *string `json:"finish_reason"`
+	}
+	type chunk struct {
+		ID      string        `json:"id"`
+		Object  string        `json:"object"`
+		Created int64         `json:"created"`
+		Model   string        `json:"model"`
+		Choices []choice      `json:"choices"`
+		Usage   *openai.Usage `json:"usage,omitempty"`
+	}
+	mk := func(cs ...choice) chunk {
+		if cs == nil {
+			cs = []choice{}
+		}
+		return chunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: model, Choices: cs}
+	}
+	empty := ""
+	if !event(mk(choice{Delta: delta{Role: "assistant", Content: &empty}})) {
+		return
+	}
+	for i, c := range chunks {
+		if reply.ChunkInterval > 0 {
+			t := time.NewTimer(reply.ChunkInterval)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			case <-s.closing:
+				t.Stop()
+				return
+			}
+		}
+		if reply.FailAfter > 0 && i == reply.FailAfter {
+			// Break the connection: the client sees the body end without
+			// [DONE] (an abrupt close, not a clean chunked end).
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+				}
+			}
+			return
+		}
+		c := c
+		if !event(mk(choice{Delta: delta{Content: &c}})) {
+			return
+		}
+	}
+	stop := "stop"
+	if !event(mk(choice{Delta: delta{}, FinishReason: &stop})) {
+		return
+	}
+	if req.IncludeUsage && !reply.NoUsage {
+		u := mk()
+		u.Usage = &openai.Usage{PromptTokens: pt, CompletionTokens: ct, TotalTokens: pt + ct}
+		if !event(u) {
+			return
+		}
+	}
+	line := "data: [DONE]\n\n"
+	if _, err := io.WriteString(w, line); err == nil {
+		written.WriteString(line)
+		if fl != nil {
+			fl.Flush()
+		}
+	}
+}
+
+// SplitWords splits text after each space, keeping the spaces: the pieces
+// join back to text.
+func SplitWords(text string) []string {
+	var out []string
+	for text != "" {
+		i := strings.IndexByte(text, ' ')
+		if i < 0 {
+			out = append(out, text)
+			break
+		}
+		out = append(out, text[:i+1])
+		text = text[i+1:]
+	}
+	return out
 }
