@@ -39,6 +39,7 @@ var Migrations = []Migration{
 	{6, "logs: OTLP log records, GenAI events joined to their spans", func(d ddl) []string { return []string{d.logsTable()} }},
 	// 7 and 8 are the Grafana rollups and the serving gateway's chain tables.
 	{9, "spans: system instructions, tool definitions, guardrail result", func(d ddl) []string { return d.spansContentColumns() }},
+	{10, "experiments, experiment_items, dataset_reviews", func(d ddl) []string { return d.experimentTables() }},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -8,6 +8,8 @@ if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse
 if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then need+=(prometheus-alertmanager); fi
 # promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml.
 if ! command -v promtool >/dev/null 2>&1; then need+=(prometheus); fi
+# Headless Chromium renders the experiment HTML report in experiments' tests.
+if ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${need[*]} — install them with your package manager (ClickHouse: https://clickhouse.com/docs/install)" >&2

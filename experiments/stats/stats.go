@@ -370,20 +370,24 @@ func NoiseSE(base, cand Noise, rb, rc float64, n int) float64 {
 
 // WinRateResult is the candidate's win rate in pairwise judgments.
 type WinRateResult struct {
-	Wins   int      `json:"wins"`
-	Losses int      `json:"losses"`
-	Ties   int      `json:"ties"`
-	Rate   float64  `json:"rate"` // (wins + ties/2) / n
-	CI     Interval `json:"ci"`   // Wilson score interval of Rate
+	Wins   int     `json:"wins"`
+	Losses int     `json:"losses"`
+	Ties   int     `json:"ties"`
+	Rate   float64 `json:"rate"` // (wins + ties/2) / n: the headline number, ties counting half
+	// Decisive is wins / (wins + losses), the win rate among judgments that
+	// picked a side, and CI its Wilson score interval: the null value is
+	// one half.
+	Decisive float64  `json:"decisive_rate"`
+	CI       Interval `json:"ci"`
 }
 
-// WinRate is the candidate's win rate over n = wins+losses+ties pairwise
-// judgments, a tie counting half, with the Wilson score interval at level.
-// A judgment is one item's verdict after both presentation orders (a win
-// in one order and a loss in the other is a tie: the judge preferred the
-// position, not the answer). Counting ties as half a win keeps 0.5 the null
-// value; the Wilson interval treats the n judgments as Bernoulli trials,
-// which is conservative when there are ties (their variance is lower).
+// WinRate summarises n = wins+losses+ties pairwise judgments. A judgment is
+// one item's verdict after both presentation orders (a win in one order and
+// a loss in the other is a tie: the judge preferred the position, not the
+// answer). The interval is the Wilson score interval of the decisive win
+// rate (ties left out, as in a sign test): counting ties as half a win
+// in a binomial interval would treat a tie as a coin flip and widen the
+// interval for no reason. With no decisive judgment the interval is [0, 1].
 func WinRate(wins, losses, ties int, level float64) (WinRateResult, error) {
 	r := WinRateResult{Wins: wins, Losses: losses, Ties: ties}
 	n := wins + losses + ties
@@ -393,13 +397,19 @@ func WinRate(wins, losses, ties int, level float64) (WinRateResult, error) {
 	if !(level > 0 && level < 1) {
 		return r, fmt.Errorf("win rate: level %v outside (0,1)", level)
 	}
-	fn := float64(n)
-	p := (float64(wins) + float64(ties)/2) / fn
+	r.Rate = (float64(wins) + float64(ties)/2) / float64(n)
+	d := wins + losses
+	if d == 0 {
+		r.Decisive, r.CI = 0.5, Interval{Lo: 0, Hi: 1, Level: level}
+		return r, nil
+	}
+	fn := float64(d)
+	p := float64(wins) / fn
 	z := distuv.UnitNormal.Quantile(1 - (1-level)/2)
 	den := 1 + z*z/fn
 	centre := (p + z*z/(2*fn)) / den
 	half := z / den * math.Sqrt(p*(1-p)/fn+z*z/(4*fn*fn))
-	r.Rate = p
+	r.Decisive = p
 	r.CI = Interval{Lo: math.Max(0, centre-half), Hi: math.Min(1, centre+half), Level: level}
 	return r, nil
 }

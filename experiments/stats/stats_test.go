@@ -148,8 +148,16 @@ func TestWilsonScipyGolden(t *testing.T) {
 		near(t, "lo", r.CI.Lo, c.Lo, 1e-9)
 		near(t, "hi", r.CI.Hi, c.Hi, 1e-9)
 	}
-	r, _ := WinRate(3, 1, 2, 0.95) // ties count half: (3+1)/6
+	r, _ := WinRate(3, 1, 2, 0.95) // ties count half in the rate: (3+1)/6
 	near(t, "rate with ties", r.Rate, 4.0/6, 1e-15)
+	near(t, "decisive rate", r.Decisive, 3.0/4, 1e-15)
+	r0, _ := WinRate(3, 1, 0, 0.95) // ties leave the interval alone
+	if r.CI != r0.CI {
+		t.Errorf("ties moved the interval: %+v vs %+v", r.CI, r0.CI)
+	}
+	if r, _ := WinRate(0, 0, 5, 0.95); r.CI.Lo != 0 || r.CI.Hi != 1 || r.Rate != 0.5 {
+		t.Errorf("all ties: %+v", r)
+	}
 	if _, err := WinRate(0, 0, 0, 0.95); err == nil {
 		t.Fatal("win rate of nothing accepted")
 	}

@@ -176,9 +176,9 @@ func CompareMetric(in MetricInput, level float64, o Options) MetricResult {
 	case bs.CI.Hi < -m && mcSignificant:
 		r.Verdict = Regression
 		r.Reason = fmt.Sprintf("difference %+.4g, %g%% interval [%.4g, %.4g] entirely below -margin %g", bs.MeanDiff, 100*level, bs.CI.Lo, bs.CI.Hi, m)
-	case bs.CI.Lo > -m:
+	case bs.CI.Lo >= -m:
 		r.Verdict = NonInferior
-		r.Reason = fmt.Sprintf("difference %+.4g, %g%% interval [%.4g, %.4g] above -margin %g", bs.MeanDiff, 100*level, bs.CI.Lo, bs.CI.Hi, m)
+		r.Reason = fmt.Sprintf("difference %+.4g, %g%% interval [%.4g, %.4g] not below -margin %g", bs.MeanDiff, 100*level, bs.CI.Lo, bs.CI.Hi, m)
 	default:
 		r.Verdict = Inconclusive
 		r.Reason = fmt.Sprintf("difference %+.4g, %g%% interval [%.4g, %.4g] includes -margin %g", bs.MeanDiff, 100*level, bs.CI.Lo, bs.CI.Hi, m)
