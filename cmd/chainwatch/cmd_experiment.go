@@ -19,6 +19,7 @@ import (
 	"github.com/chainwatch/chainwatch/experiments/stats"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/openai"
+	"github.com/chainwatch/chainwatch/query"
 )
 
 const experimentUsage = `usage: chainwatch experiment <subcommand> [flags]
@@ -30,6 +31,9 @@ subcommands:
   compare BASE CANDIDATE [--margin metric=value ...] [--fail-on regression] [--html FILE] [--junit FILE] ...
                               compare two experiments item by item; exit status 1 when the gate fails
   list                        the latest experiments
+  lineage --trace ID | --chain NAME@VERSION
+                              where a trace came from (chain version, prompt, model, experiment, dataset row);
+                              every experiment that evaluated a chain version and everywhere it served
 
 Every subcommand takes -config FILE; run 'chainwatch experiment <subcommand> -h' for its flags.
 `
@@ -52,9 +56,10 @@ func experimentCmd(ctx context.Context, args []string, stdout, stderr io.Writer)
 		"run":     experimentRun,
 		"compare": experimentCompare,
 		"list":    experimentList,
+		"lineage": experimentLineage,
 	}[args[0]]
 	if sub == nil {
-		return fmt.Errorf("unknown subcommand %q (want run, compare or list)", args[0])
+		return fmt.Errorf("unknown subcommand %q (want run, compare, list or lineage)", args[0])
 	}
 	return sub(ctx, args[1:], stdout, stderr)
 }
@@ -392,4 +397,44 @@ func experimentList(ctx context.Context, args []string, stdout, stderr io.Writer
 			datasets.FormatRef(e.Dataset, e.DatasetVersion), e.StartedAt.Format(time.RFC3339), e.Name)
 	}
 	return nil
+}
+
+func experimentLineage(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("experiment lineage", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	load := commonFlags(fs)
+	trace := fs.String("trace", "", "trace id")
+	chain := fs.String("chain", "", "chain version NAME@VERSION")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if (*trace == "") == (*chain == "") {
+		return errors.New("give exactly one of --trace ID and --chain NAME@VERSION")
+	}
+	name, version, ok := strings.Cut(*chain, "@")
+	if *chain != "" && (!ok || name == "" || version == "") {
+		return fmt.Errorf("--chain %q: want NAME@VERSION", *chain)
+	}
+	c, err := load()
+	if err != nil {
+		return err
+	}
+	conn, err := clickhouse.Open(ctx, c.clickHouseOrLocal())
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	r := query.NewReader(conn)
+	if *trace != "" {
+		tl, err := r.Trace(ctx, *trace)
+		if err != nil {
+			return err
+		}
+		return datasetJSON(stdout, tl)
+	}
+	cl, err := r.Chain(ctx, name, version)
+	if err != nil {
+		return err
+	}
+	return datasetJSON(stdout, cl)
 }
