@@ -455,4 +455,3 @@ func checkSpans(t *testing.T, kc *kgo.Client, wantLLM map[string]int, baseItems 
 		}
 	}
 }
-

@@ -143,6 +143,17 @@ func Run(ctx context.Context, cfg RunConfig, d Deps) (RunResult, error) {
 	if err != nil {
 		return res, err
 	}
+	if rv, found, err := ReadReview(ctx, d.Conn, dv.Name, dv.Version); err != nil {
+		return res, err
+	} else if found {
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["dataset_review"] = rv.Status
+		if rv.Status != ReviewApproved && d.Progress != nil {
+			fmt.Fprintf(d.Progress, "warning: dataset %s is %s, not approved (chainwatch dataset review)\n", datasets.FormatRef(dv.Name, dv.Version), rv.Status)
+		}
+	}
 	rows, err := datasets.Rows(ctx, d.Conn, dv.Name, dv.Version)
 	if err != nil {
 		return res, err
