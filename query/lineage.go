@@ -56,7 +56,7 @@ type TraceLineage struct {
 
 // attrExpr reads one attribute of a span on either storage of the
 // attributes: a Map on newer servers, parallel arrays on 18.16 (where
-// indexOf gives 0 for a missing key and element 0 of an array is '').
+// indexOf gives 0 for a missing key and element 0 of an array is ”).
 func attrExpr(mapAttrs bool, key string) string {
 	if mapAttrs {
 		return "attributes['" + key + "']"
