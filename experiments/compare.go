@@ -67,6 +67,7 @@ type Report struct {
 	Base      schemas.Experiment      `json:"base"`
 	Candidate schemas.Experiment      `json:"candidate"`
 	Alpha     float64                 `json:"alpha"`
+	Tests     int                     `json:"tests"` // alpha is split over this many one-sided tests (Bonferroni)
 	Seed      uint64                  `json:"seed"`
 	Metrics   []stats.MetricResult    `json:"metrics"`
 	Samples   map[string][2][]float64 `json:"-"` // per metric: base and candidate item means (for plots)
@@ -149,7 +150,11 @@ func Compare(ctx context.Context, base, cand schemas.Experiment, baseItems, cand
 	if len(inputs) == 0 {
 		return nil, errors.New("no metrics to compare: neither experiment recorded a score")
 	}
-	r.Metrics = stats.Compare(inputs, o.Stats)
+	r.Tests = len(inputs)
+	if o.Pairwise != nil {
+		r.Tests++ // the win-rate test shares alpha with the metrics
+	}
+	r.Metrics = stats.CompareWith(inputs, r.Tests, o.Stats)
 	for _, m := range r.Metrics {
 		var b, c []float64
 		for _, d := range m.Diffs {
@@ -382,7 +387,7 @@ func (r *Report) pairwise(ctx context.Context, ev evaluators.Evaluator, baseItem
 	if errs > 0 {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("pairwise judge failed on %d of %d rows", errs, len(rows)))
 	}
-	wr, err := stats.WinRate(wins, losses, ties, 1-r.Alpha)
+	wr, err := stats.WinRate(wins, losses, ties, stats.Level(r.Alpha, r.Tests))
 	if err != nil {
 		r.Failures = append(r.Failures, "pairwise: no valid side-by-side judgment")
 		return nil

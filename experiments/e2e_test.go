@@ -346,6 +346,7 @@ func checkOutputs(t *testing.T, rep *Report) {
 	if err := rep.WriteText(&txt); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("terminal report:\n%s\nmarkdown:\n%s", txt.String(), md.String())
 	if !strings.Contains(txt.String(), "VERDICT: REGRESSION") || !strings.Contains(txt.String(), "McNemar p=") {
 		t.Errorf("text:\n%s", txt.String())
 	}

@@ -51,7 +51,7 @@ func noiseText(m stats.MetricResult) string {
 func (r *Report) WriteText(w io.Writer) error {
 	fmt.Fprintf(w, "base       %s  %s@%s  prompt %s  model %s\n", r.Base.ID, r.Base.Chain, r.Base.ChainVersion, r.Base.PromptVersion, r.Base.ModelRequested)
 	fmt.Fprintf(w, "candidate  %s  %s@%s  prompt %s  model %s\n", r.Candidate.ID, r.Candidate.Chain, r.Candidate.ChainVersion, r.Candidate.PromptVersion, r.Candidate.ModelRequested)
-	fmt.Fprintf(w, "dataset    %s@%d, repeats %d/%d, alpha %.3g (split over %d metrics), seed %d\n\n", r.Base.Dataset, r.Base.DatasetVersion, r.Base.Repeats, r.Candidate.Repeats, r.Alpha, len(r.Metrics), r.Seed)
+	fmt.Fprintf(w, "dataset    %s@%d, repeats %d/%d, alpha %.3g (split over %d tests), seed %d\n\n", r.Base.Dataset, r.Base.DatasetVersion, r.Base.Repeats, r.Candidate.Repeats, r.Alpha, r.Tests, r.Seed)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "METRIC\tKIND\tN\tBASE\tCANDIDATE\tDIFF [CI]\tTEST\tNOISE SE\tMARGIN\tVERDICT")
 	for _, m := range r.Metrics {
@@ -207,9 +207,9 @@ func mdEscape(s string) string {
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	icon := map[string]string{GatePass: "✅", GateRegression: "❌", GateError: "⚠️"}[r.Verdict]
 	fmt.Fprintf(w, "### %s chainwatch experiment: %s\n\n", icon, strings.ToUpper(r.Verdict))
-	fmt.Fprintf(w, "`%s@%s` (%s) → `%s@%s` (%s) on dataset `%s@%d`, α = %.3g split over %d metrics.\n\n",
+	fmt.Fprintf(w, "`%s@%s` (%s) → `%s@%s` (%s) on dataset `%s@%d`, α = %.3g split over %d tests.\n\n",
 		r.Base.Chain, r.Base.ChainVersion, r.Base.ID, r.Candidate.Chain, r.Candidate.ChainVersion, r.Candidate.ID,
-		r.Base.Dataset, r.Base.DatasetVersion, r.Alpha, len(r.Metrics))
+		r.Base.Dataset, r.Base.DatasetVersion, r.Alpha, r.Tests)
 	fmt.Fprintln(w, "| metric | n | base | candidate | difference [CI] | test | noise SE | margin | verdict |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|---|---:|---|")
 	for _, m := range r.Metrics {

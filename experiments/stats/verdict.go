@@ -196,9 +196,18 @@ func CompareMetric(in MetricInput, level float64, o Options) MetricResult {
 // metrics each test regression one-sided at alpha/k, so the chance that a
 // gate over two identical versions fails on any metric stays at most alpha.
 func Compare(ms []MetricInput, o Options) []MetricResult {
+	return CompareWith(ms, len(ms), o)
+}
+
+// Level is the two-sided confidence level that gives each of k one-sided
+// regression tests alpha/k: 1 - 2·alpha/k.
+func Level(alpha float64, k int) float64 { return 1 - 2*alpha/float64(max(1, k)) }
+
+// CompareWith is Compare where the gate runs k tests in all (k >= len(ms):
+// the metrics and, e.g., a pairwise win-rate test), alpha split over k.
+func CompareWith(ms []MetricInput, k int, o Options) []MetricResult {
 	o = o.withDefaults()
-	k := max(1, len(ms))
-	level := 1 - 2*o.Alpha/float64(k)
+	level := Level(o.Alpha, max(k, len(ms)))
 	out := make([]MetricResult, 0, len(ms))
 	for i, m := range ms {
 		oo := o
