@@ -192,6 +192,10 @@ func TestRunInterruptResumeCompare(t *testing.T) {
 		t.Fatalf("no progress bar: %q", progress.String())
 	}
 
+	// A newer version of the dataset appears meanwhile: the resume keeps v1.
+	if _, err := datasets.Import(ctx, conn, "support-eval", supportRows()[:5], datasets.Meta{Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
 	// Run 2 resumes: exactly the unrecorded items are sent.
 	calls.Store(0)
 	cfg.ID = baseID
@@ -203,7 +207,7 @@ func TestRunInterruptResumeCompare(t *testing.T) {
 	if err != nil {
 		t.Fatalf("resumed run: %v", err)
 	}
-	if res2.Skipped != len(recorded1) || int(calls.Load()) != total-len(recorded1) || res2.Experiment.Status != StatusDone {
+	if res2.Skipped != len(recorded1) || int(calls.Load()) != total-len(recorded1) || res2.Experiment.Status != StatusDone || res2.Experiment.DatasetVersion != dv.Version {
 		t.Fatalf("resume skipped %d (recorded %d), sent %d chain calls (want %d), status %s",
 			res2.Skipped, len(recorded1), calls.Load(), total-len(recorded1), res2.Experiment.Status)
 	}
@@ -215,6 +219,13 @@ func TestRunInterruptResumeCompare(t *testing.T) {
 		t.Fatalf("experiment_items has %d rows, %d distinct (row, repeat); want %d each: an item was scored twice or lost", n, uniq, total)
 	}
 
+	// A template a row cannot fill is refused before any call.
+	calls.Store(0)
+	badTmpl := RunConfig{Name: "bad", Chain: chainV("v9", "support-v1"), Dataset: dv.Name, DatasetVersion: dv.Version}
+	badTmpl.Chain.Messages[1].Content = "{{no_such_field}}"
+	if _, err := Run(ctx, badTmpl, deps); err == nil || !strings.Contains(err.Error(), "row 0") || calls.Load() != 0 {
+		t.Fatalf("unfillable template: %v (%d calls)", err, calls.Load())
+	}
 	// A resume with another chain definition is refused.
 	bad := cfg
 	bad.Chain = chainV("v1", "support-v2")
@@ -223,7 +234,7 @@ func TestRunInterruptResumeCompare(t *testing.T) {
 	}
 
 	// The candidate, in one go.
-	cfg2 := RunConfig{Name: "support v2", Chain: chainV("v2", "support-v2"), Endpoint: srv.URL, Dataset: dv.Name,
+	cfg2 := RunConfig{Name: "support v2", Chain: chainV("v2", "support-v2"), Endpoint: srv.URL, Dataset: dv.Name, DatasetVersion: dv.Version,
 		Repeats: repeats, Concurrency: 4}
 	deps.Progress = nil
 	res3, err := Run(ctx, cfg2, deps)

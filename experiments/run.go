@@ -139,6 +139,17 @@ func Run(ctx context.Context, cfg RunConfig, d Deps) (RunResult, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.ID != "" && cfg.DatasetVersion == 0 {
+		// A resumed run keeps its dataset version, even when a newer one
+		// was imported since it started.
+		prev, err := ReadExperiment(ctx, d.Conn, cfg.ID)
+		if err != nil {
+			return res, err
+		}
+		if prev.Dataset == cfg.Dataset {
+			cfg.DatasetVersion = prev.DatasetVersion
+		}
+	}
 	dv, err := resolveDataset(ctx, d.Conn, cfg.Dataset, cfg.DatasetVersion)
 	if err != nil {
 		return res, err
@@ -160,6 +171,13 @@ func Run(ctx context.Context, cfg RunConfig, d Deps) (RunResult, error) {
 	}
 	if len(rows) == 0 {
 		return res, fmt.Errorf("dataset %s has no rows", datasets.FormatRef(dv.Name, dv.Version))
+	}
+	// A template that a row cannot fill is a mistake in the chain file, not
+	// a failure of the version: refuse the run before any call, naming the row.
+	for _, r := range rows {
+		if _, err := cfg.Chain.Render(Variables(r)); err != nil {
+			return res, fmt.Errorf("chain %s on dataset %s row %d: %w", cfg.Chain.Ref(), datasets.FormatRef(dv.Name, dv.Version), r.Row, err)
+		}
 	}
 	exp, err := startExperiment(ctx, cfg, d, dv, now().UTC())
 	if err != nil {
