@@ -89,26 +89,28 @@ func (r *Report) WriteText(w io.Writer) error {
 	return nil
 }
 
-// WriteJSON writes the report as one JSON object (NaN as null).
+// WriteJSON writes the report as one JSON object; a value that does not
+// exist (the mean of a metric without scores, the noise without repeats)
+// is null.
 func (r *Report) WriteJSON(w io.Writer) error {
 	type metric struct {
 		stats.MetricResult
-		NoiseSE *float64 `json:"noise_se"`
+		BaseMean *float64 `json:"base_mean"`
+		CandMean *float64 `json:"candidate_mean"`
+		NoiseSE  *float64 `json:"noise_se"`
+	}
+	num := func(v float64) *float64 {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return &v
 	}
 	ms := make([]metric, len(r.Metrics))
 	for i, m := range r.Metrics {
-		ms[i].MetricResult = m
-		if !math.IsNaN(m.NoiseSE) {
-			v := m.NoiseSE
-			ms[i].NoiseSE = &v
-		}
-		ms[i].MetricResult.NoiseSE = 0
-		if math.IsNaN(ms[i].BaseMean) {
-			ms[i].BaseMean = 0
-		}
-		if math.IsNaN(ms[i].CandMean) {
-			ms[i].CandMean = 0
-		}
+		ms[i] = metric{MetricResult: m, BaseMean: num(m.BaseMean), CandMean: num(m.CandMean), NoiseSE: num(m.NoiseSE)}
+		// the shadowed fields are not encoded; zero them so a NaN there
+		// cannot fail the encoder
+		ms[i].MetricResult.BaseMean, ms[i].MetricResult.CandMean, ms[i].MetricResult.NoiseSE = 0, 0, 0
 	}
 	out := struct {
 		*Report

@@ -101,7 +101,8 @@ type MetricResult struct {
 // otherwise. A metric with no paired items is an "error".
 func CompareMetric(in MetricInput, level float64, o Options) MetricResult {
 	o = o.withDefaults()
-	r := MetricResult{Name: in.Name, Kind: in.Kind, LowerIsBetter: in.LowerIsBetter, Margin: in.Margin, Errors: in.Errors, NoiseSE: math.NaN()}
+	r := MetricResult{Name: in.Name, Kind: in.Kind, LowerIsBetter: in.LowerIsBetter, Margin: in.Margin, Errors: in.Errors,
+		BaseMean: math.NaN(), CandMean: math.NaN(), NoiseSE: math.NaN()}
 	if in.Kind != Continuous && in.Kind != Binary {
 		r.Verdict, r.Reason = Error, fmt.Sprintf("unknown metric kind %q", in.Kind)
 		return r
