@@ -2,6 +2,7 @@ package stats
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -238,4 +239,38 @@ func TestQuantileType7(t *testing.T) {
 	near(t, "q0.25", Quantile(x, 0.25), 1.75, 1e-15)
 	near(t, "q0", Quantile(x, 0), 1, 0)
 	near(t, "q1", Quantile(x, 1), 4, 0)
+}
+
+func BenchmarkPairedBootstrap(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		d := make([]float64, n)
+		r := rand.New(rand.NewPCG(1, 1))
+		for i := range d {
+			d[i] = r.NormFloat64()
+		}
+		b.Run(fmt.Sprintf("items_%d_resamples_10000", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := PairedBootstrap(d, 10000, 0.95, 1); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkWilcoxon(b *testing.B) {
+	for _, n := range []int{50, 1000} {
+		d := make([]float64, n)
+		r := rand.New(rand.NewPCG(1, 1))
+		for i := range d {
+			d[i] = r.NormFloat64()
+		}
+		b.Run(fmt.Sprintf("items_%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Wilcoxon(d)
+			}
+		})
+	}
 }
