@@ -131,6 +131,9 @@ func TestMonitoringColumnsMatchDDL(t *testing.T) {
 			{d.embeddingsTable(), EmbeddingColumns()},
 			{d.detectorResultsTable(), DetectorResultColumns()},
 			{d.alertsTable(), AlertColumns()},
+			{d.experimentTables()[0], ExperimentColumns()},
+			{d.experimentTables()[1], ExperimentItemColumns()},
+			{d.experimentTables()[2], DatasetReviewColumns()},
 		} {
 			for _, c := range tc.cols {
 				if !strings.Contains(tc.ddl, "    "+c+" ") {

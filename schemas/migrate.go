@@ -42,6 +42,7 @@ var Migrations = []Migration{
 		return []string{d.chainVersionsTable(), d.chainDeploymentsTable()}
 	}},
 	{9, "spans: system instructions, tool definitions, guardrail result", func(d ddl) []string { return d.spansContentColumns() }},
+	{10, "experiments, experiment_items, dataset_reviews", func(d ddl) []string { return d.experimentTables() }},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -13,6 +13,8 @@ if ! command -v promtool >/dev/null 2>&1; then need+=(prometheus); fi
 # instrumentations' current releases need a newer Node than Debian 12's.
 if ! command -v npm >/dev/null 2>&1; then need+=(npm); fi
 if ! command -v node >/dev/null 2>&1 && ! command -v nodejs >/dev/null 2>&1; then need+=(nodejs); fi
+# Headless Chromium renders the experiment HTML report in experiments' tests.
+if ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${need[*]} — install them with your package manager (ClickHouse: https://clickhouse.com/docs/install)" >&2

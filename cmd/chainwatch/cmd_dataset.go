@@ -31,6 +31,12 @@ subcommands:
                               write a version as .jsonl or .parquet (importable again)
   export-spans --from T --to T --out FILE.parquet [--app A --chain C --component X ...]
                               export a production window of spans to Parquet
+  export --format sft|preference --from T --to T --out FILE.jsonl [--app A --chain C --judge-metric M ...]
+                              fine-tuning JSONL from production spans with feedback and judge scores, with lineage
+  synthesize --name NAME --endpoint URL --model M --from-dataset D | --from-spans --from T --to T [--count N]
+                              an LLM writes evaluation items from seeds; imported as a synthetic version, pending review
+  review NAME@VERSION [--status approved|rejected|pending]
+                              show or change a version's review status
 
 Every subcommand takes -config FILE; run 'chainwatch dataset <subcommand> -h' for its flags.
 `
@@ -56,9 +62,11 @@ func datasetCmd(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		"show":         datasetShow,
 		"export":       datasetExport,
 		"export-spans": datasetExportSpans,
+		"synthesize":   datasetSynthesize,
+		"review":       datasetReview,
 	}[args[0]]
 	if sub == nil {
-		return fmt.Errorf("unknown subcommand %q (want import, list, show, export or export-spans)", args[0])
+		return fmt.Errorf("unknown subcommand %q (want import, list, show, export, export-spans, synthesize or review)", args[0])
 	}
 	return sub(ctx, args[1:], stdout, stderr)
 }
@@ -258,6 +266,15 @@ func datasetShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func datasetExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	for i, a := range args { // --format sft|preference: fine-tuning data from production spans
+		if v, ok := strings.CutPrefix(strings.TrimLeft(a, "-"), "format="); ok && len(a) > len(v) {
+			if v == "sft" || v == "preference" {
+				return datasetExportTuning(ctx, args, stdout, stderr)
+			}
+		} else if (a == "--format" || a == "-format") && i+1 < len(args) && (args[i+1] == "sft" || args[i+1] == "preference") {
+			return datasetExportTuning(ctx, args, stdout, stderr)
+		}
+	}
 	fs := flag.NewFlagSet("dataset export", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	load := commonFlags(fs)
