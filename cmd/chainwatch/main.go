@@ -31,6 +31,9 @@ commands:
   redteam    run the adversarial suite against an OpenAI-compatible endpoint and store its scores
   agreement  judge-vs-user agreement per evaluator (Cohen's kappa, Spearman) from ClickHouse
   evaluator  score sampled production spans continuously (guards, reference metrics, LLM judge) into eval_scores
+  config     config check: load and validate config files as the services will
+  topics     create the Kafka topics the config names (a deployment's one-shot job)
+  health     exit 0 when a URL answers 200 (container health checks)
   erase      remove a person's data (--user-id) or traces (--trace-id) from every table, for erasure requests
   retention  drop the partitions past clickhouse.retention_days (servers without TTL; up and worker do it hourly)
   serve      run the serving gateway: an OpenAI-compatible API over model routes and versioned chains, traced
@@ -68,6 +71,9 @@ func main() {
 		"retention":  runRetention,
 		"serve":      runServe,
 		"chains":     runChains,
+		"config":     runConfig,
+		"topics":     runTopics,
+		"health":     runHealth,
 	}
 	name := os.Args[1]
 	if name == "-h" || name == "--help" || name == "help" {
