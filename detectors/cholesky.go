@@ -19,9 +19,11 @@ func roundUp(n, k int) int { return (n + k - 1) / k * k }
 // cholLower factors the n×n symmetric positive definite matrix A, whose
 // lower triangle a holds (stride lda), into the lower triangular R
 // (R·Rᵀ = A) stored in r (stride ld, zeroed, ≥ roundUp(n, 12) rows); inv
-// (length ≥ n) receives 1/R_ii. It reports false if A is not (numerically)
-// positive definite.
-func cholLower(n int, a []float64, lda int, r []float64, ld int, inv []float64) bool {
+// (length ≥ n) receives 1/R_ii. Unless rt is nil, it also receives (same
+// stride, zeroed) the reversed transpose of R, rt(n−1−j, n−1−i) = R_ij,
+// lower triangular too, for solving Rᵀ·x = b forward (see reverseTranspose).
+// It reports false if A is not (numerically) positive definite.
+func cholLower(n int, a []float64, lda int, r []float64, ld int, inv, rt []float64) bool {
 	var blk [12]float64
 	for i0 := 0; i0 < n; i0 += 4 {
 		in := min(4, n-i0)
@@ -52,6 +54,11 @@ func cholLower(n int, a []float64, lda int, r []float64, ld int, inv []float64) 
 					ri[1] = x1
 					if jn > 2 {
 						ri[2] = (ai[2] - blk[3*ii+2] - x0*q20 - x1*q21) * inv[j0+2]
+					}
+				}
+				if rt != nil {
+					for jj, v := range ri {
+						rt[(n-1-j0-jj)*ld+n-1-i] = v
 					}
 				}
 			}
@@ -85,6 +92,9 @@ func cholLower(n int, a []float64, lda int, r []float64, ld int, inv []float64) 
 					inv[i] = 1 / ri[i]
 				} else {
 					ri[j] = s * inv[j]
+				}
+				if rt != nil {
+					rt[(n-1-j)*ld+n-1-i] = ri[j]
 				}
 			}
 		}
@@ -133,26 +143,5 @@ func solveLowerT(n, h int, r, inv, bt []float64, ldb int, yt []float64, ld int) 
 				}
 			}
 		}
-	}
-}
-
-// reverseTranspose writes P·Rᵀ·P (P the order reversal), lower triangular
-// again, into out (stride ld, zeroed): out(i, k) = R(n−1−k, n−1−i); and
-// the reversed inv into invOut.
-func reverseTranspose(n int, r, inv []float64, out []float64, ld int, invOut []float64) {
-	// In 8×8 tiles, so that both the reads and the writes stay in cache.
-	const t = 8
-	for k0 := 0; k0 < n; k0 += t {
-		for i0 := 0; i0 < n; i0 += t {
-			for k := k0; k < min(k0+t, n); k++ {
-				src := r[(n-1-k)*ld : (n-1-k)*ld+n]
-				for i := max(i0, k); i < min(i0+t, n); i++ {
-					out[i*ld+k] = src[n-1-i]
-				}
-			}
-		}
-	}
-	for i := range n {
-		invOut[i] = inv[n-1-i]
 	}
 }

@@ -330,16 +330,18 @@ func (ws *cmmdWork) stat(K, L *mat.Dense, side []bool, lam [2]float64) (float64,
 		}
 		r := ws.r[:rows*ld]
 		clear(r)
-		if !cholLower(ns, a, ld, r, ld, ws.inv) {
+		rrev := ws.rrev[:rows*ld]
+		clear(rrev)
+		if !cholLower(ns, a, ld, r, ld, ws.inv, rrev) {
 			return math.NaN(), fmt.Errorf("context kernel ridge system of window %d is not positive definite (λ %v)", s, lam[s])
 		}
 		yt := ws.yt[:hrows*ld]
 		clear(yt)
 		solveLowerT(ns, h, r, ws.inv, bt, ld, yt, ld)
-		// Rᵀ·A = Y as a forward solve in reversed order.
-		rrev := ws.rrev[:rows*ld]
-		clear(rrev)
-		reverseTranspose(ns, r, ws.inv, rrev, ld, ws.invr)
+		// Rᵀ·A = Y as a forward solve in reversed order (rrev).
+		for i := range ns {
+			ws.invr[i] = ws.inv[ns-1-i]
+		}
 		ytr := ws.ytr[:hrows*ld]
 		for c := range h {
 			y, dst := yt[c*ld:c*ld+ns], ytr[c*ld:c*ld+ns]

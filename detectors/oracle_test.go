@@ -277,8 +277,14 @@ func TestCholeskyBlocks(t *testing.T) {
 		ld := roundUp(n, 4)
 		r := make([]float64, roundUp(n, 12)*ld)
 		inv := make([]float64, n)
-		if !cholLower(n, a.RawMatrix().Data, n, r, ld, inv) {
+		rt := make([]float64, len(r))
+		if !cholLower(n, a.RawMatrix().Data, n, r, ld, inv, rt) {
 			t.Fatalf("n=%d: not positive definite", n)
+		}
+		want := make([]float64, len(r))
+		reverseTranspose(n, r, inv, want, ld, make([]float64, n))
+		if !slices.Equal(rt, want) {
+			t.Errorf("n=%d: the reversed transpose written while factoring differs", n)
 		}
 		for i := range n {
 			for j := range i + 1 {
@@ -292,7 +298,7 @@ func TestCholeskyBlocks(t *testing.T) {
 			}
 		}
 	}
-	if cholLower(2, []float64{1, 2, 2, 1}, 2, make([]float64, 12*4), 4, make([]float64, 2)) {
+	if cholLower(2, []float64{1, 2, 2, 1}, 2, make([]float64, 12*4), 4, make([]float64, 2), nil) {
 		t.Error("indefinite matrix [[1 2] [2 1]] factored")
 	}
 }
@@ -372,4 +378,25 @@ func cpuSeconds() float64 {
 		return math.NaN()
 	}
 	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
+// reverseTranspose (the reference for cholLower's rt) writes P·Rᵀ·P (P the order reversal), lower triangular
+// again, into out (stride ld, zeroed): out(i, k) = R(n−1−k, n−1−i); and
+// the reversed inv into invOut.
+func reverseTranspose(n int, r, inv []float64, out []float64, ld int, invOut []float64) {
+	// In 8×8 tiles, so that both the reads and the writes stay in cache.
+	const t = 8
+	for k0 := 0; k0 < n; k0 += t {
+		for i0 := 0; i0 < n; i0 += t {
+			for k := k0; k < min(k0+t, n); k++ {
+				src := r[(n-1-k)*ld : (n-1-k)*ld+n]
+				for i := max(i0, k); i < min(i0+t, n); i++ {
+					out[i*ld+k] = src[n-1-i]
+				}
+			}
+		}
+	}
+	for i := range n {
+		invOut[i] = inv[n-1-i]
+	}
 }
