@@ -6,8 +6,11 @@ set -euo pipefail
 need=()
 if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then need+=(clickhouse-server); fi
 if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then need+=(prometheus-alertmanager); fi
-# promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml.
-if ! command -v promtool >/dev/null 2>&1; then need+=(prometheus); fi
+# promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml;
+# prometheus itself evaluates the Pipeline health dashboard's queries in a test.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then need+=(prometheus); fi
+# npm (and Node) build and check the Grafana plugin's frontend (make grafana-check).
+if ! command -v npm >/dev/null 2>&1; then need+=(npm); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "missing: ${need[*]} — install them with your package manager (ClickHouse: https://clickhouse.com/docs/install)" >&2
