@@ -131,7 +131,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 	}
 	source := "spans (FINAL)"
 	if s.Rollup {
-		source = fmt.Sprintf("%s (%d buckets with replayed spans read from spans FINAL)", schemas.RollupTable, s.ReplayedBuckets)
+		source = fmt.Sprintf("%s (%d buckets with replayed spans read from spans FINAL)", s.RollupTable, s.ReplayedBuckets)
 	}
 	meta := &data.FrameMeta{ExecutedQueryString: fmt.Sprintf("span series from %s over [%s, %s), interval %s",
 		source, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), g.Interval)}
