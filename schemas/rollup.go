@@ -22,7 +22,11 @@ import "time"
 //
 // The migration also backfills the rollup from the spans already stored. A
 // span inserted between the view's creation and the backfill lands twice:
-// its bucket reads as replayed, and is read from spans — still exact.
+// its bucket reads as replayed, and is read from spans — still exact. A
+// migrator interrupted after the backfill and run again backfills twice:
+// every bucket then reads as replayed (exact, and as slow as spans) until
+// the rollups are truncated and backfilled once (the INSERT … SELECT of
+// spansRollup).
 
 // Rollup is one rollup table: its name and the width of its buckets.
 type Rollup struct {
