@@ -63,7 +63,7 @@ func overview() Board {
 			{Title: "Latest traces", Kind: Table, Width: 24,
 				Description: "The newest traces matching the filters; click a trace id to open it in the Trace explorer. Empty while requests are counted above means the time ranges differ or the filters exclude them.",
 				Query:       &recent, Reads: []string{"traceID", "start", "app", "chain", "chain_version", "duration_ms", "errors", "input"},
-				Links:       [][2]string{{"Open trace", traceLink}}},
+				Links: [][2]string{{"Open trace", traceLink}}},
 		}}},
 	}
 }
@@ -87,8 +87,8 @@ func drift() Board {
 	runs := plugin.Query{QueryType: plugin.TypeDrift, View: plugin.DriftRuns, App: "$app", Monitor: "$monitor"}
 	return Board{UID: "chainwatch-drift", Title: "chainwatch: Drift and skew", File: "drift.json", Tags: []string{"chainwatch"},
 		Description: "Each monitor's statistic against its threshold, p-values and sample sizes, with drift alerts as annotations; a row per kind of reference (drift: an earlier production window; skew: a dataset).",
-		Vars: []Var{{Name: "app", Label: "App", List: "apps"}, {Name: "monitor", Label: "Monitor", List: "monitors", Depends: []string{"app"}}},
-		Alerts: true,
+		Vars:        []Var{{Name: "app", Label: "App", List: "apps"}, {Name: "monitor", Label: "Monitor", List: "monitors", Depends: []string{"app"}}},
+		Alerts:      true,
 		Rows: []Row{
 			{Title: "Drift (production reference)", Panels: stat("drift")},
 			{Title: "Skew (dataset reference)", Panels: stat("skew")},
@@ -181,7 +181,7 @@ func traceExplorer() Board {
 			{Title: "Traces", Kind: Table, Width: 24,
 				Description: "Traces matching the filters (text: a case-insensitive substring of any span's input or output), newest first. Click a trace id to show it below. Nothing found: widen the time range; a trace's spans are searched by their start time.",
 				Query:       &search, Reads: []string{"traceID", "start", "app", "chain", "chain_version", "duration_ms", "spans", "errors", "user_id", "session_id", "input", "output"},
-				Links:       [][2]string{{"Show trace", "/d/chainwatch-traces/chainwatch-trace-explorer?var-trace=${__data.fields.traceID}&${__url_time_range}&${app:queryparam}&${chain:queryparam}"}}},
+				Links: [][2]string{{"Show trace", "/d/chainwatch-traces/chainwatch-trace-explorer?var-trace=${__data.fields.traceID}&${__url_time_range}&${app:queryparam}&${chain:queryparam}"}}},
 			{Title: "Trace", Kind: Traces, Width: 24,
 				Description: "The chosen trace's spans in Grafana's Trace view: each step of the chain with its component, model, tokens, inputs and outputs as tags. An error names the trace id when it is malformed or has no stored spans.",
 				Query:       &one, Reads: []string{"traceID", "spanID", "parentSpanID", "operationName", "serviceName", "startTime", "duration", "tags"}},

@@ -88,7 +88,7 @@ func TestPlugin(t *testing.T) {
 func testGolden(t *testing.T, s *seeded) {
 	tid := s.traces[5].TraceIDHex()
 	cases := map[string]map[string]any{
-		"timeseries_by_version": {"queryType": "timeseries", "metrics": []string{"requests", "errors", "error_rate", "latency_p50", "latency_p95", "latency_p99", "input_tokens", "output_tokens"}, "groupBy": []string{"chain_version"}},
+		"timeseries_by_version":   {"queryType": "timeseries", "metrics": []string{"requests", "errors", "error_rate", "latency_p50", "latency_p95", "latency_p99", "input_tokens", "output_tokens"}, "groupBy": []string{"chain_version"}},
 		"timeseries_llm_by_model": {"queryType": "timeseries", "componentKind": "llm", "metrics": []string{"spans", "latency_p95", "output_tokens"}, "groupBy": []string{"model"}},
 		"timeseries_top_chains":   {"queryType": "timeseries", "format": "table", "rootsOnly": true, "metrics": []string{"requests", "request_error_rate", "latency_p95"}, "groupBy": []string{"app", "chain"}},
 		"drift_statistic":         {"queryType": "drift", "kind": "drift"},
