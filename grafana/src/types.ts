@@ -26,6 +26,7 @@ export const METRICS = [
   'latency_p99',
   'input_tokens',
   'output_tokens',
+  'estimated_cost',
 ] as const;
 
 export const GROUP_BYS = ['app', 'environment', 'chain', 'chain_version', 'component', 'model'] as const;
@@ -108,6 +109,8 @@ export interface ChainwatchOptions extends DataSourceJsonData {
   user?: string;
   maxRows?: number;
   timeoutSeconds?: number;
+  // USD per million tokens by requested model (the estimated_cost metric).
+  prices?: Record<string, { input: number; output: number }>;
 }
 
 export interface ChainwatchSecureJsonData {

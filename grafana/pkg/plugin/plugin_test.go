@@ -131,6 +131,48 @@ func testCounts(t *testing.T, s *seeded) {
 			t.Errorf("%s: got %v, want %v (inserted rows %d)", name, got, want, s.inserted)
 		}
 	}
+	// The estimated cost is every model's tokens at its price, each span
+	// once.
+	rows, err := s.conn.Query(context.Background(), "SELECT model_requested, sum(toUInt64(input_tokens)), sum(toUInt64(output_tokens)) FROM spans FINAL GROUP BY model_requested")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := 0.0
+	for rows.Next() {
+		var m string
+		var in, out uint64
+		if err := rows.Scan(&m, &in, &out); err != nil {
+			t.Fatal(err)
+		}
+		p, ok := testPrices[m]
+		if !ok && in+out > 0 {
+			t.Fatalf("model %q has tokens and no test price", m)
+		}
+		want += (float64(in)*p.Input + float64(out)*p.Output) / 1e6
+	}
+	rows.Close()
+	for _, by := range [][]string{nil, {"chain_version"}, {"model"}} {
+		q := map[string]any{"queryType": "timeseries", "metrics": []string{"estimated_cost"}, "groupBy": by}
+		dr := run(t, s.ds, dataQuery("A", q, seedStart, seedEnd, 5*time.Minute)).Responses["A"]
+		if dr.Error != nil {
+			t.Fatal(dr.Error)
+		}
+		if got := sumField(t, dr, "estimated_cost"); want == 0 || math.Abs(got-want) > 1e-9*want {
+			t.Errorf("estimated cost by %v: %v, want %v", by, got, want)
+		}
+	}
+	cheap := s.settings
+	cheap.Prices = map[string]plugin.Price{"gpt-4o-mini": {Input: 1, Output: 1}}
+	ds, err := plugin.Open(cheap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Dispose()
+	dr = run(t, ds, dataQuery("A", map[string]any{"queryType": "timeseries", "metrics": []string{"estimated_cost"}}, seedStart, seedEnd, 5*time.Minute)).Responses["A"]
+	if dr.Error != nil || len(dr.Frames) == 0 || dr.Frames[0].Meta == nil || len(dr.Frames[0].Meta.Notices) != 1 ||
+		!strings.Contains(dr.Frames[0].Meta.Notices[0].Text, `"gpt-4.1-mini"`) {
+		t.Errorf("unpriced models: no notice naming them: %+v", dr.Frames)
+	}
 	if s.roots != seedTraces {
 		t.Errorf("roots %d, want one per trace (%d)", s.roots, seedTraces)
 	}

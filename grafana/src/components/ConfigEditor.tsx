@@ -1,6 +1,6 @@
-import React, { FormEvent } from 'react';
+import React, { FormEvent, useState } from 'react';
 import { DataSourcePluginOptionsEditorProps } from '@grafana/data';
-import { InlineField, Input, SecretInput } from '@grafana/ui';
+import { InlineField, Input, SecretInput, TextArea } from '@grafana/ui';
 
 import { ChainwatchOptions, ChainwatchSecureJsonData } from '../types';
 
@@ -14,6 +14,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const secure = (options.secureJsonData ?? {}) as ChainwatchSecureJsonData;
   const setJSON = <K extends keyof ChainwatchOptions>(k: K, v: ChainwatchOptions[K]) =>
     onOptionsChange({ ...options, jsonData: { ...jsonData, [k]: v } });
+  const [pricesText, setPricesText] = useState(JSON.stringify(jsonData.prices ?? {}, null, 2));
+  const [pricesError, setPricesError] = useState('');
   const num = (e: FormEvent<HTMLInputElement>) => (e.currentTarget.value === '' ? undefined : Number(e.currentTarget.value));
   return (
     <div>
@@ -48,6 +50,48 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       <InlineField label="Timeout (s)" labelWidth={18} tooltip="Each query's limit on the server (default 30)">
         <Input aria-label="Timeout" type="number" width={20} value={jsonData.timeoutSeconds ?? ''} onChange={(e) => setJSON('timeoutSeconds', num(e))} />
       </InlineField>
+      <InlineField
+        label="Prices"
+        labelWidth={18}
+        tooltip='USD per million tokens by requested model, for estimated_cost: {"gpt-4o-mini": {"input": 0.15, "output": 0.6}}'
+        invalid={pricesError !== ''}
+        error={pricesError}
+      >
+        <TextArea
+          aria-label="Prices"
+          cols={60}
+          rows={6}
+          value={pricesText}
+          onChange={(e) => {
+            const text = e.currentTarget.value;
+            setPricesText(text);
+            const parsed = parsePrices(text);
+            setPricesError(typeof parsed === 'string' ? parsed : '');
+            if (typeof parsed !== 'string') {
+              setJSON('prices', parsed);
+            }
+          }}
+        />
+      </InlineField>
     </div>
   );
+}
+
+// parsePrices reads the prices' JSON, or says what is wrong with it.
+export function parsePrices(text: string): Record<string, { input: number; output: number }> | string {
+  let v: unknown;
+  try {
+    v = JSON.parse(text === '' ? '{}' : text);
+  } catch (e) {
+    return `not JSON: ${(e as Error).message}`;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    return 'want an object of model → {"input": USD, "output": USD}';
+  }
+  for (const [model, p] of Object.entries(v as Record<string, any>)) {
+    if (typeof p?.input !== 'number' || typeof p?.output !== 'number' || p.input < 0 || p.output < 0) {
+      return `${model}: want {"input": USD per million, "output": USD per million}, both >= 0`;
+    }
+  }
+  return v as Record<string, { input: number; output: number }>;
 }

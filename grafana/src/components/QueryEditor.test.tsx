@@ -3,7 +3,7 @@ import React from 'react';
 import { fireEvent, render, screen, waitFor } from '@testing-library/react';
 
 import { QueryEditor } from './QueryEditor';
-import { ConfigEditor } from './ConfigEditor';
+import { ConfigEditor, parsePrices } from './ConfigEditor';
 import { ChainwatchQuery } from '../types';
 
 function fakeDatasource(lists: Record<string, string[]>) {
@@ -61,5 +61,15 @@ describe('ConfigEditor', () => {
     const last = onOptionsChange.mock.calls[onOptionsChange.mock.calls.length - 1][0];
     expect(last.secureJsonData).toEqual({ password: 's3cret' });
     expect(last.jsonData.password).toBeUndefined();
+  });
+});
+
+describe('parsePrices', () => {
+  it('accepts model prices and names what is wrong', () => {
+    expect(parsePrices('{"gpt-4o-mini": {"input": 0.15, "output": 0.6}}')).toEqual({ 'gpt-4o-mini': { input: 0.15, output: 0.6 } });
+    expect(parsePrices('')).toEqual({});
+    expect(parsePrices('{"m": {"input": -1, "output": 1}}')).toMatch(/^m: want/);
+    expect(parsePrices('[1]')).toMatch(/want an object/);
+    expect(parsePrices('{')).toMatch(/^not JSON/);
   });
 });
