@@ -117,7 +117,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 		switch m {
 		case MetricLatencyP50, MetricLatencyP95, MetricLatencyP99:
 			opts.NoLatency = false
-		case MetricInputTokens, MetricOutputTokens:
+		case MetricInputTokens, MetricOutputTokens, MetricEstimatedCost:
 			opts.NoTokens = false
 		}
 	}
@@ -138,7 +138,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 			continue
 		}
 		var cost map[string]float64
-		if cost, unpriced, err = d.costs(ctx, sel, g, opts, q.GroupBy); err != nil {
+		if cost, unpriced, err = d.costs(ctx, sel, g, opts, q.GroupBy, s); err != nil {
 			return nil, err
 		}
 		value = func(m string, p query.SeriesPoint) float64 {
@@ -239,8 +239,10 @@ func costKey(t time.Time, l data.Labels) string { return fmt.Sprint(t.Unix(), l.
 
 // costs prices the tokens of sel per bucket and group of g: the series
 // again, grouped by model too, each model's tokens times its price, summed
-// back into g's groups. It returns the models with tokens and no price.
-func (d *Datasource) costs(ctx context.Context, sel query.Selector, g query.Grouping, opts query.SeriesOptions, groupBy []string) (map[string]float64, []string, error) {
+// back into g's groups (when g groups by model already, the series s, read
+// with tokens, is priced as it is). It returns the models with tokens and
+// no price.
+func (d *Datasource) costs(ctx context.Context, sel query.Selector, g query.Grouping, opts query.SeriesOptions, groupBy []string, s query.Series) (map[string]float64, []string, error) {
 	byModel := g
 	byModel.By = append([]query.Dimension(nil), g.By...)
 	hasModel := false
@@ -249,11 +251,11 @@ func (d *Datasource) costs(ctx context.Context, sel query.Selector, g query.Grou
 	}
 	if !hasModel {
 		byModel.By = append(byModel.By, query.ByModel)
-	}
-	opts.NoTokens, opts.NoLatency = false, true
-	s, err := d.reader.SpanSeries(ctx, sel, byModel, opts)
-	if err != nil {
-		return nil, nil, err
+		opts.NoTokens, opts.NoLatency = false, true
+		var err error
+		if s, err = d.reader.SpanSeries(ctx, sel, byModel, opts); err != nil {
+			return nil, nil, err
+		}
 	}
 	out := map[string]float64{}
 	missing := map[string]bool{}
