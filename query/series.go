@@ -84,8 +84,12 @@ func rollupTable(r schemas.Rollup) Table {
 	return Table{name: r.Table, cols: rollupCols, time: seconds("bucket_start")}
 }
 
-// pickRollup is the coarsest rollup whose buckets divide the interval.
+// pickRollup is the coarsest rollup whose buckets divide the interval;
+// without an interval (one bucket for the range) the coarsest.
 func pickRollup(iv time.Duration) (schemas.Rollup, bool) {
+	if iv == 0 {
+		return schemas.Rollups[0], true
+	}
 	for _, r := range schemas.Rollups {
 		if iv > 0 && iv%r.Step == 0 {
 			return r, true
@@ -124,12 +128,14 @@ func rollupAllows(sel Selector, g Grouping) bool {
 // start time) per group and time bucket of g, ordered by bucket and then
 // by the dimensions in g.By's order, each span counted once however often
 // it was inserted. It reads a rollup when opts allow it, g
-// has a whole-minute Interval, g.By and sel use only the rollup's columns
+// has a whole-minute Interval (or none: a table), g.By and sel use only the rollup's columns
 // (not the component's name, no extra predicates) and both bounds are
 // set; the range is then widened to whole buckets of the coarsest rollup
 // that divides the interval (hours, else minutes). Buckets of the rollup
 // that held a replayed span are read again from spans with FINAL, so
-// counts and token sums are exact either way.
+// counts and token sums are exact either way. Without an interval (one
+// bucket for the range) a replayed span anywhere in it sends the whole
+// query to spans.
 func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) (Series, error) {
 	if err := g.validate(spanDims); err != nil {
 		return Series{}, err
@@ -154,7 +160,7 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 		out.Points = pts
 		return out, nil
 	}
-	if len(dirty) > maxReplayedBuckets {
+	if len(dirty) > maxReplayedBuckets || g.Interval == 0 {
 		out.Points, err = r.rawSeries(ctx, sel, g, opts, nil)
 		return out, err
 	}

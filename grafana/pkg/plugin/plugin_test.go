@@ -212,6 +212,7 @@ func testRollup(t *testing.T, s *seeded) {
 		{[]query.Dimension{query.ByModel, query.ByApp}, time.Minute, "spans_rollup_1m"},
 		{[]query.Dimension{query.ByChainVersion}, time.Hour, "spans_rollup_1h"},
 		{[]query.Dimension{query.ByModel}, 2 * time.Hour, "spans_rollup_1h"},
+		{[]query.Dimension{query.ByApp, query.ByChainVersion}, 0, "spans_rollup_1h"}, // a table: one bucket
 	}
 	for _, c := range cases {
 		g := query.Grouping{By: c.by, Interval: c.interval}
