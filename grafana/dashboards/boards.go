@@ -31,7 +31,7 @@ var spanVars = []Var{
 
 func overview() Board {
 	f := filters()
-	top := ts(roots(f), []string{"requests", "request_error_rate", "latency_p95", "input_tokens", "output_tokens"}, "app", "chain", "chain_version")
+	top := ts(roots(f), []string{"requests", "request_error_rate", "latency_p95"}, "app", "chain", "chain_version")
 	top.Format = "table"
 	recent := f
 	recent.QueryType, recent.Limit = plugin.TypeTraces, 20
@@ -52,18 +52,21 @@ func overview() Board {
 				Description: "95th percentile duration of LLM calls (component kind llm) per requested model. One model rising alone is the provider; all rising together is more tokens per call (see the tokens panel) or the network.",
 				Query:       ts(llmOnly(f), []string{"latency_p95"}, "model"), Reads: []string{"time", "latency_p95"}},
 			{Title: "Tokens per model", Kind: TimeSeries, Unit: "short",
-				Description: "Input and output tokens of LLM calls per bucket and model (the cost driver: multiply by your provider's prices). A jump in input tokens usually means a prompt or retrieval change; in output tokens, a model or instruction change.",
+				Description: "Input and output tokens of LLM calls per bucket and model (the cost driver). A jump in input tokens usually means a prompt or retrieval change; in output tokens, a model or instruction change.",
 				Query:       ts(llmOnly(f), []string{"input_tokens", "output_tokens"}, "model"), Reads: []string{"time", "input_tokens", "output_tokens"}},
+			{Title: "Estimated cost per model", Kind: TimeSeries, Unit: "currencyUSD",
+				Description: "LLM tokens priced with the datasource's prices (USD per million input and output tokens, per requested model) per bucket. A warning names models without a price: add them in the datasource's settings. A step up with steady requests is more tokens per request (see Tokens per model) or a switch to a dearer model.",
+				Query:       ts(llmOnly(f), []string{"estimated_cost"}, "model"), Reads: []string{"time", "estimated_cost"}},
 			{Title: "Errors per model", Kind: TimeSeries, Unit: "short",
 				Description: "LLM calls that ended with status error, per model. Errors on one model: the provider (rate limits, outages); on every model: credentials or the network.",
 				Query:       ts(llmOnly(f), []string{"errors"}, "model"), Reads: []string{"time", "errors"}},
 			{Title: "Top chains", Kind: Table, Width: 24,
-				Description: "Requests, error rate, p95 latency and tokens per app, chain and version over the whole range. Sort by a column to find the busiest or worst; an unexpected version still serving traffic means an old deployment is alive.",
-				Query:       top, Reads: []string{"app", "chain", "chain_version", "requests", "request_error_rate", "latency_p95", "input_tokens", "output_tokens"}},
+				Description: "Requests, error rate and p95 latency (end to end) per app, chain and version over the whole range. Sort by a column to find the busiest or worst; an unexpected version still serving traffic means an old deployment is alive.",
+				Query:       top, Reads: []string{"app", "chain", "chain_version", "requests", "request_error_rate", "latency_p95"}},
 			{Title: "Latest traces", Kind: Table, Width: 24,
 				Description: "The newest traces matching the filters; click a trace id to open it in the Trace explorer. Empty while requests are counted above means the time ranges differ or the filters exclude them.",
 				Query:       &recent, Reads: []string{"traceID", "start", "app", "chain", "chain_version", "duration_ms", "errors", "input"},
-				Links:       [][2]string{{"Open trace", traceLink}}},
+				Links: [][2]string{{"Open trace", traceLink}}},
 		}}},
 	}
 }
@@ -87,8 +90,8 @@ func drift() Board {
 	runs := plugin.Query{QueryType: plugin.TypeDrift, View: plugin.DriftRuns, App: "$app", Monitor: "$monitor"}
 	return Board{UID: "chainwatch-drift", Title: "chainwatch: Drift and skew", File: "drift.json", Tags: []string{"chainwatch"},
 		Description: "Each monitor's statistic against its threshold, p-values and sample sizes, with drift alerts as annotations; a row per kind of reference (drift: an earlier production window; skew: a dataset).",
-		Vars: []Var{{Name: "app", Label: "App", List: "apps"}, {Name: "monitor", Label: "Monitor", List: "monitors", Depends: []string{"app"}}},
-		Alerts: true,
+		Vars:        []Var{{Name: "app", Label: "App", List: "apps"}, {Name: "monitor", Label: "Monitor", List: "monitors", Depends: []string{"app"}}},
+		Alerts:      true,
 		Rows: []Row{
 			{Title: "Drift (production reference)", Panels: stat("drift")},
 			{Title: "Skew (dataset reference)", Panels: stat("skew")},
@@ -181,7 +184,7 @@ func traceExplorer() Board {
 			{Title: "Traces", Kind: Table, Width: 24,
 				Description: "Traces matching the filters (text: a case-insensitive substring of any span's input or output), newest first. Click a trace id to show it below. Nothing found: widen the time range; a trace's spans are searched by their start time.",
 				Query:       &search, Reads: []string{"traceID", "start", "app", "chain", "chain_version", "duration_ms", "spans", "errors", "user_id", "session_id", "input", "output"},
-				Links:       [][2]string{{"Show trace", "/d/chainwatch-traces/chainwatch-trace-explorer?var-trace=${__data.fields.traceID}&${__url_time_range}&${app:queryparam}&${chain:queryparam}"}}},
+				Links: [][2]string{{"Show trace", "/d/chainwatch-traces/chainwatch-trace-explorer?var-trace=${__data.fields.traceID}&${__url_time_range}&${app:queryparam}&${chain:queryparam}"}}},
 			{Title: "Trace", Kind: Traces, Width: 24,
 				Description: "The chosen trace's spans in Grafana's Trace view: each step of the chain with its component, model, tokens, inputs and outputs as tags. An error names the trace id when it is malformed or has no stored spans.",
 				Query:       &one, Reads: []string{"traceID", "spanID", "parentSpanID", "operationName", "serviceName", "startTime", "duration", "tags"}},

@@ -58,6 +58,8 @@ func unit(m string) string {
 		return "percentunit"
 	case MetricLatencyP50, MetricLatencyP95, MetricLatencyP99:
 		return "ms"
+	case MetricEstimatedCost:
+		return "currencyUSD"
 	case MetricRequests, MetricSpans, MetricErrors:
 		return "short"
 	}
@@ -115,7 +117,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 		switch m {
 		case MetricLatencyP50, MetricLatencyP95, MetricLatencyP99:
 			opts.NoLatency = false
-		case MetricInputTokens, MetricOutputTokens:
+		case MetricInputTokens, MetricOutputTokens, MetricEstimatedCost:
 			opts.NoTokens = false
 		}
 	}
@@ -129,12 +131,36 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 	if err != nil {
 		return nil, err
 	}
+	value := metricValue
+	var unpriced []string
+	for _, m := range metrics {
+		if m != MetricEstimatedCost {
+			continue
+		}
+		var cost map[string]float64
+		if cost, unpriced, err = d.costs(ctx, sel, g, opts, q.GroupBy, s); err != nil {
+			return nil, err
+		}
+		value = func(m string, p query.SeriesPoint) float64 {
+			if m != MetricEstimatedCost {
+				return metricValue(m, p)
+			}
+			if c, ok := cost[costKey(p.Time, groupLabels(p.Group, q.GroupBy))]; ok {
+				return c
+			}
+			return math.NaN()
+		}
+	}
 	source := "spans (FINAL)"
 	if s.Rollup {
-		source = fmt.Sprintf("%s (%d buckets with replayed spans read from spans FINAL)", schemas.RollupTable, s.ReplayedBuckets)
+		source = fmt.Sprintf("%s (%d buckets with replayed spans read from spans FINAL)", s.RollupTable, s.ReplayedBuckets)
 	}
 	meta := &data.FrameMeta{ExecutedQueryString: fmt.Sprintf("span series from %s over [%s, %s), interval %s",
 		source, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), g.Interval)}
+	if len(unpriced) > 0 {
+		meta.Notices = append(meta.Notices, data.Notice{Severity: data.NoticeSeverityWarning,
+			Text: "estimated_cost leaves out models without a price in the datasource's settings: " + strings.Join(unpriced, ", ")})
+	}
 	if table {
 		f := data.NewFrame("series")
 		dims := map[string][]string{}
@@ -158,7 +184,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 		for _, m := range metrics {
 			vals := make([]*float64, len(s.Points))
 			for i, p := range s.Points {
-				vals[i] = nullable(metricValue(m, p))
+				vals[i] = nullable(value(m, p))
 			}
 			f.Fields = append(f.Fields, data.NewField(m, nil, vals).SetConfig(&data.FieldConfig{Unit: unit(m)}))
 		}
@@ -184,7 +210,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 		}
 		sr.times = append(sr.times, p.Time)
 		for i, m := range metrics {
-			sr.vals[i] = append(sr.vals[i], nullable(metricValue(m, p)))
+			sr.vals[i] = append(sr.vals[i], nullable(value(m, p)))
 		}
 	}
 	sort.Strings(order)
@@ -207,6 +233,52 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 		out = framesT{f.SetMeta(meta)}
 	}
 	return out, nil
+}
+
+func costKey(t time.Time, l data.Labels) string { return fmt.Sprint(t.Unix(), l.String()) }
+
+// costs prices the tokens of sel per bucket and group of g: the series
+// again, grouped by model too, each model's tokens times its price, summed
+// back into g's groups (when g groups by model already, the series s, read
+// with tokens, is priced as it is). It returns the models with tokens and
+// no price.
+func (d *Datasource) costs(ctx context.Context, sel query.Selector, g query.Grouping, opts query.SeriesOptions, groupBy []string, s query.Series) (map[string]float64, []string, error) {
+	byModel := g
+	byModel.By = append([]query.Dimension(nil), g.By...)
+	hasModel := false
+	for _, b := range g.By {
+		hasModel = hasModel || b == query.ByModel
+	}
+	if !hasModel {
+		byModel.By = append(byModel.By, query.ByModel)
+		opts.NoTokens, opts.NoLatency = false, true
+		var err error
+		if s, err = d.reader.SpanSeries(ctx, sel, byModel, opts); err != nil {
+			return nil, nil, err
+		}
+	}
+	out := map[string]float64{}
+	missing := map[string]bool{}
+	for _, p := range s.Points {
+		k := costKey(p.Time, groupLabels(p.Group, groupBy))
+		price, ok := d.settings.Prices[p.Model]
+		if !ok {
+			if p.InputTokens+p.OutputTokens > 0 {
+				missing[p.Model] = true
+			}
+			if _, seen := out[k]; !seen {
+				out[k] = 0
+			}
+			continue
+		}
+		out[k] += (float64(p.InputTokens)*price.Input + float64(p.OutputTokens)*price.Output) / 1e6
+	}
+	var names []string
+	for m := range missing {
+		names = append(names, fmt.Sprintf("%q", m))
+	}
+	sort.Strings(names)
+	return out, names, nil
 }
 
 func nonNil(s []string) []string {

@@ -36,11 +36,12 @@ const (
 	MetricLatencyP99       = "latency_p99"
 	MetricInputTokens      = "input_tokens"
 	MetricOutputTokens     = "output_tokens"
+	MetricEstimatedCost    = "estimated_cost" // USD, tokens × the datasource's prices per model
 )
 
 // Metrics lists every time-series metric.
 var Metrics = []string{MetricRequests, MetricSpans, MetricErrors, MetricErrorRate, MetricRequestErrorRate,
-	MetricLatencyP50, MetricLatencyP95, MetricLatencyP99, MetricInputTokens, MetricOutputTokens}
+	MetricLatencyP50, MetricLatencyP95, MetricLatencyP99, MetricInputTokens, MetricOutputTokens, MetricEstimatedCost}
 
 // Views of the drift and quality query types.
 const (

@@ -146,13 +146,19 @@ func seed(t *testing.T) *seeded {
 	}
 	seedMonitoring(t, p.Conn, s.traces)
 
-	s.settings = plugin.Settings{Address: addr, Database: db}
+	s.settings = plugin.Settings{Address: addr, Database: db, Prices: testPrices}
 	s.ds, err = plugin.Open(s.settings)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.ds.Dispose)
 	return s
+}
+
+// testPrices price simulate's models (USD per million tokens).
+var testPrices = map[string]plugin.Price{
+	"gpt-4o-mini": {Input: 0.15, Output: 0.6}, "gpt-4.1-mini": {Input: 0.4, Output: 1.6},
+	"gpt-4o": {Input: 2.5, Output: 10}, "claude-3-5-haiku-latest": {Input: 0.8, Output: 4}, "claude-3-5-haiku-20241022": {Input: 0.8, Output: 4},
 }
 
 func waitCount(t *testing.T, conn driver.Conn, q string, want uint64) {

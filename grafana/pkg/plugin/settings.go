@@ -37,8 +37,18 @@ type Settings struct {
 	MaxRows int `json:"maxRows"`
 	// TimeoutSeconds bounds each query on the server; 0: 30 s.
 	TimeoutSeconds int `json:"timeoutSeconds"`
+	// Prices are USD per million tokens by requested model, for the
+	// estimated_cost metric; a model without a price is named in a notice
+	// and costs nothing in the sums.
+	Prices map[string]Price `json:"prices"`
 
 	Password string `json:"-"`
+}
+
+// Price is what a model's tokens cost, in USD per million.
+type Price struct {
+	Input  float64 `json:"input"`
+	Output float64 `json:"output"`
 }
 
 // Defaults for Settings.
@@ -77,6 +87,11 @@ func (s Settings) Validate() error {
 	}
 	if s.MaxRows < 0 || s.MaxRows > query.MaxRawMaxRows {
 		errs = append(errs, fmt.Sprintf("maxRows must be in 0..%d, got %d", query.MaxRawMaxRows, s.MaxRows))
+	}
+	for m, p := range s.Prices {
+		if p.Input < 0 || p.Output < 0 {
+			errs = append(errs, fmt.Sprintf("prices[%q] must be >= 0, got %+v", m, p))
+		}
 	}
 	if s.TimeoutSeconds < 0 {
 		errs = append(errs, fmt.Sprintf("timeoutSeconds must be >= 0, got %d", s.TimeoutSeconds))
