@@ -137,7 +137,8 @@ func TestChainMissingVariable(t *testing.T) {
 // tolerance, rollback — resolved from ClickHouse.
 func TestChainLabelsCanaryRollback(t *testing.T) {
 	ctx := context.Background()
-	st := chains.NewStore(chtest.Migrated(t))
+	conn := chtest.Migrated(t)
+	st := chains.NewStore(conn)
 	base := strings.Replace(supportChain, "retrieval: {url: RETRIEVAL, top_k: 2}\n", "", 1)
 	base = strings.Replace(base, "Use: {{context}}", "", 1)
 	v1, _ := chains.Parse("v1", []byte(base))
@@ -182,10 +183,29 @@ func TestChainLabelsCanaryRollback(t *testing.T) {
 	if _, err := st.Rollback(ctx, "support-bot", "production", "t"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(60 * time.Millisecond) // past the cache
+	// Past the cache: the first call after it starts the refresh.
+	time.Sleep(60 * time.Millisecond)
+	call("chain:support-bot@production")
+	deadline := time.Now().Add(5 * time.Second)
+	for d, _ := res.Label(ctx, "support-bot", "production"); d.Canary != ""; d, _ = res.Label(ctx, "support-bot", "production") {
+		if time.Now().After(deadline) {
+			t.Fatal("the rollback was never picked up")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	for i := 0; i < 50; i++ {
 		if got := call("chain:support-bot@production"); got != "support-bot@"+v1.Hash() {
 			t.Fatalf("after rollback served %s", got)
+		}
+	}
+	call("chain:support-bot")
+	// ClickHouse gone: the last good resolutions keep serving, by label
+	// named or default.
+	conn.Close()
+	time.Sleep(60 * time.Millisecond)
+	for _, model := range []string{"chain:support-bot@production", "chain:support-bot"} {
+		if got := call(model); got != "support-bot@"+v1.Hash() {
+			t.Fatalf("%s with clickhouse gone served %s", model, got)
 		}
 	}
 }

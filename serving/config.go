@@ -78,6 +78,10 @@ type RouteConfig struct {
 	// Timeout bounds each attempt until the upstream's first byte (headers
 	// and, for streams, the first event).
 	Timeout time.Duration `yaml:"timeout"`
+	// IdleTimeout bounds the wait for each next event of a stream once it
+	// has begun (default: Timeout): an upstream that stalls mid-stream is a
+	// mid-stream failure (an SSE error event), never a hung call.
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
 	// Retries is how many more replicas of this route are tried after a
 	// failed attempt (before the first byte only).
 	Retries int `yaml:"retries"`
@@ -214,6 +218,9 @@ func (c Config) WithDefaults() Config {
 		if r.Timeout == 0 {
 			r.Timeout = DefaultAttemptTimeout
 		}
+		if r.IdleTimeout == 0 {
+			r.IdleTimeout = r.Timeout
+		}
 		if r.Health.Path == "" {
 			r.Health.Path = DefaultHealthPath
 		}
@@ -270,8 +277,8 @@ func (c Config) Validate() error {
 			bad("%s.name %q is used twice", at, r.Name)
 		}
 		names[r.Name] = true
-		if r.Timeout < 0 {
-			bad("%s.timeout must be >= 0, got %v", at, r.Timeout)
+		if r.Timeout < 0 || r.IdleTimeout < 0 {
+			bad("%s.timeout and idle_timeout must be >= 0, got %v and %v", at, r.Timeout, r.IdleTimeout)
 		}
 		if r.Retries < 0 {
 			bad("%s.retries must be >= 0, got %d", at, r.Retries)

@@ -1103,6 +1103,9 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 	}
 	ev := a.first
 	var streamErr error
+	var idled atomic.Bool
+	idle := time.AfterFunc(a.route.cfg.IdleTimeout, func() { idled.Store(true); a.cancel() })
+	defer idle.Stop()
 	for {
 		data := eventData(ev)
 		forward := true
@@ -1155,6 +1158,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 			break
 		}
 		var err error
+		idle.Reset(a.route.cfg.IdleTimeout)
 		ev, err = readEvent(a.br)
 		if err != nil {
 			if fl != nil {
@@ -1163,8 +1167,11 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 			if err == io.EOF {
 				err = errors.New("the stream ended without [DONE]")
 			}
+			if idled.Load() {
+				err = fmt.Errorf("no event within idle_timeout %v", a.route.cfg.IdleTimeout)
+			}
 			streamErr = fmt.Errorf("replica %s failed mid-stream after %d chunks: %v", a.replica.id(), chunks, err)
-			if r.Context().Err() != nil {
+			if r.Context().Err() != nil && !idled.Load() {
 				streamErr = errors.New("the client went away")
 				break
 			}

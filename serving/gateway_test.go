@@ -537,3 +537,21 @@ func TestClientLeavingCancelsUpstream(t *testing.T) {
 		t.Fatalf("root status %v", tr[0].Status)
 	}
 }
+
+// An upstream that stalls mid-stream is cut after idle_timeout with an
+// SSE error event: the call never hangs.
+func TestStalledStreamIsCut(t *testing.T) {
+	up := openaitest.NewServer(t)
+	up.Chat.Enqueue(openaitest.Reply{Chunks: []string{"a", "b"}, ChunkInterval: 3 * time.Second})
+	rc := routeTo("small", up.URL)
+	rc.IdleTimeout = 200 * time.Millisecond
+	g := startGateway(t, Config{Routes: []RouteConfig{rc}}, Options{})
+	start := time.Now()
+	resp, body := rawPost(t, g.URL+"/v1/chat/completions", "", `{"model":"small","stream":true,"messages":[{"role":"user","content":"hi"}]}`)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"code":"upstream_stream_failed"`) || !strings.Contains(body, "no event within idle_timeout 200ms") || strings.Contains(body, "[DONE]") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if time.Since(start) > 2*time.Second {
+		t.Fatal("the stall was waited out")
+	}
+}

@@ -90,14 +90,17 @@ func NewStoreSource(res *chains.Resolver, names func(context.Context) ([]string,
 
 // Resolve implements ChainSource.
 func (s *StoreSource) Resolve(ctx context.Context, name, ref string) (*chains.Chain, string, bool, error) {
-	if ref != "" {
+	// A ref is a version when one matches, else a label; a ref already
+	// resolved as a label is not looked up as a version again (no query
+	// per call, and it keeps resolving from the last good answer while
+	// ClickHouse is down).
+	var verErr error
+	if ref != "" && !s.res.KnownLabel(name, ref) {
 		c, err := s.res.Version(ctx, name, ref)
 		if err == nil {
 			return c, "", false, nil
 		}
-		if !errors.Is(err, chains.ErrNotFound) {
-			return nil, "", false, err
-		}
+		verErr = err
 	}
 	label := ref
 	if label == "" {
@@ -105,6 +108,12 @@ func (s *StoreSource) Resolve(ctx context.Context, name, ref string) (*chains.Ch
 	}
 	d, err := s.res.Label(ctx, name, label)
 	if err != nil {
+		if verErr != nil && !errors.Is(verErr, chains.ErrNotFound) {
+			return nil, "", false, verErr // ClickHouse failing, not a missing version
+		}
+		if errors.Is(err, chains.ErrNotFound) && ref != "" {
+			return nil, "", false, fmt.Errorf("chain %s: %q is neither a version nor a label: %w", name, ref, chains.ErrNotFound)
+		}
 		return nil, "", false, err
 	}
 	s.mu.Lock()

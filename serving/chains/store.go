@@ -272,21 +272,24 @@ type Source interface {
 
 var _ Source = (*Store)(nil)
 
-// Resolver answers label lookups from a cache: an entry younger than TTL
-// is used as is; an older one is refreshed, and when the refresh fails
-// (ClickHouse unreachable) the last good answer keeps being served and the
-// failure is logged. Versions are immutable and cached for good.
+// Resolver answers label lookups from a cache. The first lookup of a
+// label asks the source; after that the cached answer is served at once,
+// and once it is older than TTL a single background refresh replaces it
+// (stale-while-revalidate): a slow or unreachable ClickHouse never holds a
+// call. When a refresh fails, the last good answer stays, the failure is
+// logged and counted (Stale), and the next refresh is tried a TTL later.
+// Versions are immutable and cached for good.
 type Resolver struct {
 	src Source
 	ttl time.Duration
 	log *slog.Logger
 	now func() time.Time
 
-	mu       sync.Mutex
-	labels   map[string]labelEntry
-	versions map[string]*Chain // name@hash
-	// Stale counts answers served from a stale entry because the refresh
-	// failed.
+	mu         sync.Mutex
+	labels     map[string]labelEntry
+	refreshing map[string]bool
+	versions   map[string]*Chain // name@ref
+	// Stale is called for each failed refresh (the last good answer kept).
 	Stale func()
 }
 
@@ -300,7 +303,8 @@ func NewResolver(src Source, ttl time.Duration, log *slog.Logger) *Resolver {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Resolver{src: src, ttl: ttl, log: log, now: time.Now, labels: map[string]labelEntry{}, versions: map[string]*Chain{}}
+	return &Resolver{src: src, ttl: ttl, log: log, now: time.Now, labels: map[string]labelEntry{},
+		refreshing: map[string]bool{}, versions: map[string]*Chain{}}
 }
 
 // Label is the label's deployment.
@@ -308,25 +312,54 @@ func (r *Resolver) Label(ctx context.Context, name, label string) (Deployment, e
 	key := name + "\x00" + label
 	r.mu.Lock()
 	e, ok := r.labels[key]
-	r.mu.Unlock()
-	if ok && r.now().Sub(e.fetched) < r.ttl {
+	if ok {
+		if r.now().Sub(e.fetched) >= r.ttl && !r.refreshing[key] {
+			r.refreshing[key] = true
+			go r.refresh(key, name, label, e)
+		}
+		r.mu.Unlock()
 		return e.d, nil
 	}
+	r.mu.Unlock()
 	d, err := r.src.Current(ctx, name, label)
 	if err != nil {
-		if ok && !errors.Is(err, ErrNotFound) {
-			r.log.Warn("serving the last good label resolution: refreshing it failed", "chain", name, "label", label, "stable", e.d.Stable, "canary", e.d.Canary, "err", err)
-			if r.Stale != nil {
-				r.Stale()
-			}
-			return e.d, nil
-		}
 		return Deployment{}, err
 	}
 	r.mu.Lock()
 	r.labels[key] = labelEntry{d: d, fetched: r.now()}
 	r.mu.Unlock()
 	return d, nil
+}
+
+// refreshTimeout bounds a background refresh.
+const refreshTimeout = 10 * time.Second
+
+func (r *Resolver) refresh(key, name, label string, old labelEntry) {
+	ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+	defer cancel()
+	d, err := r.src.Current(ctx, name, label)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.refreshing, key)
+	if err != nil {
+		// Keep the last good answer; try again a TTL later.
+		r.labels[key] = labelEntry{d: old.d, fetched: r.now()}
+		r.log.Warn("serving the last good label resolution: refreshing it failed", "chain", name, "label", label, "stable", old.d.Stable, "canary", old.d.Canary, "err", err)
+		if r.Stale != nil {
+			r.Stale()
+		}
+		return
+	}
+	r.labels[key] = labelEntry{d: d, fetched: r.now()}
+}
+
+// KnownLabel says whether label of chain name has been resolved before
+// (so a ref naming it need not be looked up as a version first).
+func (r *Resolver) KnownLabel(name, label string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.labels[name+"\x00"+label]
+	return ok
 }
 
 // Version is the chain at ref (a hash, prefix or human version).
