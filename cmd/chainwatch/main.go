@@ -31,7 +31,7 @@ commands:
   redteam    run the adversarial suite against an OpenAI-compatible endpoint and store its scores
   agreement  judge-vs-user agreement per evaluator (Cohen's kappa, Spearman) from ClickHouse
   evaluator  score sampled production spans continuously (guards, reference metrics, LLM judge) into eval_scores
-  experiment run a chain version over a dataset and compare versions with paired statistics (run, compare, list)
+  experiment run a chain version over a dataset and compare versions with paired statistics (run, compare, list, lineage)
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -46,19 +46,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
-		"up":         runUp,
-		"collector":  runCollector,
-		"writer":     runWriter,
-		"migrate":    runMigrate,
-		"simulate":   runSimulate,
-		"report":     runReport,
-		"bench":      runBench,
-		"detect":     runDetect,
-		"dataset":    runDataset,
-		"worker":     runWorker,
-		"redteam":    runRedteam,
-		"agreement":  runAgreement,
-		"evaluator":  runEvaluator,
+		"up":        runUp,
+		"collector": runCollector,
+		"writer":    runWriter,
+		"migrate":   runMigrate,
+		"simulate":  runSimulate,
+		"report":    runReport,
+		"bench":     runBench,
+		"detect":    runDetect,
+		"dataset":   runDataset,
+		"worker":    runWorker,
+		"redteam":   runRedteam,
+		"agreement": runAgreement,
+		"evaluator": runEvaluator,
+
 		"experiment": runExperiment,
 	}
 	name := os.Args[1]
