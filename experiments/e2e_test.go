@@ -245,7 +245,8 @@ func TestRunInterruptResumeCompare(t *testing.T) {
 	// Compare.
 	base, _ := ReadExperiment(ctx, conn, baseID)
 	cand, _ := ReadExperiment(ctx, conn, res3.Experiment.ID)
-	if base.ChainHash == cand.ChainHash || base.PromptVersion == cand.PromptVersion || base.GitCommit != "abc123" || base.Repeats != repeats {
+	if base.ChainHash == cand.ChainHash || base.PromptVersion == cand.PromptVersion || base.GitCommit != "abc123" || base.Repeats != repeats ||
+		!strings.Contains(base.Params, `"models_returned":["support-v1"]`) || !strings.Contains(base.Params, `"concurrency":4`) {
 		t.Fatalf("experiment rows: base %+v cand %+v", base, cand)
 	}
 	bi, _ := ReadItems(ctx, conn, base.ID)

@@ -240,6 +240,7 @@ func Run(ctx context.Context, cfg RunConfig, d Deps) (RunResult, error) {
 	go func() { wg.Wait(); close(out) }()
 
 	var writeErr error
+	returned := map[string]bool{} // models the endpoint said answered
 	flush := func(batch []scored) {
 		if len(batch) == 0 || writeErr != nil {
 			return
@@ -263,6 +264,9 @@ func Run(ctx context.Context, cfg RunConfig, d Deps) (RunResult, error) {
 		for _, it := range items {
 			if it.Error != "" {
 				res.ChainErrs++
+			}
+			if it.ModelReturned != "" {
+				returned[it.ModelReturned] = true
 			}
 		}
 		if d.Spans != nil {
@@ -299,6 +303,9 @@ loop:
 	flush(batch)
 	bar.finish()
 
+	if len(returned) > 0 {
+		exp.Params = mergeParam(exp.Params, "models_returned", keys(returned))
+	}
 	exp.EndedAt = now().UTC()
 	exp.UpdatedAt = exp.EndedAt
 	cause := context.Cause(runCtx)
@@ -598,6 +605,30 @@ func mustJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "null"
+	}
+	return string(b)
+}
+
+// mergeParam adds key to the params JSON object (a resumed run adds the
+// models it saw to those recorded before).
+func mergeParam(params, key string, models []string) string {
+	m := map[string]any{}
+	_ = json.Unmarshal([]byte(params), &m)
+	seen := map[string]bool{}
+	if old, ok := m[key].([]any); ok {
+		for _, v := range old {
+			if s, ok := v.(string); ok {
+				seen[s] = true
+			}
+		}
+	}
+	for _, s := range models {
+		seen[s] = true
+	}
+	m[key] = keys(seen)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return params
 	}
 	return string(b)
 }

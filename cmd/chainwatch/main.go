@@ -38,7 +38,7 @@ commands:
   retention  drop the partitions past clickhouse.retention_days (servers without TTL; up and worker do it hourly)
   serve      run the serving gateway: an OpenAI-compatible API over model routes and versioned chains, traced
   chains     versioned chains: push, list, show, diff, promote (with canary), rollback, hash-key
-  experiment run a chain version over a dataset and compare versions with paired statistics (run, compare, list)
+  experiment run a chain version over a dataset and compare versions with paired statistics (run, compare, list, lineage)
 
 Every command takes -config FILE (YAML); environment variables
 CHAINWATCH_KAFKA_BROKERS, CHAINWATCH_CLICKHOUSE_ADDR, … override it.
@@ -53,19 +53,20 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cmds := map[string]func(context.Context, []string) error{
-		"up":         runUp,
-		"collector":  runCollector,
-		"writer":     runWriter,
-		"migrate":    runMigrate,
-		"simulate":   runSimulate,
-		"report":     runReport,
-		"bench":      runBench,
-		"detect":     runDetect,
-		"dataset":    runDataset,
-		"worker":     runWorker,
-		"redteam":    runRedteam,
-		"agreement":  runAgreement,
-		"evaluator":  runEvaluator,
+		"up":        runUp,
+		"collector": runCollector,
+		"writer":    runWriter,
+		"migrate":   runMigrate,
+		"simulate":  runSimulate,
+		"report":    runReport,
+		"bench":     runBench,
+		"detect":    runDetect,
+		"dataset":   runDataset,
+		"worker":    runWorker,
+		"redteam":   runRedteam,
+		"agreement": runAgreement,
+		"evaluator": runEvaluator,
+
 		"experiment": runExperiment,
 		"erase":      runErase,
 		"retention":  runRetention,

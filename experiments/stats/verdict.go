@@ -12,6 +12,12 @@ const (
 	Binary     = "binary"     // pass/fail (1/0): McNemar on the items' majority outcome
 )
 
+// MinItemsForInterval is the number of paired items below which a
+// metric's reason warns that the percentile bootstrap's interval is too
+// narrow (its coverage falls short of the level with few items; Efron &
+// Tibshirani ch. 13).
+const MinItemsForInterval = 10
+
 // Verdicts of one metric.
 const (
 	NonInferior  = "non_inferior" // the interval lies above -margin: no drop beyond the margin
@@ -186,6 +192,9 @@ func CompareMetric(in MetricInput, level float64, o Options) MetricResult {
 		if bs.CI.Hi < -m {
 			r.Reason += fmt.Sprintf("; McNemar p=%.3g does not confirm", r.McNemar.P)
 		}
+	}
+	if r.N < MinItemsForInterval {
+		r.Reason += fmt.Sprintf("; only %d paired items: the bootstrap interval runs narrow below %d", r.N, MinItemsForInterval)
 	}
 	if r.WithinNoise {
 		r.Reason += fmt.Sprintf("; |difference| is below %g× the repeat noise SE %.3g", o.NoiseRatio, r.NoiseSE)
