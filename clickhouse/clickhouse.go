@@ -388,3 +388,17 @@ func IsPermanent(err error) bool {
 	}
 	return false
 }
+
+// EnsureSchema migrates the schema (c.Schema "migrate", the default) or
+// only checks that it is current ("check").
+func EnsureSchema(ctx context.Context, conn driver.Conn, c Config) (schemas.MigrationReport, error) {
+	db := MigrationDB{Conn: conn}
+	if c.Schema == "check" {
+		return schemas.Check(ctx, db)
+	}
+	rep, err := schemas.Migrate(ctx, db, schemas.TableOptions{RetentionDays: c.RetentionDays})
+	if err != nil {
+		return rep, fmt.Errorf("migrating clickhouse: %w", err)
+	}
+	return rep, nil
+}

@@ -26,6 +26,12 @@ type Config struct {
 	Password      string        `yaml:"-"`
 	DialTimeout   time.Duration `yaml:"dial_timeout"`
 	RetentionDays int           `yaml:"retention_days"` // TTL on servers that have it; 0 keeps everything
+	// Schema: "migrate" (default) brings the schema up to date when a
+	// service starts; "check" only verifies that it is (the deployment's
+	// migration job applied it) and refuses to start, naming the missing
+	// migrations, otherwise — for users without DDL rights, such as an
+	// insert-only writer.
+	Schema string `yaml:"schema"`
 }
 
 // DefaultConfig is the clickhouse section's defaults: no addr (the local
@@ -53,6 +59,11 @@ func (c Config) WithDefaults() Config {
 // Validate names the bad key relative to the section and the value given;
 // the loader adds "clickhouse.".
 func (c Config) Validate() error {
+	switch c.Schema {
+	case "", "migrate", "check":
+	default:
+		return fmt.Errorf("schema must be migrate or check, got %q", c.Schema)
+	}
 	var errs []error
 	for i, a := range c.Addr {
 		if a == "" {

@@ -143,3 +143,19 @@ func TestMonitoringColumnsMatchDDL(t *testing.T) {
 		}
 	}
 }
+
+// Check changes nothing and names what is missing.
+func TestCheckNamesMissingMigrations(t *testing.T) {
+	db := &fakeDB{version: "18.16.1"}
+	if _, err := Check(context.Background(), db); err == nil || !strings.Contains(err.Error(), "run `chainwatch migrate`") {
+		t.Fatalf("before migrating: %v", err)
+	}
+	if _, err := Migrate(context.Background(), db, TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	n := len(db.execs)
+	rep, err := Check(context.Background(), db)
+	if err != nil || rep.Current != Migrations[len(Migrations)-1].Version || len(db.execs) != n {
+		t.Fatalf("after migrating: %v, current %d, %d statements run by Check", err, rep.Current, len(db.execs)-n)
+	}
+}

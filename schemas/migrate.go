@@ -153,3 +153,39 @@ func escape(s string) string {
 	}
 	return string(out)
 }
+
+// Check reports, without changing anything, whether every migration has
+// been applied: for services that may not run DDL (clickhouse.schema:
+// check). The error names the missing versions and the command that
+// applies them.
+func Check(ctx context.Context, db DB) (MigrationReport, error) {
+	var rep MigrationReport
+	vs, err := db.QueryStrings(ctx, "SELECT version()")
+	if err != nil || len(vs) != 1 {
+		return rep, fmt.Errorf("reading clickhouse version: %v", err)
+	}
+	if rep.Server, err = ParseServerVersion(vs[0]); err != nil {
+		return rep, err
+	}
+	rep.Caps = CapabilitiesOf(rep.Server)
+	applied, err := db.QueryStrings(ctx, "SELECT toString(version) FROM schema_migrations GROUP BY version")
+	if err != nil {
+		return rep, fmt.Errorf("reading schema_migrations (run `chainwatch migrate` first): %w", err)
+	}
+	done := map[string]bool{}
+	for _, v := range applied {
+		done[v] = true
+	}
+	var missing []string
+	for _, m := range Migrations {
+		if done[fmt.Sprint(m.Version)] {
+			rep.Current = max(rep.Current, m.Version)
+		} else {
+			missing = append(missing, fmt.Sprintf("%d (%s)", m.Version, m.Name))
+		}
+	}
+	if len(missing) > 0 {
+		return rep, fmt.Errorf("the schema lacks migrations %s: run `chainwatch migrate` (clickhouse.schema is check: this service does not migrate)", strings.Join(missing, ", "))
+	}
+	return rep, nil
+}

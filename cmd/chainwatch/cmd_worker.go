@@ -16,7 +16,6 @@ import (
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/monitor"
 	"github.com/chainwatch/chainwatch/retention"
-	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // runWorker runs the monitors against configured ClickHouse (or the local
@@ -55,9 +54,9 @@ func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, kc kafk
 	if err != nil {
 		return nil, err
 	}
-	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{})
+	rep, err := clickhouse.EnsureSchema(ctx, conn, chc)
 	if err != nil {
-		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+		return nil, err
 	}
 	// Servers without TTL keep data past clickhouse.retention_days unless
 	// its partitions are dropped: hourly, here (retention.DropExpired).

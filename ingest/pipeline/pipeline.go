@@ -109,8 +109,8 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 	if p.Conn, err = clickhouse.Open(ctx, p.ClickHouse); err != nil {
 		return nil, err
 	}
-	if p.Migration, err = schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: p.Conn}, schemas.TableOptions{RetentionDays: p.ClickHouse.RetentionDays}); err != nil {
-		return nil, fmt.Errorf("migrating clickhouse: %w", err)
+	if p.Migration, err = clickhouse.EnsureSchema(ctx, p.Conn, p.ClickHouse); err != nil {
+		return nil, err
 	}
 	for _, w := range p.Migration.Warnings {
 		p.log.Warn(w)

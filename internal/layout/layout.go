@@ -20,6 +20,7 @@ var Rules = map[string][]string{
 	"internal/backoff":             {},
 	"internal/tlsfiles":            {},
 	"retention":                    {"embedding"},
+	"deploy":                       {},
 	"internal/layout":              {},
 	"internal/lifecycle":           {},
 	"internal/metrics":             {},
