@@ -316,7 +316,7 @@ func (s *Inserter) InsertLogs(ctx context.Context, logs []schemas.LogRecord) err
 			}
 			row = append(row, ks, vs)
 		}
-		row = append(row, l.InputText, l.OutputText, now)
+		row = append(row, l.InputText, l.OutputText, l.SystemText, now)
 		if err := b.Append(row...); err != nil {
 			return Permanent(fmt.Errorf("appending log record %s/%s %s: %w", l.TraceID, l.SpanID, l.RecordID, err))
 		}

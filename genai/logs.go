@@ -201,8 +201,8 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 				rec.RecordID = recordID(rl.GetResource(), lr)
 				rec.Seq = seq
 				seq++
-				if rec.SpanID != "" {
-					rec.InputText, rec.OutputText = eventTexts(rl.GetResource(), sl.GetScope(), lr, rec.EventName, t)
+				if rec.SpanID != "" { // what the event adds to its span's texts
+					rec.InputText, rec.OutputText, rec.SystemText = eventTexts(rl.GetResource(), sl.GetScope(), lr, rec.EventName, t)
 				}
 				if rec.EventName == EventEvaluationResult && rec.TraceID != "" {
 					sp := schemas.Span{TraceID: rec.TraceID, SpanID: rec.SpanID, App: rec.App,
@@ -254,7 +254,7 @@ func eventAttributes(lr *logspb.LogRecord) []*commonpb.KeyValue {
 // eventTexts renders what one GenAI event adds to its span's input and
 // output text, through the span mapping: the record as the only event of
 // a span (or, for operation details, as the span's attributes).
-func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, name string, t uint64) (in, out string) {
+func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, name string, t uint64) (in, out, sys string) {
 	sp := &tracepb.Span{TraceId: lr.TraceId, SpanId: lr.SpanId, Name: name, StartTimeUnixNano: t, EndTimeUnixNano: t}
 	switch {
 	case name == EventOperationDetails:
@@ -262,17 +262,17 @@ func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, 
 	case classifyEvent(name) >= evSystem && classifyEvent(name) <= evContentCompletion:
 		sp.Events = []*tracepb.Span_Event{{Name: name, TimeUnixNano: t, Attributes: eventAttributes(lr)}}
 	default:
-		return "", ""
+		return "", "", ""
 	}
 	if f, _ := checkOTLPSpan(sp); f != "" {
-		return "", ""
+		return "", "", ""
 	}
 	m := &otlpMapper{oneEvent: true}
 	m.setResource(res.GetAttributes())
 	m.setScope(scope)
 	var s schemas.Span
 	m.mapSpan(&s, sp)
-	return s.InputText, s.OutputText
+	return s.InputText, s.OutputText, s.SystemInstructions
 }
 
 // recordID hashes what identifies a record's content: its resource and

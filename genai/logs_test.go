@@ -96,6 +96,9 @@ func TestAppendLogsGenAIEvents(t *testing.T) {
 			t.Errorf("record %d: app %q id %q", i, logs[i].App, logs[i].RecordID)
 		}
 	}
+	if logs[0].SystemText != "You are terse." || logs[1].SystemText != "" {
+		t.Errorf("system texts %q %q", logs[0].SystemText, logs[1].SystemText)
+	}
 	if logs[0].TraceID != "0102030405060708090a0b0c0d0e0f10" || logs[0].SpanID != "0101010101010101" {
 		t.Errorf("ids %s %s", logs[0].TraceID, logs[0].SpanID)
 	}

@@ -25,6 +25,7 @@ func TestSpansMergeLogText(t *testing.T) {
 		ev("m1", "s1", ms(20), "c", "", "the answer"), // arrives first, happened last
 		ev("m1", "s1", ms(10), "b", "second question", ""),
 		ev("m1", "s1", ms(1), "a", "first question", ""),
+		{TraceID: "m1", SpanID: "s1", Time: at(0), App: "shop", EventName: "gen_ai.system.message", RecordID: "sys", SystemText: "Be brief."},
 		ev("m2", "s2", ms(1), "d", "ignored: the span has its own", "ignored"),
 		ev("zz", "s9", ms(1), "e", "another span's", ""),
 		{App: "shop", Time: at(ms(2)), Body: "a plain log", RecordID: "f"},
@@ -83,7 +84,7 @@ func TestSpansMergeLogText(t *testing.T) {
 		for _, g := range got {
 			byID[g.SpanID] = g
 		}
-		if len(got) != 2 || byID["s1"].InputText != wantIn || byID["s1"].OutputText != wantOut || byID["s2"].InputText != "in s2" ||
+		if len(got) != 2 || byID["s1"].InputText != wantIn || byID["s1"].OutputText != wantOut || byID["s1"].SystemInstructions != "Be brief." || byID["s2"].InputText != "in s2" ||
 			len(byID["s2"].AttrKeys) != 1 || byID["s2"].AttrValues[0] != "s2" {
 			t.Fatalf("Spans(final=%v): %+v", final, got)
 		}

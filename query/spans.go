@@ -41,6 +41,7 @@ const windowRaw = `trace_id, span_id, start_unix_nano, duration_ms, input_text, 
 const (
 	MergedInput  = "if(input_text != '', input_text, log_input)"
 	MergedOutput = "if(output_text != '', output_text, log_output)"
+	MergedSystem = "if(system_instructions != '', system_instructions, log_system)"
 )
 
 // logTextLookback bounds the log records joined to a window's spans: a
@@ -77,9 +78,10 @@ func logTextSubquery(cond string) string {
 	return `
     SELECT trace_id, span_id,
         arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 4), arraySort(groupArray((time_unix_nano, seq, record_id, input_text))))), '\n') AS log_input,
-        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 4), arraySort(groupArray((time_unix_nano, seq, record_id, output_text))))), '\n') AS log_output
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 4), arraySort(groupArray((time_unix_nano, seq, record_id, output_text))))), '\n') AS log_output,
+        arrayStringConcat(arrayFilter(x -> x != '', arrayMap(x -> tupleElement(x, 4), arraySort(groupArray((time_unix_nano, seq, record_id, system_text))))), '\n') AS log_system
     FROM logs FINAL
-    WHERE span_id != '' AND (input_text != '' OR output_text != '')` + cond + `
+    WHERE span_id != '' AND (input_text != '' OR output_text != '' OR system_text != '')` + cond + `
     GROUP BY trace_id, span_id
 `
 }
@@ -309,13 +311,13 @@ func (r *Reader) Spans(ctx context.Context, sel Selector, final bool) (*SpanRows
     prompt_template_id, prompt_template_version, operation, provider, model_requested, model_returned,
     %s, %s, input_tokens, output_tokens, status, error_message, session_id, user_id, %s, ingested_at,
     cache_read_input_tokens, cache_creation_input_tokens, reasoning_output_tokens, stream, time_to_first_chunk_ms,
-    system_instructions, tool_definitions, guardrail_result`
-	inner := "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", attrs) + " FROM " + from + " " + where
+    %s, tool_definitions, guardrail_result`
+	inner := "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", attrs, "system_instructions") + " FROM " + from + " " + where
 	if caps.Map {
 		attrs = "attr_keys, attr_values"
-		inner = "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", "mapKeys(attributes) AS attr_keys, mapValues(attributes) AS attr_values") + " FROM " + from + " " + where
+		inner = "SELECT " + fmt.Sprintf(cols, "input_text", "output_text", "mapKeys(attributes) AS attr_keys, mapValues(attributes) AS attr_values", "system_instructions") + " FROM " + from + " " + where
 	}
-	q, largs := withLogText(fmt.Sprintf(cols, MergedInput, MergedOutput, attrs), inner, sel.From, sel.To)
+	q, largs := withLogText(fmt.Sprintf(cols, MergedInput, MergedOutput, attrs, MergedSystem), inner, sel.From, sel.To)
 	rows, err := r.conn.Query(ctx, q, append(args, largs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("querying spans: %w", err)

@@ -36,6 +36,9 @@ type LogRecord struct {
 	// input and output text; empty for other records.
 	InputText  string `json:"input_text,omitempty"`
 	OutputText string `json:"output_text,omitempty"`
+	// SystemText is what a system (or developer) message event adds to its
+	// span's system instructions.
+	SystemText string `json:"system_text,omitempty"`
 
 	// RecordID identifies the record's content (a hash of time, ids, event
 	// name, body and attributes): a record sent or delivered twice has one
@@ -58,7 +61,7 @@ func LogColumns(caps Capabilities) []string {
 	} else {
 		cols = append(cols, "attr_keys", "attr_values")
 	}
-	return append(cols, "input_text", "output_text", "ingested_at")
+	return append(cols, "input_text", "output_text", "system_text", "ingested_at")
 }
 
 // logsTable is migration 6: every OTLP log record. ReplacingMergeTree on
@@ -83,6 +86,7 @@ func (d ddl) logsTable() string {
     body String,
 ` + d.attrs() + `    input_text String,
     output_text String,
+    system_text String,
     ingested_at DateTime
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(time)
