@@ -272,6 +272,9 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	if out.Operation == "" {
 		out.Operation = operationFromRequestType(m.str(akLLMRequestType))
 	}
+	if out.Operation == "" {
+		out.Operation = operationFromOIKind(m.str(akOISpanKind))
+	}
 	out.Provider = m.pick(akProviderName, akGenAISystem, akLLMProvider, akLLMSystem)
 	// OpenInference's llm.model_name is the model the provider returned; the
 	// requested one is in llm.invocation_parameters, an embedding span's in
@@ -303,6 +306,9 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 		if b, ok := v.Value.(*commonpb.AnyValue_BoolValue); ok {
 			out.Stream, m.consumed[akRequestStream] = b.BoolValue, true
 		}
+	}
+	if m.get(akRequestStream) == nil && invocationStream(m.str(akLLMInvocationParams)) {
+		out.Stream = true // OpenInference: "stream": true in llm.invocation_parameters
 	}
 	if v := m.get(akTimeToFirstChunk); v != nil {
 		switch x := v.Value.(type) {
@@ -650,4 +656,36 @@ func (m *otlpMapper) indexedToolDefinitions() string {
 		}
 	}
 	return string(append(b, ']'))
+}
+
+// operationFromOIKind is the operation an OpenInference span kind implies
+// when no key names one: LLM → chat (what OpenInference's LLM spans record:
+// chat completions), EMBEDDING → embeddings, TOOL → execute_tool, AGENT →
+// invoke_agent, RETRIEVER → retrieval; others none.
+func operationFromOIKind(k string) string {
+	switch strings.ToUpper(k) {
+	case "LLM":
+		return "chat"
+	case "EMBEDDING":
+		return "embeddings"
+	case "TOOL":
+		return "execute_tool"
+	case "AGENT":
+		return "invoke_agent"
+	case "RETRIEVER":
+		return "retrieval"
+	}
+	return ""
+}
+
+// invocationStream reports "stream": true in OpenInference's
+// llm.invocation_parameters (a JSON object).
+func invocationStream(params string) bool {
+	if !strings.Contains(params, `"stream"`) {
+		return false
+	}
+	var p struct {
+		Stream bool `json:"stream"`
+	}
+	return json.Unmarshal([]byte(params), &p) == nil && p.Stream
 }

@@ -281,7 +281,7 @@ func TestAppendSpansDialects(t *testing.T) {
 					name: "ChatCompletion",
 					check: func(t *testing.T, s schemas.Span) {
 						compareColumns(t, s, schemas.Span{
-							App: "vision-qa", ComponentName: "ChatCompletion", ComponentKind: schemas.KindLLM, Provider: "openai",
+							App: "vision-qa", ComponentName: "ChatCompletion", ComponentKind: schemas.KindLLM, Provider: "openai", Operation: "chat",
 							ModelRequested: "gpt-4o", ModelReturned: "gpt-4o",
 							PromptTemplateID: TemplateID("Describe {subject}"), PromptTemplateVersion: "v7",
 							InputText: "Describe this image", OutputText: "A cat sleeping on a red sofa.",
@@ -316,7 +316,7 @@ func TestAppendSpansDialects(t *testing.T) {
 					name: "ChatCompletion tool call",
 					check: func(t *testing.T, s schemas.Span) {
 						compareColumns(t, s, schemas.Span{
-							App: "vision-qa", ComponentName: "ChatCompletion tool call", ComponentKind: schemas.KindLLM,
+							App: "vision-qa", ComponentName: "ChatCompletion tool call", ComponentKind: schemas.KindLLM, Operation: "chat",
 							Provider: "openai", ModelRequested: "gpt-4o-mini", ModelReturned: "gpt-4o-mini-2024-07-18",
 							InputText: "What's the weather in Paris?", OutputText: `tool_call get_weather({"city": "Paris"})`,
 							InputTokens: 80, OutputTokens: 17, Status: schemas.StatusUnset,

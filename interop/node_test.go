@@ -154,7 +154,7 @@ var instrumentations = []instrumentation{
 		}
 	}},
 	{name: "openinference-openai", script: "openinference.js", sends: func(c call, w *want) {
-		w.operation, w.note = "", "OpenInference sends no gen_ai.operation.name (openinference.span.kind LLM / EMBEDDING gives the component kind)"
+		w.note = "OpenInference sends no gen_ai.operation.name: openinference.span.kind gives it (LLM → chat, EMBEDDING → embeddings) and the component kind"
 		if c.embedding {
 			// embedding.model_name is all it says of the model; no usage.
 			w.modelReturned, w.inTokens = c.model, 0
