@@ -252,10 +252,17 @@ func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Select
 	// Counts are of inserted rows: in a bucket without replays they are
 	// the distinct spans' counts, and a bucket with replays (distinct
 	// spans, the last column, fewer than rows) is read again from spans.
+	// Without an interval the distinct spans are counted per rollup
+	// bucket in a query of their own: one exact set of every span in the
+	// range would cost what reading spans does.
+	distinct := "uniqExactMerge(spans)"
+	if g.Interval == 0 {
+		distinct = "countMerge(rows)"
+	}
 	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
     countMerge(rows), countMergeIf(rows, status = 'error'), countMergeIf(rows, root = 1), countMergeIf(rows, root = 1 AND status = 'error'),
     ` + tokens + ", " + latency + `,
-    uniqExactMerge(spans)
+    ` + distinct + `
 FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
 	var dirty []uint64
 	seen := map[uint64]bool{}
@@ -266,7 +273,19 @@ FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(r
 			dirty = append(dirty, b)
 		}
 	})
-	return pts, dirty, err
+	if err != nil || g.Interval != 0 {
+		return pts, dirty, err
+	}
+	var n uint64
+	check := "SELECT count() FROM (SELECT bucket_start" + prefixed(cols) + " FROM " + ru.Table + " " + where +
+		" GROUP BY bucket_start" + prefixed(cols) + " HAVING countMerge(rows) != uniqExactMerge(spans))"
+	if err := r.conn.QueryRow(ctx, check, wargs...).Scan(&n); err != nil {
+		return nil, nil, fmt.Errorf("querying span series: %w", err)
+	}
+	if n > 0 {
+		dirty = []uint64{0}
+	}
+	return pts, dirty, nil
 }
 
 func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Grouping, dest []func(*Group) *string, rowsSeen func(SeriesPoint, uint64)) ([]SeriesPoint, error) {
