@@ -279,6 +279,7 @@ func testBadInput(t *testing.T, s *seeded) {
 		sql("H", "SELECT count() AS n FROM spans FINAL WHERE $__timeFilter(start_time); -- trailing comment"),
 		sql("I", "SELECT 'a;b' AS s, $__nope"),
 		sql("J", "SELECT * FROM spans SETTINGS readonly = 0"),
+		sql("M", "SELECT * FROM url('http://127.0.0.1:1/x', CSV, 'a String')"),
 		dataQuery("K", map[string]any{"queryType": "timeseries", "metrics": []string{"latency_p42"}}, seedStart, seedEnd, time.Minute),
 		dataQuery("L", map[string]any{"queryType": "trace", "traceId": "'; DROP TABLE spans; --"}, seedStart, seedEnd, time.Minute),
 	}
@@ -292,6 +293,7 @@ func testBadInput(t *testing.T, s *seeded) {
 		"G": "multiple statements are not allowed",
 		"I": "unknown macro $__nope",
 		"J": "readonly",
+		"M": "readonly",
 		"K": `unknown metric "latency_p42"`,
 		"L": "trace id must be 32 lower-case hex digits",
 	}
@@ -304,7 +306,7 @@ func testBadInput(t *testing.T, s *seeded) {
 		if !strings.Contains(dr.Error.Error(), "query "+ref) {
 			t.Errorf("query %s: error %q does not name the query", ref, dr.Error)
 		}
-		if ref != "J" && dr.Status != backend.StatusBadRequest {
+		if dr.Status != backend.StatusBadRequest {
 			t.Errorf("query %s: status %v, want 400", ref, dr.Status)
 		}
 	}
