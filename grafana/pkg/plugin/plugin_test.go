@@ -283,6 +283,9 @@ func testBadInput(t *testing.T, s *seeded) {
 		dataQuery("K", map[string]any{"queryType": "timeseries", "metrics": []string{"latency_p42"}}, seedStart, seedEnd, time.Minute),
 		dataQuery("L", map[string]any{"queryType": "trace", "traceId": "'; DROP TABLE spans; --"}, seedStart, seedEnd, time.Minute),
 	}
+	qs = append(qs,
+		dataQuery("N", map[string]any{"queryType": "trace", "traceId": strings.Repeat("ab", 16)}, seedStart, seedEnd, time.Minute),
+		dataQuery("O", map[string]any{"queryType": "trace"}, seedStart, seedEnd, time.Minute))
 	resp := run(t, s.ds, qs...)
 	want := map[string]string{
 		"B": `unknown query type "nonsense"`,
@@ -294,6 +297,7 @@ func testBadInput(t *testing.T, s *seeded) {
 		"I": "unknown macro $__nope",
 		"J": "readonly",
 		"M": "readonly",
+		"N": "no spans stored",
 		"K": `unknown metric "latency_p42"`,
 		"L": "trace id must be 32 lower-case hex digits",
 	}
@@ -315,6 +319,9 @@ func testBadInput(t *testing.T, s *seeded) {
 	}
 	if dr := resp.Responses["H"]; dr.Error != nil || sumField(t, dr, "n") != float64(s.spans) {
 		t.Errorf("good query H beside the bad ones: err %v", dr.Error)
+	}
+	if dr := resp.Responses["O"]; dr.Error != nil || len(dr.Frames) != 1 || dr.Frames[0].Rows() != 0 || len(dr.Frames[0].Meta.Notices) != 1 {
+		t.Errorf("a trace query without a trace id: %v, %+v", dr.Error, dr.Frames)
 	}
 	var n uint64
 	if err := s.conn.QueryRow(context.Background(), "SELECT count() FROM spans").Scan(&n); err != nil || n != uint64(s.inserted) {
