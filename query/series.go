@@ -134,8 +134,9 @@ func rollupAllows(sel Selector, g Grouping) bool {
 // that divides the interval (hours, else minutes). Buckets of the rollup
 // that held a replayed span are read again from spans with FINAL, so
 // counts and token sums are exact either way. Without an interval (one
-// bucket for the range) a replayed span anywhere in it sends the whole
-// query to spans.
+// bucket for the range) the rollup's hours that held a replayed span are
+// left out of its counts and token sums and read from spans FINAL
+// instead, the two added up (quantiles: see patchHours).
 func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) (Series, error) {
 	if err := g.validate(spanDims); err != nil {
 		return Series{}, err
@@ -151,7 +152,7 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 	if t := sel.To.Truncate(ru.Step); !t.Equal(sel.To) {
 		sel.To = t.Add(ru.Step)
 	}
-	pts, dirty, err := r.rollupSeries(ctx, ru, sel, g, opts)
+	pts, dirty, err := r.rollupSeries(ctx, ru, sel, g, opts, true)
 	if err != nil {
 		return Series{}, err
 	}
@@ -160,8 +161,12 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 		out.Points = pts
 		return out, nil
 	}
-	if len(dirty) > maxReplayedBuckets || g.Interval == 0 {
+	if len(dirty) > maxReplayedBuckets {
 		out.Points, err = r.rawSeries(ctx, sel, g, opts, nil)
+		return out, err
+	}
+	if g.Interval == 0 {
+		out.Points, err = r.patchHours(ctx, ru, sel, g, opts, dirty, pts)
 		return out, err
 	}
 	again, err := r.rawSeries(ctx, sel, g, opts, dirty)
@@ -180,6 +185,59 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 	}
 	out.Points = append(kept, again...)
 	sort.SliceStable(out.Points, func(i, j int) bool { return lessPoint(out.Points[i], out.Points[j], g.By) })
+	return out, nil
+}
+
+// patchHours answers a one-bucket series from the rollup's hours without
+// replays plus spans FINAL over the hours with (dirty: their starts); the
+// quantiles are all's (the rollup over every hour: a replayed span's
+// duration counted twice among the rest moves a t-digest's quantiles
+// little, and leaving those hours out would leave groups with few spans).
+func (r *Reader) patchHours(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions, dirty []uint64, all []SeriesPoint) ([]SeriesPoint, error) {
+	clean, _, err := r.rollupSeries(ctx, ru, sel.with(Predicate{SQL: "NOT has(?, toUInt32(bucket_start))", Args: []any{dirty}}), g, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	n := uint64(ru.Step / time.Second)
+	again, err := r.rawSeries(ctx, sel.with(Predicate{SQL: "has(?, toUInt32(intDiv(toUInt32(start_time), ?) * ?))", Args: []any{dirty, n, n}}), g, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	key := func(p SeriesPoint) string {
+		k := ""
+		for _, d := range g.By {
+			for _, c := range spanDims[d] {
+				k += *groupField(d, c)(&p.Group) + "\x00"
+			}
+		}
+		return k
+	}
+	at := map[string]int{}
+	out := append([]SeriesPoint(nil), clean...)
+	for i, p := range out {
+		at[key(p)] = i
+	}
+	for _, p := range again {
+		i, ok := at[key(p)]
+		if !ok {
+			at[key(p)] = len(out)
+			out = append(out, p)
+			continue
+		}
+		o := &out[i]
+		o.Spans += p.Spans
+		o.Errors += p.Errors
+		o.Requests += p.Requests
+		o.RequestErrors += p.RequestErrors
+		o.InputTokens += p.InputTokens
+		o.OutputTokens += p.OutputTokens
+	}
+	for _, p := range all {
+		if i, ok := at[key(p)]; ok {
+			out[i].P50MS, out[i].P95MS, out[i].P99MS = p.P50MS, p.P95MS, p.P99MS
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return lessPoint(out[i], out[j], g.By) })
 	return out, nil
 }
 
@@ -231,7 +289,7 @@ FROM spans FINAL ` + where + " GROUP BY " + groupBy + " HAVING count() > 0 ORDER
 
 // rollupSeries reads the points from the rollup and returns the buckets
 // in which some group counted more inserted rows than distinct spans.
-func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions) ([]SeriesPoint, []uint64, error) {
+func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions, check bool) ([]SeriesPoint, []uint64, error) {
 	if opts.RootsOnly {
 		sel = sel.with(Predicate{SQL: "root = 1"})
 	}
@@ -252,10 +310,17 @@ func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Select
 	// Counts are of inserted rows: in a bucket without replays they are
 	// the distinct spans' counts, and a bucket with replays (distinct
 	// spans, the last column, fewer than rows) is read again from spans.
+	// Without an interval the distinct spans are counted per rollup
+	// bucket in a query of their own: one exact set of every span in the
+	// range would cost what reading spans does.
+	distinct := "uniqExactMerge(spans)"
+	if g.Interval == 0 {
+		distinct = "countMerge(rows)"
+	}
 	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
     countMerge(rows), countMergeIf(rows, status = 'error'), countMergeIf(rows, root = 1), countMergeIf(rows, root = 1 AND status = 'error'),
     ` + tokens + ", " + latency + `,
-    uniqExactMerge(spans)
+    ` + distinct + `
 FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
 	var dirty []uint64
 	seen := map[uint64]bool{}
@@ -266,7 +331,25 @@ FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(r
 			dirty = append(dirty, b)
 		}
 	})
-	return pts, dirty, err
+	if err != nil || g.Interval != 0 || !check {
+		return pts, dirty, err
+	}
+	// The rollup buckets (hours) in which some group has a replay.
+	q = "SELECT DISTINCT toUInt64(toUInt32(bucket_start)) AS b FROM (SELECT bucket_start" + prefixed(cols) + " FROM " + ru.Table + " " + where +
+		" GROUP BY bucket_start" + prefixed(cols) + " HAVING countMerge(rows) != uniqExactMerge(spans)) ORDER BY b LIMIT ?"
+	rows, err := r.conn.Query(ctx, q, append(wargs, maxReplayedBuckets+1)...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("querying span series: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b uint64
+		if err := rows.Scan(&b); err != nil {
+			return nil, nil, fmt.Errorf("querying span series: %w", err)
+		}
+		dirty = append(dirty, b)
+	}
+	return pts, dirty, rows.Err()
 }
 
 func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Grouping, dest []func(*Group) *string, rowsSeen func(SeriesPoint, uint64)) ([]SeriesPoint, error) {

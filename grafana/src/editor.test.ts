@@ -38,7 +38,7 @@ describe('editor', () => {
   });
 
   it('names what the backend would refuse', () => {
-    expect(problems({ refId: 'A', queryType: 'trace' })).toEqual(['a trace id is required']);
+    expect(problems({ refId: 'A', queryType: 'trace' })).toEqual(['enter a trace id (or pick one in a traces table)']);
     expect(problems({ refId: 'A', queryType: 'sql', rawSql: '  ' })).toEqual(['the SQL is empty']);
     expect(problems({ refId: 'A', queryType: 'quality', view: 'distribution', evaluator: 'e' })).toEqual([
       'a distribution needs an evaluator and a metric',

@@ -102,7 +102,7 @@ export function setField<K extends keyof ChainwatchQuery>(q: ChainwatchQuery, k:
 export function problems(q: ChainwatchQuery): string[] {
   const out: string[] = [];
   if (q.queryType === 'trace' && !q.traceId) {
-    out.push('a trace id is required');
+    out.push('enter a trace id (or pick one in a traces table)');
   }
   if (q.queryType === 'sql' && !q.rawSql?.trim()) {
     out.push('the SQL is empty');

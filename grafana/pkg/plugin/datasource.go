@@ -3,6 +3,7 @@ package plugin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -98,7 +99,10 @@ func (d *Datasource) query(ctx context.Context, dq backend.DataQuery) backend.Da
 	frames, err := d.run(ctx, q, dq)
 	if err != nil {
 		status := backend.StatusInternal
-		if _, ok := err.(queryError); ok || isUserError(err) {
+		var ex *chgo.Exception
+		if _, ok := err.(queryError); ok || isUserError(err) || q.QueryType == TypeSQL && errors.As(err, &ex) {
+			// A raw SQL the server refuses (syntax, unknown column,
+			// readonly) is the query's fault too.
 			status = backend.StatusBadRequest
 		}
 		return backend.ErrDataResponseWithSource(status, backend.ErrorSourceDownstream,

@@ -560,9 +560,12 @@ type kv struct {
 // serviceTags, startTime (ms since the epoch), duration (ms), tags, kind,
 // statusCode, statusMessage.
 func (d *Datasource) trace(ctx context.Context, q Query, sel query.Selector) (framesT, error) {
-	spans, err := d.reader.Trace(ctx, q.TraceID, sel.From, sel.To)
-	if err != nil {
-		return nil, err
+	var spans []query.SpanRow
+	if q.TraceID != "" {
+		var err error
+		if spans, err = d.reader.Trace(ctx, q.TraceID, sel.From, sel.To); err != nil {
+			return nil, err
+		}
 	}
 	f := data.NewFrame("trace",
 		data.NewField("traceID", nil, []string{}), data.NewField("spanID", nil, []string{}),
@@ -625,7 +628,12 @@ func (d *Datasource) trace(ctx context.Context, q Query, sel query.Selector) (fr
 		f.AppendRow(s.TraceID, s.SpanID, s.ParentSpanID, op, s.App, json.RawMessage(sj),
 			float64(s.StartUnixNano)/1e6, s.DurationMS, json.RawMessage(tj), string(s.ComponentKind), code, s.ErrorMessage)
 	}
-	if len(spans) == 0 {
+	switch {
+	case q.TraceID == "":
+		// No trace chosen yet (the Trace explorer before a click): an
+		// empty trace, saying so.
+		f.AppendNotices(data.Notice{Severity: data.NoticeSeverityInfo, Text: "no trace chosen: pick one in the traces table, or enter a trace id"})
+	case len(spans) == 0:
 		return nil, badQuery("trace %s: no spans stored", q.TraceID)
 	}
 	return framesT{f}, nil

@@ -184,10 +184,6 @@ func (q Query) validate() error {
 		if q.View == QualityDistribution && (q.Evaluator == "" || q.Metric == "") {
 			return fmt.Errorf("quality view distribution needs an evaluator and a metric")
 		}
-	case TypeTrace:
-		if q.TraceID == "" {
-			return fmt.Errorf("trace: traceId is required")
-		}
 	case TypeSQL:
 		if strings.TrimSpace(q.RawSQL) == "" {
 			return fmt.Errorf("sql: rawSql is empty")

@@ -46,7 +46,7 @@ describe('QueryEditor', () => {
   it('says what is missing before the query runs', () => {
     const { ds } = fakeDatasource({});
     render(<QueryEditor query={{ refId: 'A', queryType: 'trace' }} onChange={jest.fn()} onRunQuery={jest.fn()} datasource={ds} />);
-    expect(screen.getByRole('alert')).toHaveTextContent('a trace id is required');
+    expect(screen.getByRole('alert')).toHaveTextContent('enter a trace id (or pick one in a traces table)');
   });
 });
 
