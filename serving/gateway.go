@@ -297,10 +297,14 @@ type call struct {
 	// first byte: the gateway's overhead is the rest.
 	upstreamWait time.Duration
 	usage        usage
-	chain        string
-	route        string
-	replica      *replica
-	status       int
+	// content says whether messages go on the spans, and how much.
+	content    bool
+	maxContent int
+	clientMsgs []chains.Message
+	chain      string
+	route      string
+	replica    *replica
+	status     int
 }
 
 type usage struct {
@@ -516,6 +520,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	root.bool(attrRequestStream, req.stream)
+	clientMsgs := req.messages
 	var ch *chains.Chain
 	routeName := req.model
 	if strings.HasPrefix(req.model, ChainPrefix) {
@@ -563,6 +568,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		delete(req.body, "variables")
 		req.modified = true
 	}
+	c.content, c.maxContent, c.clientMsgs = !st.cfg.OmitContent, st.cfg.MaxContentBytes, clientMsgs
 	if req.stream {
 		g.streamChat(w, r, c, st, rt, req, ch)
 		return
@@ -1195,12 +1201,48 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 		errMsg = streamErr.Error()
 		a.span.str(attrErrorType, "mid_stream")
 	}
+	if c.content {
+		out := text()
+		g.messages(c, a.span, req.messages, out)
+		g.messages(c, root, c.clientMsgs, out)
+	}
 	a.done(errMsg)
 	if ch != nil && len(ch.Guards.Output) > 0 {
 		g.outputGuards(c, ch, text(), true)
 	}
 	root.str(schemas.AttrGenAIResponseModel, model)
 	g.finish(c, errMsg)
+}
+
+// messages puts a call's input and output on a span as GenAI content
+// attributes (JSON arrays of messages), each cut at max_content_bytes.
+func (g *Gateway) messages(c *call, s *span, in []chains.Message, out string) {
+	type msg struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	cut := func(t string) string {
+		if len(t) > c.maxContent {
+			s.bool("chainwatch.content.truncated", true)
+			return strings.ToValidUTF8(t[:c.maxContent], "")
+		}
+		return t
+	}
+	ms := make([]msg, len(in))
+	budget := c.maxContent
+	for i, m := range in {
+		t := m.Content
+		if len(t) > budget {
+			s.bool("chainwatch.content.truncated", true)
+			t = strings.ToValidUTF8(t[:budget], "")
+		}
+		budget -= len(t)
+		ms[i] = msg{Role: m.Role, Content: t}
+	}
+	ib, _ := json.Marshal(ms)
+	ob, _ := json.Marshal([]msg{{Role: "assistant", Content: cut(out)}})
+	s.str(schemas.AttrGenAIInputMessages, string(ib))
+	s.str(schemas.AttrGenAIOutputMessages, string(ob))
 }
 
 // headers sets the gateway's response headers (overhead last computed).
@@ -1314,6 +1356,25 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		}
 	}
 	c.tr.root.str(schemas.AttrGenAIResponseModel, parsed.Model)
+	if c.content && op == "chat" {
+		final := out.String()
+		if len(parsed.Choices) == 1 {
+			var m struct {
+				Choices []struct {
+					Message struct {
+						Content string `json:"content"`
+					} `json:"message"`
+				} `json:"choices"`
+			}
+			if json.Unmarshal(body, &m) == nil && len(m.Choices) == 1 {
+				final = m.Choices[0].Message.Content // after output guards
+			}
+		}
+		// Both spans get the answer as the client got it (after a redacting
+		// guard): what a guard took out is not stored either.
+		g.messages(c, a.span, req.messages, final)
+		g.messages(c, c.tr.root, c.clientMsgs, final)
+	}
 	w.Header().Set("Content-Type", cmp(a.resp.Header.Get("Content-Type"), "application/json"))
 	g.headers(w, c, a, ch)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
