@@ -476,10 +476,8 @@ func (g *Gateway) admit(c *call, kind, name string, estimateFn func() int64) *ap
 	if c.key.cfg.TPM > 0 || c.key.cfg.BudgetTokens > 0 {
 		estimate = estimateFn()
 	}
-	if !c.key.allows(kind, name) {
-		g.m.rejections.WithLabelValues("forbidden").Inc()
-		return &apiError{status: http.StatusForbidden, typ: "permission_error", code: "forbidden",
-			msg: fmt.Sprintf("key %q may not call %s %q", c.key.cfg.Name, kind, name)}
+	if apiErr := g.allowed(c, kind, name); apiErr != nil {
+		return apiErr
 	}
 	if rej := c.key.lim.admit(time.Now(), estimate); rej != nil {
 		g.m.rejections.WithLabelValues(rej.reason).Inc()
@@ -494,6 +492,17 @@ func (g *Gateway) admit(c *call, kind, name string, estimateFn func() int64) *ap
 	}
 	c.estimate = estimate
 	return nil
+}
+
+// allowed checks that the call's key may call kind ("chain" or "route")
+// name.
+func (g *Gateway) allowed(c *call, kind, name string) *apiError {
+	if c.key == nil || c.key.allows(kind, name) {
+		return nil
+	}
+	g.m.rejections.WithLabelValues("forbidden").Inc()
+	return &apiError{status: http.StatusForbidden, typ: "permission_error", code: "forbidden",
+		msg: fmt.Sprintf("key %q may not call %s %q", c.key.cfg.Name, kind, name)}
 }
 
 func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
@@ -521,6 +530,19 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	root.bool(attrRequestStream, req.stream)
 	clientMsgs := req.messages
+	// Rights first: a key may not make the gateway retrieve or render for
+	// a chain it may not call.
+	if c.key != nil {
+		kind, name := "route", req.model
+		if spec, ok := strings.CutPrefix(req.model, ChainPrefix); ok {
+			kind = "chain"
+			name, _, _ = strings.Cut(spec, "@")
+		}
+		if apiErr := g.allowed(c, kind, name); apiErr != nil {
+			g.fail(w, c, apiErr)
+			return
+		}
+	}
 	var ch *chains.Chain
 	routeName := req.model
 	if strings.HasPrefix(req.model, ChainPrefix) {
