@@ -830,6 +830,7 @@ type attempt struct {
 	timer   *time.Timer
 	br      *bufio.Reader
 	first   []byte // the first event of a stream
+	body    []byte // a non-streamed 2xx answer, read whole
 }
 
 // errAttempt is a failed attempt's reason, bounded for metrics.
@@ -962,6 +963,7 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 	a := &attempt{resp: resp, span: s, replica: rep, route: r, cancel: cancel, timer: timer}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		// (the rest of an error body is dropped with the connection)
 		resp.Body.Close()
 		_, err := fail("status_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("replica %s answered %d: %s", rep.id(), resp.StatusCode, strings.TrimSpace(string(b))))
 		if resp.StatusCode == http.StatusTooManyRequests {
@@ -979,8 +981,21 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 		a.first = ev
 		timer.Stop()
 	}
+	if !stream && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		// Nothing has reached the client yet: a body that breaks off or
+		// outlasts the attempt's timeout is a failed attempt, retried.
+		a.body, err = io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+		if err != nil {
+			resp.Body.Close()
+			return fail("body", fmt.Errorf("replica %s: reading the answer: %v", rep.id(), err))
+		}
+		timer.Stop()
+	}
 	return a, nil
 }
+
+// maxUpstreamBody bounds a non-streamed upstream answer.
+const maxUpstreamBody = 64 << 20
 
 // done ends the attempt's span and frees its context.
 func (a *attempt) done(errMsg string) {
@@ -1315,12 +1330,7 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		g.passError(w, c, a)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(a.resp.Body, 64<<20))
-	if err != nil {
-		a.done(err.Error())
-		g.fail(w, c, &apiError{status: http.StatusBadGateway, typ: "server_error", code: "upstream_body", msg: fmt.Sprintf("reading the answer of replica %s: %v", a.replica.id(), err)})
-		return
-	}
+	body := a.body
 	var parsed struct {
 		ID      string `json:"id"`
 		Model   string `json:"model"`
