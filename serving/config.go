@@ -83,6 +83,9 @@ type RouteConfig struct {
 	Name string `yaml:"name"`
 	// Model is the model name sent upstream (default: Name).
 	Model string `yaml:"model"`
+	// Provider is the spans' gen_ai.provider.name for this route's
+	// upstream (default "openai"; e.g. "vllm", "ollama", "azure.ai.openai").
+	Provider string `yaml:"provider"`
 	// Timeout bounds each attempt until the upstream's first byte (headers
 	// and, for streams, the first event).
 	Timeout time.Duration `yaml:"timeout"`
@@ -226,6 +229,9 @@ func (c Config) WithDefaults() Config {
 	for i, r := range c.Routes {
 		if r.Model == "" {
 			r.Model = r.Name
+		}
+		if r.Provider == "" {
+			r.Provider = "openai"
 		}
 		if r.Timeout == 0 {
 			r.Timeout = DefaultAttemptTimeout

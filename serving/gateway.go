@@ -556,7 +556,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		c.chain = ch.Name
 	} else {
 		root.pb.Name = "chat " + req.model
-		genAI(root, "chat", req.model)
+		genAI(root, "chat", req.model, "")
 	}
 	rt := st.routes[routeName]
 	c.route = routeName
@@ -911,9 +911,9 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 	s := c.tr.start("chat "+r.cfg.Model, c.tr.root, time.Now())
 	if path == "/embeddings" {
 		s.pb.Name = "embeddings " + r.cfg.Model
-		genAI(s, "embeddings", r.cfg.Model)
+		genAI(s, "embeddings", r.cfg.Model, r.cfg.Provider)
 	} else {
-		genAI(s, "chat", r.cfg.Model)
+		genAI(s, "chat", r.cfg.Model, r.cfg.Provider)
 	}
 	s.pb.Kind = tracepb.Span_SPAN_KIND_CLIENT
 	s.str(schemas.AttrComponentKind, componentKindLLM)
@@ -1247,7 +1247,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		return n
 	}
 	c.tr.root.pb.Name = "embeddings " + req.model
-	genAI(c.tr.root, "embeddings", req.model)
+	genAI(c.tr.root, "embeddings", req.model, "")
 	rt := st.routes[req.model]
 	c.route = req.model
 	if rt == nil {
