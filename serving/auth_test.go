@@ -3,7 +3,9 @@ package serving
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -149,5 +151,38 @@ func TestLimiterWindow(t *testing.T) {
 	l2.settle(t0, 60, 30)
 	if l2.admit(t0, 60) != nil {
 		t.Fatal("the settled use (30) + 60 should fit 100")
+	}
+}
+
+// A key that may not call a chain is refused before the gateway retrieves
+// or renders anything for it; a key that may call the chain needs no
+// right to its route.
+func TestChainRights(t *testing.T) {
+	up := openaitest.NewServer(t)
+	var retrievals atomic.Int64
+	ret := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		retrievals.Add(1)
+		io.WriteString(w, `{"documents": ["doc"]}`)
+	}))
+	t.Cleanup(ret.Close)
+	dir := t.TempDir()
+	writeChain(t, dir, "support", strings.Replace(supportChain, "RETRIEVAL", ret.URL, 1))
+	src, _ := NewDirSource(dir)
+	g := startGateway(t, Config{Routes: []RouteConfig{routeTo("small", up.URL)}, Keys: []KeyConfig{
+		{Name: "routes-only", SHA256: HashKey("k1"), Routes: []string{"*"}},
+		{Name: "bot-only", SHA256: HashKey("k2"), Chains: []string{"support-bot"}},
+	}}, Options{Chains: src})
+	body := `{"model":"chain:support-bot@v1","variables":{"company":"A"},"messages":[{"role":"user","content":"hi"}]}`
+	if resp, b := rawPost(t, g.URL+"/v1/chat/completions", "k1", body); resp.StatusCode != 403 || !strings.Contains(b, `may not call chain \"support-bot\"`) {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if retrievals.Load() != 0 {
+		t.Fatal("retrieved for a refused call")
+	}
+	if resp, b := rawPost(t, g.URL+"/v1/chat/completions", "k2", body); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	if resp, _ := rawPost(t, g.URL+"/v1/chat/completions", "k2", `{"model":"small","messages":[{"role":"user","content":"hi"}]}`); resp.StatusCode != 403 {
+		t.Fatalf("bot-only called the route directly: %d", resp.StatusCode)
 	}
 }

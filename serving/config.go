@@ -15,18 +15,19 @@ import (
 
 // Defaults of the serving config.
 const (
-	DefaultListen         = ":8090"
-	DefaultAttemptTimeout = 30 * time.Second // until the first byte of an upstream answer
-	DefaultRetries        = 1
-	DefaultHealthInterval = 10 * time.Second
-	DefaultHealthPath     = "/models"
-	DefaultTokenizer      = "cl100k_base"
-	DefaultMaxBodyBytes   = 8 << 20
-	DefaultSpanBuffer     = 10000
-	DefaultReadyTimeout   = 2 * time.Minute
-	DefaultDrainTimeout   = 30 * time.Second
-	DefaultLabel          = "production"
-	DefaultLabelCacheTTL  = 10 * time.Second
+	DefaultListen          = ":8090"
+	DefaultAttemptTimeout  = 30 * time.Second // until the first byte of an upstream answer
+	DefaultRetries         = 1
+	DefaultHealthInterval  = 10 * time.Second
+	DefaultHealthPath      = "/models"
+	DefaultTokenizer       = "cl100k_base"
+	DefaultMaxBodyBytes    = 8 << 20
+	DefaultSpanBuffer      = 10000
+	DefaultReadyTimeout    = 2 * time.Minute
+	DefaultDrainTimeout    = 30 * time.Second
+	DefaultLabel           = "production"
+	DefaultLabelCacheTTL   = 10 * time.Second
+	DefaultMaxContentBytes = 32 << 10
 )
 
 // Config is the serving gateway's configuration: a file of its own
@@ -50,6 +51,13 @@ type Config struct {
 	SpanBuffer int `yaml:"span_buffer"`
 	// Tokenizer counts tokens when an upstream reports no usage.
 	Tokenizer string `yaml:"tokenizer"`
+	// OmitContent leaves the messages out of the spans
+	// (gen_ai.input.messages, gen_ai.output.messages): no prompt or answer
+	// text reaches Kafka or ClickHouse, and text monitors have nothing to
+	// read. Content is captured by default, each side cut at
+	// MaxContentBytes.
+	OmitContent     bool `yaml:"omit_content"`
+	MaxContentBytes int  `yaml:"max_content_bytes"`
 	// App and Environment name the resource of the gateway's spans.
 	App         string `yaml:"app"`
 	Environment string `yaml:"environment"`
@@ -75,6 +83,9 @@ type RouteConfig struct {
 	Name string `yaml:"name"`
 	// Model is the model name sent upstream (default: Name).
 	Model string `yaml:"model"`
+	// Provider is the spans' gen_ai.provider.name for this route's
+	// upstream (default "openai"; e.g. "vllm", "ollama", "azure.ai.openai").
+	Provider string `yaml:"provider"`
 	// Timeout bounds each attempt until the upstream's first byte (headers
 	// and, for streams, the first event).
 	Timeout time.Duration `yaml:"timeout"`
@@ -148,12 +159,13 @@ func HashKey(key string) string {
 // DefaultConfig is the config with every default set.
 func DefaultConfig() Config {
 	return Config{
-		Listen:       DefaultListen,
-		MaxBodyBytes: DefaultMaxBodyBytes,
-		SpanBuffer:   DefaultSpanBuffer,
-		Tokenizer:    DefaultTokenizer,
-		App:          "chainwatch-serving",
-		Chains:       ChainsConfig{DefaultLabel: DefaultLabel, CacheTTL: DefaultLabelCacheTTL},
+		Listen:          DefaultListen,
+		MaxBodyBytes:    DefaultMaxBodyBytes,
+		SpanBuffer:      DefaultSpanBuffer,
+		Tokenizer:       DefaultTokenizer,
+		MaxContentBytes: DefaultMaxContentBytes,
+		App:             "chainwatch-serving",
+		Chains:          ChainsConfig{DefaultLabel: DefaultLabel, CacheTTL: DefaultLabelCacheTTL},
 	}
 }
 
@@ -201,6 +213,9 @@ func (c Config) WithDefaults() Config {
 	if c.Tokenizer == "" {
 		c.Tokenizer = d.Tokenizer
 	}
+	if c.MaxContentBytes == 0 {
+		c.MaxContentBytes = d.MaxContentBytes
+	}
 	if c.Chains.Source == "" {
 		c.Chains.Source = "clickhouse"
 	}
@@ -214,6 +229,9 @@ func (c Config) WithDefaults() Config {
 	for i, r := range c.Routes {
 		if r.Model == "" {
 			r.Model = r.Name
+		}
+		if r.Provider == "" {
+			r.Provider = "openai"
 		}
 		if r.Timeout == 0 {
 			r.Timeout = DefaultAttemptTimeout

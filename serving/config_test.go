@@ -37,3 +37,21 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 }
+
+// The example config and chain in docs/serving load and validate.
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadConfig("../docs/serving/serving.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Routes) != 3 || c.Keys[0].SHA256 != HashKey("sk-example-support") {
+		t.Fatalf("%+v", c)
+	}
+	src, err := NewDirSource("../docs/serving/chains")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if names := src.Names(); len(names) != 1 || names[0] != "support-bot" {
+		t.Fatalf("chains %v", names)
+	}
+}

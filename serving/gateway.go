@@ -297,10 +297,14 @@ type call struct {
 	// first byte: the gateway's overhead is the rest.
 	upstreamWait time.Duration
 	usage        usage
-	chain        string
-	route        string
-	replica      *replica
-	status       int
+	// content says whether messages go on the spans, and how much.
+	content    bool
+	maxContent int
+	clientMsgs []chains.Message
+	chain      string
+	route      string
+	replica    *replica
+	status     int
 }
 
 type usage struct {
@@ -472,10 +476,8 @@ func (g *Gateway) admit(c *call, kind, name string, estimateFn func() int64) *ap
 	if c.key.cfg.TPM > 0 || c.key.cfg.BudgetTokens > 0 {
 		estimate = estimateFn()
 	}
-	if !c.key.allows(kind, name) {
-		g.m.rejections.WithLabelValues("forbidden").Inc()
-		return &apiError{status: http.StatusForbidden, typ: "permission_error", code: "forbidden",
-			msg: fmt.Sprintf("key %q may not call %s %q", c.key.cfg.Name, kind, name)}
+	if apiErr := g.allowed(c, kind, name); apiErr != nil {
+		return apiErr
 	}
 	if rej := c.key.lim.admit(time.Now(), estimate); rej != nil {
 		g.m.rejections.WithLabelValues(rej.reason).Inc()
@@ -490,6 +492,17 @@ func (g *Gateway) admit(c *call, kind, name string, estimateFn func() int64) *ap
 	}
 	c.estimate = estimate
 	return nil
+}
+
+// allowed checks that the call's key may call kind ("chain" or "route")
+// name.
+func (g *Gateway) allowed(c *call, kind, name string) *apiError {
+	if c.key == nil || c.key.allows(kind, name) {
+		return nil
+	}
+	g.m.rejections.WithLabelValues("forbidden").Inc()
+	return &apiError{status: http.StatusForbidden, typ: "permission_error", code: "forbidden",
+		msg: fmt.Sprintf("key %q may not call %s %q", c.key.cfg.Name, kind, name)}
 }
 
 func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
@@ -516,6 +529,20 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	root.bool(attrRequestStream, req.stream)
+	clientMsgs := req.messages
+	// Rights first: a key may not make the gateway retrieve or render for
+	// a chain it may not call.
+	if c.key != nil {
+		kind, name := "route", req.model
+		if spec, ok := strings.CutPrefix(req.model, ChainPrefix); ok {
+			kind = "chain"
+			name, _, _ = strings.Cut(spec, "@")
+		}
+		if apiErr := g.allowed(c, kind, name); apiErr != nil {
+			g.fail(w, c, apiErr)
+			return
+		}
+	}
 	var ch *chains.Chain
 	routeName := req.model
 	if strings.HasPrefix(req.model, ChainPrefix) {
@@ -529,7 +556,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		c.chain = ch.Name
 	} else {
 		root.pb.Name = "chat " + req.model
-		genAI(root, "chat", req.model)
+		genAI(root, "chat", req.model, "")
 	}
 	rt := st.routes[routeName]
 	c.route = routeName
@@ -563,6 +590,7 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 		delete(req.body, "variables")
 		req.modified = true
 	}
+	c.content, c.maxContent, c.clientMsgs = !st.cfg.OmitContent, st.cfg.MaxContentBytes, clientMsgs
 	if req.stream {
 		g.streamChat(w, r, c, st, rt, req, ch)
 		return
@@ -802,6 +830,7 @@ type attempt struct {
 	timer   *time.Timer
 	br      *bufio.Reader
 	first   []byte // the first event of a stream
+	body    []byte // a non-streamed 2xx answer, read whole
 }
 
 // errAttempt is a failed attempt's reason, bounded for metrics.
@@ -882,9 +911,9 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 	s := c.tr.start("chat "+r.cfg.Model, c.tr.root, time.Now())
 	if path == "/embeddings" {
 		s.pb.Name = "embeddings " + r.cfg.Model
-		genAI(s, "embeddings", r.cfg.Model)
+		genAI(s, "embeddings", r.cfg.Model, r.cfg.Provider)
 	} else {
-		genAI(s, "chat", r.cfg.Model)
+		genAI(s, "chat", r.cfg.Model, r.cfg.Provider)
 	}
 	s.pb.Kind = tracepb.Span_SPAN_KIND_CLIENT
 	s.str(schemas.AttrComponentKind, componentKindLLM)
@@ -934,6 +963,7 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 	a := &attempt{resp: resp, span: s, replica: rep, route: r, cancel: cancel, timer: timer}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		// (the rest of an error body is dropped with the connection)
 		resp.Body.Close()
 		_, err := fail("status_"+strconv.Itoa(resp.StatusCode), fmt.Errorf("replica %s answered %d: %s", rep.id(), resp.StatusCode, strings.TrimSpace(string(b))))
 		if resp.StatusCode == http.StatusTooManyRequests {
@@ -951,8 +981,21 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 		a.first = ev
 		timer.Stop()
 	}
+	if !stream && resp.StatusCode >= 200 && resp.StatusCode <= 299 {
+		// Nothing has reached the client yet: a body that breaks off or
+		// outlasts the attempt's timeout is a failed attempt, retried.
+		a.body, err = io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+		if err != nil {
+			resp.Body.Close()
+			return fail("body", fmt.Errorf("replica %s: reading the answer: %v", rep.id(), err))
+		}
+		timer.Stop()
+	}
 	return a, nil
 }
+
+// maxUpstreamBody bounds a non-streamed upstream answer.
+const maxUpstreamBody = 64 << 20
 
 // done ends the attempt's span and frees its context.
 func (a *attempt) done(errMsg string) {
@@ -963,244 +1006,35 @@ func (a *attempt) done(errMsg string) {
 	a.span.end(time.Now(), errMsg)
 }
 
-// readEvent reads one server-sent event: its lines up to and including
-// the blank line that ends it, bytes as received. Comment-only events
-// (": keep-alive") are events too.
-func readEvent(br *bufio.Reader) ([]byte, error) {
-	var ev []byte
-	for {
-		line, err := br.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			ev = append(ev, line...)
-			continue
+// messages puts a call's input and output on a span as GenAI content
+// attributes (JSON arrays of messages), each cut at max_content_bytes.
+func (g *Gateway) messages(c *call, s *span, in []chains.Message, out string) {
+	type msg struct {
+		Role    string `json:"role"`
+		Content string `json:"content"`
+	}
+	cut := func(t string) string {
+		if len(t) > c.maxContent {
+			s.bool("chainwatch.content.truncated", true)
+			return strings.ToValidUTF8(t[:c.maxContent], "")
 		}
-		if err != nil {
-			if err == io.EOF && len(ev)+len(line) > 0 && len(bytes.TrimSpace(append(ev, line...))) > 0 {
-				return nil, io.ErrUnexpectedEOF
-			}
-			return nil, err
+		return t
+	}
+	ms := make([]msg, len(in))
+	budget := c.maxContent
+	for i, m := range in {
+		t := m.Content
+		if len(t) > budget {
+			s.bool("chainwatch.content.truncated", true)
+			t = strings.ToValidUTF8(t[:budget], "")
 		}
-		ev = append(ev, line...)
-		if len(bytes.TrimRight(line, "\r\n")) == 0 {
-			if len(bytes.TrimSpace(ev)) == 0 {
-				ev = ev[:0] // stray blank line between events
-				continue
-			}
-			return ev, nil
-		}
+		budget -= len(t)
+		ms[i] = msg{Role: m.Role, Content: t}
 	}
-}
-
-// eventData is the data of an event (its data: lines joined by "\n").
-func eventData(ev []byte) []byte {
-	var out []byte
-	n := 0
-	for _, line := range bytes.Split(ev, []byte("\n")) {
-		line = bytes.TrimRight(line, "\r")
-		if d, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-			if n > 0 {
-				out = append(out, '\n')
-			}
-			out = append(out, bytes.TrimPrefix(d, []byte(" "))...)
-			n++
-		}
-	}
-	return out
-}
-
-// hasUsageObject says whether a chunk's JSON has "usage": {…} (not null):
-// a scan, not a decode.
-func hasUsageObject(data []byte) bool {
-	i := bytes.Index(data, []byte(`"usage"`))
-	if i < 0 {
-		return false
-	}
-	rest := bytes.TrimLeft(data[i+len(`"usage"`):], " \t\r\n")
-	if len(rest) == 0 || rest[0] != ':' {
-		return false
-	}
-	rest = bytes.TrimLeft(rest[1:], " \t\r\n")
-	return len(rest) > 0 && rest[0] == '{'
-}
-
-// streamChunk is what the gateway reads of a chunk.
-type streamChunk struct {
-	ID      string `json:"id"`
-	Model   string `json:"model"`
-	Created int64  `json:"created"`
-	Choices []struct {
-		Delta struct {
-			Content string `json:"content"`
-		} `json:"delta"`
-		FinishReason *string `json:"finish_reason"`
-	} `json:"choices"`
-	Usage *struct {
-		PromptTokens     int `json:"prompt_tokens"`
-		CompletionTokens int `json:"completion_tokens"`
-	} `json:"usage"`
-}
-
-// streamChat forwards a streamed answer event by event. Nothing is sent to
-// the client before the upstream's first event: until then a failure is
-// retried or falls back. After it, a failure is an SSE error event.
-func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st *state, rt *route, req *chatRequest, ch *chains.Chain) {
-	a, apiErr := g.try(r.Context(), c, st, rt, req, "/chat/completions", true)
-	if apiErr != nil {
-		g.fail(w, c, apiErr)
-		return
-	}
-	c.replica = a.replica
-	root := c.tr.root
-	if a.resp.StatusCode != http.StatusOK {
-		g.passError(w, c, a)
-		return
-	}
-	fl, _ := w.(http.Flusher)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
-	g.headers(w, c, a, ch)
-	ttfc := time.Since(c.start)
-	g.m.ttft.WithLabelValues(a.route.cfg.Name).Observe(ttfc.Seconds())
-	a.span.float(attrTTFC, ttfc.Seconds())
-	w.WriteHeader(http.StatusOK)
-
-	// Content chunks are kept as received and decoded only when their
-	// text is needed (no upstream usage to count, output guards): most
-	// events cost the gateway a scan for "usage", not a JSON decode.
-	var payloads [][]byte
-	var textDone bool
-	var out strings.Builder
-	text := func() string {
-		if !textDone {
-			textDone = true
-			for _, p := range payloads {
-				var sc streamChunk
-				if json.Unmarshal(p, &sc) == nil {
-					for _, chc := range sc.Choices {
-						out.WriteString(chc.Delta.Content)
-					}
-				}
-			}
-		}
-		return out.String()
-	}
-	var upstreamUsage bool
-	var model, id string
-	var created int64
-	chunks := 0
-	// write sends an event; it flushes unless the next event is already
-	// in hand (then the two go out together, never held back).
-	write := func(ev []byte, flush bool) bool {
-		if _, err := w.Write(ev); err != nil {
-			return false
-		}
-		if flush && fl != nil {
-			fl.Flush()
-		}
-		return true
-	}
-	ev := a.first
-	var streamErr error
-	var idled atomic.Bool
-	idle := time.AfterFunc(a.route.cfg.IdleTimeout, func() { idled.Store(true); a.cancel() })
-	defer idle.Stop()
-	for {
-		data := eventData(ev)
-		forward := true
-		if bytes.Equal(bytes.TrimSpace(data), []byte("[DONE]")) {
-			if !upstreamUsage {
-				c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(text()), source: "bpe"}
-				if req.includeUsage {
-					u, _ := json.Marshal(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-						"choices": []any{}, "usage": map[string]int{"prompt_tokens": c.usage.prompt, "completion_tokens": c.usage.completion, "total_tokens": c.usage.prompt + c.usage.completion}})
-					if !write([]byte("data: "+string(u)+"\n\n"), false) {
-						streamErr = errors.New("the client went away")
-						break
-					}
-				}
-			}
-			write(ev, true)
-			break
-		}
-		if len(data) > 0 {
-			if model == "" {
-				var head struct {
-					ID      string `json:"id"`
-					Model   string `json:"model"`
-					Created int64  `json:"created"`
-				}
-				if json.Unmarshal(data, &head) == nil {
-					model, id, created = head.Model, head.ID, head.Created
-				}
-			}
-			if hasUsageObject(data) {
-				var sc streamChunk
-				if json.Unmarshal(data, &sc) == nil && sc.Usage != nil {
-					upstreamUsage = true
-					c.usage = usage{prompt: sc.Usage.PromptTokens, completion: sc.Usage.CompletionTokens, source: "upstream"}
-					if len(sc.Choices) == 0 && !req.includeUsage {
-						forward = false // the gateway asked for it, not the client
-					}
-					if len(sc.Choices) > 0 {
-						payloads = append(payloads, data)
-						chunks++
-					}
-				}
-			} else {
-				payloads = append(payloads, data)
-				chunks++
-			}
-		}
-		if forward && !write(ev, a.br.Buffered() == 0) {
-			streamErr = errors.New("the client went away")
-			break
-		}
-		var err error
-		idle.Reset(a.route.cfg.IdleTimeout)
-		ev, err = readEvent(a.br)
-		if err != nil {
-			if fl != nil {
-				fl.Flush()
-			}
-			if err == io.EOF {
-				err = errors.New("the stream ended without [DONE]")
-			}
-			if idled.Load() {
-				err = fmt.Errorf("no event within idle_timeout %v", a.route.cfg.IdleTimeout)
-			}
-			streamErr = fmt.Errorf("replica %s failed mid-stream after %d chunks: %v", a.replica.id(), chunks, err)
-			if r.Context().Err() != nil && !idled.Load() {
-				streamErr = errors.New("the client went away")
-				break
-			}
-			// The answer has begun: no retry, an explicit error event.
-			b, _ := json.Marshal(map[string]any{"error": map[string]any{"message": streamErr.Error(), "type": "server_error", "code": "upstream_stream_failed"}})
-			write([]byte("data: "+string(b)+"\n\n"), true)
-			g.m.upstreamErrors.WithLabelValues(a.route.cfg.Name, a.replica.id(), "mid_stream").Inc()
-			break
-		}
-	}
-	if c.usage.source == "" {
-		c.usage = usage{prompt: g.promptTokens(req.messages), completion: g.tok.Count(text()), source: "bpe"}
-	}
-	a.span.str(schemas.AttrGenAIResponseModel, model)
-	a.span.str(attrResponseID, id)
-	a.span.int(schemas.AttrGenAIUsageInputTokens, int64(c.usage.prompt))
-	a.span.int(schemas.AttrGenAIUsageOutputTokens, int64(c.usage.completion))
-	a.span.str(attrUsageSource, c.usage.source)
-	errMsg := ""
-	if streamErr != nil {
-		errMsg = streamErr.Error()
-		a.span.str(attrErrorType, "mid_stream")
-	}
-	a.done(errMsg)
-	if ch != nil && len(ch.Guards.Output) > 0 {
-		g.outputGuards(c, ch, text(), true)
-	}
-	root.str(schemas.AttrGenAIResponseModel, model)
-	g.finish(c, errMsg)
+	ib, _ := json.Marshal(ms)
+	ob, _ := json.Marshal([]msg{{Role: "assistant", Content: cut(out)}})
+	s.str(schemas.AttrGenAIInputMessages, string(ib))
+	s.str(schemas.AttrGenAIOutputMessages, string(ob))
 }
 
 // headers sets the gateway's response headers (overhead last computed).
@@ -1251,12 +1085,7 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		g.passError(w, c, a)
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(a.resp.Body, 64<<20))
-	if err != nil {
-		a.done(err.Error())
-		g.fail(w, c, &apiError{status: http.StatusBadGateway, typ: "server_error", code: "upstream_body", msg: fmt.Sprintf("reading the answer of replica %s: %v", a.replica.id(), err)})
-		return
-	}
+	body := a.body
 	var parsed struct {
 		ID      string `json:"id"`
 		Model   string `json:"model"`
@@ -1314,6 +1143,25 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		}
 	}
 	c.tr.root.str(schemas.AttrGenAIResponseModel, parsed.Model)
+	if c.content && op == "chat" {
+		final := out.String()
+		if len(parsed.Choices) == 1 {
+			var m struct {
+				Choices []struct {
+					Message struct {
+						Content string `json:"content"`
+					} `json:"message"`
+				} `json:"choices"`
+			}
+			if json.Unmarshal(body, &m) == nil && len(m.Choices) == 1 {
+				final = m.Choices[0].Message.Content // after output guards
+			}
+		}
+		// Both spans get the answer as the client got it (after a redacting
+		// guard): what a guard took out is not stored either.
+		g.messages(c, a.span, req.messages, final)
+		g.messages(c, c.tr.root, c.clientMsgs, final)
+	}
 	w.Header().Set("Content-Type", cmp(a.resp.Header.Get("Content-Type"), "application/json"))
 	g.headers(w, c, a, ch)
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
@@ -1399,7 +1247,7 @@ func (g *Gateway) embeddings(w http.ResponseWriter, r *http.Request) {
 		return n
 	}
 	c.tr.root.pb.Name = "embeddings " + req.model
-	genAI(c.tr.root, "embeddings", req.model)
+	genAI(c.tr.root, "embeddings", req.model, "")
 	rt := st.routes[req.model]
 	c.route = req.model
 	if rt == nil {

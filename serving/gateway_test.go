@@ -133,7 +133,7 @@ func TestStreamIsByteFaithful(t *testing.T) {
 // Chunks reach the client as the upstream sends them, not at the end.
 func TestStreamIsNotBuffered(t *testing.T) {
 	up := openaitest.NewServer(t)
-	up.Chat.Enqueue(openaitest.Reply{Chunks: []string{"a", "b", "c", "d"}, ChunkInterval: 150 * time.Millisecond})
+	up.Chat.Enqueue(openaitest.Reply{Chunks: []string{"a", "b", "c", "d"}, ChunkInterval: 400 * time.Millisecond})
 	g := startGateway(t, Config{Routes: []RouteConfig{routeTo("small", up.URL)}}, Options{})
 	c := client(g, "")
 	start := time.Now()
@@ -151,8 +151,8 @@ func TestStreamIsNotBuffered(t *testing.T) {
 		t.Fatalf("got %d content chunks", len(arrivals))
 	}
 	// The first chunk must arrive well before the last was produced
-	// (~600 ms): buffering would deliver all four together.
-	if arrivals[3]-arrivals[0] < 300*time.Millisecond {
+	// (1.2 s later): buffering would deliver all four together.
+	if arrivals[3]-arrivals[0] < 600*time.Millisecond {
 		t.Fatalf("chunks arrived together (buffered): %v", arrivals)
 	}
 }

@@ -250,9 +250,10 @@ func (e *KafkaExporter) Close(ctx context.Context) error {
 
 var _ Exporter = (*KafkaExporter)(nil)
 
-// genAI sets the GenAI attributes of a model-call span.
-func genAI(s *span, op, reqModel string) {
+// genAI sets the GenAI attributes of a model-call span; provider is the
+// route's (gen_ai.provider.name), empty on a root span.
+func genAI(s *span, op, reqModel, provider string) {
 	s.str(schemas.AttrGenAIOperationName, op)
-	s.str(schemas.AttrGenAIProviderName, "openai")
+	s.str(schemas.AttrGenAIProviderName, provider)
 	s.str(schemas.AttrGenAIRequestModel, reqModel)
 }

@@ -80,12 +80,13 @@ func TestTracesLandInClickHouse(t *testing.T) {
 	type row struct {
 		name, parent, chain, version, kind, tmpl, reqModel, respModel, status string
 		in, out                                                               uint32
+		inText, outText                                                       string
 	}
 	read := func(trace string, want int) map[string]row {
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			rows, err := ins.Conn().Query(ctx, `SELECT name, parent_span_id, span_id, chain_name, chain_version, component_kind, prompt_template_id,
-				model_requested, model_returned, status, input_tokens, output_tokens FROM spans FINAL WHERE trace_id = ?`, trace)
+				model_requested, model_returned, status, input_tokens, output_tokens, input_text, output_text FROM spans FINAL WHERE trace_id = ?`, trace)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -96,7 +97,7 @@ func TestTracesLandInClickHouse(t *testing.T) {
 			for rows.Next() {
 				var r row
 				var id string
-				if err := rows.Scan(&r.name, &r.parent, &id, &r.chain, &r.version, &r.kind, &r.tmpl, &r.reqModel, &r.respModel, &r.status, &r.in, &r.out); err != nil {
+				if err := rows.Scan(&r.name, &r.parent, &id, &r.chain, &r.version, &r.kind, &r.tmpl, &r.reqModel, &r.respModel, &r.status, &r.in, &r.out, &r.inText, &r.outText); err != nil {
 					t.Fatal(err)
 				}
 				ids[id] = r.name
@@ -132,8 +133,12 @@ func TestTracesLandInClickHouse(t *testing.T) {
 			t.Fatalf("span %q: %+v (all %v)", n, s, spans)
 		}
 	}
-	if a := spans["chat small"]; a.kind != "llm" || a.reqModel != "small" || a.respModel != "small" {
+	if a := spans["chat small"]; a.kind != "llm" || a.reqModel != "small" || a.respModel != "small" ||
+		a.inText != "Where is my refund?" || a.outText != openaitest.DefaultContent {
 		t.Fatalf("attempt span %+v", a)
+	}
+	if root.inText != "Where is my refund?" || root.outText != openaitest.DefaultContent {
+		t.Fatalf("root content %q → %q", root.inText, root.outText)
 	}
 	spans = read(streamTrace, 3)
 	var failed, okCount int
@@ -197,5 +202,27 @@ func TestAbsentKafkaDropsCountedNotFelt(t *testing.T) {
 	dropped := testutil.ToFloat64(m.spansDropped.WithLabelValues("queue_full")) + testutil.ToFloat64(m.spansDropped.WithLabelValues("produce"))
 	if dropped < 50 { // every call's root + attempt span: 100 spans, none can be sent
 		t.Fatalf("%v spans counted as dropped", dropped)
+	}
+}
+
+// Content goes on the spans unless omit_content is set, cut at
+// max_content_bytes.
+func TestSpanContent(t *testing.T) {
+	up := openaitest.NewServer(t)
+	up.SetResponder(func(openaitest.ChatRequest) openaitest.Reply { return openaitest.Answer(strings.Repeat("é", 40)) })
+	for _, omit := range []bool{false, true} {
+		g := startGateway(t, Config{Routes: []RouteConfig{routeTo("small", up.URL)}, OmitContent: omit, MaxContentBytes: 21}, Options{})
+		rawPost(t, g.URL+"/v1/chat/completions", "", `{"model":"small","messages":[{"role":"user","content":"hello"}]}`)
+		a := attrs(waitTrace(t, g, 1)[0][1:])
+		in, out := a["gen_ai.input.messages"], a["gen_ai.output.messages"]
+		if omit {
+			if in != "" || out != "" {
+				t.Fatalf("omit_content: %q %q", in, out)
+			}
+			continue
+		}
+		if in != `[{"role":"user","content":"hello"}]` || out != `[{"role":"assistant","content":"`+strings.Repeat("é", 10)+`"}]` || a["chainwatch.content.truncated"] != "true" {
+			t.Fatalf("content %q %q %v", in, out, a)
+		}
 	}
 }

@@ -3,8 +3,10 @@ package openaitest
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -111,5 +113,51 @@ func TestEmbeddingsAnswerLikeTheAPI(t *testing.T) {
 	s.Reset()
 	if s.Embeddings.Count() != 0 || s.Texts() != 0 || s.Embeddings.Pending() != 0 {
 		t.Error("Reset")
+	}
+}
+
+// Streams: a role chunk, one chunk per piece, a finish chunk, the usage
+// chunk when asked (not with NoUsage), [DONE]; FailAfter breaks the
+// connection after that many pieces; Streams records what was written.
+func TestStream(t *testing.T) {
+	s := NewServer(t)
+	s.Chat.Enqueue(Reply{Content: "one two three"}, Reply{Content: "x", NoUsage: true}, Reply{Chunks: []string{"a", "b", "c"}, FailAfter: 2})
+	stream := func(includeUsage bool) (string, error) {
+		body := `{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]`
+		if includeUsage {
+			body += `,"stream_options":{"include_usage":true}`
+		}
+		resp, err := http.Post(s.URL+"/chat/completions", "application/json", bytes.NewBufferString(body+"}"))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return string(b), err
+	}
+	got, err := stream(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := strings.Split(strings.TrimSuffix(got, "\n\n"), "\n\n")
+	if len(events) != 7 || !strings.Contains(events[0], `"role":"assistant"`) || !strings.Contains(events[1], `"content":"one "`) ||
+		!strings.Contains(events[4], `"finish_reason":"stop"`) || !strings.Contains(events[5], `"usage":{"prompt_tokens"`) || events[6] != "data: [DONE]" {
+		t.Fatalf("events %q", events)
+	}
+	if !s.ChatRequests()[0].Stream || !s.ChatRequests()[0].IncludeUsage {
+		t.Fatal("stream fields not recorded")
+	}
+	if got, _ := stream(true); strings.Contains(got, `"usage"`) || !strings.HasSuffix(got, "data: [DONE]\n\n") {
+		t.Fatalf("NoUsage: %q", got)
+	}
+	got, err = stream(false)
+	if err == nil || strings.Contains(got, "[DONE]") || !strings.Contains(got, `"content":"b"`) || strings.Contains(got, `"content":"c"`) {
+		t.Fatalf("FailAfter: err %v, body %q", err, got)
+	}
+	if st := s.Streams(); len(st) != 3 || st[0] != strings.Join(events, "\n\n")+"\n\n" {
+		t.Fatalf("recorded streams %q", st)
+	}
+	if w := SplitWords("a b  c"); strings.Join(w, "|") != "a |b | |c" {
+		t.Fatalf("%q", w)
 	}
 }
