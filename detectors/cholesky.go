@@ -107,7 +107,18 @@ func cholLower(n int, a []float64, lda int, r []float64, ld int, inv, rt []float
 // receives Yᵀ. R is n×n lower triangular as from cholLower, inv its
 // reciprocal diagonal.
 func solveLowerT(n, h int, r, inv, bt []float64, ldb int, yt []float64, ld int) {
+	// Right-hand sides in panels of 32 rows of yt, which stay in the L2
+	// cache while R streams past them once per panel.
+	for c := 0; c < h; c += 32 {
+		solveLowerTPanel(n, c, min(c+32, h), r, inv, bt, ldb, yt, ld)
+	}
+}
+
+// solveLowerTPanel is solveLowerT for the right-hand sides cb ≤ c < ce
+// (cb a multiple of 4).
+func solveLowerTPanel(n, cb, ce int, r, inv, bt []float64, ldb int, yt []float64, ld int) {
 	var blk [12]float64
+	h := ce
 	for i0 := 0; i0 < n; i0 += 3 {
 		in := min(3, n-i0)
 		kl := roundUp(i0, 4)
@@ -122,7 +133,7 @@ func solveLowerT(n, h int, r, inv, bt []float64, ldb int, yt []float64, ld int) 
 		if in > 2 {
 			r20, r21, d2 = r[(i0+2)*ld+i0], r[(i0+2)*ld+i0+1], inv[i0+2]
 		}
-		for c0 := 0; c0 < h; c0 += 4 {
+		for c0 := cb; c0 < h; c0 += 4 {
 			if kl > 0 {
 				dot4x3(yt[c0*ld:], r[i0*ld:], ld, kl, &blk)
 			} else {

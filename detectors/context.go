@@ -363,27 +363,31 @@ func (ws *cmmdWork) stat(K, L *mat.Dense, side []bool, lam [2]float64) (float64,
 	kraw := K.RawMatrix()
 	var diag, off float64
 	var blk [12]float64
-	for i0 := 0; i0 < N; i0 += 4 {
-		for j0 := i0 / 3 * 3; j0 < N; j0 += 3 {
-			dot4x3(ws.w[i0*hld:], ws.w[j0*hld:], hld, hld, &blk)
-			if j0 > i0+3 && j0+3 <= N && i0+4 <= N { // inside the triangle
-				var t float64
-				for rr := range 4 {
-					k := kraw.Data[(i0+rr)*kraw.Stride+j0 : (i0+rr)*kraw.Stride+j0+3]
-					t += k[0]*blk[3*rr] + k[1]*blk[3*rr+1] + k[2]*blk[3*rr+2]
+	// W's rows in panels of gramPanel (L2-resident), as in gram.go.
+	for jb := 0; jb < N; jb += gramPanel {
+		je := min(jb+gramPanel, N)
+		for i0 := 0; i0 < je; i0 += 4 {
+			for j0 := max(jb, i0/3*3); j0 < je; j0 += 3 {
+				dot4x3(ws.w[i0*hld:], ws.w[j0*hld:], hld, hld, &blk)
+				if j0 > i0+3 && j0+3 <= N && i0+4 <= N { // inside the triangle
+					var t float64
+					for rr := range 4 {
+						k := kraw.Data[(i0+rr)*kraw.Stride+j0 : (i0+rr)*kraw.Stride+j0+3]
+						t += k[0]*blk[3*rr] + k[1]*blk[3*rr+1] + k[2]*blk[3*rr+2]
+					}
+					off += t
+					continue
 				}
-				off += t
-				continue
-			}
-			for rr := range min(4, N-i0) {
-				i := i0 + rr
-				krow := kraw.Data[i*kraw.Stride : i*kraw.Stride+N]
-				for cc := range 3 {
-					switch j := j0 + cc; {
-					case j == i:
-						diag += krow[j] * blk[3*rr+cc]
-					case j > i && j < N:
-						off += krow[j] * blk[3*rr+cc]
+				for rr := range min(4, N-i0) {
+					i := i0 + rr
+					krow := kraw.Data[i*kraw.Stride : i*kraw.Stride+N]
+					for cc := range 3 {
+						switch j := j0 + cc; {
+						case j == i:
+							diag += krow[j] * blk[3*rr+cc]
+						case j > i && j < N:
+							off += krow[j] * blk[3*rr+cc]
+						}
 					}
 				}
 			}
@@ -420,39 +424,51 @@ func pickContextLambda(K, L *mat.Dense, folds int, rng interface{ Perm(int) []in
 		tmp.Mul(subMatrix(K, inf, inf), &u)
 		g.Mul(u.T(), &tmp) // ni × ni
 		no := len(oof)
-		// Per λ, with D = diag(1/(max(val, 0) + n_i·λ)), dv = D·v and
-		// e = Σ_c [K_cc + Σ_r dv_rc·(−2·ck_rc + (g·dv)_rc)]; everything
-		// transposed (one row per out-of-fold column c) so that g·dv is
-		// dot products of rows (dotRows).
-		ld := roundUp(ni, 4)
-		gp := make([]float64, roundUp(ni, 12)*ld)
+		// Per λ, with d_r = 1/(max(val_r, 0) + n_i·λ) and dv = diag(d)·v,
+		// e = Σ_c [K_cc − 2·Σ_r ck_rc·dv_rc + dv_cᵀ·g·dv_c]
+		//   = Σ_c K_cc − 2·Σ_r d_r·m_r + Σ_{r,s} d_r·d_s·P_rs
+		// with m_r = Σ_c ck_rc·v_rc and P = g ∘ (v·vᵀ), both free of λ:
+		// O(n_i²) per λ once P is formed (v·vᵀ by dotRows).
+		ld := roundUp(no, 4)
+		vp := make([]float64, roundUp(ni, 12)*ld)
+		vr, cr := v.RawMatrix(), ck.RawMatrix()
+		m := make([]float64, ni)
 		for r := range ni {
-			copy(gp[r*ld:r*ld+ni], g.RawRowView(r))
+			row := vr.Data[r*vr.Stride : r*vr.Stride+no]
+			copy(vp[r*ld:], row)
+			for c, x := range row {
+				m[r] += cr.Data[r*cr.Stride+c] * x
+			}
 		}
-		dvT := make([]float64, roundUp(no, 4)*ld)
-		gdvT := make([]float64, no*ld)
+		P := make([]float64, ni*ni)
+		dotRows(vp, ni, vp, ni, ld, ld, P, ni, true)
+		gr := g.RawMatrix()
+		for r := range ni {
+			for c := r; c < ni; c++ {
+				P[r*ni+c] *= gr.Data[r*gr.Stride+c]
+			}
+		}
 		var kdiag float64
 		for c := range no {
 			kdiag += K.At(oof[c], oof[c])
 		}
-		vr, cr := v.RawMatrix(), ck.RawMatrix()
+		d := make([]float64, ni)
 		for li := range contextLambdaGrid {
 			lam := math.Pow(2, -float64(li))
 			for r := range ni {
-				dd := 1 / (math.Max(vals[r], 0) + float64(ni)*lam)
-				for c, x := range vr.Data[r*vr.Stride : r*vr.Stride+no] {
-					dvT[c*ld+r] = dd * x
-				}
+				d[r] = 1 / (math.Max(vals[r], 0) + float64(ni)*lam)
 			}
-			dotRows(dvT, no, gp, ni, ld, ld, gdvT, ld, false)
-			e := kdiag
-			for c := range no {
-				d, gd := dvT[c*ld:c*ld+ni], gdvT[c*ld:c*ld+ni]
-				for r := range ni {
-					e += d[r] * (-2*cr.Data[r*cr.Stride+c] + gd[r])
+			lin, quad := 0.0, 0.0
+			for r := range ni {
+				lin += d[r] * m[r]
+				row := P[r*ni : (r+1)*ni]
+				var t float64
+				for c := r + 1; c < ni; c++ {
+					t += row[c] * d[c]
 				}
+				quad += d[r] * (row[r]*d[r] + 2*t)
 			}
-			loss[li] += e
+			loss[li] += kdiag - 2*lin + quad
 		}
 	}
 	best := 0

@@ -40,7 +40,7 @@ func (o PermutationOptions) withDefaults() PermutationOptions {
 // factor n·m/(n+m); D ≥ 0, and D = 0 iff the two samples have the same
 // empirical distribution. For d = 1 it equals scipy's value (tested against
 // scipy 1.10.1). Distances come from PairwiseSqDist (‖a‖² + ‖b‖² − 2a·b
-// by BLAS), so a distance between nearly coincident points carries an
+// with the dot products from gram.go's kernel), so a distance between nearly coincident points carries an
 // absolute error of about 1e-8·‖a‖; D is accurate to that order. NaN for
 // nil, empty or mismatched inputs. Memory and time are O((n+m)²·d).
 func EnergyDistance(x, y *mat.Dense) float64 {

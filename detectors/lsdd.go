@@ -136,8 +136,10 @@ func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
 }
 
 // standardizer holds a reference's per-feature mean and sample standard
-// deviation (ddof 1) plus lsddStdEps.
-type standardizer struct{ mean, sd []float64 }
+// deviation (ddof 1) plus lsddStdEps, and the reciprocal of the latter
+// (standardising multiplies by it: a division per value was an eighth of
+// LSDD's time; the two differ by at most an ulp).
+type standardizer struct{ mean, sd, inv []float64 }
 
 func newStandardizer(x *mat.Dense) standardizer {
 	n, d := x.Dims()
@@ -158,8 +160,10 @@ func newStandardizer(x *mat.Dense) standardizer {
 			s.sd[j] += dv * dv
 		}
 	}
+	s.inv = make([]float64, d)
 	for j, ss := range s.sd {
 		s.sd[j] = math.Sqrt(ss/float64(n-1)) + lsddStdEps
+		s.inv[j] = 1 / s.sd[j]
 	}
 	return s
 }
@@ -168,17 +172,16 @@ func (s standardizer) apply(x *mat.Dense) *mat.Dense {
 	n, d := x.Dims()
 	out := mat.NewDense(n, d, nil)
 	for i := range n {
-		src, dst := x.RawRowView(i), out.RawRowView(i)
-		for j := range d {
-			dst[j] = (src[j] - s.mean[j]) / s.sd[j]
-		}
+		s.applyRow(out.RawRowView(i), x.RawRowView(i))
 	}
 	return out
 }
 
 func (s standardizer) applyRow(dst, src []float64) {
-	for j := range src {
-		dst[j] = (src[j] - s.mean[j]) / s.sd[j]
+	mean, inv := s.mean[:len(src)], s.inv[:len(src)]
+	dst = dst[:len(src)]
+	for j, v := range src {
+		dst[j] = (v - mean[j]) * inv[j]
 	}
 }
 

@@ -539,7 +539,7 @@ func oldContextMMD(x, y, cx, cy *mat.Dense, o ContextMMDOptions) (Result, error)
 	for s := range 2 {
 		if lam[s] == 0 {
 			idx := sideIndex(side, s == 1)
-			lam[s] = pickContextLambda(subMatrix(K, idx, idx), subMatrix(L, idx, idx), o.NFolds, rng)
+			lam[s] = oldPickContextLambda(subMatrix(K, idx, idx), subMatrix(L, idx, idx), o.NFolds, rng)
 		}
 	}
 	obs, err := oldCmmdStat(K, L, lHeld, side, lam)
@@ -547,7 +547,7 @@ func oldContextMMD(x, y, cx, cy *mat.Dense, o ContextMMDOptions) (Result, error)
 		return Result{}, err
 	}
 
-	prop := contextPropensities(L, side, o.NFolds, rng)
+	prop := oldContextPropensities(L, side, o.NFolds, rng)
 	labels := make([][]bool, o.NPermutations)
 	for b := range labels {
 		labels[b] = redrawLabels(prop, rng)
@@ -610,4 +610,184 @@ func oldPooledMedianSigma(z *mat.Dense) (float64, error) {
 		return s, errors.New("median heuristic gave a zero bandwidth (rows nearly all equal); set it")
 	}
 	return s, nil
+}
+
+func oldPickContextLambda(K, L *mat.Dense, folds int, rng interface{ Perm(int) []int }) float64 {
+	n, _ := K.Dims()
+	perm := rng.Perm(n)
+	fs := n / folds
+	loss := make([]float64, contextLambdaGrid)
+	for f := range folds {
+		oof := perm[f*fs : (f+1)*fs]
+		inf := append(append([]int(nil), perm[:f*fs]...), perm[(f+1)*fs:]...)
+		ni := len(inf)
+		var eig mat.EigenSym
+		if !eig.Factorize(mat.NewSymDense(ni, subMatrix(L, inf, inf).RawMatrix().Data), true) {
+			continue
+		}
+		var u mat.Dense
+		eig.VectorsTo(&u)
+		vals := eig.Values(nil)
+		var v, ck, g, tmp mat.Dense
+		v.Mul(u.T(), subMatrix(L, inf, oof))  // ni × no
+		ck.Mul(u.T(), subMatrix(K, inf, oof)) // ni × no
+		tmp.Mul(subMatrix(K, inf, inf), &u)
+		g.Mul(u.T(), &tmp) // ni × ni
+		no := len(oof)
+		dv := mat.NewDense(ni, no, nil)
+		var gdv mat.Dense
+		for li := range contextLambdaGrid {
+			lam := math.Pow(2, -float64(li))
+			for r := range ni {
+				dd := 1 / (math.Max(vals[r], 0) + float64(ni)*lam)
+				for c := range no {
+					dv.Set(r, c, dd*v.At(r, c))
+				}
+			}
+			gdv.Mul(&g, dv)
+			var e float64
+			for c := range no {
+				e += K.At(oof[c], oof[c])
+				for r := range ni {
+					e += -2*ck.At(r, c)*dv.At(r, c) + dv.At(r, c)*gdv.At(r, c)
+				}
+			}
+			loss[li] += e
+		}
+	}
+	best := 0
+	for i, l := range loss {
+		if l < loss[best] {
+			best = i
+		}
+	}
+	return math.Pow(2, -float64(best))
+}
+
+func oldContextPropensities(L *mat.Dense, side []bool, folds int, rng interface{ Perm(int) []int }) []float64 {
+	n := len(side)
+	centres := rng.Perm(n)[:min(n, contextClfCentres)]
+	phi := subMatrix(L, seq(n), centres)
+	lmm := subMatrix(L, centres, centres)
+	y := make([]float64, n)
+	for i, s := range side {
+		if s {
+			y[i] = 1
+		}
+	}
+	perm := rng.Perm(n)
+	fold := make([]int, n)
+	for i, p := range perm {
+		fold[p] = i % folds
+	}
+	var best []float64
+	bestLoss := math.Inf(1)
+	for _, rho := range []float64{1e-3, 1e-2, 1e-1, 1} {
+		pred := make([]float64, n)
+		for f := range folds {
+			var tr, te []int
+			for i := range n {
+				if fold[i] == f {
+					te = append(te, i)
+				} else {
+					tr = append(tr, i)
+				}
+			}
+			beta := oldFitKernelLogistic(subMatrix(phi, tr, seq(len(centres))), lmm, pick(y, tr), rho*float64(len(tr)))
+			for _, i := range te {
+				pred[i] = logisticAt(phi.RawRowView(i), beta)
+			}
+		}
+		var ll float64
+		for i, p := range pred {
+			p = math.Min(math.Max(p, 1e-12), 1-1e-12)
+			ll -= y[i]*math.Log(p) + (1-y[i])*math.Log(1-p)
+		}
+		if ll < bestLoss {
+			bestLoss, best = ll, pred
+		}
+	}
+	for i, p := range best {
+		best[i] = math.Min(math.Max(p, 0.01), 0.99)
+	}
+	return best
+}
+
+func oldFitKernelLogistic(phi, g *mat.Dense, y []float64, rho float64) []float64 {
+	n, m := phi.Dims()
+	p := m + 1
+	// x = [φ 1], so that the linear predictor is x·β.
+	x := mat.NewDense(n, p, nil)
+	x.Slice(0, n, 0, m).(*mat.Dense).Copy(phi)
+	for i := range n {
+		x.Set(i, m, 1)
+	}
+	pen := mat.NewDense(p, p, nil)
+	pen.Slice(0, m, 0, m).(*mat.Dense).Scale(rho, g)
+	beta := mat.NewVecDense(p, nil)
+	z := mat.NewVecDense(n, nil)
+	var gb mat.VecDense
+	obj := func(b *mat.VecDense) float64 {
+		z.MulVec(x, b)
+		var s float64
+		for i := range n {
+			// log(1 + e^z) − y·z, computed stably.
+			s += softplus(z.AtVec(i)) - y[i]*z.AtVec(i)
+		}
+		gb.MulVec(pen, b)
+		return s + 0.5*mat.Dot(b, &gb)
+	}
+	cur := obj(beta)
+	resid := mat.NewVecDense(n, nil)
+	xw := mat.NewDense(n, p, nil)
+	grad := mat.NewVecDense(p, nil)
+	hess := mat.NewSymDense(p, nil)
+	step := mat.NewVecDense(p, nil)
+	next := mat.NewVecDense(p, nil)
+	for range 50 {
+		z.MulVec(x, beta)
+		for i := range n {
+			pr := sigmoid(z.AtVec(i))
+			resid.SetVec(i, pr-y[i])
+			w := math.Sqrt(pr * (1 - pr))
+			for j, v := range x.RawRowView(i) {
+				xw.Set(i, j, w*v)
+			}
+		}
+		// grad = xᵀ(p − y) + pen·β; hess = xᵀWx + pen (+ jitter).
+		grad.MulVec(x.T(), resid)
+		gb.MulVec(pen, beta)
+		grad.AddVec(grad, &gb)
+		hess.SymOuterK(1, xw.T())
+		for a := range p {
+			for b := a; b < p; b++ {
+				v := hess.At(a, b) + pen.At(a, b)
+				if a == b {
+					v += 1e-8
+				}
+				hess.SetSym(a, b, v)
+			}
+		}
+		tri, ok := lapack64.Potrf(hess.RawSymmetric())
+		if !ok {
+			break
+		}
+		step.CopyVec(grad)
+		lapack64.Potrs(tri, blas64.General{Rows: p, Cols: 1, Stride: 1, Data: step.RawVector().Data})
+		t, improved := 1.0, false
+		for range 30 {
+			next.AddScaledVec(beta, -t, step)
+			if v := obj(next); v <= cur {
+				improved = cur-v > 1e-10*math.Max(1, math.Abs(cur))
+				cur = v
+				beta.CopyVec(next)
+				break
+			}
+			t /= 2
+		}
+		if !improved {
+			break
+		}
+	}
+	return beta.RawVector().Data
 }

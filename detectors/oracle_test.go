@@ -400,3 +400,60 @@ func reverseTranspose(n int, r, inv []float64, out []float64, ld int, invOut []f
 		invOut[i] = inv[n-1-i]
 	}
 }
+
+// TestContextLambdaAndPropensitiesMatchOld: the λ search (now O(n_i²) per
+// candidate) picks the same λ as the replaced one, and the propensity
+// model (its Hessian now on the dot kernel) gives the same propensities
+// within 1e-6: Newton's method stops when a step improves the objective
+// by less than 1e-10 relative, so a Hessian rounded differently may stop
+// one step earlier or later (seen: 5e-9 apart).
+func TestContextLambdaAndPropensitiesMatchOld(t *testing.T) {
+	rng := NewRand(21)
+	for trial := range 6 {
+		n := 40 + 30*trial
+		x := gaussSample(rng, n, 2, nil)
+		c := gaussSample(rng, n, 1+trial%2, nil)
+		K := GaussianKernelMatrix(x, x, []float64{1 + 0.2*float64(trial)})
+		L := GaussianKernelMatrix(c, c, []float64{0.5 + 0.1*float64(trial)})
+		got := pickContextLambda(K, L, 5, NewRand(uint64(trial)))
+		want := oldPickContextLambda(K, L, 5, NewRand(uint64(trial)))
+		if got != want {
+			t.Errorf("n=%d: λ %v, old %v", n, got, want)
+		}
+		side := redrawLabels(slices.Repeat([]float64{0.5}, n), rng)
+		p := contextPropensities(L, side, 5, NewRand(uint64(trial)))
+		q := oldContextPropensities(L, side, 5, NewRand(uint64(trial)))
+		for i := range p {
+			if math.Abs(p[i]-q[i]) > 1e-6 {
+				t.Fatalf("n=%d: propensity %d = %v, old %v", n, i, p[i], q[i])
+			}
+		}
+	}
+}
+
+// TestCmmdWorkReuse: one workspace, reused unzeroed across labellings of
+// varying window sizes (as a permutation worker does), agrees with the
+// replaced statistic every time.
+func TestCmmdWorkReuse(t *testing.T) {
+	rng := NewRand(31)
+	N, h := 57, 6
+	x := gaussSample(rng, N, 2, nil)
+	c := gaussSample(rng, N, 1, nil)
+	ch := gaussSample(rng, h, 1, nil)
+	K := GaussianKernelMatrix(x, x, []float64{1})
+	L := GaussianKernelMatrix(c, c, []float64{0.6})
+	lHeld := GaussianKernelMatrix(ch, c, []float64{0.6})
+	ws := newCmmdWork(N, lHeld)
+	for trial := range 40 {
+		side := redrawLabels(slices.Repeat([]float64{0.05 + 0.9*rng.Float64()}, N), rng)
+		lam := [2]float64{0.01, 0.02}
+		got, err := ws.stat(K, L, side, lam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := oldCmmdStat(K, L, lHeld, side, lam)
+		if !relClose(got, want, 1e-9) {
+			t.Fatalf("trial %d: %.15g, old %.15g", trial, got, want)
+		}
+	}
+}

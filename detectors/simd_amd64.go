@@ -9,11 +9,18 @@ import "golang.org/x/sys/cpu"
 // twins in simd.go run, with identical results.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
+// useAVX512 selects the AVX-512 masked sum (merge-masked adds, about 2×
+// the AVX2 one on the relabelling sums); same results.
+var useAVX512 = useAVX2 && cpu.X86.HasAVX512F
+
 //go:noescape
 func dot4x3AVX(a, b *float64, ld, k int, out *[12]float64)
 
 //go:noescape
 func maskedSumAVX(row *float64, bits *uint64, nw int, lut *[16][4]uint64) float64
+
+//go:noescape
+func maskedSumAVX512(row *float64, bits *uint64, nw int) float64
 
 func dot4x3(a, b []float64, ld, k int, out *[12]float64) {
 	if useAVX2 {
@@ -31,6 +38,9 @@ func maskedSum(row []float64, bits []uint64) float64 {
 			return 0
 		}
 		_ = row[64*len(bits)-1]
+		if useAVX512 {
+			return maskedSumAVX512(&row[0], &bits[0], len(bits))
+		}
 		return maskedSumAVX(&row[0], &bits[0], len(bits), &nibbleMasks)
 	}
 	return maskedSumGo(row, bits)

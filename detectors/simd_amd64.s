@@ -278,3 +278,53 @@ freduce:
 	FRED(Y15, X15, 88)
 	VZEROUPPER
 	RET
+
+// func maskedSumAVX512(row *float64, bits *uint64, nw int) float64
+// maskedSumAVX with AVX-512 merge-masked adds: the same sixteen lanes
+// (element j in lane j%16: two 8-lane accumulators) and the same reduction;
+// a masked-out element leaves its lane as it is, where maskedSumAVX adds
+// +0 — the same value, as no lane holds −0.
+TEXT ·maskedSumAVX512(SB), NOSPLIT, $0-32
+	MOVQ   row+0(FP), SI
+	MOVQ   bits+8(FP), BX
+	MOVQ   nw+16(FP), CX
+	VPXORQ Z0, Z0, Z0
+	VPXORQ Z1, Z1, Z1
+	TESTQ  CX, CX
+	JZ     zdone
+
+zword:
+	KMOVW    0(BX), K1
+	KSHIFTRW $8, K1, K2
+	VADDPD   0(SI), Z0, K1, Z0
+	VADDPD   64(SI), Z1, K2, Z1
+	KMOVW    2(BX), K3
+	KSHIFTRW $8, K3, K4
+	VADDPD   128(SI), Z0, K3, Z0
+	VADDPD   192(SI), Z1, K4, Z1
+	KMOVW    4(BX), K1
+	KSHIFTRW $8, K1, K2
+	VADDPD   256(SI), Z0, K1, Z0
+	VADDPD   320(SI), Z1, K2, Z1
+	KMOVW    6(BX), K3
+	KSHIFTRW $8, K3, K4
+	VADDPD   384(SI), Z0, K3, Z0
+	VADDPD   448(SI), Z1, K4, Z1
+	ADDQ     $512, SI
+	ADDQ     $8, BX
+	DECQ     CX
+	JNZ      zword
+
+zdone:
+	VEXTRACTF64X4 $1, Z0, Y2
+	VADDPD        Y2, Y0, Y0
+	VEXTRACTF64X4 $1, Z1, Y3
+	VADDPD        Y3, Y1, Y1
+	VADDPD        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPD        X1, X0, X0
+	VPERMILPD     $1, X0, X1
+	VADDSD        X1, X0, X0
+	VZEROUPPER
+	MOVSD         X0, ret+24(FP)
+	RET
