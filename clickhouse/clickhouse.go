@@ -24,7 +24,7 @@ import (
 func Open(ctx context.Context, c Config) (driver.Conn, error) {
 	c = c.WithDefaults()
 	if len(c.Addr) == 0 {
-		return nil, errors.New("chgo.addr is empty")
+		return nil, errors.New("clickhouse.addr is empty")
 	}
 	open := func(db string) (driver.Conn, error) {
 		return chgo.Open(&chgo.Options{

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/chainwatch/chainwatch/internal/tlsfiles"
 )
 
 // Defaults of the serving config.
@@ -35,6 +37,10 @@ const (
 // changes; Kafka and ClickHouse come from the main config.
 type Config struct {
 	Listen string `yaml:"listen"`
+	// TLS serves the API over TLS from these files, re-read when they
+	// change (internal/tlsfiles); the listener is fixed at start (a reload
+	// does not move it).
+	TLS tlsfiles.Config `yaml:"tls"`
 	// MaxBodyBytes bounds a request body.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// Routes are the model routes clients name in "model".
@@ -276,6 +282,9 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if err := c.TLS.Validate(); err != nil {
+		bad("tls: %v", err)
+	}
 	if c.MaxBodyBytes <= 0 {
 		bad("max_body_bytes must be > 0, got %d", c.MaxBodyBytes)
 	}

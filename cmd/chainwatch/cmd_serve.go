@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
+	"github.com/chainwatch/chainwatch/internal/tlsfiles"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/serving"
 	"github.com/chainwatch/chainwatch/serving/chains"
@@ -124,6 +126,15 @@ func startServing(ctx context.Context, cfg Config, kc kafka.Config, chc clickhou
 	if err != nil {
 		return nil, "", fmt.Errorf("listening on %s: %w", scfg.Listen, err)
 	}
+	scheme := "http"
+	if scfg.TLS.Enabled() {
+		rl, err := tlsfiles.New(scfg.TLS, 0, func(err error) { log.Error("serving gateway TLS", "err", err) })
+		if err != nil {
+			ln.Close()
+			return nil, "", fmt.Errorf("serving tls: %w", err)
+		}
+		ln, scheme = tls.NewListener(ln, rl.TLSConfig()), "https"
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -142,8 +153,8 @@ func startServing(ctx context.Context, cfg Config, kc kafka.Config, chc clickhou
 		}
 	}
 	go g.Watch(wctx, path, hup, serving.DefaultWatchInterval, afterReload)
-	fmt.Printf("  serving gateway       http://%s/v1 (%d routes, chains from %s; spans to %v; metrics on /metrics)\n",
-		ln.Addr(), len(scfg.Routes), scfg.Chains.Source, kc.Brokers)
+	fmt.Printf("  serving gateway       %s://%s/v1 (%d routes, chains from %s; spans to %v; metrics on /metrics)\n",
+		scheme, ln.Addr(), len(scfg.Routes), scfg.Chains.Source, kc.Brokers)
 	return func(ctx context.Context) error {
 		signal.Stop(hup)
 		cancelWatch()
