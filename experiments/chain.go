@@ -26,6 +26,7 @@ import (
 
 	"github.com/chainwatch/chainwatch/openai"
 	"github.com/chainwatch/chainwatch/schemas"
+	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
 // MessageTemplate is one message of a chain's prompt: its role and its
@@ -51,6 +52,16 @@ func LoadChain(path string) (Chain, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Chain{}, fmt.Errorf("reading chain file: %w", err)
+	}
+	// The serving gateway's chain format (template: {system, user},
+	// examples, params): one definition for both.
+	var probe map[string]any
+	if yaml.Unmarshal(b, &probe) == nil && probe["template"] != nil {
+		sc, err := chains.Parse(path, b)
+		if err != nil {
+			return Chain{}, err
+		}
+		return FromServing(sc, "")
 	}
 	var c Chain
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
@@ -216,4 +227,53 @@ func abbreviate(s string) string {
 		return s[:40] + "…"
 	}
 	return s
+}
+
+// FromServing is a serving-gateway chain version (serving/chains: what
+// `chainwatch chains push` stores and labels point at) as an experiment
+// runs it: the system message, the few-shot examples and the user
+// message, sent to the chain's model route (name it with --endpoint: the
+// gateway, or the upstream the route points to) with its temperature and
+// max_tokens. version is the stored version's hash ("" : the chain's
+// human version, else its content hash). A chain with a retrieval step or
+// guards runs those in the gateway only: run it through the gateway
+// (--endpoint the gateway, model chain:NAME@VERSION in a chain file), not
+// from here, so the experiment tests what production runs.
+func FromServing(sc *chains.Chain, version string) (Chain, error) {
+	if sc.Retrieval != nil || len(sc.Guards.Input) > 0 || len(sc.Guards.Output) > 0 {
+		return Chain{}, fmt.Errorf("chain %s has a retrieval step or guards, which only the serving gateway runs: run the experiment through the gateway (a chain file with model chain:%s@VERSION and --endpoint the gateway)", sc.Name, sc.Name)
+	}
+	c := Chain{Name: sc.Name, Version: version, Model: sc.Model, TemplateID: sc.Template.ID}
+	if c.Version == "" {
+		c.Version = sc.Version
+	}
+	if c.Version == "" {
+		c.Version = sc.Hash()
+	}
+	if c.TemplateID == "" {
+		c.TemplateID = sc.Name
+	}
+	if sc.Template.System != "" {
+		c.Messages = append(c.Messages, MessageTemplate{Role: "system", Content: sc.Template.System})
+	}
+	for _, e := range sc.Examples {
+		c.Messages = append(c.Messages, MessageTemplate{Role: "user", Content: e.User}, MessageTemplate{Role: "assistant", Content: e.Assistant})
+	}
+	if sc.Template.User != "" {
+		c.Messages = append(c.Messages, MessageTemplate{Role: "user", Content: sc.Template.User})
+	}
+	switch v := sc.Params["temperature"].(type) {
+	case float64:
+		c.Temperature = &v
+	case int:
+		f := float64(v)
+		c.Temperature = &f
+	}
+	switch v := sc.Params["max_tokens"].(type) {
+	case int:
+		c.MaxTokens = v
+	case float64:
+		c.MaxTokens = int(v)
+	}
+	return c, c.Validate()
 }

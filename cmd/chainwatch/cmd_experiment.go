@@ -16,6 +16,7 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	evopenai "github.com/chainwatch/chainwatch/evaluators/openai"
 	"github.com/chainwatch/chainwatch/experiments"
+	"github.com/chainwatch/chainwatch/serving/chains"
 	"github.com/chainwatch/chainwatch/experiments/stats"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/openai"
@@ -109,7 +110,8 @@ func experimentRun(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var cfg experiments.RunConfig
 	fs.StringVar(&cfg.Name, "name", "", "experiment name (required for a new run)")
 	fs.StringVar(&cfg.ID, "resume", "", "id of an interrupted experiment to continue")
-	chainFile := fs.String("chain-file", "", "chain version as YAML: name, version, model, messages (role, content with {{variables}}), temperature, max_tokens")
+	chainFile := fs.String("chain-file", "", "chain version as YAML: name, version, model, messages (role, content with {{variables}}), temperature, max_tokens — or a serving gateway chain file (template, examples, params)")
+	chainRef := fs.String("chain", "", "a chain version stored by `chainwatch chains push`: NAME@VERSION (hash or human version) or NAME@LABEL (the label's stable version); instead of --chain-file")
 	endpoint := fs.String("endpoint", "", "OpenAI-compatible API root the chain is sent to, e.g. http://localhost:8000 or the serving gateway (model chain:NAME@VERSION)")
 	keyEnv := fs.String("api-key-env", "", "environment variable holding the endpoint's API key")
 	dataset := fs.String("dataset", "", "dataset NAME or NAME@VERSION (default: the latest version)")
@@ -129,11 +131,15 @@ func experimentRun(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if len(pos) > 0 {
 		return fmt.Errorf("unexpected arguments %q", pos)
 	}
-	if *chainFile == "" {
-		return errors.New("--chain-file is required")
-	}
-	if cfg.Chain, err = experiments.LoadChain(*chainFile); err != nil {
-		return err
+	switch {
+	case *chainFile != "" && *chainRef != "":
+		return errors.New("--chain-file and --chain: give one")
+	case *chainFile == "" && *chainRef == "":
+		return errors.New("--chain-file or --chain is required")
+	case *chainFile != "":
+		if cfg.Chain, err = experiments.LoadChain(*chainFile); err != nil {
+			return err
+		}
 	}
 	if cfg.Dataset, cfg.DatasetVersion, err = datasets.ParseRef(*dataset); err != nil {
 		return fmt.Errorf("--dataset: %w", err)
@@ -177,6 +183,11 @@ func experimentRun(ctx context.Context, args []string, stdout, stderr io.Writer)
 		return err
 	}
 	defer conn.Close()
+	if *chainRef != "" {
+		if cfg.Chain, err = storedChain(ctx, chains.NewStore(conn), *chainRef); err != nil {
+			return fmt.Errorf("--chain: %w", err)
+		}
+	}
 	deps := experiments.Deps{Conn: conn, Chat: client.ChatCompletion, Evaluators: evaluatorList}
 	if !*quiet {
 		deps.Progress = stderr
@@ -437,4 +448,30 @@ func experimentLineage(ctx context.Context, args []string, stdout, stderr io.Wri
 		return err
 	}
 	return datasetJSON(stdout, cl)
+}
+
+// storedChain resolves NAME@REF against the chains the gateway serves: a
+// version (hash, hash prefix or human version), else a label's stable
+// version (a canary is not what the label serves to everyone).
+func storedChain(ctx context.Context, st *chains.Store, ref string) (experiments.Chain, error) {
+	name, r, ok := strings.Cut(ref, "@")
+	if !ok || name == "" || r == "" {
+		return experiments.Chain{}, fmt.Errorf("%q: want NAME@VERSION or NAME@LABEL", ref)
+	}
+	v, err := st.Get(ctx, name, r)
+	if errors.Is(err, chains.ErrNotFound) {
+		d, lerr := st.Current(ctx, name, r)
+		if lerr != nil {
+			return experiments.Chain{}, fmt.Errorf("%s is neither a version nor a label of chain %s: %v; %v", r, name, err, lerr)
+		}
+		v, err = st.Get(ctx, name, d.Stable)
+	}
+	if err != nil {
+		return experiments.Chain{}, err
+	}
+	version := v.Version
+	if version == "" {
+		version = v.Hash
+	}
+	return experiments.FromServing(v.Chain, version)
 }

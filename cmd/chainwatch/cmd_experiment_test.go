@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -17,6 +18,7 @@ import (
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/openai/openaitest"
 	"github.com/chainwatch/chainwatch/schemas"
+	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
 // TestExperimentCLI runs `dataset import`, two `experiment run`s and
@@ -122,5 +124,69 @@ messages:
 	}
 	if err := experimentCmd(ctx, []string{"compare", v1, v2, "--margin", "nonsense"}, &o, &e); err == nil {
 		t.Fatal("a bad --margin accepted")
+	}
+}
+
+// A chain version the gateway serves — pushed with `chainwatch chains`
+// and labelled — is what `experiment run --chain NAME@LABEL` runs: the
+// label's stable version, its template, examples and route; a serving
+// chain file works with --chain-file too.
+func TestExperimentRunsAServingChainByLabel(t *testing.T) {
+	addr, db := chtest.Database(t)
+	conn := chtest.Conn(t, addr, db)
+	ctx := t.Context()
+	if _, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CHAINWATCH_CLICKHOUSE_ADDR", addr)
+	t.Setenv("CHAINWATCH_CLICKHOUSE_DATABASE", db)
+	var mu sync.Mutex
+	var seen []string
+	srv := openaitest.NewServer(t, openaitest.WithResponder(func(r openaitest.ChatRequest) openaitest.Reply {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.Model+"|"+r.Prompt())
+		return openaitest.Answer("answer")
+	}))
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "rows.jsonl"), []byte(`{"input": "q1", "expected": "answer"}`+"\n"+`{"input": "q2", "expected": "answer"}`+"\n"), 0o644)
+	if _, e, err := datasetRun(t, "import", "--name", "faq", filepath.Join(dir, "rows.jsonl")); err != nil {
+		t.Fatalf("import: %v %s", err, e)
+	}
+	chainYAML := func(v, sys string) string {
+		return "name: faq-bot\nversion: " + v + "\nmodel: small\nparams: {temperature: 0}\ntemplate:\n  system: " + sys + "\n  user: 'Q: {{input}}'\nexamples:\n  - {user: 'Q: hi', assistant: 'hello'}\n"
+	}
+	st := chains.NewStore(conn)
+	for _, v := range []struct{ v, sys string }{{"v1", "Be brief."}, {"v2", "Be thorough."}} {
+		c, err := chains.Parse("test", []byte(chainYAML(v.v, v.sys)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Push(ctx, c, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Promote(ctx, "faq-bot", "v1", "production", 0, "test"); err != nil {
+		t.Fatal(err)
+	}
+	var o, e bytes.Buffer
+	if err := experimentCmd(ctx, []string{"run", "--name", "prod", "--chain", "faq-bot@production", "--endpoint", srv.URL, "--dataset", "faq",
+		"--evaluators", "exact_match", "--repeats", "1", "--no-trace", "--quiet"}, &o, &e); err != nil {
+		t.Fatalf("run: %v\n%s%s", err, o.String(), e.String())
+	}
+	if !strings.Contains(o.String(), "faq-bot@v1") || len(seen) != 2 || !strings.HasPrefix(seen[0], "small|") ||
+		!strings.Contains(seen[0], "Be brief.") || !strings.Contains(seen[0], "hello") {
+		t.Fatalf("output %q; calls %q", o.String(), seen)
+	}
+	path := filepath.Join(dir, "chain.yaml")
+	os.WriteFile(path, []byte(chainYAML("v2", "Be thorough.")), 0o644)
+	o.Reset()
+	if err := experimentCmd(ctx, []string{"run", "--name", "file", "--chain-file", path, "--endpoint", srv.URL, "--dataset", "faq",
+		"--evaluators", "exact_match", "--repeats", "1", "--no-trace", "--quiet"}, &o, &e); err != nil || !strings.Contains(o.String(), "faq-bot@v2") {
+		t.Fatalf("serving chain file: %v %q %s", err, o.String(), e.String())
+	}
+	if err := experimentCmd(ctx, []string{"run", "--name", "x", "--chain", "faq-bot@staging", "--endpoint", srv.URL, "--dataset", "faq", "--quiet"}, &o, &e); err == nil ||
+		!strings.Contains(err.Error(), "neither a version nor a label") {
+		t.Fatalf("unknown label: %v", err)
 	}
 }

@@ -62,7 +62,7 @@ var Rules = map[string][]string{
 	"sinks/amtest":         {"local/amserver", "sinks"},
 	"monitor":              {"clickhouse", "datasets", "detectors", "detectors/tokenize", "embedding", "kafka", "query", "schemas", "sinks", "internal/"},
 	"simulate":             {"genai", "schemas", "internal/"},
-	"experiments":          {"clickhouse", "datasets", "evaluators", "experiments/stats", "genai", "kafka", "openai", "query", "schemas", "internal/"},
+	"experiments":          {"clickhouse", "datasets", "evaluators", "experiments/stats", "genai", "kafka", "openai", "query", "schemas", "serving/chains", "internal/"},
 	"experiments/stats":    {},
 
 	// The interop tests (test files only: real senders into the pipeline).
