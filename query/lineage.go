@@ -166,13 +166,28 @@ type ChainLineage struct {
 	Version     string          `json:"version"`
 	Experiments []ExperimentRef `json:"experiments"`
 	Served      []Serving       `json:"served"`
+	// Deployments are the gateway's label changes (chain_deployments)
+	// that made this version a label's stable or canary version, oldest
+	// first.
+	Deployments []ChainDeployment `json:"deployments"`
+}
+
+// ChainDeployment is one label change that served a chain version.
+type ChainDeployment struct {
+	Label         string    `json:"label"`
+	Action        string    `json:"action"`
+	Role          string    `json:"role"` // "stable" or "canary"
+	CanaryPercent float64   `json:"canary_percent,omitempty"`
+	Who           string    `json:"who"`
+	At            time.Time `json:"at"`
 }
 
 // Chain returns the lineage of a chain version. Where it served is read
 // from the spans (environment "experiment", the experiments' own calls,
 // left out): that covers traffic through the serving gateway and through
-// any instrumented app alike. The gateway's own deployment records are not
-// joined here.
+// any instrumented app alike. The gateway's label changes that made the
+// version (its hash, or its human version) stable or canary are
+// Deployments.
 func (r *Reader) Chain(ctx context.Context, chain, version string) (ChainLineage, error) {
 	out := ChainLineage{Chain: chain, Version: version}
 	es, err := r.experiments(ctx, "chain = ? AND chain_version = ?", chain, version)
@@ -200,5 +215,29 @@ GROUP BY app, environment ORDER BY app, environment`, chain, version)
 		s.First, s.Last = s.First.UTC(), s.Last.UTC()
 		out.Served = append(out.Served, s)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return out, err
+	}
+	drows, err := r.conn.Query(qctx, `SELECT label, action, if(stable_hash IN (SELECT hash FROM chain_versions WHERE name = ? AND (hash = ? OR version = ?)), 'stable', 'canary'),
+    canary_percent, who, at
+FROM chain_deployments
+WHERE name = ? AND (stable_hash IN (SELECT hash FROM chain_versions WHERE name = ? AND (hash = ? OR version = ?))
+    OR canary_hash IN (SELECT hash FROM chain_versions WHERE name = ? AND (hash = ? OR version = ?)))
+ORDER BY seq`, chain, version, version, chain, chain, version, version, chain, version, version)
+	if err != nil {
+		return out, fmt.Errorf("reading the deployments of %s@%s: %w", chain, version, err)
+	}
+	defer drows.Close()
+	for drows.Next() {
+		var d ChainDeployment
+		if err := drows.Scan(&d.Label, &d.Action, &d.Role, &d.CanaryPercent, &d.Who, &d.At); err != nil {
+			return out, fmt.Errorf("reading the deployments of %s@%s: %w", chain, version, err)
+		}
+		if d.Role == "stable" {
+			d.CanaryPercent = 0
+		}
+		d.At = d.At.UTC()
+		out.Deployments = append(out.Deployments, d)
+	}
+	return out, drows.Err()
 }

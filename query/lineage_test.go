@@ -78,4 +78,28 @@ func TestLineage(t *testing.T) {
 	if len(cl.Experiments) != 0 || len(cl.Served) != 1 {
 		t.Fatalf("support@v1: %+v", cl)
 	}
+
+	// The gateway's label changes: v2 (hash h2) promoted as a 10 % canary
+	// over v1 (h1), then made stable; v1 rolled back to on staging.
+	for _, q := range []string{
+		"INSERT INTO chain_versions (name, hash, version, definition, pushed_by, pushed_at) SELECT 'support', 'h1', 'v1', '{}', 'ci', now()",
+		"INSERT INTO chain_versions (name, hash, version, definition, pushed_by, pushed_at) SELECT 'support', 'h2', 'v2', '{}', 'ci', now()",
+		"INSERT INTO chain_deployments (name, label, action, stable_hash, canary_hash, canary_percent, who, at, seq) SELECT 'support', 'production', 'promote', 'h1', 'h2', 10, 'ana', now(), 1",
+		"INSERT INTO chain_deployments (name, label, action, stable_hash, canary_hash, canary_percent, who, at, seq) SELECT 'support', 'production', 'promote', 'h2', '', 0, 'ana', now(), 2",
+		"INSERT INTO chain_deployments (name, label, action, stable_hash, canary_hash, canary_percent, who, at, seq) SELECT 'support', 'staging', 'rollback', 'h1', '', 0, 'bo', now(), 3",
+	} {
+		if err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl, err = r.Chain(ctx, "support", "v2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cl.Deployments) != 2 || cl.Deployments[0].Role != "canary" || cl.Deployments[0].CanaryPercent != 10 || cl.Deployments[1].Role != "stable" || cl.Deployments[1].Label != "production" {
+		t.Fatalf("deployments of support@v2: %+v", cl.Deployments)
+	}
+	if cl, _ = r.Chain(ctx, "support", "h1"); len(cl.Deployments) != 2 || cl.Deployments[1].Label != "staging" || cl.Deployments[1].Action != "rollback" {
+		t.Fatalf("deployments of support@h1: %+v", cl.Deployments)
+	}
 }
