@@ -35,6 +35,12 @@ func newPacked(n, d int) packed {
 // row returns row i (d values) for filling; call setNorm(i) after.
 func (p packed) row(i int) []float64 { return p.buf[i*p.ld : i*p.ld+p.d] }
 
+// rowsFrom is the packed matrix of rows r.. of p (sharing its storage);
+// p needs 12 rows past its last (see LSDD) so that it stays whole.
+func (p packed) rowsFrom(r int) packed {
+	return packed{buf: p.buf[r*p.ld:], ld: p.ld, n: p.n - r, nPad: (p.nPad - r) / 12 * 12, d: p.d, sqNorm: p.sqNorm[r:]}
+}
+
 func (p packed) setNorm(i int) {
 	r := p.buf[i*p.ld : (i+1)*p.ld]
 	p.sqNorm[i] = dotLanes(r, r)

@@ -150,27 +150,39 @@ func MedianHeuristic(x *mat.Dense) float64 {
 // and only the few in between are recomputed in float64 exactly as
 // upperSqDist would (dotLanes) and selected among.
 func kthUpperSqDist(z *mat.Dense, k int) float64 {
-	n, _ := z.Dims()
-	if n < 128 {
-		return selectKth(upperSqDist(z), k)
+	n, d := z.Dims()
+	sqNorm := make([]float64, n)
+	for i := range n {
+		r := z.RawRowView(i)
+		sqNorm[i] = dotLanesN(r, r) // as packRows computes it
 	}
-	_, d := z.Dims()
+	return kthUpperSqDistRows(n, d, z.RawRowView, sqNorm, k)
+}
+
+// kthUpperSqDistRows is kthUpperSqDist for n rows of d values given by
+// row, with their squared norms as packRows computes them.
+func kthUpperSqDistRows(n, d int, row func(int) []float64, sqNorm []float64, k int) float64 {
+	var maxNorm float64
+	for _, v := range sqNorm[:n] {
+		maxNorm = max(maxNorm, v)
+	}
+	if n < 128 || math.IsInf(maxNorm, 0) || math.IsNaN(maxNorm) {
+		all := make([]float64, 0, n*(n-1)/2)
+		for i := range n {
+			for j := i + 1; j < n; j++ {
+				all = append(all, max(sqNorm[i]+sqNorm[j]-2*dotLanesN(row(i), row(j)), MinSqDist))
+			}
+		}
+		return selectKth(all, k)
+	}
 	ld := roundUp(d, 8)
 	rows := roundUp(n, 12)
 	x32 := make([]float32, rows*ld)
-	sqNorm := make([]float64, n)
-	var maxNorm float64
 	for i := range n {
-		src := z.RawRowView(i)
-		sqNorm[i] = dotLanesN(src, src) // as packRows computes it
-		maxNorm = max(maxNorm, sqNorm[i])
 		dst := x32[i*ld : i*ld+d]
-		for j, v := range src {
+		for j, v := range row(i)[:d] {
 			dst[j] = float32(v)
 		}
-	}
-	if math.IsInf(maxNorm, 0) || math.IsNaN(maxNorm) {
-		return selectKth(upperSqDist(z), k)
 	}
 	off := make([]int, n)
 	size := 0
@@ -215,16 +227,16 @@ func kthUpperSqDist(z *mat.Dense, k int) float64 {
 	below := 0
 	var cand []float64
 	for i := range n {
-		row := s[off[i]+i+1 : off[i]+n]
+		srow := s[off[i]+i+1 : off[i]+n]
 		a := sqNorm[i]
-		xi := z.RawRowView(i)
-		for c, f := range row {
+		xi := row(i)[:d]
+		for c, f := range srow {
 			switch w := float64(f); {
 			case w < lo:
 				below++
 			case w <= hi:
 				j := i + 1 + c
-				g := dotLanesN(xi, z.RawRowView(j))
+				g := dotLanesN(xi, row(j)[:d])
 				cand = append(cand, max(a+sqNorm[j]-2*g, MinSqDist))
 			}
 		}

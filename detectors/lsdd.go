@@ -80,35 +80,41 @@ func LSDD(x, y *mat.Dense, o LSDDOptions) (Result, error) {
 		return Result{}, fmt.Errorf("n_kernel_centers (%d) must leave at least 2 of the %d reference rows", o.NKernelCenters, n)
 	}
 	st := newStandardizer(x)
-	xs := st.apply(x)
+	rng := NewRand(o.Seed)
+	order := rng.Perm(n)
+	nc := o.NKernelCenters
+	nr := n - nc
+	// All rows standardised once, straight into one packed matrix: the
+	// reference in the order drawn (its first nc rows the kernel centres,
+	// the next nr the reference proper), then the current rows. The median
+	// heuristic reads the first n rows (the pairwise distances do not
+	// depend on the order), the centres' distances the rest.
+	_, d := x.Dims()
+	pz := newPacked(n+m+12, d) // 12 spare rows: pz.rowsFrom(nc) stays whole
+	pz.n = n + m
+	for r, i := range order {
+		st.applyRow(pz.row(r), x.RawRowView(i))
+		pz.setNorm(r)
+	}
+	for i := range m {
+		st.applyRow(pz.row(n+i), y.RawRowView(i))
+		pz.setNorm(n + i)
+	}
 	sigma := o.Sigma
 	if sigma == 0 {
-		sigma = MedianHeuristic(xs)
+		p := n * (n - 1) / 2
+		sigma = math.Sqrt(0.5 * kthUpperSqDistRows(n, d, pz.row, pz.sqNorm, (p-1)/2))
 		if !(sigma > 0) {
 			return Result{}, errors.New("median heuristic gave a zero bandwidth (reference rows all equal); set sigma")
 		}
 	}
-	rng := NewRand(o.Seed)
-	order := rng.Perm(n)
-	nc := o.NKernelCenters
-	centres := rowsAt(xs, order[:nc])
-	nr := n - nc
-
+	centres := mat.NewDense(nc, d, nil)
+	for r := range nc {
+		copy(centres.RawRowView(r), pz.row(r))
+	}
 	H := lsddH(centres, sigma)
-	// The pooled rows: the reference rows that are not centres, then the
-	// current rows standardised straight into place.
-	_, d := x.Dims()
-	pz := newPacked(nr+m, d)
-	for r, i := range order[nc:] {
-		copy(pz.row(r), xs.RawRowView(i))
-		pz.setNorm(r)
-	}
-	for i := range m {
-		st.applyRow(pz.row(nr+i), y.RawRowView(i))
-		pz.setNorm(nr + i)
-	}
 	kz := mat.NewDense(nr+m, nc, nil)
-	pz.sqDistInto(packRows(centres), kz.RawMatrix().Data, nc)
+	pz.rowsFrom(nc).sqDistInto(packRows(centres), kz.RawMatrix().Data, nc)
 	GaussianKernelInPlace(kz, []float64{sigma})
 	hObs, hPerm := lsddPermutedH(kz, nr, m, o.NPermutations, rng)
 	lambda, hinv, err := lsddSelectLambda(H, hPerm, o.LambdaRDMax)
@@ -229,31 +235,41 @@ func lsddPermutedH(kz *mat.Dense, nx, ny, nperm int, rng interface{ IntN(int) in
 			kzT[j*ld+i] = v
 		}
 	}
-	splits := nperm + 1 // row 0: the observed split
-	member := make([]float64, roundUp(splits, 4)*ld)
-	for i := range a {
-		if aIsX {
-			member[i] = 1
-		} else {
-			member[nx+i] = 1
-		}
-	}
+	// The membership rows of the splits (row 0: the observed split), a
+	// chunk at a time.
+	splits := nperm + 1
+	const chunk = 32
+	member := make([]float64, chunk*ld)
+	sums := make([]float64, splits*nc)
 	perm := make([]int, N)
 	for i := range perm {
 		perm[i] = i
 	}
-	for p := 1; p < splits; p++ {
-		for i := range a {
-			j := i + rng.IntN(N-i)
-			perm[i], perm[j] = perm[j], perm[i]
+	for p0 := 0; p0 < splits; p0 += chunk {
+		rows := min(chunk, splits-p0)
+		clear(member)
+		for q := range rows {
+			row := member[q*ld : (q+1)*ld]
+			if p0+q == 0 {
+				for i := range a {
+					if aIsX {
+						row[i] = 1
+					} else {
+						row[nx+i] = 1
+					}
+				}
+				continue
+			}
+			for i := range a {
+				j := i + rng.IntN(N-i)
+				perm[i], perm[j] = perm[j], perm[i]
+			}
+			for _, i := range perm[:a] {
+				row[i] = 1
+			}
 		}
-		row := member[p*ld : (p+1)*ld]
-		for _, i := range perm[:a] {
-			row[i] = 1
-		}
+		dotRows(member, rows, kzT, nc, ld, ld, sums[p0*nc:], nc, false)
 	}
-	sums := make([]float64, splits*nc)
-	dotRows(member, splits, kzT, nc, ld, ld, sums, nc, false)
 	fill := func(dst, s []float64) {
 		for j, v := range s {
 			if aIsX {
