@@ -85,6 +85,7 @@ echo "      -e GF_PLUGINS_ALLOW_LOADING_UNSIGNED_PLUGINS=chainwatch-chainwatch-d
 echo "      -e CHAINWATCH_CLICKHOUSE_ADDR=127.0.0.1:19000 -e CHAINWATCH_CLICKHOUSE_DATABASE=chainwatch -e CHAINWATCH_CLICKHOUSE_USER=default \\"
 echo "      -e CHAINWATCH_CLICKHOUSE_PASSWORD= -e CHAINWATCH_PROMETHEUS_URL=http://127.0.0.1:9090 \\"
 echo "      -v $PWD/grafana/dist:/var/lib/grafana/plugins/chainwatch-chainwatch-datasource \\"
-echo "      -v $PWD/grafana/provisioning:/etc/grafana/provisioning grafana/grafana"
+echo "      -v $PWD/grafana/provisioning:/etc/grafana/provisioning grafana/grafana:12.0.2"
+echo "  (or the whole deployment with Grafana provisioned: docker compose up, README \"Deploying\")"
 echo "  and open http://127.0.0.1:3000/d/chainwatch-overview (admin/admin); the others: /d/chainwatch-drift,"
 echo "  /d/chainwatch-quality, /d/chainwatch-pipeline (needs a Prometheus scraping http://127.0.0.1:4318/metrics), /d/chainwatch-traces"

@@ -16,11 +16,11 @@ import (
 	"github.com/chainwatch/chainwatch/evaluators"
 	evopenai "github.com/chainwatch/chainwatch/evaluators/openai"
 	"github.com/chainwatch/chainwatch/experiments"
-	"github.com/chainwatch/chainwatch/serving/chains"
 	"github.com/chainwatch/chainwatch/experiments/stats"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/openai"
 	"github.com/chainwatch/chainwatch/query"
+	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
 const experimentUsage = `usage: chainwatch experiment <subcommand> [flags]

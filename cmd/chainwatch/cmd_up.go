@@ -174,7 +174,7 @@ func servePipeline(ctx context.Context, cfg Config, o pipeline.Options, name str
 	}
 	fmt.Printf("  schema                version %d (server %s)\n", p.Migration.Current, p.Migration.Server)
 	if p.Collector != nil {
-		fmt.Printf("  OTLP/HTTP             http://%s/v1/traces\n", p.Collector.HTTPAddr())
+		fmt.Printf("  OTLP/HTTP             http://%s/v1/traces, /v1/logs\n", p.Collector.HTTPAddr())
 		if a := p.Collector.GRPCAddr(); a != "" {
 			fmt.Printf("  OTLP/gRPC             %s\n", a)
 		}
