@@ -303,50 +303,62 @@ func TestNodeInstrumentations(t *testing.T) {
 
 // TestNodeContribThroughCollector: the contrib instrumentation's spans and
 // log records (GenAI events) go through a real OpenTelemetry Collector
-// (OTLP/HTTP in, batch, otlp_grpc out with gzip) into chainwatch's
-// OTLP/gRPC TraceService and LogsService; every reader sees the texts.
+// (OTLP/HTTP in, batch) into chainwatch two ways: its otlp_grpc exporter
+// (gzip) to chainwatch's TraceService and LogsService, and its Kafka
+// exporter (otlp_proto) straight to the spans and logs topics, which the
+// writer reads as it reads its own collector's records; every reader sees
+// the texts.
 func TestNodeContribThroughCollector(t *testing.T) {
 	needInterop(t)
 	node := nodeProject(t)
-	p := startPipeline(t, nil)
-	_, httpRecv, col := runCollectorWith(t, fmt.Sprintf("otlp_grpc:\n  endpoint: %s\n  tls:\n    insecure: true\n", p.Collector.GRPCAddr()), true)
-	app := "interop-node-contrib-via-collector"
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, node, filepath.Join(repoDir(t, "node"), "openai6/contrib.js"), "http://"+httpRecv, app).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openai6/contrib.js: %v\n%s", err, out)
-	}
-	dump := func() { t.Logf("Collector log:\n%s", indent(tail(col.out.String(), 8000))) }
-	waitSpans(t, p.Conn, app, uint64(len(calls)), 30*time.Second, dump)
-	// 11 GenAI events: system, user, choice; user, choice; user, choice;
-	// user, assistant, tool, choice (the embeddings call sends none).
-	var n uint64
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if err := p.Conn.QueryRow(context.Background(), "SELECT count() FROM logs FINAL WHERE app = ?", app).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n == 11 {
-			break
-		}
-		if time.Now().After(deadline) {
-			dump()
-			t.Fatalf("log records of app %q: %d stored, want 11", app, n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	checkLogs(t, p.Conn, app)
-	rows := spans(t, p.Conn, app)
-	for _, c := range calls {
-		if c.embedding || c.toolCallIn { // no content sent; a known defect (see knownDefects)
-			continue
-		}
-		for _, r := range rows {
-			if r.ModelRequested == c.model && (r.MergedInput != c.input || r.MergedOutput != c.output || r.InputTokens != c.inTokens) {
-				t.Errorf("%s: stored %v\nwant input %q, output %q, %d input tokens", c.name, r, c.input, c.output, c.inTokens)
+	for _, via := range []string{"otlp_grpc", "kafka"} {
+		t.Run(via, func(t *testing.T) {
+			p := startPipeline(t, nil)
+			exporter := fmt.Sprintf("otlp_grpc:\n  endpoint: %s\n  tls:\n    insecure: true\n", p.Collector.GRPCAddr())
+			if via == "kafka" {
+				exporter = fmt.Sprintf("kafka:\n  brokers: [%q]\n  traces:\n    topic: %s\n    encoding: otlp_proto\n  logs:\n    topic: %s\n    encoding: otlp_proto\n  partition_traces_by_id: true\n",
+					p.Kafka.Brokers[0], p.Kafka.Topics.Spans, p.Kafka.Topics.Logs)
 			}
-		}
+			_, httpRecv, col := runCollectorWith(t, exporter, true)
+			app := "interop-node-contrib-via-collector-" + via
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, node, filepath.Join(repoDir(t, "node"), "openai6/contrib.js"), "http://"+httpRecv, app).CombinedOutput()
+			if err != nil {
+				t.Fatalf("openai6/contrib.js: %v\n%s", err, out)
+			}
+			dump := func() { t.Logf("Collector log:\n%s", indent(tail(col.out.String(), 8000))) }
+			waitSpans(t, p.Conn, app, uint64(len(calls)), 30*time.Second, dump)
+			// 11 GenAI events: system, user, choice; user, choice; user, choice;
+			// user, assistant, tool, choice (the embeddings call sends none).
+			var n uint64
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if err := p.Conn.QueryRow(context.Background(), "SELECT count() FROM logs FINAL WHERE app = ?", app).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n == 11 {
+					break
+				}
+				if time.Now().After(deadline) {
+					dump()
+					t.Fatalf("log records of app %q: %d stored, want 11", app, n)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			checkLogs(t, p.Conn, app)
+			rows := spans(t, p.Conn, app)
+			for _, c := range calls {
+				if c.embedding { // the contrib instrumentation sends no content for embeddings
+					continue
+				}
+				for _, r := range rows {
+					if r.ModelRequested == c.model && (r.MergedInput != c.input || r.MergedOutput != c.output || r.InputTokens != c.inTokens) {
+						t.Errorf("%s: stored %v\nwant input %q, output %q, %d input tokens", c.name, r, c.input, c.output, c.inTokens)
+					}
+				}
+			}
+		})
 	}
 }
 
