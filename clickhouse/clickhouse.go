@@ -27,20 +27,29 @@ func Open(ctx context.Context, c Config) (driver.Conn, error) {
 		return nil, errors.New("clickhouse.addr is empty")
 	}
 	open := func(db string) (driver.Conn, error) {
-		return chgo.Open(&chgo.Options{
+		o := &chgo.Options{
 			Addr:         c.Addr,
 			Auth:         chgo.Auth{Database: db, Username: c.Username, Password: c.Password},
 			DialTimeout:  c.DialTimeout,
 			MaxOpenConns: 8,
 			MaxIdleConns: 8,
-			// Old servers (18.16) reject settings they don't know; send none.
-		})
+			// Old servers (18.16) reject settings they don't know; send
+			// none but what cluster mode needs (18.16 has it).
+		}
+		if c.Cluster != "" {
+			o.Settings = chgo.Settings{"insert_distributed_sync": 1}
+		}
+		return chgo.Open(o)
 	}
 	boot, err := open("default")
 	if err != nil {
 		return nil, fmt.Errorf("opening clickhouse %v: %w", c.Addr, err)
 	}
-	err = boot.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+c.Database)
+	create := "CREATE DATABASE IF NOT EXISTS " + c.Database
+	if c.Cluster != "" {
+		create += " ON CLUSTER " + c.Cluster
+	}
+	err = boot.Exec(ctx, create)
 	boot.Close()
 	if err != nil {
 		return nil, fmt.Errorf("creating clickhouse database %s on %v: %w", c.Database, c.Addr, err)
@@ -396,7 +405,7 @@ func EnsureSchema(ctx context.Context, conn driver.Conn, c Config) (schemas.Migr
 	if c.Schema == "check" {
 		return schemas.Check(ctx, db)
 	}
-	rep, err := schemas.Migrate(ctx, db, schemas.TableOptions{RetentionDays: c.RetentionDays})
+	rep, err := schemas.Migrate(ctx, db, c.TableOptions())
 	if err != nil {
 		return rep, fmt.Errorf("migrating clickhouse: %w", err)
 	}

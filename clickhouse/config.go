@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // Defaults, named so that docs and code agree.
@@ -32,6 +34,13 @@ type Config struct {
 	// migrations, otherwise — for users without DDL rights, such as an
 	// insert-only writer.
 	Schema string `yaml:"schema"`
+	// Cluster names the ClickHouse cluster (remote_servers) the tables
+	// live on: replicated local tables and Distributed tables of the same
+	// names (schemas/cluster.go); every server needs the {shard} and
+	// {replica} macros and ZooKeeper. Inserts through the Distributed
+	// tables are synchronous (insert_distributed_sync), so an insert that
+	// returns is stored. Empty: one server.
+	Cluster string `yaml:"cluster"`
 }
 
 // DefaultConfig is the clickhouse section's defaults: no addr (the local
@@ -76,6 +85,9 @@ func (c Config) Validate() error {
 	if c.RetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("retention_days must be >= 0, got %d", c.RetentionDays))
 	}
+	if c.Cluster != "" && !validIdent(c.Cluster) {
+		errs = append(errs, fmt.Errorf("cluster must be letters, digits and underscores, got %q", c.Cluster))
+	}
 	if c.Database != "" && !validIdent(c.Database) {
 		errs = append(errs, fmt.Errorf("database must be letters, digits and underscores, got %q", c.Database))
 	}
@@ -89,4 +101,10 @@ func validIdent(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+// TableOptions are the DDL choices this config makes.
+func (c Config) TableOptions() schemas.TableOptions {
+	c = c.WithDefaults()
+	return schemas.TableOptions{RetentionDays: c.RetentionDays, Cluster: c.Cluster, Database: c.Database}
 }

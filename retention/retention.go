@@ -55,7 +55,12 @@ var eraseTables = []struct {
 // waits until each has finished, at most wait in all (0: 10 minutes).
 // Rows in datasets are not touched: a dataset is a curated copy whose
 // owner decides (dataset versions are immutable).
-func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration) (Report, error) {
+//
+// With a cluster (clickhouse.cluster), the mutations run ON CLUSTER on the
+// replicated local tables (NAME_local), once per shard, and replication
+// carries them to every replica; the counts are read through the
+// Distributed tables.
+func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration, cluster ...string) (Report, error) {
 	var rep Report
 	if len(t.UserIDs) == 0 && len(t.TraceIDs) == 0 {
 		return rep, errors.New("erase: name at least one user id or trace id")
@@ -68,10 +73,15 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration) 
 	for _, id := range nonEmpty(t.TraceIDs) {
 		traces[strings.ToLower(id)] = true
 	}
+	// ClickHouse types an empty array literal as Array(Nothing), which has()
+	// refuses: every has(?, …) below runs only with a non-empty list.
 	for _, q := range []string{
 		"SELECT DISTINCT trace_id FROM spans WHERE has(?, user_id)",
 		"SELECT DISTINCT trace_id FROM feedback WHERE has(?, user_id)",
 	} {
+		if len(users) == 0 {
+			break
+		}
 		ids, err := strs(ctx, conn, q, users)
 		if err != nil {
 			return rep, err
@@ -86,6 +96,12 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration) 
 	}
 	slices.Sort(ids)
 	rep.Traces = len(ids)
+	if len(ids) == 0 && len(users) == 0 {
+		return rep, nil
+	}
+	if len(ids) == 0 {
+		ids = []string{""} // no trace: match nothing, keep has() typed
+	}
 	texts, err := strs(ctx, conn, `SELECT t FROM (
     SELECT arrayJoin([input_text, output_text]) AS t FROM spans WHERE has(?, trace_id)
     UNION ALL SELECT arrayJoin([input_text, output_text]) AS t FROM logs WHERE has(?, trace_id)) WHERE t != ''`, ids, ids)
@@ -98,25 +114,41 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration) 
 	}
 	deadline := time.Now().Add(wait)
 	for _, et := range eraseTables {
-		args := []any{ids}
+		where, args := et.where, []any{ids}
 		switch et.table {
 		case "feedback":
-			args = []any{ids, users}
+			if len(users) > 0 {
+				args = []any{ids, users}
+			} else {
+				where = "has(?, trace_id)"
+			}
 		case "embeddings":
+			if len(hashes) == 0 {
+				rep.Removed = append(rep.Removed, Removed{Table: et.table})
+				continue
+			}
 			args = []any{hashes}
 		}
 		var n uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM "+et.table+" WHERE "+et.where, args...).Scan(&n); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+et.table+" WHERE "+where, args...).Scan(&n); err != nil {
 			return rep, fmt.Errorf("counting %s rows to erase: %w", et.table, err)
 		}
 		rep.Removed = append(rep.Removed, Removed{Table: et.table, Rows: n})
 		if n == 0 {
 			continue
 		}
-		if err := conn.Exec(ctx, "ALTER TABLE "+et.table+" DELETE WHERE "+et.where, args...); err != nil {
+		target := et.table
+		if len(cluster) > 0 && cluster[0] != "" {
+			target = et.table + "_local ON CLUSTER " + cluster[0]
+		}
+		if err := conn.Exec(ctx, "ALTER TABLE "+target+" DELETE WHERE "+where, args...); err != nil {
 			return rep, fmt.Errorf("erasing from %s: %w", et.table, err)
 		}
-		if err := waitMutations(ctx, conn, et.table, deadline); err != nil {
+		local := et.table
+		if len(cluster) > 0 && cluster[0] != "" {
+			local += "_local"
+		}
+		if err := waitMutations(ctx, conn, local, deadline); err != nil {
 			return rep, err
 		}
 	}
@@ -159,14 +191,22 @@ var monthlyTables = []string{"spans", "logs", "feedback"}
 // worker (RunExpiry) and once by `chainwatch retention`. A partition is
 // dropped only when all of its rows are past retention, so data is kept
 // up to a month longer than days, never less.
-func DropExpired(ctx context.Context, conn driver.Conn, days int, now time.Time) ([]Dropped, error) {
+//
+// With a cluster, the replicated local tables' partitions are read on the
+// connected server and dropped ON CLUSTER (once per shard; replication
+// carries it to the replicas).
+func DropExpired(ctx context.Context, conn driver.Conn, days int, now time.Time, cluster ...string) ([]Dropped, error) {
 	if days <= 0 {
 		return nil, nil
+	}
+	suffix, on := "", ""
+	if len(cluster) > 0 && cluster[0] != "" {
+		suffix, on = "_local", " ON CLUSTER "+cluster[0]
 	}
 	cutoff := now.UTC().AddDate(0, 0, -days)
 	var out []Dropped
 	for _, table := range monthlyTables {
-		rows, err := conn.Query(ctx, "SELECT partition, sum(rows) FROM system.parts WHERE database = currentDatabase() AND table = ? AND active GROUP BY partition ORDER BY partition", table)
+		rows, err := conn.Query(ctx, "SELECT partition, sum(rows) FROM system.parts WHERE database = currentDatabase() AND table = ? AND active GROUP BY partition ORDER BY partition", table+suffix)
 		if err != nil {
 			return out, fmt.Errorf("listing the partitions of %s: %w", table, err)
 		}
@@ -190,7 +230,7 @@ func DropExpired(ctx context.Context, conn driver.Conn, days int, now time.Time)
 			if !monthEnd.Before(cutoff) {
 				continue
 			}
-			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s DROP PARTITION %d", table, ym)); err != nil {
+			if err := conn.Exec(ctx, fmt.Sprintf("ALTER TABLE %s%s%s DROP PARTITION %d", table, suffix, on, ym)); err != nil {
 				return out, fmt.Errorf("dropping partition %d of %s: %w", ym, table, err)
 			}
 			out = append(out, d)
@@ -228,9 +268,9 @@ func nonEmpty(in []string) []string {
 
 // RunExpiry runs DropExpired every interval until ctx ends, logging what
 // it dropped and any error (a failed run is tried again at the next).
-func RunExpiry(ctx context.Context, conn driver.Conn, days int, every time.Duration, log func(msg string, args ...any)) {
+func RunExpiry(ctx context.Context, conn driver.Conn, days int, every time.Duration, log func(msg string, args ...any), cluster ...string) {
 	for {
-		dropped, err := DropExpired(ctx, conn, days, time.Now())
+		dropped, err := DropExpired(ctx, conn, days, time.Now(), cluster...)
 		for _, d := range dropped {
 			log("retention: dropped an expired partition", "table", d.Table, "partition", d.Partition, "rows", d.Rows, "retention_days", days)
 		}

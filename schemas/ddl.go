@@ -64,6 +64,9 @@ type TableOptions struct {
 	// clause; 0 keeps everything. Ignored (with a warning from the
 	// migrator) on servers without TTL.
 	RetentionDays int
+	// Cluster, when set, renders every table for that ClickHouse cluster
+	// (cluster.go); Database is then the database the tables live in.
+	Cluster, Database string
 }
 
 // ddl renders column types for one server.

@@ -159,3 +159,49 @@ func TestCheckNamesMissingMigrations(t *testing.T) {
 		t.Fatalf("after migrating: %v, current %d, %d statements run by Check", err, rep.Current, len(db.execs)-n)
 	}
 }
+
+// Cluster mode renders every table as a replicated local table and a
+// Distributed one of the same name, sharded by trace id where there is
+// one; ADD COLUMN alters the local table ON CLUSTER and makes the
+// Distributed table again; materialized views read the local tables.
+func TestClusterStatements(t *testing.T) {
+	stmts := Statements(ServerVersion{18, 16, 1}, TableOptions{Cluster: "cw", Database: "db"})
+	var creates, locals, dists, mvs int
+	for _, s := range stmts {
+		switch {
+		case strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS db.") && strings.Contains(s, "_local ON CLUSTER cw ("):
+			locals++
+			if !strings.Contains(s, "ENGINE = Replicated") || !strings.Contains(s, "'/clickhouse/tables/{shard}/db/") {
+				t.Errorf("local table not replicated: %.120s", s)
+			}
+		case strings.HasPrefix(s, "CREATE TABLE IF NOT EXISTS db.") && strings.Contains(s, "ENGINE = Distributed(cw, db, "):
+			dists++
+		case strings.HasPrefix(s, "CREATE MATERIALIZED VIEW"):
+			mvs++
+			if !strings.Contains(s, "ON CLUSTER cw TO db.spans_rollup") || !strings.Contains(s, "FROM db.spans_local") {
+				t.Errorf("view: %.200s", s)
+			}
+		case strings.HasPrefix(s, "CREATE TABLE"):
+			creates++
+			t.Errorf("a table not clustered: %.120s", s)
+		case strings.HasPrefix(s, "ALTER TABLE") && !strings.Contains(s, "_local ON CLUSTER cw "):
+			t.Errorf("an ALTER not on the local table: %s", s)
+		}
+	}
+	if locals < 15 || dists < locals || mvs != 2 {
+		t.Errorf("%d local, %d distributed tables, %d views", locals, dists, mvs)
+	}
+	for _, want := range []string{
+		"CREATE TABLE IF NOT EXISTS db.spans ON CLUSTER cw AS db.spans_local ENGINE = Distributed(cw, db, spans_local, cityHash64(trace_id))",
+		"CREATE TABLE IF NOT EXISTS db.experiments ON CLUSTER cw AS db.experiments_local ENGINE = Distributed(cw, db, experiments_local, cityHash64(id))",
+		"DROP TABLE IF EXISTS db.eval_scores ON CLUSTER cw",
+	} {
+		found := false
+		for _, s := range stmts {
+			found = found || s == want
+		}
+		if !found {
+			t.Errorf("missing: %s", want)
+		}
+	}
+}

@@ -65,9 +65,9 @@ type MigrationReport struct {
 // `chainwatch migrate --print` shows and what tests check.
 func Statements(v ServerVersion, opts TableOptions) []string {
 	d := ddl{caps: CapabilitiesOf(v), opts: opts}
-	out := []string{migrationsTable}
+	out := d.clusteredAll([]string{migrationsTable})
 	for _, m := range Migrations {
-		out = append(out, m.Statements(d)...)
+		out = append(out, d.clusteredAll(m.Statements(d))...)
 	}
 	return out
 }
@@ -92,8 +92,15 @@ func Migrate(ctx context.Context, db DB, opts TableOptions) (MigrationReport, er
 	if opts.RetentionDays > 0 && !rep.Caps.TTL {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("clickhouse %s has no TTL: storage.retention_days=%d is not enforced; drop old partitions (toYYYYMM) by hand", rep.Server, opts.RetentionDays))
 	}
-	if err := db.Exec(ctx, migrationsTable); err != nil {
-		return rep, fmt.Errorf("creating schema_migrations: %w", err)
+	if opts.Cluster != "" {
+		if err := db.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+opts.Database+" ON CLUSTER "+opts.Cluster); err != nil {
+			return rep, fmt.Errorf("creating database %s on cluster %s: %w", opts.Database, opts.Cluster, err)
+		}
+	}
+	for _, stmt := range (ddl{caps: rep.Caps, opts: opts}).clusteredAll([]string{migrationsTable}) {
+		if err := db.Exec(ctx, stmt); err != nil {
+			return rep, fmt.Errorf("creating schema_migrations: %w", err)
+		}
 	}
 	applied, err := db.QueryStrings(ctx, "SELECT toString(version) FROM schema_migrations GROUP BY version")
 	if err != nil {
@@ -111,7 +118,7 @@ func Migrate(ctx context.Context, db DB, opts TableOptions) (MigrationReport, er
 			rep.Current = m.Version
 			continue
 		}
-		for _, stmt := range m.Statements(d) {
+		for _, stmt := range d.clusteredAll(m.Statements(d)) {
 			if err := db.Exec(ctx, stmt); err != nil && !columnExists(stmt, err) {
 				return rep, fmt.Errorf("applying migration %d (%s): %w", m.Version, m.Name, err)
 			}

@@ -38,12 +38,13 @@ func runErase(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := clickhouse.Open(ctx, cfg.clickHouseOrLocal())
+	chc := cfg.clickHouseOrLocal()
+	conn, err := clickhouse.Open(ctx, chc)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	rep, err := retention.Erase(ctx, conn, retention.Target{UserIDs: users, TraceIDs: traces}, *wait)
+	rep, err := retention.Erase(ctx, conn, retention.Target{UserIDs: users, TraceIDs: traces}, *wait, chc.Cluster)
 	for _, r := range rep.Removed {
 		fmt.Printf("%-12s %d rows removed\n", r.Table, r.Rows)
 	}
@@ -76,7 +77,7 @@ func runRetention(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	dropped, err := retention.DropExpired(ctx, conn, chc.RetentionDays, time.Now())
+	dropped, err := retention.DropExpired(ctx, conn, chc.RetentionDays, time.Now(), chc.Cluster)
 	for _, d := range dropped {
 		fmt.Printf("dropped %s partition %s (%d rows)\n", d.Table, d.Partition, d.Rows)
 	}

@@ -29,7 +29,7 @@ func runMigrate(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		for _, s := range schemas.Statements(v, schemas.TableOptions{RetentionDays: cfg.ClickHouse.RetentionDays}) {
+		for _, s := range schemas.Statements(v, cfg.ClickHouse.TableOptions()) {
 			fmt.Println(s + ";\n")
 		}
 		return nil
@@ -40,7 +40,7 @@ func runMigrate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Close()
-	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{RetentionDays: chc.RetentionDays})
+	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, chc.TableOptions())
 	if err != nil {
 		return err
 	}

@@ -61,7 +61,7 @@ func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, kc kafk
 	// Servers without TTL keep data past clickhouse.retention_days unless
 	// its partitions are dropped: hourly, here (retention.DropExpired).
 	if chc.RetentionDays > 0 && !rep.Caps.TTL {
-		go retention.RunExpiry(ctx, conn, chc.RetentionDays, time.Hour, log.Info)
+		go retention.RunExpiry(ctx, conn, chc.RetentionDays, time.Hour, log.Info, chc.Cluster)
 	}
 	monitors := cfg.Monitors
 	if len(monitors) == 0 {
