@@ -41,6 +41,9 @@ type Config struct {
 	// tables are synchronous (insert_distributed_sync), so an insert that
 	// returns is stored. Empty: one server.
 	Cluster string `yaml:"cluster"`
+	// RetentionByTable overrides retention_days per table (spans: 30,
+	// logs: 7, …; 0 keeps that table's rows).
+	RetentionByTable map[string]int `yaml:"retention_days_by_table"`
 }
 
 // DefaultConfig is the clickhouse section's defaults: no addr (the local
@@ -82,6 +85,11 @@ func (c Config) Validate() error {
 	if c.DialTimeout < 0 {
 		errs = append(errs, fmt.Errorf("dial_timeout must be > 0, got %v", c.DialTimeout))
 	}
+	for t, d := range c.RetentionByTable {
+		if d < 0 || !validIdent(t) {
+			errs = append(errs, fmt.Errorf("retention_days_by_table: %s: want a table name and days >= 0, got %d", t, d))
+		}
+	}
 	if c.RetentionDays < 0 {
 		errs = append(errs, fmt.Errorf("retention_days must be >= 0, got %d", c.RetentionDays))
 	}
@@ -106,5 +114,5 @@ func validIdent(s string) bool {
 // TableOptions are the DDL choices this config makes.
 func (c Config) TableOptions() schemas.TableOptions {
 	c = c.WithDefaults()
-	return schemas.TableOptions{RetentionDays: c.RetentionDays, Cluster: c.Cluster, Database: c.Database}
+	return schemas.TableOptions{RetentionDays: c.RetentionDays, RetentionByTable: c.RetentionByTable, Cluster: c.Cluster, Database: c.Database}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
 	"github.com/chainwatch/chainwatch/embedding"
+	"github.com/chainwatch/chainwatch/schemas"
 )
 
 // Target says whose data Erase removes: every trace in which a span has
@@ -195,17 +196,18 @@ var monthlyTables = []string{"spans", "logs", "feedback"}
 // With a cluster, the replicated local tables' partitions are read on the
 // connected server and dropped ON CLUSTER (once per shard; replication
 // carries it to the replicas).
-func DropExpired(ctx context.Context, conn driver.Conn, days int, now time.Time, cluster ...string) ([]Dropped, error) {
-	if days <= 0 {
-		return nil, nil
-	}
+func DropExpired(ctx context.Context, conn driver.Conn, policy schemas.TableOptions, now time.Time) ([]Dropped, error) {
 	suffix, on := "", ""
-	if len(cluster) > 0 && cluster[0] != "" {
-		suffix, on = "_local", " ON CLUSTER "+cluster[0]
+	if policy.Cluster != "" {
+		suffix, on = "_local", " ON CLUSTER "+policy.Cluster
 	}
-	cutoff := now.UTC().AddDate(0, 0, -days)
 	var out []Dropped
 	for _, table := range monthlyTables {
+		days := policy.Retention(table)
+		if days <= 0 {
+			continue
+		}
+		cutoff := now.UTC().AddDate(0, 0, -days)
 		rows, err := conn.Query(ctx, "SELECT partition, sum(rows) FROM system.parts WHERE database = currentDatabase() AND table = ? AND active GROUP BY partition ORDER BY partition", table+suffix)
 		if err != nil {
 			return out, fmt.Errorf("listing the partitions of %s: %w", table, err)
@@ -268,11 +270,11 @@ func nonEmpty(in []string) []string {
 
 // RunExpiry runs DropExpired every interval until ctx ends, logging what
 // it dropped and any error (a failed run is tried again at the next).
-func RunExpiry(ctx context.Context, conn driver.Conn, days int, every time.Duration, log func(msg string, args ...any), cluster ...string) {
+func RunExpiry(ctx context.Context, conn driver.Conn, policy schemas.TableOptions, every time.Duration, log func(msg string, args ...any)) {
 	for {
-		dropped, err := DropExpired(ctx, conn, days, time.Now(), cluster...)
+		dropped, err := DropExpired(ctx, conn, policy, time.Now())
 		for _, d := range dropped {
-			log("retention: dropped an expired partition", "table", d.Table, "partition", d.Partition, "rows", d.Rows, "retention_days", days)
+			log("retention: dropped an expired partition", "table", d.Table, "partition", d.Partition, "rows", d.Rows, "retention_days", policy.Retention(d.Table))
 		}
 		if err != nil && ctx.Err() == nil {
 			log("retention: dropping expired partitions failed; trying again later", "err", err)

@@ -97,7 +97,7 @@ func TestDropExpired(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	dropped, err := retention.DropExpired(ctx, ins.Conn(), 30, now)
+	dropped, err := retention.DropExpired(ctx, ins.Conn(), schemas.TableOptions{RetentionDays: 30, RetentionByTable: map[string]int{"logs": 0}}, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,6 +64,9 @@ type TableOptions struct {
 	// clause; 0 keeps everything. Ignored (with a warning from the
 	// migrator) on servers without TTL.
 	RetentionDays int
+	// RetentionByTable overrides RetentionDays per table (0: keep that
+	// table's rows).
+	RetentionByTable map[string]int
 	// Cluster, when set, renders every table for that ClickHouse cluster
 	// (cluster.go); Database is then the database the tables live in.
 	Cluster, Database string
@@ -100,11 +103,19 @@ func (d ddl) attrs() string {
 	return "    attr_keys Array(String),\n    attr_values Array(String),\n"
 }
 
-func (d ddl) ttl(col string) string {
-	if d.opts.RetentionDays > 0 && d.caps.TTL {
-		return fmt.Sprintf("\nTTL toDateTime(%s) + INTERVAL %d DAY", col, d.opts.RetentionDays)
+func (d ddl) ttl(table, col string) string {
+	if days := d.opts.Retention(table); days > 0 && d.caps.TTL {
+		return fmt.Sprintf("\nTTL toDateTime(%s) + INTERVAL %d DAY", col, days)
 	}
 	return ""
+}
+
+// Retention is how many days table keeps (0: for ever).
+func (o TableOptions) Retention(table string) int {
+	if d, ok := o.RetentionByTable[table]; ok {
+		return d
+	}
+	return o.RetentionDays
 }
 
 // SpanColumns is the spans table's column list in insert order. With Map the
@@ -174,7 +185,7 @@ func (d ddl) spansTable() string {
 ` + d.attrs() + `    ingested_at DateTime` + idx + `
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(start_time)
-ORDER BY (app, start_time, trace_id, span_id)` + d.ttl("start_time")
+ORDER BY (app, start_time, trace_id, span_id)` + d.ttl("spans", "start_time")
 }
 
 func (d ddl) feedbackTable() string {
@@ -191,7 +202,7 @@ func (d ddl) feedbackTable() string {
     ingested_at DateTime
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(time)
-ORDER BY (trace_id, id)` + d.ttl("time")
+ORDER BY (trace_id, id)` + d.ttl("feedback", "time")
 }
 
 // spansContentColumns are migration 9's columns of the spans table, in

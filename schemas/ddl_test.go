@@ -205,3 +205,16 @@ func TestClusterStatements(t *testing.T) {
 		}
 	}
 }
+
+// Retention per table: a table's own days win over retention_days, 0 keeps
+// it for ever; servers without TTL get no clause.
+func TestRetentionPerTable(t *testing.T) {
+	o := TableOptions{RetentionDays: 90, RetentionByTable: map[string]int{"logs": 7, "eval_scores": 0}}
+	d := ddl{caps: CapabilitiesOf(ServerVersion{24, 8, 0}), opts: o}
+	if !strings.Contains(d.logsTable(), "INTERVAL 7 DAY") || !strings.Contains(d.spansTable(), "INTERVAL 90 DAY") || strings.Contains(d.evalScoresTable(), "TTL") {
+		t.Errorf("TTL clauses: logs %q, spans %q, eval_scores has TTL %v", d.ttl("logs", "time"), d.ttl("spans", "start_time"), strings.Contains(d.evalScoresTable(), "TTL"))
+	}
+	if old := (ddl{caps: CapabilitiesOf(ServerVersion{18, 16, 1}), opts: o}); strings.Contains(old.logsTable(), "TTL") {
+		t.Error("a TTL clause for 18.16")
+	}
+}

@@ -43,5 +43,5 @@ func (d ddl) evalScoresTable() string {
     created ` + d.ts() + `,
     ingested_at DateTime
 ) ENGINE = ReplacingMergeTree(ingested_at)
-ORDER BY (app, chain, evaluator, metric, evaluator_version, trace_id, span_id)` + d.ttl("created")
+ORDER BY (app, chain, evaluator, metric, evaluator_version, trace_id, span_id)` + d.ttl("eval_scores", "created")
 }

@@ -90,5 +90,5 @@ func (d ddl) logsTable() string {
     ingested_at DateTime
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(time)
-ORDER BY (app, trace_id, span_id, time_unix_nano, record_id)` + d.ttl("time")
+ORDER BY (app, trace_id, span_id, time_unix_nano, record_id)` + d.ttl("logs", "time")
 }

@@ -146,7 +146,7 @@ func (d ddl) embeddingsTable() string {
     vector Array(Float32),
     created_at DateTime
 ) ENGINE = ReplacingMergeTree(created_at)
-ORDER BY (embedder, text_hash)` + d.ttl("created_at") + `
+ORDER BY (embedder, text_hash)` + d.ttl("embeddings", "created_at") + `
 SETTINGS index_granularity = 256`
 }
 
@@ -183,7 +183,7 @@ func (d ddl) detectorResultsTable() string {
     created_at DateTime
 ) ENGINE = ReplacingMergeTree(created_at)
 PARTITION BY toYYYYMM(tick)
-ORDER BY (monitor, tick)` + d.ttl("tick")
+ORDER BY (monitor, tick)` + d.ttl("detector_results", "tick")
 }
 
 func (d ddl) alertsTable() string {
@@ -199,5 +199,5 @@ func (d ddl) alertsTable() string {
     annotations String
 ) ENGINE = MergeTree
 PARTITION BY toYYYYMM(time)
-ORDER BY (monitor, time)` + d.ttl("time")
+ORDER BY (monitor, time)` + d.ttl("alerts", "time")
 }

@@ -82,7 +82,7 @@ func (d ddl) spansRollup() []string {
     duration_ms AggregateFunction(quantilesTDigest(0.5, 0.95, 0.99), Float64)
 ) ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(bucket_start)
-ORDER BY (app, bucket_start, environment, chain_name, chain_version, component_kind, model_requested, status, root)`+d.ttl("bucket_start"),
+ORDER BY (app, bucket_start, environment, chain_name, chain_version, component_kind, model_requested, status, root)`+d.ttl(r.Table, "bucket_start"),
 			`CREATE MATERIALIZED VIEW IF NOT EXISTS `+r.Table+`_mv TO `+r.Table+` AS
 `+r.selectSQL())
 	}

@@ -69,20 +69,20 @@ func runRetention(ctx context.Context, args []string) error {
 		return err
 	}
 	chc := cfg.clickHouseOrLocal()
-	if chc.RetentionDays <= 0 {
-		return fmt.Errorf("clickhouse.retention_days is not set: nothing expires")
+	if chc.RetentionDays <= 0 && len(chc.RetentionByTable) == 0 {
+		return fmt.Errorf("clickhouse.retention_days (and retention_days_by_table) are not set: nothing expires")
 	}
 	conn, err := clickhouse.Open(ctx, chc)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	dropped, err := retention.DropExpired(ctx, conn, chc.RetentionDays, time.Now(), chc.Cluster)
+	dropped, err := retention.DropExpired(ctx, conn, chc.TableOptions(), time.Now())
 	for _, d := range dropped {
 		fmt.Printf("dropped %s partition %s (%d rows)\n", d.Table, d.Partition, d.Rows)
 	}
 	if err == nil && len(dropped) == 0 {
-		fmt.Printf("nothing older than %d days\n", chc.RetentionDays)
+		fmt.Println("no partition past its retention")
 	}
 	return err
 }

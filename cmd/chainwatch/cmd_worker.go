@@ -60,8 +60,8 @@ func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, kc kafk
 	}
 	// Servers without TTL keep data past clickhouse.retention_days unless
 	// its partitions are dropped: hourly, here (retention.DropExpired).
-	if chc.RetentionDays > 0 && !rep.Caps.TTL {
-		go retention.RunExpiry(ctx, conn, chc.RetentionDays, time.Hour, log.Info, chc.Cluster)
+	if pol := chc.TableOptions(); (pol.RetentionDays > 0 || len(pol.RetentionByTable) > 0) && !rep.Caps.TTL {
+		go retention.RunExpiry(ctx, conn, pol, time.Hour, log.Info)
 	}
 	monitors := cfg.Monitors
 	if len(monitors) == 0 {

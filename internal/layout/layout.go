@@ -19,7 +19,7 @@ var Rules = map[string][]string{
 	"internal/health":              {"internal/supervise"},
 	"internal/backoff":             {},
 	"internal/tlsfiles":            {},
-	"retention":                    {"embedding"},
+	"retention":                    {"embedding", "schemas"},
 	"deploy":                       {},
 	"internal/layout":              {},
 	"internal/lifecycle":           {},
