@@ -141,6 +141,7 @@ func CountLogs(req *collogspb.ExportLogsServiceRequest) int {
 func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.ExportLogsServiceRequest, now time.Time) ([]schemas.LogRecord, []schemas.Score, error) {
 	var errs SpanErrorList
 	seq := uint32(0)
+	ev := &eventRenderer{m: otlpMapper{oneEvent: true}}
 	for ri, rl := range req.ResourceLogs {
 		res := rl.GetResource().GetAttributes()
 		app := ""
@@ -149,7 +150,16 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 				app = attrString(res, k)
 			}
 		}
+		// Once per resource: its attributes as the records' "resource."
+		// keys, and its encoding for the records' ids.
+		resKVs := make([][2]string, len(res))
+		for i, kv := range res {
+			resKVs[i] = [2]string{"resource." + kv.GetKey(), anyString(kv.GetValue())}
+		}
+		resBytes, _ := proto.MarshalOptions{Deterministic: true}.Marshal(rl.GetResource())
+		ev.setResource(rl.GetResource())
 		for si, sl := range rl.GetScopeLogs() {
+			ev.setScope(sl.GetScope())
 			for li, lr := range sl.GetLogRecords() {
 				if f, r := CheckLogFields(lr.TraceId, lr.SpanId, lr.TimeUnixNano, lr.ObservedTimeUnixNano); f != "" {
 					errs.Add(&LogError{ri, si, li, f, r})
@@ -189,20 +199,20 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 						rec.Body = string(appendAnyJSON(nil, lr.Body))
 					}
 				}
-				if n := len(lr.Attributes) + len(res); n > 0 {
+				if n := len(lr.Attributes) + len(resKVs); n > 0 {
 					rec.Attributes = make(map[string]string, n)
-					for _, kv := range res {
-						rec.Attributes["resource."+kv.GetKey()] = anyString(kv.GetValue())
+					for _, kv := range resKVs {
+						rec.Attributes[kv[0]] = kv[1]
 					}
 					for _, kv := range lr.Attributes {
 						rec.Attributes[kv.GetKey()] = anyString(kv.GetValue())
 					}
 				}
-				rec.RecordID = recordID(rl.GetResource(), lr)
+				rec.RecordID = recordID(resBytes, lr)
 				rec.Seq = seq
 				seq++
 				if rec.SpanID != "" { // what the event adds to its span's texts
-					rec.InputText, rec.OutputText, rec.SystemText = eventTexts(rl.GetResource(), sl.GetScope(), lr, rec.EventName, t)
+					rec.InputText, rec.OutputText, rec.SystemText = ev.texts(lr, rec.EventName, t)
 				}
 				if rec.EventName == EventEvaluationResult && rec.TraceID != "" {
 					sp := schemas.Span{TraceID: rec.TraceID, SpanID: rec.SpanID, App: rec.App,
@@ -251,10 +261,10 @@ func eventAttributes(lr *logspb.LogRecord) []*commonpb.KeyValue {
 	return append(out, lr.GetAttributes()...)
 }
 
-// eventTexts renders what one GenAI event adds to its span's input and
+// texts renders what one GenAI event adds to its span's input and
 // output text, through the span mapping: the record as the only event of
 // a span (or, for operation details, as the span's attributes).
-func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, lr *logspb.LogRecord, name string, t uint64) (in, out, sys string) {
+func (ev *eventRenderer) texts(lr *logspb.LogRecord, name string, t uint64) (in, out, sys string) {
 	sp := &tracepb.Span{TraceId: lr.TraceId, SpanId: lr.SpanId, Name: name, StartTimeUnixNano: t, EndTimeUnixNano: t}
 	switch {
 	case name == EventOperationDetails:
@@ -267,22 +277,37 @@ func eventTexts(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, 
 	if f, _ := checkOTLPSpan(sp); f != "" {
 		return "", "", ""
 	}
-	m := &otlpMapper{oneEvent: true}
-	m.setResource(res.GetAttributes())
-	m.setScope(scope)
+	if ev.dirty { // the resource and scope are read once for their records
+		ev.m.setResource(ev.res.GetAttributes())
+		ev.m.setScope(ev.scope)
+		ev.dirty = false
+	}
 	var s schemas.Span
-	m.mapSpan(&s, sp)
+	ev.m.mapSpan(&s, sp)
 	return s.InputText, s.OutputText, s.SystemInstructions
 }
 
-// recordID hashes what identifies a record's content: its resource and
+// eventRenderer renders GenAI events (texts) with one mapper for a whole
+// request, setting its resource and scope only when a record of theirs
+// is an event.
+type eventRenderer struct {
+	m     otlpMapper
+	res   *resourcepb.Resource
+	scope *commonpb.InstrumentationScope
+	dirty bool
+}
+
+func (ev *eventRenderer) setResource(r *resourcepb.Resource) { ev.res, ev.scope, ev.dirty = r, nil, true }
+
+func (ev *eventRenderer) setScope(s *commonpb.InstrumentationScope) { ev.scope, ev.dirty = s, true }
+
+// recordID hashes what identifies a record's content: its resource (res:
+// its deterministic encoding) and
 // the record, deterministically encoded.
-func recordID(res *resourcepb.Resource, lr *logspb.LogRecord) string {
+func recordID(res []byte, lr *logspb.LogRecord) string {
 	h := fnv.New64a()
-	opts := proto.MarshalOptions{Deterministic: true}
-	b, _ := opts.Marshal(res)
-	h.Write(b)
-	b, _ = opts.Marshal(lr)
+	h.Write(res)
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(lr)
 	h.Write(b)
 	var out [8]byte
 	return hex.EncodeToString(h.Sum(out[:0]))

@@ -96,7 +96,7 @@ type otlpMapper struct {
 	attrs        map[string]string
 
 	// oneEvent: the span is one GenAI event sent as a log record
-	// (eventTexts). Its input side then never reads tool calls as text:
+	// (eventRenderer). Its input side then never reads tool calls as text:
 	// on a span an assistant message that only called a tool is one of
 	// several messages, whose calls stay parts; alone, it would otherwise
 	// become "tool_call …" text in the merged input.

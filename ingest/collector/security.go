@@ -140,7 +140,9 @@ func forbidden(app string, apps []string) *httpError {
 func (c *Collector) secureTraces(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) *httpError {
 	apps := scopeFrom(ctx)
 	for _, rs := range req.GetResourceSpans() {
+		resDone := false // a resource's (and a scope's) attributes are redacted once, for its first span of a redacted app
 		for _, ss := range rs.GetScopeSpans() {
+			scopeDone := false
 			for _, sp := range ss.GetSpans() {
 				app := genai.SpanApp(rs.GetResource(), ss.GetScope(), sp)
 				if apps != nil && !slices.Contains(apps, app) {
@@ -149,8 +151,14 @@ func (c *Collector) secureTraces(ctx context.Context, req *coltracepb.ExportTrac
 				if !c.cfg.RedactPII.forApp(app) {
 					continue
 				}
-				c.redactKVs(rs.GetResource().GetAttributes())
-				c.redactKVs(ss.GetScope().GetAttributes())
+				if !resDone {
+					c.redactKVs(rs.GetResource().GetAttributes())
+					resDone = true
+				}
+				if !scopeDone {
+					c.redactKVs(ss.GetScope().GetAttributes())
+					scopeDone = true
+				}
 				sp.Name = c.redact(sp.Name)
 				if sp.Status != nil {
 					sp.Status.Message = c.redact(sp.Status.Message)
@@ -173,7 +181,9 @@ func (c *Collector) secureTraces(ctx context.Context, req *coltracepb.ExportTrac
 func (c *Collector) secureLogs(ctx context.Context, req *collogspb.ExportLogsServiceRequest) *httpError {
 	apps := scopeFrom(ctx)
 	for _, rl := range req.GetResourceLogs() {
+		resDone := false
 		for _, sl := range rl.GetScopeLogs() {
+			scopeDone := false
 			for _, lr := range sl.GetLogRecords() {
 				app := genai.LogApp(rl.GetResource(), lr)
 				if apps != nil && !slices.Contains(apps, app) {
@@ -182,8 +192,14 @@ func (c *Collector) secureLogs(ctx context.Context, req *collogspb.ExportLogsSer
 				if !c.cfg.RedactPII.forApp(app) {
 					continue
 				}
-				c.redactKVs(rl.GetResource().GetAttributes())
-				c.redactKVs(sl.GetScope().GetAttributes())
+				if !resDone {
+					c.redactKVs(rl.GetResource().GetAttributes())
+					resDone = true
+				}
+				if !scopeDone {
+					c.redactKVs(sl.GetScope().GetAttributes())
+					scopeDone = true
+				}
 				c.redactAny(lr.Body)
 				c.redactKVs(lr.Attributes)
 			}
