@@ -297,7 +297,9 @@ type eventRenderer struct {
 	dirty bool
 }
 
-func (ev *eventRenderer) setResource(r *resourcepb.Resource) { ev.res, ev.scope, ev.dirty = r, nil, true }
+func (ev *eventRenderer) setResource(r *resourcepb.Resource) {
+	ev.res, ev.scope, ev.dirty = r, nil, true
+}
 
 func (ev *eventRenderer) setScope(s *commonpb.InstrumentationScope) { ev.scope, ev.dirty = s, true }
 
