@@ -1,27 +1,19 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
 	"log/slog"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chainwatch/chainwatch/internal/tlsfiles/tlsfilestest"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/kafka/kafkatest"
 	"github.com/chainwatch/chainwatch/openai/openaitest"
@@ -37,17 +29,7 @@ func TestServeTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "gateway"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalECPrivateKey(key)
-	os.WriteFile(filepath.Join(dir, "cert.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(filepath.Join(dir, "key.pem"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600)
+	pool := tlsfilestest.Write(t, dir, 7)
 	os.MkdirAll(filepath.Join(dir, "chains"), 0o755)
 	path := filepath.Join(dir, "serving.yaml")
 	os.WriteFile(path, []byte("listen: 127.0.0.1:0\ntls: {cert_file: "+filepath.Join(dir, "cert.pem")+", key_file: "+filepath.Join(dir, "key.pem")+"}\nroutes:\n  - name: small\n    replicas: [{url: "+up.URL+"}]\nchains: {source: dir, dir: "+filepath.Join(dir, "chains")+"}\n"), 0o644)
@@ -56,9 +38,6 @@ func TestServeTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stop(t.Context())
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
 	client := openai.NewClient(option.WithBaseURL("https://"+addr+"/v1"), option.WithAPIKey("unused"),
 		option.WithHTTPClient(&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}))
 	resp, err := client.Chat.Completions.New(t.Context(), openai.ChatCompletionNewParams{

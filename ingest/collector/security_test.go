@@ -2,15 +2,8 @@ package collector
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,46 +32,15 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/internal/tlsfiles"
+	"github.com/chainwatch/chainwatch/internal/tlsfiles/tlsfilestest"
 	"github.com/chainwatch/chainwatch/kafka"
 )
-
-// writeCert writes a self-signed certificate for 127.0.0.1 with serial
-// serial to dir and returns its pool.
-func writeCert(t *testing.T, dir string, serial int64) *x509.CertPool {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "chainwatch-test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kd, _ := x509.MarshalECPrivateKey(key)
-	// Write to temporary names and rename, as a certificate manager does.
-	for name, blk := range map[string]*pem.Block{"cert.pem": {Type: "CERTIFICATE", Bytes: der}, "key.pem": {Type: "EC PRIVATE KEY", Bytes: kd}} {
-		tmp := filepath.Join(dir, name+".tmp")
-		if err := os.WriteFile(tmp, pem.EncodeToMemory(blk), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return pool
-}
 
 // TLS on both listeners, the certificate renewed on disk without a
 // restart; a renewal that does not load keeps the previous certificate.
 func TestCollectorTLSReloads(t *testing.T) {
 	dir := t.TempDir()
-	pool1 := writeCert(t, dir, 1)
+	pool1 := tlsfilestest.Write(t, dir, 1)
 	prod := &fakeProducer{}
 	cfg := Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "127.0.0.1:0", TLS: tlsfiles.Config{CertFile: filepath.Join(dir, "cert.pem"), KeyFile: filepath.Join(dir, "key.pem")}}
 	c, _ := startCollector(t, cfg, prod)
@@ -118,7 +80,7 @@ func TestCollectorTLSReloads(t *testing.T) {
 		t.Fatalf("%d records after the gRPC export", len(prod.recs))
 	}
 
-	pool2 := writeCert(t, dir, 2)
+	pool2 := tlsfilestest.Write(t, dir, 2)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if s, err := serial(pool2); err == nil && s == 2 {
