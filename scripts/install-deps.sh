@@ -17,7 +17,7 @@ if ! command -v npm >/dev/null 2>&1; then need+=(npm); fi
 if ! command -v node >/dev/null 2>&1 && ! command -v nodejs >/dev/null 2>&1; then need+=(nodejs); fi
 # ZooKeeper (Debian's zookeeper, with Java) coordinates the two-replica
 # ClickHouse cluster of the cluster-mode test (ingest/pipeline).
-if [ ! -f /usr/share/java/zookeeper.jar ]; then need+=(zookeeper); fi
+if [ ! -f /usr/share/java/zookeeper.jar ] || ! command -v java >/dev/null 2>&1; then need+=(zookeeper); fi
 # Headless Chromium renders the experiment HTML report in experiments' tests.
 if ! command -v chromium >/dev/null 2>&1; then need+=(chromium); fi
 [ ${#need[@]} -eq 0 ] && exit 0
