@@ -973,8 +973,8 @@ func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, 
 		return nil, err
 	}
 	if stream && resp.StatusCode == http.StatusOK {
-		a.br = bufio.NewReaderSize(resp.Body, 32<<10)
-		ev, err := readEvent(a.br)
+		a.br = bufio.NewReaderSize(resp.Body, 4<<10)
+		ev, err := readEvent(a.br, make([]byte, 0, 512))
 		if err != nil {
 			resp.Body.Close()
 			return fail("stream_start", fmt.Errorf("replica %s: the stream ended before its first event: %v", rep.id(), err))

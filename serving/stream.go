@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -16,11 +15,12 @@ import (
 	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
-// readEvent reads one server-sent event: its lines up to and including
-// the blank line that ends it, bytes as received. Comment-only events
+// readEvent reads one server-sent event into buf[:0] (reused by the
+// caller from event to event): its lines up to and including the blank
+// line that ends it, bytes as received. Comment-only events
 // (": keep-alive") are events too.
-func readEvent(br *bufio.Reader) ([]byte, error) {
-	var ev []byte
+func readEvent(br *bufio.Reader, buf []byte) ([]byte, error) {
+	ev := buf[:0]
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -44,17 +44,29 @@ func readEvent(br *bufio.Reader) ([]byte, error) {
 	}
 }
 
-// eventData is the data of an event (its data: lines joined by "\n").
+// eventData is the data of an event (its data: lines joined by "\n"):
+// for the usual event of one data line, a slice of ev.
 func eventData(ev []byte) []byte {
 	var out []byte
 	n := 0
-	for _, line := range bytes.Split(ev, []byte("\n")) {
+	for len(ev) > 0 {
+		line := ev
+		if i := bytes.IndexByte(ev, '\n'); i >= 0 {
+			line, ev = ev[:i], ev[i+1:]
+		} else {
+			ev = nil
+		}
 		line = bytes.TrimRight(line, "\r")
 		if d, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-			if n > 0 {
-				out = append(out, '\n')
+			d = bytes.TrimPrefix(d, []byte(" "))
+			switch n {
+			case 0:
+				out = d
+			case 1:
+				out = append(append(append([]byte(nil), out...), '\n'), d...)
+			default:
+				out = append(append(out, '\n'), d...)
 			}
-			out = append(out, bytes.TrimPrefix(d, []byte(" "))...)
 			n++
 		}
 	}
@@ -119,25 +131,30 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 	a.span.float(attrTTFC, ttfc.Seconds())
 	w.WriteHeader(http.StatusOK)
 
-	// Content chunks are kept as received and decoded only when their
-	// text is needed (no upstream usage to count, output guards): most
-	// events cost the gateway a scan for "usage", not a JSON decode.
-	var payloads [][]byte
+	// Content chunks are kept as received (one buffer for all) and their
+	// text read only when it is needed (content on the spans, no upstream
+	// usage to count, output guards): most events cost the gateway a scan
+	// for "usage", not a JSON decode.
+	var payloads []byte
+	var ends []int
 	var textDone bool
-	var out strings.Builder
+	var textStr string
 	text := func() string {
 		if !textDone {
 			textDone = true
-			for _, p := range payloads {
-				var sc streamChunk
-				if json.Unmarshal(p, &sc) == nil {
-					for _, chc := range sc.Choices {
-						out.WriteString(chc.Delta.Content)
-					}
-				}
+			var out []byte
+			start := 0
+			for _, end := range ends {
+				out = appendChunkText(out, payloads[start:end])
+				start = end
 			}
+			textStr = string(out)
 		}
-		return out.String()
+		return textStr
+	}
+	keep := func(data []byte) {
+		payloads = append(payloads, data...)
+		ends = append(ends, len(payloads))
 	}
 	var upstreamUsage bool
 	var model, id string
@@ -197,12 +214,12 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 						forward = false // the gateway asked for it, not the client
 					}
 					if len(sc.Choices) > 0 {
-						payloads = append(payloads, data)
+						keep(data)
 						chunks++
 					}
 				}
 			} else {
-				payloads = append(payloads, data)
+				keep(data)
 				chunks++
 			}
 		}
@@ -212,7 +229,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 		}
 		var err error
 		idle.Reset(a.route.cfg.IdleTimeout)
-		ev, err = readEvent(a.br)
+		ev, err = readEvent(a.br, ev)
 		if err != nil {
 			if fl != nil {
 				fl.Flush()

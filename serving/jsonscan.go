@@ -1,0 +1,341 @@
+package serving
+
+import (
+	"encoding/json"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A scanner over JSON the gateway has checked with json.Valid, for the
+// few fields it reads on every call. It gives what json.Unmarshal would
+// give or says it cannot be sure (ok false), and the caller then decodes
+// with encoding/json: keys that are not plain lower-case ASCII (which
+// encoding/json could match to a field case-insensitively), repeated
+// fields, values of an unexpected type, and string escapes beyond the
+// common ones all take that path.
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// stringEnd is the index after the string literal that starts at b[i].
+func stringEnd(b []byte, i int) int {
+	for j := i + 1; j < len(b); j++ {
+		switch b[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(b)
+}
+
+// valueEnd is the index after the value that starts at b[i].
+func valueEnd(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return stringEnd(b, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(b); j++ {
+			switch b[j] {
+			case '"':
+				j = stringEnd(b, j) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return len(b)
+	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
+		j++
+	}
+	return j
+}
+
+// members calls fn with each member of the object at b[i] (key as its
+// literal, quotes included; value as its text) until fn returns false.
+func members(b []byte, i int, fn func(key, val []byte) bool) bool {
+	i = skipSpace(b, i+1) // past '{'
+	for i < len(b) && b[i] != '}' {
+		ke := stringEnd(b, i)
+		key := b[i:ke]
+		i = skipSpace(b, ke) + 1 // past ':'
+		i = skipSpace(b, i)
+		ve := valueEnd(b, i)
+		if !fn(key, b[i:ve]) {
+			return false
+		}
+		i = skipSpace(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return true
+}
+
+// elements calls fn with each element of the array at b[i] until fn
+// returns false.
+func elements(b []byte, i int, fn func(val []byte) bool) bool {
+	i = skipSpace(b, i+1) // past '['
+	for i < len(b) && b[i] != ']' {
+		ve := valueEnd(b, i)
+		if !fn(b[i:ve]) {
+			return false
+		}
+		i = skipSpace(b, ve)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return true
+}
+
+// plainKey says whether a key literal is lower-case ASCII without
+// escapes: such a key matches a struct field under encoding/json's rules
+// only when it is the field's name exactly.
+func plainKey(lit []byte) bool {
+	for _, c := range lit[1 : len(lit)-1] {
+		if c >= utf8.RuneSelf || c == '\\' || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// appendString appends the value of the string literal lit as
+// json.Unmarshal decodes it; ok false for what it leaves to
+// encoding/json (invalid UTF-8, unpaired surrogates).
+func appendString(dst, lit []byte) ([]byte, bool) {
+	s := lit[1 : len(lit)-1]
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '\\':
+			if i+1 >= len(s) {
+				return dst, false
+			}
+			switch s[i+1] {
+			case '"', '\\', '/':
+				dst = append(dst, s[i+1])
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'u':
+				r, ok := hex4(s[i+2:])
+				if !ok {
+					return dst, false
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					if i+6 > len(s) || s[i] != '\\' || s[i+1] != 'u' {
+						return dst, false
+					}
+					r2, ok := hex4(s[i+2:])
+					if !ok {
+						return dst, false
+					}
+					r = utf16.DecodeRune(r, r2)
+					if r == utf8.RuneError {
+						return dst, false
+					}
+					i += 6
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default:
+				return dst, false
+			}
+			i += 2
+		case c < utf8.RuneSelf:
+			dst = append(dst, c)
+			i++
+		default:
+			r, n := utf8.DecodeRune(s[i:])
+			if r == utf8.RuneError && n == 1 {
+				return dst, false
+			}
+			dst = append(dst, s[i:i+n]...)
+			i += n
+		}
+	}
+	return dst, true
+}
+
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
+
+// isNull and isString test a value's text.
+func isNull(v []byte) bool   { return len(v) == 4 && string(v) == "null" }
+func isString(v []byte) bool { return len(v) > 0 && v[0] == '"' }
+
+// isInt64 says whether a number decodes into an int64 field.
+func isInt64(v []byte) bool {
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+		return false
+	}
+	_, err := strconv.ParseInt(string(v), 10, 64)
+	return err == nil
+}
+
+// appendChunkText appends a stream chunk's text — its choices'
+// delta.content, in order — to dst, as decoding data into streamChunk
+// with json.Unmarshal gives it: nothing from a chunk that does not
+// decode.
+func appendChunkText(dst, data []byte) []byte {
+	if out, ok := fastChunkText(dst, data); ok {
+		return out
+	}
+	var sc streamChunk
+	if json.Unmarshal(data, &sc) == nil {
+		for _, chc := range sc.Choices {
+			dst = append(dst, chc.Delta.Content...)
+		}
+	}
+	return dst
+}
+
+// fastChunkText is appendChunkText by the scanner; ok false when it
+// cannot be sure (dst is then returned as it came).
+func fastChunkText(dst, data []byte) ([]byte, bool) {
+	if !json.Valid(data) {
+		return dst, true // json.Unmarshal fails: no text
+	}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		return dst, true // null, or a type error: no text
+	}
+	n0 := len(dst)
+	var seen [5]bool
+	once := func(k int) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	ok := members(data, i, func(key, val []byte) bool {
+		if !plainKey(key) {
+			return false
+		}
+		switch string(key[1 : len(key)-1]) {
+		case "id":
+			return once(0) && (isString(val) || isNull(val))
+		case "model":
+			return once(1) && (isString(val) || isNull(val))
+		case "created":
+			return once(2) && (isInt64(val) || isNull(val))
+		case "usage":
+			return once(3) && isNull(val)
+		case "choices":
+			if !once(4) {
+				return false
+			}
+			if isNull(val) {
+				return true
+			}
+			if val[0] != '[' {
+				return false
+			}
+			return elements(val, 0, func(ch []byte) bool {
+				if isNull(ch) {
+					return true
+				}
+				if ch[0] != '{' {
+					return false
+				}
+				var delta, finish bool
+				return members(ch, 0, func(key, val []byte) bool {
+					if !plainKey(key) {
+						return false
+					}
+					switch string(key[1 : len(key)-1]) {
+					case "finish_reason":
+						if finish {
+							return false
+						}
+						finish = true
+						return isString(val) || isNull(val)
+					case "delta":
+						if delta {
+							return false
+						}
+						delta = true
+						if isNull(val) {
+							return true
+						}
+						if val[0] != '{' {
+							return false
+						}
+						var content bool
+						return members(val, 0, func(key, val []byte) bool {
+							if !plainKey(key) {
+								return false
+							}
+							if string(key[1:len(key)-1]) != "content" {
+								return true
+							}
+							if content {
+								return false
+							}
+							content = true
+							if isNull(val) {
+								return true
+							}
+							if !isString(val) {
+								return false
+							}
+							var ok bool
+							dst, ok = appendString(dst, val)
+							return ok
+						})
+					}
+					return true
+				})
+			})
+		}
+		return true
+	})
+	if !ok {
+		return dst[:n0], false
+	}
+	return dst, true
+}

@@ -1,0 +1,79 @@
+package serving
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// chunkTextReference is the stream chunk text as the gateway took it
+// before the scanner: json.Unmarshal into streamChunk.
+func chunkTextReference(data []byte) (string, bool) {
+	var sc streamChunk
+	if json.Unmarshal(data, &sc) != nil {
+		return "", false
+	}
+	var out string
+	for _, chc := range sc.Choices {
+		out += chc.Delta.Content
+	}
+	return out, true
+}
+
+var chunkSeeds = []string{
+	`{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":"hi"},"finish_reason":null}]}`,
+	`{"id":"c","created":1,"model":"m","usage":null,"choices":[{"delta":{"content":"caf\u00e9 \ud83d\ude00 \n\t\"x\"\\ \/"}},{"delta":{"content":null}},null,{"delta":null}]}`,
+	`{"choices":[{"delta":{"content":"a"}}],"choices":[{"delta":{"content":"b"}}]}`,
+	`{"Choices":[{"delta":{"content":"a"}}]}`,
+	`{"choices":[{"Delta":{"content":"a"}}]}`,
+	`{"choices":[{"delta":{"CONTENT":"a"}}]}`,
+	`{"choic\u0065s":[{"delta":{"content":"a"}}]}`,
+	`{"created":1.5,"choices":[{"delta":{"content":"a"}}]}`,
+	`{"created":99999999999999999999,"choices":[{"delta":{"content":"a"}}]}`,
+	`{"created":-3,"choices":[{"delta":{"content":"a"}}]}`,
+	`{"created":"1","choices":[{"delta":{"content":"a"}}]}`,
+	`{"id":5,"choices":[{"delta":{"content":"a"}}]}`,
+	`{"choices":[{"delta":{"content":5}}]}`,
+	`{"choices":[{"finish_reason":1,"delta":{"content":"a"}}]}`,
+	`{"choices":[{"delta":{"content":"a","content":"b"}}]}`,
+	`{"choices":{"delta":{"content":"a"}}}`,
+	`{"choices":[1]}`,
+	`{"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}`,
+	`{"choices":[{"delta":{"content":"a"}}],"usage":{"prompt_tokens":"x"}}`,
+	`{"choices":[{"delta":{"content":"a","tool_calls":[{"function":{"arguments":"{\"a\":[1,2]}"}}]}}],"x":{"y":[{"}":"]"}]}}`,
+	`{"choices":[{"delta":{"content":"\ud83d"}}]}`,
+	`{"choices":[{"delta":{"content":"\ud83dx"}}]}`,
+	`{"choices":[{"delta":{"content":"\udc00\ud83d"}}]}`,
+	"{\"choices\":[{\"delta\":{\"content\":\"bad \xff utf8\"}}]}",
+	"{\"choices\":[{\"delta\":{\"content\":\"surrogate \xed\xa0\x80\"}}]}",
+	`{"ſhoices":[{"delta":{"content":"a"}}]}`,
+	`{"choices":[{"delta":{"content":"a"}}]`,
+	`{"choices":[{"delta":{"content":"a"}}]} x`,
+	`null`, `[]`, `"s"`, `3`, ``, `  {  "choices" : [ { "delta" : { "content" : "sp" } } ] }  `,
+}
+
+// The scanner gives exactly what json.Unmarshal into streamChunk gives.
+func FuzzChunkText(f *testing.F) {
+	for _, s := range chunkSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, _ := chunkTextReference(data)
+		if got := string(appendChunkText([]byte("pre:"), data)); got != "pre:"+want {
+			t.Fatalf("%q: got %q, want %q", data, got, "pre:"+want)
+		}
+		if got, ok := fastChunkText([]byte("pre:"), data); ok && string(got) != "pre:"+want {
+			t.Fatalf("%q: scanner got %q, want %q", data, got, "pre:"+want)
+		} else if !ok && string(got) != "pre:" {
+			t.Fatalf("%q: scanner gave up but left %q", data, got)
+		}
+	})
+}
+
+// The common chunks take the scanner's path.
+func TestChunkTextFastPath(t *testing.T) {
+	for _, s := range chunkSeeds[:2] {
+		if _, ok := fastChunkText(nil, []byte(s)); !ok {
+			t.Errorf("%s: left to encoding/json", s)
+		}
+	}
+}
