@@ -1007,35 +1007,84 @@ func (a *attempt) done(errMsg string) {
 	a.span.end(time.Now(), errMsg)
 }
 
-// messages puts a call's input and output on a span as GenAI content
-// attributes (JSON arrays of messages), each cut at max_content_bytes.
-func (g *Gateway) messages(c *call, s *span, in []chains.Message, out string) {
-	type msg struct {
-		Role    string `json:"role"`
-		Content string `json:"content"`
+// messages puts a call's input and output on the attempt span a and the
+// root span as GenAI content attributes (JSON arrays of messages), each
+// cut at max_content_bytes: the attempt's input is the messages sent
+// upstream, the root's the client's. Where the two are the same messages
+// the JSON is built once.
+func (g *Gateway) messages(c *call, a *span, in []chains.Message, out string) {
+	ac := g.content(c, in, out)
+	ac.put(a)
+	if !sameMessages(in, c.clientMsgs) {
+		ac = g.content(c, c.clientMsgs, out)
 	}
-	cut := func(t string) string {
-		if len(t) > c.maxContent {
-			s.bool("chainwatch.content.truncated", true)
-			return strings.ToValidUTF8(t[:c.maxContent], "")
-		}
-		return t
+	ac.put(c.tr.root)
+}
+
+// spanContent is a span's content attributes, with how many times the
+// cut was flagged (once per message cut, once for a cut answer).
+type spanContent struct {
+	in, out string
+	cutIn   int
+	cutOut  bool
+}
+
+func (sc *spanContent) put(s *span) {
+	for range sc.cutIn {
+		s.bool("chainwatch.content.truncated", true)
 	}
-	ms := make([]msg, len(in))
+	if sc.cutOut {
+		s.bool("chainwatch.content.truncated", true)
+	}
+	s.str(schemas.AttrGenAIInputMessages, sc.in)
+	s.str(schemas.AttrGenAIOutputMessages, sc.out)
+}
+
+// content renders in and out as JSON arrays of {role, content}, exactly
+// as json.Marshal does, the input cut to max_content_bytes in all.
+func (g *Gateway) content(c *call, in []chains.Message, out string) *spanContent {
+	sc := &spanContent{}
+	n := 2
+	for _, m := range in {
+		n += len(m.Role) + min(len(m.Content), c.maxContent) + 32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
 	budget := c.maxContent
 	for i, m := range in {
 		t := m.Content
 		if len(t) > budget {
-			s.bool("chainwatch.content.truncated", true)
+			sc.cutIn++
 			t = strings.ToValidUTF8(t[:budget], "")
 		}
 		budget -= len(t)
-		ms[i] = msg{Role: m.Role, Content: t}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendMessage(b, m.Role, t)
 	}
-	ib, _ := json.Marshal(ms)
-	ob, _ := json.Marshal([]msg{{Role: "assistant", Content: cut(out)}})
-	s.str(schemas.AttrGenAIInputMessages, string(ib))
-	s.str(schemas.AttrGenAIOutputMessages, string(ob))
+	sc.in = string(append(b, ']'))
+	if len(out) > c.maxContent {
+		sc.cutOut = true
+		out = strings.ToValidUTF8(out[:c.maxContent], "")
+	}
+	b = append(b[:0], '[')
+	b = appendMessage(b, "assistant", out)
+	sc.out = string(append(b, ']'))
+	return sc
+}
+
+func appendMessage(b []byte, role, content string) []byte {
+	b = append(b, `{"role":`...)
+	b = appendJSONString(b, role)
+	b = append(b, `,"content":`...)
+	b = appendJSONString(b, content)
+	return append(b, '}')
+}
+
+// sameMessages says whether a and b are the same slice.
+func sameMessages(a, b []chains.Message) bool {
+	return len(a) == len(b) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // headers sets the gateway's response headers (overhead last computed).
@@ -1123,6 +1172,7 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		a.span.str(attrUsageSource, c.usage.source)
 	}
 	a.done("")
+	rewritten := false // the body re-encoded with a guard's redaction
 	if ch != nil {
 		text, apiErr := g.outputGuards(c, ch, out.String(), false)
 		if apiErr != nil {
@@ -1137,6 +1187,7 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 						if msg, ok := c0["message"].(map[string]any); ok {
 							msg["content"] = text
 							body, _ = json.Marshal(m)
+							rewritten = true
 						}
 					}
 				}
@@ -1145,8 +1196,9 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 	}
 	c.tr.root.str(schemas.AttrGenAIResponseModel, parsed.Model)
 	if c.content && op == "chat" {
+		// Decoded as it was, the body's one answer is out already.
 		final := out.String()
-		if len(parsed.Choices) == 1 {
+		if len(parsed.Choices) == 1 && rewritten {
 			var m struct {
 				Choices []struct {
 					Message struct {
@@ -1161,7 +1213,6 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		// Both spans get the answer as the client got it (after a redacting
 		// guard): what a guard took out is not stored either.
 		g.messages(c, a.span, req.messages, final)
-		g.messages(c, c.tr.root, c.clientMsgs, final)
 	}
 	w.Header().Set("Content-Type", cmp(a.resp.Header.Get("Content-Type"), "application/json"))
 	g.headers(w, c, a, ch)

@@ -268,7 +268,6 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 	if c.content {
 		out := text()
 		g.messages(c, a.span, req.messages, out)
-		g.messages(c, root, c.clientMsgs, out)
 	}
 	a.done(errMsg)
 	if ch != nil && len(ch.Guards.Output) > 0 {
