@@ -32,6 +32,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
@@ -360,9 +361,12 @@ type chatRequest struct {
 	// nothing in it needs rewriting (same model name, no chain, usage
 	// asked for on a stream already): unknown fields, key order and
 	// number spellings all pass as they came.
-	raw          []byte
-	modified     bool
+	raw      []byte
+	modified bool
+	// body is raw's members, decoded on first use (fields): only a
+	// request that is rewritten needs them.
 	body         map[string]json.RawMessage
+	hasVariables bool
 	model        string
 	stream       bool
 	includeUsage bool // the client asked for usage on the stream
@@ -373,7 +377,162 @@ type chatRequest struct {
 	embedTokens func() int64
 }
 
+// fields is the body's members, decoded from raw on first use.
+func (req *chatRequest) fields() map[string]json.RawMessage {
+	if req.body == nil {
+		json.Unmarshal(req.raw, &req.body) // raw is a valid object: parseChat checked
+		if req.body == nil {
+			req.body = map[string]json.RawMessage{}
+		}
+	}
+	return req.body
+}
+
+// parseChat reads what the gateway needs of a chat request. A JSON
+// object's members are found by a scan (exact keys, the last of a
+// repeated key winning, as decoding into a map gives them) and only the
+// needed ones decoded; anything else is read by parseChatMap.
 func parseChat(raw []byte) (*chatRequest, *apiError) {
+	i := skipSpace(raw, 0)
+	if !json.Valid(raw) || raw[i] != '{' {
+		return parseChatMap(raw)
+	}
+	req := &chatRequest{raw: raw}
+	var model, stream, streamOpts, msgs, vars, maxCompletion, maxTokens []byte
+	members(raw, i, func(key, val []byte) bool {
+		k := key[1 : len(key)-1]
+		if bytes.IndexByte(k, '\\') >= 0 {
+			var s string
+			json.Unmarshal(key, &s)
+			k = []byte(s)
+		}
+		switch string(k) {
+		case "model":
+			model = val
+		case "stream":
+			stream = val
+		case "stream_options":
+			streamOpts = val
+		case "messages":
+			msgs = val
+		case "variables":
+			vars = val
+		case "max_completion_tokens":
+			maxCompletion = val
+		case "max_tokens":
+			maxTokens = val
+		}
+		return true
+	})
+	if model == nil || decodeString(model, &req.model) != nil || req.model == "" {
+		return nil, badRequest("missing_model", "\"model\" must be a non-empty string naming a route or a chain (chain:NAME)")
+	}
+	if stream != nil {
+		switch string(stream) {
+		case "true":
+			req.stream = true
+		case "false":
+		default:
+			if json.Unmarshal(stream, &req.stream) != nil {
+				return nil, badRequest("invalid_stream", "\"stream\" must be true or false")
+			}
+		}
+	}
+	if streamOpts != nil {
+		iu, ok := includeUsage(streamOpts)
+		if !ok {
+			var o struct {
+				IncludeUsage bool `json:"include_usage"`
+			}
+			if json.Unmarshal(streamOpts, &o) != nil {
+				return nil, badRequest("invalid_stream_options", "\"stream_options\" must be an object")
+			}
+			iu = o.IncludeUsage
+		}
+		req.includeUsage = iu
+	}
+	if msgs != nil {
+		var ms []struct {
+			Role    string          `json:"role"`
+			Content json.RawMessage `json:"content"`
+		}
+		if err := json.Unmarshal(msgs, &ms); err != nil {
+			return nil, badRequest("invalid_messages", "\"messages\" must be an array of {role, content}: %v", err)
+		}
+		if len(ms) > 0 {
+			req.messages = make([]chains.Message, 0, len(ms))
+		}
+		for i, m := range ms {
+			req.messages = append(req.messages, chains.Message{Role: m.Role, Content: contentText(m.Content)})
+			if m.Role == "" {
+				return nil, badRequest("invalid_messages", "messages[%d].role is required", i)
+			}
+		}
+	}
+	if vars != nil {
+		req.hasVariables = true
+		if err := json.Unmarshal(vars, &req.variables); err != nil {
+			return nil, badRequest("invalid_variables", "\"variables\" must be an object of strings: %v", err)
+		}
+	}
+	for _, v := range [][]byte{maxCompletion, maxTokens} {
+		if v != nil {
+			json.Unmarshal(v, &req.maxTokens)
+		}
+	}
+	return req, nil
+}
+
+// decodeString decodes a JSON string as json.Unmarshal does, without it
+// for the plain ones.
+func decodeString(v []byte, dst *string) error {
+	if isString(v) && len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+		if s := v[1 : len(v)-1]; utf8.Valid(s) {
+			*dst = string(s)
+			return nil
+		}
+	}
+	return json.Unmarshal(v, dst)
+}
+
+// includeUsage reads stream_options.include_usage as decoding into
+// struct{IncludeUsage bool} would; ok false when it leaves that to
+// encoding/json.
+func includeUsage(v []byte) (iu, ok bool) {
+	if isNull(v) {
+		return false, true
+	}
+	if v[0] != '{' {
+		return false, false
+	}
+	seen := false
+	ok = members(v, 0, func(key, val []byte) bool {
+		if !plainKey(key) {
+			return false
+		}
+		if string(key[1:len(key)-1]) != "include_usage" {
+			return true
+		}
+		if seen {
+			return false
+		}
+		seen = true
+		switch string(val) {
+		case "true":
+			iu = true
+		case "false", "null":
+		default:
+			return false
+		}
+		return true
+	})
+	return iu, ok
+}
+
+// parseChatMap reads a chat request by decoding its members into a map:
+// parseChat's path for a body that is not a JSON object (and the
+// reference its scan is tested against).
+func parseChatMap(raw []byte) (*chatRequest, *apiError) {
 	req := &chatRequest{raw: raw}
 	if err := json.Unmarshal(raw, &req.body); err != nil {
 		return nil, badRequest("invalid_json", "the body is not a JSON object: %v", err)
@@ -409,6 +568,7 @@ func parseChat(raw []byte) (*chatRequest, *apiError) {
 		}
 	}
 	if vs, ok := req.body["variables"]; ok {
+		req.hasVariables = true
 		if err := json.Unmarshal(vs, &req.variables); err != nil {
 			return nil, badRequest("invalid_variables", "\"variables\" must be an object of strings: %v", err)
 		}
@@ -425,6 +585,9 @@ func parseChat(raw []byte) (*chatRequest, *apiError) {
 // an array of parts.
 func contentText(raw json.RawMessage) string {
 	var s string
+	if isString(raw) && decodeString(raw, &s) == nil {
+		return s
+	}
 	if json.Unmarshal(raw, &s) == nil {
 		return s
 	}
@@ -587,8 +750,8 @@ func (g *Gateway) chat(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, ok := req.body["variables"]; ok {
-		delete(req.body, "variables")
+	if req.hasVariables {
+		delete(req.fields(), "variables")
 		req.modified = true
 	}
 	c.content, c.maxContent, c.clientMsgs = !st.cfg.OmitContent, st.cfg.MaxContentBytes, clientMsgs
@@ -674,11 +837,12 @@ func (g *Gateway) prepareChain(ctx context.Context, c *call, req *chatRequest) (
 	req.messages = msgs
 	req.modified = true
 	mb, _ := json.Marshal(msgs)
-	req.body["messages"] = mb
+	body := req.fields()
+	body["messages"] = mb
 	for k, v := range ch.Params {
 		b, err := json.Marshal(v)
 		if err == nil {
-			req.body[k] = b
+			body[k] = b
 		}
 	}
 	if v, ok := ch.Params["max_tokens"]; ok {
@@ -779,7 +943,7 @@ func (g *Gateway) inputGuards(c *call, ch *chains.Chain, req *chatRequest) *apiE
 				result = "redacted"
 				req.messages[idx].Content = evaluators.RedactPII(req.messages[idx].Content)
 				mb, _ := json.Marshal(req.messages)
-				req.body["messages"] = mb
+				req.fields()["messages"] = mb
 				req.modified = true
 			default:
 				result = "flagged"
@@ -877,7 +1041,7 @@ func (g *Gateway) try(ctx context.Context, c *call, st *state, rt *route, req *c
 		if !req.modified && req.model == r.cfg.Model && (!stream || req.includeUsage) {
 			payload = req.raw
 		} else {
-			payload = upstreamBody(req.body, r.cfg.Model, stream)
+			payload = upstreamBody(req.fields(), r.cfg.Model, stream)
 		}
 		for ai, rep := range reps {
 			if ai > 0 {

@@ -2,6 +2,7 @@ package serving
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -88,6 +89,42 @@ func FuzzJSONString(f *testing.F) {
 		want, _ := json.Marshal(s)
 		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
 			t.Fatalf("%q: got %s, want %s", s, got[1:], want)
+		}
+	})
+}
+
+// parseChat's scan reads a request as decoding it into a map does
+// (parseChatMap, the gateway's way before the scan).
+func FuzzParseChat(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"a\nb"},{"role":"user","content":[{"type":"text","text":"x"},{"type":"text","text":"y"}]}],"max_tokens":5,"max_completion_tokens":7}`,
+		`{"model":"a","model":"b","mod\u0065l":"c","stream":false,"stream_options":null}`,
+		`{"Model":"m"}`, `{"model":""}`, `{"model":5}`, `{"model":"caf\u00e9"}`, "{\"model\":\"bad \xff\"}",
+		`{"model":"m","stream":"yes"}`, `{"model":"m","stream":null}`, `{"model":"m","stream_options":[]}`,
+		`{"model":"m","stream_options":{"Include_Usage":true}}`, `{"model":"m","stream_options":{"include_usage":1}}`,
+		`{"model":"m","stream_options":{"include_usage":true,"include_usage":false}}`,
+		`{"model":"m","messages":[{"content":"x"}]}`, `{"model":"m","messages":{}}`, `{"model":"m","messages":[{"ROLE":"user","Content":"x"}]}`,
+		`{"model":"m","variables":{"a":"b"}}`, `{"model":"m","variables":{"a":1}}`, `{"model":"m","variables":null}`,
+		`{"model":"m","messages":[]}`, `{"model":"m","messages":null}`, `{"model":"m","max_tokens":1.5}`, `{"model":"m","max_tokens":"5"}`,
+		`null`, `[]`, `"x"`, `{`, `{"model":"m"} x`, ` { "model" : "m" , "x" : { "y" : [ 1 , "}" ] } } `,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gerr := parseChat(raw)
+		want, werr := parseChatMap(raw)
+		if (gerr == nil) != (werr == nil) || (gerr != nil && *gerr != *werr) {
+			t.Fatalf("%q: error %v, want %v", raw, gerr, werr)
+		}
+		if gerr != nil {
+			return
+		}
+		if got.model != want.model || got.stream != want.stream || got.includeUsage != want.includeUsage ||
+			got.maxTokens != want.maxTokens || got.hasVariables != want.hasVariables ||
+			!reflect.DeepEqual(got.messages, want.messages) || !reflect.DeepEqual(got.variables, want.variables) ||
+			!reflect.DeepEqual(got.fields(), want.body) {
+			t.Fatalf("%q:\n got  %+v\n want %+v", raw, got, want)
 		}
 	})
 }
