@@ -452,18 +452,25 @@ func parseChat(raw []byte) (*chatRequest, *apiError) {
 		req.includeUsage = iu
 	}
 	if msgs != nil {
-		var ms []struct {
-			Role    string          `json:"role"`
-			Content json.RawMessage `json:"content"`
+		ms, ok := scanMessages(msgs)
+		if !ok {
+			var dec []struct {
+				Role    string          `json:"role"`
+				Content json.RawMessage `json:"content"`
+			}
+			if err := json.Unmarshal(msgs, &dec); err != nil {
+				return nil, badRequest("invalid_messages", "\"messages\" must be an array of {role, content}: %v", err)
+			}
+			ms = nil
+			if len(dec) > 0 {
+				ms = make([]chains.Message, 0, len(dec))
+			}
+			for _, m := range dec {
+				ms = append(ms, chains.Message{Role: m.Role, Content: contentText(m.Content)})
+			}
 		}
-		if err := json.Unmarshal(msgs, &ms); err != nil {
-			return nil, badRequest("invalid_messages", "\"messages\" must be an array of {role, content}: %v", err)
-		}
-		if len(ms) > 0 {
-			req.messages = make([]chains.Message, 0, len(ms))
-		}
+		req.messages = ms
 		for i, m := range ms {
-			req.messages = append(req.messages, chains.Message{Role: m.Role, Content: contentText(m.Content)})
 			if m.Role == "" {
 				return nil, badRequest("invalid_messages", "messages[%d].role is required", i)
 			}
@@ -1300,20 +1307,7 @@ func (g *Gateway) unary(w http.ResponseWriter, r *http.Request, c *call, st *sta
 		return
 	}
 	body := a.body
-	var parsed struct {
-		ID      string `json:"id"`
-		Model   string `json:"model"`
-		Choices []struct {
-			Message struct {
-				Content *string `json:"content"`
-			} `json:"message"`
-		} `json:"choices"`
-		Usage *struct {
-			PromptTokens     int `json:"prompt_tokens"`
-			CompletionTokens int `json:"completion_tokens"`
-		} `json:"usage"`
-	}
-	json.Unmarshal(body, &parsed)
+	parsed := decodeAnswer(body)
 	var out strings.Builder
 	for _, chc := range parsed.Choices {
 		if chc.Message.Content != nil {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
 // A scanner over JSON the gateway has checked with json.Valid, for the
@@ -393,4 +395,223 @@ func appendJSONString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// scanMessages reads a chat request's messages as decoding them into
+// []struct{Role string; Content json.RawMessage} and taking contentText
+// of each gives them; ok false when it leaves that to encoding/json.
+func scanMessages(v []byte) ([]chains.Message, bool) {
+	if isNull(v) {
+		return nil, true
+	}
+	if v[0] != '[' {
+		return nil, false
+	}
+	var ms []chains.Message
+	ok := elements(v, 0, func(el []byte) bool {
+		var m chains.Message
+		if isNull(el) {
+			ms = append(ms, m)
+			return true
+		}
+		if el[0] != '{' {
+			return false
+		}
+		var role, content bool
+		ok := members(el, 0, func(key, val []byte) bool {
+			if !plainKey(key) {
+				return false
+			}
+			switch string(key[1 : len(key)-1]) {
+			case "role":
+				if role {
+					return false
+				}
+				role = true
+				if isNull(val) {
+					return true
+				}
+				return isString(val) && decodeString(val, &m.Role) == nil
+			case "content":
+				if content {
+					return false
+				}
+				content = true
+				m.Content = contentText(val)
+			}
+			return true
+		})
+		ms = append(ms, m)
+		return ok
+	})
+	return ms, ok
+}
+
+// answer is what the gateway reads of a non-streamed answer.
+type answer struct {
+	ID      string         `json:"id"`
+	Model   string         `json:"model"`
+	Choices []answerChoice `json:"choices"`
+	Usage   *answerUsage   `json:"usage"`
+}
+
+type answerChoice struct {
+	Message struct {
+		Content *string `json:"content"`
+	} `json:"message"`
+}
+
+type answerUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+}
+
+// decodeAnswer decodes a non-streamed answer as json.Unmarshal does
+// (errors ignored: what decoded is kept), by the scanner when it can.
+func decodeAnswer(body []byte) *answer {
+	if a, ok := scanAnswer(body); ok {
+		return a
+	}
+	a := &answer{}
+	json.Unmarshal(body, a)
+	return a
+}
+
+func scanAnswer(body []byte) (*answer, bool) {
+	a := &answer{}
+	if !json.Valid(body) {
+		return a, true // json.Unmarshal decodes nothing
+	}
+	i := skipSpace(body, 0)
+	if body[i] != '{' {
+		return a, true // null, or a type error before anything decoded
+	}
+	var seen [4]bool
+	once := func(k int) bool {
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		return true
+	}
+	ok := members(body, i, func(key, val []byte) bool {
+		if !plainKey(key) {
+			return false
+		}
+		switch string(key[1 : len(key)-1]) {
+		case "id":
+			return once(0) && (isNull(val) || isString(val) && decodeString(val, &a.ID) == nil)
+		case "model":
+			return once(1) && (isNull(val) || isString(val) && decodeString(val, &a.Model) == nil)
+		case "usage":
+			if !once(2) {
+				return false
+			}
+			if isNull(val) {
+				return true
+			}
+			if val[0] != '{' {
+				return false
+			}
+			a.Usage = &answerUsage{}
+			var p, c bool
+			return members(val, 0, func(key, val []byte) bool {
+				if !plainKey(key) {
+					return false
+				}
+				var dst *int
+				switch string(key[1 : len(key)-1]) {
+				case "prompt_tokens":
+					if p {
+						return false
+					}
+					p, dst = true, &a.Usage.PromptTokens
+				case "completion_tokens":
+					if c {
+						return false
+					}
+					c, dst = true, &a.Usage.CompletionTokens
+				default:
+					return true
+				}
+				if isNull(val) {
+					return true
+				}
+				if !isInt64(val) {
+					return false
+				}
+				n, _ := strconv.ParseInt(string(val), 10, 64)
+				*dst = int(n)
+				return true
+			})
+		case "choices":
+			if !once(3) {
+				return false
+			}
+			if isNull(val) {
+				return true
+			}
+			if val[0] != '[' {
+				return false
+			}
+			return elements(val, 0, func(el []byte) bool {
+				var ch answerChoice
+				if isNull(el) {
+					a.Choices = append(a.Choices, ch)
+					return true
+				}
+				if el[0] != '{' {
+					return false
+				}
+				var msg bool
+				ok := members(el, 0, func(key, val []byte) bool {
+					if !plainKey(key) {
+						return false
+					}
+					if string(key[1:len(key)-1]) != "message" {
+						return true
+					}
+					if msg {
+						return false
+					}
+					msg = true
+					if isNull(val) {
+						return true
+					}
+					if val[0] != '{' {
+						return false
+					}
+					var content bool
+					return members(val, 0, func(key, val []byte) bool {
+						if !plainKey(key) {
+							return false
+						}
+						if string(key[1:len(key)-1]) != "content" {
+							return true
+						}
+						if content {
+							return false
+						}
+						content = true
+						if isNull(val) {
+							return true
+						}
+						var s string
+						if !isString(val) || decodeString(val, &s) != nil {
+							return false
+						}
+						ch.Message.Content = &s
+						return true
+					})
+				})
+				a.Choices = append(a.Choices, ch)
+				return ok
+			})
+		}
+		return true
+	})
+	if !ok {
+		return nil, false
+	}
+	return a, true
 }

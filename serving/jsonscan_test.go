@@ -2,7 +2,9 @@ package serving
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -127,4 +129,42 @@ func FuzzParseChat(f *testing.F) {
 			t.Fatalf("%q:\n got  %+v\n want %+v", raw, got, want)
 		}
 	})
+}
+
+// decodeAnswer gives what json.Unmarshal into answer gives.
+func FuzzAnswer(f *testing.F) {
+	for _, s := range []string{
+		`{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hello \u00e9\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":9,"completion_tokens":2,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":0}}}`,
+		`{"choices":[{"message":{"content":null}},null,{"message":null},{"message":{"content":"b","tool_calls":[{"x":"]"}]}}],"usage":null}`,
+		`{"choices":[],"usage":{}}`, `{"usage":{"prompt_tokens":1.5,"completion_tokens":2}}`, `{"usage":{"prompt_tokens":"1"}}`,
+		`{"usage":{"Prompt_Tokens":3}}`, `{"ID":"x","Model":"y"}`, `{"id":"a","id":"b"}`, `{"id":5,"model":"m"}`,
+		`{"choices":[{"message":{"content":5}}],"model":"m"}`, `{"choices":[{"message":{"content":"a","content":"b"}}]}`,
+		`{"object":"list","data":[{"embedding":[0.1]}],"model":"e","usage":{"prompt_tokens":3,"total_tokens":3}}`,
+		`null`, `[]`, `{`, `{"id":"x"} y`, "{\"model\":\"bad \xff\"}", `{"choices":{"message":{}}}`, `{"choices":[1]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var want answer
+		json.Unmarshal(body, &want)
+		got := decodeAnswer(body)
+		if fmt.Sprint(answerText(got)) != fmt.Sprint(answerText(&want)) {
+			t.Fatalf("%q:\n got  %v\n want %v", body, answerText(got), answerText(&want))
+		}
+	})
+}
+
+func answerText(a *answer) []any {
+	out := []any{a.ID, a.Model, len(a.Choices), a.Usage == nil}
+	for _, c := range a.Choices {
+		if c.Message.Content == nil {
+			out = append(out, "nil")
+		} else {
+			out = append(out, strconv.Quote(*c.Message.Content))
+		}
+	}
+	if a.Usage != nil {
+		out = append(out, *a.Usage)
+	}
+	return out
 }
