@@ -971,24 +971,23 @@ func (g *Gateway) inputGuards(c *call, ch *chains.Chain, req *chatRequest) *apiE
 // upstreamBody is the request body for one route: the route's model name,
 // and for streams stream_options.include_usage always on.
 func upstreamBody(body map[string]json.RawMessage, model string, stream bool) []byte {
-	out := make(map[string]json.RawMessage, len(body)+1)
-	for k, v := range body {
-		out[k] = v
-	}
-	out["model"], _ = json.Marshal(model)
+	set := []rawMember{{"model", appendJSONString(nil, model)}}
 	if stream {
 		var so map[string]json.RawMessage
 		if raw, ok := body["stream_options"]; ok {
 			json.Unmarshal(raw, &so)
 		}
-		if so == nil {
-			so = map[string]json.RawMessage{}
-		}
-		so["include_usage"] = json.RawMessage("true")
-		out["stream_options"], _ = json.Marshal(so)
+		set = append(set, rawMember{"stream_options", appendObject(nil, so, rawMember{"include_usage", []byte("true")})})
 	}
-	b, _ := json.Marshal(out)
-	return b
+	return appendObject(make([]byte, 0, 64+bodySize(body)), body, set...)
+}
+
+func bodySize(body map[string]json.RawMessage) int {
+	n := 0
+	for k, v := range body {
+		n += len(k) + len(v) + 4
+	}
+	return n
 }
 
 // attempt is one upstream try that produced an answer (status and
@@ -1260,15 +1259,22 @@ func sameMessages(a, b []chains.Message) bool {
 
 // headers sets the gateway's response headers (overhead last computed).
 func (g *Gateway) headers(w http.ResponseWriter, c *call, a *attempt, ch *chains.Chain) {
+	// The values share one backing array (the names are canonical: set
+	// as Header.Set would).
 	h := w.Header()
-	h.Set(HeaderTraceID, hex.EncodeToString(c.tr.id))
-	h.Set(HeaderRoute, a.route.cfg.Name)
-	h.Set(HeaderReplica, a.replica.id())
+	vs := make([]string, 5)
+	set := func(k, v string) {
+		vs[0] = v
+		h[k], vs = vs[:1:1], vs[1:]
+	}
+	set(HeaderTraceID, hex.EncodeToString(c.tr.id))
+	set(HeaderRoute, a.route.cfg.Name)
+	set(HeaderReplica, a.replica.id())
 	if ch != nil {
-		h.Set(HeaderChain, ch.Name+"@"+ch.Hash())
+		set(HeaderChain, ch.Name+"@"+ch.Hash())
 	}
 	over := time.Since(c.start) - c.upstreamWait
-	h.Set(HeaderOverhead, strconv.FormatFloat(float64(over.Microseconds())/1000, 'f', 3, 64))
+	set(HeaderOverhead, strconv.FormatFloat(float64(over.Microseconds())/1000, 'f', 3, 64))
 	c.tr.root.float(attrOverheadMs, float64(over.Microseconds())/1000)
 	g.m.overhead.Observe(over.Seconds())
 }

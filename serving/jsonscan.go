@@ -2,6 +2,7 @@ package serving
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -614,4 +615,82 @@ func scanAnswer(body []byte) (*answer, bool) {
 		return nil, false
 	}
 	return a, true
+}
+
+// rawMember is an object member whose value is JSON text.
+type rawMember struct {
+	key string
+	val []byte
+}
+
+// appendObject appends the object m with the members set added or
+// replacing m's, as json.Marshal writes a map[string]json.RawMessage:
+// keys sorted, values compacted with <, >, &, U+2028 and U+2029 escaped
+// (FuzzAppendObject checks it against json.Marshal).
+func appendObject(dst []byte, m map[string]json.RawMessage, set ...rawMember) []byte {
+	keys := make([]string, 0, len(m)+len(set))
+	for k := range m {
+		if !slices.ContainsFunc(set, func(r rawMember) bool { return r.key == k }) {
+			keys = append(keys, k)
+		}
+	}
+	for _, r := range set {
+		keys = append(keys, r.key)
+	}
+	slices.Sort(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		v, ok := m[k]
+		if j := slices.IndexFunc(set, func(r rawMember) bool { return r.key == k }); j >= 0 {
+			v, ok = set[j].val, true
+		}
+		if !ok || v == nil {
+			v = []byte("null")
+		}
+		dst = appendCompact(dst, v)
+	}
+	return append(dst, '}')
+}
+
+// appendCompact appends the valid JSON v without insignificant space,
+// with <, >, &, U+2028 and U+2029 escaped, as json.Marshal writes a
+// json.RawMessage.
+func appendCompact(dst, v []byte) []byte {
+	const hex = "0123456789abcdef"
+	in := false
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !in {
+			switch c {
+			case ' ', '\t', '\n', '\r':
+				continue
+			case '"':
+				in = true
+			}
+			dst = append(dst, c)
+			continue
+		}
+		switch {
+		case c == '\\' && i+1 < len(v):
+			dst = append(dst, c, v[i+1])
+			i++
+			continue
+		case c == '"':
+			in = false
+		case c == '<' || c == '>' || c == '&':
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			continue
+		case c == 0xE2 && i+2 < len(v) && v[i+1] == 0x80 && v[i+2]&^1 == 0xA8:
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[v[i+2]&0xF])
+			i += 2
+			continue
+		}
+		dst = append(dst, c)
+	}
+	return dst
 }

@@ -168,3 +168,53 @@ func answerText(a *answer) []any {
 	}
 	return out
 }
+
+// upstreamBodyMarshal is upstreamBody as it was: the members copied into
+// a new map and encoded by json.Marshal.
+func upstreamBodyMarshal(body map[string]json.RawMessage, model string, stream bool) []byte {
+	out := make(map[string]json.RawMessage, len(body)+1)
+	for k, v := range body {
+		out[k] = v
+	}
+	out["model"], _ = json.Marshal(model)
+	if stream {
+		var so map[string]json.RawMessage
+		if raw, ok := body["stream_options"]; ok {
+			json.Unmarshal(raw, &so)
+		}
+		if so == nil {
+			so = map[string]json.RawMessage{}
+		}
+		so["include_usage"] = json.RawMessage("true")
+		out["stream_options"], _ = json.Marshal(so)
+	}
+	b, _ := json.Marshal(out)
+	return b
+}
+
+// upstreamBody writes the bytes json.Marshal wrote.
+func FuzzAppendObject(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"m","stream":true,"messages":[{"role":"user","content":"a <b> & c \u2028 ` + "\u2028\u2029" + ` \" \\ "}],"temperature":0.2}`,
+		`{"model":"m","stream_options":{"include_usage":false,"x":[1, 2]},"z":null,"a":{ "b" : [ ] }}`,
+		`{"stream_options":null}`, `{}`, `{"é":1,"<":2,"Z":3,"a":4}`, `{"model":"m","stream_options":{"continuous_usage_stats":true}}`,
+	} {
+		f.Add([]byte(s), "route-model", true)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte, model string, stream bool) {
+		var body map[string]json.RawMessage
+		if json.Unmarshal(raw, &body) != nil {
+			return
+		}
+		if so, ok := body["stream_options"]; ok && stream {
+			var m map[string]json.RawMessage
+			if json.Unmarshal(so, &m) != nil {
+				return // parseChat refuses such a request
+			}
+		}
+		want := upstreamBodyMarshal(body, model, stream)
+		if got := upstreamBody(body, model, stream); string(got) != string(want) {
+			t.Fatalf("%q %q %v:\n got  %s\n want %s", raw, model, stream, got, want)
+		}
+	})
+}

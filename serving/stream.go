@@ -105,6 +105,10 @@ type streamChunk struct {
 	} `json:"usage"`
 }
 
+// sseHeaders are a stream's response header values (shared, never
+// written: net/http only reads them).
+var sseHeaders = []string{"text/event-stream", "no-cache", "no"}
+
 // streamChat forwards a streamed answer event by event. Nothing is sent to
 // the client before the upstream's first event: until then a failure is
 // retried or falls back. After it, a failure is an SSE error event.
@@ -122,9 +126,7 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 	}
 	fl, _ := w.(http.Flusher)
 	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-cache")
-	h.Set("X-Accel-Buffering", "no")
+	h["Content-Type"], h["Cache-Control"], h["X-Accel-Buffering"] = sseHeaders[0:1:1], sseHeaders[1:2:2], sseHeaders[2:3:3]
 	g.headers(w, c, a, ch)
 	ttfc := time.Since(c.start)
 	g.m.ttft.WithLabelValues(a.route.cfg.Name).Observe(ttfc.Seconds())
@@ -135,8 +137,8 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 	// text read only when it is needed (content on the spans, no upstream
 	// usage to count, output guards): most events cost the gateway a scan
 	// for "usage", not a JSON decode.
-	var payloads []byte
-	var ends []int
+	payloads := make([]byte, 0, 4<<10)
+	ends := make([]int, 0, 32)
 	var textDone bool
 	var textStr string
 	text := func() string {

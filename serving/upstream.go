@@ -16,6 +16,7 @@ import (
 type replica struct {
 	route   string
 	index   int
+	ident   string // ROUTE/INDEX
 	base    string // URL ending in /v1 (no trailing slash)
 	weight  int
 	apiKey  string
@@ -26,7 +27,7 @@ type replica struct {
 	inFlight atomic.Int64
 }
 
-func (r *replica) id() string { return r.route + "/" + strconv.Itoa(r.index) }
+func (r *replica) id() string { return r.ident }
 
 // usable says whether the replica may take a new attempt.
 func (r *replica) usable() bool { return r.healthy.Load() && !r.draining.Load() && r.base != "" }
@@ -42,7 +43,7 @@ type route struct {
 func newRoute(rc RouteConfig) *route {
 	rt := &route{cfg: rc, chatName: "chat " + rc.Model}
 	for i, rep := range rc.Replicas {
-		r := &replica{route: rc.Name, index: i, base: strings.TrimRight(rep.URL, "/"), weight: rep.Weight}
+		r := &replica{route: rc.Name, index: i, ident: rc.Name + "/" + strconv.Itoa(i), base: strings.TrimRight(rep.URL, "/"), weight: rep.Weight}
 		if rep.APIKey != "" {
 			r.apiKey = os.Getenv(rep.APIKey)
 		}
