@@ -394,7 +394,7 @@ func (req *chatRequest) fields() map[string]json.RawMessage {
 // needed ones decoded; anything else is read by parseChatMap.
 func parseChat(raw []byte) (*chatRequest, *apiError) {
 	i := skipSpace(raw, 0)
-	if !json.Valid(raw) || raw[i] != '{' {
+	if !validJSON(raw) || raw[i] != '{' {
 		return parseChatMap(raw)
 	}
 	req := &chatRequest{raw: raw}

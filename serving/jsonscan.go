@@ -239,7 +239,7 @@ func appendChunkText(dst, data []byte) []byte {
 // fastChunkText is appendChunkText by the scanner; ok false when it
 // cannot be sure (dst is then returned as it came).
 func fastChunkText(dst, data []byte) ([]byte, bool) {
-	if !json.Valid(data) {
+	if !validJSON(data) {
 		return dst, true // json.Unmarshal fails: no text
 	}
 	i := skipSpace(data, 0)
@@ -480,7 +480,7 @@ func decodeAnswer(body []byte) *answer {
 
 func scanAnswer(body []byte) (*answer, bool) {
 	a := &answer{}
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return a, true // json.Unmarshal decodes nothing
 	}
 	i := skipSpace(body, 0)
@@ -693,4 +693,148 @@ func appendCompact(dst, v []byte) []byte {
 		dst = append(dst, c)
 	}
 	return dst
+}
+
+// maxDepth is encoding/json's limit on nested arrays and objects.
+const maxDepth = 10000
+
+// validJSON is json.Valid without its per-byte state machine
+// (FuzzValidJSON checks the two agree).
+func validJSON(b []byte) bool {
+	i, ok := validValue(b, skipSpace(b, 0), 0)
+	return ok && skipSpace(b, i) == len(b)
+}
+
+// validValue checks the value at b[i] inside depth containers and
+// returns the index after it.
+func validValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return i, false
+	}
+	var ok bool
+	switch c := b[i]; {
+	case c == '{' || c == '[':
+		if depth+1 > maxDepth {
+			return i, false
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == end {
+			return i + 1, true
+		}
+		for {
+			if c == '{' {
+				if i >= len(b) || b[i] != '"' {
+					return i, false
+				}
+				if i, ok = validString(b, i); !ok {
+					return i, false
+				}
+				i = skipSpace(b, i)
+				if i >= len(b) || b[i] != ':' {
+					return i, false
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i, ok = validValue(b, i, depth+1); !ok {
+				return i, false
+			}
+			i = skipSpace(b, i)
+			if i >= len(b) {
+				return i, false
+			}
+			if b[i] == end {
+				return i + 1, true
+			}
+			if b[i] != ',' {
+				return i, false
+			}
+			i = skipSpace(b, i+1)
+		}
+	case c == '"':
+		return validString(b, i)
+	case c == '-' || ('0' <= c && c <= '9'):
+		return validNumber(b, i)
+	case c == 't':
+		return validLiteral(b, i, "true")
+	case c == 'f':
+		return validLiteral(b, i, "false")
+	case c == 'n':
+		return validLiteral(b, i, "null")
+	}
+	return i, false
+}
+
+func validLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit), true
+	}
+	return i, false
+}
+
+func validString(b []byte, i int) (int, bool) {
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			return j + 1, true
+		case c == '\\':
+			if j+1 >= len(b) {
+				return j, false
+			}
+			switch b[j+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				j++
+			case 'u':
+				if _, ok := hex4(b[j+2:]); !ok {
+					return j, false
+				}
+				j += 5
+			default:
+				return j, false
+			}
+		case c < 0x20:
+			return j, false
+		}
+	}
+	return len(b), false
+}
+
+func validNumber(b []byte, i int) (int, bool) {
+	digits := func(i int) (int, bool) {
+		j := i
+		for j < len(b) && '0' <= b[j] && b[j] <= '9' {
+			j++
+		}
+		return j, j > i
+	}
+	if b[i] == '-' {
+		i++
+	}
+	if i >= len(b) {
+		return i, false
+	}
+	var ok bool
+	if b[i] == '0' {
+		i++
+	} else if i, ok = digits(i); !ok {
+		return i, false
+	}
+	if i < len(b) && b[i] == '.' {
+		if i, ok = digits(i + 1); !ok {
+			return i, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if i, ok = digits(i); !ok {
+			return i, false
+		}
+	}
+	return i, true
 }

@@ -218,3 +218,19 @@ func FuzzAppendObject(f *testing.F) {
 		}
 	})
 }
+
+// validJSON agrees with json.Valid.
+func FuzzValidJSON(f *testing.F) {
+	for _, s := range append(chunkSeeds,
+		``, ` `, `0`, `-0`, `01`, `-`, `1.`, `1.5e`, `1e+5`, `1E-05`, `.5`, `+1`, `tru`, `true `, `nul`, `nullx`, `[1,]`, `[,1]`, `{"a"}`, `{"a":}`,
+		`{"a":1,}`, `{,}`, `{"a" : [ 1 , 2 ] , "b" : { } }`, `"\u00e9\/\b"`, `"\x"`, `"\u12"`, `"\u12g4"`, "\"tab\there\"", "\"\x7f\xff\"",
+		`[[[[[]]]]]`, strings.Repeat("[", 10000)+strings.Repeat("]", 10000), strings.Repeat("[", 10001)+strings.Repeat("]", 10001),
+		strings.Repeat(`{"a":`, 10000)+"1"+strings.Repeat("}", 10000), strings.Repeat(`{"a":`, 10001)+"1"+strings.Repeat("}", 10001)) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("%q: validJSON %v, json.Valid %v", b, got, want)
+		}
+	})
+}
