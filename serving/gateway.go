@@ -1216,7 +1216,7 @@ func (g *Gateway) content(c *call, in []chains.Message, out string) *spanContent
 	sc := &spanContent{}
 	n := 2
 	for _, m := range in {
-		n += len(m.Role) + min(len(m.Content), c.maxContent) + 32
+		n += len(m.Role) + min(len(m.Content), max(c.maxContent, 0)) + 32
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
