@@ -224,27 +224,60 @@ func isInt64(v []byte) bool {
 // with json.Unmarshal gives it: nothing from a chunk that does not
 // decode.
 func appendChunkText(dst, data []byte) []byte {
-	if out, ok := fastChunkText(dst, data); ok {
-		return out
+	out, _ := decodeChunk(dst, data, true)
+	return out
+}
+
+// chunkInfo is what decoding a chunk into streamChunk gives besides its
+// text.
+type chunkInfo struct {
+	decoded bool // json.Unmarshal returned nil
+	choices int
+	usage   *answerUsage
+}
+
+// decodeChunk decodes a stream chunk as json.Unmarshal into streamChunk
+// does, by the scanner when it can; with text, the chunk's text is
+// appended to dst when it decodes.
+func decodeChunk(dst, data []byte, text bool) ([]byte, chunkInfo) {
+	if out, info, ok := scanChunk(dst, data, text); ok {
+		return out, info
 	}
 	var sc streamChunk
-	if json.Unmarshal(data, &sc) == nil {
+	if json.Unmarshal(data, &sc) != nil {
+		return dst, chunkInfo{}
+	}
+	info := chunkInfo{decoded: true, choices: len(sc.Choices)}
+	if sc.Usage != nil {
+		info.usage = &answerUsage{PromptTokens: sc.Usage.PromptTokens, CompletionTokens: sc.Usage.CompletionTokens}
+	}
+	if text {
 		for _, chc := range sc.Choices {
 			dst = append(dst, chc.Delta.Content...)
 		}
 	}
-	return dst
+	return dst, info
 }
 
-// fastChunkText is appendChunkText by the scanner; ok false when it
+// fastChunkText is appendChunkText by the scanner alone; ok false when it
 // cannot be sure (dst is then returned as it came).
 func fastChunkText(dst, data []byte) ([]byte, bool) {
+	out, _, ok := scanChunk(dst, data, true)
+	return out, ok
+}
+
+// scanChunk is decodeChunk by the scanner; ok false when it cannot be
+// sure (dst is then returned as it came).
+func scanChunk(dst, data []byte, text bool) ([]byte, chunkInfo, bool) {
+	var info chunkInfo
 	if !validJSON(data) {
-		return dst, true // json.Unmarshal fails: no text
+		return dst, info, true // json.Unmarshal fails
 	}
 	i := skipSpace(data, 0)
 	if data[i] != '{' {
-		return dst, true // null, or a type error: no text
+		// null decodes to nothing; another type is an error
+		info.decoded = isNull(data[i:valueEnd(data, i)])
+		return dst, info, true
 	}
 	n0 := len(dst)
 	var seen [5]bool
@@ -267,7 +300,12 @@ func fastChunkText(dst, data []byte) ([]byte, bool) {
 		case "created":
 			return once(2) && (isInt64(val) || isNull(val))
 		case "usage":
-			return once(3) && isNull(val)
+			if !once(3) {
+				return false
+			}
+			u, ok := scanUsage(val)
+			info.usage = u
+			return ok
 		case "choices":
 			if !once(4) {
 				return false
@@ -279,6 +317,7 @@ func fastChunkText(dst, data []byte) ([]byte, bool) {
 				return false
 			}
 			return elements(val, 0, func(ch []byte) bool {
+				info.choices++
 				if isNull(ch) {
 					return true
 				}
@@ -326,6 +365,9 @@ func fastChunkText(dst, data []byte) ([]byte, bool) {
 							if !isString(val) {
 								return false
 							}
+							if !text {
+								return true // a string decodes, whatever its text
+							}
 							var ok bool
 							dst, ok = appendString(dst, val)
 							return ok
@@ -338,9 +380,120 @@ func fastChunkText(dst, data []byte) ([]byte, bool) {
 		return true
 	})
 	if !ok {
-		return dst[:n0], false
+		return dst[:n0], chunkInfo{}, false
 	}
-	return dst, true
+	info.decoded = true
+	return dst, info, true
+}
+
+// scanUsage reads a usage value as decoding into *answerUsage does; ok
+// false when it leaves that to encoding/json.
+func scanUsage(val []byte) (*answerUsage, bool) {
+	if isNull(val) {
+		return nil, true
+	}
+	if val[0] != '{' {
+		return nil, false
+	}
+	u := &answerUsage{}
+	var p, c bool
+	ok := members(val, 0, func(key, val []byte) bool {
+		if !plainKey(key) {
+			return false
+		}
+		var dst *int
+		switch string(key[1 : len(key)-1]) {
+		case "prompt_tokens":
+			if p {
+				return false
+			}
+			p, dst = true, &u.PromptTokens
+		case "completion_tokens":
+			if c {
+				return false
+			}
+			c, dst = true, &u.CompletionTokens
+		default:
+			return true
+		}
+		if isNull(val) {
+			return true
+		}
+		if !isInt64(val) {
+			return false
+		}
+		n, _ := strconv.ParseInt(string(val), 10, 64)
+		*dst = int(n)
+		return true
+	})
+	return u, ok
+}
+
+// chunkHead is the id, model and created of a chunk.
+type chunkHead struct {
+	ID      string `json:"id"`
+	Model   string `json:"model"`
+	Created int64  `json:"created"`
+}
+
+// decodeHead decodes a chunk into chunkHead as json.Unmarshal does; ok
+// says it returned nil.
+func decodeHead(data []byte) (chunkHead, bool) {
+	if h, decoded, ok := scanHead(data); ok {
+		return h, decoded
+	}
+	var h chunkHead
+	err := json.Unmarshal(data, &h)
+	return h, err == nil
+}
+
+func scanHead(data []byte) (h chunkHead, decoded, ok bool) {
+	if !validJSON(data) {
+		return h, false, true
+	}
+	i := skipSpace(data, 0)
+	if data[i] != '{' {
+		return h, isNull(data[i:valueEnd(data, i)]), true
+	}
+	var seen [3]bool
+	ok = members(data, i, func(key, val []byte) bool {
+		if !plainKey(key) {
+			return false
+		}
+		var k int
+		switch string(key[1 : len(key)-1]) {
+		case "id":
+			k = 0
+		case "model":
+			k = 1
+		case "created":
+			k = 2
+		default:
+			return true
+		}
+		if seen[k] {
+			return false
+		}
+		seen[k] = true
+		if isNull(val) {
+			return true
+		}
+		switch k {
+		case 0:
+			return isString(val) && decodeString(val, &h.ID) == nil
+		case 1:
+			return isString(val) && decodeString(val, &h.Model) == nil
+		}
+		if !isInt64(val) {
+			return false
+		}
+		h.Created, _ = strconv.ParseInt(string(val), 10, 64)
+		return true
+	})
+	if !ok {
+		return chunkHead{}, false, false
+	}
+	return h, true, true
 }
 
 // appendJSONString appends s as json.Marshal writes a string: quoted,
@@ -508,43 +661,9 @@ func scanAnswer(body []byte) (*answer, bool) {
 			if !once(2) {
 				return false
 			}
-			if isNull(val) {
-				return true
-			}
-			if val[0] != '{' {
-				return false
-			}
-			a.Usage = &answerUsage{}
-			var p, c bool
-			return members(val, 0, func(key, val []byte) bool {
-				if !plainKey(key) {
-					return false
-				}
-				var dst *int
-				switch string(key[1 : len(key)-1]) {
-				case "prompt_tokens":
-					if p {
-						return false
-					}
-					p, dst = true, &a.Usage.PromptTokens
-				case "completion_tokens":
-					if c {
-						return false
-					}
-					c, dst = true, &a.Usage.CompletionTokens
-				default:
-					return true
-				}
-				if isNull(val) {
-					return true
-				}
-				if !isInt64(val) {
-					return false
-				}
-				n, _ := strconv.ParseInt(string(val), 10, 64)
-				*dst = int(n)
-				return true
-			})
+			u, ok := scanUsage(val)
+			a.Usage = u
+			return ok
 		case "choices":
 			if !once(3) {
 				return false

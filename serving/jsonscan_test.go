@@ -52,7 +52,10 @@ var chunkSeeds = []string{
 	`{"ſhoices":[{"delta":{"content":"a"}}]}`,
 	`{"choices":[{"delta":{"content":"a"}}]`,
 	`{"choices":[{"delta":{"content":"a"}}]} x`,
-	`null`, `[]`, `"s"`, `3`, ``, `  {  "choices" : [ { "delta" : { "content" : "sp" } } ] }  `,
+	`{"id":"c","model":"m","created":5,"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":4,"total_tokens":7,"prompt_tokens_details":{"cached_tokens":0}}}`,
+	`{"choices":[],"usage":{"prompt_tokens":3,"prompt_tokens":4}}`, `{"usage":{"Prompt_tokens":3}}`, `{"usage":[]}`, `{"usage":{"completion_tokens":1e2}}`,
+	`{"id":"a\u00e9","model":"\ud83d\ude00","created":null}`, `{"ID":"x"}`, `{"id":"a","id":"b"}`, `{"created":1}{"created":2}`,
+	`null`, ` null `, `[]`, `"s"`, `3`, ``, `  {  "choices" : [ { "delta" : { "content" : "sp" } } ] }  `,
 }
 
 // The scanner gives exactly what json.Unmarshal into streamChunk gives.
@@ -64,6 +67,30 @@ func FuzzChunkText(f *testing.F) {
 		want, _ := chunkTextReference(data)
 		if got := string(appendChunkText([]byte("pre:"), data)); got != "pre:"+want {
 			t.Fatalf("%q: got %q, want %q", data, got, "pre:"+want)
+		}
+		var sc streamChunk
+		err := json.Unmarshal(data, &sc)
+		wantInfo := fmt.Sprint(err == nil, len(sc.Choices), sc.Usage != nil)
+		if sc.Usage != nil {
+			wantInfo += fmt.Sprint(*sc.Usage)
+		}
+		if err != nil {
+			wantInfo = "false 0 false"
+		}
+		for _, text := range []bool{false, true} {
+			_, info := decodeChunk(nil, data, text)
+			gotInfo := fmt.Sprint(info.decoded, info.choices, info.usage != nil)
+			if info.usage != nil {
+				gotInfo += fmt.Sprint(*info.usage)
+			}
+			if gotInfo != wantInfo {
+				t.Fatalf("%q (text %v): decoded, choices, usage %s, want %s", data, text, gotInfo, wantInfo)
+			}
+		}
+		var head chunkHead
+		herr := json.Unmarshal(data, &head)
+		if gotHead, ok := decodeHead(data); ok != (herr == nil) || (ok && gotHead != head) {
+			t.Fatalf("%q: head %+v %v, want %+v %v", data, gotHead, ok, head, herr)
 		}
 		if got, ok := fastChunkText([]byte("pre:"), data); ok && string(got) != "pre:"+want {
 			t.Fatalf("%q: scanner got %q, want %q", data, got, "pre:"+want)

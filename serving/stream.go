@@ -198,24 +198,18 @@ func (g *Gateway) streamChat(w http.ResponseWriter, r *http.Request, c *call, st
 		}
 		if len(data) > 0 {
 			if model == "" {
-				var head struct {
-					ID      string `json:"id"`
-					Model   string `json:"model"`
-					Created int64  `json:"created"`
-				}
-				if json.Unmarshal(data, &head) == nil {
+				if head, ok := decodeHead(data); ok {
 					model, id, created = head.Model, head.ID, head.Created
 				}
 			}
 			if hasUsageObject(data) {
-				var sc streamChunk
-				if json.Unmarshal(data, &sc) == nil && sc.Usage != nil {
+				if _, sc := decodeChunk(nil, data, false); sc.decoded && sc.usage != nil {
 					upstreamUsage = true
-					c.usage = usage{prompt: sc.Usage.PromptTokens, completion: sc.Usage.CompletionTokens, source: "upstream"}
-					if len(sc.Choices) == 0 && !req.includeUsage {
+					c.usage = usage{prompt: sc.usage.PromptTokens, completion: sc.usage.CompletionTokens, source: "upstream"}
+					if sc.choices == 0 && !req.includeUsage {
 						forward = false // the gateway asked for it, not the client
 					}
-					if len(sc.Choices) > 0 {
+					if sc.choices > 0 {
 						keep(data)
 						chunks++
 					}
