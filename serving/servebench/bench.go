@@ -17,6 +17,7 @@ package servebench
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -188,9 +189,7 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Result, error) {
 	hc := &http.Client{Transport: tr}
 	for _, c := range o.Concurrency {
 		fmt.Fprintf(log, "streams: %d concurrent, direct and through the gateway in alternating %v slices …\n", c, o.Slice)
-		ph := alternate(ctx, o, pid, c, sides, func(base string, c int, d time.Duration, ramp bool) *samples {
-			return streams(ctx, hc, base, c, d, ramp)
-		})
+		ph := phase(ctx, o, pid, c, sides, func(base string) (sample, error) { return oneStream(ctx, hc, base) })
 		d, g := ph[0], ph[1]
 		sr := StreamResult{Concurrency: c, Direct: d.latency(), Gateway: g.latency(), Errors: d.errs + g.errs}
 		sr.GatewayRSSBytes = rss(pid)
@@ -223,58 +222,59 @@ func Run(ctx context.Context, o Options, log io.Writer) (*Result, error) {
 	return res, nil
 }
 
-// alternate runs one phase on both sides (0 direct, 1 the gateway): each
-// side is warmed at the phase's concurrency (its connections opened and
-// kept alive: opening a thousand loopback connections at once stalls for
-// seconds on a small VM, direct or not), then they take turns in slices
-// until each has had o.Duration. Alternating spreads the machine's other
-// load over both sides, where two consecutive phases would hand it to
-// whichever ran when it came. The gateway's CPU time is counted over its
-// slices only.
-func alternate(ctx context.Context, o Options, pid, c int, sides [2]string, run func(base string, c int, d time.Duration, ramp bool) *samples) [2]*samples {
-	var out [2]*samples
-	for i, base := range sides {
-		run(base, c, o.Warm, true)
-		out[i] = &samples{}
-	}
-	for done := time.Duration(0); done < o.Duration && ctx.Err() == nil; done += o.Slice {
-		d := min(o.Slice, o.Duration-done)
-		for i, base := range sides {
-			cpu0 := cpuTime(pid)
-			s := run(base, c, d, false)
-			if i == 1 {
-				out[i].cpu += cpuTime(pid) - cpu0
+// phase runs c workers that call both sides (0 direct, 1 the gateway).
+// They start staggered over the first half of o.Warm and call both sides
+// while warming (connections opened and kept alive: opening a thousand
+// loopback connections at once stalls for seconds on a small VM, direct
+// or not); then for 2 × o.Duration the side flips every o.Slice, each
+// worker taking the side of the moment for its next call. Alternating
+// spreads the machine's other load over both sides, where two consecutive
+// phases would hand it to whichever ran when it came; workers switching
+// at their own call boundaries keep their calls out of step (all of them
+// starting at once would make every token a burst of c events). A call is
+// the side's on which it started. The gateway's CPU time is taken over the
+// measurement, when only the gateway's calls use it.
+func phase(ctx context.Context, o Options, pid, c int, sides [2]string, call func(base string) (sample, error)) [2]*samples {
+	out := [2]*samples{{}, {}}
+	measure := time.Now().Add(o.Warm)
+	end := measure.Add(2 * o.Duration)
+	side := func(t time.Time) int { return int(t.Sub(measure)/o.Slice) % 2 }
+	var cpu0 time.Duration
+	cpuAt := time.AfterFunc(time.Until(measure), func() { cpu0 = cpuTime(pid) })
+	defer cpuAt.Stop()
+	var wg sync.WaitGroup
+	for i := 0; i < c; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(time.Duration(i) * o.Warm / time.Duration(2*c))
+			for k := 0; ctx.Err() == nil; k++ {
+				t := time.Now()
+				if !t.Before(end) {
+					return
+				}
+				if t.Before(measure) {
+					call(sides[k%2])
+					continue
+				}
+				sd := side(t)
+				smp, err := call(sides[sd])
+				out[sd].add(smp, err)
 			}
-			out[i].merge(s)
-		}
+		}()
 	}
+	wg.Wait()
+	out[1].cpu = cpuTime(pid) - cpu0
 	return out
 }
 
 func unaryPhase(ctx context.Context, o Options, pid int, hc *http.Client, c int, sides [2]string, model string) UnaryResult {
-	var wall [2]time.Duration
-	ph := alternate(ctx, o, pid, c, sides, func(base string, c int, d time.Duration, ramp bool) *samples {
-		t0 := time.Now()
-		s := unary(ctx, hc, base, model, c, d, ramp)
-		if !ramp {
-			if base == sides[0] {
-				wall[0] += time.Since(t0)
-			} else {
-				wall[1] += time.Since(t0)
-			}
-		}
-		return s
-	})
+	ph := phase(ctx, o, pid, c, sides, func(base string) (sample, error) { return unaryCall(ctx, hc, base, model) })
 	d, g := ph[0], ph[1]
 	u := UnaryResult{Concurrency: c, Direct: d.latency(), Gateway: g.latency(), Errors: d.errs + g.errs}
-	// requests/s over each side's slices, the tail of each slice (calls
-	// still finishing after its deadline) included.
-	if wall[0] > 0 {
-		u.DirectRPS = float64(len(d.total)) / wall[0].Seconds()
-	}
-	if wall[1] > 0 {
-		u.GatewayRPS = float64(len(g.total)) / wall[1].Seconds()
-	}
+	// each side had o.Duration of the phase's time
+	u.DirectRPS = float64(len(d.total)) / o.Duration.Seconds()
+	u.GatewayRPS = float64(len(g.total)) / o.Duration.Seconds()
 	if u.DirectRPS > 0 {
 		u.Ratio = u.GatewayRPS / u.DirectRPS
 	}
@@ -303,7 +303,7 @@ func soak(ctx context.Context, o Options, pid int, hc *http.Client, gw string, l
 				defer wg.Done()
 				time.Sleep(time.Duration(i) * 2 * time.Second / time.Duration(o.SoakConcurrency))
 				for sctx.Err() == nil {
-					if _, _, _, err := oneStream(sctx, hc, gw); err != nil {
+					if _, err := oneStream(sctx, hc, gw); err != nil {
 						if sctx.Err() == nil {
 							errs.Add(1)
 						}
@@ -395,11 +395,27 @@ type samples struct {
 	cpu      time.Duration // the gateway's, over its slices
 }
 
-func (s *samples) merge(o *samples) {
-	s.ttft = append(s.ttft, o.ttft...)
-	s.total = append(s.total, o.total...)
-	s.overhead = append(s.overhead, o.overhead...)
-	s.errs += o.errs
+// sample is one call: time to the first token (streams), in all, and the
+// gateway's overhead header (-1 when absent).
+type sample struct {
+	ttft, total time.Duration
+	overhead    float64
+}
+
+func (s *samples) add(x sample, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.errs++
+		return
+	}
+	if x.ttft > 0 {
+		s.ttft = append(s.ttft, x.ttft)
+	}
+	s.total = append(s.total, x.total)
+	if x.overhead >= 0 {
+		s.overhead = append(s.overhead, x.overhead)
+	}
 }
 
 func pct(xs []time.Duration, p float64) time.Duration {
@@ -422,117 +438,61 @@ func (s *samples) latency() Latency {
 
 const streamBody = `{"model":"bench","stream":true,"messages":[{"role":"user","content":"Say something long."}]}`
 
-// streams keeps c streams open for d and records each one's latencies;
-// with ramp the streams start over the first quarter of d.
-func streams(ctx context.Context, hc *http.Client, base string, c int, d time.Duration, ramp bool) *samples {
-	s := &samples{}
-	var errs atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for i := 0; i < c; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if ramp {
-				time.Sleep(time.Duration(i) * d / time.Duration(4*c))
-			}
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				ttft, total, over, err := oneStream(ctx, hc, base)
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				s.mu.Lock()
-				s.ttft = append(s.ttft, ttft)
-				s.total = append(s.total, total)
-				if over >= 0 {
-					s.overhead = append(s.overhead, over)
-				}
-				s.mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	s.errs = int(errs.Load())
-	return s
-}
-
-func oneStream(ctx context.Context, hc *http.Client, base string) (ttft, total time.Duration, overhead float64, err error) {
+func oneStream(ctx context.Context, hc *http.Client, base string) (sample, error) {
 	start := time.Now()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/chat/completions", strings.NewReader(streamBody))
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, 0, 0, err
+		return sample{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 {
 		io.Copy(io.Discard, resp.Body)
-		return 0, 0, 0, fmt.Errorf("status %d", resp.StatusCode)
+		return sample{}, fmt.Errorf("status %d", resp.StatusCode)
 	}
-	overhead = -1
+	x := sample{overhead: -1}
 	if h := resp.Header.Get(serving.HeaderOverhead); h != "" {
-		overhead, _ = strconv.ParseFloat(h, 64)
+		x.overhead, _ = strconv.ParseFloat(h, 64)
 	}
 	br := bufio.NewReader(resp.Body)
-	first := true
 	for {
 		line, err := br.ReadSlice('\n')
 		if err != nil {
-			return 0, 0, 0, fmt.Errorf("stream ended without [DONE]: %w", err)
+			return sample{}, fmt.Errorf("stream ended without [DONE]: %w", err)
 		}
-		if !strings.HasPrefix(string(line), "data: ") {
+		if !bytes.HasPrefix(line, []byte("data: ")) {
 			continue
 		}
-		if first && strings.Contains(string(line), `"content":"w`) {
-			ttft, first = time.Since(start), false
+		if x.ttft == 0 && bytes.Contains(line, []byte(`"content":"w`)) {
+			x.ttft = time.Since(start)
 		}
-		if strings.HasPrefix(string(line), "data: [DONE]") {
-			return ttft, time.Since(start), overhead, nil
+		if bytes.HasPrefix(line, []byte("data: [DONE]")) {
+			x.total = time.Since(start)
+			return x, nil
 		}
 	}
 }
 
-// unary runs c callers sending non-streamed calls for d and records each
-// call's latency; with ramp the callers start over the first quarter of d.
-func unary(ctx context.Context, hc *http.Client, base, model string, c int, d time.Duration, ramp bool) *samples {
-	body := `{"model":"` + model + `","messages":[{"role":"user","content":"hi"}]}`
-	s := &samples{}
-	var errs atomic.Int64
-	deadline := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for i := 0; i < c; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if ramp {
-				time.Sleep(time.Duration(i) * d / time.Duration(4*c))
-			}
-			for time.Now().Before(deadline) && ctx.Err() == nil {
-				start := time.Now()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/chat/completions", strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := hc.Do(req)
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				_, err = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if err != nil || resp.StatusCode != 200 {
-					errs.Add(1)
-					continue
-				}
-				total := time.Since(start)
-				s.mu.Lock()
-				s.total = append(s.total, total)
-				s.mu.Unlock()
-			}
-		}()
+// unaryCall is one non-streamed call.
+func unaryCall(ctx context.Context, hc *http.Client, base, model string) (sample, error) {
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, base+"/chat/completions",
+		strings.NewReader(`{"model":"`+model+`","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return sample{}, err
 	}
-	wg.Wait()
-	s.errs = int(errs.Load())
-	return s
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return sample{}, err
+	}
+	if resp.StatusCode != 200 {
+		return sample{}, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return sample{total: time.Since(start), overhead: -1}, nil
 }
 
 // upstream is the fake OpenAI-compatible server.
