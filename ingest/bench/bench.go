@@ -48,7 +48,14 @@ type Options struct {
 	TextBytes      int           // text per span (input + output); default 1024
 	Writers        int           // writer instances; default 1
 	BatchMaxRows   int           // writer batch; default writer.DefaultBatchMaxRows
+	BatchMaxWait   time.Duration // writer batch age limit; default 250ms
 	BaselineRows   int           // rows the baseline inserts; default 400,000
+	// BaselineBatchRows is the baseline's batch, kept apart from the
+	// writer's so that a smaller writer batch (for latency) is not
+	// measured against a slowed baseline; default
+	// writer.DefaultBatchMaxRows.
+	BaselineBatchRows int
+	ProbeEvery        time.Duration // a latency probe this often; default 100ms
 	ClickHouseAddr string        // default: a clickhouse-server child in a temp dir
 }
 
@@ -74,8 +81,17 @@ func (o Options) withDefaults() Options {
 	if o.BatchMaxRows == 0 {
 		o.BatchMaxRows = writer.DefaultBatchMaxRows
 	}
+	if o.BatchMaxWait == 0 {
+		o.BatchMaxWait = 250 * time.Millisecond
+	}
 	if o.BaselineRows == 0 {
 		o.BaselineRows = 400_000
+	}
+	if o.BaselineBatchRows == 0 {
+		o.BaselineBatchRows = writer.DefaultBatchMaxRows
+	}
+	if o.ProbeEvery == 0 {
+		o.ProbeEvery = 100 * time.Millisecond
 	}
 	return o
 }
@@ -146,12 +162,12 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(progress, "baseline: inserting %d rows in batches of %d straight into clickhouse …\n", o.BaselineRows, o.BatchMaxRows)
-	batch := make([]schemas.Span, 0, o.BatchMaxRows)
+	fmt.Fprintf(progress, "baseline: inserting %d rows in batches of %d straight into clickhouse …\n", o.BaselineRows, o.BaselineBatchRows)
+	batch := make([]schemas.Span, 0, o.BaselineBatchRows)
 	start := time.Now()
 	for done, seq := 0, 0; done < o.BaselineRows; {
 		batch = batch[:0]
-		for len(batch) < o.BatchMaxRows && done+len(batch) < o.BaselineRows {
+		for len(batch) < o.BaselineBatchRows && done+len(batch) < o.BaselineRows {
 			sp := rows[(done+len(batch))%len(rows)]
 			seq++
 			sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
@@ -186,7 +202,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		LocalKafkaDir: kdir,
 		ClickHouse:    clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"},
 		Collector:     collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
-		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
+		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: o.BatchMaxWait}},
 		Writers:       o.Writers,
 	})
 	if err != nil {
@@ -224,12 +240,12 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 			}
 		}(w)
 	}
-	// Latency probes: one small trace every 250 ms, polled until visible.
+	// Latency probes: one small trace every o.ProbeEvery, polled until visible.
 	var lat []time.Duration
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		lat = probe(loadCtx, client, url, p.Conn)
+		lat = probe(loadCtx, client, url, p.Conn, o.ProbeEvery)
 	}()
 	// Progress.
 	tick := time.NewTicker(2 * time.Second)
@@ -293,10 +309,21 @@ func resetDB(ctx context.Context, conn driver.Conn, db string) error {
 	return err
 }
 
-// probe sends single-span traces and measures received → visible.
-func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn) []time.Duration {
-	var out []time.Duration
-	for i := uint64(1); ctx.Err() == nil; i++ {
+// probe sends a single-span trace every `every` (each in its own
+// goroutine, so that a slow one does not delay the next) and measures
+// received → visible: from the start of its POST until a query finds it.
+// One poller asks ClickHouse for every probe still in flight every 10 ms
+// (by the spans' sorting key: app, then trace id), so probing costs the
+// server the same however many probes are out.
+func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn, every time.Duration) []time.Duration {
+	var (
+		mu      sync.Mutex
+		pending = map[string]time.Time{} // trace id (hex) → sent
+		out     []time.Duration
+		wg      sync.WaitGroup
+	)
+	send := func(i uint64) {
+		defer wg.Done()
 		tid := make([]byte, 16)
 		binary.BigEndian.PutUint64(tid, 0xfeedface00000000|i)
 		binary.BigEndian.PutUint64(tid[8:], uint64(time.Now().UnixNano()))
@@ -310,25 +337,70 @@ func probe(ctx context.Context, client *http.Client, url string, conn driver.Con
 		start := time.Now()
 		resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 		if err != nil {
-			continue
+			return
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			continue
+			return
 		}
-		q := fmt.Sprintf("SELECT count() FROM spans WHERE app = 'bench-probe' AND trace_id = '%x'", tid)
-		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-			var n uint64
-			if err := conn.QueryRow(context.WithoutCancel(ctx), q).Scan(&n); err == nil && n > 0 {
-				out = append(out, time.Since(start))
-				break
+		mu.Lock()
+		pending[fmt.Sprintf("%x", tid)] = start
+		mu.Unlock()
+	}
+	poll := func() {
+		mu.Lock()
+		ids := make([]string, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, "'"+id+"'")
+		}
+		mu.Unlock()
+		if len(ids) == 0 {
+			return
+		}
+		rows, err := conn.Query(context.WithoutCancel(ctx), "SELECT DISTINCT trace_id FROM spans WHERE app = 'bench-probe' AND trace_id IN ("+strings.Join(ids, ",")+")")
+		if err != nil {
+			return
+		}
+		defer rows.Close()
+		seen := time.Now()
+		for rows.Next() {
+			var id string
+			if rows.Scan(&id) != nil {
+				continue
 			}
-			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			if start, ok := pending[id]; ok {
+				out = append(out, seen.Sub(start))
+				delete(pending, id)
+			}
+			mu.Unlock()
 		}
+	}
+	sendTick := time.NewTicker(every)
+	defer sendTick.Stop()
+	pollTick := time.NewTicker(10 * time.Millisecond)
+	defer pollTick.Stop()
+	for i := uint64(1); ctx.Err() == nil; {
 		select {
 		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
+		case <-sendTick.C:
+			wg.Add(1)
+			go send(i)
+			i++
+		case <-pollTick.C:
+			poll()
+		}
+	}
+	// The load has stopped: wait for the last probes (a minute at most).
+	wg.Wait()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		poll()
+		mu.Lock()
+		n := len(pending)
+		mu.Unlock()
+		if n == 0 {
+			break
 		}
 	}
 	return out
