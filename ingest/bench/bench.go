@@ -41,22 +41,22 @@ import (
 
 // Options shape a run. Zero values take the defaults below.
 type Options struct {
-	Duration       time.Duration // load phase of the pipeline run; default 20s
-	Senders        int           // concurrent HTTP senders; default 16
-	TracesPerReq   int           // default 50
-	SpansPerTrace  int           // default 4
-	TextBytes      int           // text per span (input + output); default 1024
-	Writers        int           // writer instances; default 1
-	BatchMaxRows   int           // writer batch; default writer.DefaultBatchMaxRows
-	BatchMaxWait   time.Duration // writer batch age limit; default 250ms
-	BaselineRows   int           // rows the baseline inserts; default 400,000
+	Duration      time.Duration // load phase of the pipeline run; default 20s
+	Senders       int           // concurrent HTTP senders; default 16
+	TracesPerReq  int           // default 50
+	SpansPerTrace int           // default 4
+	TextBytes     int           // text per span (input + output); default 1024
+	Writers       int           // writer instances; default 1
+	BatchMaxRows  int           // writer batch; default writer.DefaultBatchMaxRows
+	BatchMaxWait  time.Duration // writer batch age limit; default 250ms
+	BaselineRows  int           // rows the baseline inserts; default 400,000
 	// BaselineBatchRows is the baseline's batch, kept apart from the
 	// writer's so that a smaller writer batch (for latency) is not
 	// measured against a slowed baseline; default
 	// writer.DefaultBatchMaxRows.
 	BaselineBatchRows int
 	ProbeEvery        time.Duration // a latency probe this often; default 100ms
-	ClickHouseAddr string        // default: a clickhouse-server child in a temp dir
+	ClickHouseAddr    string        // default: a clickhouse-server child in a temp dir
 }
 
 func (o Options) withDefaults() Options {
