@@ -56,7 +56,12 @@ type Options struct {
 	// writer.DefaultBatchMaxRows.
 	BaselineBatchRows int
 	ProbeEvery        time.Duration // a latency probe this often; default 100ms
-	ClickHouseAddr    string        // default: a clickhouse-server child in a temp dir
+	// Rate, when set, paces the senders to this many spans a second in
+	// all (open loop: a request is due every spans-per-request / Rate
+	// seconds whether or not earlier ones have been answered, up to
+	// Senders in flight); 0 sends as fast as the collector answers.
+	Rate           float64
+	ClickHouseAddr string // default: a clickhouse-server child in a temp dir
 }
 
 func (o Options) withDefaults() Options {
@@ -109,6 +114,10 @@ type Result struct {
 	PipelineSpansPerSec float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
 	Ratio               float64 `json:"ratio_to_baseline"`
 	Rejected            int64   `json:"rejected_requests"`
+	OfferedSpansPerSec  float64 `json:"offered_spans_per_sec,omitempty"` // Rate, when set
+	// MissedSpans are what the paced senders could not send in time (all
+	// of them busy): the offered rate was not reached by this much.
+	MissedSpans int64 `json:"missed_spans,omitempty"`
 
 	LatencyP50 time.Duration `json:"latency_p50"`
 	LatencyP95 time.Duration `json:"latency_p95"`
@@ -212,17 +221,44 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders + 2}}
 
-	var sent, rejected atomic.Int64
+	var sent, rejected, missed atomic.Int64
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
 	defer stopLoad()
 	var wg sync.WaitGroup
 	first := time.Now()
+	var due chan struct{} // open loop: one tick per request due
+	if o.Rate > 0 {
+		res.OfferedSpansPerSec = o.Rate
+		due = make(chan struct{}, o.Senders)
+		every := time.Duration(float64(time.Second) * float64(tpls.spansPerBody) / o.Rate)
+		go func() {
+			for next := time.Now(); ; next = next.Add(every) {
+				select {
+				case <-loadCtx.Done():
+					return
+				case <-time.After(time.Until(next)):
+				}
+				select {
+				case due <- struct{}{}:
+				default:
+					missed.Add(int64(tpls.spansPerBody))
+				}
+			}
+		}()
+	}
 	for w := 0; w < o.Senders; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			buf := make([]byte, 0, tpls.maxBody)
 			for seq := uint32(0); loadCtx.Err() == nil; seq++ {
+				if due != nil {
+					select {
+					case <-loadCtx.Done():
+						return
+					case <-due:
+					}
+				}
 				body := tpls.body(buf, int(seq)%len(tpls.bodies), uint32(w)+1, seq)
 				resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 				if err != nil {
@@ -286,6 +322,7 @@ loop:
 	res.PipelineSpansPerSec = float64(want) / end.Sub(first).Seconds()
 	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
 	res.Rejected = rejected.Load()
+	res.MissedSpans = missed.Load()
 	slices.Sort(lat)
 	res.Probes = len(lat)
 	if len(lat) > 0 {
