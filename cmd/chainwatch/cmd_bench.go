@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 0, "load phase (default 20s)")
 	fs.IntVar(&o.Senders, "senders", 0, "concurrent HTTP senders (default 16)")
 	fs.Float64Var(&o.Rate, "rate", 0, "pace the senders to this many spans/s in all (open loop); 0: as fast as answered")
+	fs.Float64Var(&o.LatencyAt, "latency-at", 0.8, "then measure received → visible with the senders paced to this fraction of the sustained rate (0: skip)")
 	fs.IntVar(&o.TracesPerReq, "traces-per-request", 0, "traces per OTLP request (default 50)")
 	fs.IntVar(&o.SpansPerTrace, "spans-per-trace", 0, "spans per trace (default 4)")
 	fs.IntVar(&o.TextBytes, "text-bytes", 0, "prompt + completion bytes per span (default 1024)")
@@ -80,6 +81,10 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
 		res.BaselineRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
 		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected,
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
+	if a := res.AtLoad; a != nil {
+		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d, not sent in time %d spans\n",
+			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, a.MissedSpans)
+	}
 	if res.OfferedSpansPerSec > 0 {
 		fmt.Printf("  offered (open loop)       %10.0f spans/s; not sent in time (every sender busy): %d spans\n", res.OfferedSpansPerSec, res.MissedSpans)
 	}

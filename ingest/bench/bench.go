@@ -60,7 +60,14 @@ type Options struct {
 	// all (open loop: a request is due every spans-per-request / Rate
 	// seconds whether or not earlier ones have been answered, up to
 	// Senders in flight); 0 sends as fast as the collector answers.
-	Rate           float64
+	Rate float64
+	// LatencyAt, when set (and Rate is not), adds a phase after the
+	// closed-loop one: the senders paced to this fraction of the rate the
+	// pipeline just sustained, for received → visible at a load the
+	// pipeline can carry (under the closed loop the senders outrun the
+	// writer, and the latency measures the backlog). The command line's
+	// default is 0.8.
+	LatencyAt      float64
 	ClickHouseAddr string // default: a clickhouse-server child in a temp dir
 }
 
@@ -124,8 +131,24 @@ type Result struct {
 	LatencyP99 time.Duration `json:"latency_p99"`
 	Probes     int           `json:"latency_probes"`
 
+	// AtLoad is the phase at LatencyAt of the sustained rate.
+	AtLoad *AtLoad `json:"at_load,omitempty"`
+
 	PeakRSSBytes           int64 `json:"peak_rss_bytes"`            // this process: collector, kfake, writer and the load generator
 	ClickHousePeakRSSBytes int64 `json:"clickhouse_peak_rss_bytes"` // the child server, when started here
+}
+
+// AtLoad is received → visible with the senders paced below capacity.
+type AtLoad struct {
+	Fraction           float64       `json:"fraction_of_sustained"`
+	OfferedSpansPerSec float64       `json:"offered_spans_per_sec"`
+	SpansPerSec        float64       `json:"spans_per_sec"` // first send → last span visible
+	MissedSpans        int64         `json:"missed_spans"`
+	Rejected           int64         `json:"rejected_requests"`
+	Probes             int           `json:"latency_probes"`
+	LatencyP50         time.Duration `json:"latency_p50"`
+	LatencyP95         time.Duration `json:"latency_p95"`
+	LatencyP99         time.Duration `json:"latency_p99"`
 }
 
 // RunIngest runs the baseline, then the pipeline under load, printing
@@ -221,16 +244,70 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders + 2}}
 
+	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress})
+	if err != nil {
+		return res, err
+	}
+	res.PipelineSpans = lr.spans
+	res.PipelineSpansPerSec = lr.spansPerSec
+	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
+	res.Rejected, res.MissedSpans = lr.rejected, lr.missed
+	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
+	res.OfferedSpansPerSec = o.Rate
+	if o.LatencyAt > 0 && o.Rate == 0 {
+		rate := o.LatencyAt * res.PipelineSpansPerSec
+		fmt.Fprintf(progress, "latency at %.0f %% of that rate: %.0f spans/s offered, open loop …\n", 100*o.LatencyAt, rate)
+		at, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress,
+			rate: rate, stored: lr.spans, senderBase: uint32(o.Senders) + 1})
+		if err != nil {
+			return res, err
+		}
+		res.AtLoad = &AtLoad{Fraction: o.LatencyAt, OfferedSpansPerSec: rate, SpansPerSec: at.spansPerSec, MissedSpans: at.missed,
+			Rejected: at.rejected, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
+	}
+	res.PeakRSSBytes = peakRSS("self")
+	if ch != nil {
+		res.ClickHousePeakRSSBytes = peakRSS(strconv.Itoa(ch.PID()))
+	}
+	return res, nil
+}
+
+// loadSpec is one load phase against the running pipeline.
+type loadSpec struct {
+	p        *pipeline.Pipeline
+	url      string
+	client   *http.Client
+	tpls     *templates
+	o        Options
+	progress io.Writer
+	// rate paces the senders (open loop), 0: closed loop.
+	rate float64
+	// stored spans are already in ClickHouse from an earlier phase.
+	stored int64
+	// senderBase keeps this phase's trace ids apart from an earlier one's.
+	senderBase uint32
+}
+
+type loadResult struct {
+	spans, rejected, missed int64
+	spansPerSec             float64 // first send → last span visible
+	probes                  int
+	p50, p95, p99           time.Duration
+}
+
+// runLoad sends for o.Duration with probes, then waits until every
+// accepted span is visible.
+func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
+	p, url, client, tpls, o, progress := l.p, l.url, l.client, l.tpls, l.o, l.progress
 	var sent, rejected, missed atomic.Int64
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
 	defer stopLoad()
 	var wg sync.WaitGroup
 	first := time.Now()
 	var due chan struct{} // open loop: one tick per request due
-	if o.Rate > 0 {
-		res.OfferedSpansPerSec = o.Rate
+	if l.rate > 0 {
 		due = make(chan struct{}, o.Senders)
-		every := time.Duration(float64(time.Second) * float64(tpls.spansPerBody) / o.Rate)
+		every := time.Duration(float64(time.Second) * float64(tpls.spansPerBody) / l.rate)
 		go func() {
 			for next := time.Now(); ; next = next.Add(every) {
 				select {
@@ -259,7 +336,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 					case <-due:
 					}
 				}
-				body := tpls.body(buf, int(seq)%len(tpls.bodies), uint32(w)+1, seq)
+				body := tpls.body(buf, int(seq)%len(tpls.bodies), l.senderBase+uint32(w)+1, seq)
 				resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 				if err != nil {
 					rejected.Add(1)
@@ -304,8 +381,8 @@ loop:
 	}
 	wg.Wait()
 	<-probeDone
-	want := sent.Load()
-	fmt.Fprintf(progress, "load stopped after %d spans; waiting for the writer to drain …\n", want)
+	want := l.stored + sent.Load()
+	fmt.Fprintf(progress, "load stopped after %d spans; waiting for the writer to drain …\n", sent.Load())
 	deadline := time.Now().Add(5 * time.Minute)
 	var last int64
 	for {
@@ -316,24 +393,17 @@ loop:
 	}
 	end := time.Now()
 	if last < want {
-		return res, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
+		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
-	res.PipelineSpans = want
-	res.PipelineSpansPerSec = float64(want) / end.Sub(first).Seconds()
-	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
-	res.Rejected = rejected.Load()
-	res.MissedSpans = missed.Load()
+	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load()}
+	r.spansPerSec = float64(r.spans) / end.Sub(first).Seconds()
 	slices.Sort(lat)
-	res.Probes = len(lat)
+	r.probes = len(lat)
 	if len(lat) > 0 {
 		q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
-		res.LatencyP50, res.LatencyP95, res.LatencyP99 = q(0.50), q(0.95), q(0.99)
+		r.p50, r.p95, r.p99 = q(0.50), q(0.95), q(0.99)
 	}
-	res.PeakRSSBytes = peakRSS("self")
-	if ch != nil {
-		res.ClickHousePeakRSSBytes = peakRSS(strconv.Itoa(ch.PID()))
-	}
-	return res, nil
+	return r, nil
 }
 
 func resetDB(ctx context.Context, conn driver.Conn, db string) error {

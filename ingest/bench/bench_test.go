@@ -16,7 +16,7 @@ func TestRunIngestSmall(t *testing.T) {
 		t.Skip("starts clickhouse-server")
 	}
 	res, err := RunIngest(context.Background(), Options{Duration: 2 * time.Second, Senders: 2, TracesPerReq: 5,
-		BaselineRows: 5000, BaselineBatchRows: 1000, BatchMaxRows: 2000, ProbeEvery: 50 * time.Millisecond}, io.Discard)
+		BaselineRows: 5000, BaselineBatchRows: 1000, BatchMaxRows: 2000, ProbeEvery: 50 * time.Millisecond, LatencyAt: 0.5}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,5 +29,14 @@ func TestRunIngestSmall(t *testing.T) {
 	}
 	if res.LatencyP50 <= 0 || res.LatencyP50 > res.LatencyP99 {
 		t.Errorf("latency p50 %v p99 %v", res.LatencyP50, res.LatencyP99)
+	}
+	// The paced phase at half the sustained rate: offered what it says,
+	// and its probes measured.
+	a := res.AtLoad
+	if a == nil || a.OfferedSpansPerSec != 0.5*res.PipelineSpansPerSec || a.Probes < 20 || a.SpansPerSec <= 0 {
+		t.Fatalf("paced phase: %+v", a)
+	}
+	if a.SpansPerSec > 0.75*res.PipelineSpansPerSec {
+		t.Errorf("paced at half of %.0f spans/s, it sustained %.0f", res.PipelineSpansPerSec, a.SpansPerSec)
 	}
 }
