@@ -81,6 +81,9 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
 		res.BaselineRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
 		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected,
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
+	if res.DrainSpansPerSec > 0 {
+		fmt.Printf("  backlog when load stopped %10d spans, stored by the writer alone at %.0f spans/s\n", res.BacklogAtStop, res.DrainSpansPerSec)
+	}
 	if a := res.AtLoad; a != nil {
 		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d, not sent in time %d spans\n",
 			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, a.MissedSpans)

@@ -122,6 +122,13 @@ type Result struct {
 	Ratio               float64 `json:"ratio_to_baseline"`
 	Rejected            int64   `json:"rejected_requests"`
 	OfferedSpansPerSec  float64 `json:"offered_spans_per_sec,omitempty"` // Rate, when set
+	// BacklogAtStop is what was accepted but not yet visible when the
+	// load stopped; DrainSpansPerSec the rate at which the writer stored
+	// it with the senders and the collector idle — the writer's own
+	// capacity, against which the sustained rate shows how much the load
+	// generator and the collector take from it on the same cores.
+	BacklogAtStop    int64   `json:"backlog_at_stop"`
+	DrainSpansPerSec float64 `json:"drain_spans_per_sec,omitempty"`
 	// MissedSpans are what the paced senders could not send in time (all
 	// of them busy): the offered rate was not reached by this much.
 	MissedSpans int64 `json:"missed_spans,omitempty"`
@@ -253,6 +260,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
 	res.Rejected, res.MissedSpans = lr.rejected, lr.missed
 	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
+	res.BacklogAtStop, res.DrainSpansPerSec = lr.backlog, lr.drainPerSec
 	res.OfferedSpansPerSec = o.Rate
 	if o.LatencyAt > 0 && o.Rate == 0 {
 		rate := o.LatencyAt * res.PipelineSpansPerSec
@@ -291,8 +299,13 @@ type loadSpec struct {
 type loadResult struct {
 	spans, rejected, missed int64
 	spansPerSec             float64 // first send → last span visible
-	probes                  int
-	p50, p95, p99           time.Duration
+	// backlog is what was accepted but not yet visible when the load
+	// stopped; drainPerSec the rate at which the writer, alone now,
+	// stored it.
+	backlog       int64
+	drainPerSec   float64
+	probes        int
+	p50, p95, p99 time.Duration
 }
 
 // runLoad sends for o.Duration with probes, then waits until every
@@ -380,9 +393,10 @@ loop:
 		}
 	}
 	wg.Wait()
-	<-probeDone
 	want := l.stored + sent.Load()
-	fmt.Fprintf(progress, "load stopped after %d spans; waiting for the writer to drain …\n", sent.Load())
+	stopped, backlog := time.Now(), want-visible()
+	fmt.Fprintf(progress, "load stopped after %d spans, %d not yet visible; waiting for the writer to drain …\n", sent.Load(), backlog)
+	<-probeDone
 	deadline := time.Now().Add(5 * time.Minute)
 	var last int64
 	for {
@@ -395,7 +409,10 @@ loop:
 	if last < want {
 		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
-	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load()}
+	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load(), backlog: backlog}
+	if d := end.Sub(stopped); backlog > 0 && d > 0 {
+		r.drainPerSec = float64(backlog) / d.Seconds()
+	}
 	r.spansPerSec = float64(r.spans) / end.Sub(first).Seconds()
 	slices.Sort(lat)
 	r.probes = len(lat)
