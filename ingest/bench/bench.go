@@ -115,13 +115,15 @@ type Result struct {
 	TextBytesPerSpan float64 `json:"text_bytes_per_span"`
 	BodyBytesPerSpan float64 `json:"otlp_bytes_per_span"`
 
-	BaselineRows        int     `json:"baseline_rows"`
-	BaselineRowsPerSec  float64 `json:"baseline_rows_per_sec"`
-	PipelineSpans       int64   `json:"pipeline_spans"`
-	PipelineSpansPerSec float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
-	Ratio               float64 `json:"ratio_to_baseline"`
-	Rejected            int64   `json:"rejected_requests"`
-	OfferedSpansPerSec  float64 `json:"offered_spans_per_sec,omitempty"` // Rate, when set
+	BaselineRows             int     `json:"baseline_rows"`
+	BaselineRowsPerSec       float64 `json:"baseline_rows_per_sec"` // the mean of before and after
+	BaselineBeforeRowsPerSec float64 `json:"baseline_before_rows_per_sec"`
+	BaselineAfterRowsPerSec  float64 `json:"baseline_after_rows_per_sec"`
+	PipelineSpans            int64   `json:"pipeline_spans"`
+	PipelineSpansPerSec      float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
+	Ratio                    float64 `json:"ratio_to_baseline"`
+	Rejected                 int64   `json:"rejected_requests"`
+	OfferedSpansPerSec       float64 `json:"offered_spans_per_sec,omitempty"` // Rate, when set
 	// BacklogAtStop is what was accepted but not yet visible when the
 	// load stopped; DrainSpansPerSec the rate at which the writer stored
 	// it with the senders and the collector idle — the writer's own
@@ -201,25 +203,36 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(progress, "baseline: inserting %d rows in batches of %d straight into clickhouse …\n", o.BaselineRows, o.BaselineBatchRows)
-	batch := make([]schemas.Span, 0, o.BaselineBatchRows)
-	start := time.Now()
-	for done, seq := 0, 0; done < o.BaselineRows; {
-		batch = batch[:0]
-		for len(batch) < o.BaselineBatchRows && done+len(batch) < o.BaselineRows {
-			sp := rows[(done+len(batch))%len(rows)]
-			seq++
-			sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
-			batch = append(batch, sp)
+	// The baseline runs before and after the pipeline and the ratio is
+	// taken against their mean: on a shared machine the baseline alone has
+	// moved by half between runs minutes apart, and one measurement on one
+	// side of the pipeline would hand that drift to the ratio.
+	seq := 0
+	baseline := func(when string) (float64, error) {
+		fmt.Fprintf(progress, "baseline (%s): inserting %d rows in batches of %d straight into clickhouse …\n", when, o.BaselineRows, o.BaselineBatchRows)
+		batch := make([]schemas.Span, 0, o.BaselineBatchRows)
+		start := time.Now()
+		for done := 0; done < o.BaselineRows; {
+			batch = batch[:0]
+			for len(batch) < o.BaselineBatchRows && done+len(batch) < o.BaselineRows {
+				sp := rows[(done+len(batch))%len(rows)]
+				seq++
+				sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
+				batch = append(batch, sp)
+			}
+			if err := store.InsertSpans(ctx, batch); err != nil {
+				return 0, fmt.Errorf("baseline insert: %w", err)
+			}
+			done += len(batch)
 		}
-		if err := store.InsertSpans(ctx, batch); err != nil {
-			return res, fmt.Errorf("baseline insert: %w", err)
-		}
-		done += len(batch)
+		r := float64(o.BaselineRows) / time.Since(start).Seconds()
+		fmt.Fprintf(progress, "baseline (%s): %.0f rows/s\n", when, r)
+		return r, nil
 	}
 	res.BaselineRows = o.BaselineRows
-	res.BaselineRowsPerSec = float64(o.BaselineRows) / time.Since(start).Seconds()
-	fmt.Fprintf(progress, "baseline: %.0f rows/s\n", res.BaselineRowsPerSec)
+	if res.BaselineBeforeRowsPerSec, err = baseline("before"); err != nil {
+		return res, err
+	}
 
 	// The pipeline.
 	pconn, err := clickhouse.Open(ctx, clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"})
@@ -257,7 +270,6 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	}
 	res.PipelineSpans = lr.spans
 	res.PipelineSpansPerSec = lr.spansPerSec
-	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
 	res.Rejected, res.MissedSpans = lr.rejected, lr.missed
 	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
 	res.BacklogAtStop, res.DrainSpansPerSec = lr.backlog, lr.drainPerSec
@@ -273,6 +285,11 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		res.AtLoad = &AtLoad{Fraction: o.LatencyAt, OfferedSpansPerSec: rate, SpansPerSec: at.spansPerSec, MissedSpans: at.missed,
 			Rejected: at.rejected, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
 	}
+	if res.BaselineAfterRowsPerSec, err = baseline("after"); err != nil {
+		return res, err
+	}
+	res.BaselineRowsPerSec = (res.BaselineBeforeRowsPerSec + res.BaselineAfterRowsPerSec) / 2
+	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
 	res.PeakRSSBytes = peakRSS("self")
 	if ch != nil {
 		res.ClickHousePeakRSSBytes = peakRSS(strconv.Itoa(ch.PID()))

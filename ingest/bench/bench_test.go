@@ -20,7 +20,8 @@ func TestRunIngestSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.PipelineSpans == 0 || res.BaselineRowsPerSec <= 0 || res.Ratio <= 0 {
+	if res.PipelineSpans == 0 || res.BaselineBeforeRowsPerSec <= 0 || res.BaselineAfterRowsPerSec <= 0 || res.Ratio <= 0 ||
+		res.BaselineRowsPerSec != (res.BaselineBeforeRowsPerSec+res.BaselineAfterRowsPerSec)/2 {
 		t.Fatalf("nothing measured: %+v", res)
 	}
 	// 2 s at one probe per 50 ms: about 40, none lost on an unloaded pipeline.
