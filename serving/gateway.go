@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -347,7 +348,7 @@ func (g *Gateway) finish(c *call, errMsg string) {
 func (g *Gateway) fail(w http.ResponseWriter, c *call, e *apiError) {
 	c.status = e.status
 	c.tr.root.str(attrErrorType, e.code)
-	w.Header().Set(HeaderTraceID, fmt.Sprintf("%x", c.tr.id))
+	w.Header().Set(HeaderTraceID, hex.EncodeToString(c.tr.id))
 	e.write(w)
 	g.finish(c, e.msg)
 }
@@ -908,7 +909,7 @@ func (g *Gateway) try(ctx context.Context, c *call, st *state, rt *route, req *c
 // attempt is one try against one replica; its span covers the attempt
 // until the answer ends (closed by the caller on success).
 func (g *Gateway) attempt(ctx context.Context, c *call, r *route, rep *replica, path string, payload []byte, stream bool, n int, fallback bool) (*attempt, error) {
-	s := c.tr.start("chat "+r.cfg.Model, c.tr.root, time.Now())
+	s := c.tr.startCap(r.chatName, c.tr.root, time.Now(), attemptAttrs)
 	if path == "/embeddings" {
 		s.pb.Name = "embeddings " + r.cfg.Model
 		genAI(s, "embeddings", r.cfg.Model, r.cfg.Provider)
@@ -1040,7 +1041,7 @@ func (g *Gateway) messages(c *call, s *span, in []chains.Message, out string) {
 // headers sets the gateway's response headers (overhead last computed).
 func (g *Gateway) headers(w http.ResponseWriter, c *call, a *attempt, ch *chains.Chain) {
 	h := w.Header()
-	h.Set(HeaderTraceID, fmt.Sprintf("%x", c.tr.id))
+	h.Set(HeaderTraceID, hex.EncodeToString(c.tr.id))
 	h.Set(HeaderRoute, a.route.cfg.Name)
 	h.Set(HeaderReplica, a.replica.id())
 	if ch != nil {

@@ -51,76 +51,164 @@ const (
 	componentKindTemplate = "template"
 )
 
-// span is a span under construction.
+// span is a span under construction. Its protobuf span and status live
+// in it (one allocation a span); its attributes come from the trace's
+// slabs. A trace is built by one goroutine, the call's.
 type span struct {
-	pb *tracepb.Span
+	pb      *tracepb.Span
+	t       *trace
+	attrCap int // capacity of the attribute slice taken on the first attribute
+	spb     tracepb.Span
+	status  tracepb.Status
 }
 
-func newTraceID() []byte {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return b
+// Attribute capacities: what a root and an upstream attempt span carry
+// on a plain chat call (fewer is fine, more grows the slice as append
+// does).
+const (
+	rootAttrs    = 16
+	attemptAttrs = 20
+	otherAttrs   = 8
+)
+
+// attrCell holds one attribute's protobuf messages — the key-value, the
+// any-value and the one-of wrapper of each kind — in one allocation.
+type attrCell struct {
+	kv  commonpb.KeyValue
+	av  commonpb.AnyValue
+	str commonpb.AnyValue_StringValue
+	i   commonpb.AnyValue_IntValue
+	d   commonpb.AnyValue_DoubleValue
+	b   commonpb.AnyValue_BoolValue
 }
 
-func newSpanID() []byte {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return b
-}
-
-// trace collects one call's spans.
+// trace collects one call's spans. Ids, attributes and attribute slices
+// are cut from per-trace slabs: a plain call costs a handful of
+// allocations for its spans rather than four per attribute.
 type trace struct {
-	id    []byte
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	root  *span
+	id       []byte
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	root     *span
+	rootSpan span
+	spanBuf  [4]*tracepb.Span
+	// idBuf holds the trace id and the first spanIDs span ids, drawn in
+	// one read; later span ids are drawn in batches into ids.
+	idBuf [16 + 8*spanIDs]byte
+	ids   []byte
+	cells []attrCell
+	kvs   []*commonpb.KeyValue
 }
+
+const spanIDs = 4
 
 func newTrace(name string, start time.Time) *trace {
-	t := &trace{id: newTraceID()}
-	t.root = t.start(name, nil, start)
+	t := &trace{}
+	rand.Read(t.idBuf[:])
+	t.id = t.idBuf[:16:16]
+	t.ids = t.idBuf[16:]
+	t.spans = t.spanBuf[:0]
+	t.root = &t.rootSpan
+	t.init(t.root, name, nil, start, rootAttrs)
 	t.root.pb.Kind = tracepb.Span_SPAN_KIND_SERVER
 	return t
 }
 
+// spanID is the next random span id.
+func (t *trace) spanID() []byte {
+	if len(t.ids) < 8 {
+		t.ids = make([]byte, 8*spanIDs)
+		rand.Read(t.ids)
+	}
+	id := t.ids[:8:8]
+	t.ids = t.ids[8:]
+	return id
+}
+
 func (t *trace) start(name string, parent *span, at time.Time) *span {
-	s := &span{pb: &tracepb.Span{TraceId: t.id, SpanId: newSpanID(), Name: name,
-		Kind: tracepb.Span_SPAN_KIND_INTERNAL, StartTimeUnixNano: uint64(at.UnixNano())}}
+	return t.startCap(name, parent, at, otherAttrs)
+}
+
+// startCap starts a span expecting about attrs attributes.
+func (t *trace) startCap(name string, parent *span, at time.Time, attrs int) *span {
+	s := &span{}
+	t.init(s, name, parent, at, attrs)
+	return s
+}
+
+func (t *trace) init(s *span, name string, parent *span, at time.Time, attrs int) {
+	s.t, s.attrCap, s.pb = t, attrs, &s.spb
+	s.spb.TraceId, s.spb.SpanId, s.spb.Name = t.id, t.spanID(), name
+	s.spb.Kind, s.spb.StartTimeUnixNano = tracepb.Span_SPAN_KIND_INTERNAL, uint64(at.UnixNano())
 	if parent != nil {
 		s.pb.ParentSpanId = parent.pb.SpanId
 	}
 	t.mu.Lock()
 	t.spans = append(t.spans, s.pb)
 	t.mu.Unlock()
-	return s
+}
+
+// attr returns a fresh attribute k appended to the span, its value to be
+// set by the caller.
+func (s *span) attr(k string) *attrCell {
+	t := s.t
+	if len(t.cells) == 0 {
+		t.cells = make([]attrCell, 32)
+	}
+	c := &t.cells[0]
+	t.cells = t.cells[1:]
+	c.kv.Key, c.kv.Value = k, &c.av
+	if s.pb.Attributes == nil {
+		if len(t.kvs) < s.attrCap {
+			t.kvs = make([]*commonpb.KeyValue, max(64, s.attrCap))
+		}
+		s.pb.Attributes = t.kvs[:0:s.attrCap]
+		t.kvs = t.kvs[s.attrCap:]
+	}
+	s.pb.Attributes = append(s.pb.Attributes, &c.kv)
+	return c
 }
 
 func (s *span) str(k, v string) {
 	if v == "" {
 		return
 	}
-	s.pb.Attributes = append(s.pb.Attributes, &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}})
+	c := s.attr(k)
+	c.str.StringValue = v
+	c.av.Value = &c.str
 }
 
 func (s *span) int(k string, v int64) {
-	s.pb.Attributes = append(s.pb.Attributes, &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: v}}})
+	c := s.attr(k)
+	c.i.IntValue = v
+	c.av.Value = &c.i
 }
 
 func (s *span) float(k string, v float64) {
-	s.pb.Attributes = append(s.pb.Attributes, &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: v}}})
+	c := s.attr(k)
+	c.d.DoubleValue = v
+	c.av.Value = &c.d
 }
 
 func (s *span) bool(k string, v bool) {
-	s.pb.Attributes = append(s.pb.Attributes, &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: v}}})
+	c := s.attr(k)
+	c.b.BoolValue = v
+	c.av.Value = &c.b
 }
 
 // end closes the span, failed when errMsg is not empty.
 func (s *span) end(at time.Time, errMsg string) {
 	s.pb.EndTimeUnixNano = uint64(at.UnixNano())
-	if errMsg != "" {
-		s.pb.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_ERROR, Message: errMsg}
+	if s.pb.Status != nil {
+		// ended twice: a new status, the first one untouched
+		s.pb.Status = &tracepb.Status{}
 	} else {
-		s.pb.Status = &tracepb.Status{Code: tracepb.Status_STATUS_CODE_OK}
+		s.pb.Status = &s.status
+	}
+	if errMsg != "" {
+		s.pb.Status.Code, s.pb.Status.Message = tracepb.Status_STATUS_CODE_ERROR, errMsg
+	} else {
+		s.pb.Status.Code = tracepb.Status_STATUS_CODE_OK
 	}
 }
 

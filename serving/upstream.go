@@ -34,12 +34,13 @@ func (r *replica) usable() bool { return r.healthy.Load() && !r.draining.Load() 
 // route is a model route at run time.
 type route struct {
 	cfg      RouteConfig
+	chatName string // "chat MODEL", an attempt span's name
 	mu       sync.RWMutex
 	replicas []*replica
 }
 
 func newRoute(rc RouteConfig) *route {
-	rt := &route{cfg: rc}
+	rt := &route{cfg: rc, chatName: "chat " + rc.Model}
 	for i, rep := range rc.Replicas {
 		r := &replica{route: rc.Name, index: i, base: strings.TrimRight(rep.URL, "/"), weight: rep.Weight}
 		if rep.APIKey != "" {
