@@ -31,12 +31,17 @@ func runBench(ctx context.Context, args []string) error {
 	var o bench.Options
 	fs.DurationVar(&o.Duration, "duration", 0, "load phase (default 20s)")
 	fs.IntVar(&o.Senders, "senders", 0, "concurrent HTTP senders (default 16)")
+	fs.Float64Var(&o.Rate, "rate", 0, "pace the senders to this many spans/s in all (open loop); 0: as fast as answered")
+	fs.Float64Var(&o.LatencyAt, "latency-at", 0.8, "then measure received → visible with the senders paced to this fraction of the sustained rate (0: skip)")
 	fs.IntVar(&o.TracesPerReq, "traces-per-request", 0, "traces per OTLP request (default 50)")
 	fs.IntVar(&o.SpansPerTrace, "spans-per-trace", 0, "spans per trace (default 4)")
 	fs.IntVar(&o.TextBytes, "text-bytes", 0, "prompt + completion bytes per span (default 1024)")
 	fs.IntVar(&o.Writers, "writers", 0, "writer instances (default 1)")
 	fs.IntVar(&o.BatchMaxRows, "batch-rows", 0, "writer batch rows (default 20000)")
 	fs.IntVar(&o.BaselineRows, "baseline-rows", 0, "rows for the raw-insert baseline (default 400000)")
+	fs.IntVar(&o.BaselineBatchRows, "baseline-batch-rows", 0, "the baseline's batch rows (default 20000, whatever -batch-rows)")
+	fs.DurationVar(&o.BatchMaxWait, "batch-max-wait", 0, "writer batch age limit (default 250ms)")
+	fs.DurationVar(&o.ProbeEvery, "probe-every", 0, "send a latency probe this often (default 100ms)")
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (baseline and pipeline) to this file")
@@ -66,15 +71,25 @@ func runBench(ctx context.Context, args []string) error {
 	fmt.Printf(`
 ingest benchmark (GOMAXPROCS %d, clickhouse %s)
   span size                 %.0f bytes of text, %.0f bytes of OTLP protobuf
-  raw insert baseline       %10.0f rows/s   (%d rows, clickhouse-go column batches)
+  raw insert baseline       %10.0f rows/s   (mean of %.0f before and %.0f after the pipeline; %d rows each, clickhouse-go column batches)
   pipeline, sustained       %10.0f spans/s  (%d spans, HTTP → collector → kafka → writer → clickhouse)
   ratio to baseline         %10.2f
   received → visible        p50 %v  p95 %v  p99 %v  (%d probes)
   rejected requests         %d
   peak RSS                  chainwatch %.0f MiB (with the load generator), clickhouse %.0f MiB
 `, res.GOMAXPROCS, res.ClickHouse, res.TextBytesPerSpan, res.BodyBytesPerSpan,
-		res.BaselineRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
+		res.BaselineRowsPerSec, res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
 		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected,
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
+	if res.DrainSpansPerSec > 0 {
+		fmt.Printf("  backlog when load stopped %10d spans, stored by the writer alone at %.0f spans/s\n", res.BacklogAtStop, res.DrainSpansPerSec)
+	}
+	if a := res.AtLoad; a != nil {
+		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d, not sent in time %d spans\n",
+			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, a.MissedSpans)
+	}
+	if res.OfferedSpansPerSec > 0 {
+		fmt.Printf("  offered (open loop)       %10.0f spans/s; not sent in time (every sender busy): %d spans\n", res.OfferedSpansPerSec, res.MissedSpans)
+	}
 	return nil
 }

@@ -41,15 +41,34 @@ import (
 
 // Options shape a run. Zero values take the defaults below.
 type Options struct {
-	Duration       time.Duration // load phase of the pipeline run; default 20s
-	Senders        int           // concurrent HTTP senders; default 16
-	TracesPerReq   int           // default 50
-	SpansPerTrace  int           // default 4
-	TextBytes      int           // text per span (input + output); default 1024
-	Writers        int           // writer instances; default 1
-	BatchMaxRows   int           // writer batch; default writer.DefaultBatchMaxRows
-	BaselineRows   int           // rows the baseline inserts; default 400,000
-	ClickHouseAddr string        // default: a clickhouse-server child in a temp dir
+	Duration      time.Duration // load phase of the pipeline run; default 20s
+	Senders       int           // concurrent HTTP senders; default 16
+	TracesPerReq  int           // default 50
+	SpansPerTrace int           // default 4
+	TextBytes     int           // text per span (input + output); default 1024
+	Writers       int           // writer instances; default 1
+	BatchMaxRows  int           // writer batch; default writer.DefaultBatchMaxRows
+	BatchMaxWait  time.Duration // writer batch age limit; default 250ms
+	BaselineRows  int           // rows the baseline inserts; default 400,000
+	// BaselineBatchRows is the baseline's batch, kept apart from the
+	// writer's so that a smaller writer batch (for latency) is not
+	// measured against a slowed baseline; default
+	// writer.DefaultBatchMaxRows.
+	BaselineBatchRows int
+	ProbeEvery        time.Duration // a latency probe this often; default 100ms
+	// Rate, when set, paces the senders to this many spans a second in
+	// all (open loop: a request is due every spans-per-request / Rate
+	// seconds whether or not earlier ones have been answered, up to
+	// Senders in flight); 0 sends as fast as the collector answers.
+	Rate float64
+	// LatencyAt, when set (and Rate is not), adds a phase after the
+	// closed-loop one: the senders paced to this fraction of the rate the
+	// pipeline just sustained, for received → visible at a load the
+	// pipeline can carry (under the closed loop the senders outrun the
+	// writer, and the latency measures the backlog). The command line's
+	// default is 0.8.
+	LatencyAt      float64
+	ClickHouseAddr string // default: a clickhouse-server child in a temp dir
 }
 
 func (o Options) withDefaults() Options {
@@ -74,8 +93,17 @@ func (o Options) withDefaults() Options {
 	if o.BatchMaxRows == 0 {
 		o.BatchMaxRows = writer.DefaultBatchMaxRows
 	}
+	if o.BatchMaxWait == 0 {
+		o.BatchMaxWait = 250 * time.Millisecond
+	}
 	if o.BaselineRows == 0 {
 		o.BaselineRows = 400_000
+	}
+	if o.BaselineBatchRows == 0 {
+		o.BaselineBatchRows = writer.DefaultBatchMaxRows
+	}
+	if o.ProbeEvery == 0 {
+		o.ProbeEvery = 100 * time.Millisecond
 	}
 	return o
 }
@@ -87,20 +115,49 @@ type Result struct {
 	TextBytesPerSpan float64 `json:"text_bytes_per_span"`
 	BodyBytesPerSpan float64 `json:"otlp_bytes_per_span"`
 
-	BaselineRows        int     `json:"baseline_rows"`
-	BaselineRowsPerSec  float64 `json:"baseline_rows_per_sec"`
-	PipelineSpans       int64   `json:"pipeline_spans"`
-	PipelineSpansPerSec float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
-	Ratio               float64 `json:"ratio_to_baseline"`
-	Rejected            int64   `json:"rejected_requests"`
+	BaselineRows             int     `json:"baseline_rows"`
+	BaselineRowsPerSec       float64 `json:"baseline_rows_per_sec"` // the mean of before and after
+	BaselineBeforeRowsPerSec float64 `json:"baseline_before_rows_per_sec"`
+	BaselineAfterRowsPerSec  float64 `json:"baseline_after_rows_per_sec"`
+	PipelineSpans            int64   `json:"pipeline_spans"`
+	PipelineSpansPerSec      float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
+	Ratio                    float64 `json:"ratio_to_baseline"`
+	Rejected                 int64   `json:"rejected_requests"`
+	OfferedSpansPerSec       float64 `json:"offered_spans_per_sec,omitempty"` // Rate, when set
+	// BacklogAtStop is what was accepted but not yet visible when the
+	// load stopped; DrainSpansPerSec the rate at which the writer stored
+	// it with the senders and the collector idle — the writer's own
+	// capacity, against which the sustained rate shows how much the load
+	// generator and the collector take from it on the same cores.
+	BacklogAtStop    int64   `json:"backlog_at_stop"`
+	DrainSpansPerSec float64 `json:"drain_spans_per_sec,omitempty"`
+	// MissedSpans are what the paced senders could not send in time (all
+	// of them busy): the offered rate was not reached by this much.
+	MissedSpans int64 `json:"missed_spans,omitempty"`
 
 	LatencyP50 time.Duration `json:"latency_p50"`
 	LatencyP95 time.Duration `json:"latency_p95"`
 	LatencyP99 time.Duration `json:"latency_p99"`
 	Probes     int           `json:"latency_probes"`
 
+	// AtLoad is the phase at LatencyAt of the sustained rate.
+	AtLoad *AtLoad `json:"at_load,omitempty"`
+
 	PeakRSSBytes           int64 `json:"peak_rss_bytes"`            // this process: collector, kfake, writer and the load generator
 	ClickHousePeakRSSBytes int64 `json:"clickhouse_peak_rss_bytes"` // the child server, when started here
+}
+
+// AtLoad is received → visible with the senders paced below capacity.
+type AtLoad struct {
+	Fraction           float64       `json:"fraction_of_sustained"`
+	OfferedSpansPerSec float64       `json:"offered_spans_per_sec"`
+	SpansPerSec        float64       `json:"spans_per_sec"` // first send → last span visible
+	MissedSpans        int64         `json:"missed_spans"`
+	Rejected           int64         `json:"rejected_requests"`
+	Probes             int           `json:"latency_probes"`
+	LatencyP50         time.Duration `json:"latency_p50"`
+	LatencyP95         time.Duration `json:"latency_p95"`
+	LatencyP99         time.Duration `json:"latency_p99"`
 }
 
 // RunIngest runs the baseline, then the pipeline under load, printing
@@ -146,25 +203,36 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	if err != nil {
 		return res, err
 	}
-	fmt.Fprintf(progress, "baseline: inserting %d rows in batches of %d straight into clickhouse …\n", o.BaselineRows, o.BatchMaxRows)
-	batch := make([]schemas.Span, 0, o.BatchMaxRows)
-	start := time.Now()
-	for done, seq := 0, 0; done < o.BaselineRows; {
-		batch = batch[:0]
-		for len(batch) < o.BatchMaxRows && done+len(batch) < o.BaselineRows {
-			sp := rows[(done+len(batch))%len(rows)]
-			seq++
-			sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
-			batch = append(batch, sp)
+	// The baseline runs before and after the pipeline and the ratio is
+	// taken against their mean: on a shared machine the baseline alone has
+	// moved by half between runs minutes apart, and one measurement on one
+	// side of the pipeline would hand that drift to the ratio.
+	seq := 0
+	baseline := func(when string) (float64, error) {
+		fmt.Fprintf(progress, "baseline (%s): inserting %d rows in batches of %d straight into clickhouse …\n", when, o.BaselineRows, o.BaselineBatchRows)
+		batch := make([]schemas.Span, 0, o.BaselineBatchRows)
+		start := time.Now()
+		for done := 0; done < o.BaselineRows; {
+			batch = batch[:0]
+			for len(batch) < o.BaselineBatchRows && done+len(batch) < o.BaselineRows {
+				sp := rows[(done+len(batch))%len(rows)]
+				seq++
+				sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
+				batch = append(batch, sp)
+			}
+			if err := store.InsertSpans(ctx, batch); err != nil {
+				return 0, fmt.Errorf("baseline insert: %w", err)
+			}
+			done += len(batch)
 		}
-		if err := store.InsertSpans(ctx, batch); err != nil {
-			return res, fmt.Errorf("baseline insert: %w", err)
-		}
-		done += len(batch)
+		r := float64(o.BaselineRows) / time.Since(start).Seconds()
+		fmt.Fprintf(progress, "baseline (%s): %.0f rows/s\n", when, r)
+		return r, nil
 	}
 	res.BaselineRows = o.BaselineRows
-	res.BaselineRowsPerSec = float64(o.BaselineRows) / time.Since(start).Seconds()
-	fmt.Fprintf(progress, "baseline: %.0f rows/s\n", res.BaselineRowsPerSec)
+	if res.BaselineBeforeRowsPerSec, err = baseline("before"); err != nil {
+		return res, err
+	}
 
 	// The pipeline.
 	pconn, err := clickhouse.Open(ctx, clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"})
@@ -186,7 +254,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		LocalKafkaDir: kdir,
 		ClickHouse:    clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"},
 		Collector:     collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
-		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: 250 * time.Millisecond}},
+		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: o.BatchMaxWait}},
 		Writers:       o.Writers,
 	})
 	if err != nil {
@@ -196,18 +264,109 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders + 2}}
 
-	var sent, rejected atomic.Int64
+	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress})
+	if err != nil {
+		return res, err
+	}
+	res.PipelineSpans = lr.spans
+	res.PipelineSpansPerSec = lr.spansPerSec
+	res.Rejected, res.MissedSpans = lr.rejected, lr.missed
+	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
+	res.BacklogAtStop, res.DrainSpansPerSec = lr.backlog, lr.drainPerSec
+	res.OfferedSpansPerSec = o.Rate
+	if o.LatencyAt > 0 && o.Rate == 0 {
+		rate := o.LatencyAt * res.PipelineSpansPerSec
+		fmt.Fprintf(progress, "latency at %.0f %% of that rate: %.0f spans/s offered, open loop …\n", 100*o.LatencyAt, rate)
+		at, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress,
+			rate: rate, stored: lr.spans, senderBase: uint32(o.Senders) + 1})
+		if err != nil {
+			return res, err
+		}
+		res.AtLoad = &AtLoad{Fraction: o.LatencyAt, OfferedSpansPerSec: rate, SpansPerSec: at.spansPerSec, MissedSpans: at.missed,
+			Rejected: at.rejected, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
+	}
+	if res.BaselineAfterRowsPerSec, err = baseline("after"); err != nil {
+		return res, err
+	}
+	res.BaselineRowsPerSec = (res.BaselineBeforeRowsPerSec + res.BaselineAfterRowsPerSec) / 2
+	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
+	res.PeakRSSBytes = peakRSS("self")
+	if ch != nil {
+		res.ClickHousePeakRSSBytes = peakRSS(strconv.Itoa(ch.PID()))
+	}
+	return res, nil
+}
+
+// loadSpec is one load phase against the running pipeline.
+type loadSpec struct {
+	p        *pipeline.Pipeline
+	url      string
+	client   *http.Client
+	tpls     *templates
+	o        Options
+	progress io.Writer
+	// rate paces the senders (open loop), 0: closed loop.
+	rate float64
+	// stored spans are already in ClickHouse from an earlier phase.
+	stored int64
+	// senderBase keeps this phase's trace ids apart from an earlier one's.
+	senderBase uint32
+}
+
+type loadResult struct {
+	spans, rejected, missed int64
+	spansPerSec             float64 // first send → last span visible
+	// backlog is what was accepted but not yet visible when the load
+	// stopped; drainPerSec the rate at which the writer, alone now,
+	// stored it.
+	backlog       int64
+	drainPerSec   float64
+	probes        int
+	p50, p95, p99 time.Duration
+}
+
+// runLoad sends for o.Duration with probes, then waits until every
+// accepted span is visible.
+func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
+	p, url, client, tpls, o, progress := l.p, l.url, l.client, l.tpls, l.o, l.progress
+	var sent, rejected, missed atomic.Int64
 	loadCtx, stopLoad := context.WithTimeout(ctx, o.Duration)
 	defer stopLoad()
 	var wg sync.WaitGroup
 	first := time.Now()
+	var due chan struct{} // open loop: one tick per request due
+	if l.rate > 0 {
+		due = make(chan struct{}, o.Senders)
+		every := time.Duration(float64(time.Second) * float64(tpls.spansPerBody) / l.rate)
+		go func() {
+			for next := time.Now(); ; next = next.Add(every) {
+				select {
+				case <-loadCtx.Done():
+					return
+				case <-time.After(time.Until(next)):
+				}
+				select {
+				case due <- struct{}{}:
+				default:
+					missed.Add(int64(tpls.spansPerBody))
+				}
+			}
+		}()
+	}
 	for w := 0; w < o.Senders; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			buf := make([]byte, 0, tpls.maxBody)
 			for seq := uint32(0); loadCtx.Err() == nil; seq++ {
-				body := tpls.body(buf, int(seq)%len(tpls.bodies), uint32(w)+1, seq)
+				if due != nil {
+					select {
+					case <-loadCtx.Done():
+						return
+					case <-due:
+					}
+				}
+				body := tpls.body(buf, int(seq)%len(tpls.bodies), l.senderBase+uint32(w)+1, seq)
 				resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 				if err != nil {
 					rejected.Add(1)
@@ -224,12 +383,12 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 			}
 		}(w)
 	}
-	// Latency probes: one small trace every 250 ms, polled until visible.
+	// Latency probes: one small trace every o.ProbeEvery, polled until visible.
 	var lat []time.Duration
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		lat = probe(loadCtx, client, url, p.Conn)
+		lat = probe(loadCtx, client, url, p.Conn, o.ProbeEvery)
 	}()
 	// Progress.
 	tick := time.NewTicker(2 * time.Second)
@@ -251,9 +410,10 @@ loop:
 		}
 	}
 	wg.Wait()
+	want := l.stored + sent.Load()
+	stopped, backlog := time.Now(), want-visible()
+	fmt.Fprintf(progress, "load stopped after %d spans, %d not yet visible; waiting for the writer to drain …\n", sent.Load(), backlog)
 	<-probeDone
-	want := sent.Load()
-	fmt.Fprintf(progress, "load stopped after %d spans; waiting for the writer to drain …\n", want)
 	deadline := time.Now().Add(5 * time.Minute)
 	var last int64
 	for {
@@ -264,23 +424,20 @@ loop:
 	}
 	end := time.Now()
 	if last < want {
-		return res, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
+		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
-	res.PipelineSpans = want
-	res.PipelineSpansPerSec = float64(want) / end.Sub(first).Seconds()
-	res.Ratio = res.PipelineSpansPerSec / res.BaselineRowsPerSec
-	res.Rejected = rejected.Load()
+	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load(), backlog: backlog}
+	if d := end.Sub(stopped); backlog > 0 && d > 0 {
+		r.drainPerSec = float64(backlog) / d.Seconds()
+	}
+	r.spansPerSec = float64(r.spans) / end.Sub(first).Seconds()
 	slices.Sort(lat)
-	res.Probes = len(lat)
+	r.probes = len(lat)
 	if len(lat) > 0 {
 		q := func(f float64) time.Duration { return lat[min(len(lat)-1, int(f*float64(len(lat))))] }
-		res.LatencyP50, res.LatencyP95, res.LatencyP99 = q(0.50), q(0.95), q(0.99)
+		r.p50, r.p95, r.p99 = q(0.50), q(0.95), q(0.99)
 	}
-	res.PeakRSSBytes = peakRSS("self")
-	if ch != nil {
-		res.ClickHousePeakRSSBytes = peakRSS(strconv.Itoa(ch.PID()))
-	}
-	return res, nil
+	return r, nil
 }
 
 func resetDB(ctx context.Context, conn driver.Conn, db string) error {
@@ -293,10 +450,21 @@ func resetDB(ctx context.Context, conn driver.Conn, db string) error {
 	return err
 }
 
-// probe sends single-span traces and measures received → visible.
-func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn) []time.Duration {
-	var out []time.Duration
-	for i := uint64(1); ctx.Err() == nil; i++ {
+// probe sends a single-span trace every `every` (each in its own
+// goroutine, so that a slow one does not delay the next) and measures
+// received → visible: from the start of its POST until a query finds it.
+// One poller asks ClickHouse for every probe still in flight every 10 ms
+// (by the spans' sorting key: app, then trace id), so probing costs the
+// server the same however many probes are out.
+func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn, every time.Duration) []time.Duration {
+	var (
+		mu      sync.Mutex
+		pending = map[string]time.Time{} // trace id (hex) → sent
+		out     []time.Duration
+		wg      sync.WaitGroup
+	)
+	send := func(i uint64) {
+		defer wg.Done()
 		tid := make([]byte, 16)
 		binary.BigEndian.PutUint64(tid, 0xfeedface00000000|i)
 		binary.BigEndian.PutUint64(tid[8:], uint64(time.Now().UnixNano()))
@@ -310,25 +478,70 @@ func probe(ctx context.Context, client *http.Client, url string, conn driver.Con
 		start := time.Now()
 		resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 		if err != nil {
-			continue
+			return
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK {
-			continue
+			return
 		}
-		q := fmt.Sprintf("SELECT count() FROM spans WHERE app = 'bench-probe' AND trace_id = '%x'", tid)
-		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
-			var n uint64
-			if err := conn.QueryRow(context.WithoutCancel(ctx), q).Scan(&n); err == nil && n > 0 {
-				out = append(out, time.Since(start))
-				break
+		mu.Lock()
+		pending[fmt.Sprintf("%x", tid)] = start
+		mu.Unlock()
+	}
+	poll := func() {
+		mu.Lock()
+		ids := make([]string, 0, len(pending))
+		for id := range pending {
+			ids = append(ids, "'"+id+"'")
+		}
+		mu.Unlock()
+		if len(ids) == 0 {
+			return
+		}
+		rows, err := conn.Query(context.WithoutCancel(ctx), "SELECT DISTINCT trace_id FROM spans WHERE app = 'bench-probe' AND trace_id IN ("+strings.Join(ids, ",")+")")
+		if err != nil {
+			return
+		}
+		defer rows.Close()
+		seen := time.Now()
+		for rows.Next() {
+			var id string
+			if rows.Scan(&id) != nil {
+				continue
 			}
-			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			if start, ok := pending[id]; ok {
+				out = append(out, seen.Sub(start))
+				delete(pending, id)
+			}
+			mu.Unlock()
 		}
+	}
+	sendTick := time.NewTicker(every)
+	defer sendTick.Stop()
+	pollTick := time.NewTicker(10 * time.Millisecond)
+	defer pollTick.Stop()
+	for i := uint64(1); ctx.Err() == nil; {
 		select {
 		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
+		case <-sendTick.C:
+			wg.Add(1)
+			go send(i)
+			i++
+		case <-pollTick.C:
+			poll()
+		}
+	}
+	// The load has stopped: wait for the last probes (a minute at most).
+	wg.Wait()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		poll()
+		mu.Lock()
+		n := len(pending)
+		mu.Unlock()
+		if n == 0 {
+			break
 		}
 	}
 	return out

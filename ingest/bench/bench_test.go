@@ -1,0 +1,43 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+)
+
+// TestRunIngestSmall runs the whole benchmark briefly against the ClickHouse
+// 18.16 child it starts: every accepted span is counted visible (RunIngest fails
+// otherwise), and the probes, sent every 50 ms while the load runs, are
+// each measured once.
+func TestRunIngestSmall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts clickhouse-server")
+	}
+	res, err := RunIngest(context.Background(), Options{Duration: 2 * time.Second, Senders: 2, TracesPerReq: 5,
+		BaselineRows: 5000, BaselineBatchRows: 1000, BatchMaxRows: 2000, ProbeEvery: 50 * time.Millisecond, LatencyAt: 0.5}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.PipelineSpans == 0 || res.BaselineBeforeRowsPerSec <= 0 || res.BaselineAfterRowsPerSec <= 0 || res.Ratio <= 0 ||
+		res.BaselineRowsPerSec != (res.BaselineBeforeRowsPerSec+res.BaselineAfterRowsPerSec)/2 {
+		t.Fatalf("nothing measured: %+v", res)
+	}
+	// 2 s at one probe per 50 ms: about 40, none lost on an unloaded pipeline.
+	if res.Probes < 20 || res.Probes > 41 {
+		t.Errorf("%d probes measured, want 20–41", res.Probes)
+	}
+	if res.LatencyP50 <= 0 || res.LatencyP50 > res.LatencyP99 {
+		t.Errorf("latency p50 %v p99 %v", res.LatencyP50, res.LatencyP99)
+	}
+	// The paced phase at half the sustained rate: offered what it says,
+	// and its probes measured.
+	a := res.AtLoad
+	if a == nil || a.OfferedSpansPerSec != 0.5*res.PipelineSpansPerSec || a.Probes < 20 || a.SpansPerSec <= 0 {
+		t.Fatalf("paced phase: %+v", a)
+	}
+	if a.SpansPerSec > 0.75*res.PipelineSpansPerSec {
+		t.Errorf("paced at half of %.0f spans/s, it sustained %.0f", res.PipelineSpansPerSec, a.SpansPerSec)
+	}
+}
