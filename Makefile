@@ -42,7 +42,13 @@ FUZZ_TARGETS := \
 	./ingest/collector:FuzzOTLPJSON \
 	./ingest/collector:FuzzOTLPLogsJSON \
 	./ingest/collector:FuzzDecodeFeedback \
-	./schemas:FuzzCheckJSONText
+	./schemas:FuzzCheckJSONText \
+	./serving:FuzzAnswer \
+	./serving:FuzzAppendObject \
+	./serving:FuzzChunkText \
+	./serving:FuzzJSONString \
+	./serving:FuzzParseChat \
+	./serving:FuzzValidJSON
 
 fuzz:
 	@for fn in $$(grep -rhoE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+' . | cut -d' ' -f2); do \
