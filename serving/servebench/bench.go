@@ -239,8 +239,8 @@ func phase(ctx context.Context, o Options, pid, c int, sides [2]string, call fun
 	measure := time.Now().Add(o.Warm)
 	end := measure.Add(2 * o.Duration)
 	side := func(t time.Time) int { return int(t.Sub(measure)/o.Slice) % 2 }
-	var cpu0 time.Duration
-	cpuAt := time.AfterFunc(time.Until(measure), func() { cpu0 = cpuTime(pid) })
+	var cpu0 atomic.Int64 // the gateway's CPU time when the measurement starts
+	cpuAt := time.AfterFunc(time.Until(measure), func() { cpu0.Store(int64(cpuTime(pid))) })
 	defer cpuAt.Stop()
 	var wg sync.WaitGroup
 	for i := 0; i < c; i++ {
@@ -264,7 +264,7 @@ func phase(ctx context.Context, o Options, pid, c int, sides [2]string, call fun
 		}()
 	}
 	wg.Wait()
-	out[1].cpu = cpuTime(pid) - cpu0
+	out[1].cpu = cpuTime(pid) - time.Duration(cpu0.Load())
 	return out
 }
 
