@@ -291,6 +291,9 @@ func (c Config) Validate() error {
 	if c.SpanBuffer <= 0 {
 		bad("span_buffer must be > 0, got %d", c.SpanBuffer)
 	}
+	if c.MaxContentBytes < 0 {
+		bad("max_content_bytes must be > 0 (or left out for %d), got %d", DefaultMaxContentBytes, c.MaxContentBytes)
+	}
 	names := map[string]bool{}
 	gpus := map[int]string{}
 	for i, r := range c.Routes {

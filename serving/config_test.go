@@ -20,6 +20,7 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 		{"chains: {source: dir}", "chains.dir is required with chains.source: dir"},
 		{"chains: {source: s3}", `chains.source must be clickhouse, dir or none, got "s3"`},
 		{"routes: [{name: a, retries: -1, replicas: [{url: 'http://h/v1'}]}]", "routes[0].retries must be >= 0, got -1"},
+		{"max_content_bytes: -1", "max_content_bytes must be > 0 (or left out for 32768), got -1"},
 	} {
 		path := filepath.Join(t.TempDir(), "s.yaml")
 		os.WriteFile(path, []byte(tc.yaml), 0o644)
