@@ -264,7 +264,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders + 2}}
 
-	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress})
+	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate})
 	if err != nil {
 		return res, err
 	}

@@ -41,3 +41,20 @@ func TestRunIngestSmall(t *testing.T) {
 		t.Errorf("paced at half of %.0f spans/s, it sustained %.0f", res.PipelineSpansPerSec, a.SpansPerSec)
 	}
 }
+
+// TestRunIngestRate: -rate paces the closed loop's senders (open loop):
+// 2,000 spans/s offered for 2 s, well under what the pipeline takes, is
+// what it sustains.
+func TestRunIngestRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts clickhouse-server")
+	}
+	res, err := RunIngest(context.Background(), Options{Duration: 2 * time.Second, Senders: 2, TracesPerReq: 5,
+		BaselineRows: 2000, BaselineBatchRows: 1000, BatchMaxRows: 2000, Rate: 2000}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OfferedSpansPerSec != 2000 || res.PipelineSpans < 3000 || res.PipelineSpans > 4400 || res.AtLoad != nil {
+		t.Fatalf("paced at 2,000 spans/s for 2 s: %d spans, offered %.0f, at-load phase %v", res.PipelineSpans, res.OfferedSpansPerSec, res.AtLoad)
+	}
+}
