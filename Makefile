@@ -45,10 +45,10 @@ FUZZ_TARGETS := \
 	./ingest/collector:FuzzOTLPLogsJSON \
 	./ingest/collector:FuzzDecodeFeedback \
 	./schemas:FuzzCheckJSONText \
+	./schemas:FuzzJSONString \
 	./serving:FuzzAnswer \
 	./serving:FuzzAppendObject \
 	./serving:FuzzChunkText \
-	./serving:FuzzJSONString \
 	./serving:FuzzParseChat \
 	./serving:FuzzValidJSON
 

@@ -971,7 +971,7 @@ func (g *Gateway) inputGuards(c *call, ch *chains.Chain, req *chatRequest) *apiE
 // upstreamBody is the request body for one route: the route's model name,
 // and for streams stream_options.include_usage always on.
 func upstreamBody(body map[string]json.RawMessage, model string, stream bool) []byte {
-	set := []rawMember{{"model", appendJSONString(nil, model)}}
+	set := []rawMember{{"model", schemas.AppendMarshalJSONString(nil, model)}}
 	if stream {
 		var so map[string]json.RawMessage
 		if raw, ok := body["stream_options"]; ok {
@@ -1246,9 +1246,9 @@ func (g *Gateway) content(c *call, in []chains.Message, out string) *spanContent
 
 func appendMessage(b []byte, role, content string) []byte {
 	b = append(b, `{"role":`...)
-	b = appendJSONString(b, role)
+	b = schemas.AppendMarshalJSONString(b, role)
 	b = append(b, `,"content":`...)
-	b = appendJSONString(b, content)
+	b = schemas.AppendMarshalJSONString(b, content)
 	return append(b, '}')
 }
 

@@ -7,6 +7,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/chainwatch/chainwatch/schemas"
 	"github.com/chainwatch/chainwatch/serving/chains"
 )
 
@@ -496,61 +497,6 @@ func scanHead(data []byte) (h chunkHead, decoded, ok bool) {
 	return h, true, true
 }
 
-// appendJSONString appends s as json.Marshal writes a string: quoted,
-// with <, > and & escaped for HTML, invalid UTF-8 as \ufffd and U+2028,
-// U+2029 escaped (FuzzJSONString checks it against json.Marshal).
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
 // scanMessages reads a chat request's messages as decoding them into
 // []struct{Role string; Content json.RawMessage} and taking contentText
 // of each gives them; ok false when it leaves that to encoding/json.
@@ -762,7 +708,7 @@ func appendObject(dst []byte, m map[string]json.RawMessage, set ...rawMember) []
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, k)
+		dst = schemas.AppendMarshalJSONString(dst, k)
 		dst = append(dst, ':')
 		v, ok := m[k]
 		if j := slices.IndexFunc(set, func(r rawMember) bool { return r.key == k }); j >= 0 {

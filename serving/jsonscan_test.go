@@ -109,19 +109,6 @@ func TestChunkTextFastPath(t *testing.T) {
 	}
 }
 
-// appendJSONString writes what json.Marshal writes.
-func FuzzJSONString(f *testing.F) {
-	for _, s := range []string{"", "plain", "<b>&\"\\\n\r\t\b\f\x00\x1f\x7f", "caf\u00e9 \u2028\u2029 \U0001F600", "bad \xff\xfe utf8 \xed\xa0\x80", strings.Repeat("é", 9)[:5]} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		want, _ := json.Marshal(s)
-		if got := appendJSONString([]byte("x"), s); string(got) != "x"+string(want) {
-			t.Fatalf("%q: got %s, want %s", s, got[1:], want)
-		}
-	})
-}
-
 // parseChat's scan reads a request as decoding it into a map does
 // (parseChatMap, the gateway's way before the scan).
 func FuzzParseChat(f *testing.F) {
