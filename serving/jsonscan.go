@@ -208,6 +208,33 @@ func hex4(b []byte) (rune, bool) {
 }
 
 // isNull and isString test a value's text.
+// member calls fn with the value of obj's member name when obj, an object
+// or null, has one that is not null; false when the scan leaves obj to
+// encoding/json (obj of another type, a key it cannot be sure of, the
+// member twice) or fn returns false.
+func member(obj []byte, name string, fn func(val []byte) bool) bool {
+	if isNull(obj) {
+		return true
+	}
+	if obj[0] != '{' {
+		return false
+	}
+	var seen bool
+	return members(obj, 0, func(key, val []byte) bool {
+		if !plainKey(key) {
+			return false
+		}
+		if string(key[1:len(key)-1]) != name {
+			return true
+		}
+		if seen {
+			return false
+		}
+		seen = true
+		return isNull(val) || fn(val)
+	})
+}
+
 func isNull(v []byte) bool   { return len(v) == 4 && string(v) == "null" }
 func isString(v []byte) bool { return len(v) > 0 && v[0] == '"' }
 
@@ -342,27 +369,7 @@ func scanChunk(dst, data []byte, text bool) ([]byte, chunkInfo, bool) {
 							return false
 						}
 						delta = true
-						if isNull(val) {
-							return true
-						}
-						if val[0] != '{' {
-							return false
-						}
-						var content bool
-						return members(val, 0, func(key, val []byte) bool {
-							if !plainKey(key) {
-								return false
-							}
-							if string(key[1:len(key)-1]) != "content" {
-								return true
-							}
-							if content {
-								return false
-							}
-							content = true
-							if isNull(val) {
-								return true
-							}
+						return member(val, "content", func(val []byte) bool {
 							if !isString(val) {
 								return false
 							}
@@ -622,46 +629,8 @@ func scanAnswer(body []byte) (*answer, bool) {
 			}
 			return elements(val, 0, func(el []byte) bool {
 				var ch answerChoice
-				if isNull(el) {
-					a.Choices = append(a.Choices, ch)
-					return true
-				}
-				if el[0] != '{' {
-					return false
-				}
-				var msg bool
-				ok := members(el, 0, func(key, val []byte) bool {
-					if !plainKey(key) {
-						return false
-					}
-					if string(key[1:len(key)-1]) != "message" {
-						return true
-					}
-					if msg {
-						return false
-					}
-					msg = true
-					if isNull(val) {
-						return true
-					}
-					if val[0] != '{' {
-						return false
-					}
-					var content bool
-					return members(val, 0, func(key, val []byte) bool {
-						if !plainKey(key) {
-							return false
-						}
-						if string(key[1:len(key)-1]) != "content" {
-							return true
-						}
-						if content {
-							return false
-						}
-						content = true
-						if isNull(val) {
-							return true
-						}
+				ok := member(el, "message", func(msg []byte) bool {
+					return member(msg, "content", func(val []byte) bool {
 						var s string
 						if !isString(val) || decodeString(val, &s) != nil {
 							return false
