@@ -19,16 +19,22 @@ import (
 // HTTP round trips; compare with BenchmarkUnaryDirect).
 func BenchmarkUnary(b *testing.B) {
 	up := cannedUpstream(b)
-	g, err := New(Config{Routes: []RouteConfig{{Name: "m", Replicas: []ReplicaConfig{{URL: up.URL + "/v1"}}}}},
+	gs := benchGateway(b, up.URL)
+	b.Run("gateway", func(b *testing.B) { post(b, gs.URL+"/v1/chat/completions") })
+	b.Run("direct", func(b *testing.B) { post(b, up.URL+"/v1/chat/completions") })
+}
+
+// benchGateway serves a gateway with one route "m" to upstream, its spans
+// built and discarded.
+func benchGateway(b *testing.B, upstream string) *httptest.Server {
+	g, err := New(Config{Routes: []RouteConfig{{Name: "m", Replicas: []ReplicaConfig{{URL: upstream + "/v1"}}}}},
 		Options{Exporter: ExporterFunc(func([]*tracepb.Span) {})})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer g.Close()
 	gs := httptest.NewServer(g)
-	defer gs.Close()
-	b.Run("gateway", func(b *testing.B) { post(b, gs.URL+"/v1/chat/completions") })
-	b.Run("direct", func(b *testing.B) { post(b, up.URL+"/v1/chat/completions") })
+	b.Cleanup(func() { gs.Close(); g.Close() })
+	return gs
 }
 
 // BenchmarkStream is one streamed chat call (stream_options.include_usage
@@ -40,14 +46,7 @@ func BenchmarkUnary(b *testing.B) {
 // load straight to the upstream.
 func BenchmarkStream(b *testing.B) {
 	up := cannedStreamUpstream(b)
-	g, err := New(Config{Routes: []RouteConfig{{Name: "m", Replicas: []ReplicaConfig{{URL: up.URL + "/v1"}}}}},
-		Options{Exporter: ExporterFunc(func([]*tracepb.Span) {})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer g.Close()
-	gs := httptest.NewServer(g)
-	defer gs.Close()
+	gs := benchGateway(b, up.URL)
 	withUsage := `{"model":"m","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Where is my order 1234? It was due yesterday."}],"temperature":0.2}`
 	noUsage := `{"model":"m","stream":true,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Where is my order 1234? It was due yesterday."}],"temperature":0.2}`
 	b.Run("gateway", func(b *testing.B) { postStream(b, gs.URL+"/v1/chat/completions", withUsage, true) })

@@ -208,6 +208,18 @@ func hex4(b []byte) (rune, bool) {
 }
 
 // isNull and isString test a value's text.
+// array calls fn with each element of v, an array or null; false when
+// the scan leaves v to encoding/json (another type) or fn returns false.
+func array(v []byte, fn func(el []byte) bool) bool {
+	if isNull(v) {
+		return true
+	}
+	if v[0] != '[' {
+		return false
+	}
+	return elements(v, 0, fn)
+}
+
 // member calls fn with the value of obj's member name when obj, an object
 // or null, has one that is not null; false when the scan leaves obj to
 // encoding/json (obj of another type, a key it cannot be sure of, the
@@ -335,16 +347,7 @@ func scanChunk(dst, data []byte, text bool) ([]byte, chunkInfo, bool) {
 			info.usage = u
 			return ok
 		case "choices":
-			if !once(4) {
-				return false
-			}
-			if isNull(val) {
-				return true
-			}
-			if val[0] != '[' {
-				return false
-			}
-			return elements(val, 0, func(ch []byte) bool {
+			return once(4) && array(val, func(ch []byte) bool {
 				info.choices++
 				if isNull(ch) {
 					return true
@@ -508,14 +511,8 @@ func scanHead(data []byte) (h chunkHead, decoded, ok bool) {
 // []struct{Role string; Content json.RawMessage} and taking contentText
 // of each gives them; ok false when it leaves that to encoding/json.
 func scanMessages(v []byte) ([]chains.Message, bool) {
-	if isNull(v) {
-		return nil, true
-	}
-	if v[0] != '[' {
-		return nil, false
-	}
 	var ms []chains.Message
-	ok := elements(v, 0, func(el []byte) bool {
+	ok := array(v, func(el []byte) bool {
 		var m chains.Message
 		if isNull(el) {
 			ms = append(ms, m)
@@ -618,16 +615,7 @@ func scanAnswer(body []byte) (*answer, bool) {
 			a.Usage = u
 			return ok
 		case "choices":
-			if !once(3) {
-				return false
-			}
-			if isNull(val) {
-				return true
-			}
-			if val[0] != '[' {
-				return false
-			}
-			return elements(val, 0, func(el []byte) bool {
+			return once(3) && array(val, func(el []byte) bool {
 				var ch answerChoice
 				ok := member(el, "message", func(msg []byte) bool {
 					return member(msg, "content", func(val []byte) bool {
