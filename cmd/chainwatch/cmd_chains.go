@@ -75,7 +75,7 @@ func chainsCmd(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if err != nil {
 		return err
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}

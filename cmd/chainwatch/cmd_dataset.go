@@ -89,9 +89,9 @@ func datasetFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// datasetConn loads the config and connects to ClickHouse as configured, or
+// clickHouseConn loads the config and connects to ClickHouse as configured, or
 // to the local server of `chainwatch up`.
-func datasetConn(ctx context.Context, load func() (Config, error)) (driver.Conn, error) {
+func clickHouseConn(ctx context.Context, load func() (Config, error)) (driver.Conn, error) {
 	cfg, err := load()
 	if err != nil {
 		return nil, err
@@ -135,7 +135,7 @@ func datasetImport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	for _, w := range rep.Warnings(filepath.Base(path)) {
 		fmt.Fprintln(stderr, "warning:", w)
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func datasetList(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if fs.NArg() > 0 {
 		return fmt.Errorf("dataset list takes no arguments, got %q", fs.Args())
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -213,7 +213,7 @@ func datasetShow(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -293,7 +293,7 @@ func datasetExport(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -359,7 +359,7 @@ func datasetExportSpans(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}

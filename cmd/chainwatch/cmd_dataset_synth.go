@@ -77,7 +77,7 @@ func datasetSynthesize(ctx context.Context, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func datasetReview(ctx context.Context, args []string, stdout, stderr io.Writer)
 	if version == 0 {
 		return fmt.Errorf("%s: name the version under review (NAME@VERSION)", pos[0])
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -257,7 +257,7 @@ func datasetExportTuning(ctx context.Context, args []string, stdout, stderr io.W
 	if err != nil {
 		return err
 	}
-	conn, err := datasetConn(ctx, load)
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}

@@ -310,11 +310,7 @@ func experimentCompare(ctx context.Context, args []string, stdout, stderr io.Wri
 		}
 		o.Pairwise = pj
 	}
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	conn, err := clickhouse.Open(ctx, c.clickHouseOrLocal())
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -387,11 +383,7 @@ func experimentList(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	conn, err := clickhouse.Open(ctx, c.clickHouseOrLocal())
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
@@ -426,11 +418,7 @@ func experimentLineage(ctx context.Context, args []string, stdout, stderr io.Wri
 	if *chain != "" && (!ok || name == "" || version == "") {
 		return fmt.Errorf("--chain %q: want NAME@VERSION", *chain)
 	}
-	c, err := load()
-	if err != nil {
-		return err
-	}
-	conn, err := clickhouse.Open(ctx, c.clickHouseOrLocal())
+	conn, err := clickHouseConn(ctx, load)
 	if err != nil {
 		return err
 	}
