@@ -228,6 +228,8 @@ func (s *Inserter) InsertSpans(ctx context.Context, spans []schemas.Span) error 
 		cols = append(cols, attrKeys, attrVals)
 	}
 	cols = append(cols, ingested, cacheRead, cacheWrite, reasoning, stream, ttfc, sysText, toolDefs, guardrail)
+	sc := reserveStrColumns(b.Columns(), cols) // strcols.go: no regrowth of the text columns
+	defer sc.release()                         // after Send (defers run in reverse)
 	for i, c := range cols {
 		if err := b.Column(i).Append(c); err != nil {
 			return Permanent(fmt.Errorf("appending spans column %d: %w", i, err))
