@@ -38,7 +38,8 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.TextBytes, "text-bytes", 0, "prompt + completion bytes per span (default 1024)")
 	fs.IntVar(&o.Writers, "writers", 0, "writer instances (default 1)")
 	fs.IntVar(&o.BatchMaxRows, "batch-rows", 0, "writer batch rows (default 20000)")
-	fs.IntVar(&o.BaselineRows, "baseline-rows", 0, "rows for the raw-insert baseline (default 400000)")
+	fs.IntVar(&o.BaselineRows, "baseline-rows", 0, "rows each raw-insert baseline phase inserts (default: insert for -baseline-duration)")
+	fs.DurationVar(&o.BaselineDuration, "baseline-duration", 0, "how long each raw-insert baseline phase inserts (default: -duration)")
 	fs.IntVar(&o.BaselineBatchRows, "baseline-batch-rows", 0, "the baseline's batch rows (default 20000, whatever -batch-rows)")
 	fs.DurationVar(&o.BatchMaxWait, "batch-max-wait", 0, "writer batch age limit (default 250ms)")
 	fs.DurationVar(&o.ProbeEvery, "probe-every", 0, "send a latency probe this often (default 100ms)")
@@ -71,7 +72,7 @@ func runBench(ctx context.Context, args []string) error {
 	fmt.Printf(`
 ingest benchmark (GOMAXPROCS %d, clickhouse %s)
   span size                 %.0f bytes of text, %.0f bytes of OTLP protobuf
-  raw insert baseline       %10.0f rows/s   (mean of %.0f before and %.0f after the pipeline; %d rows each, clickhouse-go column batches)
+  raw insert baseline       %10.0f rows/s   (mean of %.0f before and %.0f after the pipeline; %d rows in all, clickhouse-go column batches)
   pipeline, sustained       %10.0f spans/s  (%d spans, HTTP → collector → kafka → writer → clickhouse)
   ratio to baseline         %10.2f
   received → visible        p50 %v  p95 %v  p99 %v  (%d probes)
