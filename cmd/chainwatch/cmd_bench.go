@@ -82,6 +82,8 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
 		res.BaselineRowsPerSec, res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
 		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected,
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
+	fmt.Printf("  CPU per span              chainwatch %.1f µs, clickhouse %.1f µs  (baseline per row: %.1f µs, clickhouse %.1f µs)\n",
+		res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros, res.BaselineCPUPerRowMicros, res.BaselineCHCPUPerRowMicros)
 	if res.DrainSpansPerSec > 0 {
 		fmt.Printf("  backlog when load stopped %10d spans, stored by the writer alone at %.0f spans/s\n", res.BacklogAtStop, res.DrainSpansPerSec)
 	}

@@ -121,7 +121,7 @@ type Result struct {
 	TextBytesPerSpan float64 `json:"text_bytes_per_span"`
 	BodyBytesPerSpan float64 `json:"otlp_bytes_per_span"`
 
-	BaselineRows             int     `json:"baseline_rows"` // inserted by the two phases together
+	BaselineRows             int     `json:"baseline_rows"`         // inserted by the two phases together
 	BaselineRowsPerSec       float64 `json:"baseline_rows_per_sec"` // the mean of before and after
 	BaselineBeforeRowsPerSec float64 `json:"baseline_before_rows_per_sec"`
 	BaselineAfterRowsPerSec  float64 `json:"baseline_after_rows_per_sec"`
@@ -135,8 +135,18 @@ type Result struct {
 	// it with the senders and the collector idle — the writer's own
 	// capacity, against which the sustained rate shows how much the load
 	// generator and the collector take from it on the same cores.
-	BacklogAtStop    int64   `json:"backlog_at_stop"`
-	DrainSpansPerSec float64 `json:"drain_spans_per_sec,omitempty"`
+	BacklogAtStop int64 `json:"backlog_at_stop"`
+	// CPU per span of the closed-loop phase (first send → last span
+	// visible) and per row of the baseline (both phases), in microseconds:
+	// this process (collector, kfake, writer and the load generator) and the
+	// clickhouse-server child (0 when an external server was given). Less
+	// noisy than the rates on a shared machine, and what A/B comparisons of
+	// a change should look at first.
+	CPUPerSpanMicros           float64 `json:"cpu_us_per_span"`
+	ClickHouseCPUPerSpanMicros float64 `json:"clickhouse_cpu_us_per_span,omitempty"`
+	BaselineCPUPerRowMicros    float64 `json:"baseline_cpu_us_per_row"`
+	BaselineCHCPUPerRowMicros  float64 `json:"baseline_clickhouse_cpu_us_per_row,omitempty"`
+	DrainSpansPerSec           float64 `json:"drain_spans_per_sec,omitempty"`
 	// MissedSpans are what the paced senders could not send in time (all
 	// of them busy): the offered rate was not reached by this much.
 	MissedSpans int64 `json:"missed_spans,omitempty"`
@@ -182,6 +192,10 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		defer ch.Stop()
 		addr = ch.Addr()
 		res.ClickHouse = ch.Version
+	}
+	chPID := ""
+	if ch != nil {
+		chPID = strconv.Itoa(ch.PID())
 	}
 	tpls := makeTemplates(o, 16)
 	res.BodyBytesPerSpan = tpls.bodyBytesPerSpan
@@ -232,6 +246,11 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 			return time.Since(start) < o.BaselineDuration
 		}
 		done := 0
+		c0, k0 := cpuSeconds("self"), cpuSeconds(chPID)
+		defer func() {
+			res.BaselineCPUPerRowMicros += 1e6 * (cpuSeconds("self") - c0) / float64(max(1, done)) / 2
+			res.BaselineCHCPUPerRowMicros += 1e6 * (cpuSeconds(chPID) - k0) / float64(max(1, done)) / 2
+		}()
 		for more(done) {
 			batch = batch[:0]
 			for len(batch) < o.BaselineBatchRows && (o.BaselineRows == 0 || done+len(batch) < o.BaselineRows) {
@@ -290,7 +309,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Senders + 2}}
 
-	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate})
+	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate, chPID: chPID})
 	if err != nil {
 		return res, err
 	}
@@ -299,6 +318,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	res.Rejected, res.MissedSpans = lr.rejected, lr.missed
 	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
 	res.BacklogAtStop, res.DrainSpansPerSec = lr.backlog, lr.drainPerSec
+	res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros = lr.cpuPerSpan, lr.chCPUPerSpan
 	res.OfferedSpansPerSec = o.Rate
 	if o.LatencyAt > 0 && o.Rate == 0 {
 		settle(ctx, conn, progress)
@@ -339,6 +359,8 @@ type loadSpec struct {
 	stored int64
 	// senderBase keeps this phase's trace ids apart from an earlier one's.
 	senderBase uint32
+	// chPID is the clickhouse-server child's pid, "" for an external one.
+	chPID string
 }
 
 type loadResult struct {
@@ -347,10 +369,13 @@ type loadResult struct {
 	// backlog is what was accepted but not yet visible when the load
 	// stopped; drainPerSec the rate at which the writer, alone now,
 	// stored it.
-	backlog       int64
-	drainPerSec   float64
-	probes        int
-	p50, p95, p99 time.Duration
+	backlog     int64
+	drainPerSec float64
+	// cpuPerSpan and chCPUPerSpan: microseconds of CPU a span, this
+	// process and the clickhouse child.
+	cpuPerSpan, chCPUPerSpan float64
+	probes                   int
+	p50, p95, p99            time.Duration
 }
 
 // runLoad sends for o.Duration with probes, then waits until every
@@ -362,6 +387,7 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 	defer stopLoad()
 	var wg sync.WaitGroup
 	first := time.Now()
+	c0, k0 := cpuSeconds("self"), cpuSeconds(l.chPID)
 	var due chan struct{} // open loop: one tick per request due
 	if l.rate > 0 {
 		due = make(chan struct{}, o.Senders)
@@ -455,6 +481,10 @@ loop:
 		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
 	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load(), backlog: backlog}
+	if r.spans > 0 {
+		r.cpuPerSpan = 1e6 * (cpuSeconds("self") - c0) / float64(r.spans)
+		r.chCPUPerSpan = 1e6 * (cpuSeconds(l.chPID) - k0) / float64(r.spans)
+	}
 	if d := end.Sub(stopped); backlog > 0 && d > 0 {
 		r.drainPerSec = float64(backlog) / d.Seconds()
 	}
@@ -721,6 +751,30 @@ func (t *templates) spans() ([]schemas.Span, error) {
 }
 
 // peakRSS reads VmHWM of /proc/<pid>/status.
+// cpuSeconds is the user + system CPU time of a process ("self" or a
+// pid; 0 for ""), from /proc (clock ticks of 1/100 s, Linux's USER_HZ).
+func cpuSeconds(pid string) float64 {
+	if pid == "" {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 || i+2 > len(s) {
+		return 0
+	}
+	f := strings.Fields(s[i+2:]) // from field 3, state
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	k, _ := strconv.ParseFloat(f[12], 64)
+	return (u + k) / 100
+}
+
 func peakRSS(pid string) int64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {

@@ -24,6 +24,14 @@ func TestRunIngestSmall(t *testing.T) {
 		res.BaselineRowsPerSec != (res.BaselineBeforeRowsPerSec+res.BaselineAfterRowsPerSec)/2 {
 		t.Fatalf("nothing measured: %+v", res)
 	}
+	// CPU is accounted for both processes (the server is a child here) and
+	// both sides, and a span through the pipeline costs this process more
+	// than a row of the raw insert does.
+	if res.CPUPerSpanMicros <= res.BaselineCPUPerRowMicros || res.BaselineCPUPerRowMicros <= 0 ||
+		res.ClickHouseCPUPerSpanMicros <= 0 || res.BaselineCHCPUPerRowMicros <= 0 || res.BaselineRows != 10000 {
+		t.Errorf("CPU a span %.1f µs (clickhouse %.1f), a baseline row %.1f µs (clickhouse %.1f), %d baseline rows",
+			res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros, res.BaselineCPUPerRowMicros, res.BaselineCHCPUPerRowMicros, res.BaselineRows)
+	}
 	// 2 s at one probe per 50 ms: about 40, none lost on an unloaded pipeline.
 	if res.Probes < 20 || res.Probes > 41 {
 		t.Errorf("%d probes measured, want 20–41", res.Probes)
