@@ -112,6 +112,15 @@ type field struct {
 // next reads the field at the start of *b. ok false: malformed, or (strict)
 // a group. A canonical reader skips groups itself (skip is true then).
 func next(b *[]byte, f *field, strict bool) (ok, skip bool) {
+	// Fast path: a one-byte tag (fields 1-15) of a length-delimited field
+	// with a one-byte length, as most of an OTLP request is.
+	if s := *b; len(s) >= 2 && s[0] < 0x80 && s[0]&7 == byte(protowire.BytesType) && s[0] >= 8 && s[1] < 0x80 {
+		if l := int(s[1]); l <= len(s)-2 {
+			f.num, f.typ, f.b = protowire.Number(s[0]>>3), protowire.BytesType, s[2:2+l:2+l]
+			*b = s[2+l:]
+			return true, false
+		}
+	}
 	num, typ, n := protowire.ConsumeTag(*b)
 	if n < 0 || num > protowire.MaxValidNumber {
 		return false, false
