@@ -184,7 +184,7 @@ func (t *spanMapper) run(dst []schemas.Span, scores []schemas.Score, b []byte, s
 			continue
 		}
 		match, ok := f.is(1, protowire.BytesType, strict)
-		if !ok {
+		if !ok || !match && !fsRequest.unread(f.num, strict) {
 			return dst, scores, false
 		}
 		if !match {

@@ -7,7 +7,10 @@ import (
 	"unicode/utf8"
 	"unsafe"
 
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 )
@@ -46,6 +49,50 @@ import (
 // wireMaxDepth bounds the AnyValue nesting the strict reader follows.
 const wireMaxDepth = 64
 
+// fieldSet is the field numbers the generated code of one OTLP message
+// knows. A field it knows is no unknown field to proto.Unmarshal, which
+// checks it (UTF-8 in its strings, its nested messages): where the reader
+// does not read such a field (one a newer OTLP added, as Resource's
+// entity_refs), the strict reader gives up on it rather than skip it, so
+// that it never accepts what proto.Unmarshal refuses. Numbers the
+// generated code does not know are skipped, as proto keeps them unread.
+type fieldSet []bool
+
+func fieldsOf(m proto.Message) fieldSet {
+	fds := m.ProtoReflect().Descriptor().Fields()
+	var s fieldSet
+	for i := range fds.Len() {
+		n := int(fds.Get(i).Number())
+		for len(s) <= n {
+			s = append(s, false)
+		}
+		s[n] = true
+	}
+	return s
+}
+
+// unread reports whether a field the reader does not read may be skipped:
+// true unless strict and the generated code knows it.
+func (s fieldSet) unread(n protowire.Number, strict bool) bool {
+	return !strict || int(n) >= len(s) || !s[n]
+}
+
+var (
+	fsRequest       = fieldsOf(&coltracepb.ExportTraceServiceRequest{})
+	fsResourceSpans = fieldsOf(&tracepb.ResourceSpans{})
+	fsResource      = fieldsOf(&resourcepb.Resource{})
+	fsScopeSpans    = fieldsOf(&tracepb.ScopeSpans{})
+	fsScope         = fieldsOf(&commonpb.InstrumentationScope{})
+	fsSpan          = fieldsOf(&tracepb.Span{})
+	fsEvent         = fieldsOf(&tracepb.Span_Event{})
+	fsLink          = fieldsOf(&tracepb.Span_Link{})
+	fsStatus        = fieldsOf(&tracepb.Status{})
+	fsKeyValue      = fieldsOf(&commonpb.KeyValue{})
+	fsAnyValue      = fieldsOf(&commonpb.AnyValue{})
+	fsArray         = fieldsOf(&commonpb.ArrayValue{})
+	fsKVList        = fieldsOf(&commonpb.KeyValueList{})
+)
+
 // Value types of wVal.
 const (
 	vAbsent uint8 = iota // a KeyValue without a value
@@ -57,6 +104,7 @@ const (
 	vBytes
 	vArray  // s: the ArrayValue's encoding
 	vKvlist // s: the KeyValueList's encoding
+	vOther  // a member the mapping has no reading for (string_value_strindex)
 )
 
 type wVal struct {
@@ -166,7 +214,7 @@ func next(b *[]byte, f *field, strict bool) (ok, skip bool) {
 	return true, false
 }
 
-// want reports whether f is field num of wire type typ. A field with that
+// is reports whether f is field num of wire type typ. A field with that
 // number and another type is one of proto's unknown fields: refused when
 // strict (ok false), skipped otherwise.
 func (f *field) is(num protowire.Number, typ protowire.Type, strict bool) (match, ok bool) {
@@ -187,7 +235,7 @@ func text(b []byte, strict bool) (string, bool) {
 	return str(b), true
 }
 
-// kvOf reads one KeyValue.
+// readKV reads one KeyValue.
 func readKV(b []byte, depth int, strict bool) (kv wKV, ok bool) {
 	var f field
 	for len(b) > 0 {
@@ -219,12 +267,20 @@ func readKV(b []byte, depth int, strict bool) (kv wKV, ok bool) {
 					return kv, false
 				}
 			}
+		case 3: // key_strindex (profiles' string table): not read
+			if _, ok := f.is(3, protowire.VarintType, strict); !ok {
+				return kv, false
+			}
+		default:
+			if !fsKeyValue.unread(f.num, strict) {
+				return kv, false
+			}
 		}
 	}
 	return kv, true
 }
 
-// anyOf reads one AnyValue. Strict, it checks nested arrays and kvlists
+// readAny reads one AnyValue. Strict, it checks nested arrays and kvlists
 // whole (UTF-8, structure, depth), so that iterating them later cannot fail.
 func readAny(b []byte, depth int, strict bool) (v wVal, ok bool) {
 	if strict && depth > wireMaxDepth {
@@ -237,12 +293,18 @@ func readAny(b []byte, depth int, strict bool) (v wVal, ok bool) {
 		if !ok {
 			return v, false
 		}
-		if skip || f.num < 1 || f.num > 7 {
+		if skip {
+			continue
+		}
+		if f.num < 1 || f.num > 8 {
+			if !fsAnyValue.unread(f.num, strict) {
+				return v, false
+			}
 			continue
 		}
 		want := protowire.BytesType
 		switch f.num {
-		case 2, 3:
+		case 2, 3, 8:
 			want = protowire.VarintType
 		case 4:
 			want = protowire.Fixed64Type
@@ -283,6 +345,8 @@ func readAny(b []byte, depth int, strict bool) (v wVal, ok bool) {
 			}
 		case 7:
 			v.typ, v.s, v.n = vBytes, str(f.b), 0
+		case 8: // string_value_strindex (profiles' string table)
+			v.typ, v.s, v.n = vOther, "", 0
 		}
 	}
 	return v, true
@@ -300,6 +364,13 @@ func checkList(b []byte, depth int, kvs bool) bool {
 			return false
 		}
 		if !m {
+			fs := fsArray
+			if kvs {
+				fs = fsKVList
+			}
+			if !fs.unread(f.num, true) {
+				return false
+			}
 			continue
 		}
 		if kvs {
@@ -324,9 +395,8 @@ type kvIter struct {
 	num  protowire.Number
 }
 
-func kvSlice(l []wKV) kvIter   { return kvIter{list: l} }
-func kvRaw(s string) kvIter    { return kvIter{raw: bs(s), num: 1} }
-func (it *kvIter) empty() bool { return len(it.list) == 0 && len(it.raw) == 0 }
+func kvSlice(l []wKV) kvIter { return kvIter{list: l} }
+func kvRaw(s string) kvIter  { return kvIter{raw: bs(s), num: 1} }
 
 func (it *kvIter) next() (wKV, bool) {
 	if it.raw == nil {
@@ -393,8 +463,9 @@ type wireReader struct {
 	links          []string
 }
 
-// kvList appends the KeyValue in f to l (when f is field num, bytes).
-func (r *wireReader) kvField(l []wKV, f *field, num protowire.Number) ([]wKV, bool, bool) {
+// kvField appends the KeyValue in f to l when f is field num (match);
+// ok false: the reader gives up.
+func (r *wireReader) kvField(l []wKV, f *field, num protowire.Number) (out []wKV, match, ok bool) {
 	m, ok := f.is(num, protowire.BytesType, r.strict)
 	if !ok || !m {
 		return l, m, ok
@@ -444,6 +515,10 @@ func (r *wireReader) resourceSpans(b []byte) bool {
 			if _, ok := text(f.b, r.strict && m); !ok {
 				return false
 			}
+		default:
+			if !fsResourceSpans.unread(f.num, r.strict) {
+				return false
+			}
 		}
 	}
 	return true
@@ -467,6 +542,10 @@ func (r *wireReader) resource(b []byte) bool {
 			}
 		case 2:
 			if _, ok := f.is(2, protowire.VarintType, r.strict); !ok {
+				return false
+			}
+		default:
+			if !fsResource.unread(f.num, r.strict) {
 				return false
 			}
 		}
@@ -512,6 +591,10 @@ func (r *wireReader) scopeSpans(b []byte) bool {
 			if _, ok := text(f.b, r.strict && m); !ok {
 				return false
 			}
+		default:
+			if !fsScopeSpans.unread(f.num, r.strict) {
+				return false
+			}
 		}
 	}
 	return true
@@ -553,6 +636,10 @@ func (r *wireReader) scopeFields(b []byte) bool {
 			if _, ok := f.is(4, protowire.VarintType, r.strict); !ok {
 				return false
 			}
+		default:
+			if !fsScope.unread(f.num, r.strict) {
+				return false
+			}
 		}
 	}
 	return true
@@ -570,7 +657,13 @@ func (r *wireReader) span(b []byte) bool {
 		if !ok {
 			return false
 		}
-		if skip || f.num > 16 {
+		if skip {
+			continue
+		}
+		if f.num > 16 {
+			if !fsSpan.unread(f.num, r.strict) {
+				return false
+			}
 			continue
 		}
 		want := protowire.BytesType
@@ -679,6 +772,10 @@ func (r *wireReader) event(b []byte) bool {
 			if _, ok := f.is(4, protowire.VarintType, r.strict); !ok {
 				return false
 			}
+		default:
+			if !fsEvent.unread(f.num, r.strict) {
+				return false
+			}
 		}
 	}
 	r.events = append(r.events, ev)
@@ -705,6 +802,9 @@ func (r *wireReader) link(b []byte) bool {
 			want = protowire.Fixed32Type
 		}
 		if f.num > 6 {
+			if !fsLink.unread(f.num, true) {
+				return false
+			}
 			continue
 		}
 		if f.typ != want {
@@ -753,6 +853,10 @@ func (r *wireReader) status(b []byte) bool {
 			}
 			if m {
 				sp.statusCode = int32(f.n)
+			}
+		default:
+			if !fsStatus.unread(f.num, r.strict) {
+				return false
 			}
 		}
 	}

@@ -43,11 +43,19 @@ var wireFields = map[protoreflect.Message]map[string]struct {
 	(&tracepb.Span_Link{}).ProtoReflect(): {"trace_id": {1, protoreflect.BytesKind}, "span_id": {2, protoreflect.BytesKind}, "trace_state": {3, protoreflect.StringKind},
 		"attributes": {4, protoreflect.MessageKind}, "dropped_attributes_count": {5, protoreflect.Uint32Kind}, "flags": {6, protoreflect.Fixed32Kind}},
 	(&tracepb.Status{}).ProtoReflect():    {"message": {2, protoreflect.StringKind}, "code": {3, protoreflect.EnumKind}},
-	(&commonpb.KeyValue{}).ProtoReflect(): {"key": {1, protoreflect.StringKind}, "value": {2, protoreflect.MessageKind}},
+	(&commonpb.KeyValue{}).ProtoReflect(): {"key": {1, protoreflect.StringKind}, "value": {2, protoreflect.MessageKind}, "key_strindex": {3, protoreflect.Int32Kind}},
 	(&commonpb.AnyValue{}).ProtoReflect(): {"string_value": {1, protoreflect.StringKind}, "bool_value": {2, protoreflect.BoolKind}, "int_value": {3, protoreflect.Int64Kind},
-		"double_value": {4, protoreflect.DoubleKind}, "array_value": {5, protoreflect.MessageKind}, "kvlist_value": {6, protoreflect.MessageKind}, "bytes_value": {7, protoreflect.BytesKind}},
+		"double_value": {4, protoreflect.DoubleKind}, "array_value": {5, protoreflect.MessageKind}, "kvlist_value": {6, protoreflect.MessageKind}, "bytes_value": {7, protoreflect.BytesKind},
+		"string_value_strindex": {8, protoreflect.Int32Kind}},
 	(&commonpb.ArrayValue{}).ProtoReflect():   {"values": {1, protoreflect.MessageKind}},
 	(&commonpb.KeyValueList{}).ProtoReflect(): {"values": {1, protoreflect.MessageKind}},
+}
+
+// wireGivesUp is every field the generated code knows and the wire reader
+// does not read: the strict reader gives up on a record that has one (see
+// fieldSet), so a record with one costs proto.Unmarshal.
+var wireGivesUp = map[protoreflect.FullName]bool{
+	"opentelemetry.proto.resource.v1.Resource.entity_refs": true,
 }
 
 func TestWireFieldNumbers(t *testing.T) {
@@ -57,6 +65,14 @@ func TestWireFieldNumbers(t *testing.T) {
 			fd := fds.ByName(protoreflect.Name(name))
 			if fd == nil || fd.Number() != want.num || fd.Kind() != want.kind {
 				t.Errorf("%s.%s: the wire reader reads field %d as %v; the descriptor says %v", m.Descriptor().FullName(), name, want.num, want.kind, fd)
+			}
+		}
+		// A field a newer OTLP module adds makes the strict reader give up
+		// on every record that has it: read it, or list it in wireGivesUp.
+		for i := range fds.Len() {
+			fd := fds.Get(i)
+			if _, ok := fields[string(fd.Name())]; !ok && !wireGivesUp[fd.FullName()] {
+				t.Errorf("%s: the generated code has it, the wire reader neither reads it nor lists it in wireGivesUp", fd.FullName())
 			}
 		}
 	}
@@ -220,8 +236,19 @@ func TestWireUnusualRecords(t *testing.T) {
 			}
 		})
 	}
+	// A field the generated code knows and the reader does not read
+	// (Resource.entity_refs) is checked by proto.Unmarshal: the strict
+	// reader gives up on it, never skips it.
+	entity := marshal(t, &resourcepb.Resource{Attributes: kvs("service.name", "svc"), EntityRefs: []*commonpb.EntityRef{{Type: "service", IdKeys: []string{"service.name"}}}})
+	if _, _, ok := new(spanMapper).run(nil, nil, oneSpanRecord(entity, span), true, true); ok {
+		t.Error("the strict reader read a resource with entity_refs")
+	}
+	if spans, _, err := AppendRecord(nil, nil, oneSpanRecord(entity, span)); err != nil || len(spans) != 1 || spans[0].App != "svc" {
+		t.Errorf("a resource with entity_refs: %d spans, %v", len(spans), err)
+	}
 	// Invalid UTF-8 and malformed bodies: proto.Unmarshal's verdict.
 	for _, body := range [][]byte{
+		oneSpanRecord(concat(res, lenField(3, lenField(2, []byte{'s', 0x9f, 'c'}))), span),
 		oneSpanRecord(res, concat(span, lenField(5, []byte{0xff}))),
 		oneSpanRecord(res, concat(span, lenField(9, lenField(1, []byte("k")), lenField(2, lenField(5, lenField(1, lenField(1, []byte{0xc0, 0x80}))))))),
 		oneSpanRecord(res, span)[:20],
