@@ -142,25 +142,30 @@ func getSpanMapper() *spanMapper { return spanMappers.Get().(*spanMapper) }
 
 func putSpanMapper(t *spanMapper) {
 	// Drop what aliases the record, so that a pooled mapper does not keep
-	// it alive.
+	// it alive (a slice grown past poolKeep is dropped whole: clearing it
+	// for every small record after would cost more than growing it again).
 	r := &t.r
-	clear(r.res[:cap(r.res)])
-	clear(r.scope[:cap(r.scope)])
-	clear(r.spAttrs[:cap(r.spAttrs)])
-	clear(r.evKVs[:cap(r.evKVs)])
-	clear(r.events[:cap(r.events)])
-	clear(r.links[:cap(r.links)])
+	r.res, r.scope, r.spAttrs, r.evKVs = reuse(r.res), reuse(r.scope), reuse(r.spAttrs), reuse(r.evKVs)
+	r.events, r.links = reuse(r.events), reuse(r.links)
 	r.sp, r.scopeName, r.scopeVersion = wSpan{}, "", ""
 	t.m.res, t.m.scope, t.m.sp = aslots{}, aslots{}, aslots{}
-	clear(t.m.unk[:cap(t.m.unk)])
-	clear(t.m.idx[:cap(t.m.idx)])
-	clear(t.m.resRest[:cap(t.m.resRest)])
-	clear(t.m.scopeRest[:cap(t.m.scopeRest)])
+	t.m.unk, t.m.idx = reuse(t.m.unk), reuse(t.m.idx)
+	t.m.resRest, t.m.scopeRest = reuse(t.m.resRest), reuse(t.m.scopeRest)
 	t.m.in.reset(true)
 	t.m.out.reset(false)
 	t.m.tmp.reset(false)
 	t.errs.Reset()
 	spanMappers.Put(t)
+}
+
+const poolKeep = 1024
+
+func reuse[T any](s []T) []T {
+	if cap(s) > poolKeep {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
 }
 
 // run maps the encoded ExportTraceServiceRequest b onto dst and, when
