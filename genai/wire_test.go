@@ -316,3 +316,34 @@ func FuzzWireCanonical(f *testing.F) {
 		}
 	})
 }
+
+// Reading spans allocates nothing once the reader's slices have grown: a
+// span costs only the memory of its row.
+func TestWireReadingAllocatesNothing(t *testing.T) {
+	body := marshal(t, richRequest())
+	r := &wireReader{strict: true}
+	read := func() {
+		rss := entries{b: body, num: 1}
+		for rs, ok := rss.next(); ok; rs, ok = rss.next() {
+			if !r.resourceSpans(rs) {
+				t.Fatal("resource_spans refused")
+			}
+			scopes := entries{b: rs, num: 2}
+			for ss, ok := scopes.next(); ok; ss, ok = scopes.next() {
+				if !r.scopeSpans(ss) {
+					t.Fatal("scope_spans refused")
+				}
+				spans := entries{b: ss, num: 2}
+				for sp, ok := spans.next(); ok; sp, ok = spans.next() {
+					if !r.span(sp) {
+						t.Fatal("span refused")
+					}
+				}
+			}
+		}
+	}
+	read()
+	if n := testing.AllocsPerRun(100, read); n != 0 {
+		t.Errorf("reading a request allocates %v times", n)
+	}
+}
