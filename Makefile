@@ -38,7 +38,7 @@ FUZZ_TARGETS := \
 	./genai:FuzzAppendLogRecord \
 	./genai:FuzzDecodeJSONBatch \
 	./genai:FuzzMessages \
-	./genai:FuzzWireDecode \
+	./genai:FuzzWireCanonical \
 	./ingest/collector:FuzzSplitByTraceWire \
 	./ingest/collector:FuzzOTLPProtobufRecords \
 	./ingest/collector:FuzzOTLPJSON \

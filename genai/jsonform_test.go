@@ -127,7 +127,7 @@ func TestJSONBatchRoundTrip(t *testing.T) {
 	if n := len(req.ResourceSpans); n != 3 {
 		t.Errorf("%d resource spans, want one per (app, environment): 3", n)
 	}
-	if got := anyString(req.ResourceSpans[0].Resource.Attributes[0].Value); got != "support-bot" {
+	if got := anyString(pbVal(req.ResourceSpans[0].Resource.Attributes[0].Value)); got != "support-bot" {
 		t.Errorf("first resource's service.name = %q", got)
 	}
 	if err := ValidateOTLP(req); err != nil {
@@ -330,7 +330,7 @@ func TestToOTLPShape(t *testing.T) {
 		if _, dup := seen[kv.Key]; dup {
 			t.Errorf("duplicate key %q", kv.Key)
 		}
-		seen[kv.Key] = anyString(kv.Value)
+		seen[kv.Key] = anyString(pbVal(kv.Value))
 		order = append(order, kv.Key)
 	}
 	if seen[schemas.AttrChainName] != "support" || seen["service.name"] != "loses to App" {

@@ -12,6 +12,7 @@ import (
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/schemas"
@@ -138,26 +139,32 @@ func CountLogs(req *collogspb.ExportLogsServiceRequest) int {
 // gen_ai.evaluation.result event with a trace id to a score. now stands in
 // for a record with neither time nor observed time. An invalid record is
 // skipped and reported in the returned error (at most the first ten).
+//
+// Attribute values, bodies and GenAI events are read through the wire view
+// (wire.go) of each record's deterministic encoding, the one that also
+// gives the record its id: one reader and one mapping for spans and logs.
 func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.ExportLogsServiceRequest, now time.Time) ([]schemas.LogRecord, []schemas.Score, error) {
 	var errs SpanErrorList
 	seq := uint32(0)
 	ev := &eventRenderer{m: otlpMapper{oneEvent: true}}
+	det := proto.MarshalOptions{Deterministic: true}
+	var lv logView
 	for ri, rl := range req.ResourceLogs {
-		res := rl.GetResource().GetAttributes()
+		// Once per resource: its encoding for the records' ids, its
+		// attributes as the records' "resource." keys.
+		resBytes, _ := det.Marshal(rl.GetResource())
+		res := resourceView(resBytes)
 		app := ""
 		for _, k := range []string{schemas.AttrApp, "service.name"} {
 			if app == "" {
 				app = attrString(res, k)
 			}
 		}
-		// Once per resource: its attributes as the records' "resource."
-		// keys, and its encoding for the records' ids.
 		resKVs := make([][2]string, len(res))
 		for i, kv := range res {
-			resKVs[i] = [2]string{"resource." + kv.GetKey(), anyString(kv.GetValue())}
+			resKVs[i] = [2]string{"resource." + kv.key, anyString(kv.v)}
 		}
-		resBytes, _ := proto.MarshalOptions{Deterministic: true}.Marshal(rl.GetResource())
-		ev.setResource(rl.GetResource())
+		ev.setResource(res)
 		for si, sl := range rl.GetScopeLogs() {
 			ev.setScope(sl.GetScope())
 			for li, lr := range sl.GetLogRecords() {
@@ -165,6 +172,8 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 					errs.Add(&LogError{ri, si, li, f, r})
 					continue
 				}
+				enc, _ := det.Marshal(lr)
+				lv.read(enc)
 				rec := schemas.LogRecord{
 					App: app, SeverityNumber: int32(lr.SeverityNumber), SeverityText: lr.SeverityText,
 					EventName: lr.EventName, ScopeName: sl.GetScope().GetName(),
@@ -176,10 +185,10 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 					rec.SpanID = hex.EncodeToString(lr.SpanId)
 				}
 				if rec.App == "" {
-					rec.App = attrString(lr.Attributes, schemas.AttrApp)
+					rec.App = attrString(lv.attrs, schemas.AttrApp)
 				}
 				if rec.EventName == "" {
-					rec.EventName = attrString(lr.Attributes, "event.name")
+					rec.EventName = attrString(lv.attrs, "event.name")
 				}
 				t := lr.TimeUnixNano
 				if t == 0 {
@@ -192,32 +201,33 @@ func AppendLogs(dst []schemas.LogRecord, scores []schemas.Score, req *collogspb.
 				if lr.ObservedTimeUnixNano != 0 {
 					rec.ObservedTime = time.Unix(0, int64(lr.ObservedTimeUnixNano)).UTC()
 				}
-				if lr.Body != nil {
-					if s, ok := lr.Body.Value.(*commonpb.AnyValue_StringValue); ok {
-						rec.Body = s.StringValue
-					} else {
-						rec.Body = string(appendAnyJSON(nil, lr.Body))
-					}
+				switch lv.body.typ {
+				case vAbsent:
+				case vString:
+					rec.Body = lv.body.s
+				default:
+					rec.Body = string(appendAnyJSON(nil, lv.body))
 				}
-				if n := len(lr.Attributes) + len(resKVs); n > 0 {
+				if n := len(lv.attrs) + len(resKVs); n > 0 {
 					rec.Attributes = make(map[string]string, n)
 					for _, kv := range resKVs {
 						rec.Attributes[kv[0]] = kv[1]
 					}
-					for _, kv := range lr.Attributes {
-						rec.Attributes[kv.GetKey()] = anyString(kv.GetValue())
+					for _, kv := range lv.attrs {
+						rec.Attributes[kv.key] = anyString(kv.v)
 					}
 				}
-				rec.RecordID = recordID(resBytes, lr)
+				rec.RecordID = recordID(resBytes, enc)
 				rec.Seq = seq
 				seq++
+				attrs := lv.eventAttributes()
 				if rec.SpanID != "" { // what the event adds to its span's texts
-					rec.InputText, rec.OutputText, rec.SystemText = ev.texts(lr, rec.EventName, t)
+					rec.InputText, rec.OutputText, rec.SystemText = ev.texts(lr, attrs, rec.EventName, t)
 				}
 				if rec.EventName == EventEvaluationResult && rec.TraceID != "" {
 					sp := schemas.Span{TraceID: rec.TraceID, SpanID: rec.SpanID, App: rec.App,
-						ChainName: attrString(lr.Attributes, schemas.AttrChainName), EndTime: rec.Time}
-					if sc, ok := evaluationScore(eventAttributes(lr), &sp, t); ok {
+						ChainName: attrString(lv.attrs, schemas.AttrChainName), EndTime: rec.Time}
+					if sc, ok := evaluationScore(attrs, &sp, t); ok {
 						scores = append(scores, sc)
 					}
 				}
@@ -246,40 +256,95 @@ func AppendLogRecord(logs []schemas.LogRecord, scores []schemas.Score, value []b
 	return out, sc, nil
 }
 
+// logView is what the mapping reads of one log record's encoding: its
+// body and attributes.
+type logView struct {
+	body  wVal
+	attrs []wKV
+	ev    []wKV
+}
+
+// read reads the LogRecord encoding b (proto.Marshal's: canonical).
+func (lv *logView) read(b []byte) {
+	lv.body, lv.attrs = wVal{}, lv.attrs[:0]
+	var f field
+	for len(b) > 0 {
+		if ok, skip := next(&b, &f, false); !ok {
+			return
+		} else if skip || f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case 5: // body
+			lv.body, _ = readAny(f.b, 0, false)
+		case 6: // attributes
+			if kv, ok := readKV(f.b, 0, false); ok {
+				lv.attrs = append(lv.attrs, kv)
+			}
+		}
+	}
+}
+
 // eventAttributes is what a log record says as event attributes: the
 // body's fields when it is a kvlist, else the body as "body", then the
-// record's attributes.
-func eventAttributes(lr *logspb.LogRecord) []*commonpb.KeyValue {
-	var out []*commonpb.KeyValue
-	switch b := lr.GetBody().GetValue().(type) {
-	case *commonpb.AnyValue_KvlistValue:
-		out = append(out, b.KvlistValue.GetValues()...)
-	case nil:
+// record's attributes. The slice is reused by the next record.
+func (lv *logView) eventAttributes() []wKV {
+	out := lv.ev[:0]
+	switch lv.body.typ {
+	case vKvlist:
+		for it := kvRaw(lv.body.s); ; {
+			kv, ok := it.next()
+			if !ok {
+				break
+			}
+			out = append(out, kv)
+		}
+	case vAbsent, vEmpty:
 	default:
-		out = append(out, &commonpb.KeyValue{Key: "body", Value: lr.Body})
+		out = append(out, wKV{key: "body", v: lv.body})
 	}
-	return append(out, lr.GetAttributes()...)
+	out = append(out, lv.attrs...)
+	lv.ev = out
+	return out
+}
+
+// resourceView is the attributes of a Resource encoding (proto.Marshal's).
+func resourceView(b []byte) []wKV {
+	var out []wKV
+	var f field
+	for len(b) > 0 {
+		if ok, skip := next(&b, &f, false); !ok {
+			break
+		} else if !skip && f.num == 1 && f.typ == protowire.BytesType {
+			if kv, ok := readKV(f.b, 0, false); ok {
+				out = append(out, kv)
+			}
+		}
+	}
+	return out
 }
 
 // texts renders what one GenAI event adds to its span's input and
 // output text, through the span mapping: the record as the only event of
-// a span (or, for operation details, as the span's attributes).
-func (ev *eventRenderer) texts(lr *logspb.LogRecord, name string, t uint64) (in, out, sys string) {
-	sp := &tracepb.Span{TraceId: lr.TraceId, SpanId: lr.SpanId, Name: name, StartTimeUnixNano: t, EndTimeUnixNano: t}
+// a span (or, for operation details, as the span's attributes). attrs is
+// the record's eventAttributes.
+func (ev *eventRenderer) texts(lr *logspb.LogRecord, attrs []wKV, name string, t uint64) (in, out, sys string) {
+	sp := &wSpan{traceID: lr.TraceId, spanID: lr.SpanId, name: name, start: t, end: t}
 	switch {
 	case name == EventOperationDetails:
-		sp.Attributes = eventAttributes(lr)
+		sp.attrs = attrs
 	case classifyEvent(name) >= evSystem && classifyEvent(name) <= evContentCompletion:
-		sp.Events = []*tracepb.Span_Event{{Name: name, TimeUnixNano: t, Attributes: eventAttributes(lr)}}
+		ev.events = append(ev.events[:0], wEvent{name: name, time: t, attrs: attrs})
+		sp.events = ev.events
 	default:
 		return "", "", ""
 	}
-	if f, _ := checkOTLPSpan(sp); f != "" {
+	if f, _ := CheckSpanFields(sp.traceID, sp.spanID, sp.parentID, sp.start, sp.end); f != "" {
 		return "", "", ""
 	}
 	if ev.dirty { // the resource and scope are read once for their records
-		ev.m.setResource(ev.res.GetAttributes())
-		ev.m.setScope(ev.scope)
+		ev.m.setResource(ev.res)
+		ev.readScope()
 		ev.dirty = false
 	}
 	var s schemas.Span
@@ -291,34 +356,53 @@ func (ev *eventRenderer) texts(lr *logspb.LogRecord, name string, t uint64) (in,
 // request, setting its resource and scope only when a record of theirs
 // is an event.
 type eventRenderer struct {
-	m     otlpMapper
-	res   *resourcepb.Resource
-	scope *commonpb.InstrumentationScope
-	dirty bool
+	m      otlpMapper
+	res    []wKV
+	scope  *commonpb.InstrumentationScope
+	dirty  bool
+	events []wEvent
+	r      wireReader
 }
 
-func (ev *eventRenderer) setResource(r *resourcepb.Resource) {
-	ev.res, ev.scope, ev.dirty = r, nil, true
+func (ev *eventRenderer) setResource(res []wKV) {
+	ev.res, ev.scope, ev.dirty = res, nil, true
 }
 
 func (ev *eventRenderer) setScope(s *commonpb.InstrumentationScope) { ev.scope, ev.dirty = s, true }
 
-// recordID hashes what identifies a record's content: its resource (res:
-// its deterministic encoding) and
-// the record, deterministically encoded.
-func recordID(res []byte, lr *logspb.LogRecord) string {
+// readScope gives the mapper the scope, read from its encoding.
+func (ev *eventRenderer) readScope() {
+	b, _ := proto.Marshal(ev.scope)
+	ev.r.strict = false
+	ev.r.scope = nil // the mapper's slots point into it: a new slice per scope
+	ev.r.scopeFields(b)
+	ev.m.setScope(ev.r.scopeName, ev.r.scopeVersion, ev.r.scope)
+}
+
+// recordID hashes what identifies a record's content: its resource and
+// the record, each deterministically encoded.
+func recordID(res, rec []byte) string {
 	h := fnv.New64a()
 	h.Write(res)
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(lr)
-	h.Write(b)
+	h.Write(rec)
 	var out [8]byte
 	return hex.EncodeToString(h.Sum(out[:0]))
 }
 
-func attrString(kvs []*commonpb.KeyValue, key string) string {
+func attrString(kvs []wKV, key string) string {
+	for _, kv := range kvs {
+		if kv.key == key {
+			return anyString(kv.v)
+		}
+	}
+	return ""
+}
+
+// pbAttrString is attrString over attribute messages.
+func pbAttrString(kvs []*commonpb.KeyValue, key string) string {
 	for _, kv := range kvs {
 		if kv.GetKey() == key {
-			return anyString(kv.GetValue())
+			return anyString(pbVal(kv.GetValue()))
 		}
 	}
 	return ""
@@ -331,7 +415,7 @@ func attrString(kvs []*commonpb.KeyValue, key string) string {
 func SpanApp(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, sp *tracepb.Span) string {
 	for _, k := range []string{schemas.AttrApp, "service.name"} {
 		for _, attrs := range [][]*commonpb.KeyValue{sp.GetAttributes(), scope.GetAttributes(), res.GetAttributes()} {
-			if v := attrString(attrs, k); v != "" {
+			if v := pbAttrString(attrs, k); v != "" {
 				return v
 			}
 		}
@@ -341,7 +425,7 @@ func SpanApp(res *resourcepb.Resource, scope *commonpb.InstrumentationScope, sp 
 
 // LogApp is the app a log record is stored under (AppendLogs' rule).
 func LogApp(res *resourcepb.Resource, lr *logspb.LogRecord) string {
-	for _, v := range []string{attrString(res.GetAttributes(), schemas.AttrApp), attrString(res.GetAttributes(), "service.name"), attrString(lr.GetAttributes(), schemas.AttrApp)} {
+	for _, v := range []string{pbAttrString(res.GetAttributes(), schemas.AttrApp), pbAttrString(res.GetAttributes(), "service.name"), pbAttrString(lr.GetAttributes(), schemas.AttrApp)} {
 		if v != "" {
 			return v
 		}

@@ -7,14 +7,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -34,45 +40,203 @@ import (
 // not nil. Unknown attributes and malformed content never cause a span to be
 // skipped.
 //
-// Strings in the result may share memory with req's strings. AppendSpans
-// keeps no state between calls and is safe for concurrent use.
+// There is one mapping, and it reads the wire view (wire.go): each
+// resource, scope and span of req is encoded (proto.Marshal) and read as a
+// record's would be; the strings of the result share memory with those
+// encodings. A nil resource_spans, scope_spans, span or attribute is
+// skipped, as if absent. A span that cannot be encoded (a string that is
+// not UTF-8, which no decoded request holds) is skipped and reported.
+// AppendSpans keeps no state between calls and is safe for concurrent use.
 func AppendSpans(dst []schemas.Span, req *coltracepb.ExportTraceServiceRequest) ([]schemas.Span, error) {
-	n := 0
-	for _, rs := range req.GetResourceSpans() {
-		for _, ss := range rs.GetScopeSpans() {
-			n += len(ss.GetSpans())
-		}
-	}
-	if n == 0 {
+	if len(req.GetResourceSpans()) == 0 {
 		return dst, nil
 	}
-	dst = slices.Grow(dst, n)
-	var errs SpanErrorList
-	m := new(otlpMapper)
+	t := getSpanMapper()
+	defer putSpanMapper(t)
+	r, m := &t.r, &t.m
+	r.strict = false
+	t.errs.Reset()
 	for ri, rs := range req.GetResourceSpans() {
 		if rs == nil {
 			continue
 		}
-		m.setResource(rs.GetResource().GetAttributes())
+		res := rs.GetResource()
+		if slices.Contains(res.GetAttributes(), nil) {
+			res = &resourcepb.Resource{Attributes: withoutNils(res.Attributes), DroppedAttributesCount: res.DroppedAttributesCount}
+		}
+		b, err := proto.Marshal(res)
+		if err != nil || !r.resource(b) {
+			r.res = r.res[:0]
+		}
+		m.setResource(r.res)
 		for si, ss := range rs.GetScopeSpans() {
 			if ss == nil {
 				continue
 			}
-			m.setScope(ss.GetScope())
+			sc := ss.GetScope()
+			if slices.Contains(sc.GetAttributes(), nil) {
+				sc = &commonpb.InstrumentationScope{Name: sc.Name, Version: sc.Version, Attributes: withoutNils(sc.Attributes), DroppedAttributesCount: sc.DroppedAttributesCount}
+			}
+			b, err := proto.Marshal(sc)
+			if err != nil || !r.scopeFields(b) {
+				r.scope, r.scopeName, r.scopeVersion = r.scope[:0], "", ""
+			}
+			m.setScope(r.scopeName, r.scopeVersion, r.scope)
 			for pi, sp := range ss.GetSpans() {
 				if sp == nil {
 					continue
 				}
 				if field, reason := checkOTLPSpan(sp); field != "" {
-					errs.Add(newSpanError(ri, si, pi, sp, field, reason))
+					t.errs.Add(newSpanError(ri, si, pi, sp, field, reason))
+					continue
+				}
+				if slices.Contains(sp.Attributes, nil) {
+					sp = &tracepb.Span{
+						TraceId: sp.TraceId, SpanId: sp.SpanId, TraceState: sp.TraceState, ParentSpanId: sp.ParentSpanId, Flags: sp.Flags,
+						Name: sp.Name, Kind: sp.Kind, StartTimeUnixNano: sp.StartTimeUnixNano, EndTimeUnixNano: sp.EndTimeUnixNano,
+						Attributes: withoutNils(sp.Attributes), DroppedAttributesCount: sp.DroppedAttributesCount,
+						Events: sp.Events, DroppedEventsCount: sp.DroppedEventsCount, Links: sp.Links, DroppedLinksCount: sp.DroppedLinksCount,
+						Status: sp.Status,
+					}
+				}
+				b, err := proto.Marshal(sp)
+				if err == nil && !r.span(b) {
+					err = errors.New("its encoding does not read back")
+				}
+				if err != nil {
+					t.errs.Add(NewSpanError(ri, si, pi, sp.SpanId, "span", "cannot be encoded: "+err.Error()))
 					continue
 				}
 				dst = append(dst, schemas.Span{})
-				m.mapSpan(&dst[len(dst)-1], sp)
+				m.mapSpan(&dst[len(dst)-1], &r.sp)
 			}
 		}
 	}
-	return dst, errs.Err()
+	return dst, t.errs.Err()
+}
+
+// withoutNils is kvs without its nil entries.
+func withoutNils(kvs []*commonpb.KeyValue) []*commonpb.KeyValue {
+	return slices.DeleteFunc(slices.Clone(kvs), func(kv *commonpb.KeyValue) bool { return kv == nil })
+}
+
+// spanMapper is the wire reader and the mapper with their scratch, pooled:
+// a record of a few spans does not regrow them.
+type spanMapper struct {
+	r       wireReader
+	m       otlpMapper
+	errs    SpanErrorList
+	pending []pendingScore
+}
+
+// pendingScore is a score taken from an evaluation event, to be tied to its
+// span by id once the request is mapped (see evaluations).
+type pendingScore struct {
+	i       int  // index into the scores
+	endTime bool // Created is the span's end (the event had no time)
+}
+
+var spanMappers = sync.Pool{New: func() any { return new(spanMapper) }}
+
+func getSpanMapper() *spanMapper { return spanMappers.Get().(*spanMapper) }
+
+func putSpanMapper(t *spanMapper) {
+	// Drop what aliases the record, so that a pooled mapper does not keep
+	// it alive (a slice grown past poolKeep is dropped whole: clearing it
+	// for every small record after would cost more than growing it again).
+	r := &t.r
+	r.res, r.scope, r.spAttrs, r.evKVs = reuse(r.res), reuse(r.scope), reuse(r.spAttrs), reuse(r.evKVs)
+	r.events, r.links = reuse(r.events), reuse(r.links)
+	r.sp, r.scopeName, r.scopeVersion = wSpan{}, "", ""
+	t.m.res, t.m.scope, t.m.sp = aslots{}, aslots{}, aslots{}
+	t.m.unk, t.m.idx = reuse(t.m.unk), reuse(t.m.idx)
+	t.m.resRest, t.m.scopeRest = reuse(t.m.resRest), reuse(t.m.scopeRest)
+	t.m.in.reset(true)
+	t.m.out.reset(false)
+	t.m.tmp.reset(false)
+	t.errs.Reset()
+	spanMappers.Put(t)
+}
+
+const poolKeep = 1024
+
+func reuse[T any](s []T) []T {
+	if cap(s) > poolKeep {
+		return nil
+	}
+	clear(s[:cap(s)])
+	return s[:0]
+}
+
+// run maps the encoded ExportTraceServiceRequest b onto dst and, when
+// wantScores, its evaluation events onto scores; span errors are left in
+// t.errs. strict: b is a record as it came (see wire.go); ok false means
+// the strict reader gave up, or (not strict) that b is malformed. When ok
+// is false, what was appended is meaningless.
+func (t *spanMapper) run(dst []schemas.Span, scores []schemas.Score, b []byte, strict, wantScores bool) ([]schemas.Span, []schemas.Score, bool) {
+	r, m := &t.r, &t.m
+	r.strict = strict
+	t.errs.Reset()
+	t.pending = t.pending[:0]
+	n0 := len(dst)
+	var f field
+	for ri := 0; len(b) > 0; {
+		ok, skip := next(&b, &f, strict)
+		if !ok {
+			return dst, scores, false
+		}
+		if skip {
+			continue
+		}
+		match, ok := f.is(1, protowire.BytesType, strict)
+		if !ok || !match && !fsRequest.unread(f.num, strict) {
+			return dst, scores, false
+		}
+		if !match {
+			continue
+		}
+		if !r.resourceSpans(f.b) {
+			return dst, scores, false
+		}
+		m.setResource(r.res)
+		scopes := entries{b: f.b, num: 2}
+		for si := 0; ; si++ {
+			sb, more := scopes.next()
+			if !more {
+				break
+			}
+			if !r.scopeSpans(sb) {
+				return dst, scores, false
+			}
+			m.setScope(r.scopeName, r.scopeVersion, r.scope)
+			spans := entries{b: sb, num: 2}
+			for pi := 0; ; pi++ {
+				pb, more := spans.next()
+				if !more {
+					break
+				}
+				if !r.span(pb) {
+					return dst, scores, false
+				}
+				sp := &r.sp
+				if field, reason := CheckSpanFields(sp.traceID, sp.spanID, sp.parentID, sp.start, sp.end); field != "" {
+					t.errs.Add(NewSpanError(ri, si, pi, sp.spanID, field, reason))
+					continue
+				}
+				dst = append(dst, schemas.Span{})
+				out := &dst[len(dst)-1]
+				m.mapSpan(out, sp)
+				if wantScores {
+					scores = t.evaluations(scores, out, sp)
+				}
+			}
+		}
+		ri++
+	}
+	if len(t.pending) > 0 {
+		t.tieScores(scores, dst[n0:])
+	}
+	return dst, scores, true
 }
 
 // otlpMapper holds the per-resource and per-scope state and the scratch
@@ -83,7 +247,7 @@ type otlpMapper struct {
 	scopeRest      []kvStr
 	consumed       [akCount]bool
 
-	unk     []*commonpb.KeyValue
+	unk     []*wKV
 	idx     []idxEntry
 	idxMask uint8
 	evClass []uint8
@@ -103,41 +267,41 @@ type otlpMapper struct {
 	oneEvent bool
 }
 
-func (m *otlpMapper) setResource(attrs []*commonpb.KeyValue) {
+// setResource reads a resource's attributes; the slots point into attrs,
+// which must not change while its spans are mapped.
+func (m *otlpMapper) setResource(attrs []wKV) {
 	m.res = aslots{}
 	m.resRest = scanLevel(attrs, &m.res, m.resRest[:0])
 }
 
-func (m *otlpMapper) setScope(sc *commonpb.InstrumentationScope) {
+func (m *otlpMapper) setScope(name, version string, attrs []wKV) {
 	m.scope = aslots{}
-	m.scopeRest = scanLevel(sc.GetAttributes(), &m.scope, m.scopeRest[:0])
-	if sc.GetName() != "" {
-		m.scopeRest = append(m.scopeRest, kvStr{schemas.AttrScopeName, sc.GetName()})
+	m.scopeRest = scanLevel(attrs, &m.scope, m.scopeRest[:0])
+	if name != "" {
+		m.scopeRest = append(m.scopeRest, kvStr{schemas.AttrScopeName, name})
 	}
-	if sc.GetVersion() != "" {
-		m.scopeRest = append(m.scopeRest, kvStr{schemas.AttrScopeVersion, sc.GetVersion()})
+	if version != "" {
+		m.scopeRest = append(m.scopeRest, kvStr{schemas.AttrScopeVersion, version})
 	}
 }
 
 // scanLevel sorts resource or scope attributes into known slots and the
 // flattened rest.
-func scanLevel(attrs []*commonpb.KeyValue, slots *aslots, rest []kvStr) []kvStr {
-	for _, kv := range attrs {
-		if kv == nil {
-			continue
-		}
-		if k := lookupAKey(kv.Key); k != akNone {
-			if kv.Value != nil {
-				slots[k] = kv.Value
+func scanLevel(attrs []wKV, slots *aslots, rest []kvStr) []kvStr {
+	for i := range attrs {
+		kv := &attrs[i]
+		if k := lookupAKey(kv.key); k != akNone {
+			if kv.v.typ != vAbsent {
+				slots[k] = &kv.v
 			}
 			continue
 		}
-		rest = append(rest, kvStr{kv.Key, anyString(kv.Value)})
+		rest = append(rest, kvStr{kv.key, anyString(kv.v)})
 	}
 	return rest
 }
 
-func (m *otlpMapper) get(k akey) *commonpb.AnyValue {
+func (m *otlpMapper) get(k akey) *wVal {
 	if v := m.sp[k]; v != nil {
 		return v
 	}
@@ -147,7 +311,12 @@ func (m *otlpMapper) get(k akey) *commonpb.AnyValue {
 	return m.res[k]
 }
 
-func (m *otlpMapper) str(k akey) string { return anyString(m.get(k)) }
+func (m *otlpMapper) str(k akey) string {
+	if v := m.get(k); v != nil {
+		return anyString(*v)
+	}
+	return ""
+}
 
 // pick returns the first non-empty value among keys (highest precedence
 // first) and marks as consumed every key holding that same value; keys that
@@ -183,7 +352,10 @@ func (m *otlpMapper) pickCount(keys ...akey) int64 {
 	var ok [4]bool
 	win, found := int64(0), false
 	for i, k := range keys {
-		if vals[i], ok[i] = anyCount(m.get(k)); ok[i] && !found {
+		if v := m.get(k); v != nil {
+			vals[i], ok[i] = anyCount(*v)
+		}
+		if ok[i] && !found {
 			win, found = vals[i], true
 		}
 	}
@@ -202,13 +374,14 @@ func (m *otlpMapper) pickCount(keys ...akey) int64 {
 	return win
 }
 
-func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
+// mapSpan maps one span that passed CheckSpanFields.
+func (m *otlpMapper) mapSpan(out *schemas.Span, sp *wSpan) {
 	var ids [64]byte
-	hex.Encode(ids[0:32], sp.TraceId)
-	hex.Encode(ids[32:48], sp.SpanId)
+	hex.Encode(ids[0:32], sp.traceID)
+	hex.Encode(ids[32:48], sp.spanID)
 	n := 48
-	if len(sp.ParentSpanId) == 8 && !allZero(sp.ParentSpanId) {
-		hex.Encode(ids[48:64], sp.ParentSpanId)
+	if len(sp.parentID) == 8 && !allZero(sp.parentID) {
+		hex.Encode(ids[48:64], sp.parentID)
 		n = 64
 	}
 	s := string(ids[:n])
@@ -216,26 +389,24 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	if n == 64 {
 		out.ParentSpanID = s[48:64]
 	}
-	out.Name = sp.Name
-	out.StartTime = time.Unix(0, int64(sp.StartTimeUnixNano)).UTC()
-	out.EndTime = time.Unix(0, int64(sp.EndTimeUnixNano)).UTC()
+	out.Name = sp.name
+	out.StartTime = time.Unix(0, int64(sp.start)).UTC()
+	out.EndTime = time.Unix(0, int64(sp.end)).UTC()
 
 	// Sort the span's attributes: known keys into slots, indexed message
 	// keys aside, everything else straight to the map later.
 	m.sp = aslots{}
 	m.consumed = [akCount]bool{}
 	m.unk, m.idx, m.idxMask = m.unk[:0], m.idx[:0], 0
-	for _, kv := range sp.Attributes {
-		if kv == nil {
-			continue
-		}
-		if k := lookupAKey(kv.Key); k != akNone {
-			if kv.Value != nil {
-				m.sp[k] = kv.Value
+	for a := range sp.attrs {
+		kv := &sp.attrs[a]
+		if k := lookupAKey(kv.key); k != akNone {
+			if kv.v.typ != vAbsent {
+				m.sp[k] = &kv.v
 			}
 			continue
 		}
-		if src, field, i, j, ok := parseIndexedKey(kv.Key); ok {
+		if src, field, i, j, ok := parseIndexedKey(kv.key); ok {
 			m.idx = append(m.idx, idxEntry{src: src, field: field, i: i, j: j, kv: kv})
 			m.idxMask |= 1 << src
 			continue
@@ -246,8 +417,8 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 		slices.SortStableFunc(m.idx, cmpIdxEntry)
 	}
 	m.evClass, m.evUsed, m.evDone, m.evMask = m.evClass[:0], m.evUsed[:0], m.evDone[:0], 0
-	for _, ev := range sp.Events {
-		c := classifyEvent(ev.GetName())
+	for e := range sp.events {
+		c := classifyEvent(sp.events[e].name)
 		m.evClass = append(m.evClass, c)
 		m.evUsed = append(m.evUsed, false)
 		m.evDone = append(m.evDone, false)
@@ -265,7 +436,7 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	}
 	out.ComponentName = m.pick(akCWComponentName, akToolName, akAgentName, akTLEntityName)
 	if out.ComponentName == "" {
-		out.ComponentName = sp.Name
+		out.ComponentName = sp.name
 	}
 	out.Operation = m.pick(akOperation)
 	out.ComponentKind = m.componentKind(out.Operation)
@@ -302,28 +473,26 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	out.CacheReadInputTokens = m.pickCount(akUsageCacheRead)
 	out.CacheCreationInputTokens = m.pickCount(akUsageCacheCreation)
 	out.ReasoningOutputTokens = m.pickCount(akUsageReasoning)
-	if v := m.get(akRequestStream); v != nil {
-		if b, ok := v.Value.(*commonpb.AnyValue_BoolValue); ok {
-			out.Stream, m.consumed[akRequestStream] = b.BoolValue, true
-		}
+	if v := m.get(akRequestStream); v != nil && v.typ == vBool {
+		out.Stream, m.consumed[akRequestStream] = v.n != 0, true
 	}
 	if m.get(akRequestStream) == nil && invocationStream(m.str(akLLMInvocationParams)) {
 		out.Stream = true // OpenInference: "stream": true in llm.invocation_parameters
 	}
 	if v := m.get(akTimeToFirstChunk); v != nil {
-		switch x := v.Value.(type) {
-		case *commonpb.AnyValue_DoubleValue:
-			if x.DoubleValue >= 0 && x.DoubleValue < 1e9 {
-				out.TimeToFirstChunkMS, m.consumed[akTimeToFirstChunk] = x.DoubleValue*1000, true
+		switch v.typ {
+		case vDouble:
+			if d := math.Float64frombits(v.n); d >= 0 && d < 1e9 {
+				out.TimeToFirstChunkMS, m.consumed[akTimeToFirstChunk] = d*1000, true
 			}
-		case *commonpb.AnyValue_IntValue:
-			if x.IntValue >= 0 && x.IntValue < 1e9 {
-				out.TimeToFirstChunkMS, m.consumed[akTimeToFirstChunk] = float64(x.IntValue)*1000, true
+		case vInt:
+			if i := int64(v.n); i >= 0 && i < 1e9 {
+				out.TimeToFirstChunkMS, m.consumed[akTimeToFirstChunk] = float64(i)*1000, true
 			}
 		}
 	}
 	if v := m.get(akToolDefinitions); nonEmpty(v) {
-		out.ToolDefinitions, m.consumed[akToolDefinitions] = anyString(v), true
+		out.ToolDefinitions, m.consumed[akToolDefinitions] = anyString(*v), true
 	} else {
 		out.ToolDefinitions = m.indexedToolDefinitions()
 	}
@@ -339,7 +508,7 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	out.OutputText = m.out.text.String()
 	out.SystemInstructions = m.in.sys.String()
 
-	switch sp.Status.GetCode() {
+	switch tracepb.Status_StatusCode(sp.statusCode) {
 	case tracepb.Status_STATUS_CODE_ERROR:
 		out.Status = schemas.StatusError
 	case tracepb.Status_STATUS_CODE_OK:
@@ -347,7 +516,7 @@ func (m *otlpMapper) mapSpan(out *schemas.Span, sp *tracepb.Span) {
 	default:
 		out.Status = schemas.StatusUnset
 	}
-	out.ErrorMessage = sp.Status.GetMessage()
+	out.ErrorMessage = sp.statusMsg
 	if out.Status == schemas.StatusError && out.ErrorMessage == "" {
 		out.ErrorMessage = m.exceptionMessage(sp)
 		if out.ErrorMessage == "" {
@@ -467,16 +636,16 @@ func (m *otlpMapper) systemInstructions() {
 	a := &m.in
 	mk := a.mark()
 	ctx := msgCtx{role: "system"}
-	if s, ok := v.Value.(*commonpb.AnyValue_StringValue); ok {
-		p := jscan{s: s.StringValue}
+	if v.typ == vString {
+		p := jscan{s: v.s}
 		if c := p.peek(); (c == '[' || c == '{') && a.contentJSON(&p, ctx) && p.peek() == 0 && p.i == len(p.s) {
 			// read as parts
 		} else {
 			a.rollback(mk)
-			a.addText(ctx, s.StringValue)
+			a.addText(ctx, v.s)
 		}
 	} else {
-		a.contentAny(ctx, v)
+		a.contentAny(ctx, *v)
 	}
 	if a.sys.n == mk.sys.n {
 		a.rollback(mk)
@@ -577,7 +746,7 @@ func (m *otlpMapper) indexedToolDefinitions() string {
 	var tools map[int]*tool
 	keep := m.unk[:0]
 	for _, kv := range m.unk {
-		k := kv.GetKey()
+		k := kv.key
 		var rest string
 		oi := strings.HasPrefix(k, "llm.tools.")
 		switch {
@@ -603,7 +772,7 @@ func (m *otlpMapper) indexedToolDefinitions() string {
 			t = &tool{}
 			tools[i] = t
 		}
-		v := anyString(kv.GetValue())
+		v := anyString(kv.v)
 		switch field := rest[dot+1:]; {
 		case oi && field == "tool.json_schema":
 			t.schema = v

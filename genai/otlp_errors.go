@@ -35,7 +35,9 @@ const maxReportedErrors = 10
 // ValidateOTLP runs the structural checks AppendSpans applies to every span
 // of req (ids, timestamps) without mapping anything. It returns nil, a single
 // *SpanError, or an errors.Join of up to ten of them (plus a count of the
-// rest), so a collector can answer 400 naming the spans.
+// rest), so a collector can answer 400 naming the spans. It reads the
+// message types, not the wire view: it maps nothing, and its only rules are
+// CheckSpanFields', which the wire path applies to the same fields.
 func ValidateOTLP(req *coltracepb.ExportTraceServiceRequest) error {
 	var errs SpanErrorList
 	for ri, rs := range req.GetResourceSpans() {

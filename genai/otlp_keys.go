@@ -6,8 +6,6 @@ package genai
 import (
 	"strings"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -317,7 +315,8 @@ func lookupAKey(k string) akey {
 	return akNone
 }
 
-type aslots [akCount]*commonpb.AnyValue
+// aslots holds, per known key, its value at one level (nil: not given).
+type aslots [akCount]*wVal
 
 type kvStr struct{ k, v string }
 
@@ -346,7 +345,7 @@ type idxEntry struct {
 	src, field uint8
 	used       bool
 	i, j       int32
-	kv         *commonpb.KeyValue
+	kv         *wKV
 }
 
 func parseIndexedKey(k string) (src, field uint8, i, j int32, ok bool) {

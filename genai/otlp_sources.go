@@ -4,20 +4,19 @@
 package genai
 
 import (
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-func (m *otlpMapper) exceptionMessage(sp *tracepb.Span) string {
-	for i, ev := range sp.Events {
+func (m *otlpMapper) exceptionMessage(sp *wSpan) string {
+	for i := range sp.events {
 		if m.evClass[i] != evException {
 			continue
 		}
-		for _, kv := range ev.GetAttributes() {
-			if kv.GetKey() == "exception.message" {
-				if s := anyString(kv.Value); s != "" {
+		for _, kv := range sp.events[i].attrs {
+			if kv.key == "exception.message" {
+				if s := anyString(kv.v); s != "" {
 					return s
 				}
 			}
@@ -46,12 +45,12 @@ func (m *otlpMapper) present(d *textDir, src int) bool {
 	return false
 }
 
-func nonEmpty(v *commonpb.AnyValue) bool {
-	if v == nil || v.Value == nil {
+func nonEmpty(v *wVal) bool {
+	if v == nil || v.typ <= vEmpty {
 		return false
 	}
-	if s, ok := v.Value.(*commonpb.AnyValue_StringValue); ok {
-		return s.StringValue != ""
+	if v.typ == vString {
+		return v.s != ""
 	}
 	return true
 }
@@ -62,7 +61,7 @@ func nonEmpty(v *commonpb.AnyValue) bool {
 // (empty content) stay in the attributes as they came. A source below the
 // chosen one whose text equals the chosen text is consumed as a duplicate;
 // one that disagrees stays in the attributes.
-func (m *otlpMapper) resolveText(d *textDir, a *textAcc, sp *tracepb.Span) {
+func (m *otlpMapper) resolveText(d *textDir, a *textAcc, sp *wSpan) {
 	won := false
 	for src := 0; src < srcCount; src++ {
 		if !m.present(d, src) {
@@ -107,13 +106,13 @@ func (m *otlpMapper) addWarning(w string) {
 	m.warn = append(m.warn, w...)
 }
 
-func (m *otlpMapper) extract(d *textDir, src int, a *textAcc, sp *tracepb.Span) {
+func (m *otlpMapper) extract(d *textDir, src int, a *textAcc, sp *wSpan) {
 	switch src {
 	case srcMessages:
-		v := m.get(d.messages)
-		if s, ok := v.Value.(*commonpb.AnyValue_StringValue); ok {
-			if !a.messagesJSON(s.StringValue, msgCtx{}) {
-				a.text.add(s.StringValue)
+		v := *m.get(d.messages)
+		if v.typ == vString {
+			if !a.messagesJSON(v.s, msgCtx{}) {
+				a.text.add(v.s)
 				a.warn = d.messagesName + ": not valid JSON, kept raw as the text"
 			}
 			return
@@ -123,24 +122,24 @@ func (m *otlpMapper) extract(d *textDir, src int, a *textAcc, sp *tracepb.Span) 
 			a.warn = d.messagesName + ": not an array of messages, kept raw as the text"
 		}
 	case srcEvents:
-		for i, ev := range sp.Events {
+		for i := range sp.events {
 			c := m.evClass[i]
 			if d.msgEvents&(1<<c) == 0 {
 				continue
 			}
-			a.eventMessage(ev, c)
+			a.eventMessage(sp.events[i].attrs, c)
 		}
 	case srcLegacy:
 		if v := m.get(d.legacy); nonEmpty(v) {
-			a.legacyContent(v)
+			a.legacyContent(*v)
 		}
-		for i, ev := range sp.Events {
+		for i := range sp.events {
 			if d.legacyEvent&(1<<m.evClass[i]) == 0 {
 				continue
 			}
-			for _, kv := range ev.GetAttributes() {
-				if kv.GetKey() == d.legacyEventAttr {
-					a.legacyContent(kv.Value)
+			for _, kv := range sp.events[i].attrs {
+				if kv.key == d.legacyEventAttr {
+					a.legacyContent(kv.v)
 				}
 			}
 		}
@@ -157,19 +156,19 @@ func (m *otlpMapper) extract(d *textDir, src int, a *textAcc, sp *tracepb.Span) 
 	}
 }
 
-func (m *otlpMapper) consumeSource(d *textDir, src int, sp *tracepb.Span) {
+func (m *otlpMapper) consumeSource(d *textDir, src int, sp *wSpan) {
 	switch src {
 	case srcMessages:
 		m.consumed[d.messages] = true
 	case srcEvents:
-		for i := range sp.Events {
+		for i := range sp.events {
 			if d.msgEvents&(1<<m.evClass[i]) != 0 {
 				m.evUsed[i] = true
 			}
 		}
 	case srcLegacy:
 		m.consumed[d.legacy] = true
-		for i := range sp.Events {
+		for i := range sp.events {
 			if d.legacyEvent&(1<<m.evClass[i]) != 0 {
 				m.evUsed[i] = true
 			}
@@ -186,7 +185,7 @@ func (m *otlpMapper) consumeSource(d *textDir, src int, sp *tracepb.Span) {
 			}
 			// A non-text content type (an image) is not carried by the
 			// text, so it stays.
-			if e.field == ifCType && anyString(e.kv.Value) != "text" {
+			if e.field == ifCType && anyString(e.kv.v) != "text" {
 				continue
 			}
 			e.used = true
@@ -209,17 +208,17 @@ func (m *otlpMapper) extractIndexed(src uint8, a *textAcc) {
 		for ; k < len(m.idx) && m.idx[k].src == src && m.idx[k].i == i; k++ {
 			switch m.idx[k].field {
 			case ifRole:
-				ctx.role = anyString(m.idx[k].kv.Value)
+				ctx.role = anyString(m.idx[k].kv.v)
 			case ifToolCallID:
-				ctx.id = anyString(m.idx[k].kv.Value)
+				ctx.id = anyString(m.idx[k].kv.v)
 			}
 		}
 		for q := start; q < k; q++ {
 			switch e := &m.idx[q]; e.field {
 			case ifContent:
-				a.indexedContent(ctx, e.kv.Value)
+				a.indexedContent(ctx, e.kv.v)
 			case ifCText:
-				a.addText(ctx, anyString(e.kv.Value))
+				a.addText(ctx, anyString(e.kv.v))
 			case ifTCID, ifTCName, ifTCArgs:
 				// The keys of tool call j are adjacent (sorted by j).
 				j := e.j
@@ -227,11 +226,11 @@ func (m *otlpMapper) extractIndexed(src uint8, a *textAcc) {
 				for ; q < k && m.idx[q].j == j && m.idx[q].field >= ifTCID; q++ {
 					switch f := &m.idx[q]; f.field {
 					case ifTCID:
-						id = anyString(f.kv.Value)
+						id = anyString(f.kv.v)
 					case ifTCName:
-						name = anyString(f.kv.Value)
+						name = anyString(f.kv.v)
 					case ifTCArgs:
-						args = anyString(f.kv.Value)
+						args = anyString(f.kv.v)
 					}
 				}
 				q--
@@ -244,7 +243,7 @@ func (m *otlpMapper) extractIndexed(src uint8, a *textAcc) {
 }
 
 // fillAttributes builds Span.Attributes from everything no column took.
-func (m *otlpMapper) fillAttributes(sp *tracepb.Span) {
+func (m *otlpMapper) fillAttributes(sp *wSpan) {
 	n := len(m.resRest) + len(m.scopeRest) + len(m.unk) + 4
 	for k := akey(1); k < akCount; k++ {
 		if !m.consumed[k] && m.get(k) != nil {
@@ -269,26 +268,26 @@ func (m *otlpMapper) fillAttributes(sp *tracepb.Span) {
 		attrs[kv.k] = kv.v
 	}
 	for _, kv := range m.unk {
-		attrs[kv.Key] = anyString(kv.Value)
+		attrs[kv.key] = anyString(kv.v)
 	}
 	for k := akey(1); k < akCount; k++ {
 		// A mapped key holding nothing (an empty string) says nothing and
 		// is dropped.
 		if v := m.get(k); v != nil && !m.consumed[k] {
-			if s := anyString(v); s != "" {
+			if s := anyString(*v); s != "" {
 				attrs[akNames[k]] = s
 			}
 		}
 	}
 	for _, e := range m.idx {
 		if !e.used {
-			attrs[e.kv.Key] = anyString(e.kv.Value)
+			attrs[e.kv.key] = anyString(e.kv.v)
 		}
 	}
 	m.attrs = attrs
 	m.keepEvents(sp)
 
-	switch sp.Kind {
+	switch tracepb.Span_SpanKind(sp.kind) {
 	case tracepb.Span_SPAN_KIND_CLIENT:
 		attrs[schemas.AttrSpanKind] = "client"
 	case tracepb.Span_SPAN_KIND_SERVER:
@@ -298,8 +297,8 @@ func (m *otlpMapper) fillAttributes(sp *tracepb.Span) {
 	case tracepb.Span_SPAN_KIND_CONSUMER:
 		attrs[schemas.AttrSpanKind] = "consumer"
 	}
-	if len(sp.Links) > 0 {
-		attrs[schemas.AttrLinks] = string(appendLinksJSON(nil, sp.Links))
+	if len(sp.links) > 0 {
+		attrs[schemas.AttrLinks] = string(appendLinksJSON(nil, sp.links))
 	}
 	if len(m.in.parts) > 0 {
 		attrs[schemas.AttrInputParts] = m.in.partsJSON()
@@ -323,16 +322,16 @@ func (m *otlpMapper) fillAttributes(sp *tracepb.Span) {
 // keepEvents stores the events no text source took as "event.<name>"
 // attributes: the JSON object of their attributes, or an array of them when
 // several events share a name.
-func (m *otlpMapper) keepEvents(sp *tracepb.Span) {
+func (m *otlpMapper) keepEvents(sp *wSpan) {
 	var b []byte
-	for i, ev := range sp.Events {
+	for i := range sp.events {
 		if m.evUsed[i] || m.evDone[i] {
 			continue
 		}
-		name := ev.GetName()
+		name := sp.events[i].name
 		count := 0
-		for j := i; j < len(sp.Events); j++ {
-			if !m.evUsed[j] && sp.Events[j].GetName() == name {
+		for j := i; j < len(sp.events); j++ {
+			if !m.evUsed[j] && sp.events[j].name == name {
 				count++
 			}
 		}
@@ -341,8 +340,8 @@ func (m *otlpMapper) keepEvents(sp *tracepb.Span) {
 			b = append(b, '[')
 		}
 		sep := false
-		for j := i; j < len(sp.Events); j++ {
-			if m.evUsed[j] || sp.Events[j].GetName() != name {
+		for j := i; j < len(sp.events); j++ {
+			if m.evUsed[j] || sp.events[j].name != name {
 				continue
 			}
 			m.evDone[j] = true
@@ -350,7 +349,7 @@ func (m *otlpMapper) keepEvents(sp *tracepb.Span) {
 				b = append(b, ',')
 			}
 			sep = true
-			b = appendKVListJSON(b, sp.Events[j].GetAttributes())
+			b = appendKVListJSON(b, kvSlice(sp.events[j].attrs))
 		}
 		if count > 1 {
 			b = append(b, ']')

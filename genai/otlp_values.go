@@ -10,24 +10,24 @@ import (
 	"strconv"
 	"strings"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
-func appendLinksJSON(b []byte, links []*tracepb.Span_Link) []byte {
+// appendLinksJSON renders links (their encodings) as a JSON array of
+// {"trace_id","span_id","attributes"}.
+func appendLinksJSON(b []byte, links []string) []byte {
 	b = append(b, '[')
 	for i, l := range links {
 		if i > 0 {
 			b = append(b, ',')
 		}
+		tid, sid, attrs := linkFields(l)
 		b = append(b, `{"trace_id":"`...)
-		b = hex.AppendEncode(b, l.GetTraceId())
+		b = hex.AppendEncode(b, tid)
 		b = append(b, `","span_id":"`...)
-		b = hex.AppendEncode(b, l.GetSpanId())
+		b = hex.AppendEncode(b, sid)
 		b = append(b, `","attributes":`...)
-		b = appendKVListJSON(b, l.GetAttributes())
+		b = appendKVListJSON(b, attrs)
 		b = append(b, '}')
 	}
 	return append(b, ']')
@@ -35,22 +35,22 @@ func appendLinksJSON(b []byte, links []*tracepb.Span_Link) []byte {
 
 // anyString flattens an attribute value: strings as they are, numbers and
 // booleans formatted, bytes in base64, arrays and kvlists as JSON.
-func anyString(v *commonpb.AnyValue) string {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return x.StringValue
-	case *commonpb.AnyValue_IntValue:
-		return strconv.FormatInt(x.IntValue, 10)
-	case *commonpb.AnyValue_DoubleValue:
-		return strconv.FormatFloat(x.DoubleValue, 'g', -1, 64)
-	case *commonpb.AnyValue_BoolValue:
-		if x.BoolValue {
+func anyString(v wVal) string {
+	switch v.typ {
+	case vString:
+		return v.s
+	case vInt:
+		return strconv.FormatInt(int64(v.n), 10)
+	case vDouble:
+		return strconv.FormatFloat(math.Float64frombits(v.n), 'g', -1, 64)
+	case vBool:
+		if v.n != 0 {
 			return "true"
 		}
 		return "false"
-	case *commonpb.AnyValue_BytesValue:
-		return base64.StdEncoding.EncodeToString(x.BytesValue)
-	case *commonpb.AnyValue_ArrayValue, *commonpb.AnyValue_KvlistValue:
+	case vBytes:
+		return base64.StdEncoding.EncodeToString(bs(v.s))
+	case vArray, vKvlist:
 		return string(appendAnyJSON(nil, v))
 	}
 	return ""
@@ -58,14 +58,14 @@ func anyString(v *commonpb.AnyValue) string {
 
 // anyCount reads a token count given as an int, a double or a numeric
 // string; negative and non-finite values are not counts.
-func anyCount(v *commonpb.AnyValue) (int64, bool) {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_IntValue:
-		return x.IntValue, x.IntValue >= 0
-	case *commonpb.AnyValue_DoubleValue:
-		return floatCount(x.DoubleValue)
-	case *commonpb.AnyValue_StringValue:
-		s := strings.TrimSpace(x.StringValue)
+func anyCount(v wVal) (int64, bool) {
+	switch v.typ {
+	case vInt:
+		return int64(v.n), int64(v.n) >= 0
+	case vDouble:
+		return floatCount(math.Float64frombits(v.n))
+	case vString:
+		s := strings.TrimSpace(v.s)
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 			return n, n >= 0
 		}
@@ -84,48 +84,58 @@ func floatCount(f float64) (int64, bool) {
 }
 
 // appendAnyJSON writes v as JSON: kvlists as objects, arrays as arrays,
-// bytes as base64 strings, non-finite doubles as strings.
-func appendAnyJSON(b []byte, v *commonpb.AnyValue) []byte {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_StringValue:
-		return schemas.AppendJSONString(b, x.StringValue)
-	case *commonpb.AnyValue_IntValue:
-		return strconv.AppendInt(b, x.IntValue, 10)
-	case *commonpb.AnyValue_DoubleValue:
-		if math.IsNaN(x.DoubleValue) || math.IsInf(x.DoubleValue, 0) {
-			return schemas.AppendJSONString(b, strconv.FormatFloat(x.DoubleValue, 'g', -1, 64))
+// bytes as base64 strings, non-finite doubles as strings, no value as null.
+func appendAnyJSON(b []byte, v wVal) []byte {
+	switch v.typ {
+	case vString:
+		return schemas.AppendJSONString(b, v.s)
+	case vInt:
+		return strconv.AppendInt(b, int64(v.n), 10)
+	case vDouble:
+		d := math.Float64frombits(v.n)
+		if math.IsNaN(d) || math.IsInf(d, 0) {
+			return schemas.AppendJSONString(b, strconv.FormatFloat(d, 'g', -1, 64))
 		}
-		return strconv.AppendFloat(b, x.DoubleValue, 'g', -1, 64)
-	case *commonpb.AnyValue_BoolValue:
-		return strconv.AppendBool(b, x.BoolValue)
-	case *commonpb.AnyValue_BytesValue:
+		return strconv.AppendFloat(b, d, 'g', -1, 64)
+	case vBool:
+		return strconv.AppendBool(b, v.n != 0)
+	case vBytes:
 		b = append(b, '"')
-		b = base64.StdEncoding.AppendEncode(b, x.BytesValue)
+		b = base64.StdEncoding.AppendEncode(b, bs(v.s))
 		return append(b, '"')
-	case *commonpb.AnyValue_ArrayValue:
+	case vArray:
 		b = append(b, '[')
-		for i, e := range x.ArrayValue.GetValues() {
+		it := valRaw(v.s)
+		for i := 0; ; i++ {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
 			if i > 0 {
 				b = append(b, ',')
 			}
 			b = appendAnyJSON(b, e)
 		}
 		return append(b, ']')
-	case *commonpb.AnyValue_KvlistValue:
-		return appendKVListJSON(b, x.KvlistValue.GetValues())
+	case vKvlist:
+		return appendKVListJSON(b, kvRaw(v.s))
 	}
 	return append(b, "null"...)
 }
 
-func appendKVListJSON(b []byte, kvs []*commonpb.KeyValue) []byte {
+func appendKVListJSON(b []byte, kvs kvIter) []byte {
 	b = append(b, '{')
-	for i, kv := range kvs {
+	for i := 0; ; i++ {
+		kv, ok := kvs.next()
+		if !ok {
+			break
+		}
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = schemas.AppendJSONString(b, kv.GetKey())
+		b = schemas.AppendJSONString(b, kv.key)
 		b = append(b, ':')
-		b = appendAnyJSON(b, kv.GetValue())
+		b = appendAnyJSON(b, kv.v)
 	}
 	return append(b, '}')
 }

@@ -6,9 +6,6 @@ package genai
 import (
 	"strings"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
-
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -186,7 +183,7 @@ func appendCleanJSON(b []byte, raw string) []byte {
 	return b
 }
 
-func (a *textAcc) addPartAny(v *commonpb.AnyValue) {
+func (a *textAcc) addPartAny(v wVal) {
 	a.partSep()
 	a.parts = appendAnyJSON(a.parts, v)
 }
@@ -224,92 +221,110 @@ func isTextPartType(t string) bool {
 
 // messagesAny reads messages given as a structured AnyValue: an array of
 // message kvlists, one message kvlist, or a JSON string.
-func (a *textAcc) messagesAny(v *commonpb.AnyValue, ctx msgCtx) bool {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_ArrayValue:
-		for _, e := range x.ArrayValue.GetValues() {
-			switch y := e.GetValue().(type) {
-			case *commonpb.AnyValue_KvlistValue:
-				a.messageAny(y.KvlistValue.GetValues(), ctx)
-			case *commonpb.AnyValue_StringValue:
-				a.addText(ctx, y.StringValue)
+func (a *textAcc) messagesAny(v wVal, ctx msgCtx) bool {
+	switch v.typ {
+	case vArray:
+		it := valRaw(v.s)
+		for {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			switch e.typ {
+			case vKvlist:
+				a.messageAny(kvRaw(e.s), ctx)
+			case vString:
+				a.addText(ctx, e.s)
 			default:
 				a.addPartAny(e)
 			}
 		}
 		return true
-	case *commonpb.AnyValue_KvlistValue:
-		a.messageAny(x.KvlistValue.GetValues(), ctx)
+	case vKvlist:
+		a.messageAny(kvRaw(v.s), ctx)
 		return true
-	case *commonpb.AnyValue_StringValue:
-		return a.messagesJSON(x.StringValue, ctx)
+	case vString:
+		return a.messagesJSON(v.s, ctx)
 	}
 	return false
 }
 
-func (a *textAcc) messageAny(kvs []*commonpb.KeyValue, ctx msgCtx) {
-	var parts, content, toolCalls *commonpb.AnyValue
-	for _, kv := range kvs {
-		switch kv.GetKey() {
+func (a *textAcc) messageAny(kvs kvIter, ctx msgCtx) {
+	var parts, content, toolCalls wVal // vAbsent: not given
+	for {
+		kv, ok := kvs.next()
+		if !ok {
+			break
+		}
+		switch kv.key {
 		case "role":
-			ctx.role = anyString(kv.Value)
+			ctx.role = anyString(kv.v)
 		case "parts":
-			parts = kv.Value
+			parts = kv.v
 		case "content":
-			content = kv.Value
+			content = kv.v
 		case "tool_calls":
-			toolCalls = kv.Value
+			toolCalls = kv.v
 		case "tool_call_id", "id":
-			ctx.id = anyString(kv.Value)
+			ctx.id = anyString(kv.v)
 		case "finish_reason":
-			a.addFinish(anyString(kv.Value))
+			a.addFinish(anyString(kv.v))
 		}
 	}
-	if parts != nil {
+	if parts.typ != vAbsent {
 		a.contentAny(ctx, parts)
 	}
-	if content != nil {
+	if content.typ != vAbsent {
 		a.contentAny(ctx, content)
 	}
-	if toolCalls != nil {
+	if toolCalls.typ != vAbsent {
 		a.toolCallsAny(toolCalls)
 	}
 }
 
 // contentAny reads a message's content or parts: a string, one part, or an
 // array of parts and strings.
-func (a *textAcc) contentAny(ctx msgCtx, v *commonpb.AnyValue) {
-	switch x := v.GetValue().(type) {
-	case nil:
-	case *commonpb.AnyValue_StringValue:
-		a.addText(ctx, x.StringValue)
-	case *commonpb.AnyValue_ArrayValue:
-		for _, e := range x.ArrayValue.GetValues() {
-			switch y := e.GetValue().(type) {
-			case *commonpb.AnyValue_KvlistValue:
-				a.partAny(ctx, y.KvlistValue.GetValues(), e)
-			case *commonpb.AnyValue_StringValue:
-				a.addText(ctx, y.StringValue)
+func (a *textAcc) contentAny(ctx msgCtx, v wVal) {
+	switch v.typ {
+	case vAbsent, vEmpty:
+	case vString:
+		a.addText(ctx, v.s)
+	case vArray:
+		it := valRaw(v.s)
+		for {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			switch e.typ {
+			case vKvlist:
+				a.partAny(ctx, kvRaw(e.s), e)
+			case vString:
+				a.addText(ctx, e.s)
 			default:
 				a.addPartAny(e)
 			}
 		}
-	case *commonpb.AnyValue_KvlistValue:
-		a.partAny(ctx, x.KvlistValue.GetValues(), v)
+	case vKvlist:
+		a.partAny(ctx, kvRaw(v.s), v)
 	default:
 		a.addText(ctx, anyString(v))
 	}
 }
 
-func (a *textAcc) partAny(ctx msgCtx, kvs []*commonpb.KeyValue, whole *commonpb.AnyValue) {
+func (a *textAcc) partAny(ctx msgCtx, kvs kvIter, whole wVal) {
 	typ, text, hasText := "", "", false
-	for _, kv := range kvs {
-		switch kv.GetKey() {
+	for it := kvs; ; {
+		kv, ok := it.next()
+		if !ok {
+			break
+		}
+		switch kv.key {
 		case "type":
-			typ = anyString(kv.Value)
+			typ = anyString(kv.v)
 		case "content", "text":
-			if s, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_StringValue); ok {
-				text, hasText = s.StringValue, true
+			if kv.v.typ == vString {
+				text, hasText = kv.v.s, true
 			}
 		}
 	}
@@ -325,21 +340,26 @@ func (a *textAcc) partAny(ctx msgCtx, kvs []*commonpb.KeyValue, whole *commonpb.
 	}
 }
 
-func (a *textAcc) toolCallsAny(v *commonpb.AnyValue) {
-	switch x := v.GetValue().(type) {
-	case *commonpb.AnyValue_ArrayValue:
-		for _, e := range x.ArrayValue.GetValues() {
-			if l, ok := e.GetValue().(*commonpb.AnyValue_KvlistValue); ok && a.toolCallAny(l.KvlistValue.GetValues()) {
+func (a *textAcc) toolCallsAny(v wVal) {
+	switch v.typ {
+	case vArray:
+		it := valRaw(v.s)
+		for {
+			e, ok := it.next()
+			if !ok {
+				break
+			}
+			if e.typ == vKvlist && a.toolCallAny(kvRaw(e.s)) {
 				continue
 			}
 			a.addPartAny(e)
 		}
-	case *commonpb.AnyValue_KvlistValue:
-		if !a.toolCallAny(x.KvlistValue.GetValues()) {
+	case vKvlist:
+		if !a.toolCallAny(kvRaw(v.s)) {
 			a.addPartAny(v)
 		}
-	case *commonpb.AnyValue_StringValue:
-		if !a.toolCallsJSON(x.StringValue) {
+	case vString:
+		if !a.toolCallsJSON(v.s) {
 			a.addPartAny(v)
 		}
 	default:
@@ -348,9 +368,10 @@ func (a *textAcc) toolCallsAny(v *commonpb.AnyValue) {
 }
 
 // eventMessage reads one older-semconv message event (gen_ai.user.message,
-// …, gen_ai.choice): the content attribute, a message attribute holding the
-// message as JSON or kvlist, or the event body carried as an attribute.
-func (a *textAcc) eventMessage(ev *tracepb.Span_Event, class uint8) {
+// …, gen_ai.choice) from its attributes: the content attribute, a message
+// attribute holding the message as JSON or kvlist, or the event body
+// carried as an attribute.
+func (a *textAcc) eventMessage(attrs []wKV, class uint8) {
 	ctx := msgCtx{}
 	switch class {
 	case evSystem:
@@ -362,47 +383,47 @@ func (a *textAcc) eventMessage(ev *tracepb.Span_Event, class uint8) {
 	case evTool:
 		ctx.role = "tool"
 	}
-	var content, message, toolCalls *commonpb.AnyValue
-	for _, kv := range ev.GetAttributes() {
-		switch kv.GetKey() {
+	var content, message, toolCalls wVal // vAbsent: not given
+	for _, kv := range attrs {
+		switch kv.key {
 		case "content":
-			content = kv.Value
+			content = kv.v
 		case "message", "body", "event.body":
-			message = kv.Value
+			message = kv.v
 		case "tool_calls":
-			toolCalls = kv.Value
+			toolCalls = kv.v
 		case "id", "tool_call_id":
-			ctx.id = anyString(kv.Value)
+			ctx.id = anyString(kv.v)
 		case "role":
-			if s := anyString(kv.Value); s != "" {
+			if s := anyString(kv.v); s != "" {
 				ctx.role = s
 			}
 		case "finish_reason":
-			a.addFinish(anyString(kv.Value))
+			a.addFinish(anyString(kv.v))
 		}
 	}
 	switch {
-	case content != nil:
+	case content.typ != vAbsent:
 		a.contentAny(ctx, content)
-	case message != nil:
+	case message.typ != vAbsent:
 		if !a.messagesAny(message, ctx) {
 			a.addText(ctx, anyString(message))
 		}
 	}
-	if toolCalls != nil {
+	if toolCalls.typ != vAbsent {
 		a.toolCallsAny(toolCalls)
 	}
 }
 
 // legacyContent reads gen_ai.prompt / gen_ai.completion (semconv before
 // 1.28, OpenLIT): messages as JSON, or plain text.
-func (a *textAcc) legacyContent(v *commonpb.AnyValue) {
-	if s, ok := v.GetValue().(*commonpb.AnyValue_StringValue); ok {
-		t := strings.TrimLeft(s.StringValue, " \t\r\n")
-		if t != "" && (t[0] == '[' || t[0] == '{') && a.messagesJSON(s.StringValue, msgCtx{}) {
+func (a *textAcc) legacyContent(v wVal) {
+	if v.typ == vString {
+		t := strings.TrimLeft(v.s, " \t\r\n")
+		if t != "" && (t[0] == '[' || t[0] == '{') && a.messagesJSON(v.s, msgCtx{}) {
 			return
 		}
-		a.text.add(s.StringValue)
+		a.text.add(v.s)
 		return
 	}
 	if !a.messagesAny(v, msgCtx{}) {
@@ -413,14 +434,13 @@ func (a *textAcc) legacyContent(v *commonpb.AnyValue) {
 // indexedContent reads one gen_ai.prompt.{i}.content style value. OpenLLMetry
 // writes multimodal content as a JSON array of typed parts; such a value is
 // read as parts, any other string as text.
-func (a *textAcc) indexedContent(ctx msgCtx, v *commonpb.AnyValue) {
-	s, ok := v.GetValue().(*commonpb.AnyValue_StringValue)
-	if !ok {
+func (a *textAcc) indexedContent(ctx msgCtx, v wVal) {
+	if v.typ != vString {
 		a.contentAny(ctx, v)
 		return
 	}
-	t := strings.TrimLeft(s.StringValue, " \t\r\n")
-	if strings.HasPrefix(t, "[{") && a.strictPartsJSON(ctx, s.StringValue) {
+	t := strings.TrimLeft(v.s, " \t\r\n")
+	if strings.HasPrefix(t, "[{") && a.strictPartsJSON(ctx, v.s) {
 		return
 	}
 	// OpenLLMetry writes the content of an assistant message that only
@@ -428,5 +448,5 @@ func (a *textAcc) indexedContent(ctx msgCtx, v *commonpb.AnyValue) {
 	if strings.TrimRight(t, " \t\r\n") == "null" {
 		return
 	}
-	a.addText(ctx, s.StringValue)
+	a.addText(ctx, v.s)
 }

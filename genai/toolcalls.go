@@ -5,8 +5,6 @@ package genai
 import (
 	"strings"
 
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-
 	"github.com/chainwatch/chainwatch/schemas"
 )
 
@@ -133,7 +131,7 @@ func readToolCallObj(p *jscan, depth int) (id, name, args string, argsJSON, ok b
 }
 
 // toolCallAny is toolCallJSON for a structured (kvlist) tool call.
-func (a *textAcc) toolCallAny(kvs []*commonpb.KeyValue) bool {
+func (a *textAcc) toolCallAny(kvs kvIter) bool {
 	id, name, args, argsJSON := readToolCallKVs(kvs, 0)
 	if name == "" {
 		return false
@@ -142,24 +140,28 @@ func (a *textAcc) toolCallAny(kvs []*commonpb.KeyValue) bool {
 	return true
 }
 
-func readToolCallKVs(kvs []*commonpb.KeyValue, depth int) (id, name, args string, argsJSON bool) {
-	for _, kv := range kvs {
-		switch k := kv.GetKey(); {
+func readToolCallKVs(kvs kvIter, depth int) (id, name, args string, argsJSON bool) {
+	for {
+		kv, ok := kvs.next()
+		if !ok {
+			break
+		}
+		switch k := kv.key; {
 		case k == "id" && depth == 0:
-			id = anyString(kv.Value)
+			id = anyString(kv.v)
 		case k == "name":
-			name = anyString(kv.Value)
+			name = anyString(kv.v)
 		case k == "arguments":
-			switch kv.GetValue().GetValue().(type) {
-			case *commonpb.AnyValue_StringValue:
-				args, argsJSON = anyString(kv.Value), false
-			case nil:
+			switch kv.v.typ {
+			case vString:
+				args, argsJSON = kv.v.s, false
+			case vAbsent, vEmpty:
 			default:
-				args, argsJSON = string(appendAnyJSON(nil, kv.Value)), true
+				args, argsJSON = string(appendAnyJSON(nil, kv.v)), true
 			}
 		case k == "function" && depth == 0:
-			if l, ok := kv.GetValue().GetValue().(*commonpb.AnyValue_KvlistValue); ok {
-				_, n, ar, aj := readToolCallKVs(l.KvlistValue.GetValues(), 1)
+			if kv.v.typ == vKvlist {
+				_, n, ar, aj := readToolCallKVs(kvRaw(kv.v.s), 1)
 				if n != "" {
 					name = n
 				}

@@ -1,7 +1,9 @@
+// The wire view of OTLP trace requests: the one reader the span mapping
+// reads from.
+
 package genai
 
 import (
-	"math"
 	"unicode/utf8"
 	"unsafe"
 
@@ -13,495 +15,909 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// The writer's decoder of spans-topic records. proto.Unmarshal allocates
-// every message, every attribute and copies every string: measured, it was
-// the writer's largest cost (BENCHMARKS.md, "What bounds it"), more than
-// the mapping itself. decodeTraces reads the same OTLP request straight
-// from the wire into the same message types, but
+// The mapping never sees the OTLP message types. It reads a flat view
+// decoded straight from the protobuf encoding (the spans-topic record, or
+// proto.Marshal of a request built in memory):
 //
-//   - strings alias the record's bytes (unsafe.String; the record is not
+//   - wSpan holds what the mapping reads of one span: ids, name, kind,
+//     times, status, its attributes and events as slices of wKV and wEvent
+//     (reused from span to span: a span costs no allocation to decode),
+//     and its links as their raw encodings (read when rendered).
+//   - wVal is one AnyValue: a type, a string (a string value, or the raw
+//     encoding of a bytes, array or kvlist value) and a number (int, bool,
+//     double bits). Arrays and kvlists are iterated from their raw bytes by
+//     valIter and kvIter when, and only when, the mapping needs them.
+//   - Strings alias the encoding (unsafe.String; the record is not
 //     modified while the mapped spans live, and franz-go does not reuse
-//     fetched buffers), and
-//   - messages come from slabs (one allocation per 64 attributes, not
-//     three per attribute).
+//     fetched buffers).
 //
-// It handles the fields OTLP traces have, with proto.Unmarshal's
-// semantics for what real senders send (last scalar wins, UTF-8 checked,
-// unknown enum values kept). Anything else — a malformed body, a field it
-// does not know, a known field with another wire type, a singular message
-// sent twice (which protobuf merges), nesting deeper than wireMaxDepth —
-// makes it give up, and the caller decodes with proto.Unmarshal, whose
-// verdict and error messages stay the reference. FuzzWireDecode checks
-// that the two agree on every input.
+// Reading is strict or canonical. Strict (a record as it came): the reader
+// decodes what OTLP traces have, with proto.Unmarshal's semantics for what
+// real senders send (last scalar wins, unknown field numbers skipped as
+// proto keeps them as unknown fields the mapping never reads, UTF-8
+// checked). Anything it cannot be sure of — a malformed body, a known
+// field with another wire type, a group, a singular message or a oneof
+// member sent twice (which protobuf merges), nesting deeper than
+// wireMaxDepth — makes it give up; the caller then decodes with
+// proto.Unmarshal, whose verdict and error message stay the reference, and
+// maps proto.Marshal of the result: canonical bytes, read without the
+// strict checks (a known field with another wire type is one of proto's
+// unknown fields there, and is skipped). Either way the same mapping reads
+// the same view; FuzzWireCanonical checks that a record and its canonical
+// re-encoding map to the same rows.
 
-// wireMaxDepth bounds the AnyValue nesting the fast path follows.
+// wireMaxDepth bounds the AnyValue nesting the strict reader follows.
 const wireMaxDepth = 64
 
-type wireDec struct {
-	b []byte
-	// slabs
-	kvs   []commonpb.KeyValue
-	anys  []commonpb.AnyValue
-	strs  []commonpb.AnyValue_StringValue
-	ptrs  []*commonpb.KeyValue
-	spans []tracepb.Span
-	// scratch per nesting depth for attribute lists being read
-	scratch [][]*commonpb.KeyValue
-}
+// fieldSet is the field numbers the generated code of one OTLP message
+// knows. A field it knows is no unknown field to proto.Unmarshal, which
+// checks it (UTF-8 in its strings, its nested messages): where the reader
+// does not read such a field (one a newer OTLP added, as Resource's
+// entity_refs), the strict reader gives up on it rather than skip it, so
+// that it never accepts what proto.Unmarshal refuses. Numbers the
+// generated code does not know are skipped, as proto keeps them unread.
+type fieldSet []bool
 
-const slab = 64
-
-func (d *wireDec) kv() *commonpb.KeyValue {
-	if len(d.kvs) == 0 {
-		d.kvs = make([]commonpb.KeyValue, slab)
-	}
-	p := &d.kvs[0]
-	d.kvs = d.kvs[1:]
-	return p
-}
-
-func (d *wireDec) any() *commonpb.AnyValue {
-	if len(d.anys) == 0 {
-		d.anys = make([]commonpb.AnyValue, slab)
-	}
-	p := &d.anys[0]
-	d.anys = d.anys[1:]
-	return p
-}
-
-func (d *wireDec) str(s string) *commonpb.AnyValue_StringValue {
-	if len(d.strs) == 0 {
-		d.strs = make([]commonpb.AnyValue_StringValue, slab)
-	}
-	p := &d.strs[0]
-	d.strs = d.strs[1:]
-	p.StringValue = s
-	return p
-}
-
-func (d *wireDec) span() *tracepb.Span {
-	if len(d.spans) == 0 {
-		d.spans = make([]tracepb.Span, 16)
-	}
-	p := &d.spans[0]
-	d.spans = d.spans[1:]
-	return p
-}
-
-// list copies the attribute list read at depth into the pointer slab.
-func (d *wireDec) list(depth int) []*commonpb.KeyValue {
-	if depth >= len(d.scratch) {
-		return nil
-	}
-	l := d.scratch[depth]
-	if len(l) == 0 {
-		return nil
-	}
-	if cap(d.ptrs)-len(d.ptrs) < len(l) {
-		d.ptrs = make([]*commonpb.KeyValue, 0, max(4*slab, len(l)))
-	}
-	n := len(d.ptrs)
-	d.ptrs = append(d.ptrs, l...)
-	clear(d.scratch[depth])
-	d.scratch[depth] = l[:0]
-	return d.ptrs[n : n+len(l) : n+len(l)]
-}
-
-// decodeTraces is the fast path; ok false means: use proto.Unmarshal.
-func decodeTraces(b []byte) (req *coltracepb.ExportTraceServiceRequest, ok bool) {
-	d := &wireDec{b: b}
-	req = &coltracepb.ExportTraceServiceRequest{}
-	ok = d.fields(0, len(b), func(num protowire.Number, typ protowire.Type, i, end int) bool {
-		if num != 1 || typ != protowire.BytesType {
-			return false
+func fieldsOf(m proto.Message) fieldSet {
+	fds := m.ProtoReflect().Descriptor().Fields()
+	var s fieldSet
+	for i := range fds.Len() {
+		n := int(fds.Get(i).Number())
+		for len(s) <= n {
+			s = append(s, false)
 		}
-		rs := &tracepb.ResourceSpans{}
-		req.ResourceSpans = append(req.ResourceSpans, rs)
-		return d.resourceSpans(rs, i, end)
-	})
-	return req, ok
+		s[n] = true
+	}
+	return s
 }
 
-// fields calls f for each field of the message in b[i:end] with the value's
-// bounds (for length-delimited fields, the bytes inside). It stops at the
-// first field f refuses or the first malformed one.
-func (d *wireDec) fields(i, end int, f func(num protowire.Number, typ protowire.Type, vi, vend int) bool) bool {
-	for i < end {
-		num, typ, n := protowire.ConsumeTag(d.b[i:end])
-		if n < 0 || num > protowire.MaxValidNumber {
-			return false
-		}
-		i += n
-		var vi, vend int
-		switch typ {
-		case protowire.BytesType:
-			v, n := protowire.ConsumeBytes(d.b[i:end])
-			if n < 0 {
-				return false
-			}
-			vi, vend = i+n-len(v), i+n
-			i += n
-		case protowire.VarintType:
-			_, n := protowire.ConsumeVarint(d.b[i:end])
-			if n < 0 {
-				return false
-			}
-			vi, vend = i, i+n
-			i += n
-		case protowire.Fixed64Type:
-			if end-i < 8 {
-				return false
-			}
-			vi, vend = i, i+8
-			i += 8
-		case protowire.Fixed32Type:
-			if end-i < 4 {
-				return false
-			}
-			vi, vend = i, i+4
-			i += 4
-		default: // groups: not in OTLP
-			return false
-		}
-		if !f(num, typ, vi, vend) {
-			return false
+// unread reports whether a field the reader does not read may be skipped:
+// true unless strict and the generated code knows it.
+func (s fieldSet) unread(n protowire.Number, strict bool) bool {
+	return !strict || int(n) >= len(s) || !s[n]
+}
+
+var (
+	fsRequest       = fieldsOf(&coltracepb.ExportTraceServiceRequest{})
+	fsResourceSpans = fieldsOf(&tracepb.ResourceSpans{})
+	fsResource      = fieldsOf(&resourcepb.Resource{})
+	fsScopeSpans    = fieldsOf(&tracepb.ScopeSpans{})
+	fsScope         = fieldsOf(&commonpb.InstrumentationScope{})
+	fsSpan          = fieldsOf(&tracepb.Span{})
+	fsEvent         = fieldsOf(&tracepb.Span_Event{})
+	fsLink          = fieldsOf(&tracepb.Span_Link{})
+	fsStatus        = fieldsOf(&tracepb.Status{})
+	fsKeyValue      = fieldsOf(&commonpb.KeyValue{})
+	fsAnyValue      = fieldsOf(&commonpb.AnyValue{})
+	fsArray         = fieldsOf(&commonpb.ArrayValue{})
+	fsKVList        = fieldsOf(&commonpb.KeyValueList{})
+)
+
+// Value types of wVal.
+const (
+	vAbsent uint8 = iota // a KeyValue without a value
+	vEmpty               // an AnyValue with no member set
+	vString
+	vBool
+	vInt
+	vDouble
+	vBytes
+	vArray  // s: the ArrayValue's encoding
+	vKvlist // s: the KeyValueList's encoding
+	vOther  // a member the mapping has no reading for (string_value_strindex)
+)
+
+type wVal struct {
+	typ uint8
+	s   string
+	n   uint64
+}
+
+type wKV struct {
+	key string
+	v   wVal
+}
+
+type wEvent struct {
+	time  uint64
+	name  string
+	attrs []wKV
+}
+
+type wSpan struct {
+	traceID, spanID, parentID []byte
+	name                      string
+	kind                      int32
+	start, end                uint64
+	attrs                     []wKV
+	events                    []wEvent
+	links                     []string // each Span.Link's encoding
+	statusCode                int32
+	statusMsg                 string
+}
+
+// bs is s's bytes, read-only.
+func bs(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// str aliases b.
+func str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// field is one field of a message: its number, wire type and value (the
+// bytes inside for length-delimited fields, the varint or fixed value
+// decoded into n otherwise).
+type field struct {
+	num protowire.Number
+	typ protowire.Type
+	b   []byte
+	n   uint64
+}
+
+// next reads the field at the start of *b. ok false: malformed, or (strict)
+// a group. A canonical reader skips groups itself (skip is true then).
+func next(b *[]byte, f *field, strict bool) (ok, skip bool) {
+	// Fast path: a one-byte tag (fields 1-15) of a length-delimited field
+	// with a one-byte length, as most of an OTLP request is.
+	if s := *b; len(s) >= 2 && s[0] < 0x80 && s[0]&7 == byte(protowire.BytesType) && s[0] >= 8 && s[1] < 0x80 {
+		if l := int(s[1]); l <= len(s)-2 {
+			f.num, f.typ, f.b = protowire.Number(s[0]>>3), protowire.BytesType, s[2:2+l:2+l]
+			*b = s[2+l:]
+			return true, false
 		}
 	}
-	return i == end
-}
-
-func (d *wireDec) varint(i, end int) uint64 {
-	v, _ := protowire.ConsumeVarint(d.b[i:end])
-	return v
-}
-
-func (d *wireDec) fixed64(i int) uint64 { v, _ := protowire.ConsumeFixed64(d.b[i:]); return v }
-func (d *wireDec) fixed32(i int) uint32 { v, _ := protowire.ConsumeFixed32(d.b[i:]); return v }
-
-// string aliases b[i:end]; false when it is not valid UTF-8 (proto3).
-func (d *wireDec) string(i, end int) (string, bool) {
-	if i == end {
-		return "", true
+	num, typ, n := protowire.ConsumeTag(*b)
+	if n < 0 || num > protowire.MaxValidNumber {
+		return false, false
 	}
-	s := d.b[i:end]
-	if !utf8.Valid(s) {
+	*b = (*b)[n:]
+	f.num, f.typ = num, typ
+	switch typ {
+	case protowire.BytesType:
+		v, n := protowire.ConsumeBytes(*b)
+		if n < 0 {
+			return false, false
+		}
+		f.b, *b = v, (*b)[n:]
+	case protowire.VarintType:
+		v, n := protowire.ConsumeVarint(*b)
+		if n < 0 {
+			return false, false
+		}
+		f.n, *b = v, (*b)[n:]
+	case protowire.Fixed64Type:
+		v, n := protowire.ConsumeFixed64(*b)
+		if n < 0 {
+			return false, false
+		}
+		f.n, *b = v, (*b)[n:]
+	case protowire.Fixed32Type:
+		v, n := protowire.ConsumeFixed32(*b)
+		if n < 0 {
+			return false, false
+		}
+		f.n, *b = uint64(v), (*b)[n:]
+	default:
+		if strict {
+			return false, false
+		}
+		n := protowire.ConsumeFieldValue(num, typ, *b)
+		if n < 0 {
+			return false, false
+		}
+		*b = (*b)[n:]
+		return true, true
+	}
+	return true, false
+}
+
+// is reports whether f is field num of wire type typ. A field with that
+// number and another type is one of proto's unknown fields: refused when
+// strict (ok false), skipped otherwise.
+func (f *field) is(num protowire.Number, typ protowire.Type, strict bool) (match, ok bool) {
+	if f.num != num {
+		return false, true
+	}
+	if f.typ != typ {
+		return false, !strict
+	}
+	return true, true
+}
+
+// text is f's bytes as a proto3 string: false when strict and not UTF-8.
+func text(b []byte, strict bool) (string, bool) {
+	if strict && !utf8.Valid(b) {
 		return "", false
 	}
-	return unsafe.String(&s[0], len(s)), true
+	return str(b), true
 }
 
-// bytes aliases b[i:end] (nil when empty, as proto.Unmarshal leaves it).
-func (d *wireDec) bytes(i, end int) []byte {
-	if i == end {
-		return []byte{}
-	}
-	return d.b[i:end:end]
-}
-
-func (d *wireDec) resourceSpans(rs *tracepb.ResourceSpans, i, end int) bool {
-	return d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		switch {
-		case num == 1 && typ == protowire.BytesType && rs.Resource == nil:
-			rs.Resource = &resourcepb.Resource{}
-			return d.resource(rs.Resource, vi, vend)
-		case num == 2 && typ == protowire.BytesType:
-			ss := &tracepb.ScopeSpans{}
-			rs.ScopeSpans = append(rs.ScopeSpans, ss)
-			return d.scopeSpans(ss, vi, vend)
-		case num == 3 && typ == protowire.BytesType:
-			var ok bool
-			rs.SchemaUrl, ok = d.string(vi, vend)
-			return ok
+// readKV reads one KeyValue.
+func readKV(b []byte, depth int, strict bool) (kv wKV, ok bool) {
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, strict)
+		if !ok {
+			return kv, false
 		}
-		return false
-	})
-}
-
-func (d *wireDec) resource(r *resourcepb.Resource, i, end int) bool {
-	ok := d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		switch {
-		case num == 1 && typ == protowire.BytesType:
-			return d.keyValue(0, vi, vend)
-		case num == 2 && typ == protowire.VarintType:
-			r.DroppedAttributesCount = uint32(d.varint(vi, vend))
-			return true
+		if skip {
+			continue
 		}
-		return false
-	})
-	r.Attributes = d.list(0)
-	return ok
-}
-
-func (d *wireDec) scopeSpans(ss *tracepb.ScopeSpans, i, end int) bool {
-	return d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		switch {
-		case num == 1 && typ == protowire.BytesType && ss.Scope == nil:
-			ss.Scope = &commonpb.InstrumentationScope{}
-			return d.scope(ss.Scope, vi, vend)
-		case num == 2 && typ == protowire.BytesType:
-			sp := d.span()
-			ss.Spans = append(ss.Spans, sp)
-			return d.spanFields(sp, vi, vend)
-		case num == 3 && typ == protowire.BytesType:
-			var ok bool
-			ss.SchemaUrl, ok = d.string(vi, vend)
-			return ok
-		}
-		return false
-	})
-}
-
-func (d *wireDec) scope(sc *commonpb.InstrumentationScope, i, end int) bool {
-	ok := d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		var ok bool
-		switch {
-		case num == 1 && typ == protowire.BytesType:
-			sc.Name, ok = d.string(vi, vend)
-		case num == 2 && typ == protowire.BytesType:
-			sc.Version, ok = d.string(vi, vend)
-		case num == 3 && typ == protowire.BytesType:
-			ok = d.keyValue(0, vi, vend)
-		case num == 4 && typ == protowire.VarintType:
-			sc.DroppedAttributesCount, ok = uint32(d.varint(vi, vend)), true
-		}
-		return ok
-	})
-	sc.Attributes = d.list(0)
-	return ok
-}
-
-func (d *wireDec) spanFields(sp *tracepb.Span, i, end int) bool {
-	ok := d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		ok := true
-		switch {
-		case num == 1 && typ == protowire.BytesType:
-			sp.TraceId = d.bytes(vi, vend)
-		case num == 2 && typ == protowire.BytesType:
-			sp.SpanId = d.bytes(vi, vend)
-		case num == 3 && typ == protowire.BytesType:
-			sp.TraceState, ok = d.string(vi, vend)
-		case num == 4 && typ == protowire.BytesType:
-			sp.ParentSpanId = d.bytes(vi, vend)
-		case num == 5 && typ == protowire.BytesType:
-			sp.Name, ok = d.string(vi, vend)
-		case num == 6 && typ == protowire.VarintType:
-			sp.Kind = tracepb.Span_SpanKind(int32(d.varint(vi, vend)))
-		case num == 7 && typ == protowire.Fixed64Type:
-			sp.StartTimeUnixNano = d.fixed64(vi)
-		case num == 8 && typ == protowire.Fixed64Type:
-			sp.EndTimeUnixNano = d.fixed64(vi)
-		case num == 9 && typ == protowire.BytesType:
-			ok = d.keyValue(0, vi, vend)
-		case num == 10 && typ == protowire.VarintType:
-			sp.DroppedAttributesCount = uint32(d.varint(vi, vend))
-		case num == 11 && typ == protowire.BytesType:
-			ev := &tracepb.Span_Event{}
-			sp.Events = append(sp.Events, ev)
-			ok = d.event(ev, vi, vend)
-		case num == 12 && typ == protowire.VarintType:
-			sp.DroppedEventsCount = uint32(d.varint(vi, vend))
-		case num == 13 && typ == protowire.BytesType:
-			ln := &tracepb.Span_Link{}
-			sp.Links = append(sp.Links, ln)
-			ok = d.link(ln, vi, vend)
-		case num == 14 && typ == protowire.VarintType:
-			sp.DroppedLinksCount = uint32(d.varint(vi, vend))
-		case num == 15 && typ == protowire.BytesType && sp.Status == nil:
-			sp.Status = &tracepb.Status{}
-			ok = d.status(sp.Status, vi, vend)
-		case num == 16 && typ == protowire.Fixed32Type:
-			sp.Flags = d.fixed32(vi)
-		default:
-			ok = false
-		}
-		return ok
-	})
-	// Events and links read their attributes at depth 0 too, setting the
-	// span's list aside meanwhile (stash): it is complete only here.
-	sp.Attributes = d.list(0)
-	return ok
-}
-
-func (d *wireDec) event(ev *tracepb.Span_Event, i, end int) bool {
-	saved := d.stash()
-	ok := d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		ok := true
-		switch {
-		case num == 1 && typ == protowire.Fixed64Type:
-			ev.TimeUnixNano = d.fixed64(vi)
-		case num == 2 && typ == protowire.BytesType:
-			ev.Name, ok = d.string(vi, vend)
-		case num == 3 && typ == protowire.BytesType:
-			ok = d.keyValue(0, vi, vend)
-		case num == 4 && typ == protowire.VarintType:
-			ev.DroppedAttributesCount = uint32(d.varint(vi, vend))
-		default:
-			ok = false
-		}
-		return ok
-	})
-	ev.Attributes = d.list(0)
-	d.unstash(saved)
-	return ok
-}
-
-func (d *wireDec) link(ln *tracepb.Span_Link, i, end int) bool {
-	saved := d.stash()
-	ok := d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		ok := true
-		switch {
-		case num == 1 && typ == protowire.BytesType:
-			ln.TraceId = d.bytes(vi, vend)
-		case num == 2 && typ == protowire.BytesType:
-			ln.SpanId = d.bytes(vi, vend)
-		case num == 3 && typ == protowire.BytesType:
-			ln.TraceState, ok = d.string(vi, vend)
-		case num == 4 && typ == protowire.BytesType:
-			ok = d.keyValue(0, vi, vend)
-		case num == 5 && typ == protowire.VarintType:
-			ln.DroppedAttributesCount = uint32(d.varint(vi, vend))
-		case num == 6 && typ == protowire.Fixed32Type:
-			ln.Flags = d.fixed32(vi)
-		default:
-			ok = false
-		}
-		return ok
-	})
-	ln.Attributes = d.list(0)
-	d.unstash(saved)
-	return ok
-}
-
-// stash sets aside the depth-0 list being read (a span's attributes) while
-// an event or link reads its own.
-func (d *wireDec) stash() []*commonpb.KeyValue {
-	if len(d.scratch) == 0 {
-		return nil
-	}
-	s := d.scratch[0]
-	d.scratch[0] = nil
-	return s
-}
-
-func (d *wireDec) unstash(s []*commonpb.KeyValue) {
-	if len(d.scratch) > 0 {
-		d.scratch[0] = s
-	}
-}
-
-func (d *wireDec) status(st *tracepb.Status, i, end int) bool {
-	return d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		ok := true
-		switch {
-		case num == 2 && typ == protowire.BytesType:
-			st.Message, ok = d.string(vi, vend)
-		case num == 3 && typ == protowire.VarintType:
-			st.Code = tracepb.Status_StatusCode(int32(d.varint(vi, vend)))
-		default:
-			ok = false
-		}
-		return ok
-	})
-}
-
-// keyValue reads one KeyValue and appends it to the list at depth.
-func (d *wireDec) keyValue(depth, i, end int) bool {
-	if depth >= wireMaxDepth {
-		return false
-	}
-	for len(d.scratch) <= depth {
-		d.scratch = append(d.scratch, nil)
-	}
-	kv := d.kv()
-	d.scratch[depth] = append(d.scratch[depth], kv)
-	return d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		switch {
-		case num == 1 && typ == protowire.BytesType:
-			var ok bool
-			kv.Key, ok = d.string(vi, vend)
-			return ok
-		case num == 2 && typ == protowire.BytesType && kv.Value == nil:
-			kv.Value = d.any()
-			return d.anyValue(kv.Value, depth+1, vi, vend)
-		}
-		return false
-	})
-}
-
-func (d *wireDec) anyValue(v *commonpb.AnyValue, depth, i, end int) bool {
-	if depth >= wireMaxDepth {
-		return false
-	}
-	set := false // a message member sent twice would merge: not handled here
-	return d.fields(i, end, func(num protowire.Number, typ protowire.Type, vi, vend int) bool {
-		switch {
-		case num == 1 && typ == protowire.BytesType:
-			s, ok := d.string(vi, vend)
-			v.Value = d.str(s)
-			return ok
-		case num == 2 && typ == protowire.VarintType:
-			v.Value = &commonpb.AnyValue_BoolValue{BoolValue: d.varint(vi, vend) != 0}
-		case num == 3 && typ == protowire.VarintType:
-			v.Value = &commonpb.AnyValue_IntValue{IntValue: int64(d.varint(vi, vend))}
-		case num == 4 && typ == protowire.Fixed64Type:
-			v.Value = &commonpb.AnyValue_DoubleValue{DoubleValue: math.Float64frombits(d.fixed64(vi))}
-		case num == 5 && typ == protowire.BytesType && !set:
-			set = true
-			arr := &commonpb.ArrayValue{}
-			v.Value = &commonpb.AnyValue_ArrayValue{ArrayValue: arr}
-			return d.fields(vi, vend, func(num protowire.Number, typ protowire.Type, ei, eend int) bool {
-				if num != 1 || typ != protowire.BytesType {
-					return false
+		switch f.num {
+		case 1:
+			m, ok := f.is(1, protowire.BytesType, strict)
+			if !ok {
+				return kv, false
+			}
+			if m {
+				if kv.key, ok = text(f.b, strict); !ok {
+					return kv, false
 				}
-				e := d.any()
-				arr.Values = append(arr.Values, e)
-				return d.anyValue(e, depth+1, ei, eend)
-			})
-		case num == 6 && typ == protowire.BytesType && !set:
-			set = true
-			kl := &commonpb.KeyValueList{}
-			v.Value = &commonpb.AnyValue_KvlistValue{KvlistValue: kl}
-			saved := d.scratchAt(depth)
-			ok := d.fields(vi, vend, func(num protowire.Number, typ protowire.Type, ei, eend int) bool {
-				if num != 1 || typ != protowire.BytesType {
-					return false
+			}
+		case 2:
+			m, ok := f.is(2, protowire.BytesType, strict)
+			if !ok || m && strict && kv.v.typ != vAbsent { // a second value merges
+				return kv, false
+			}
+			if m {
+				if kv.v, ok = readAny(f.b, depth+1, strict); !ok {
+					return kv, false
 				}
-				return d.keyValue(depth, ei, eend)
-			})
-			kl.Values = d.list(depth)
-			d.restoreAt(depth, saved)
-			return ok
-		case num == 7 && typ == protowire.BytesType:
-			v.Value = &commonpb.AnyValue_BytesValue{BytesValue: d.bytes(vi, vend)}
+			}
+		case 3: // key_strindex (profiles' string table): not read
+			if _, ok := f.is(3, protowire.VarintType, strict); !ok {
+				return kv, false
+			}
 		default:
+			if !fsKeyValue.unread(f.num, strict) {
+				return kv, false
+			}
+		}
+	}
+	return kv, true
+}
+
+// readAny reads one AnyValue. Strict, it checks nested arrays and kvlists
+// whole (UTF-8, structure, depth), so that iterating them later cannot fail.
+func readAny(b []byte, depth int, strict bool) (v wVal, ok bool) {
+	if strict && depth > wireMaxDepth {
+		return v, false
+	}
+	v.typ = vEmpty
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, strict)
+		if !ok {
+			return v, false
+		}
+		if skip {
+			continue
+		}
+		if f.num < 1 || f.num > 8 {
+			if !fsAnyValue.unread(f.num, strict) {
+				return v, false
+			}
+			continue
+		}
+		want := protowire.BytesType
+		switch f.num {
+		case 2, 3, 8:
+			want = protowire.VarintType
+		case 4:
+			want = protowire.Fixed64Type
+		}
+		if f.typ != want {
+			if strict {
+				return v, false
+			}
+			continue
+		}
+		if strict && v.typ != vEmpty { // a second member: replaced or merged
+			return v, false
+		}
+		switch f.num {
+		case 1:
+			v.typ, v.n = vString, 0
+			if v.s, ok = text(f.b, strict); !ok {
+				return v, false
+			}
+		case 2:
+			v.typ, v.s, v.n = vBool, "", 0
+			if f.n != 0 {
+				v.n = 1
+			}
+		case 3:
+			v.typ, v.s, v.n = vInt, "", f.n
+		case 4:
+			v.typ, v.s, v.n = vDouble, "", f.n
+		case 5:
+			v.typ, v.s, v.n = vArray, str(f.b), 0
+			if strict && !checkList(f.b, depth, false) {
+				return v, false
+			}
+		case 6:
+			v.typ, v.s, v.n = vKvlist, str(f.b), 0
+			if strict && !checkList(f.b, depth, true) {
+				return v, false
+			}
+		case 7:
+			v.typ, v.s, v.n = vBytes, str(f.b), 0
+		case 8: // string_value_strindex (profiles' string table)
+			v.typ, v.s, v.n = vOther, "", 0
+		}
+	}
+	return v, true
+}
+
+// checkList checks an ArrayValue or KeyValueList encoding strictly.
+func checkList(b []byte, depth int, kvs bool) bool {
+	var f field
+	for len(b) > 0 {
+		if ok, _ := next(&b, &f, true); !ok {
 			return false
 		}
+		m, ok := f.is(1, protowire.BytesType, true)
+		if !ok {
+			return false
+		}
+		if !m {
+			fs := fsArray
+			if kvs {
+				fs = fsKVList
+			}
+			if !fs.unread(f.num, true) {
+				return false
+			}
+			continue
+		}
+		if kvs {
+			_, ok = readKV(f.b, depth, true)
+		} else {
+			_, ok = readAny(f.b, depth+1, true)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// kvIter iterates the KeyValues of a list: a slice read already, or the
+// entries of field num of an encoded message (a KeyValueList's values are
+// field 1, a link's attributes field 4). The encoding was checked when it
+// was read; an entry that does not parse ends the iteration.
+type kvIter struct {
+	list []wKV
+	raw  []byte
+	num  protowire.Number
+}
+
+func kvSlice(l []wKV) kvIter { return kvIter{list: l} }
+func kvRaw(s string) kvIter  { return kvIter{raw: bs(s), num: 1} }
+
+func (it *kvIter) next() (wKV, bool) {
+	if it.raw == nil {
+		if len(it.list) == 0 {
+			return wKV{}, false
+		}
+		kv := it.list[0]
+		it.list = it.list[1:]
+		return kv, true
+	}
+	var f field
+	for len(it.raw) > 0 {
+		if ok, skip := next(&it.raw, &f, false); !ok {
+			it.raw = nil
+			return wKV{}, false
+		} else if skip || f.num != it.num || f.typ != protowire.BytesType {
+			continue
+		}
+		kv, ok := readKV(f.b, 0, false)
+		if !ok {
+			it.raw = nil
+			return wKV{}, false
+		}
+		return kv, true
+	}
+	it.raw = nil
+	return wKV{}, false
+}
+
+// valIter iterates the values of an ArrayValue encoding.
+type valIter struct{ raw []byte }
+
+func valRaw(s string) valIter { return valIter{raw: bs(s)} }
+
+func (it *valIter) next() (wVal, bool) {
+	var f field
+	for len(it.raw) > 0 {
+		if ok, skip := next(&it.raw, &f, false); !ok {
+			break
+		} else if skip || f.num != 1 || f.typ != protowire.BytesType {
+			continue
+		}
+		v, ok := readAny(f.b, 0, false)
+		if !ok {
+			break
+		}
+		return v, true
+	}
+	it.raw = nil
+	return wVal{}, false
+}
+
+// wireReader decodes a request's resources, scopes and spans into views,
+// reusing its slices from span to span.
+type wireReader struct {
+	strict         bool
+	res, scope     []wKV
+	scopeName      string
+	scopeVersion   string
+	sp             wSpan
+	spAttrs, evKVs []wKV
+	events         []wEvent
+	evBounds       [][2]int
+	links          []string
+}
+
+// kvField appends the KeyValue in f to l when f is field num (match);
+// ok false: the reader gives up.
+func (r *wireReader) kvField(l []wKV, f *field, num protowire.Number) (out []wKV, match, ok bool) {
+	m, ok := f.is(num, protowire.BytesType, r.strict)
+	if !ok || !m {
+		return l, m, ok
+	}
+	kv, ok := readKV(f.b, 0, r.strict)
+	if !ok {
+		return l, true, false
+	}
+	return append(l, kv), true, true
+}
+
+// resourceSpans checks a ResourceSpans and reads its resource (wherever it
+// is in the message) into r.res; entries then yields its scope_spans.
+func (r *wireReader) resourceSpans(b []byte) bool {
+	r.res = r.res[:0]
+	var f field
+	seen := false
+	for rest := b; len(rest) > 0; {
+		ok, skip := next(&rest, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		switch f.num {
+		case 1:
+			m, ok := f.is(1, protowire.BytesType, r.strict)
+			if !ok || m && seen && r.strict {
+				return false
+			}
+			if m {
+				seen = true
+				if !r.resource(f.b) {
+					return false
+				}
+			}
+		case 2:
+			if _, ok := f.is(2, protowire.BytesType, r.strict); !ok {
+				return false
+			}
+		case 3:
+			m, ok := f.is(3, protowire.BytesType, r.strict)
+			if !ok {
+				return false
+			}
+			if _, ok := text(f.b, r.strict && m); !ok {
+				return false
+			}
+		default:
+			if !fsResourceSpans.unread(f.num, r.strict) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *wireReader) resource(b []byte) bool {
+	r.res = r.res[:0]
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		switch f.num {
+		case 1:
+			if r.res, _, ok = r.kvField(r.res, &f, 1); !ok {
+				return false
+			}
+		case 2:
+			if _, ok := f.is(2, protowire.VarintType, r.strict); !ok {
+				return false
+			}
+		default:
+			if !fsResource.unread(f.num, r.strict) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// scopeSpans checks a ScopeSpans and reads its scope into r.scope,
+// r.scopeName and r.scopeVersion; entries then yields its spans.
+func (r *wireReader) scopeSpans(b []byte) bool {
+	r.scope, r.scopeName, r.scopeVersion = r.scope[:0], "", ""
+	var f field
+	seen := false
+	for rest := b; len(rest) > 0; {
+		ok, skip := next(&rest, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		switch f.num {
+		case 1:
+			m, ok := f.is(1, protowire.BytesType, r.strict)
+			if !ok || m && seen && r.strict {
+				return false
+			}
+			if m {
+				seen = true
+				if !r.scopeFields(f.b) {
+					return false
+				}
+			}
+		case 2:
+			if _, ok := f.is(2, protowire.BytesType, r.strict); !ok {
+				return false
+			}
+		case 3:
+			m, ok := f.is(3, protowire.BytesType, r.strict)
+			if !ok {
+				return false
+			}
+			if _, ok := text(f.b, r.strict && m); !ok {
+				return false
+			}
+		default:
+			if !fsScopeSpans.unread(f.num, r.strict) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *wireReader) scopeFields(b []byte) bool {
+	r.scope, r.scopeName, r.scopeVersion = r.scope[:0], "", ""
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		switch f.num {
+		case 1, 2:
+			m, ok := f.is(f.num, protowire.BytesType, r.strict)
+			if !ok {
+				return false
+			}
+			if m {
+				s, ok := text(f.b, r.strict)
+				if !ok {
+					return false
+				}
+				if f.num == 1 {
+					r.scopeName = s
+				} else {
+					r.scopeVersion = s
+				}
+			}
+		case 3:
+			if r.scope, _, ok = r.kvField(r.scope, &f, 3); !ok {
+				return false
+			}
+		case 4:
+			if _, ok := f.is(4, protowire.VarintType, r.strict); !ok {
+				return false
+			}
+		default:
+			if !fsScope.unread(f.num, r.strict) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// span reads one Span into r.sp.
+func (r *wireReader) span(b []byte) bool {
+	sp := &r.sp
+	*sp = wSpan{}
+	r.spAttrs, r.evKVs, r.events, r.evBounds, r.links = r.spAttrs[:0], r.evKVs[:0], r.events[:0], r.evBounds[:0], r.links[:0]
+	statusSeen := false
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		if f.num > 16 {
+			if !fsSpan.unread(f.num, r.strict) {
+				return false
+			}
+			continue
+		}
+		want := protowire.BytesType
+		switch f.num {
+		case 6, 10, 12, 14:
+			want = protowire.VarintType
+		case 7, 8:
+			want = protowire.Fixed64Type
+		case 16:
+			want = protowire.Fixed32Type
+		}
+		if f.typ != want {
+			if r.strict {
+				return false
+			}
+			continue
+		}
+		switch f.num {
+		case 1:
+			sp.traceID = f.b
+		case 2:
+			sp.spanID = f.b
+		case 3:
+			if _, ok := text(f.b, r.strict); !ok {
+				return false
+			}
+		case 4:
+			sp.parentID = f.b
+		case 5:
+			if sp.name, ok = text(f.b, r.strict); !ok {
+				return false
+			}
+		case 6:
+			sp.kind = int32(f.n)
+		case 7:
+			sp.start = f.n
+		case 8:
+			sp.end = f.n
+		case 9:
+			if r.spAttrs, _, ok = r.kvField(r.spAttrs, &f, 9); !ok {
+				return false
+			}
+		case 11:
+			if !r.event(f.b) {
+				return false
+			}
+		case 13:
+			if !r.link(f.b) {
+				return false
+			}
+			r.links = append(r.links, str(f.b))
+		case 15:
+			if statusSeen && r.strict {
+				return false
+			}
+			statusSeen = true
+			if !r.status(f.b) {
+				return false
+			}
+		}
+	}
+	sp.attrs, sp.links = r.spAttrs, r.links
+	for i := range r.events {
+		r.events[i].attrs = r.evKVs[r.evBounds[i][0]:r.evBounds[i][1]:r.evBounds[i][1]]
+	}
+	sp.events = r.events
+	return true
+}
+
+func (r *wireReader) event(b []byte) bool {
+	ev := wEvent{}
+	lo := len(r.evKVs)
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		switch f.num {
+		case 1:
+			m, ok := f.is(1, protowire.Fixed64Type, r.strict)
+			if !ok {
+				return false
+			}
+			if m {
+				ev.time = f.n
+			}
+		case 2:
+			m, ok := f.is(2, protowire.BytesType, r.strict)
+			if !ok {
+				return false
+			}
+			if m {
+				if ev.name, ok = text(f.b, r.strict); !ok {
+					return false
+				}
+			}
+		case 3:
+			if r.evKVs, _, ok = r.kvField(r.evKVs, &f, 3); !ok {
+				return false
+			}
+		case 4:
+			if _, ok := f.is(4, protowire.VarintType, r.strict); !ok {
+				return false
+			}
+		default:
+			if !fsEvent.unread(f.num, r.strict) {
+				return false
+			}
+		}
+	}
+	r.events = append(r.events, ev)
+	r.evBounds = append(r.evBounds, [2]int{lo, len(r.evKVs)})
+	return true
+}
+
+// link checks one Span.Link (kept as its encoding: links are rare, and
+// read only to be rendered as JSON).
+func (r *wireReader) link(b []byte) bool {
+	if !r.strict {
 		return true
-	})
+	}
+	var f field
+	for len(b) > 0 {
+		if ok, _ := next(&b, &f, true); !ok {
+			return false
+		}
+		want := protowire.BytesType
+		switch f.num {
+		case 5:
+			want = protowire.VarintType
+		case 6:
+			want = protowire.Fixed32Type
+		}
+		if f.num > 6 {
+			if !fsLink.unread(f.num, true) {
+				return false
+			}
+			continue
+		}
+		if f.typ != want {
+			return false
+		}
+		switch f.num {
+		case 3:
+			if _, ok := text(f.b, true); !ok {
+				return false
+			}
+		case 4:
+			if _, ok := readKV(f.b, 0, true); !ok {
+				return false
+			}
+		}
+	}
+	return true
 }
 
-// scratchAt sets aside the list being read at depth (a kvlist nested in a
-// list of the same depth is read there in turn).
-func (d *wireDec) scratchAt(depth int) []*commonpb.KeyValue {
-	for len(d.scratch) <= depth {
-		d.scratch = append(d.scratch, nil)
+func (r *wireReader) status(b []byte) bool {
+	sp := &r.sp
+	var f field
+	for len(b) > 0 {
+		ok, skip := next(&b, &f, r.strict)
+		if !ok {
+			return false
+		}
+		if skip {
+			continue
+		}
+		switch f.num {
+		case 2:
+			m, ok := f.is(2, protowire.BytesType, r.strict)
+			if !ok {
+				return false
+			}
+			if m {
+				if sp.statusMsg, ok = text(f.b, r.strict); !ok {
+					return false
+				}
+			}
+		case 3:
+			m, ok := f.is(3, protowire.VarintType, r.strict)
+			if !ok {
+				return false
+			}
+			if m {
+				sp.statusCode = int32(f.n)
+			}
+		default:
+			if !fsStatus.unread(f.num, r.strict) {
+				return false
+			}
+		}
 	}
-	s := d.scratch[depth]
-	d.scratch[depth] = nil
-	return s
+	return true
 }
 
-func (d *wireDec) restoreAt(depth int, s []*commonpb.KeyValue) { d.scratch[depth] = s }
+// linkFields reads what the mapping renders of a link's encoding.
+func linkFields(s string) (traceID, spanID []byte, attrs kvIter) {
+	b := bs(s)
+	attrs = kvIter{raw: b, num: 4}
+	var f field
+	for len(b) > 0 {
+		if ok, skip := next(&b, &f, false); !ok {
+			break
+		} else if skip || f.typ != protowire.BytesType {
+			continue
+		}
+		switch f.num {
+		case 1:
+			traceID = f.b
+		case 2:
+			spanID = f.b
+		}
+	}
+	return traceID, spanID, attrs
+}
 
-// unmarshalTraces decodes an OTLP ExportTraceServiceRequest: the fast path
-// when it can, else proto.Unmarshal (the reference, and its errors).
-func unmarshalTraces(b []byte) (*coltracepb.ExportTraceServiceRequest, error) {
-	if req, ok := decodeTraces(b); ok {
-		return req, nil
+// entries yields the length-delimited entries of field num of a message
+// checked already (a request's resource_spans, a resource's scope_spans, a
+// scope's spans).
+type entries struct {
+	b   []byte
+	num protowire.Number
+}
+
+func (e *entries) next() ([]byte, bool) {
+	var f field
+	for len(e.b) > 0 {
+		if ok, skip := next(&e.b, &f, false); !ok {
+			break
+		} else if !skip && f.num == e.num && f.typ == protowire.BytesType {
+			return f.b, true
+		}
 	}
-	req := &coltracepb.ExportTraceServiceRequest{}
-	if err := proto.Unmarshal(b, req); err != nil {
-		return nil, err
+	e.b = nil
+	return nil, false
+}
+
+// pbVal is the view of an AnyValue message (the collector's message-based
+// helpers, SpanApp and LogApp, read attribute values through it).
+func pbVal(v *commonpb.AnyValue) wVal {
+	if v == nil {
+		return wVal{}
 	}
-	return req, nil
+	if s, ok := v.Value.(*commonpb.AnyValue_StringValue); ok {
+		return wVal{typ: vString, s: s.StringValue}
+	}
+	b, err := proto.Marshal(v)
+	if err != nil {
+		return wVal{typ: vEmpty}
+	}
+	w, _ := readAny(b, 0, false)
+	return w
 }
