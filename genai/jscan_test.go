@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -60,6 +61,13 @@ func FuzzMessages(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, msgs string) {
+		if !utf8.ValidString(msgs) {
+			// OTLP strings are UTF-8: a record holding anything else is
+			// refused when it is read, and a request built in memory with
+			// it cannot be encoded (AppendSpans reports the span), so the
+			// mapping never sees one.
+			t.Skip()
+		}
 		s := mapOne(t, request(nil, testSpan("gen_ai.input.messages", msgs, "gen_ai.output.messages", msgs,
 			"gen_ai.prompt.0.content", msgs, "gen_ai.completion", msgs)))
 		for _, k := range []string{schemas.AttrInputParts, schemas.AttrOutputParts, schemas.AttrGenAIFinishReasons} {
