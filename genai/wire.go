@@ -481,6 +481,14 @@ func (r *wireReader) kvField(l []wKV, f *field, num protowire.Number) (out []wKV
 // is in the message) into r.res; entries then yields its scope_spans.
 func (r *wireReader) resourceSpans(b []byte) bool {
 	r.res = r.res[:0]
+	return r.container(b, fsResourceSpans, r.resource)
+}
+
+// container checks a ResourceSpans or a ScopeSpans, which have the same
+// shape: one head message (field 1: the resource or the scope, read by
+// head wherever it is in the message), the children (field 2, yielded
+// later by entries) and a schema_url (field 3).
+func (r *wireReader) container(b []byte, fs fieldSet, head func([]byte) bool) bool {
 	var f field
 	seen := false
 	for rest := b; len(rest) > 0; {
@@ -499,7 +507,7 @@ func (r *wireReader) resourceSpans(b []byte) bool {
 			}
 			if m {
 				seen = true
-				if !r.resource(f.b) {
+				if !head(f.b) {
 					return false
 				}
 			}
@@ -516,7 +524,7 @@ func (r *wireReader) resourceSpans(b []byte) bool {
 				return false
 			}
 		default:
-			if !fsResourceSpans.unread(f.num, r.strict) {
+			if !fs.unread(f.num, r.strict) {
 				return false
 			}
 		}
@@ -557,47 +565,7 @@ func (r *wireReader) resource(b []byte) bool {
 // r.scopeName and r.scopeVersion; entries then yields its spans.
 func (r *wireReader) scopeSpans(b []byte) bool {
 	r.scope, r.scopeName, r.scopeVersion = r.scope[:0], "", ""
-	var f field
-	seen := false
-	for rest := b; len(rest) > 0; {
-		ok, skip := next(&rest, &f, r.strict)
-		if !ok {
-			return false
-		}
-		if skip {
-			continue
-		}
-		switch f.num {
-		case 1:
-			m, ok := f.is(1, protowire.BytesType, r.strict)
-			if !ok || m && seen && r.strict {
-				return false
-			}
-			if m {
-				seen = true
-				if !r.scopeFields(f.b) {
-					return false
-				}
-			}
-		case 2:
-			if _, ok := f.is(2, protowire.BytesType, r.strict); !ok {
-				return false
-			}
-		case 3:
-			m, ok := f.is(3, protowire.BytesType, r.strict)
-			if !ok {
-				return false
-			}
-			if _, ok := text(f.b, r.strict && m); !ok {
-				return false
-			}
-		default:
-			if !fsScopeSpans.unread(f.num, r.strict) {
-				return false
-			}
-		}
-	}
-	return true
+	return r.container(b, fsScopeSpans, r.scopeFields)
 }
 
 func (r *wireReader) scopeFields(b []byte) bool {
