@@ -292,11 +292,7 @@ func (lv *logView) eventAttributes() []wKV {
 	out := lv.ev[:0]
 	switch lv.body.typ {
 	case vKvlist:
-		for it := kvRaw(lv.body.s); ; {
-			kv, ok := it.next()
-			if !ok {
-				break
-			}
+		for kv := range kvRaw(lv.body.s).all() {
 			out = append(out, kv)
 		}
 	case vAbsent, vEmpty:

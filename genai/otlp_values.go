@@ -105,15 +105,12 @@ func appendAnyJSON(b []byte, v wVal) []byte {
 		return append(b, '"')
 	case vArray:
 		b = append(b, '[')
-		it := valRaw(v.s)
-		for i := 0; ; i++ {
-			e, ok := it.next()
-			if !ok {
-				break
-			}
-			if i > 0 {
+		sep := false
+		for e := range valRaw(v.s).all() {
+			if sep {
 				b = append(b, ',')
 			}
+			sep = true
 			b = appendAnyJSON(b, e)
 		}
 		return append(b, ']')
@@ -125,14 +122,12 @@ func appendAnyJSON(b []byte, v wVal) []byte {
 
 func appendKVListJSON(b []byte, kvs kvIter) []byte {
 	b = append(b, '{')
-	for i := 0; ; i++ {
-		kv, ok := kvs.next()
-		if !ok {
-			break
-		}
-		if i > 0 {
+	sep := false
+	for kv := range kvs.all() {
+		if sep {
 			b = append(b, ',')
 		}
+		sep = true
 		b = schemas.AppendJSONString(b, kv.key)
 		b = append(b, ':')
 		b = appendAnyJSON(b, kv.v)

@@ -224,12 +224,7 @@ func isTextPartType(t string) bool {
 func (a *textAcc) messagesAny(v wVal, ctx msgCtx) bool {
 	switch v.typ {
 	case vArray:
-		it := valRaw(v.s)
-		for {
-			e, ok := it.next()
-			if !ok {
-				break
-			}
+		for e := range valRaw(v.s).all() {
 			switch e.typ {
 			case vKvlist:
 				a.messageAny(kvRaw(e.s), ctx)
@@ -251,11 +246,7 @@ func (a *textAcc) messagesAny(v wVal, ctx msgCtx) bool {
 
 func (a *textAcc) messageAny(kvs kvIter, ctx msgCtx) {
 	var parts, content, toolCalls wVal // vAbsent: not given
-	for {
-		kv, ok := kvs.next()
-		if !ok {
-			break
-		}
+	for kv := range kvs.all() {
 		switch kv.key {
 		case "role":
 			ctx.role = anyString(kv.v)
@@ -290,12 +281,7 @@ func (a *textAcc) contentAny(ctx msgCtx, v wVal) {
 	case vString:
 		a.addText(ctx, v.s)
 	case vArray:
-		it := valRaw(v.s)
-		for {
-			e, ok := it.next()
-			if !ok {
-				break
-			}
+		for e := range valRaw(v.s).all() {
 			switch e.typ {
 			case vKvlist:
 				a.partAny(ctx, kvRaw(e.s), e)
@@ -314,11 +300,7 @@ func (a *textAcc) contentAny(ctx msgCtx, v wVal) {
 
 func (a *textAcc) partAny(ctx msgCtx, kvs kvIter, whole wVal) {
 	typ, text, hasText := "", "", false
-	for it := kvs; ; {
-		kv, ok := it.next()
-		if !ok {
-			break
-		}
+	for kv := range kvs.all() {
 		switch kv.key {
 		case "type":
 			typ = anyString(kv.v)
@@ -343,12 +325,7 @@ func (a *textAcc) partAny(ctx msgCtx, kvs kvIter, whole wVal) {
 func (a *textAcc) toolCallsAny(v wVal) {
 	switch v.typ {
 	case vArray:
-		it := valRaw(v.s)
-		for {
-			e, ok := it.next()
-			if !ok {
-				break
-			}
+		for e := range valRaw(v.s).all() {
 			if e.typ == vKvlist && a.toolCallAny(kvRaw(e.s)) {
 				continue
 			}

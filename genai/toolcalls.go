@@ -141,11 +141,7 @@ func (a *textAcc) toolCallAny(kvs kvIter) bool {
 }
 
 func readToolCallKVs(kvs kvIter, depth int) (id, name, args string, argsJSON bool) {
-	for {
-		kv, ok := kvs.next()
-		if !ok {
-			break
-		}
+	for kv := range kvs.all() {
 		switch k := kv.key; {
 		case k == "id" && depth == 0:
 			id = anyString(kv.v)

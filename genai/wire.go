@@ -4,6 +4,7 @@
 package genai
 
 import (
+	"iter"
 	"unicode/utf8"
 	"unsafe"
 
@@ -398,6 +399,18 @@ type kvIter struct {
 func kvSlice(l []wKV) kvIter { return kvIter{list: l} }
 func kvRaw(s string) kvIter  { return kvIter{raw: bs(s), num: 1} }
 
+// all yields the key-values in order, for range loops.
+func (it kvIter) all() iter.Seq[wKV] {
+	return func(yield func(wKV) bool) {
+		for {
+			kv, ok := it.next()
+			if !ok || !yield(kv) {
+				return
+			}
+		}
+	}
+}
+
 func (it *kvIter) next() (wKV, bool) {
 	if it.raw == nil {
 		if len(it.list) == 0 {
@@ -430,6 +443,18 @@ func (it *kvIter) next() (wKV, bool) {
 type valIter struct{ raw []byte }
 
 func valRaw(s string) valIter { return valIter{raw: bs(s)} }
+
+// all yields the values in order, for range loops.
+func (it valIter) all() iter.Seq[wVal] {
+	return func(yield func(wVal) bool) {
+		for {
+			v, ok := it.next()
+			if !ok || !yield(v) {
+				return
+			}
+		}
+	}
+}
 
 func (it *valIter) next() (wVal, bool) {
 	var f field
