@@ -135,7 +135,8 @@ type Result struct {
 	// it with the senders and the collector idle — the writer's own
 	// capacity, against which the sustained rate shows how much the load
 	// generator and the collector take from it on the same cores.
-	BacklogAtStop int64 `json:"backlog_at_stop"`
+	BacklogAtStop    int64   `json:"backlog_at_stop"`
+	DrainSpansPerSec float64 `json:"drain_spans_per_sec,omitempty"`
 	// CPU per span of the closed-loop phase (first send → last span
 	// visible) and per row of the baseline (both phases), in microseconds:
 	// this process (collector, kfake, writer and the load generator) and the
@@ -146,7 +147,6 @@ type Result struct {
 	ClickHouseCPUPerSpanMicros float64 `json:"clickhouse_cpu_us_per_span,omitempty"`
 	BaselineCPUPerRowMicros    float64 `json:"baseline_cpu_us_per_row"`
 	BaselineCHCPUPerRowMicros  float64 `json:"baseline_clickhouse_cpu_us_per_row,omitempty"`
-	DrainSpansPerSec           float64 `json:"drain_spans_per_sec,omitempty"`
 	// MissedSpans are what the paced senders could not send in time (all
 	// of them busy): the offered rate was not reached by this much.
 	MissedSpans int64 `json:"missed_spans,omitempty"`
