@@ -60,13 +60,18 @@ const logTextLookback = time.Hour
 // which a span and its events arrive, in whichever requests, batches and
 // writer lifetimes: nothing at write time has to find the other half.
 func withLogText(cols, inner string, from, to time.Time) (string, []any) {
-	var cond string
-	var args []any
-	if !from.IsZero() && !to.IsZero() {
-		cond = " AND time >= toDateTime(?) AND time < toDateTime(?)"
-		args = []any{from.Add(-logTextLookback).Unix(), to.Add(logTextLookback).Unix()}
-	}
+	cond, args := logTimeCond(from, to)
 	return "SELECT " + cols + " FROM (" + inner + ") ANY LEFT JOIN (" + logTextSubquery(cond) + ") USING (trace_id, span_id)", args
+}
+
+// logTimeCond narrows the logs table to the records that can belong to
+// spans starting in [from, to): those within logTextLookback of it (" AND
+// …" and its arguments; nothing when the range is open on either side).
+func logTimeCond(from, to time.Time) (string, []any) {
+	if from.IsZero() || to.IsZero() {
+		return "", nil
+	}
+	return " AND time >= toDateTime(?) AND time < toDateTime(?)", []any{from.Add(-logTextLookback).Unix(), to.Add(logTextLookback).Unix()}
 }
 
 // logTextSubquery reads, per span, the texts its GenAI events add to its

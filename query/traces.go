@@ -64,10 +64,13 @@ func (r *Reader) SearchTraces(ctx context.Context, sel Selector, s TraceSearch) 
 		sel = sel.with(Eq("trace_id", s.TraceID))
 	}
 	if s.Text != "" {
-		// The span's own text, or its GenAI events' (the merged view).
+		// The span's own text, or its GenAI events' (the merged view),
+		// reading only the log records the merged view itself would join
+		// to spans of the range.
+		cond, cargs := logTimeCond(sel.From, sel.To)
 		sel = sel.with(Predicate{SQL: `(positionCaseInsensitiveUTF8(input_text, ?) > 0 OR positionCaseInsensitiveUTF8(output_text, ?) > 0
-    OR trace_id IN (SELECT trace_id FROM logs WHERE positionCaseInsensitiveUTF8(input_text, ?) > 0 OR positionCaseInsensitiveUTF8(output_text, ?) > 0))`,
-			Args: []any{s.Text, s.Text, s.Text, s.Text}})
+    OR trace_id IN (SELECT trace_id FROM logs WHERE (positionCaseInsensitiveUTF8(input_text, ?) > 0 OR positionCaseInsensitiveUTF8(output_text, ?) > 0)` + cond + `))`,
+			Args: append([]any{s.Text, s.Text, s.Text, s.Text}, cargs...)})
 	}
 	where, args, err := sel.Where(Spans)
 	if err != nil {
