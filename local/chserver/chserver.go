@@ -155,10 +155,7 @@ func (s *Server) launch(ctx context.Context) (*proc, error) {
 	p := &proc{s: s, cmd: exec.Command(s.bin, args...), done: make(chan struct{})}
 	p.cmd.Dir = s.cfg.DataDir
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	// Newer releases fork a watchdog that restarts the server itself;
-	// chainwatch supervises it instead (Supervise), so that a restart is
-	// logged and counted.
-	p.cmd.Env = append(os.Environ(), "CLICKHOUSE_WATCHDOG_ENABLE=0")
+	p.cmd.Env = childEnv(os.Environ())
 	// Its own process group, and killed with us on Linux, so a crashed
 	// parent leaves no server behind.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -179,6 +176,35 @@ func (s *Server) launch(ctx context.Context) (*proc, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// JemallocConf is the allocator setting ClickHouse compiles into its own
+// builds (ClickHouse's contrib/jemalloc-cmake/CMakeLists.txt, for Linux:
+// one arena per CPU, no separate arena for large allocations, freed pages
+// kept 5 s before they are given back; ClickHouse issue 11121 has the
+// motivation). Debian's clickhouse-server 18.16 links the system jemalloc
+// without it, and jemalloc's defaults give the pages of every allocation
+// over 8 MiB back at once — the column buffers of each insert and merge —
+// so the next one faults them in again, zeroed. `bench ingest` on the
+// 2-core machine (2026-12-06): ClickHouse took 183k–213k page faults a
+// second without it and 83k–118k with it, 12.6–14.1 against 10.4–11.5 µs
+// of CPU a span, for the same peak memory (612–751 against 672–751 MiB);
+// see BENCHMARKS.md. A MALLOC_CONF already in the environment is kept as
+// it is.
+const JemallocConf = "percpu_arena:percpu,oversize_threshold:0,muzzy_decay_ms:5000,dirty_decay_ms:5000"
+
+// childEnv is the server's environment: ours, without ClickHouse's own
+// watchdog (newer releases fork one that restarts the server itself;
+// chainwatch supervises it instead, Supervise, so that a restart is logged
+// and counted), with JemallocConf unless MALLOC_CONF is set.
+func childEnv(env []string) []string {
+	out := append(env[:len(env):len(env)], "CLICKHOUSE_WATCHDOG_ENABLE=0")
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "MALLOC_CONF=") {
+			return out
+		}
+	}
+	return append(out, "MALLOC_CONF="+JemallocConf)
 }
 
 // Supervise restarts the server whenever its process exits before Stop,

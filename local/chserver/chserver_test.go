@@ -9,6 +9,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -128,5 +131,42 @@ func TestSupervisedServerIsRestartedAfterSIGKILL(t *testing.T) {
 	}
 	if st := s.Status(); st.State != supervise.Stopped || st.Restarts != 1 {
 		t.Errorf("status after Stop %+v", st)
+	}
+}
+
+// The server runs with ClickHouse's own jemalloc setting, which the
+// linked jemalloc accepts (it complains on stderr, into stdout.log, of an
+// option it does not know); a MALLOC_CONF of the user's is kept instead.
+func TestServerAllocatorSetting(t *testing.T) {
+	if _, err := chserver.FindBinary(""); err != nil {
+		if os.Getenv("CHAINWATCH_TEST_ALLOW_SKIP") != "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	start := func() (env []string, log string) {
+		t.Helper()
+		s, err := chserver.Start(t.Context(), chserver.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Stop()
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(s.PID()) + "/environ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := os.ReadFile(filepath.Join(s.DataDir(), "log", "stdout.log"))
+		return strings.Split(string(b), "\x00"), string(l)
+	}
+	env, log := start()
+	if !slices.Contains(env, "MALLOC_CONF="+chserver.JemallocConf) || !slices.Contains(env, "CLICKHOUSE_WATCHDOG_ENABLE=0") {
+		t.Errorf("server environment lacks MALLOC_CONF=%s or the watchdog switch: %q", chserver.JemallocConf, env)
+	}
+	if strings.Contains(log, "<jemalloc>") {
+		t.Errorf("jemalloc refused the setting:\n%s", log)
+	}
+	t.Setenv("MALLOC_CONF", "dirty_decay_ms:1000")
+	if env, _ := start(); !slices.Contains(env, "MALLOC_CONF=dirty_decay_ms:1000") || slices.Contains(env, "MALLOC_CONF="+chserver.JemallocConf) {
+		t.Errorf("the user's MALLOC_CONF was not kept alone: %q", env)
 	}
 }
