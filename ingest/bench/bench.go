@@ -49,6 +49,7 @@ type Options struct {
 	Writers       int           // writer instances; default 1
 	BatchMaxRows  int           // writer batch; default writer.DefaultBatchMaxRows
 	BatchMaxWait  time.Duration // writer batch age limit; default 250ms
+	Inserts       int           // batches a writer inserts at once; default writer.DefaultInserts
 	// BaselineRows, when set, is what each baseline phase inserts;
 	// otherwise each inserts for BaselineDuration.
 	BaselineRows int
@@ -299,7 +300,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		LocalKafkaDir: kdir,
 		ClickHouse:    clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"},
 		Collector:     collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
-		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: o.BatchMaxWait}},
+		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: o.BatchMaxWait}, Inserts: o.Inserts},
 		Writers:       o.Writers,
 	})
 	if err != nil {

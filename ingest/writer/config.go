@@ -17,6 +17,7 @@ const (
 	DefaultRetryInitial   = 200 * time.Millisecond
 	DefaultRetryMax       = 10 * time.Second
 	DefaultInsertTimeout  = 60 * time.Second
+	DefaultInserts        = 2
 	DefaultSessionTimeout = 10 * time.Second
 )
 
@@ -27,6 +28,12 @@ type Config struct {
 	Retry RetryConfig `yaml:"retry"`
 	// InsertTimeout bounds one ClickHouse insert.
 	InsertTimeout time.Duration `yaml:"insert_timeout"`
+	// Inserts is how many batches may be inserting at once. Offsets are
+	// committed in batch order whatever order the inserts finish in. One
+	// insert at a time makes each batch wait for the one before whenever
+	// an insert takes longer than batch.max_wait (ClickHouse busy merging),
+	// which is where received → visible's tail came from under load.
+	Inserts int `yaml:"inserts"`
 	// SessionTimeout: a writer not heard from for this long (killed) loses
 	// its partitions to the others.
 	SessionTimeout time.Duration `yaml:"session_timeout"`
@@ -58,6 +65,7 @@ func DefaultConfig() Config {
 		Batch:          BatchConfig{MaxRows: DefaultBatchMaxRows, MaxBytes: DefaultBatchMaxBytes, MaxWait: DefaultBatchMaxWait},
 		Retry:          RetryConfig{Initial: DefaultRetryInitial, Max: DefaultRetryMax},
 		InsertTimeout:  DefaultInsertTimeout,
+		Inserts:        DefaultInserts,
 		SessionTimeout: DefaultSessionTimeout,
 	}
 }
@@ -81,6 +89,9 @@ func (c Config) WithDefaults() Config {
 	c.Retry = c.Retry.Or(d.Retry)
 	if c.InsertTimeout == 0 {
 		c.InsertTimeout = d.InsertTimeout
+	}
+	if c.Inserts == 0 {
+		c.Inserts = d.Inserts
 	}
 	if c.SessionTimeout == 0 {
 		c.SessionTimeout = d.SessionTimeout
@@ -110,6 +121,9 @@ func (c Config) Validate() error {
 	}
 	if c.SessionTimeout != 0 && (c.SessionTimeout < 6*time.Second || c.SessionTimeout > 30*time.Minute) {
 		errs = append(errs, fmt.Errorf("session_timeout must be between 6s and 30m (Kafka's default group.min/max.session.timeout.ms); got %v", c.SessionTimeout))
+	}
+	if c.Inserts < 0 || c.Inserts > 8 {
+		errs = append(errs, fmt.Errorf("inserts must be between 1 and 8, got %d", c.Inserts))
 	}
 	if c.RebalanceTimeout < 0 {
 		errs = append(errs, fmt.Errorf("rebalance_timeout must be > 0, got %v", c.RebalanceTimeout))

@@ -127,6 +127,9 @@ type batch struct {
 	bytes    int
 	records  int
 	first    time.Time
+	// after is closed when the batch handed off before this one is
+	// committed; committed, when this one is.
+	after, committed chan struct{}
 }
 
 func (b *batch) reset() {
@@ -137,10 +140,13 @@ func (b *batch) reset() {
 
 func (b *batch) rows() int { return len(b.spans) + len(b.feedback) + len(b.scores) + len(b.logs) }
 
-// run is a two-stage pipeline: this goroutine polls and decodes batch N+1
-// while an insert goroutine stores batch N and then commits exactly N's
-// offsets. At most two batches are in hand (bounded memory); when the
-// inserter falls behind (ClickHouse slow or down), polling stops.
+// run is a pipeline: this goroutine polls and decodes the next batch while
+// up to cfg.Inserts insert goroutines store the batches before it. Each
+// inserter then commits exactly its batch's offsets, in batch order: a
+// batch's commit waits for the batches handed off before it, since a later
+// offset committed first would, after a crash, skip an earlier batch not
+// yet stored. At most Inserts+1 batches are in hand (bounded memory); when
+// the inserters fall behind (ClickHouse slow or down), polling stops.
 //
 // Offsets committed are always of records already stored, whatever the
 // rebalances in between, so nothing is lost; a rebalance while a batch is in
@@ -152,16 +158,31 @@ func (w *Writer) run(ctx context.Context) error {
 		w.cl.AllowRebalance()
 		w.cl.Close()
 	}()
-	free := make(chan *batch, 2)
-	free <- &batch{last: map[int64]*kgo.Record{}}
-	free <- &batch{last: map[int64]*kgo.Record{}}
+	n := w.cfg.Inserts
+	free := make(chan *batch, n+1)
+	for range n + 1 {
+		free <- &batch{last: map[int64]*kgo.Record{}}
+	}
 	full := make(chan *batch)
-	insErr := make(chan error, 1)
-	go func() { insErr <- w.insertLoop(ctx, full, free) }()
-
+	insErr := make(chan error, n)
+	stop := make(chan struct{}) // closed when an inserter fails: later batches' turns never come
+	var stopOnce sync.Once
+	for range n {
+		go func() {
+			err := w.insertLoop(ctx, full, free, stop)
+			if err != nil {
+				stopOnce.Do(func() { close(stop) })
+			}
+			insErr <- err
+		}()
+	}
+	prev := make(chan struct{}) // the last handed-off batch's commit
+	close(prev)
 	handOff := func(b *batch) error {
+		b.after, b.committed = prev, make(chan struct{})
 		select {
 		case full <- b:
+			prev = b.committed
 			return nil
 		case err := <-insErr:
 			insErr <- err
@@ -170,8 +191,14 @@ func (w *Writer) run(ctx context.Context) error {
 	}
 	finish := func(err error) error {
 		close(full)
-		if ierr := <-insErr; ierr != nil && !errors.Is(ierr, errCrashed) {
-			return ierr
+		var first error
+		for range n {
+			if ierr := <-insErr; first == nil && ierr != nil && !errors.Is(ierr, errCrashed) && !errors.Is(ierr, errInserterStopped) {
+				first = ierr
+			}
+		}
+		if first != nil {
+			return first
 		}
 		return err
 	}
@@ -241,15 +268,23 @@ var (
 	errCrashed         = errors.New("simulated crash")
 )
 
-// insertLoop stores each batch (retrying as long as it takes), then commits
-// its offsets and returns the batch for reuse.
-func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<- *batch) error {
+// insertLoop stores each batch (retrying as long as it takes), then, once
+// the batch handed off before it is committed, commits its offsets and
+// returns the batch for reuse. It returns when full is closed, when storing
+// fails, or when another inserter has stopped (stop closed) before this
+// batch's turn came.
+func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<- *batch, stop <-chan struct{}) error {
 	for b := range full {
 		if err := w.flush(ctx, b); err != nil {
 			return err
 		}
 		if w.afterInsert != nil && w.afterInsert() {
 			return errCrashed // stored, not committed
+		}
+		select {
+		case <-b.after:
+		case <-stop:
+			return errInserterStopped // stored, not committed: delivered again
 		}
 		recs := make([]*kgo.Record, 0, len(b.last))
 		for _, r := range b.last {
@@ -263,6 +298,7 @@ func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<-
 			w.log.Warn("committing offsets failed; the batch will be delivered again", "err", err)
 		}
 		cancel()
+		close(b.committed)
 		b.reset()
 		free <- b
 	}
