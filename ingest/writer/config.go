@@ -28,11 +28,13 @@ type Config struct {
 	Retry RetryConfig `yaml:"retry"`
 	// InsertTimeout bounds one ClickHouse insert.
 	InsertTimeout time.Duration `yaml:"insert_timeout"`
-	// Inserts is how many batches may be inserting at once. Offsets are
-	// committed in batch order whatever order the inserts finish in. One
-	// insert at a time makes each batch wait for the one before whenever
-	// an insert takes longer than batch.max_wait (ClickHouse busy merging),
-	// which is where received → visible's tail came from under load.
+	// Inserts is how many batches may be inserting at once; another
+	// insert starts beside one in flight only once that one has run for
+	// batch.max_wait. Offsets are committed in batch order whatever order
+	// the inserts finish in. One insert at a time makes each batch wait
+	// out the one before whenever an insert takes longer than
+	// batch.max_wait (ClickHouse busy merging), which is where received →
+	// visible's tail came from under load.
 	Inserts int `yaml:"inserts"`
 	// SessionTimeout: a writer not heard from for this long (killed) loses
 	// its partitions to the others.

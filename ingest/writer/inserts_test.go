@@ -74,11 +74,12 @@ func (c *scriptedConsumer) commits() []int64 {
 
 // gateStore holds its first span insert until release is closed (and
 // closes firstStarted when it begins); the others return at once. started
-// counts inserts begun.
+// counts inserts begun, at the times in starts.
 type gateStore struct {
 	*ingesttest.MemStore
 	mu           sync.Mutex
 	started      int
+	starts       []time.Time
 	firstStarted chan struct{}
 	release      chan struct{}
 }
@@ -86,6 +87,7 @@ type gateStore struct {
 func (s *gateStore) InsertSpans(ctx context.Context, spans []schemas.Span) error {
 	s.mu.Lock()
 	s.started++
+	s.starts = append(s.starts, time.Now())
 	first := s.started == 1
 	s.mu.Unlock()
 	if first {
@@ -102,8 +104,9 @@ func (s *gateStore) inserts() int {
 }
 
 // With two inserts allowed, a batch is stored while the one before it is
-// still inserting, but its offsets are committed only after that one's:
-// committed offsets never run ahead of a batch not yet stored.
+// still inserting — once that one has run for batch.max_wait, not before —
+// but its offsets are committed only after that one's: committed offsets
+// never run ahead of a batch not yet stored.
 func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
 	kc := kafka.Config{}.WithDefaults()
 	recs, _, err := kafka.SplitByTrace(ingesttest.Request(7, 6, 1), kc.Topics.Spans)
@@ -116,7 +119,7 @@ func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
 	store := &gateStore{MemStore: ingesttest.NewMemStore(), firstStarted: make(chan struct{}), release: make(chan struct{})}
 	// The second chunk arrives once the first batch is inserting.
 	cl := &scriptedConsumer{chunks: [][]*kgo.Record{recs[:3], recs[3:]}, gates: []chan struct{}{nil, store.firstStarted}}
-	w := New(Config{Inserts: 2, Batch: BatchConfig{MaxWait: 10 * time.Millisecond}}, kc.Topics, cl, store, NewMetrics(prometheus.NewRegistry()), nil)
+	w := New(Config{Inserts: 2, Batch: BatchConfig{MaxRows: 3, MaxWait: 300 * time.Millisecond}}, kc.Topics, cl, store, NewMetrics(prometheus.NewRegistry()), nil)
 	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +134,14 @@ func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
 		}
 	}()
 	ingesttest.Eventually(t, 5*time.Second, "the second batch's insert to start while the first's is held", func() bool { return store.inserts() == 2 })
+	// Each batch was due at once (max_rows); the second waited out the
+	// first's max_wait.
+	store.mu.Lock()
+	gap := store.starts[1].Sub(store.starts[0])
+	store.mu.Unlock()
+	if gap < 290*time.Millisecond {
+		t.Errorf("the second insert started %v after the first, want >= max_wait (300ms)", gap)
+	}
 	time.Sleep(100 * time.Millisecond) // room for a wrong early commit
 	if c := cl.commits(); len(c) != 0 {
 		t.Fatalf("committed %v while the first batch was still inserting", c)
