@@ -27,6 +27,7 @@ func TestConfigErrorsNameTheKey(t *testing.T) {
 		{"kafka:\n  topics: {spans: a, feedback: a}\n", "kafka.topics"},
 		{"writer:\n  retry: {initial: 5s, max: 1s}\n", "writer.retry"},
 		{"writer:\n  session_timeout: 1s\n", "writer.session_timeout"},
+		{"writer:\n  inserts: 9\n", "writer.inserts must be between 1 and 8, got 9"},
 		{"kafka:\n  retention_headroom: 1.5\n", "kafka.retention_headroom"},
 		{"kafka:\n  max_buffered_bytes: 1048576\n", "collector.max_body_bytes"}, // a 16 MiB body could never be buffered
 		{"collectr:\n  http_addr: x\n", "field collectr not found"},             // typos are errors, not defaults

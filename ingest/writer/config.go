@@ -17,7 +17,7 @@ const (
 	DefaultRetryInitial   = 200 * time.Millisecond
 	DefaultRetryMax       = 10 * time.Second
 	DefaultInsertTimeout  = 60 * time.Second
-	DefaultInserts        = 2
+	DefaultInserts        = 1
 	DefaultSessionTimeout = 10 * time.Second
 )
 
@@ -34,7 +34,11 @@ type Config struct {
 	// the inserts finish in. One insert at a time makes each batch wait
 	// out the one before whenever an insert takes longer than
 	// batch.max_wait (ClickHouse busy merging), which is where received →
-	// visible's tail came from under load.
+	// visible's tail came from under load. The default is one: on the
+	// 2-core machine where `bench ingest` runs everything, two cost
+	// ClickHouse a fifth more CPU a span and the pipeline 5–25 % of its
+	// rate for a p99 a little lower (BENCHMARKS.md); with ClickHouse on
+	// cores of its own, 2 keeps the tail short.
 	Inserts int `yaml:"inserts"`
 	// SessionTimeout: a writer not heard from for this long (killed) loses
 	// its partitions to the others.
