@@ -37,8 +37,8 @@ type Config struct {
 	// visible's tail came from under load. The default is one: on the
 	// 2-core machine where `bench ingest` runs everything, two cost
 	// ClickHouse a fifth more CPU a span and the pipeline 5–25 % of its
-	// rate for a p99 a little lower (BENCHMARKS.md); with ClickHouse on
-	// cores of its own, 2 keeps the tail short.
+	// rate for a p99 a little lower (BENCHMARKS.md); where ClickHouse has
+	// cores to spare, the CPU a second insert adds matters less.
 	Inserts int `yaml:"inserts"`
 	// SessionTimeout: a writer not heard from for this long (killed) loses
 	// its partitions to the others.
