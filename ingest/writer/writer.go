@@ -144,12 +144,12 @@ func (b *batch) rows() int { return len(b.spans) + len(b.feedback) + len(b.score
 // run is a pipeline: this goroutine polls and decodes the next batch while
 // up to cfg.Inserts insert goroutines store the batches before it (a
 // second insert starting only when the one in flight has run for
-// batch.max_wait). Each
-// inserter then commits exactly its batch's offsets, in batch order: a
-// batch's commit waits for the batches handed off before it, since a later
-// offset committed first would, after a crash, skip an earlier batch not
-// yet stored. At most Inserts+1 batches are in hand (bounded memory); when
-// the inserters fall behind (ClickHouse slow or down), polling stops.
+// batch.max_wait). Each inserter then commits exactly its batch's offsets,
+// in batch order: a batch's commit waits for the batches handed off before
+// it, since a later offset committed first would, after a crash, skip an
+// earlier batch not yet stored. At most Inserts+1 batches are in hand
+// (bounded memory); when the inserters fall behind (ClickHouse slow or
+// down), polling stops.
 //
 // Offsets committed are always of records already stored, whatever the
 // rebalances in between, so nothing is lost; a rebalance while a batch is in
