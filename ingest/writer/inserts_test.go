@@ -152,6 +152,82 @@ func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
 		t.Errorf("committed offsets %v, want [2 5] (each batch's last, in order)", c)
 	}
 	if n := store.Distinct(); n != 6 {
-		t.Errorf("stored %d traces, want 6", n)
+		t.Errorf("stored %d spans, want 6", n)
+	}
+}
+
+// backlogConsumer holds a backlog and hands out at most max records a
+// poll, as franz-go's PollRecords does.
+type backlogConsumer struct {
+	scriptedConsumer
+	backlog []*kgo.Record
+}
+
+func (c *backlogConsumer) PollRecords(ctx context.Context, max int) kgo.Fetches {
+	c.mu.Lock()
+	if len(c.backlog) == 0 {
+		c.mu.Unlock()
+		<-ctx.Done()
+		return nil
+	}
+	n := min(max, len(c.backlog))
+	recs := c.backlog[:n]
+	c.backlog = c.backlog[n:]
+	c.mu.Unlock()
+	return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: recs[0].Topic, Partitions: []kgo.FetchPartition{{Records: recs}}}}}}
+}
+
+// sizeStore records the rows of each span insert.
+type sizeStore struct {
+	*ingesttest.MemStore
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (s *sizeStore) InsertSpans(ctx context.Context, spans []schemas.Span) error {
+	s.mu.Lock()
+	s.sizes = append(s.sizes, len(spans))
+	s.mu.Unlock()
+	return s.MemStore.InsertSpans(ctx, spans)
+}
+
+// batch.max_rows bounds rows, though a poll is bounded in records and a
+// spans record holds a whole trace: draining a backlog of 4-span traces
+// with max_rows 10, no insert exceeds 10 rows by more than one trace's.
+func TestWriterBatchRowsBoundWithMultiSpanRecords(t *testing.T) {
+	kc := kafka.Config{}.WithDefaults()
+	recs, _, err := kafka.SplitByTrace(ingesttest.Request(11, 40, 4), kc.Topics.Spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range recs {
+		r.Offset = int64(i)
+	}
+	cl := &backlogConsumer{backlog: recs}
+	store := &sizeStore{MemStore: ingesttest.NewMemStore()}
+	w := New(Config{Batch: BatchConfig{MaxRows: 10, MaxWait: time.Second}}, kc.Topics, cl, store, NewMetrics(prometheus.NewRegistry()), nil)
+	if err := w.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := w.Shutdown(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	ingesttest.Eventually(t, 10*time.Second, "the backlog stored", func() bool { return store.Distinct() == 160 })
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	total := 0
+	for _, n := range store.sizes {
+		total += n
+		if n > 10+3 {
+			t.Errorf("an insert of %d rows with max_rows 10 and 4-span records (inserts %v)", n, store.sizes)
+			break
+		}
+	}
+	if total != 160 {
+		t.Errorf("%d rows inserted, want 160", total)
 	}
 }
