@@ -224,7 +224,6 @@ func (w *Writer) run(ctx context.Context) error {
 		return err
 	}
 	var b *batch
-	var sizes recordSizes
 	for {
 		if b == nil {
 			select {
@@ -240,7 +239,7 @@ func (w *Writer) run(ctx context.Context) error {
 		}
 		if ctx.Err() == nil && wait > 0 {
 			pctx, cancel := context.WithTimeout(ctx, wait)
-			fetches := w.cl.PollRecords(pctx, sizes.pollMax(b, w.cfg.Batch))
+			fetches := w.cl.PollRecords(pctx, w.cfg.Batch.MaxRows-b.rows())
 			cancel()
 			if fetches.IsClientClosed() {
 				return finish(nil)
@@ -260,9 +259,7 @@ func (w *Writer) run(ctx context.Context) error {
 					w.m.ConsumerLag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(lag))
 				}
 			})
-			records, rows, bytes := b.records, b.rows(), b.bytes
 			fetches.EachRecord(func(r *kgo.Record) { w.add(b, r) })
-			sizes.observe(b.records-records, b.rows()-rows, b.bytes-bytes)
 		}
 		stopping := ctx.Err() != nil
 		due := b.records > 0 && (stopping || b.rows() >= w.cfg.Batch.MaxRows || b.bytes >= w.cfg.Batch.MaxBytes ||
@@ -285,42 +282,6 @@ func (w *Writer) run(ctx context.Context) error {
 			return finish(nil)
 		}
 	}
-}
-
-// recordSizes is what a record has brought to a batch lately, on average:
-// rows (a spans record holds a whole trace) and bytes.
-type recordSizes struct{ rows, bytes float64 }
-
-// observe folds in one poll's records, rows and bytes.
-func (s *recordSizes) observe(records, rows, bytes int) {
-	if records == 0 {
-		return
-	}
-	r, by := float64(rows)/float64(records), float64(bytes)/float64(records)
-	if s.rows == 0 && s.bytes == 0 {
-		s.rows, s.bytes = r, by
-		return
-	}
-	s.rows, s.bytes = 0.8*s.rows+0.2*r, 0.8*s.bytes+0.2*by
-}
-
-// pollMax is how many records the next poll may bring so that b stays
-// within max_rows and max_bytes — PollRecords counts records, not rows —
-// judged by the records seen so far: at least one, and one while none has
-// been seen. A batch so ends within about one record of its limits, not a
-// poll's worth of traces past them.
-func (s *recordSizes) pollMax(b *batch, c BatchConfig) int {
-	if s.rows == 0 && s.bytes == 0 {
-		return 1
-	}
-	n := float64(c.MaxRows - b.rows())
-	if s.rows > 0 {
-		n /= s.rows
-	}
-	if s.bytes > 0 {
-		n = min(n, float64(c.MaxBytes-b.bytes)/s.bytes)
-	}
-	return max(1, int(n))
 }
 
 var (
