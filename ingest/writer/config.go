@@ -53,6 +53,15 @@ type Config struct {
 }
 
 // BatchConfig bounds a batch; whichever limit is reached first flushes it.
+// The limits are checked after each poll, and a poll is asked for as many
+// records as max_rows has rows left: a spans record holds a whole trace, so
+// a batch can pass max_rows by up to (spans a trace − 1) × the rows that
+// were left, and max_bytes by one poll. A poll sized to end a batch at
+// max_rows exactly was measured (bench ingest, three alternating pairs,
+// 2026-12-06 13:26–13:32 UTC): the paced p99 fell (0.55–0.80 s against
+// 0.80–2.03 s) but ClickHouse spent 12–15 µs a span against 10–12 and the
+// rate fell to 0.60–0.62 of the baseline against 0.63–0.87; the larger
+// batches stay, with this bound as documented.
 type BatchConfig struct {
 	MaxRows  int           `yaml:"max_rows"`
 	MaxBytes int           `yaml:"max_bytes"`
