@@ -188,7 +188,7 @@ func (s *Server) launch(ctx context.Context) (*proc, error) {
 // so the next one faults them in again, zeroed. `bench ingest` on the
 // 2-core machine (2026-12-06): ClickHouse took 183k–213k page faults a
 // second without it and 83k–118k with it, 12.6–14.1 against 10.4–11.5 µs
-// of CPU a span, for the same peak memory (612–751 against 672–751 MiB);
+// of CPU a span, for the same peak memory (612–743 against 672–751 MiB);
 // see BENCHMARKS.md. A MALLOC_CONF already in the environment is kept as
 // it is.
 const JemallocConf = "percpu_arena:percpu,oversize_threshold:0,muzzy_decay_ms:5000,dirty_decay_ms:5000"
