@@ -17,23 +17,21 @@ import (
 // unreachable → the request fails → 503).
 func ProducerOpts(c Config) []kgo.Opt {
 	c = c.WithDefaults()
-	return []kgo.Opt{
-		kgo.SeedBrokers(c.Brokers...),
+	return append(c.connOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedBytes(c.MaxBufferedBytes),
 		kgo.ProducerBatchMaxBytes(int32(c.MaxRecordBytes)),
 		kgo.RecordDeliveryTimeout(c.ProduceTimeout),
 		kgo.ProducerBatchCompression(compression(c.Compression)),
 		kgo.RecordPartitioner(Partitioner(c.Partitioner)),
-	}
+	)
 }
 
 // ConsumerOpts are the franz-go options of a consumer-group member that
 // commits by hand, after its records are stored.
 func ConsumerOpts(c Config, group string, topics ...string) []kgo.Opt {
 	c = c.WithDefaults()
-	return []kgo.Opt{
-		kgo.SeedBrokers(c.Brokers...),
+	return append(c.connOpts(),
 		kgo.ConsumerGroup(group),
 		kgo.ConsumeTopics(topics...),
 		kgo.DisableAutoCommit(),
@@ -43,9 +41,19 @@ func ConsumerOpts(c Config, group string, topics ...string) []kgo.Opt {
 		kgo.FetchMaxPartitionBytes(int32(max(16<<20, c.MaxRecordBytes))),
 		// The dead-letter producer shares the client.
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerBatchMaxBytes(int32(c.MaxRecordBytes + 4096)),
+		kgo.ProducerBatchMaxBytes(int32(c.MaxRecordBytes+4096)),
 		kgo.RecordDeliveryTimeout(c.ProduceTimeout),
+	)
+}
+
+// connOpts are what every client of c needs to connect: the seed brokers
+// and, where c has one, its dialer.
+func (c Config) connOpts() []kgo.Opt {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.Dial != nil {
+		opts = append(opts, kgo.Dialer(c.Dial))
 	}
+	return opts
 }
 
 // NewClient is the franz-go client every chainwatch process builds: the
@@ -53,7 +61,7 @@ func ConsumerOpts(c Config, group string, topics ...string) []kgo.Opt {
 // set) plus opts.
 func NewClient(c Config, opts ...kgo.Opt) (*kgo.Client, error) {
 	c = c.WithDefaults()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, opts...)...)
+	cl, err := kgo.NewClient(append(c.connOpts(), opts...)...)
 	if err != nil {
 		return nil, fmt.Errorf("creating kafka client for %v: %w", c.Brokers, err)
 	}

@@ -5,8 +5,10 @@
 package kafka
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 )
 
@@ -71,6 +73,12 @@ type Config struct {
 	// Producers that share the spans topic must agree, or a trace is split
 	// over partitions.
 	Partitioner string `yaml:"partitioner"`
+	// Dial, when set, opens every connection of the clients built from
+	// this config (kgo.Dialer). The in-process broker sets it
+	// (local/broker), so that the collector's producer, the writer and
+	// the other clients of `chainwatch up` reach it in memory rather than
+	// over loopback TCP; never read from the file.
+	Dial func(ctx context.Context, network, host string) (net.Conn, error) `yaml:"-"`
 }
 
 // DefaultConfig is the kafka section's defaults: no brokers (the embedded

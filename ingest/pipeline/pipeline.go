@@ -171,6 +171,8 @@ func Start(ctx context.Context, o Options) (_ *Pipeline, err error) {
 // server is running; where it writes, its writers run and their group is
 // Stable. A collector alone needs only the broker to accept data.
 func (p *Pipeline) startHealth(o Options) (err error) {
+	// Over the network even to the in-process broker (no kafka.Config.Dial):
+	// ready means that other processes can reach it too.
 	if p.admin, err = kgo.NewClient(kgo.SeedBrokers(p.Kafka.Brokers...)); err != nil {
 		return fmt.Errorf("creating kafka health-check client: %w", err)
 	}

@@ -4,7 +4,11 @@
 package broker
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -23,12 +27,15 @@ const (
 // Broker is a running in-process broker.
 type Broker struct {
 	cluster *kfake.Cluster
+	mu      sync.Mutex
+	lns     map[string]*listener // by address
 }
 
 // Start starts kfake on port (0: any free port), persisting its log under
 // dataDir ("" keeps it in memory only). It returns kc with the broker's
-// address filled in and the retention defaults applied where kc leaves them
-// zero, for EnsureTopics to create the topics with.
+// address and its in-memory dialer filled in and the retention defaults
+// applied where kc leaves them zero, for EnsureTopics to create the topics
+// with.
 func Start(kc kafka.Config, port int, dataDir string) (*Broker, kafka.Config, error) {
 	kc = kc.WithDefaults()
 	if kc.TopicRetention == 0 {
@@ -48,12 +55,47 @@ func Start(kc kafka.Config, port int, dataDir string) (*Broker, kafka.Config, er
 	if dataDir != "" {
 		opts = append(opts, kfake.DataDir(dataDir))
 	}
+	b := &Broker{lns: map[string]*listener{}}
+	opts = append(opts, kfake.ListenFn(func(network, address string) (net.Listener, error) {
+		l, err := listen(network, address)
+		if err != nil {
+			return nil, err
+		}
+		b.mu.Lock()
+		b.lns[l.Addr().String()] = l
+		b.mu.Unlock()
+		return l, nil
+	}))
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		return nil, kc, fmt.Errorf("starting the in-process kafka broker: %w", err)
 	}
 	kc.Brokers = c.ListenAddrs()
-	return &Broker{cluster: c}, kc, nil
+	b.cluster = c
+	kc.Dial = b.Dial
+	return b, kc, nil
+}
+
+// Dial connects to the broker in memory, and to any other address over the
+// network. Start puts it in the config it returns (kafka.Config.Dial), so
+// every client of this process built from that config uses it; clients of
+// other processes connect to Addrs over TCP as before.
+func (b *Broker) Dial(ctx context.Context, network, host string) (net.Conn, error) {
+	b.mu.Lock()
+	l := b.lns[host]
+	b.mu.Unlock()
+	if l != nil {
+		c, err := l.dial(ctx)
+		if !errors.Is(err, net.ErrClosed) {
+			return c, err
+		}
+		// A stopped broker: dial as over the network, so that clients see
+		// what they would over TCP (connection refused). franz-go retries
+		// net.ErrClosed, and a consumer leaving its group then waited out
+		// its whole timeout.
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, host)
 }
 
 // Addrs are the broker's listen addresses.
