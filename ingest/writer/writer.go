@@ -133,7 +133,21 @@ type batch struct {
 	after, committed, stored chan struct{}
 }
 
+// reset empties b for reuse. The rows it held are zeroed, not only cut
+// off: a decoded span's strings alias its record (genai/wire.go), and a
+// record aliases the whole fetch response it came in (up to
+// kafka.ConsumerOpts' 16 MiB a partition), so a stale row beyond len kept
+// that response alive until overwritten. In `bench ingest` (2026-12-06)
+// such rows held 468 of the writer process's 872 MiB of live heap after a
+// run, and the peak RSS of three short runs fell from 2,208-2,747 to
+// 1,614-1,692 MiB with them zeroed (the GC then runs more often: CPU a
+// span 11.3-12.4 against 10.9-11.6 µs, within the runs' noise).
 func (b *batch) reset() {
+	clear(b.spans[:cap(b.spans)])
+	clear(b.feedback[:cap(b.feedback)])
+	clear(b.scores[:cap(b.scores)])
+	clear(b.logs[:cap(b.logs)])
+	clear(b.dead[:cap(b.dead)])
 	b.spans, b.feedback, b.scores, b.logs, b.dead = b.spans[:0], b.feedback[:0], b.scores[:0], b.logs[:0], b.dead[:0]
 	clear(b.last)
 	b.bytes, b.records, b.first = 0, 0, time.Time{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -166,5 +167,28 @@ func TestWriterLandsApplicationEvaluations(t *testing.T) {
 	}
 	if value != 0.75 || label != "relevant" || reasoning != "answers the question" || app != "test-app" {
 		t.Fatalf("row value %v label %q reasoning %q app %q", value, label, reasoning, app)
+	}
+}
+
+// A batch handed back for reuse keeps no row of the batch before: a row's
+// strings alias the fetched record, and a stale row beyond the slice's
+// length would keep its whole fetch response in memory.
+func TestBatchResetDropsRows(t *testing.T) {
+	rec := &kgo.Record{Topic: "spans", Value: []byte("x")}
+	b := &batch{last: map[int64]*kgo.Record{}}
+	b.spans = append(b.spans, schemas.Span{TraceID: "t", InputText: "aliases a fetch response"})
+	b.feedback = append(b.feedback, schemas.Feedback{ID: "f"})
+	b.scores = append(b.scores, schemas.Score{TraceID: "t"})
+	b.logs = append(b.logs, schemas.LogRecord{TraceID: "t"})
+	b.dead = append(b.dead, rec)
+	b.last[0] = rec
+	b.reset()
+	if b.rows() != 0 || len(b.dead) != 0 || len(b.last) != 0 {
+		t.Fatalf("reset batch holds %d rows, %d dead letters, %d offsets", b.rows(), len(b.dead), len(b.last))
+	}
+	if !reflect.DeepEqual(b.spans[:1][0], schemas.Span{}) || !reflect.DeepEqual(b.feedback[:1][0], schemas.Feedback{}) ||
+		!reflect.DeepEqual(b.scores[:1][0], schemas.Score{}) || !reflect.DeepEqual(b.logs[:1][0], schemas.LogRecord{}) || b.dead[:1][0] != nil {
+		t.Fatalf("reset batch still references its old rows beyond their length: %+v %+v %+v %+v %v",
+			b.spans[:1][0], b.feedback[:1][0], b.scores[:1][0], b.logs[:1][0], b.dead[:1][0])
 	}
 }
