@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"runtime/pprof"
+	"slices"
+	"strings"
 
 	"github.com/chainwatch/chainwatch/ingest/bench"
 )
@@ -77,11 +80,11 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
   pipeline, sustained       %10.0f spans/s  (%d spans, HTTP → collector → kafka → writer → clickhouse)
   ratio to baseline         %10.2f
   received → visible        p50 %v  p95 %v  p99 %v  (%d probes)
-  rejected requests         %d
+  rejected requests         %d%s
   peak RSS                  chainwatch %.0f MiB (with the load generator), clickhouse %.0f MiB
 `, res.GOMAXPROCS, res.ClickHouse, res.TextBytesPerSpan, res.BodyBytesPerSpan,
 		res.BaselineRowsPerSec, res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
-		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected,
+		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected, reasons(res.RejectedBy),
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
 	fmt.Printf("  CPU per span              chainwatch %.1f µs, clickhouse %.1f µs  (baseline per row: %.1f µs, clickhouse %.1f µs)\n",
 		res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros, res.BaselineCPUPerRowMicros, res.BaselineCHCPUPerRowMicros)
@@ -89,11 +92,25 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
 		fmt.Printf("  backlog when load stopped %10d spans, stored by the writer alone at %.0f spans/s\n", res.BacklogAtStop, res.DrainSpansPerSec)
 	}
 	if a := res.AtLoad; a != nil {
-		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d, not sent in time %d spans\n",
-			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, a.MissedSpans)
+		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d%s, not sent in time %d spans\n",
+			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, reasons(a.RejectedBy), a.MissedSpans)
 	}
 	if res.OfferedSpansPerSec > 0 {
 		fmt.Printf("  offered (open loop)       %10.0f spans/s; not sent in time (every sender busy): %d spans\n", res.OfferedSpansPerSec, res.MissedSpans)
 	}
 	return nil
+}
+
+// reasons formats the collector's refusals by reason, " (behind 12,
+// buffer_full 3)", or "" for none.
+func reasons(by map[string]int64) string {
+	if len(by) == 0 {
+		return ""
+	}
+	keys := slices.Sorted(maps.Keys(by))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, by[k])
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -130,7 +132,11 @@ type Result struct {
 	PipelineSpansPerSec      float64 `json:"pipeline_spans_per_sec"` // first send → last span visible
 	Ratio                    float64 `json:"ratio_to_baseline"`
 	Rejected                 int64   `json:"rejected_requests"`
-	OfferedSpansPerSec       float64 `json:"offered_spans_per_sec,omitempty"` // Rate, when set
+	// RejectedBy is the collector's count of those refusals by reason
+	// (chainwatch_collector_rejected_total): inflight_full, buffer_full,
+	// behind (the retention guard), kafka_timeout, …
+	RejectedBy         map[string]int64 `json:"rejected_by_reason,omitempty"`
+	OfferedSpansPerSec float64          `json:"offered_spans_per_sec,omitempty"` // Rate, when set
 	// BacklogAtStop is what was accepted but not yet visible when the
 	// load stopped; DrainSpansPerSec the rate at which the writer stored
 	// it with the senders and the collector idle — the writer's own
@@ -166,15 +172,16 @@ type Result struct {
 
 // AtLoad is received → visible with the senders paced below capacity.
 type AtLoad struct {
-	Fraction           float64       `json:"fraction_of_sustained"`
-	OfferedSpansPerSec float64       `json:"offered_spans_per_sec"`
-	SpansPerSec        float64       `json:"spans_per_sec"` // first send → last span visible
-	MissedSpans        int64         `json:"missed_spans"`
-	Rejected           int64         `json:"rejected_requests"`
-	Probes             int           `json:"latency_probes"`
-	LatencyP50         time.Duration `json:"latency_p50"`
-	LatencyP95         time.Duration `json:"latency_p95"`
-	LatencyP99         time.Duration `json:"latency_p99"`
+	Fraction           float64          `json:"fraction_of_sustained"`
+	OfferedSpansPerSec float64          `json:"offered_spans_per_sec"`
+	SpansPerSec        float64          `json:"spans_per_sec"` // first send → last span visible
+	MissedSpans        int64            `json:"missed_spans"`
+	Rejected           int64            `json:"rejected_requests"`
+	RejectedBy         map[string]int64 `json:"rejected_by_reason,omitempty"`
+	Probes             int              `json:"latency_probes"`
+	LatencyP50         time.Duration    `json:"latency_p50"`
+	LatencyP95         time.Duration    `json:"latency_p95"`
+	LatencyP99         time.Duration    `json:"latency_p99"`
 }
 
 // RunIngest runs the baseline, then the pipeline under load, printing
@@ -316,7 +323,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	}
 	res.PipelineSpans = lr.spans
 	res.PipelineSpansPerSec = lr.spansPerSec
-	res.Rejected, res.MissedSpans = lr.rejected, lr.missed
+	res.Rejected, res.MissedSpans, res.RejectedBy = lr.rejected, lr.missed, lr.rejectedBy
 	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
 	res.BacklogAtStop, res.DrainSpansPerSec = lr.backlog, lr.drainPerSec
 	res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros = lr.cpuPerSpan, lr.chCPUPerSpan
@@ -331,7 +338,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 			return res, err
 		}
 		res.AtLoad = &AtLoad{Fraction: o.LatencyAt, OfferedSpansPerSec: rate, SpansPerSec: at.spansPerSec, MissedSpans: at.missed,
-			Rejected: at.rejected, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
+			Rejected: at.rejected, RejectedBy: at.rejectedBy, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
 	}
 	settle(ctx, conn, progress)
 	if res.BaselineAfterRowsPerSec, err = baseline("after"); err != nil {
@@ -366,7 +373,8 @@ type loadSpec struct {
 
 type loadResult struct {
 	spans, rejected, missed int64
-	spansPerSec             float64 // first send → last span visible
+	rejectedBy              map[string]int64 // the collector's reasons
+	spansPerSec             float64          // first send → last span visible
 	// backlog is what was accepted but not yet visible when the load
 	// stopped; drainPerSec the rate at which the writer, alone now,
 	// stored it.
@@ -389,6 +397,7 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 	var wg sync.WaitGroup
 	first := time.Now()
 	c0, k0 := cpuSeconds("self"), cpuSeconds(l.chPID)
+	r0 := rejectedByReason(p.Metrics.Collector.Rejected)
 	var due chan struct{} // open loop: one tick per request due
 	if l.rate > 0 {
 		due = make(chan struct{}, o.Senders)
@@ -482,6 +491,14 @@ loop:
 		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
 	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load(), backlog: backlog}
+	for reason, n := range rejectedByReason(p.Metrics.Collector.Rejected) {
+		if d := n - r0[reason]; d > 0 {
+			if r.rejectedBy == nil {
+				r.rejectedBy = map[string]int64{}
+			}
+			r.rejectedBy[reason] = d
+		}
+	}
 	if r.spans > 0 {
 		r.cpuPerSpan = 1e6 * (cpuSeconds("self") - c0) / float64(r.spans)
 		r.chCPUPerSpan = 1e6 * (cpuSeconds(l.chPID) - k0) / float64(r.spans)
@@ -497,6 +514,25 @@ loop:
 		r.p50, r.p95, r.p99 = q(0.50), q(0.95), q(0.99)
 	}
 	return r, nil
+}
+
+// rejectedByReason sums the collector's refusals by reason over endpoints.
+func rejectedByReason(cv *prometheus.CounterVec) map[string]int64 {
+	ch := make(chan prometheus.Metric, 16)
+	go func() { cv.Collect(ch); close(ch) }()
+	out := map[string]int64{}
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) != nil {
+			continue
+		}
+		for _, l := range d.GetLabel() {
+			if l.GetName() == "reason" {
+				out[l.GetValue()] += int64(d.GetCounter().GetValue())
+			}
+		}
+	}
+	return out
 }
 
 func resetDB(ctx context.Context, conn driver.Conn, db string) error {

@@ -3,8 +3,11 @@ package bench
 import (
 	"context"
 	"io"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/chainwatch/chainwatch/ingest/collector"
 )
 
 // TestRunIngestSmall runs the whole benchmark briefly against the ClickHouse
@@ -64,5 +67,17 @@ func TestRunIngestRate(t *testing.T) {
 	}
 	if res.OfferedSpansPerSec != 2000 || res.PipelineSpans < 3000 || res.PipelineSpans > 4400 || res.AtLoad != nil {
 		t.Fatalf("paced at 2,000 spans/s for 2 s: %d spans, offered %.0f, at-load phase %v", res.PipelineSpans, res.OfferedSpansPerSec, res.AtLoad)
+	}
+}
+
+// The collector's refusals are summed by reason over its endpoints.
+func TestRejectedByReason(t *testing.T) {
+	m := collector.NewMetrics(nil)
+	m.Rejected.WithLabelValues("traces", "behind").Add(3)
+	m.Rejected.WithLabelValues("logs", "behind").Add(2)
+	m.Rejected.WithLabelValues("traces", "buffer_full").Inc()
+	got := rejectedByReason(m.Rejected)
+	if want := map[string]int64{"behind": 5, "buffer_full": 1}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("by reason %v, want %v", got, want)
 	}
 }
