@@ -787,7 +787,6 @@ func (t *templates) spans() ([]schemas.Span, error) {
 	return out, nil
 }
 
-// peakRSS reads VmHWM of /proc/<pid>/status.
 // cpuSeconds is the user + system CPU time of a process ("self" or a
 // pid; 0 for ""), from /proc (clock ticks of 1/100 s, Linux's USER_HZ).
 func cpuSeconds(pid string) float64 {
@@ -812,6 +811,7 @@ func cpuSeconds(pid string) float64 {
 	return (u + k) / 100
 }
 
+// peakRSS reads VmHWM of /proc/<pid>/status.
 func peakRSS(pid string) int64 {
 	b, err := os.ReadFile("/proc/" + pid + "/status")
 	if err != nil {
