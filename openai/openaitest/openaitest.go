@@ -597,10 +597,13 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest,
 	}
 	created := time.Now().Unix()
 	var written strings.Builder
+	recorded := false
 	defer func() {
-		s.mu.Lock()
-		s.streams = append(s.streams, written.String())
-		s.mu.Unlock()
+		if !recorded {
+			s.mu.Lock()
+			s.streams = append(s.streams, written.String())
+			s.mu.Unlock()
+		}
 	}()
 	fl, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -684,12 +687,26 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest,
 			return
 		}
 	}
+	// The whole stream is recorded before its last line goes out, so that
+	// a client that has read [DONE] finds it in Streams (recorded after
+	// the write, a test could ask Streams first and find nothing); the
+	// record loses the line again if the write fails.
 	line := "data: [DONE]\n\n"
-	if _, err := io.WriteString(w, line); err == nil {
-		written.WriteString(line)
-		if fl != nil {
-			fl.Flush()
+	s.mu.Lock()
+	i := len(s.streams)
+	s.streams = append(s.streams, written.String()+line)
+	s.mu.Unlock()
+	recorded = true
+	if _, err := io.WriteString(w, line); err != nil {
+		s.mu.Lock()
+		if i < len(s.streams) {
+			s.streams[i] = written.String()
 		}
+		s.mu.Unlock()
+		return
+	}
+	if fl != nil {
+		fl.Flush()
 	}
 }
 
