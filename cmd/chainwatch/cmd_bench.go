@@ -101,8 +101,8 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
 	return nil
 }
 
-// reasons formats the collector's refusals by reason, " (behind 12,
-// buffer_full 3)", or "" for none.
+// reasons formats the collector's refusals by reason, " (buffer_full 3,
+// writers_behind 12)", or "" for none.
 func reasons(by map[string]int64) string {
 	if len(by) == 0 {
 		return ""

@@ -134,7 +134,7 @@ type Result struct {
 	Rejected                 int64   `json:"rejected_requests"`
 	// RejectedBy is the collector's count of those refusals by reason
 	// (chainwatch_collector_rejected_total): inflight_full, buffer_full,
-	// behind (the retention guard), kafka_timeout, …
+	// writers_behind (the retention guard), kafka_timeout, …
 	RejectedBy         map[string]int64 `json:"rejected_by_reason,omitempty"`
 	OfferedSpansPerSec float64          `json:"offered_spans_per_sec,omitempty"` // Rate, when set
 	// BacklogAtStop is what was accepted but not yet visible when the
