@@ -88,12 +88,13 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
 	fmt.Printf("  CPU per span              chainwatch %.1f µs, clickhouse %.1f µs  (baseline per row: %.1f µs, clickhouse %.1f µs)\n",
 		res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros, res.BaselineCPUPerRowMicros, res.BaselineCHCPUPerRowMicros)
+	fmt.Printf("  writer's inserts          %d into spans, %.0f spans each on average\n", res.SpanInserts, res.SpansPerInsert)
 	if res.DrainSpansPerSec > 0 {
 		fmt.Printf("  backlog when load stopped %10d spans, stored by the writer alone at %.0f spans/s\n", res.BacklogAtStop, res.DrainSpansPerSec)
 	}
 	if a := res.AtLoad; a != nil {
-		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d%s, not sent in time %d spans\n",
-			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, reasons(a.RejectedBy), a.MissedSpans)
+		fmt.Printf("  at %.0f %% of that rate      %10.0f spans/s offered, %.0f sustained; received → visible p50 %v  p95 %v  p99 %v  (%d probes); rejected %d%s, not sent in time %d spans; %d inserts of %.0f spans\n",
+			100*a.Fraction, a.OfferedSpansPerSec, a.SpansPerSec, a.LatencyP50, a.LatencyP95, a.LatencyP99, a.Probes, a.Rejected, reasons(a.RejectedBy), a.MissedSpans, a.SpanInserts, a.SpansPerInsert)
 	}
 	if res.OfferedSpansPerSec > 0 {
 		fmt.Printf("  offered (open loop)       %10.0f spans/s; not sent in time (every sender busy): %d spans\n", res.OfferedSpansPerSec, res.MissedSpans)

@@ -137,6 +137,12 @@ type Result struct {
 	// writers_behind (the retention guard), kafka_timeout, …
 	RejectedBy         map[string]int64 `json:"rejected_by_reason,omitempty"`
 	OfferedSpansPerSec float64          `json:"offered_spans_per_sec,omitempty"` // Rate, when set
+	// SpanInserts is how many inserts into the spans table the writer made
+	// in the phase (chainwatch_writer_batch_rows); SpansPerInsert their
+	// mean size. ClickHouse's CPU a span falls as inserts grow (fewer parts
+	// to write and merge), so this says which a change moved.
+	SpanInserts    int64   `json:"span_inserts"`
+	SpansPerInsert float64 `json:"spans_per_insert"`
 	// BacklogAtStop is what was accepted but not yet visible when the
 	// load stopped; DrainSpansPerSec the rate at which the writer stored
 	// it with the senders and the collector idle — the writer's own
@@ -178,6 +184,8 @@ type AtLoad struct {
 	MissedSpans        int64            `json:"missed_spans"`
 	Rejected           int64            `json:"rejected_requests"`
 	RejectedBy         map[string]int64 `json:"rejected_by_reason,omitempty"`
+	SpanInserts        int64            `json:"span_inserts"`
+	SpansPerInsert     float64          `json:"spans_per_insert"`
 	Probes             int              `json:"latency_probes"`
 	LatencyP50         time.Duration    `json:"latency_p50"`
 	LatencyP95         time.Duration    `json:"latency_p95"`
@@ -324,6 +332,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	res.PipelineSpans = lr.spans
 	res.PipelineSpansPerSec = lr.spansPerSec
 	res.Rejected, res.MissedSpans, res.RejectedBy = lr.rejected, lr.missed, lr.rejectedBy
+	res.SpanInserts, res.SpansPerInsert = lr.inserts, lr.perInsert
 	res.Probes, res.LatencyP50, res.LatencyP95, res.LatencyP99 = lr.probes, lr.p50, lr.p95, lr.p99
 	res.BacklogAtStop, res.DrainSpansPerSec = lr.backlog, lr.drainPerSec
 	res.CPUPerSpanMicros, res.ClickHouseCPUPerSpanMicros = lr.cpuPerSpan, lr.chCPUPerSpan
@@ -338,7 +347,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 			return res, err
 		}
 		res.AtLoad = &AtLoad{Fraction: o.LatencyAt, OfferedSpansPerSec: rate, SpansPerSec: at.spansPerSec, MissedSpans: at.missed,
-			Rejected: at.rejected, RejectedBy: at.rejectedBy, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
+			Rejected: at.rejected, RejectedBy: at.rejectedBy, SpanInserts: at.inserts, SpansPerInsert: at.perInsert, Probes: at.probes, LatencyP50: at.p50, LatencyP95: at.p95, LatencyP99: at.p99}
 	}
 	settle(ctx, conn, progress)
 	if res.BaselineAfterRowsPerSec, err = baseline("after"); err != nil {
@@ -374,6 +383,8 @@ type loadSpec struct {
 type loadResult struct {
 	spans, rejected, missed int64
 	rejectedBy              map[string]int64 // the collector's reasons
+	inserts                 int64            // into spans, by the writer
+	perInsert               float64          // their mean rows
 	spansPerSec             float64          // first send → last span visible
 	// backlog is what was accepted but not yet visible when the load
 	// stopped; drainPerSec the rate at which the writer, alone now,
@@ -398,6 +409,7 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 	first := time.Now()
 	c0, k0 := cpuSeconds("self"), cpuSeconds(l.chPID)
 	r0 := rejectedByReason(p.Metrics.Collector.Rejected)
+	i0, n0 := spanInserts(p.Metrics.Writer.BatchRows)
 	var due chan struct{} // open loop: one tick per request due
 	if l.rate > 0 {
 		due = make(chan struct{}, o.Senders)
@@ -469,8 +481,8 @@ loop:
 			break loop
 		case <-tick.C:
 			el := time.Since(first).Seconds()
-			fmt.Fprintf(progress, "  %4.0fs  accepted %9d spans (%6.0f/s)  in clickhouse %9d  rejected requests %d\n",
-				el, sent.Load(), float64(sent.Load())/el, visible(), rejected.Load())
+			fmt.Fprintf(progress, "  %4.0fs  accepted %9d spans (%6.0f/s)  in clickhouse %9d  rejected requests %d  behind by partition %s\n",
+				el, sent.Load(), float64(sent.Load())/el, visible(), rejected.Load(), spansLag(p.Metrics.Writer.ConsumerLag, p.Kafka.Topics.Spans))
 		}
 	}
 	wg.Wait()
@@ -491,6 +503,9 @@ loop:
 		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
 	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load(), backlog: backlog}
+	if i1, n1 := spanInserts(p.Metrics.Writer.BatchRows); i1 > i0 {
+		r.inserts, r.perInsert = int64(i1-i0), (n1-n0)/float64(i1-i0)
+	}
 	for reason, n := range rejectedByReason(p.Metrics.Collector.Rejected) {
 		if d := n - r0[reason]; d > 0 {
 			if r.rejectedBy == nil {
@@ -533,6 +548,51 @@ func rejectedByReason(cv *prometheus.CounterVec) map[string]int64 {
 		}
 	}
 	return out
+}
+
+// spansLag is the writer's consumer lag on the spans topic, by partition
+// ("0:1331 1:1277 …", records), as of each partition's last fetch: a
+// partition that stops being fetched keeps its last value.
+func spansLag(g *prometheus.GaugeVec, topic string) string {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { g.Collect(ch); close(ch) }()
+	type pl struct{ p, lag int }
+	var ls []pl
+	for m := range ch {
+		var d dto.Metric
+		if m.Write(&d) != nil {
+			continue
+		}
+		var t string
+		p := -1
+		for _, l := range d.GetLabel() {
+			switch l.GetName() {
+			case "topic":
+				t = l.GetValue()
+			case "partition":
+				p, _ = strconv.Atoi(l.GetValue())
+			}
+		}
+		if t == topic && p >= 0 {
+			ls = append(ls, pl{p, int(d.GetGauge().GetValue())})
+		}
+	}
+	slices.SortFunc(ls, func(a, b pl) int { return a.p - b.p })
+	parts := make([]string, len(ls))
+	for i, l := range ls {
+		parts[i] = fmt.Sprintf("%d:%d", l.p, l.lag)
+	}
+	return strings.Join(parts, " ")
+}
+
+// spanInserts reads the writer's inserts into spans so far and the rows
+// they held.
+func spanInserts(hv *prometheus.HistogramVec) (inserts uint64, rows float64) {
+	var d dto.Metric
+	if h, err := hv.GetMetricWithLabelValues("spans"); err == nil && h.(prometheus.Metric).Write(&d) == nil {
+		return d.GetHistogram().GetSampleCount(), d.GetHistogram().GetSampleSum()
+	}
+	return 0, 0
 }
 
 func resetDB(ctx context.Context, conn driver.Conn, db string) error {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chainwatch/chainwatch/ingest/collector"
+	"github.com/chainwatch/chainwatch/ingest/writer"
 )
 
 // TestRunIngestSmall runs the whole benchmark briefly against the ClickHouse
@@ -79,5 +80,28 @@ func TestRejectedByReason(t *testing.T) {
 	got := rejectedByReason(m.Rejected)
 	if want := map[string]int64{"behind": 5, "buffer_full": 1}; !reflect.DeepEqual(got, want) {
 		t.Fatalf("by reason %v, want %v", got, want)
+	}
+}
+
+func TestSpanInserts(t *testing.T) {
+	m := writer.NewMetrics(nil)
+	if n, rows := spanInserts(m.BatchRows); n != 0 || rows != 0 {
+		t.Fatalf("before any insert: %d inserts, %v rows", n, rows)
+	}
+	m.BatchRows.WithLabelValues("spans").Observe(20000)
+	m.BatchRows.WithLabelValues("spans").Observe(30000)
+	m.BatchRows.WithLabelValues("eval_scores").Observe(7)
+	if n, rows := spanInserts(m.BatchRows); n != 2 || rows != 50000 {
+		t.Fatalf("%d inserts of %v rows, want 2 of 50000 (spans only)", n, rows)
+	}
+}
+
+func TestSpansLag(t *testing.T) {
+	m := writer.NewMetrics(nil)
+	m.ConsumerLag.WithLabelValues("chainwatch.spans", "10").Set(7)
+	m.ConsumerLag.WithLabelValues("chainwatch.spans", "2").Set(1331)
+	m.ConsumerLag.WithLabelValues("chainwatch.logs", "0").Set(99)
+	if got, want := spansLag(m.ConsumerLag, "chainwatch.spans"), "2:1331 10:7"; got != want {
+		t.Fatalf("spansLag = %q, want %q (spans only, by partition number)", got, want)
 	}
 }
