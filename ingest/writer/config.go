@@ -52,7 +52,15 @@ type Config struct {
 	InstanceID string `yaml:"instance_id"`
 }
 
-// BatchConfig bounds a batch; whichever limit is reached first flushes it.
+// BatchConfig bounds a batch; whichever limit is reached first makes it due.
+// A due batch goes to an inserter at once if one is free; if every
+// inserter is busy (a backlog), it waits for one and then takes what has
+// arrived meanwhile, up to max_bytes, rather than leave it in Kafka for the
+// batch after — so under a backlog inserts grow past max_rows and
+// ClickHouse writes and merges fewer parts. In bench ingest's closed loop
+// (2026-12-06, four alternating pairs, 17:02–17:07 UTC) inserts held about
+// 36,000 spans against 25,000 and ClickHouse spent 9.7–11.9 µs a span
+// against 10.8–13.2.
 // The limits are checked after each poll, and a poll is asked for as many
 // records as max_rows has rows left: a spans record holds a whole trace, so
 // a batch can pass max_rows by up to (spans a trace − 1) × the rows that

@@ -182,11 +182,12 @@ func (w *Writer) run(ctx context.Context) error {
 	}
 	full := make(chan *batch)
 	insErr := make(chan error, n)
-	stop := make(chan struct{}) // closed when an inserter fails: later batches' turns never come
+	idle := make(chan struct{}, 1) // an inserter waits for a batch
+	stop := make(chan struct{})    // closed when an inserter fails: later batches' turns never come
 	var stopOnce sync.Once
 	for range n {
 		go func() {
-			err := w.insertLoop(ctx, full, free, stop)
+			err := w.insertLoop(ctx, full, free, idle, stop)
 			if err != nil {
 				stopOnce.Do(func() { close(stop) })
 			}
@@ -197,13 +198,30 @@ func (w *Writer) run(ctx context.Context) error {
 	close(prev)
 	var lastStored chan struct{} // the last handed-off batch's insert
 	var lastStart time.Time
-	handOff := func(b *batch) error {
-		b.after, b.committed, b.stored = prev, make(chan struct{}), make(chan struct{})
-		// Another insert starts beside the one in flight only once that
-		// one has run for batch.max_wait: a shorter wait costs less than
-		// two inserts contending (ClickHouse spent about a fifth more CPU
-		// a span with every insert overlapping, bench ingest 2026-12-06).
-		if d := time.Until(lastStart.Add(w.cfg.Batch.MaxWait)); lastStored != nil && d > 0 {
+	// gap is how long a batch must still wait before an insert may start
+	// beside the one in flight: another starts only once that one has run
+	// for batch.max_wait — a shorter wait costs less than two inserts
+	// contending (ClickHouse spent about a fifth more CPU a span with every
+	// insert overlapping, bench ingest 2026-12-06).
+	gap := func() time.Duration {
+		if lastStored == nil {
+			return 0
+		}
+		select {
+		case <-lastStored:
+			return 0
+		default:
+			return time.Until(lastStart.Add(w.cfg.Batch.MaxWait))
+		}
+	}
+	// handOff gives b to an inserter: at once if one is free and the gap
+	// allows (now), else only if wait, by blocking until then. It reports
+	// whether b was handed off.
+	handOff := func(b *batch, wait bool) (bool, error) {
+		if d := gap(); d > 0 {
+			if !wait {
+				return false, nil
+			}
 			t := time.NewTimer(d)
 			select {
 			case <-lastStored:
@@ -211,18 +229,54 @@ func (w *Writer) run(ctx context.Context) error {
 			case err := <-insErr:
 				insErr <- err
 				t.Stop()
-				return errInserterStopped
+				return false, errInserterStopped
 			}
 			t.Stop()
 		}
+		// Set before the send: the inserter reads them once it has b.
+		b.after, b.committed, b.stored = prev, make(chan struct{}), make(chan struct{})
+		if wait {
+			select {
+			case full <- b:
+			case err := <-insErr:
+				insErr <- err
+				return false, errInserterStopped
+			}
+		} else {
+			select {
+			case full <- b:
+			default:
+				return false, nil
+			}
+		}
+		prev, lastStored, lastStart = b.committed, b.stored, time.Now()
 		select {
-		case full <- b:
-			prev, lastStored, lastStart = b.committed, b.stored, time.Now()
-			return nil
+		case <-idle: // from before this hand-off: stale now
+		default:
+		}
+		return true, nil
+	}
+	// waitInserter waits until an inserter may take the next batch: with
+	// one inserter, until it says it is about to take one; with more,
+	// until one does so or the gap has passed. (Another of several idle
+	// inserters' word may have been taken as stale by handOff; the gap
+	// bounds the wait, and once it has passed nothing is waited for.)
+	waitInserter := func() error {
+		var after <-chan time.Time
+		if n > 1 {
+			t := time.NewTimer(max(gap(), 0))
+			defer t.Stop()
+			after = t.C
+		}
+		select {
+		case <-idle:
+		case <-after:
+		case <-ctx.Done():
 		case err := <-insErr:
 			insErr <- err
 			return errInserterStopped
 		}
+		return nil
 	}
 	finish := func(err error) error {
 		close(full)
@@ -238,22 +292,39 @@ func (w *Writer) run(ctx context.Context) error {
 		return err
 	}
 	var b *batch
+	due := false // b has reached a limit and waits for an inserter
 	for {
 		if b == nil {
 			select {
 			case b = <-free:
+				due = false
 			case err := <-insErr:
 				insErr <- err
 				return finish(nil)
 			}
 		}
-		wait := w.cfg.Batch.MaxWait
-		if !b.first.IsZero() {
+		// Not yet due, a batch polls until max_wait from its first
+		// record, for the rows max_rows has left. Due while every
+		// inserter is busy, it waits for one to be free and then takes
+		// what has arrived meanwhile, up to max_bytes: those records would
+		// otherwise wait in Kafka for the batch after, and a larger insert
+		// costs ClickHouse less a row. It does not poll while it waits:
+		// franz-go goes on fetching into its buffer meanwhile, and one
+		// poll then takes that whole buffer, where polling all along would
+		// drain it in many small fetches.
+		wait, count := w.cfg.Batch.MaxWait, w.cfg.Batch.MaxRows-b.rows()
+		switch {
+		case due:
+			if err := waitInserter(); err != nil {
+				return finish(nil)
+			}
+			wait, count = time.Millisecond, b.records*(w.cfg.Batch.MaxBytes-b.bytes)/b.bytes
+		case !b.first.IsZero():
 			wait = time.Until(b.first.Add(w.cfg.Batch.MaxWait))
 		}
-		if ctx.Err() == nil && wait > 0 {
+		if ctx.Err() == nil && wait > 0 && count > 0 {
 			pctx, cancel := context.WithTimeout(ctx, wait)
-			fetches := w.cl.PollRecords(pctx, w.cfg.Batch.MaxRows-b.rows())
+			fetches := w.cl.PollRecords(pctx, count)
 			cancel()
 			if fetches.IsClientClosed() {
 				return finish(nil)
@@ -276,13 +347,19 @@ func (w *Writer) run(ctx context.Context) error {
 			fetches.EachRecord(func(r *kgo.Record) { w.add(b, r) })
 		}
 		stopping := ctx.Err() != nil
-		due := b.records > 0 && (stopping || b.rows() >= w.cfg.Batch.MaxRows || b.bytes >= w.cfg.Batch.MaxBytes ||
+		atMax, waited := b.bytes >= w.cfg.Batch.MaxBytes, due
+		due = due || b.records > 0 && (stopping || atMax || b.rows() >= w.cfg.Batch.MaxRows ||
 			time.Since(b.first) >= w.cfg.Batch.MaxWait)
 		if due {
-			if err := handOff(b); err != nil {
+			// Wait for an inserter only when the batch can grow no more,
+			// or has waited for one already.
+			handed, err := handOff(b, stopping || atMax || waited)
+			if err != nil {
 				return finish(nil)
 			}
-			b = nil
+			if handed {
+				b = nil
+			}
 		}
 		if b == nil || b.records == 0 {
 			// No batch in hand: a rebalance now costs at most a
@@ -308,8 +385,18 @@ var (
 // returns the batch for reuse. It returns when full is closed, when storing
 // fails, or when another inserter has stopped (stop closed) before this
 // batch's turn came.
-func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<- *batch, stop <-chan struct{}) error {
-	for b := range full {
+func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<- *batch, idle chan<- struct{}, stop <-chan struct{}) error {
+	for {
+		// About to wait for a batch: a due batch waiting for an inserter
+		// stops gathering and comes.
+		select {
+		case idle <- struct{}{}:
+		default:
+		}
+		b, ok := <-full
+		if !ok {
+			return nil
+		}
 		if err := w.flush(ctx, b); err != nil {
 			return err
 		}
@@ -338,7 +425,6 @@ func (w *Writer) insertLoop(ctx context.Context, full <-chan *batch, free chan<-
 		b.reset()
 		free <- b
 	}
-	return nil
 }
 
 func (w *Writer) add(b *batch, r *kgo.Record) {
