@@ -105,36 +105,51 @@ func (s *gateStore) inserts() int {
 	return s.started
 }
 
-// With two inserts allowed, a batch is stored while the one before it is
-// still inserting — once that one has run for batch.max_wait, not before —
-// but its offsets are committed only after that one's: committed offsets
-// never run ahead of a batch not yet stored.
-func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
-	kc := kafka.Config{}.WithDefaults()
-	recs, _, err := kafka.SplitByTrace(ingesttest.Request(7, 6, 1), kc.Topics.Spans)
+// gatedRecords is n one-span traces as spans records at offsets 0…n-1,
+// and a store whose first span insert is held.
+func gatedRecords(t *testing.T, n int) ([]*kgo.Record, *gateStore) {
+	t.Helper()
+	recs, _, err := kafka.SplitByTrace(ingesttest.Request(7, n, 1), kafka.Config{}.WithDefaults().Topics.Spans)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, r := range recs {
 		r.Offset = int64(i)
 	}
-	store := &gateStore{MemStore: ingesttest.NewMemStore(), firstStarted: make(chan struct{}), release: make(chan struct{})}
-	// The second chunk arrives once the first batch is inserting.
-	cl := &scriptedConsumer{chunks: [][]*kgo.Record{recs[:3], recs[3:]}, gates: []chan struct{}{nil, store.firstStarted}}
-	w := New(Config{Inserts: 2, Batch: BatchConfig{MaxRows: 3, MaxWait: 300 * time.Millisecond}}, kc.Topics, cl, store, NewMetrics(prometheus.NewRegistry()), nil)
+	return recs, &gateStore{MemStore: ingesttest.NewMemStore(), firstStarted: make(chan struct{}), release: make(chan struct{})}
+}
+
+// startGated starts a writer over cl and store; release lets the held
+// insert go on (the test's end does, at the latest, before the writer is
+// shut down).
+func startGated(t *testing.T, cfg Config, cl *scriptedConsumer, store *gateStore) (release func()) {
+	t.Helper()
+	w := New(cfg, kafka.Config{}.WithDefaults().Topics, cl, store, NewMetrics(prometheus.NewRegistry()), nil)
 	if err := w.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
-	release := func() { once.Do(func() { close(store.release) }) }
-	defer func() {
+	release = func() { once.Do(func() { close(store.release) }) }
+	t.Cleanup(func() {
 		release()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := w.Shutdown(ctx); err != nil {
 			t.Error(err)
 		}
-	}()
+	})
+	return release
+}
+
+// With two inserts allowed, a batch is stored while the one before it is
+// still inserting — once that one has run for batch.max_wait, not before —
+// but its offsets are committed only after that one's: committed offsets
+// never run ahead of a batch not yet stored.
+func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
+	recs, store := gatedRecords(t, 6)
+	// The second chunk arrives once the first batch is inserting.
+	cl := &scriptedConsumer{chunks: [][]*kgo.Record{recs[:3], recs[3:]}, gates: []chan struct{}{nil, store.firstStarted}}
+	release := startGated(t, Config{Inserts: 2, Batch: BatchConfig{MaxRows: 3, MaxWait: 300 * time.Millisecond}}, cl, store)
 	ingesttest.Eventually(t, 5*time.Second, "the second batch's insert to start while the first's is held", func() bool { return store.inserts() == 2 })
 	// Each batch was due at once (max_rows); the second waited out the
 	// first's max_wait.
@@ -163,33 +178,12 @@ func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
 // leaving it for the batch after: under a backlog inserts grow, and
 // ClickHouse spends less a row.
 func TestDueBatchTakesWhatArrivedWhileWaiting(t *testing.T) {
-	kc := kafka.Config{}.WithDefaults()
-	recs, _, err := kafka.SplitByTrace(ingesttest.Request(7, 9, 1), kc.Topics.Spans)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, r := range recs {
-		r.Offset = int64(i)
-	}
-	store := &gateStore{MemStore: ingesttest.NewMemStore(), firstStarted: make(chan struct{}), release: make(chan struct{})}
+	recs, store := gatedRecords(t, 9)
 	// The first batch (three traces, due at max_rows) is held inserting;
 	// then the next three arrive (a due batch), and three more are there
 	// by the time the inserter is free.
 	cl := &scriptedConsumer{chunks: [][]*kgo.Record{recs[:3], recs[3:6], recs[6:]}, gates: []chan struct{}{nil, store.firstStarted, nil}}
-	w := New(Config{Batch: BatchConfig{MaxRows: 3, MaxWait: time.Minute}}, kc.Topics, cl, store, NewMetrics(prometheus.NewRegistry()), nil)
-	if err := w.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	var once sync.Once
-	release := func() { once.Do(func() { close(store.release) }) }
-	defer func() {
-		release()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := w.Shutdown(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	release := startGated(t, Config{Batch: BatchConfig{MaxRows: 3, MaxWait: time.Minute}}, cl, store)
 	<-store.firstStarted
 	time.Sleep(100 * time.Millisecond) // the second batch due and waiting
 	release()
