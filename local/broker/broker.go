@@ -27,6 +27,7 @@ const (
 // Broker is a running in-process broker.
 type Broker struct {
 	cluster *kfake.Cluster
+	flush   *flusher // nil without a data dir
 	mu      sync.Mutex
 	lns     map[string]*listener // by address
 }
@@ -72,6 +73,12 @@ func Start(kc kafka.Config, port int, dataDir string) (*Broker, kafka.Config, er
 	}
 	kc.Brokers = c.ListenAddrs()
 	b.cluster = c
+	if dataDir != "" {
+		if b.flush, err = startFlusher(dataDir, FlushEvery, syncFS); err != nil {
+			c.Close()
+			return nil, kc, fmt.Errorf("the in-process kafka broker's data dir: %w", err)
+		}
+	}
 	kc.Dial = b.Dial
 	return b, kc, nil
 }
@@ -105,4 +112,7 @@ func (b *Broker) Addrs() []string { return b.cluster.ListenAddrs() }
 func (b *Broker) Cluster() *kfake.Cluster { return b.cluster }
 
 // Stop closes the broker (its persisted log stays in its data dir).
-func (b *Broker) Stop() { b.cluster.Close() }
+func (b *Broker) Stop() {
+	b.flush.Stop()
+	b.cluster.Close()
+}
