@@ -63,3 +63,24 @@ func TestEveryPartitionGetsAShareOfAFetch(t *testing.T) {
 	}
 	t.Fatal(ctx.Err())
 }
+
+// A partition's share is at least 1 MiB, however many partitions.
+func TestFetchShareFloor(t *testing.T) {
+	for _, tc := range []struct {
+		partitions int32
+		topics     int
+		want       int32
+	}{{6, 3, (64 << 20) / 18}, {200, 3, 1 << 20}} {
+		kc := kafka.Config{Brokers: []string{"127.0.0.1:1"}, Partitions: tc.partitions}.WithDefaults()
+		topics := []string{"a", "b", "c"}[:tc.topics]
+		cl, err := kgo.NewClient(kafka.ConsumerOpts(kc, "g", topics...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := cl.OptValue(kgo.FetchMaxPartitionBytes).(int32)
+		cl.Close()
+		if got != tc.want {
+			t.Errorf("%d partitions × %d topics: a partition's share %d, want %d", tc.partitions, tc.topics, got, tc.want)
+		}
+	}
+}
