@@ -203,6 +203,18 @@ func (w *Writer) run(ctx context.Context) error {
 	// for batch.max_wait — a shorter wait costs less than two inserts
 	// contending (ClickHouse spent about a fifth more CPU a span with every
 	// insert overlapping, bench ingest 2026-12-06).
+	// inFlight: an insert handed off has not finished storing.
+	inFlight := func() bool {
+		if lastStored == nil {
+			return false
+		}
+		select {
+		case <-lastStored:
+			return false
+		default:
+			return true
+		}
+	}
 	gap := func() time.Duration {
 		if lastStored == nil {
 			return 0
@@ -351,14 +363,26 @@ func (w *Writer) run(ctx context.Context) error {
 		due = due || b.records > 0 && (stopping || atMax || b.rows() >= w.cfg.Batch.MaxRows ||
 			time.Since(b.first) >= w.cfg.Batch.MaxWait)
 		if due {
-			// Wait for an inserter only when the batch can grow no more,
-			// or has waited for one already.
-			handed, err := handOff(b, stopping || atMax || waited)
+			// Wait for an inserter at once when the batch can grow no
+			// more, has waited for one already, or none is busy storing
+			// (one is starting or committing: nothing to gather for).
+			handed, err := handOff(b, stopping || atMax || waited || !inFlight())
 			if err != nil {
 				return finish(nil)
 			}
 			if handed {
 				b = nil
+			}
+		}
+		if b != nil && b.records == 0 {
+			// Nothing in hand: an inserter that stopped (failed, or a
+			// simulated crash) ends the run now, not at the next batch,
+			// which may never come.
+			select {
+			case err := <-insErr:
+				insErr <- err
+				return finish(nil)
+			default:
 			}
 		}
 		if b == nil || b.records == 0 {
