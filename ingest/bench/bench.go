@@ -533,14 +533,8 @@ loop:
 
 // rejectedByReason sums the collector's refusals by reason over endpoints.
 func rejectedByReason(cv *prometheus.CounterVec) map[string]int64 {
-	ch := make(chan prometheus.Metric, 16)
-	go func() { cv.Collect(ch); close(ch) }()
 	out := map[string]int64{}
-	for m := range ch {
-		var d dto.Metric
-		if m.Write(&d) != nil {
-			continue
-		}
+	for _, d := range collect(cv) {
 		for _, l := range d.GetLabel() {
 			if l.GetName() == "reason" {
 				out[l.GetValue()] += int64(d.GetCounter().GetValue())
@@ -554,15 +548,9 @@ func rejectedByReason(cv *prometheus.CounterVec) map[string]int64 {
 // ("0:1331 1:1277 …", records), as of each partition's last fetch: a
 // partition that stops being fetched keeps its last value.
 func spansLag(g *prometheus.GaugeVec, topic string) string {
-	ch := make(chan prometheus.Metric, 64)
-	go func() { g.Collect(ch); close(ch) }()
 	type pl struct{ p, lag int }
 	var ls []pl
-	for m := range ch {
-		var d dto.Metric
-		if m.Write(&d) != nil {
-			continue
-		}
+	for _, d := range collect(g) {
 		var t string
 		p := -1
 		for _, l := range d.GetLabel() {
@@ -583,6 +571,20 @@ func spansLag(g *prometheus.GaugeVec, topic string) string {
 		parts[i] = fmt.Sprintf("%d:%d", l.p, l.lag)
 	}
 	return strings.Join(parts, " ")
+}
+
+// collect is what c holds now, series by series.
+func collect(c prometheus.Collector) []*dto.Metric {
+	ch := make(chan prometheus.Metric, 64)
+	go func() { c.Collect(ch); close(ch) }()
+	var out []*dto.Metric
+	for m := range ch {
+		d := new(dto.Metric)
+		if m.Write(d) == nil {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 // spanInserts reads the writer's inserts into spans so far and the rows
