@@ -2,7 +2,6 @@ package clickhouse
 
 import (
 	"reflect"
-	"sync"
 	"unsafe"
 
 	"github.com/ClickHouse/ch-go/proto"
@@ -18,9 +17,17 @@ import (
 // ingest`, ColStr growth was about half of the insert's CPU and an eighth
 // of the whole writer's. clickhouse-go has no way to size a batch's
 // column, so strColumns reaches the ColStr inside a *column.String and
-// hands it buffers of the right size, taken from a pool and returned after
-// the batch is sent (clickhouse-go keeps no reference to a batch's block
-// after Send or Abort returns).
+// hands it buffers of the right size, taken from a free list and returned
+// after the batch is sent (clickhouse-go keeps no reference to a batch's
+// block after Send or Abort returns).
+//
+// The free list is not a sync.Pool: a batch is inserted every few tenths
+// of a second and the garbage collector, which empties a sync.Pool within
+// two cycles, ran about as often, so nearly every batch allocated its
+// buffers afresh (2 GB of the 25 GB allocated in a 15 s closed loop of
+// `bench ingest`, 2026-12-06). It keeps strFreeSets sets, and a buffer is
+// made a quarter larger than asked, so that batches a little larger than
+// the last reuse it.
 //
 // Reaching an unexported field is guarded: the field's name and type are
 // checked by reflection once (strColOffset), and when clickhouse-go's
@@ -56,7 +63,12 @@ type strBuf struct {
 // huge batch does not pin its memory for the life of the process.
 const maxPooledBytes = 64 << 20
 
-var strBufPool sync.Pool // of *strColumns
+// strFreeSets is how many batches' buffers the free list keeps: one
+// insert at a time is the default (writer.inserts), and the baseline of
+// `bench ingest` inserts beside nothing else.
+const strFreeSets = 2
+
+var strFree = make(chan *strColumns, strFreeSets)
 
 // strColumns is the reusable storage of one batch's String columns.
 type strColumns struct {
@@ -69,8 +81,10 @@ type strColumns struct {
 // get (those of a String column as a []string). Release returns the
 // buffers; call it after Send or Abort.
 func reserveStrColumns(cols []column.Interface, vals []any) *strColumns {
-	sc, _ := strBufPool.Get().(*strColumns)
-	if sc == nil {
+	var sc *strColumns
+	select {
+	case sc = <-strFree:
+	default:
 		sc = new(strColumns)
 	}
 	sc.cols = sc.cols[:0]
@@ -93,10 +107,10 @@ func reserveStrColumns(cols []column.Interface, vals []any) *strColumns {
 			b = bufs[:k+1][k]
 		}
 		if cap(b.buf) < n {
-			b.buf = make([]byte, 0, n)
+			b.buf = make([]byte, 0, n+n/4)
 		}
 		if cap(b.pos) < len(ss) {
-			b.pos = make([]proto.Position, 0, len(ss))
+			b.pos = make([]proto.Position, 0, len(ss)+len(ss)/4)
 		}
 		c.Buf, c.Pos = b.buf[:0], b.pos[:0]
 		bufs = append(bufs, b)
@@ -106,7 +120,7 @@ func reserveStrColumns(cols []column.Interface, vals []any) *strColumns {
 	return sc
 }
 
-// release takes the (possibly grown) buffers back into the pool.
+// release takes the (possibly grown) buffers back into the free list.
 func (sc *strColumns) release() {
 	for i, c := range sc.cols {
 		b := strBuf{buf: c.Buf[:0], pos: c.Pos[:0]}
@@ -117,5 +131,8 @@ func (sc *strColumns) release() {
 		c.Buf, c.Pos = nil, nil
 		sc.cols[i] = nil
 	}
-	strBufPool.Put(sc)
+	select {
+	case strFree <- sc:
+	default:
+	}
 }

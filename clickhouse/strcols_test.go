@@ -64,3 +64,29 @@ func TestStrColumnsReserve(t *testing.T) {
 		t.Errorf("%d bytes allocated a batch of %d text bytes; want the text buffers reused", per, 5*len(big))
 	}
 }
+
+// The buffers outlive garbage collections (a sync.Pool would not: the
+// collector ran about as often as the writer inserted) and serve a batch a
+// little larger than the one before.
+func TestStrColumnsReusedAcrossGCs(t *testing.T) {
+	text := strings.Repeat("an answer ", 8<<10)
+	col := []column.Interface{&column.String{}}
+	one := func(n int) {
+		vals := []any{[]string{text[:n], text[:n/2]}}
+		sc := reserveStrColumns(col, vals)
+		col[0].Append(vals[0])
+		sc.release()
+	}
+	one(60 << 10)
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for i := range 20 {
+		runtime.GC()
+		runtime.GC()
+		one(60<<10 + i*500) // up to 16 % more text than the first
+	}
+	runtime.ReadMemStats(&m1)
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / 20; per > 1024 {
+		t.Errorf("%d bytes allocated a batch of about 90 KiB of text; want the buffers reused", per)
+	}
+}

@@ -50,6 +50,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (baseline and pipeline) to this file")
+	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run (what was allocated, where) to this file at its end")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -63,6 +64,14 @@ func runBench(ctx context.Context, args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	res, err := bench.RunIngest(ctx, o, os.Stderr)
 	if err != nil {

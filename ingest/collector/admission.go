@@ -132,6 +132,9 @@ type ticket struct {
 	sem   *inflight
 	bytes atomic.Int64
 	refs  atomic.Int32
+
+	mu   sync.Mutex
+	bufs [][]byte // given back to their pools with the bytes (bufpool.go)
 }
 
 func (s *inflight) newTicket() *ticket {
@@ -159,11 +162,32 @@ func (t *ticket) hold() {
 	}
 }
 
-// done drops a reference; the last one releases the ticket's bytes.
+// done drops a reference; the last one releases the ticket's bytes and
+// recycles its buffers.
 func (t *ticket) done() {
 	if t != nil && t.refs.Add(-1) == 0 {
 		t.sem.release(t.bytes.Swap(0))
+		t.mu.Lock()
+		bufs := t.bufs
+		t.bufs = nil
+		t.mu.Unlock()
+		for _, b := range bufs {
+			putBuf(b)
+		}
 	}
+}
+
+// recycle hands b back to its pool when the ticket's last reference is
+// dropped: b (the body, the records buffer) must not be read after the
+// request is answered and its records acknowledged or failed. Without a
+// ticket b is left to the garbage collector.
+func (t *ticket) recycle(b []byte) {
+	if t == nil || cap(b) == 0 {
+		return
+	}
+	t.mu.Lock()
+	t.bufs = append(t.bufs, b)
+	t.mu.Unlock()
 }
 
 type ticketKey struct{}
@@ -222,13 +246,11 @@ func (a *admittedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readAll is io.ReadAll starting from a buffer of the expected size (a
-// known Content-Length), sparing the copies of a growing one.
+// readAll is io.ReadAll into pooled buffers (bufpool.go), starting from
+// one of the expected size (a known Content-Length) so that such a body is
+// read without copies. The buffer is returned on error too.
 func readAll(r io.Reader, hint int64) ([]byte, error) {
-	if hint <= 0 {
-		return io.ReadAll(r)
-	}
-	b := make([]byte, 0, hint+1) // +1: EOF is seen without growing
+	b := getBuf(int(hint) + 1) // +1: EOF is seen without growing
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -239,7 +261,9 @@ func readAll(r io.Reader, hint int64) ([]byte, error) {
 			return b, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			nb := append(getBuf(2*cap(b)), b...)
+			putBuf(b)
+			b = nb
 		}
 	}
 }

@@ -242,6 +242,7 @@ func (c *Collector) readBody(r *http.Request) ([]byte, *httpError) {
 		rd, hint = &admittedReader{ctx: ctx, r: io.LimitReader(zr, limit+1), t: t}, 0
 	}
 	body, err := readAll(rd, hint)
+	t.recycle(body)
 	if err != nil {
 		return nil, c.bodyError(enc, err)
 	}

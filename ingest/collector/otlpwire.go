@@ -64,7 +64,7 @@ import (
 // drop, the record's value is body itself: the caller must not modify body
 // afterwards. Otherwise the values share one new buffer.
 func SplitByTraceWire(body []byte, topic string) (recs []*kgo.Record, spans int, err error) {
-	recs, spans, rej, err := splitTracesWire(body, topic)
+	recs, spans, rej, _, err := splitTracesWire(body, topic)
 	if err == nil && rej.n > 0 {
 		return nil, 0, rej.err
 	}
@@ -74,20 +74,24 @@ func SplitByTraceWire(body []byte, topic string) (recs []*kgo.Record, spans int,
 // splitTracesWire is SplitByTraceWire keeping the valid spans (partial
 // success): the records hold the spans that pass the structural checks,
 // as kafka.SplitByTrace makes them of the request validSpans leaves, and
-// the others are returned in rej. err is only a malformed body.
-func splitTracesWire(body []byte, topic string) (recs []*kgo.Record, spans int, rej spanRejects, err error) {
+// the others are returned in rej. err is only a malformed body. buf is the
+// pooled buffer (bufpool.go) the records' values share, nil when there is
+// none; it may be recycled once the records are acknowledged or failed.
+func splitTracesWire(body []byte, topic string) (recs []*kgo.Record, spans int, rej spanRejects, buf []byte, err error) {
 	w := splitterPool.Get().(*wireSplitter)
 	defer w.release()
 	w.body = body
 	if err := w.request(); err != nil {
-		return nil, 0, spanRejects{}, err
+		return nil, 0, spanRejects{}, nil, err
 	}
-	return w.records(topic), len(w.spans), w.rej.result(), nil
+	recs, buf = w.records(topic)
+	return recs, len(w.spans), w.rej.result(), buf, nil
 }
 
 // exportTracesWire is exportTraces for an OTLP/HTTP protobuf body.
 func (c *Collector) exportTracesWire(ctx context.Context, ep string, body []byte) (int, spanRejects, *httpError) {
-	recs, n, rej, err := splitTracesWire(body, c.topics.Spans)
+	recs, n, rej, buf, err := splitTracesWire(body, c.topics.Spans)
+	ticketFrom(ctx).recycle(buf)
 	if err != nil {
 		return 0, rej, badRequest("%v", err)
 	}
@@ -614,27 +618,29 @@ func (w *wireSplitter) span(ri, si, pi, ssi, i, end, depth int) error {
 // ExportTraceServiceRequest: for each run of the trace's spans sharing a
 // ResourceSpans, a ResourceSpans holding that one's resource and schema_url
 // fields and, for each run sharing a ScopeSpans, a ScopeSpans holding its
-// scope and schema_url fields and the spans, as kafka.SplitByTrace groups them.
-func (w *wireSplitter) records(topic string) []*kgo.Record {
+// scope and schema_url fields and the spans, as kafka.SplitByTrace groups
+// them. buf is the pooled buffer the values share (nil when the one record's
+// value is the body).
+func (w *wireSplitter) records(topic string) (recs []*kgo.Record, buf []byte) {
 	nt := len(w.traces)
 	if nt == 0 {
-		return nil
+		return nil, nil
 	}
 	store := make([]kgo.Record, nt)
-	recs := make([]*kgo.Record, nt)
+	recs = make([]*kgo.Record, nt)
 	keys := make([]byte, 32*nt)
 	if nt == 1 && !w.dropped {
 		hex.Encode(keys, w.traces[0].id[:])
 		store[0] = kgo.Record{Topic: topic, Key: keys, Value: w.body}
 		recs[0] = &store[0]
-		return recs
+		return recs, nil
 	}
 	total := 0
 	for t := range w.traces {
 		w.traces[t].size = w.traceSize(t)
 		total += w.traces[t].size
 	}
-	buf := make([]byte, 0, total)
+	buf = getBuf(total)
 	k := 0
 	for t := range w.traces {
 		start := len(buf)
@@ -644,7 +650,7 @@ func (w *wireSplitter) records(topic string) []*kgo.Record {
 		store[t] = kgo.Record{Topic: topic, Key: key, Value: buf[start:len(buf):len(buf)]}
 		recs[t] = &store[t]
 	}
-	return recs
+	return recs, buf
 }
 
 // traceSize returns the encoded size of trace t's record value and appends

@@ -421,7 +421,7 @@ func TestPartialSuccessWireMatchesMessagePath(t *testing.T) {
 		if proto.Unmarshal(body, req) != nil {
 			continue
 		}
-		recs, n, rej, err := splitTracesWire(body, "spans")
+		recs, n, rej, _, err := splitTracesWire(body, "spans")
 		if err != nil {
 			t.Fatal(err)
 		}
