@@ -170,3 +170,85 @@ func TestServerAllocatorSetting(t *testing.T) {
 		t.Errorf("the user's MALLOC_CONF was not kept alone: %q", env)
 	}
 }
+
+// The child's merge threads run at nice chserver.MergeNice, its other
+// threads as they were — and merges still happen.
+func TestMergeThreadsRunAtLowestPriority(t *testing.T) {
+	if _, err := chserver.FindBinary(""); err != nil {
+		if os.Getenv("CHAINWATCH_TEST_ALLOW_SKIP") != "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	s, err := chserver.Start(t.Context(), chserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	// nices reads each thread's name and nice value (/proc/PID/task/TID/stat:
+	// the 19th field, counted after the parenthesised name).
+	nices := func() map[string][]int {
+		out := map[string][]int{}
+		dir := "/proc/" + strconv.Itoa(s.PID()) + "/task"
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(dir, e.Name(), "stat"))
+			if err != nil {
+				continue
+			}
+			open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+			fields := strings.Fields(string(b[end+1:]))
+			if open < 0 || end < open || len(fields) < 17 {
+				continue
+			}
+			n, _ := strconv.Atoi(fields[16])
+			name := string(b[open+1 : end])
+			out[name] = append(out[name], n)
+		}
+		return out
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	var got map[string][]int
+	for {
+		got = nices()
+		ok := len(got["BackgrProcPool"]) > 0
+		for _, n := range got["BackgrProcPool"] {
+			ok = ok && n == chserver.MergeNice
+		}
+		if ok || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(got["BackgrProcPool"]) == 0 {
+		t.Fatalf("no BackgrProcPool thread in the server: %v", got)
+	}
+	for name, ns := range got {
+		for _, n := range ns {
+			if want := map[bool]int{true: chserver.MergeNice}[name == "BackgrProcPool"]; n != want {
+				t.Errorf("thread %s at nice %d, want %d", name, n, want)
+			}
+		}
+	}
+	base := s.HTTPAddr()
+	if _, err := query(base, "CREATE TABLE t (x UInt64) ENGINE = MergeTree ORDER BY x"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if _, err := query(base, "INSERT INTO t VALUES ("+strconv.Itoa(i)+")"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		parts, err := query(base, "SELECT count() FROM system.parts WHERE table = 't' AND active")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := strconv.Atoi(parts); n > 0 && n < 6 {
+			break // merged (ClickHouse need not merge all six into one)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("six parts, none merged within a minute: %s active parts", parts)
+		}
+	}
+}
