@@ -51,6 +51,7 @@ func runBench(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (baseline and pipeline) to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run (what was allocated, where) to this file at its end")
+	traceFile := fs.String("trace", "", "write the load phases' timeline to this file: each probe's latency, the writer's inserts and ClickHouse's merges every 250 ms")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -72,6 +73,14 @@ func runBench(ctx context.Context, args []string) error {
 				f.Close()
 			}
 		}()
+	}
+	if *traceFile != "" {
+		f, err := os.Create(*traceFile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		o.Trace = f
 	}
 	res, err := bench.RunIngest(ctx, o, os.Stderr)
 	if err != nil {

@@ -79,6 +79,10 @@ type Options struct {
 	// default is 0.8.
 	LatencyAt      float64
 	ClickHouseAddr string // default: a clickhouse-server child in a temp dir
+	// Trace, when set, gets the load phases' timeline: each probe, each
+	// paced request not sent in time, the writer's inserts and
+	// ClickHouse's merges every 250 ms (trace.go).
+	Trace io.Writer
 }
 
 func (o Options) withDefaults() Options {
@@ -325,8 +329,9 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	defer p.Shutdown(context.WithoutCancel(ctx))
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: pacedInFlight*o.Senders + 2}}
+	trace := newTracer(o.Trace)
 
-	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate, chPID: chPID})
+	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate, chPID: chPID, trace: trace, phase: map[bool]string{false: "closed", true: "paced"}[o.Rate > 0]})
 	if err != nil {
 		return res, err
 	}
@@ -343,7 +348,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		rate := o.LatencyAt * res.PipelineSpansPerSec
 		fmt.Fprintf(progress, "latency at %.0f %% of that rate: %.0f spans/s offered, open loop …\n", 100*o.LatencyAt, rate)
 		at, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress,
-			rate: rate, stored: lr.spans, senderBase: uint32(o.Senders) + 1})
+			rate: rate, stored: lr.spans, senderBase: uint32(o.Senders) + 1, trace: trace, phase: "paced"})
 		if err != nil {
 			return res, err
 		}
@@ -377,6 +382,8 @@ type loadSpec struct {
 	stored int64
 	// senderBase keeps this phase's trace ids apart from an earlier one's.
 	senderBase uint32
+	trace      *tracer // nil: no timeline
+	phase      string  // its name in the timeline
 	// chPID is the clickhouse-server child's pid, "" for an external one.
 	chPID string
 }
@@ -419,7 +426,12 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 	first := time.Now()
 	c0, k0 := cpuSeconds("self"), cpuSeconds(l.chPID)
 	r0 := rejectedByReason(p.Metrics.Collector.Rejected)
-	i0, n0 := spanInserts(p.Metrics.Writer.BatchRows)
+	i0, n0 := spansHistogram(p.Metrics.Writer.BatchRows)
+	l.trace.event("phase", first, "%s", l.phase)
+	sampled := make(chan struct{})
+	go func() { defer close(sampled); l.trace.sample(loadCtx, p, p.Conn) }()
+	defer func() { stopLoad(); <-sampled }() // no event after the phase returns
+
 	var due chan struct{} // open loop: one tick per request due
 	senders := o.Senders
 	if l.rate > 0 {
@@ -436,6 +448,7 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 				select {
 				case due <- struct{}{}:
 				default:
+					l.trace.event("missed", time.Now(), "")
 					missed.Add(int64(tpls.spansPerBody))
 				}
 			}
@@ -476,7 +489,7 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 	probeDone := make(chan struct{})
 	go func() {
 		defer close(probeDone)
-		lat = probe(loadCtx, client, url, p.Conn, o.ProbeEvery)
+		lat = probe(loadCtx, client, url, p.Conn, o.ProbeEvery, l.trace)
 	}()
 	// Progress.
 	tick := time.NewTicker(2 * time.Second)
@@ -515,7 +528,7 @@ loop:
 		return loadResult{}, fmt.Errorf("only %d of %d spans reached clickhouse within 5 minutes", last, want)
 	}
 	r := loadResult{spans: sent.Load(), rejected: rejected.Load(), missed: missed.Load(), backlog: backlog}
-	if i1, n1 := spanInserts(p.Metrics.Writer.BatchRows); i1 > i0 {
+	if i1, n1 := spansHistogram(p.Metrics.Writer.BatchRows); i1 > i0 {
 		r.inserts, r.perInsert = int64(i1-i0), (n1-n0)/float64(i1-i0)
 	}
 	for reason, n := range rejectedByReason(p.Metrics.Collector.Rejected) {
@@ -599,9 +612,10 @@ func collect(c prometheus.Collector) []*dto.Metric {
 	return out
 }
 
-// spanInserts reads the writer's inserts into spans so far and the rows
-// they held.
-func spanInserts(hv *prometheus.HistogramVec) (inserts uint64, rows float64) {
+// spansHistogram reads the spans table's series of one of the writer's
+// histograms: its observations so far and their sum (of batch_rows: the
+// inserts into spans and the rows they held).
+func spansHistogram(hv *prometheus.HistogramVec) (n uint64, sum float64) {
 	var d dto.Metric
 	if h, err := hv.GetMetricWithLabelValues("spans"); err == nil && h.(prometheus.Metric).Write(&d) == nil {
 		return d.GetHistogram().GetSampleCount(), d.GetHistogram().GetSampleSum()
@@ -647,10 +661,14 @@ const probePoll = 50 * time.Millisecond
 // One poller asks ClickHouse for every probe still in flight every
 // probePoll (by the spans' sorting key: app, then trace id), so probing
 // costs the server the same however many probes are out.
-func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn, every time.Duration) []time.Duration {
+func probe(ctx context.Context, client *http.Client, url string, conn driver.Conn, every time.Duration, trace *tracer) []time.Duration {
+	type sent struct {
+		at   time.Time     // the POST's start
+		post time.Duration // until its answer
+	}
 	var (
 		mu      sync.Mutex
-		pending = map[string]time.Time{} // trace id (hex) → sent
+		pending = map[string]sent{} // trace id (hex)
 		out     []time.Duration
 		wg      sync.WaitGroup
 	)
@@ -677,7 +695,7 @@ func probe(ctx context.Context, client *http.Client, url string, conn driver.Con
 			return
 		}
 		mu.Lock()
-		pending[fmt.Sprintf("%x", tid)] = start
+		pending[fmt.Sprintf("%x", tid)] = sent{start, time.Since(start)}
 		mu.Unlock()
 	}
 	poll := func() {
@@ -702,8 +720,9 @@ func probe(ctx context.Context, client *http.Client, url string, conn driver.Con
 				continue
 			}
 			mu.Lock()
-			if start, ok := pending[id]; ok {
-				out = append(out, seen.Sub(start))
+			if p, ok := pending[id]; ok {
+				trace.event("probe", p.at, "%.3f %.3f", seen.Sub(p.at).Seconds(), p.post.Seconds())
+				out = append(out, seen.Sub(p.at))
 				delete(pending, id)
 			}
 			mu.Unlock()

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,10 +21,32 @@ func TestRunIngestSmall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts clickhouse-server")
 	}
+	var trace bytes.Buffer
 	res, err := RunIngest(context.Background(), Options{Duration: 2 * time.Second, Senders: 2, TracesPerReq: 5,
-		BaselineRows: 5000, BaselineBatchRows: 1000, BatchMaxRows: 2000, ProbeEvery: 50 * time.Millisecond, LatencyAt: 0.5}, io.Discard)
+		BaselineRows: 5000, BaselineBatchRows: 1000, BatchMaxRows: 2000, ProbeEvery: 50 * time.Millisecond, LatencyAt: 0.5, Trace: &trace}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The timeline: both phases, every probe measured, the writer's
+	// inserts and the merges sampled, each event stamped.
+	kinds := map[string]int{}
+	var phases []string
+	for _, line := range strings.Split(strings.TrimSpace(trace.String()), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			t.Fatalf("trace line %q", line)
+		}
+		if _, err := time.Parse("15:04:05.000", f[1]); err != nil {
+			t.Errorf("trace line %q: %v", line, err)
+		}
+		kinds[f[0]]++
+		if f[0] == "phase" && len(f) == 3 {
+			phases = append(phases, f[2])
+		}
+	}
+	if strings.Join(phases, ",") != "closed,paced" || kinds["inserts"] == 0 || kinds["merges"] == 0 ||
+		res.AtLoad == nil || kinds["probe"] != res.Probes+res.AtLoad.Probes {
+		t.Errorf("trace: phases %v, events %v; probes measured %d + %v", phases, kinds, res.Probes, res.AtLoad)
 	}
 	if res.PipelineSpans == 0 || res.BaselineBeforeRowsPerSec <= 0 || res.BaselineAfterRowsPerSec <= 0 || res.Ratio <= 0 ||
 		res.BaselineRowsPerSec != (res.BaselineBeforeRowsPerSec+res.BaselineAfterRowsPerSec)/2 {
@@ -85,13 +109,13 @@ func TestRejectedByReason(t *testing.T) {
 
 func TestSpanInserts(t *testing.T) {
 	m := writer.NewMetrics(nil)
-	if n, rows := spanInserts(m.BatchRows); n != 0 || rows != 0 {
+	if n, rows := spansHistogram(m.BatchRows); n != 0 || rows != 0 {
 		t.Fatalf("before any insert: %d inserts, %v rows", n, rows)
 	}
 	m.BatchRows.WithLabelValues("spans").Observe(20000)
 	m.BatchRows.WithLabelValues("spans").Observe(30000)
 	m.BatchRows.WithLabelValues("eval_scores").Observe(7)
-	if n, rows := spanInserts(m.BatchRows); n != 2 || rows != 50000 {
+	if n, rows := spansHistogram(m.BatchRows); n != 2 || rows != 50000 {
 		t.Fatalf("%d inserts of %v rows, want 2 of 50000 (spans only)", n, rows)
 	}
 }
