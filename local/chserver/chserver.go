@@ -163,7 +163,6 @@ func (s *Server) launch(ctx context.Context) (*proc, error) {
 		logf.Close()
 		return nil, fmt.Errorf("starting %s: %w", s.bin, err)
 	}
-	go deprioritizeMerges(p.cmd.Process.Pid, p.done) // nice.go
 	go func() {
 		p.waitErr = p.cmd.Wait()
 		// Whatever the server left in its group goes with it, so that
@@ -371,9 +370,8 @@ func (s *Server) writeConfig() error {
   <uncompressed_cache_size>268435456</uncompressed_cache_size>
   <max_concurrent_queries>200</max_concurrent_queries>
   <mlock_executable>false</mlock_executable>
-  <os_threads_nice_value_merge_mutate>%[4]d</os_threads_nice_value_merge_mutate>
 </yandex>
-`, d, s.cfg.TCPPort, s.cfg.HTTPPort, MergeNice)
+`, d, s.cfg.TCPPort, s.cfg.HTTPPort)
 	users := fmt.Sprintf(`<?xml version="1.0"?>
 <yandex>
   <profiles><default><max_memory_usage>%d</max_memory_usage></default></profiles>
