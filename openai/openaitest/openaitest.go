@@ -663,7 +663,14 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest,
 		}
 		if reply.FailAfter > 0 && i == reply.FailAfter {
 			// Break the connection: the client sees the body end without
-			// [DONE] (an abrupt close, not a clean chunked end).
+			// [DONE] (an abrupt close, not a clean chunked end). Recorded
+			// first, as [DONE] is below: a client that saw the break may
+			// ask Streams before this handler's defer runs (TestStream
+			// failed so once in `make test`, 2026-12-06).
+			s.mu.Lock()
+			s.streams = append(s.streams, written.String())
+			s.mu.Unlock()
+			recorded = true
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()
