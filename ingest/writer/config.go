@@ -30,10 +30,8 @@ type Config struct {
 	InsertTimeout time.Duration `yaml:"insert_timeout"`
 	// Inserts is how many batches may be inserting at once; another
 	// insert starts beside one in flight only once that one has run for
-	// batch.max_wait, and only while the writer is caught up (Kafka holds
-	// fewer records for it than the batch waiting; behind, batches wait
-	// and grow, as with one). Offsets are committed in batch order
-	// whatever order the inserts finish in. One insert at a time makes each batch wait
+	// batch.max_wait. Offsets are committed in batch order whatever order
+	// the inserts finish in. One insert at a time makes each batch wait
 	// out the one before whenever an insert takes longer than
 	// batch.max_wait (ClickHouse busy merging), which is where received →
 	// visible's tail came from under load. The default is one: on the

@@ -23,7 +23,6 @@ type scriptedConsumer struct {
 	chunks    [][]*kgo.Record
 	gates     []chan struct{}
 	committed []int64
-	hw        int64 // the partition's high watermark in every fetch (0: none given)
 }
 
 func (c *scriptedConsumer) PollRecords(ctx context.Context, _ int) kgo.Fetches {
@@ -44,7 +43,7 @@ func (c *scriptedConsumer) PollRecords(ctx context.Context, _ int) kgo.Fetches {
 		recs := c.chunks[0]
 		c.chunks = c.chunks[1:]
 		c.mu.Unlock()
-		return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: recs[0].Topic, Partitions: []kgo.FetchPartition{{Records: recs, HighWatermark: c.hw}}}}}}
+		return kgo.Fetches{{Topics: []kgo.FetchTopic{{Topic: recs[0].Topic, Partitions: []kgo.FetchPartition{{Records: recs}}}}}}
 	}
 	c.mu.Unlock()
 	<-ctx.Done()
@@ -171,27 +170,6 @@ func TestWriterInsertsConcurrentlyCommitsInOrder(t *testing.T) {
 	}
 	if n := store.Distinct(); n != 6 {
 		t.Errorf("stored %d traces, want 6", n)
-	}
-}
-
-// Behind — more records waiting in Kafka than the due batch holds — a
-// writer allowed two inserts still stores one batch at a time: a backlog
-// goes fastest in few large inserts, and the second insert is for the
-// latency of a writer that keeps up (TestWriterInsertsConcurrentlyCommitsInOrder).
-func TestBehindWriterInsertsOneAtATime(t *testing.T) {
-	recs, store := gatedRecords(t, 6)
-	cl := &scriptedConsumer{chunks: [][]*kgo.Record{recs[:3], recs[3:]}, gates: []chan struct{}{nil, store.firstStarted}, hw: 10_000}
-	release := startGated(t, Config{Inserts: 2, Batch: BatchConfig{MaxRows: 3, MaxWait: 100 * time.Millisecond}}, cl, store)
-	<-store.firstStarted
-	time.Sleep(500 * time.Millisecond) // five times max_wait: long enough for a second insert when caught up
-	if n := store.inserts(); n != 1 {
-		t.Fatalf("%d inserts begun while the first was held with 9,994 records waiting in Kafka, want 1", n)
-	}
-	release()
-	ingesttest.Eventually(t, 5*time.Second, "all six traces stored", func() bool { return store.Distinct() == 6 })
-	ingesttest.Eventually(t, 5*time.Second, "both batches committed", func() bool { return len(cl.commits()) == 2 })
-	if c := cl.commits(); !slices.Equal(c, []int64{2, 5}) {
-		t.Errorf("committed offsets %v, want [2 5]", c)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -211,28 +210,14 @@ func (w *Writer) run(ctx context.Context) error {
 			return true
 		}
 	}
-	// behind is the records the last poll that brought any left in Kafka
-	// after its last record of each partition it brought (the lag),
-	// summed over those partitions.
-	var behind int64
-	// gap is how long a batch of n records must still wait before an
-	// insert may start beside the one in flight. Another starts only once
-	// that one has run for batch.max_wait — a shorter wait costs less than
-	// two inserts contending (ClickHouse spent about a fifth more CPU a
-	// span with every insert overlapping, bench ingest 2026-12-06) — and
-	// only while the writer is caught up: with more records waiting in
-	// Kafka than the batch holds, the batch waits for the insert in
-	// flight to be stored and then takes what has arrived, as with one
-	// insert at a time. A backlog is stored fastest in few large inserts;
-	// a second insert is for the tail of received → visible, which is
-	// when the load is below what the writer stores (BENCHMARKS.md,
-	// eighth session).
-	gap := func(n int) time.Duration {
+	// gap is how long a batch must still wait before an insert may start
+	// beside the one in flight: another starts only once that one has run
+	// for batch.max_wait — a shorter wait costs less than two inserts
+	// contending (ClickHouse spent about a fifth more CPU a span with every
+	// insert overlapping, bench ingest 2026-12-06).
+	gap := func() time.Duration {
 		if !inFlight() {
 			return 0
-		}
-		if behind > int64(n) {
-			return time.Duration(math.MaxInt64)
 		}
 		return time.Until(lastStart.Add(w.cfg.Batch.MaxWait))
 	}
@@ -240,7 +225,7 @@ func (w *Writer) run(ctx context.Context) error {
 	// allows (now), else only if wait, by blocking until then. It reports
 	// whether b was handed off.
 	handOff := func(b *batch, wait bool) (bool, error) {
-		if d := gap(b.records); d > 0 {
+		if d := gap(); d > 0 {
 			if !wait {
 				return false, nil
 			}
@@ -283,10 +268,10 @@ func (w *Writer) run(ctx context.Context) error {
 	// until one does so or the gap has passed. (Another of several idle
 	// inserters' word may have been taken as stale by handOff; the gap
 	// bounds the wait, and once it has passed nothing is waited for.)
-	waitInserter := func(b *batch) error {
+	waitInserter := func() error {
 		var after <-chan time.Time
 		if n > 1 {
-			t := time.NewTimer(max(gap(b.records), 0))
+			t := time.NewTimer(max(gap(), 0))
 			defer t.Stop()
 			after = t.C
 		}
@@ -337,7 +322,7 @@ func (w *Writer) run(ctx context.Context) error {
 		wait, count := w.cfg.Batch.MaxWait, w.cfg.Batch.MaxRows-b.rows()
 		switch {
 		case due:
-			if err := waitInserter(b); err != nil {
+			if err := waitInserter(); err != nil {
 				return finish(nil)
 			}
 			wait, count = time.Millisecond, b.records*(w.cfg.Batch.MaxBytes-b.bytes)/b.bytes
@@ -360,17 +345,12 @@ func (w *Writer) run(ctx context.Context) error {
 					w.log.Warn("kafka fetch error", "topic", t, "partition", p, "err", err)
 				}
 			})
-			var lagSum int64
 			fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 				if n := len(p.Records); n > 0 {
-					lag := max(p.HighWatermark-p.Records[n-1].Offset-1, 0)
+					lag := p.HighWatermark - p.Records[n-1].Offset - 1
 					w.m.ConsumerLag.WithLabelValues(p.Topic, strconv.Itoa(int(p.Partition))).Set(float64(lag))
-					lagSum += lag
 				}
 			})
-			if fetches.NumRecords() > 0 {
-				behind = lagSum
-			}
 			fetches.EachRecord(func(r *kgo.Record) { w.add(b, r) })
 		}
 		stopping := ctx.Err() != nil
