@@ -45,7 +45,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.BaselineDuration, "baseline-duration", 0, "how long each raw-insert baseline phase inserts (default: -duration)")
 	fs.IntVar(&o.BaselineBatchRows, "baseline-batch-rows", 0, "the baseline's batch rows (default 20000, whatever -batch-rows)")
 	fs.DurationVar(&o.BatchMaxWait, "batch-max-wait", 0, "writer batch age limit (default 250ms)")
-	fs.IntVar(&o.Inserts, "inserts", 0, "batches a writer inserts at once (default 1, as writer.inserts)")
+	fs.IntVar(&o.Inserts, "inserts", 0, "batches a writer inserts at once (default 2, as writer.inserts)")
 	fs.DurationVar(&o.ProbeEvery, "probe-every", 0, "send a latency probe this often (default 100ms)")
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")

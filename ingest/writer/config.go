@@ -17,7 +17,7 @@ const (
 	DefaultRetryInitial   = 200 * time.Millisecond
 	DefaultRetryMax       = 10 * time.Second
 	DefaultInsertTimeout  = 60 * time.Second
-	DefaultInserts        = 1
+	DefaultInserts        = 2
 	DefaultSessionTimeout = 10 * time.Second
 )
 
@@ -34,11 +34,13 @@ type Config struct {
 	// the inserts finish in. One insert at a time makes each batch wait
 	// out the one before whenever an insert takes longer than
 	// batch.max_wait (ClickHouse busy merging), which is where received →
-	// visible's tail came from under load. The default is one: on the
-	// 2-core machine where `bench ingest` runs everything, two cost
-	// ClickHouse a fifth more CPU a span and the pipeline 5–25 % of its
-	// rate for a p99 a little lower (BENCHMARKS.md); where ClickHouse has
-	// cores to spare, the CPU a second insert adds matters less.
+	// visible's tail came from under load. The default is two (one until
+	// 2026-12-06's eighth session): in eight alternating pairs of `bench
+	// ingest` on the 2-core machine where it runs everything, the paced
+	// p99 was lower with two in all eight (0.80–1.31 s against 0.90–3.15)
+	// at the same ratio to the raw insert (0.74–1.01 against 0.70–0.93),
+	// for 15–25 % more ClickHouse CPU a span — smaller inserts
+	// (BENCHMARKS.md). One is for a ClickHouse short of CPU.
 	Inserts int `yaml:"inserts"`
 	// SessionTimeout: a writer not heard from for this long (killed) loses
 	// its partitions to the others.
