@@ -39,8 +39,9 @@ type Config struct {
 	// ingest` on the 2-core machine where it runs everything, the paced
 	// p99 was lower with two in all eight (0.80–1.31 s against 0.90–3.15)
 	// at the same ratio to the raw insert (0.74–1.01 against 0.70–0.93),
-	// for 15–25 % more ClickHouse CPU a span — smaller inserts
-	// (BENCHMARKS.md). One is for a ClickHouse short of CPU.
+	// for about a fifth more ClickHouse CPU a span (0–36 %, median 19 %:
+	// smaller inserts; BENCHMARKS.md). One is for a ClickHouse short of
+	// CPU.
 	Inserts int `yaml:"inserts"`
 	// SessionTimeout: a writer not heard from for this long (killed) loses
 	// its partitions to the others.
