@@ -63,8 +63,8 @@ type strBuf struct {
 // huge batch does not pin its memory for the life of the process.
 const maxPooledBytes = 64 << 20
 
-// strFreeSets is how many batches' buffers the free list keeps: one
-// insert at a time is the default (writer.inserts), and the baseline of
+// strFreeSets is how many batches' buffers the free list keeps: two
+// inserts at once is the default (writer.inserts), and the baseline of
 // `bench ingest` inserts beside nothing else.
 const strFreeSets = 2
 
