@@ -330,8 +330,12 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	url := "http://" + p.Collector.HTTPAddr() + "/v1/traces"
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: pacedInFlight*o.Senders + 2}}
 	trace := newTracer(o.Trace)
+	phase := "closed"
+	if o.Rate > 0 {
+		phase = "paced"
+	}
 
-	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate, chPID: chPID, trace: trace, phase: map[bool]string{false: "closed", true: "paced"}[o.Rate > 0]})
+	lr, err := runLoad(ctx, loadSpec{p: p, url: url, client: client, tpls: tpls, o: o, progress: progress, rate: o.Rate, chPID: chPID, trace: trace, phase: phase})
 	if err != nil {
 		return res, err
 	}

@@ -597,14 +597,19 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest,
 	}
 	created := time.Now().Unix()
 	var written strings.Builder
-	recorded := false
-	defer func() {
-		if !recorded {
-			s.mu.Lock()
-			s.streams = append(s.streams, written.String())
-			s.mu.Unlock()
+	// record puts what was written, and tail, in Streams once: at [DONE],
+	// at a FailAfter break, or when the handler returns otherwise.
+	recorded := -1 // its index in s.streams once recorded
+	record := func(tail string) {
+		if recorded >= 0 {
+			return
 		}
-	}()
+		s.mu.Lock()
+		recorded = len(s.streams)
+		s.streams = append(s.streams, written.String()+tail)
+		s.mu.Unlock()
+	}
+	defer record("")
 	fl, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
@@ -667,10 +672,7 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest,
 			// first, as [DONE] is below: a client that saw the break may
 			// ask Streams before this handler's defer runs (TestStream
 			// failed so once in `make test`, 2026-12-06).
-			s.mu.Lock()
-			s.streams = append(s.streams, written.String())
-			s.mu.Unlock()
-			recorded = true
+			record("")
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()
@@ -699,15 +701,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, req ChatRequest,
 	// the write, a test could ask Streams first and find nothing); the
 	// record loses the line again if the write fails.
 	line := "data: [DONE]\n\n"
-	s.mu.Lock()
-	i := len(s.streams)
-	s.streams = append(s.streams, written.String()+line)
-	s.mu.Unlock()
-	recorded = true
+	record(line)
 	if _, err := io.WriteString(w, line); err != nil {
 		s.mu.Lock()
-		if i < len(s.streams) {
-			s.streams[i] = written.String()
+		if recorded < len(s.streams) {
+			s.streams[recorded] = written.String()
 		}
 		s.mu.Unlock()
 		return
