@@ -769,7 +769,7 @@ func str(k, v string) *commonpb.KeyValue {
 // send, so the load generator costs a copy, not an encode.
 type templates struct {
 	bodies           [][]byte
-	idOffsets        [][]int // per body: offsets of every trace-id occurrence's last 8 bytes
+	idOffsets        [][]int // per body: offsets of every trace-id occurrence's first 8 bytes
 	maxBody          int
 	spansPerBody     int
 	bodyBytesPerSpan float64
@@ -802,9 +802,19 @@ func makeTemplates(o Options, n int) *templates {
 		ss := &tracepb.ScopeSpans{}
 		now := time.Now()
 		for tr := 0; tr < o.TracesPerReq; tr++ {
+			// The first 8 bytes are patched per send (body); the last 8 are
+			// a marker that cannot occur elsewhere in the encoding. The
+			// unique part comes first so that the spans table, ordered by
+			// trace id, stores a request's spans together, each next to
+			// different texts, as an application's would be. Until
+			// 2026-12-07 the marker came first: ClickHouse then stored
+			// the same template span of every request side by side, and
+			// compressed the pipeline's texts 76 times where the
+			// baseline's (the same texts, cycled) compressed 2.3 times —
+			// the pipeline wrote a twelfth of the baseline's bytes a row
+			// and its ClickHouse CPU a span was flattered accordingly.
 			tid := make([]byte, 16)
-			// A marker that cannot occur elsewhere in the encoding.
-			copy(tid, []byte{0xc4, 0x1a, 0x19, 0x3a, byte(b), byte(tr >> 8), byte(tr), 0x77})
+			copy(tid[8:], []byte{0xc4, 0x1a, 0x19, 0x3a, byte(b), byte(tr >> 8), byte(tr), 0x77})
 			var root []byte
 			for s := 0; s < o.SpansPerTrace; s++ {
 				sid := make([]byte, 8)
@@ -845,7 +855,7 @@ func makeTemplates(o Options, n int) *templates {
 				if j < 0 {
 					break
 				}
-				offs = append(offs, i+j+8)
+				offs = append(offs, i+j-8)
 				i += j + 8
 			}
 		}
