@@ -48,6 +48,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.IntVar(&o.Inserts, "inserts", 0, "batches a writer inserts at once (default 2, as writer.inserts)")
 	fs.DurationVar(&o.ProbeEvery, "probe-every", 0, "send a latency probe this often (default 100ms)")
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")
+	fs.BoolVar(&o.SplitCores, "split-cores", false, "give the clickhouse-server child the upper half of the CPUs and this process the lower half (ClickHouse on CPUs of its own; Linux)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (baseline and pipeline) to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run (what was allocated, where) to this file at its end")

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -79,6 +80,16 @@ type Options struct {
 	// default is 0.8.
 	LatencyAt      float64
 	ClickHouseAddr string // default: a clickhouse-server child in a temp dir
+	// SplitCores gives the clickhouse-server child the upper half of the
+	// CPUs and this process the lower half, for the whole run (both
+	// baselines and the pipeline): the deployment in which ClickHouse has
+	// CPUs of its own, which on this 2-core machine kind is one core
+	// each. By default both share every CPU, and whatever the pipeline
+	// spends (collector, broker, writer, and the load generator) is CPU
+	// the baseline's ClickHouse had; split, the ratio asks instead
+	// whether the pipeline keeps ClickHouse as busy as the raw insert
+	// does. Linux only; not with ClickHouseAddr.
+	SplitCores bool
 	// Trace, when set, gets the load phases' timeline: each probe, each
 	// paced request not sent in time, the writer's inserts and
 	// ClickHouse's merges every 250 ms (trace.go).
@@ -122,12 +133,20 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// CoreSplit is which CPUs this process and the ClickHouse child ran on.
+type CoreSplit struct {
+	Chainwatch []int `json:"chainwatch"`
+	ClickHouse []int `json:"clickhouse"`
+}
+
 // Result is what a run measured.
 type Result struct {
-	GOMAXPROCS       int     `json:"gomaxprocs"`
-	ClickHouse       string  `json:"clickhouse_version"`
-	TextBytesPerSpan float64 `json:"text_bytes_per_span"`
-	BodyBytesPerSpan float64 `json:"otlp_bytes_per_span"`
+	GOMAXPROCS int `json:"gomaxprocs"`
+	// SplitCores: the CPUs each side ran on under Options.SplitCores.
+	SplitCores       *CoreSplit `json:"split_cores,omitempty"`
+	ClickHouse       string     `json:"clickhouse_version"`
+	TextBytesPerSpan float64    `json:"text_bytes_per_span"`
+	BodyBytesPerSpan float64    `json:"otlp_bytes_per_span"`
 
 	BaselineRows             int     `json:"baseline_rows"`         // inserted by the two phases together
 	BaselineRowsPerSec       float64 `json:"baseline_rows_per_sec"` // the mean of before and after
@@ -217,6 +236,18 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	chPID := ""
 	if ch != nil {
 		chPID = strconv.Itoa(ch.PID())
+	}
+	if o.SplitCores {
+		if ch == nil {
+			return res, errors.New("bench: -split-cores needs the clickhouse-server child (no -clickhouse)")
+		}
+		self, chs, err := splitCores(ch.PID())
+		if err != nil {
+			return res, err
+		}
+		res.SplitCores = &CoreSplit{Chainwatch: self, ClickHouse: chs}
+		res.GOMAXPROCS = runtime.GOMAXPROCS(0)
+		fmt.Fprintf(progress, "split cores: this process on CPUs %v, clickhouse-server on %v\n", self, chs)
 	}
 	tpls := makeTemplates(o, 16)
 	res.BodyBytesPerSpan = tpls.bodyBytesPerSpan

@@ -1,0 +1,92 @@
+package bench
+
+import (
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestSplitCores pins a child (standing in for clickhouse-server) and this
+// process to the two halves of the CPUs, and checks every thread of both —
+// a thread this process starts afterwards included.
+func TestSplitCores(t *testing.T) {
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	procs := runtime.GOMAXPROCS(0)
+	// Put back what every later test expects, on every thread.
+	defer func() {
+		var cpus []int
+		for i := 0; i < 1024; i++ {
+			if all.IsSet(i) {
+				cpus = append(cpus, i)
+			}
+		}
+		if err := pinAll(os.Getpid(), cpus); err != nil {
+			t.Error(err)
+		}
+		runtime.GOMAXPROCS(procs)
+	}()
+	child := exec.Command("sleep", "30")
+	if err := child.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer child.Wait()
+	defer child.Process.Kill()
+
+	self, ch, err := splitCores(child.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(self)+len(ch) != all.Count() || len(self) != all.Count()/2 || self[len(self)-1] >= ch[0] {
+		t.Fatalf("split %v / %v of %d CPUs", self, ch, all.Count())
+	}
+	if got := runtime.GOMAXPROCS(0); got != len(self) {
+		t.Errorf("GOMAXPROCS %d, want %d", got, len(self))
+	}
+	check := func(who string, tid int, want []int) {
+		t.Helper()
+		var set unix.CPUSet
+		if err := unix.SchedGetaffinity(tid, &set); err != nil {
+			t.Fatalf("%s thread %d: %v", who, tid, err)
+		}
+		if set.Count() != len(want) {
+			t.Errorf("%s thread %d may run on %d CPUs, want %v", who, tid, set.Count(), want)
+		}
+		for _, c := range want {
+			if !set.IsSet(c) {
+				t.Errorf("%s thread %d may not run on CPU %d, want %v", who, tid, c, want)
+			}
+		}
+	}
+	check("child", child.Process.Pid, ch)
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range tasks {
+		tid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		check("this process's", tid, self)
+	}
+	// A goroutine that locks itself to a thread now, on a thread the
+	// runtime may have started after the split, runs in the lower half.
+	tid, checked := make(chan int), make(chan struct{})
+	go func() {
+		runtime.LockOSThread()
+		tid <- unix.Gettid()
+		<-checked // the thread ends with its locked goroutine
+	}()
+	check("a new", <-tid, self)
+	close(checked)
+}
