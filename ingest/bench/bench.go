@@ -88,7 +88,9 @@ type Options struct {
 	// spends (collector, broker, writer, and the load generator) is CPU
 	// the baseline's ClickHouse had; split, the ratio asks instead
 	// whether the pipeline keeps ClickHouse as busy as the raw insert
-	// does. Linux only; not with ClickHouseAddr.
+	// does. Linux only; not with ClickHouseAddr. This process stays
+	// pinned, at the smaller GOMAXPROCS, after RunIngest returns (the
+	// command exits then).
 	SplitCores bool
 	// Trace, when set, gets the load phases' timeline: each probe, each
 	// paced request not sent in time, the writer's inserts and
