@@ -23,12 +23,7 @@ func splitCores(pid int) (self, ch []int, err error) {
 	if err := unix.SchedGetaffinity(0, &all); err != nil {
 		return nil, nil, fmt.Errorf("reading this process's CPUs: %w", err)
 	}
-	var cpus []int
-	for i := 0; i < 1024; i++ {
-		if all.IsSet(i) {
-			cpus = append(cpus, i)
-		}
-	}
+	cpus := cpuList(&all)
 	if len(cpus) < 2 {
 		return nil, nil, fmt.Errorf("-split-cores needs two CPUs or more; this process may run on %d", len(cpus))
 	}
@@ -41,6 +36,17 @@ func splitCores(pid int) (self, ch []int, err error) {
 	}
 	runtime.GOMAXPROCS(len(self))
 	return self, ch, nil
+}
+
+// cpuList is the CPUs in set, in order.
+func cpuList(set *unix.CPUSet) []int {
+	var cpus []int
+	for i := 0; i < 1024; i++ { // what a CPUSet can hold
+		if set.IsSet(i) {
+			cpus = append(cpus, i)
+		}
+	}
+	return cpus
 }
 
 // pinAll sets the affinity of every thread of pid to cpus.
