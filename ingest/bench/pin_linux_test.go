@@ -1,11 +1,15 @@
 package bench
 
 import (
+	"context"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -85,4 +89,41 @@ func TestSplitCores(t *testing.T) {
 	}()
 	check("a new", <-tid, self)
 	close(checked)
+}
+
+// TestRunIngestSplitCores: a short paced run with -split-cores records the
+// split it ran under; with an external ClickHouse it is refused.
+func TestRunIngestSplitCores(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts clickhouse-server")
+	}
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	if all.Count() < 2 {
+		t.Skip("needs two CPUs")
+	}
+	if _, err := RunIngest(context.Background(), Options{ClickHouseAddr: "127.0.0.1:1", SplitCores: true}, io.Discard); err == nil || !strings.Contains(err.Error(), "split-cores") {
+		t.Fatalf("with an external ClickHouse: %v, want the split refused", err)
+	}
+	procs := runtime.GOMAXPROCS(0)
+	defer func() {
+		if err := pinAll(os.Getpid(), cpuList(&all)); err != nil {
+			t.Error(err)
+		}
+		runtime.GOMAXPROCS(procs)
+	}()
+	res, err := RunIngest(context.Background(), Options{Duration: time.Second, Senders: 2, TracesPerReq: 5,
+		BaselineRows: 2000, BaselineBatchRows: 1000, BatchMaxRows: 2000, Rate: 2000, SplitCores: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpus := cpuList(&all)
+	if s := res.SplitCores; s == nil || len(s.Chainwatch) != len(cpus)/2 || len(s.Chainwatch)+len(s.ClickHouse) != len(cpus) || res.GOMAXPROCS != len(s.Chainwatch) {
+		t.Fatalf("split %+v, GOMAXPROCS %d, of CPUs %v", res.SplitCores, res.GOMAXPROCS, cpus)
+	}
+	if res.PipelineSpans == 0 || res.Ratio <= 0 {
+		t.Fatalf("nothing measured: %+v", res)
+	}
 }
