@@ -31,6 +31,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/chainwatch/chainwatch/clickhouse"
@@ -307,8 +308,12 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 		}()
 		for more(done) {
 			batch = batch[:0]
+			// The rows start when they are inserted, as the pipeline's
+			// spans start when they are sent (templates.body).
+			shift := time.Since(tpls.base)
 			for len(batch) < o.BaselineBatchRows && (o.BaselineRows == 0 || done+len(batch) < o.BaselineRows) {
 				sp := rows[(done+len(batch))%len(rows)]
+				sp.StartTime, sp.EndTime = sp.StartTime.Add(shift), sp.EndTime.Add(shift)
 				seq++
 				sp.TraceID = fmt.Sprintf("%016x%016x", uint64(seq), uint64(len(batch)))
 				batch = append(batch, sp)
@@ -504,7 +509,7 @@ func runLoad(ctx context.Context, l loadSpec) (loadResult, error) {
 					case <-due:
 					}
 				}
-				body := tpls.body(buf, int(seq)%len(tpls.bodies), l.senderBase+uint32(w)+1, seq)
+				body := tpls.body(buf, int(seq)%len(tpls.bodies), l.senderBase+uint32(w)+1, seq, time.Since(tpls.base))
 				resp, err := client.Post(url, "application/x-protobuf", bytes.NewReader(body))
 				if err != nil {
 					rejected.Add(1)
@@ -798,11 +803,18 @@ func str(k, v string) *commonpb.KeyValue {
 	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
 }
 
-// templates are pre-encoded request bodies whose trace ids are patched per
-// send, so the load generator costs a copy, not an encode.
+// templates are pre-encoded request bodies whose trace ids and span times
+// are patched per send, so the load generator costs a copy, not an encode.
+// The times start at the send, and the baseline's rows at their insert,
+// as an application's would: until 2026-12-07 every span of a run started
+// in the second the templates were made, so the per-minute rollup held a
+// whole run in one bucket, and the spans table's order was the trace id's
+// alone.
 type templates struct {
 	bodies           [][]byte
 	idOffsets        [][]int // per body: offsets of every trace-id occurrence's first 8 bytes
+	timeOffsets      [][]int // per body: offsets of every span's start and end time
+	base             time.Time
 	maxBody          int
 	spansPerBody     int
 	bodyBytesPerSpan float64
@@ -829,11 +841,11 @@ func sentence(rng *rand.Rand, n int) string {
 
 func makeTemplates(o Options, n int) *templates {
 	rng := rand.New(rand.NewPCG(42, 43))
-	t := &templates{spansPerBody: o.TracesPerReq * o.SpansPerTrace}
+	t := &templates{spansPerBody: o.TracesPerReq * o.SpansPerTrace, base: time.Now()}
 	var text, bodyBytes int
 	for b := 0; b < n; b++ {
 		ss := &tracepb.ScopeSpans{}
-		now := time.Now()
+		now := t.base
 		for tr := 0; tr < o.TracesPerReq; tr++ {
 			// The first 8 bytes are patched per send (body); the last 8 are
 			// a marker that cannot occur elsewhere in the encoding. The
@@ -894,6 +906,7 @@ func makeTemplates(o Options, n int) *templates {
 		}
 		t.bodies = append(t.bodies, body)
 		t.idOffsets = append(t.idOffsets, offs)
+		t.timeOffsets = append(t.timeOffsets, spanTimeOffsets(body))
 		t.reqs = append(t.reqs, req)
 		t.maxBody = max(t.maxBody, len(body))
 		bodyBytes += len(body)
@@ -905,14 +918,55 @@ func makeTemplates(o Options, n int) *templates {
 }
 
 // body copies template i into buf with its trace ids made unique by
-// (sender, seq).
-func (t *templates) body(buf []byte, i int, sender, seq uint32) []byte {
+// (sender, seq) and its spans' times moved by shift (the time since
+// t.base, so that they start at the send).
+func (t *templates) body(buf []byte, i int, sender, seq uint32, shift time.Duration) []byte {
 	buf = append(buf[:0], t.bodies[i]...)
 	for _, off := range t.idOffsets[i] {
 		binary.BigEndian.PutUint32(buf[off:], sender)
 		binary.BigEndian.PutUint32(buf[off+4:], seq)
 	}
+	for _, off := range t.timeOffsets[i] {
+		binary.LittleEndian.PutUint64(buf[off:], binary.LittleEndian.Uint64(buf[off:])+uint64(shift))
+	}
 	return buf
+}
+
+// spanTimeOffsets returns the offsets in an encoded
+// ExportTraceServiceRequest of every span's start and end time (fixed64
+// fields 7 and 8 of Span, in ScopeSpans 2, in ResourceSpans 2, in the
+// request's 1).
+func spanTimeOffsets(body []byte) []int {
+	var offs []int
+	var walk func(from, to int, path []protowire.Number)
+	walk = func(from, to int, path []protowire.Number) {
+		for i := from; i < to; {
+			n, typ, l := protowire.ConsumeTag(body[i:to])
+			if l < 0 {
+				return
+			}
+			i += l
+			switch {
+			case len(path) > 0 && n == path[0] && typ == protowire.BytesType:
+				v, l := protowire.ConsumeBytes(body[i:to])
+				if l < 0 {
+					return
+				}
+				walk(i+l-len(v), i+l, path[1:])
+				i += l
+				continue
+			case len(path) == 0 && (n == 7 || n == 8) && typ == protowire.Fixed64Type:
+				offs = append(offs, i)
+			}
+			l = protowire.ConsumeFieldValue(n, typ, body[i:to])
+			if l < 0 {
+				return
+			}
+			i += l
+		}
+	}
+	walk(0, len(body), []protowire.Number{1, 2, 2})
+	return offs
 }
 
 // spans maps the templates to rows, for the baseline.

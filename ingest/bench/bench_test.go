@@ -134,24 +134,38 @@ func TestSpansLag(t *testing.T) {
 	}
 }
 
-// TestTemplateTraceIDs: a send's trace ids lead with its (sender, seq), so
+// TestTemplateBody: a send's trace ids lead with its (sender, seq), so
 // that ClickHouse, which orders spans by trace id, stores a request's
-// spans together and their texts compress as the baseline's do. With the
-// per-send part last (until 2026-12-07) the same template span of every
-// request lay side by side and compressed 76 times to the baseline's 2.3.
-func TestTemplateTraceIDs(t *testing.T) {
+// spans together and their texts compress as the baseline's do (with the
+// per-send part last, until 2026-12-07, the same template span of every
+// request lay side by side and compressed 76 times to the baseline's
+// 2.3); and its spans' times move by the shift given, every other byte
+// as the template's.
+func TestTemplateBody(t *testing.T) {
 	tpls := makeTemplates(Options{}.withDefaults(), 2)
+	const shift = 90*time.Second + 7
 	var buf []byte
 	for i := range 2 {
-		buf = tpls.body(buf, i, 7, 1234)
+		buf = tpls.body(buf, i, 7, 1234, shift)
 		var req coltracepb.ExportTraceServiceRequest
 		if err := proto.Unmarshal(buf, &req); err != nil {
 			t.Fatal(err)
 		}
+		tpl := tpls.reqs[i].ResourceSpans[0].ScopeSpans[0].Spans
+		if got := len(tpls.timeOffsets[i]); got != 2*len(tpl) {
+			t.Fatalf("template %d: %d time offsets for %d spans", i, got, len(tpl))
+		}
 		seen := map[string]bool{}
 		for _, rs := range req.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
+				for k, sp := range ss.Spans {
+					if sp.StartTimeUnixNano != tpl[k].StartTimeUnixNano+uint64(shift) || sp.EndTimeUnixNano != tpl[k].EndTimeUnixNano+uint64(shift) {
+						t.Fatalf("template %d span %d: times %d–%d, want the template's %d–%d moved by %v", i, k,
+							sp.StartTimeUnixNano, sp.EndTimeUnixNano, tpl[k].StartTimeUnixNano, tpl[k].EndTimeUnixNano, shift)
+					}
+					if !bytes.Equal(sp.SpanId, tpl[k].SpanId) || len(sp.Attributes) != len(tpl[k].Attributes) {
+						t.Fatalf("template %d span %d: not the template's", i, k)
+					}
 					id := sp.TraceId
 					if binary.BigEndian.Uint32(id[0:]) != 7 || binary.BigEndian.Uint32(id[4:]) != 1234 {
 						t.Fatalf("template %d: trace id %x does not lead with sender 7, seq 1234", i, id)
