@@ -14,10 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestSplitCores pins a child (standing in for clickhouse-server) and this
-// process to the two halves of the CPUs, and checks every thread of both —
-// a thread this process starts afterwards included.
-func TestSplitCores(t *testing.T) {
+// splittable returns the CPUs this process may run on, skipping t with
+// fewer than two, and puts them and GOMAXPROCS back, on every thread, when
+// t ends: the tests after it expect them.
+func splittable(t *testing.T) *unix.CPUSet {
+	t.Helper()
 	var all unix.CPUSet
 	if err := unix.SchedGetaffinity(0, &all); err != nil {
 		t.Fatal(err)
@@ -26,13 +27,20 @@ func TestSplitCores(t *testing.T) {
 		t.Skip("needs two CPUs")
 	}
 	procs := runtime.GOMAXPROCS(0)
-	// Put back what every later test expects, on every thread.
-	defer func() {
+	t.Cleanup(func() {
 		if err := pinAll(os.Getpid(), cpuList(&all)); err != nil {
 			t.Error(err)
 		}
 		runtime.GOMAXPROCS(procs)
-	}()
+	})
+	return &all
+}
+
+// TestSplitCores pins a child (standing in for clickhouse-server) and this
+// process to the two halves of the CPUs, and checks every thread of both —
+// a thread this process starts afterwards included.
+func TestSplitCores(t *testing.T) {
+	all := splittable(t)
 	child := exec.Command("sleep", "30")
 	if err := child.Start(); err != nil {
 		t.Skip(err)
@@ -97,29 +105,16 @@ func TestRunIngestSplitCores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts clickhouse-server")
 	}
-	var all unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		t.Fatal(err)
-	}
-	if all.Count() < 2 {
-		t.Skip("needs two CPUs")
-	}
+	all := splittable(t)
 	if _, err := RunIngest(context.Background(), Options{ClickHouseAddr: "127.0.0.1:1", SplitCores: true}, io.Discard); err == nil || !strings.Contains(err.Error(), "split-cores") {
 		t.Fatalf("with an external ClickHouse: %v, want the split refused", err)
 	}
-	procs := runtime.GOMAXPROCS(0)
-	defer func() {
-		if err := pinAll(os.Getpid(), cpuList(&all)); err != nil {
-			t.Error(err)
-		}
-		runtime.GOMAXPROCS(procs)
-	}()
 	res, err := RunIngest(context.Background(), Options{Duration: time.Second, Senders: 2, TracesPerReq: 5,
 		BaselineRows: 2000, BaselineBatchRows: 1000, BatchMaxRows: 2000, Rate: 2000, SplitCores: true}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cpus := cpuList(&all)
+	cpus := cpuList(all)
 	if s := res.SplitCores; s == nil || len(s.Chainwatch) != len(cpus)/2 || len(s.Chainwatch)+len(s.ClickHouse) != len(cpus) || res.GOMAXPROCS != len(s.Chainwatch) {
 		t.Fatalf("split %+v, GOMAXPROCS %d, of CPUs %v", res.SplitCores, res.GOMAXPROCS, cpus)
 	}
