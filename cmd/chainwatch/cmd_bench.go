@@ -45,6 +45,7 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&o.BaselineDuration, "baseline-duration", 0, "how long each raw-insert baseline phase inserts (default: -duration)")
 	fs.IntVar(&o.BaselineBatchRows, "baseline-batch-rows", 0, "the baseline's batch rows (default 20000, whatever -batch-rows)")
 	fs.DurationVar(&o.BatchMaxWait, "batch-max-wait", 0, "writer batch age limit (default 250ms)")
+	fs.StringVar(&o.Compression, "compression", "", "the collector's produce compression to the in-process broker: none, lz4, snappy, zstd, gzip (default none, as chainwatch up)")
 	fs.IntVar(&o.Inserts, "inserts", 0, "batches a writer inserts at once (default 2, as writer.inserts)")
 	fs.DurationVar(&o.ProbeEvery, "probe-every", 0, "send a latency probe this often (default 100ms)")
 	fs.StringVar(&o.ClickHouseAddr, "clickhouse", "", "ClickHouse host:port (default: start a clickhouse-server child)")

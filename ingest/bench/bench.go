@@ -39,6 +39,7 @@ import (
 	"github.com/chainwatch/chainwatch/ingest/collector"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/ingest/writer"
+	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/local/chserver"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -54,6 +55,7 @@ type Options struct {
 	BatchMaxRows  int           // writer batch; default writer.DefaultBatchMaxRows
 	BatchMaxWait  time.Duration // writer batch age limit; default 250ms
 	Inserts       int           // batches a writer inserts at once; default writer.DefaultInserts
+	Compression   string        // the collector's produce compression to the in-process broker; default the pipeline's ("none")
 	// BaselineRows, when set, is what each baseline phase inserts;
 	// otherwise each inserts for BaselineDuration.
 	BaselineRows int
@@ -356,6 +358,7 @@ func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, erro
 	defer os.RemoveAll(kdir)
 	p, err := pipeline.Start(ctx, pipeline.Options{
 		LocalKafkaDir: kdir,
+		Kafka:         kafka.Config{Compression: o.Compression},
 		ClickHouse:    clickhouse.Config{Addr: []string{addr}, Database: "bench_pipeline"},
 		Collector:     collector.Config{HTTPAddr: "127.0.0.1:0", GRPCAddr: "off", MaxBodyBytes: 64 << 20},
 		Writer:        writer.Config{Batch: writer.BatchConfig{MaxRows: o.BatchMaxRows, MaxWait: o.BatchMaxWait}, Inserts: o.Inserts},
