@@ -98,12 +98,12 @@ ingest benchmark (GOMAXPROCS %d, clickhouse %s)
   span size                 %.0f bytes of text, %.0f bytes of OTLP protobuf
   raw insert baseline       %10.0f rows/s   (mean of %.0f before and %.0f after the pipeline; %d rows in all, clickhouse-go column batches)
   pipeline, sustained       %10.0f spans/s  (%d spans, HTTP → collector → kafka → writer → clickhouse)
-  ratio to baseline         %10.2f
+  ratio to baseline         %10.2f   (%.2f to the faster phase)
   received → visible        p50 %v  p95 %v  p99 %v  (%d probes)
   rejected requests         %d%s
   peak RSS                  chainwatch %.0f MiB (with the load generator), clickhouse %.0f MiB
 `, res.GOMAXPROCS, res.ClickHouse, res.TextBytesPerSpan, res.BodyBytesPerSpan,
-		res.BaselineRowsPerSec, res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio,
+		res.BaselineRowsPerSec, res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec, res.BaselineRows, res.PipelineSpansPerSec, res.PipelineSpans, res.Ratio, res.RatioToBest,
 		res.LatencyP50, res.LatencyP95, res.LatencyP99, res.Probes, res.Rejected, reasons(res.RejectedBy),
 		float64(res.PeakRSSBytes)/(1<<20), float64(res.ClickHousePeakRSSBytes)/(1<<20))
 	fmt.Printf("  CPU per span              chainwatch %.1f µs, clickhouse %.1f µs  (baseline per row: %.1f µs, clickhouse %.1f µs)\n",

@@ -56,6 +56,9 @@ func TestRunIngestSmall(t *testing.T) {
 		res.BaselineRowsPerSec != (res.BaselineBeforeRowsPerSec+res.BaselineAfterRowsPerSec)/2 {
 		t.Fatalf("nothing measured: %+v", res)
 	}
+	if res.RatioToBest > res.Ratio || res.RatioToBest != res.PipelineSpansPerSec/max(res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec) {
+		t.Errorf("ratio to the faster baseline phase %v, to their mean %v (before %v, after %v)", res.RatioToBest, res.Ratio, res.BaselineBeforeRowsPerSec, res.BaselineAfterRowsPerSec)
+	}
 	// CPU is accounted for both processes (the server is a child here) and
 	// both sides, and a span through the pipeline costs this process more
 	// than a row of the raw insert does.
