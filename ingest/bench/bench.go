@@ -232,6 +232,9 @@ type AtLoad struct {
 func RunIngest(ctx context.Context, o Options, progress io.Writer) (Result, error) {
 	o = o.withDefaults()
 	res := Result{GOMAXPROCS: runtime.GOMAXPROCS(0)}
+	if err := (kafka.Config{Compression: o.Compression}).Validate(); err != nil {
+		return res, fmt.Errorf("bench ingest: %w", err)
+	}
 	var ch *chserver.Server
 	addr := o.ClickHouseAddr
 	if addr == "" {

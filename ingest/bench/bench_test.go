@@ -185,3 +185,12 @@ func TestTemplateBody(t *testing.T) {
 		}
 	}
 }
+
+// A compression the pipeline does not know is refused before anything
+// starts (kafka's own codec choice would otherwise fall back to lz4).
+func TestRunIngestCompressionName(t *testing.T) {
+	_, err := RunIngest(context.Background(), Options{Compression: "brotli"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), `compression must be one of none, gzip, snappy, lz4, zstd; got "brotli"`) {
+		t.Fatalf("RunIngest with compression brotli: %v", err)
+	}
+}
