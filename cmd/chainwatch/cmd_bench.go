@@ -53,6 +53,7 @@ func runBench(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run (baseline and pipeline) to this file")
 	memProfile := fs.String("memprofile", "", "write an allocation profile of the whole run (what was allocated, where) to this file at its end")
+	runs := fs.Int("runs", 1, "run the whole benchmark this many times, one after the other, each with its own ClickHouse and broker, and print each result and then their medians (with -json: each result, then {\"medians\": …})")
 	traceFile := fs.String("trace", "", "write the load phases' timeline to this file: each probe's latency, the writer's inserts and ClickHouse's merges every 250 ms")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -84,11 +85,32 @@ func runBench(ctx context.Context, args []string) error {
 		defer f.Close()
 		o.Trace = f
 	}
-	res, err := bench.RunIngest(ctx, o, os.Stderr)
-	if err != nil {
-		return err
+	if *runs < 1 {
+		return fmt.Errorf("bench ingest: -runs must be at least 1, got %d", *runs)
 	}
-	if *asJSON {
+	var all []bench.Result
+	for i := range *runs {
+		if *runs > 1 {
+			fmt.Fprintf(os.Stderr, "run %d of %d\n", i+1, *runs)
+		}
+		res, err := bench.RunIngest(ctx, o, os.Stderr)
+		if err != nil {
+			return err
+		}
+		all = append(all, res)
+		if err := printIngest(res, *asJSON); err != nil {
+			return err
+		}
+	}
+	if *runs > 1 {
+		return printMedians(bench.MedianOf(all), *asJSON)
+	}
+	return nil
+}
+
+// printIngest prints one run's result: indented JSON, or the table.
+func printIngest(res bench.Result, asJSON bool) error {
+	if asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)
@@ -134,4 +156,26 @@ func reasons(by map[string]int64) string {
 		parts[i] = fmt.Sprintf("%s %d", k, by[k])
 	}
 	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// printMedians prints the medians of several runs after their results.
+func printMedians(m bench.Medians, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Medians bench.Medians `json:"medians"`
+		}{m})
+	}
+	fmt.Printf("\nmedians of %d runs\n", m.Runs)
+	fmt.Printf("  raw insert baseline       %10.0f rows/s\n", m.BaselineRowsPerSec)
+	fmt.Printf("  pipeline, sustained       %10.0f spans/s\n", m.PipelineSpansPerSec)
+	fmt.Printf("  ratio to baseline         %10.2f   (%.2f to the faster phase)\n", m.Ratio, m.RatioToBest)
+	fmt.Printf("  CPU per span              chainwatch %.1f µs, clickhouse %.1f µs\n", m.CPUPerSpanMicros, m.ClickHouseCPUPerSpanMicros)
+	fmt.Printf("  received → visible p99    %v closed loop", m.LatencyP99)
+	if m.AtLoadRuns > 0 {
+		fmt.Printf(", %v paced (%d runs)", m.AtLoadLatencyP99, m.AtLoadRuns)
+	}
+	fmt.Println()
+	return nil
 }
