@@ -111,9 +111,7 @@ func runBench(ctx context.Context, args []string) error {
 // printIngest prints one run's result: indented JSON, or the table.
 func printIngest(res bench.Result, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return printJSON(res)
 	}
 	fmt.Printf(`
 ingest benchmark (GOMAXPROCS %d, clickhouse %s)
@@ -161,9 +159,7 @@ func reasons(by map[string]int64) string {
 // printMedians prints the medians of several runs after their results.
 func printMedians(m bench.Medians, asJSON bool) error {
 	if asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return printJSON(struct {
 			Medians bench.Medians `json:"medians"`
 		}{m})
 	}
@@ -178,4 +174,12 @@ func printMedians(m bench.Medians, asJSON bool) error {
 	}
 	fmt.Println()
 	return nil
+}
+
+// printJSON writes v to standard output as indented JSON: one document
+// per result of `bench ingest`, then the medians.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
