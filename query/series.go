@@ -29,9 +29,10 @@ const (
 // range's ends.
 const RollupMinRange = 6 * time.Hour
 
-// maxReplayedBuckets bounds the buckets re-read from spans because they
-// held a replayed span; above it the whole range is read from spans.
-const maxReplayedBuckets = 200
+// maxBucketsFromSpans bounds the buckets read again from spans because
+// their checks do not vouch for the rollup (uncheckedBuckets); above it
+// the whole range is read from spans.
+const maxBucketsFromSpans = 200
 
 // SeriesOptions refine SpanSeries.
 type SeriesOptions struct {
@@ -64,11 +65,12 @@ type SeriesPoint struct {
 type Series struct {
 	Points []SeriesPoint
 	// Rollup says the points came from the rollup table (the range widened
-	// to whole buckets), RollupTable which; ReplayedBuckets is how many of its buckets held a
-	// replayed span and were read from spans instead.
-	Rollup          bool
-	RollupTable     string
-	ReplayedBuckets int
+	// to whole buckets), RollupTable which; BucketsFromSpans is how many
+	// of its buckets were read from spans FINAL instead (not checked yet,
+	// inserted into since their check, or holding a replayed span).
+	Rollup           bool
+	RollupTable      string
+	BucketsFromSpans int
 	// From and To are the range actually read.
 	From, To time.Time
 }
@@ -132,11 +134,12 @@ func rollupAllows(sel Selector, g Grouping) bool {
 // (not the component's name, no extra predicates) and both bounds are
 // set; the range is then widened to whole buckets of the coarsest rollup
 // that divides the interval (hours, else minutes). Buckets of the rollup
-// that held a replayed span are read again from spans with FINAL, so
-// counts and token sums are exact either way. Without an interval (one
-// bucket for the range) the rollup's hours that held a replayed span are
-// left out of its counts and token sums and read from spans FINAL
-// instead, the two added up (quantiles: see patchHours).
+// whose checks do not vouch for it (held a replayed span, or were
+// inserted into since the worker last checked them: uncheckedBuckets)
+// are read again from spans with FINAL, so counts and token sums are
+// exact either way. Without an interval (one bucket for the range) those
+// hours are left out of the rollup's counts and token sums and read from
+// spans FINAL instead, the two added up (quantiles: see patchHours).
 func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts SeriesOptions) (Series, error) {
 	if err := g.validate(spanDims); err != nil {
 		return Series{}, err
@@ -152,16 +155,20 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 	if t := sel.To.Truncate(ru.Step); !t.Equal(sel.To) {
 		sel.To = t.Add(ru.Step)
 	}
-	pts, dirty, err := r.rollupSeries(ctx, ru, sel, g, opts, true)
+	pts, err := r.rollupSeries(ctx, ru, sel, g, opts)
 	if err != nil {
 		return Series{}, err
 	}
-	out := Series{Rollup: true, RollupTable: ru.Table, ReplayedBuckets: len(dirty), From: sel.From, To: sel.To}
+	dirty, err := r.uncheckedBuckets(ctx, ru, sel.From, sel.To, g.Interval)
+	if err != nil {
+		return Series{}, err
+	}
+	out := Series{Rollup: true, RollupTable: ru.Table, BucketsFromSpans: len(dirty), From: sel.From, To: sel.To}
 	if len(dirty) == 0 {
 		out.Points = pts
 		return out, nil
 	}
-	if len(dirty) > maxReplayedBuckets {
+	if len(dirty) > maxBucketsFromSpans {
 		out.Points, err = r.rawSeries(ctx, sel, g, opts, nil)
 		return out, err
 	}
@@ -194,7 +201,7 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 // duration counted twice among the rest moves a t-digest's quantiles
 // little, and leaving those hours out would leave groups with few spans).
 func (r *Reader) patchHours(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions, dirty []uint64, all []SeriesPoint) ([]SeriesPoint, error) {
-	clean, _, err := r.rollupSeries(ctx, ru, sel.with(Predicate{SQL: "NOT has(?, toUInt32(bucket_start))", Args: []any{dirty}}), g, opts, false)
+	clean, err := r.rollupSeries(ctx, ru, sel.with(Predicate{SQL: "NOT has(?, toUInt32(bucket_start))", Args: []any{dirty}}), g, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -284,18 +291,19 @@ func (r *Reader) rawSeries(ctx context.Context, sel Selector, g Grouping, opts S
     count(), countIf(status = 'error'), countIf(parent_span_id = ''), countIf(parent_span_id = '' AND status = 'error'),
     ` + tokens + ", " + latency + `
 FROM spans FINAL ` + where + " GROUP BY " + groupBy + " HAVING count() > 0 ORDER BY " + groupBy
-	return r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, nil)
+	return r.seriesRows(ctx, q, append(bargs, wargs...), g, dest)
 }
 
-// rollupSeries reads the points from the rollup and returns the buckets
-// in which some group counted more inserted rows than distinct spans.
-func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions, check bool) ([]SeriesPoint, []uint64, error) {
+// rollupSeries reads the points from the rollup. Its counts are of
+// inserted rows: the distinct spans' counts in the buckets whose checks
+// say so (uncheckedBuckets lists the others, read again from spans).
+func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Selector, g Grouping, opts SeriesOptions) ([]SeriesPoint, error) {
 	if opts.RootsOnly {
 		sel = sel.with(Predicate{SQL: "root = 1"})
 	}
 	where, wargs, err := sel.Where(rollupTable(ru))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	bucket, bargs := g.bucket("toUInt32(bucket_start)")
 	cols, dest := g.keys(rollupDims)
@@ -307,52 +315,53 @@ func (r *Reader) rollupSeries(ctx context.Context, ru schemas.Rollup, sel Select
 	if opts.NoLatency {
 		latency = "emptyArrayFloat64()"
 	}
-	// Counts are of inserted rows: in a bucket without replays they are
-	// the distinct spans' counts, and a bucket with replays (distinct
-	// spans, the last column, fewer than rows) is read again from spans.
-	// Without an interval the distinct spans are counted per rollup
-	// bucket in a query of their own: one exact set of every span in the
-	// range would cost what reading spans does.
-	distinct := "uniqExactMerge(spans)"
-	if g.Interval == 0 {
-		distinct = "countMerge(rows)"
-	}
 	q := "SELECT " + bucket + " AS bucket" + prefixed(cols) + `,
     countMerge(rows), countMergeIf(rows, status = 'error'), countMergeIf(rows, root = 1), countMergeIf(rows, root = 1 AND status = 'error'),
-    ` + tokens + ", " + latency + `,
-    ` + distinct + `
+    ` + tokens + ", " + latency + `
 FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(rows) > 0 ORDER BY " + groupBy
-	var dirty []uint64
-	seen := map[uint64]bool{}
-	pts, err := r.seriesRows(ctx, q, append(bargs, wargs...), g, dest, func(p SeriesPoint, distinct uint64) {
-		b := uint64(p.Time.Unix())
-		if distinct != p.Spans && !seen[b] {
-			seen[b] = true
-			dirty = append(dirty, b)
-		}
-	})
-	if err != nil || g.Interval != 0 || !check {
-		return pts, dirty, err
+	return r.seriesRows(ctx, q, append(bargs, wargs...), g, dest)
+}
+
+// uncheckedBuckets lists the buckets of the rollup in [from, to) that
+// must be read from spans (schemas.Rollup.CheckTable says why): those in
+// which some app's rows differ from its newest check's, or its check
+// found fewer spans than rows. With an interval they are the series'
+// buckets (Unix seconds of their start) holding such a rollup bucket,
+// without, the rollup's own. Every app counts, whatever sel selects: a
+// check is per bucket and app, and reading a bucket again costs less
+// than one more query to narrow it.
+func (r *Reader) uncheckedBuckets(ctx context.Context, ru schemas.Rollup, from, to time.Time, interval time.Duration) ([]uint64, error) {
+	b, args := "toUInt64(toUInt32(bucket_start))", []any{}
+	if interval > 0 {
+		n := uint64(interval / time.Second)
+		b, args = "toUInt64(intDiv(toUInt32(bucket_start), ?) * ?)", []any{n, n}
 	}
-	// The rollup buckets (hours) in which some group has a replay.
-	q = "SELECT DISTINCT toUInt64(toUInt32(bucket_start)) AS b FROM (SELECT bucket_start" + prefixed(cols) + " FROM " + ru.Table + " " + where +
-		" GROUP BY bucket_start" + prefixed(cols) + " HAVING countMerge(rows) != uniqExactMerge(spans)) ORDER BY b LIMIT ?"
-	rows, err := r.conn.Query(ctx, q, append(wargs, maxReplayedBuckets+1)...)
+	span := "bucket_start >= toDateTime(?) AND bucket_start < toDateTime(?)"
+	q := "SELECT DISTINCT " + b + ` AS b FROM (
+    SELECT bucket_start, app, countMerge(rows) AS n FROM ` + ru.Table + " WHERE " + span + ` GROUP BY bucket_start, app
+) ANY LEFT JOIN (
+    SELECT bucket_start, app, argMax(rows, checked_unix_nano) AS checked_rows, argMax(spans, checked_unix_nano) AS checked_spans
+    FROM ` + ru.CheckTable() + " WHERE " + span + ` GROUP BY bucket_start, app
+) USING (bucket_start, app)
+WHERE n > 0 AND NOT (checked_rows = n AND checked_spans = n) ORDER BY b LIMIT ?`
+	args = append(args, from.Unix(), to.Unix(), from.Unix(), to.Unix(), maxBucketsFromSpans+1)
+	rows, err := r.conn.Query(ctx, q, args...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("querying span series: %w", err)
+		return nil, fmt.Errorf("querying span series: the rollup's checks: %w", err)
 	}
 	defer rows.Close()
+	var out []uint64
 	for rows.Next() {
 		var b uint64
 		if err := rows.Scan(&b); err != nil {
-			return nil, nil, fmt.Errorf("querying span series: %w", err)
+			return nil, fmt.Errorf("querying span series: the rollup's checks: %w", err)
 		}
-		dirty = append(dirty, b)
+		out = append(out, b)
 	}
-	return pts, dirty, rows.Err()
+	return out, rows.Err()
 }
 
-func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Grouping, dest []func(*Group) *string, rowsSeen func(SeriesPoint, uint64)) ([]SeriesPoint, error) {
+func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Grouping, dest []func(*Group) *string) ([]SeriesPoint, error) {
 	rows, err := r.conn.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("querying span series: %w", err)
@@ -361,16 +370,13 @@ func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Groupin
 	var out []SeriesPoint
 	for rows.Next() {
 		var p SeriesPoint
-		var b, inserted uint64
+		var b uint64
 		var qs []float64
 		d := []any{&b}
 		for _, f := range dest {
 			d = append(d, f(&p.Group))
 		}
 		d = append(d, &p.Spans, &p.Errors, &p.Requests, &p.RequestErrors, &p.InputTokens, &p.OutputTokens, &qs)
-		if rowsSeen != nil {
-			d = append(d, &inserted)
-		}
 		if err := rows.Scan(d...); err != nil {
 			return nil, fmt.Errorf("reading span series: %w", err)
 		}
@@ -380,9 +386,6 @@ func (r *Reader) seriesRows(ctx context.Context, q string, args []any, g Groupin
 		p.P50MS, p.P95MS, p.P99MS = math.NaN(), math.NaN(), math.NaN()
 		if len(qs) == 3 && p.Spans > 0 {
 			p.P50MS, p.P95MS, p.P99MS = qs[0], qs[1], qs[2]
-		}
-		if rowsSeen != nil {
-			rowsSeen(p, inserted)
 		}
 		out = append(out, p)
 	}

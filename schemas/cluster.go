@@ -23,8 +23,8 @@ import (
 //
 // The rendering works on the statements the single-server migrations
 // produce, so a new migration is clustered without more code: CREATE
-// TABLE, ALTER TABLE … ADD COLUMN and CREATE MATERIALIZED VIEW … TO are
-// rewritten; other statements (the rollups' backfill INSERT … SELECT) run
+// TABLE, ALTER TABLE … ADD COLUMN, CREATE MATERIALIZED VIEW … TO and DROP
+// TABLE (a view migration 11 replaces) are rewritten; other statements (the rollups' backfill INSERT … SELECT) run
 // as they are, through the Distributed tables. Names are qualified with
 // the database: ClickHouse runs distributed DDL in each server's default
 // database otherwise.
@@ -34,6 +34,7 @@ var (
 	alterTableRE  = regexp.MustCompile(`(?s)^ALTER TABLE (\w+) (.*)$`)
 	createMVRE    = regexp.MustCompile(`(?s)^CREATE MATERIALIZED VIEW IF NOT EXISTS (\w+) TO (\w+) AS(.*)$`)
 	orderByRE     = regexp.MustCompile(`ORDER BY \(?\s*(\w+)`)
+	dropTableRE   = regexp.MustCompile(`^DROP TABLE IF EXISTS (\w+)$`)
 )
 
 // clustered renders one single-server statement for the cluster.
@@ -57,6 +58,9 @@ func (d ddl) clustered(stmt string) []string {
 	if m := createMVRE.FindStringSubmatch(stmt); m != nil {
 		sel := regexp.MustCompile(`\bFROM (\w+)`).ReplaceAllString(m[3], "FROM "+db+".${1}_local")
 		return []string{fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s ON CLUSTER %s TO %s.%s_local AS%s", db, m[1], c, db, m[2], sel)}
+	}
+	if m := dropTableRE.FindStringSubmatch(stmt); m != nil {
+		return []string{fmt.Sprintf("DROP TABLE IF EXISTS %s.%s ON CLUSTER %s", db, m[1], c)}
 	}
 	if m := alterTableRE.FindStringSubmatch(stmt); m != nil {
 		// The replicated table is altered once per shard (replication

@@ -188,13 +188,15 @@ func TestClusterStatements(t *testing.T) {
 			t.Errorf("an ALTER not on the local table: %s", s)
 		}
 	}
-	if locals < 15 || dists < locals || mvs != 2 {
+	if locals < 15 || dists < locals || mvs != 4 {
 		t.Errorf("%d local, %d distributed tables, %d views", locals, dists, mvs)
 	}
 	for _, want := range []string{
 		"CREATE TABLE IF NOT EXISTS db.spans ON CLUSTER cw AS db.spans_local ENGINE = Distributed(cw, db, spans_local, cityHash64(trace_id))",
 		"CREATE TABLE IF NOT EXISTS db.experiments ON CLUSTER cw AS db.experiments_local ENGINE = Distributed(cw, db, experiments_local, cityHash64(id))",
 		"DROP TABLE IF EXISTS db.eval_scores ON CLUSTER cw",
+		"DROP TABLE IF EXISTS db.spans_rollup_1h_mv ON CLUSTER cw",
+		"CREATE TABLE IF NOT EXISTS db.spans_rollup_1m_checks ON CLUSTER cw AS db.spans_rollup_1m_checks_local ENGINE = Distributed(cw, db, spans_rollup_1m_checks_local, cityHash64(app))",
 	} {
 		found := false
 		for _, s := range stmts {

@@ -43,6 +43,7 @@ var Migrations = []Migration{
 	}},
 	{9, "spans: system instructions, tool definitions, guardrail result", func(d ddl) []string { return d.spansContentColumns() }},
 	{10, "experiments, experiment_items, dataset_reviews", func(d ddl) []string { return d.experimentTables() }},
+	{11, "spans rollups: checks instead of distinct-span states", func(d ddl) []string { return d.rollupChecks() }},
 }
 
 const migrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -15,11 +15,12 @@ import (
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/kafka"
 	"github.com/chainwatch/chainwatch/monitor"
+	"github.com/chainwatch/chainwatch/query"
 	"github.com/chainwatch/chainwatch/retention"
 )
 
 // runWorker runs the monitors against configured ClickHouse (or the local
-// one of `chainwatch up`). With kafka.brokers set, workers started with
+// one of `chainwatch up`), and the spans rollups' checks. With kafka.brokers set, workers started with
 // the same config share the monitors through a consumer group; without,
 // this one runs them all.
 func runWorker(ctx context.Context, args []string) error {
@@ -63,6 +64,9 @@ func startWorker(ctx context.Context, cfg Config, chc clickhouse.Config, kc kafk
 	if pol := chc.TableOptions(); (pol.RetentionDays > 0 || len(pol.RetentionByTable) > 0) && !rep.Caps.TTL {
 		go retention.RunExpiry(ctx, conn, pol, time.Hour, log.Info)
 	}
+	// The spans rollups are read from spans FINAL wherever their buckets
+	// are not checked (schemas.Rollup.CheckTable): every minute, here.
+	go query.RunRollupChecks(ctx, query.NewReader(conn), time.Minute, log.Info)
 	monitors := cfg.Monitors
 	if len(monitors) == 0 {
 		monitors = monitor.DefaultMonitors()

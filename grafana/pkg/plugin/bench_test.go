@@ -14,6 +14,7 @@ import (
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/grafana/dashboards"
 	"github.com/chainwatch/chainwatch/grafana/pkg/plugin"
+	"github.com/chainwatch/chainwatch/query"
 )
 
 // benchSpans generates n spans over 30 days ending at end, server-side
@@ -75,6 +76,14 @@ func BenchmarkOverviewPanels(b *testing.B) {
 		}
 	}
 	b.Logf("inserted %d spans in %s", n, time.Since(start).Round(time.Millisecond))
+	// The worker's checks of the rollups (every bucket has closed): what
+	// the rollup's queries rely on, and their cost once per span.
+	start = time.Now()
+	rep, err := query.NewReader(conn).CheckRollups(ctx, time.Now(), 0)
+	if err != nil || rep.Replayed != 0 {
+		b.Fatalf("checking the rollups: %+v, %v", rep, err)
+	}
+	b.Logf("checked the rollups in %s: %+v", time.Since(start).Round(time.Millisecond), rep)
 	var settings plugin.Settings
 	addr := chtest.Addr(b)
 	var db string

@@ -153,7 +153,7 @@ func (d *Datasource) timeSeries(ctx context.Context, q Query, sel query.Selector
 	}
 	source := "spans (FINAL)"
 	if s.Rollup {
-		source = fmt.Sprintf("%s (%d buckets with replayed spans read from spans FINAL)", s.RollupTable, s.ReplayedBuckets)
+		source = fmt.Sprintf("%s (%d buckets read from spans FINAL: not checked yet, or holding a replayed span)", s.RollupTable, s.BucketsFromSpans)
 	}
 	meta := &data.FrameMeta{ExecutedQueryString: fmt.Sprintf("span series from %s over [%s, %s), interval %s",
 		source, s.From.Format(time.RFC3339), s.To.Format(time.RFC3339), g.Interval)}
