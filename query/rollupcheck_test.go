@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 
+	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/clickhouse/chtest"
 	"github.com/chainwatch/chainwatch/schemas"
 )
@@ -153,5 +155,113 @@ func deleteSpans(t *testing.T, ctx context.Context, conn driver.Conn, app string
 		if time.Now().After(deadline) {
 			t.Fatalf("%d spans of %s left after 30 s", left, app)
 		}
+	}
+}
+
+// TestRollupChecksUpgrade: a database migrated before migration 11, with
+// spans in the old views' rollups (distinct-span states), upgraded:
+// migration 11 drops the old views, spans inserted after count once, and
+// the checked rollup answers what spans does across the two.
+func TestRollupChecksUpgrade(t *testing.T) {
+	ins := chtest.Inserter(t)
+	conn := ins.Conn()
+	ctx := t.Context()
+	// Back to migration 10: migration 11's views and tables gone, migration
+	// 7's views again (as the migrator renders them for this server).
+	var ver string
+	if err := conn.QueryRow(ctx, "SELECT version()").Scan(&ver); err != nil {
+		t.Fatal(err)
+	}
+	sv, err := schemas.ParseServerVersion(ver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var old []string
+	for _, st := range schemas.Statements(sv, schemas.TableOptions{}) {
+		for _, ru := range schemas.Rollups {
+			if strings.HasPrefix(st, "CREATE MATERIALIZED VIEW IF NOT EXISTS "+ru.Table+"_mv ") {
+				old = append(old, st)
+			}
+		}
+	}
+	if len(old) != 2 {
+		t.Fatalf("migration 7's views: found %d", len(old))
+	}
+	for _, st := range append([]string{
+		"DROP TABLE spans_rollup_1h_counts_mv", "DROP TABLE spans_rollup_1m_counts_mv",
+		"DROP TABLE spans_rollup_1h_checks", "DROP TABLE spans_rollup_1m_checks",
+		"ALTER TABLE schema_migrations DELETE WHERE version = 11",
+	}, old...) {
+		if err := conn.Exec(ctx, st); err != nil {
+			t.Fatalf("%s: %v", st, err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var n uint64
+		if err := conn.QueryRow(ctx, "SELECT count() FROM schema_migrations WHERE version = 11").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("schema_migrations still records migration 11")
+		}
+	}
+	before := []schemas.Span{
+		span("a", "a1", "", "shop", "rag", "1", schemas.KindChain, "", at(sec(5)), ms(100), 0, 0, "ok"),
+		span("a", "a2", "a1", "shop", "rag", "1", schemas.KindLLM, "gpt-a", at(sec(6)), ms(50), 10, 5, "ok"),
+	}
+	if err := ins.InsertSpans(ctx, before); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := schemas.Migrate(ctx, clickhouse.MigrationDB{Conn: conn}, schemas.TableOptions{})
+	if err != nil || len(rep.Applied) != 1 || rep.Applied[0].Version != 11 {
+		t.Fatalf("upgrade: applied %v, %v", rep.Applied, err)
+	}
+	var views []string
+	rows, err := conn.Query(ctx, "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView' ORDER BY name")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		views = append(views, v)
+	}
+	rows.Close()
+	if want := []string{"spans_rollup_1h_counts_mv", "spans_rollup_1m_counts_mv"}; !reflect.DeepEqual(views, want) {
+		t.Errorf("views after the upgrade: %v, want %v", views, want)
+	}
+	// After: a new span in the same hour, one in the next, and a1 again.
+	after := []schemas.Span{
+		span("b", "b1", "", "shop", "rag", "1", schemas.KindChain, "", at(time.Minute), ms(100), 0, 0, "error"),
+		span("c", "c1", "", "shop", "rag", "2", schemas.KindChain, "", at(time.Hour), ms(100), 0, 0, "ok"),
+		before[0],
+	}
+	if err := ins.InsertSpans(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(conn)
+	if rep, err := r.CheckRollups(ctx, at(3*time.Hour), 0); err != nil || rep.Replayed != 2 {
+		t.Fatalf("checks: %+v, %v; want the minute and the hour of the replay", rep, err)
+	}
+	g := Grouping{Interval: time.Hour, By: []Dimension{ByChainVersion}}
+	roll, err := r.SpanSeries(ctx, Selector{From: at(0), To: at(2 * time.Hour)}, g, SeriesOptions{Rollup: RollupAlways, NoLatency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := r.SpanSeries(ctx, Selector{From: at(0), To: at(2 * time.Hour)}, g, SeriesOptions{Rollup: RollupNever, NoLatency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !roll.Rollup || roll.BucketsFromSpans != 1 || fmt.Sprint(roll.Points) != fmt.Sprint(raw.Points) {
+		t.Errorf("after the upgrade: rollup %v, %d buckets from spans (want 1: the replay's hour)\nrollup %+v\nspans  %+v", roll.Rollup, roll.BucketsFromSpans, roll.Points, raw.Points)
+	}
+	var total uint64
+	if err := conn.QueryRow(ctx, "SELECT countMerge(rows) FROM spans_rollup_1h").Scan(&total); err != nil || total != 5 {
+		t.Errorf("rollup rows: %d, %v; want 5 (two before the upgrade, three after, each counted once)", total, err)
 	}
 }
