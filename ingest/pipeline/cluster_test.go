@@ -15,6 +15,7 @@ import (
 	"github.com/chainwatch/chainwatch/clickhouse"
 	"github.com/chainwatch/chainwatch/ingest/pipeline"
 	"github.com/chainwatch/chainwatch/local/chserver"
+	"github.com/chainwatch/chainwatch/query"
 	"github.com/chainwatch/chainwatch/retention"
 )
 
@@ -179,6 +180,22 @@ func TestClusterModeReplicaKilledMidLoad(t *testing.T) {
 	}
 	if u := count(t, p.Conn, "SELECT uniqExact(trace_id, span_id) FROM spans"); u != want {
 		t.Errorf("distinct spans through the Distributed table: %d, want %d", u, want)
+	}
+	// The rollups' checks through the Distributed tables (the buckets
+	// closed: three hours on): the series from the rollup is the spans
+	// table's, whatever the replica's death left twice in the rollup.
+	r := query.NewReader(p.Conn)
+	if rep, err := r.CheckRollups(context.Background(), time.Now().Add(3*time.Hour), 0); err != nil || rep.Checks == 0 {
+		t.Errorf("checking the rollups on the cluster: %+v, %v", rep, err)
+	}
+	sel := query.Selector{From: time.Now().Add(-2 * time.Hour).Truncate(time.Hour), To: time.Now().Add(time.Hour).Truncate(time.Hour)}
+	for _, g := range []query.Grouping{{Interval: time.Hour}, {Interval: time.Minute, By: []query.Dimension{query.ByApp}}} {
+		roll, err1 := r.SpanSeries(context.Background(), sel, g, query.SeriesOptions{Rollup: query.RollupAlways, NoLatency: true})
+		raw, err2 := r.SpanSeries(context.Background(), sel, g, query.SeriesOptions{Rollup: query.RollupNever, NoLatency: true})
+		if err1 != nil || err2 != nil || !roll.Rollup || fmt.Sprint(roll.Points) != fmt.Sprint(raw.Points) {
+			t.Errorf("every %v: rollup (%v, %d buckets from spans, %v) %+v\nspans (%v) %+v", g.Interval, roll.Rollup, roll.BucketsFromSpans, err1, roll.Points, err2, raw.Points)
+		}
+		t.Logf("every %v: %d points, %d buckets read from spans", g.Interval, len(roll.Points), roll.BucketsFromSpans)
 	}
 	// Erasure on the cluster: a trace removed from both replicas.
 	var victim string
