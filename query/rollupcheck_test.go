@@ -131,29 +131,41 @@ func TestCheckRollups(t *testing.T) {
 	if err := ins.InsertSpans(ctx, []schemas.Span{span("g", "g1", "", "gone", "x", "1", schemas.KindChain, "", at(min(180)), ms(100), 0, 0, "ok")}); err != nil {
 		t.Fatal(err)
 	}
-	deleteSpans(t, ctx, ins.Conn(), "gone")
+	deleteRows(t, ctx, ins.Conn(), "spans", "gone")
 	if rep, err = r.CheckRollups(ctx, at(min(300)), 0); err != nil || rep != (CheckReport{Hours: 1, Checks: 2, Expired: 1}) {
 		t.Errorf("spans gone: %+v, %v; want 1 hour, 2 checks, 1 expired", rep, err)
 	}
 	same(nil, unchecked(hour, min(180), min(240), 0), "1h, spans gone")
+
+	// The per-minute rollup kept for fewer days than the hourly one: an
+	// hour it no longer holds is counted whole.
+	if err := ins.InsertSpans(ctx, []schemas.Span{span("h", "h1", "", "old", "x", "1", schemas.KindChain, "", at(min(360)), ms(100), 0, 0, "ok")}); err != nil {
+		t.Fatal(err)
+	}
+	deleteRows(t, ctx, ins.Conn(), minute.Table, "old")
+	if rep, err = r.CheckRollups(ctx, at(min(500)), 0); err != nil || rep != (CheckReport{Hours: 1, Checks: 1}) {
+		t.Errorf("no minutes: %+v, %v; want 1 hour, 1 check", rep, err)
+	}
+	same(nil, unchecked(hour, min(360), min(420), 0), "1h without minutes")
 }
 
-// deleteSpans deletes app's spans (a mutation) and waits until it is done.
-func deleteSpans(t *testing.T, ctx context.Context, conn driver.Conn, app string) {
+// deleteRows deletes app's rows of table (a mutation) and waits until it
+// is done.
+func deleteRows(t *testing.T, ctx context.Context, conn driver.Conn, table, app string) {
 	t.Helper()
-	if err := conn.Exec(ctx, "ALTER TABLE spans DELETE WHERE app = ?", app); err != nil {
+	if err := conn.Exec(ctx, "ALTER TABLE "+table+" DELETE WHERE app = ?", app); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		var left uint64
-		if err := conn.QueryRow(ctx, "SELECT count() FROM spans WHERE app = ?", app).Scan(&left); err != nil {
+		if err := conn.QueryRow(ctx, "SELECT count() FROM "+table+" WHERE app = ?", app).Scan(&left); err != nil {
 			t.Fatal(err)
 		}
 		if left == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d spans of %s left after 30 s", left, app)
+			t.Fatalf("%d rows of %s left in %s after 30 s", left, app, table)
 		}
 	}
 }
