@@ -183,11 +183,10 @@ type Dropped struct {
 	Rows             uint64
 }
 
-// The tables partitioned by month (toYYYYMM of their time column).
-var monthlyTables = []string{"spans", "logs", "feedback"}
-
-// DropExpired drops the monthly partitions of spans, logs and feedback
-// whose whole month ended more than days before now: retention on servers
+// DropExpired drops the monthly partitions of the tables with a retention
+// (schemas.MonthlyTables: spans, logs, feedback, detector results, alerts,
+// the spans rollups and their checks; until 2026-12-07 only the first
+// three) whose whole month ended more than days before now: retention on servers
 // without TTL (before 19.6), run on a schedule by `chainwatch up` and the
 // worker (RunExpiry) and once by `chainwatch retention`. A partition is
 // dropped only when all of its rows are past retention, so data is kept
@@ -202,8 +201,8 @@ func DropExpired(ctx context.Context, conn driver.Conn, policy schemas.TableOpti
 		suffix, on = "_local", " ON CLUSTER "+policy.Cluster
 	}
 	var out []Dropped
-	for _, table := range monthlyTables {
-		days := policy.Retention(table)
+	for _, mt := range schemas.MonthlyTables() {
+		table, days := mt.Table, policy.Retention(mt.RetentionOf)
 		if days <= 0 {
 			continue
 		}

@@ -118,6 +118,23 @@ func (o TableOptions) Retention(table string) int {
 	return o.RetentionDays
 }
 
+// MonthlyTable is a table partitioned by month (toYYYYMM of its time
+// column) that has a retention, and the table whose retention it keeps:
+// its own, or for a rollup's checks the rollup's (as its TTL clause).
+type MonthlyTable struct{ Table, RetentionOf string }
+
+// MonthlyTables are the tables whose expired months retention.DropExpired
+// drops on servers without TTL: every table with a TTL clause and monthly
+// partitions (eval_scores and embeddings have TTL but no monthly
+// partitions).
+func MonthlyTables() []MonthlyTable {
+	out := []MonthlyTable{{"spans", "spans"}, {"logs", "logs"}, {"feedback", "feedback"}, {"detector_results", "detector_results"}, {"alerts", "alerts"}}
+	for _, r := range Rollups {
+		out = append(out, MonthlyTable{r.Table, r.Table}, MonthlyTable{r.CheckTable(), r.Table})
+	}
+	return out
+}
+
 // SpanColumns is the spans table's column list in insert order. With Map the
 // attributes are one column; without, two parallel arrays.
 func SpanColumns(caps Capabilities) []string {
