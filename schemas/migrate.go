@@ -91,7 +91,7 @@ func Migrate(ctx context.Context, db DB, opts TableOptions) (MigrationReport, er
 	}
 	rep.Caps = CapabilitiesOf(rep.Server)
 	if opts.RetentionDays > 0 && !rep.Caps.TTL {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("clickhouse %s has no TTL: storage.retention_days=%d is not enforced; drop old partitions (toYYYYMM) by hand", rep.Server, opts.RetentionDays))
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("clickhouse %s has no TTL: clickhouse.retention_days=%d is enforced by dropping expired monthly partitions (the worker hourly, or chainwatch retention), and not at all for eval_scores and embeddings", rep.Server, opts.RetentionDays))
 	}
 	if opts.Cluster != "" {
 		if err := db.Exec(ctx, "CREATE DATABASE IF NOT EXISTS "+opts.Database+" ON CLUSTER "+opts.Cluster); err != nil {
