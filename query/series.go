@@ -159,6 +159,8 @@ func (r *Reader) SpanSeries(ctx context.Context, sel Selector, g Grouping, opts 
 	if err != nil {
 		return Series{}, err
 	}
+	// The checks after the rollup: a bucket inserted into between the two
+	// reads no longer matches its check, and is read from spans.
 	dirty, err := r.uncheckedBuckets(ctx, ru, sel.From, sel.To, g.Interval)
 	if err != nil {
 		return Series{}, err
