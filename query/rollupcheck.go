@@ -58,11 +58,7 @@ func (r *Reader) CheckRollups(ctx context.Context, now time.Time, maxHours int) 
 		rows uint64
 	}
 	var todo []pair
-	rows, err := r.conn.Query(ctx, `SELECT toUInt32(bucket_start) AS h, app, n FROM (
-    SELECT bucket_start, app, countMerge(rows) AS n FROM `+hour.Table+` GROUP BY bucket_start, app
-) ANY LEFT JOIN (
-    SELECT bucket_start, app, argMax(rows, checked_unix_nano) AS checked_rows FROM `+hour.CheckTable()+` GROUP BY bucket_start, app
-) USING (bucket_start, app)
+	rows, err := r.conn.Query(ctx, `SELECT toUInt32(bucket_start) AS h, app, n FROM (`+checkedRowsSQL(hour, "")+`)
 WHERE n != checked_rows ORDER BY h DESC, app`+limit)
 	if err != nil {
 		return rep, fmt.Errorf("checking rollups: listing the hours to check: %w", err)
@@ -168,6 +164,25 @@ WHERE n != checked_rows ORDER BY h DESC, app`+limit)
 	return rep, nil
 }
 
+// checkedRowsSQL is the rollup ru's rows per bucket and app (n) where
+// cond holds, beside the newest check's (checked_rows, checked_spans; 0
+// where there is none). cond's arguments are passed twice: it filters
+// the rollup and its checks alike.
+func checkedRowsSQL(ru schemas.Rollup, cond string) string {
+	if cond != "" {
+		cond = " WHERE " + cond
+	}
+	return `SELECT bucket_start, app, n, checked_rows, checked_spans FROM (
+    SELECT bucket_start, app, countMerge(rows) AS n FROM ` + ru.Table + cond + ` GROUP BY bucket_start, app
+) ANY LEFT JOIN (
+    SELECT bucket_start, app, argMax(rows, checked_unix_nano) AS checked_rows, argMax(spans, checked_unix_nano) AS checked_spans
+    FROM ` + ru.CheckTable() + cond + ` GROUP BY bucket_start, app
+) USING (bucket_start, app)`
+}
+
+// bucketRange is checkedRowsSQL's condition for [from, to) in Unix seconds.
+const bucketRange = "bucket_start >= toDateTime(?) AND bucket_start < toDateTime(?)"
+
 // closed says whether the bucket starting at start (Unix seconds) ended
 // CheckSettle or more before now.
 func closed(start uint32, step time.Duration, now time.Time) bool {
@@ -192,13 +207,8 @@ type check struct {
 // minuteChecks reads the per-minute rollup's rows in the hour starting at
 // h, and each minute's newest check, by app.
 func (r *Reader) minuteChecks(ctx context.Context, ru schemas.Rollup, h uint32) (map[string][]minuteCheck, error) {
-	span := "bucket_start >= toDateTime(?) AND bucket_start < toDateTime(?)"
-	rows, err := r.conn.Query(ctx, `SELECT toUInt32(bucket_start) AS m, app, n, checked_rows, checked_spans FROM (
-    SELECT bucket_start, app, countMerge(rows) AS n FROM `+ru.Table+" WHERE "+span+` GROUP BY bucket_start, app
-) ANY LEFT JOIN (
-    SELECT bucket_start, app, argMax(rows, checked_unix_nano) AS checked_rows, argMax(spans, checked_unix_nano) AS checked_spans
-    FROM `+ru.CheckTable()+" WHERE "+span+` GROUP BY bucket_start, app
-) USING (bucket_start, app) ORDER BY m`, h, h+3600, h, h+3600)
+	rows, err := r.conn.Query(ctx, `SELECT toUInt32(bucket_start) AS m, app, n, checked_rows, checked_spans FROM (`+
+		checkedRowsSQL(ru, bucketRange)+") ORDER BY m", h, h+3600, h, h+3600)
 	if err != nil {
 		return nil, fmt.Errorf("checking rollups: the minutes of %s: %w", time.Unix(int64(h), 0).UTC().Format(time.RFC3339), err)
 	}

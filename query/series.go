@@ -338,13 +338,7 @@ func (r *Reader) uncheckedBuckets(ctx context.Context, ru schemas.Rollup, from, 
 		n := uint64(interval / time.Second)
 		b, args = "toUInt64(intDiv(toUInt32(bucket_start), ?) * ?)", []any{n, n}
 	}
-	span := "bucket_start >= toDateTime(?) AND bucket_start < toDateTime(?)"
-	q := "SELECT DISTINCT " + b + ` AS b FROM (
-    SELECT bucket_start, app, countMerge(rows) AS n FROM ` + ru.Table + " WHERE " + span + ` GROUP BY bucket_start, app
-) ANY LEFT JOIN (
-    SELECT bucket_start, app, argMax(rows, checked_unix_nano) AS checked_rows, argMax(spans, checked_unix_nano) AS checked_spans
-    FROM ` + ru.CheckTable() + " WHERE " + span + ` GROUP BY bucket_start, app
-) USING (bucket_start, app)
+	q := "SELECT DISTINCT " + b + " AS b FROM (" + checkedRowsSQL(ru, bucketRange) + `)
 WHERE n > 0 AND NOT (checked_rows = n AND checked_spans = n) ORDER BY b LIMIT ?`
 	args = append(args, from.Unix(), to.Unix(), from.Unix(), to.Unix(), maxBucketsFromSpans+1)
 	rows, err := r.conn.Query(ctx, q, args...)
