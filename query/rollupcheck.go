@@ -243,8 +243,10 @@ func (r *Reader) countSpans(ctx context.Context, ms []*minuteCheck) error {
 				apps = append(apps, m.app)
 			}
 		}
+		// toDateTime: start_time is a DateTime64 on servers that have it,
+		// and toStartOfMinute then keeps its type.
 		from, to := run[0].start, run[len(run)-1].start+60
-		rows, err := r.conn.Query(ctx, `SELECT toUInt32(toStartOfMinute(start_time)) AS m, app, uniqExact(trace_id, span_id, start_time)
+		rows, err := r.conn.Query(ctx, `SELECT toUInt32(toStartOfMinute(toDateTime(start_time))) AS m, app, uniqExact(trace_id, span_id, start_time)
 FROM spans WHERE start_time >= toDateTime(?) AND start_time < toDateTime(?) AND has(?, app) GROUP BY m, app`, from, to, apps)
 		if err != nil {
 			return fmt.Errorf("checking rollups: counting the spans from %s: %w", time.Unix(int64(from), 0).UTC().Format(time.RFC3339), err)
