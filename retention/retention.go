@@ -52,7 +52,8 @@ var eraseTables = []struct {
 // Erase removes t's data from every table that holds it: spans, log
 // records (GenAI events), feedback, evaluation scores, and the cached
 // embeddings of those spans' texts (their inputs and outputs, the events'
-// included). It runs ClickHouse mutations (ALTER TABLE … DELETE) and
+// included); the spans rollups' checks of the buckets they lay in go too
+// (uncheck), so that dashboards stop counting them. It runs ClickHouse mutations (ALTER TABLE … DELETE) and
 // waits until each has finished, at most wait in all (0: 10 minutes).
 // Rows in datasets are not touched: a dataset is a curated copy whose
 // owner decides (dataset versions are immutable).
@@ -114,6 +115,9 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration, 
 		hashes = append(hashes, embedding.TextHash(s))
 	}
 	deadline := time.Now().Add(wait)
+	if err := uncheck(ctx, conn, ids, deadline, cluster...); err != nil {
+		return rep, err
+	}
 	for _, et := range eraseTables {
 		where, args := et.where, []any{ids}
 		switch et.table {
@@ -154,6 +158,58 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration, 
 		}
 	}
 	return rep, nil
+}
+
+// uncheck deletes the spans rollups' checks of the buckets (and apps) the
+// traces ids have spans in, before those spans are erased: the worker
+// checks them again (query.CheckRollups), finds fewer spans than the
+// rollup's rows, and readers take those buckets from spans — without the
+// erased ones — instead of from the rollup, which still counts them. The
+// apps and buckets are matched each on its own (a few more checks than
+// needed may go; they are written again).
+func uncheck(ctx context.Context, conn driver.Conn, ids []string, deadline time.Time, cluster ...string) error {
+	for _, ru := range schemas.Rollups {
+		step := uint32(ru.Step / time.Second)
+		rows, err := conn.Query(ctx, "SELECT DISTINCT app, toUInt32(intDiv(toUInt32(toDateTime(start_time)), ?) * ?) FROM spans WHERE has(?, trace_id)", step, step, ids)
+		if err != nil {
+			return fmt.Errorf("finding the rollup buckets to check again: %w", err)
+		}
+		var apps []string
+		var buckets []uint32
+		for rows.Next() {
+			var app string
+			var b uint32
+			if err := rows.Scan(&app, &b); err != nil {
+				rows.Close()
+				return fmt.Errorf("finding the rollup buckets to check again: %w", err)
+			}
+			if !slices.Contains(apps, app) {
+				apps = append(apps, app)
+			}
+			if !slices.Contains(buckets, b) {
+				buckets = append(buckets, b)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("finding the rollup buckets to check again: %w", err)
+		}
+		if len(apps) == 0 {
+			continue
+		}
+		table, target := ru.CheckTable(), ru.CheckTable()
+		if len(cluster) > 0 && cluster[0] != "" {
+			table += "_local"
+			target = table + " ON CLUSTER " + cluster[0]
+		}
+		if err := conn.Exec(ctx, "ALTER TABLE "+target+" DELETE WHERE has(?, app) AND has(?, toUInt32(bucket_start))", apps, buckets); err != nil {
+			return fmt.Errorf("deleting the checks of %s: %w", ru.CheckTable(), err)
+		}
+		if err := waitMutations(ctx, conn, table, deadline); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitMutations polls system.mutations until table has none left to do.

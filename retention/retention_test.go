@@ -52,10 +52,34 @@ func TestEraseUser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The rollups, checked (as the worker does once the hour has closed):
+	// the dashboards' counts come from them.
+	r := query.NewReader(conn)
+	spansInHour := func(what string, fromSpans int) {
+		t.Helper()
+		s, err := r.SpanSeries(ctx, query.Selector{From: at.Truncate(time.Hour), To: at.Truncate(time.Hour).Add(time.Hour)}, query.Grouping{Interval: time.Hour},
+			query.SeriesOptions{Rollup: query.RollupAlways, NoLatency: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[int]uint64{0: 3, 1: 1}[fromSpans]
+		if len(s.Points) != 1 || s.Points[0].Spans != want || s.BucketsFromSpans != fromSpans {
+			t.Errorf("%s: %+v, %d buckets from spans; want %d spans, %d buckets from spans", what, s.Points, s.BucketsFromSpans, want, fromSpans)
+		}
+	}
+	if _, err := r.CheckRollups(ctx, at.Add(3*time.Hour), 0); err != nil {
+		t.Fatal(err)
+	}
+	spansInHour("before erasing", 0)
 	rep, err := retention.Erase(ctx, conn, retention.Target{UserIDs: []string{"alice"}}, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
+	spansInHour("after erasing", 1)
+	if rep, err := r.CheckRollups(ctx, at.Add(3*time.Hour), 0); err != nil || rep.Replayed == 0 {
+		t.Errorf("checks after erasing: %+v, %v; want the hour holding fewer spans than rows", rep, err)
+	}
+	spansInHour("after erasing, checked again", 1)
 	want := map[string]uint64{"spans": 2, "logs": 1, "feedback": 2, "eval_scores": 1, "embeddings": 1}
 	if rep.Traces != 2 {
 		t.Errorf("traces %d, want 2 (t1 by her span, t9 by her feedback)", rep.Traces)
