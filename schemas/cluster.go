@@ -24,10 +24,10 @@ import (
 // The rendering works on the statements the single-server migrations
 // produce, so a new migration is clustered without more code: CREATE
 // TABLE, ALTER TABLE … ADD COLUMN, CREATE MATERIALIZED VIEW … TO and DROP
-// TABLE (a view migration 11 replaces) are rewritten; other statements (the rollups' backfill INSERT … SELECT) run
-// as they are, through the Distributed tables. Names are qualified with
-// the database: ClickHouse runs distributed DDL in each server's default
-// database otherwise.
+// TABLE (a view migration 11 replaces) are rewritten; other statements
+// (the rollups' backfill INSERT … SELECT) run as they are, through the
+// Distributed tables. Names are qualified with the database: ClickHouse
+// runs distributed DDL in each server's default database otherwise.
 
 var (
 	createTableRE = regexp.MustCompile(`(?s)^CREATE TABLE IF NOT EXISTS (\w+) \((.*)\) ENGINE = (\w+)(?:\(([^)]*)\))?(.*)$`)

@@ -20,9 +20,9 @@ import (
 )
 
 // runWorker runs the monitors against configured ClickHouse (or the local
-// one of `chainwatch up`), and the spans rollups' checks. With kafka.brokers set, workers started with
-// the same config share the monitors through a consumer group; without,
-// this one runs them all.
+// one of `chainwatch up`), and the spans rollups' checks. With
+// kafka.brokers set, workers started with the same config share the
+// monitors through a consumer group; without, this one runs them all.
 func runWorker(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	load := commonFlags(fs)
