@@ -111,14 +111,7 @@ WHERE n != checked_rows ORDER BY h DESC, app`+limit)
 				if c.spans, err = r.hourSpans(ctx, p.app, h); err != nil {
 					return rep, err
 				}
-				if c.spans == 0 {
-					c.spans = c.rows
-					rep.Expired++
-				}
-				hourOut = append(hourOut, c)
-				if c.spans != c.rows {
-					rep.Replayed++
-				}
+				hourOut = append(hourOut, rep.counted(c))
 				continue
 			}
 			var sumRows, sumSpans uint64
@@ -127,16 +120,9 @@ WHERE n != checked_rows ORDER BY h DESC, app`+limit)
 				m := &mins[p.app][i]
 				sumRows += m.rows
 				if m.counted {
-					c := check{start: m.start, app: p.app, rows: m.rows, spans: m.spans}
-					if c.spans == 0 {
-						c.spans = c.rows // the spans are gone: take the rollup as it is
-						rep.Expired++
-					}
+					c := rep.counted(check{start: m.start, app: p.app, rows: m.rows, spans: m.spans})
 					m.checkedRows, m.checkedSpans = c.rows, c.spans
 					minuteOut = append(minuteOut, c)
-					if c.spans != c.rows {
-						rep.Replayed++
-					}
 				}
 				if m.checkedRows != m.rows {
 					allChecked = false
@@ -147,10 +133,7 @@ WHERE n != checked_rows ORDER BY h DESC, app`+limit)
 			// the minutes' (both views see the same inserts; rows inserted
 			// between the two reads differ, and a later pass checks it).
 			if closed(h, time.Hour, now) && allChecked && sumRows == p.rows {
-				hourOut = append(hourOut, check{start: h, app: p.app, rows: p.rows, spans: sumSpans})
-				if sumSpans != p.rows {
-					rep.Replayed++
-				}
+				hourOut = append(hourOut, rep.counted(check{start: h, app: p.app, rows: p.rows, spans: sumSpans}))
 			}
 		}
 		if err := r.writeChecks(ctx, minute.CheckTable(), minuteOut, version); err != nil {
@@ -162,6 +145,20 @@ WHERE n != checked_rows ORDER BY h DESC, app`+limit)
 		rep.Checks += len(minuteOut) + len(hourOut)
 	}
 	return rep, nil
+}
+
+// counted is the check c as written, its spans counted from the spans
+// table: where they are gone (none left) it takes the rollup as it is
+// (spans = rows). It counts c in rep as expired or replayed.
+func (rep *CheckReport) counted(c check) check {
+	if c.spans == 0 {
+		c.spans = c.rows
+		rep.Expired++
+	}
+	if c.spans != c.rows {
+		rep.Replayed++
+	}
+	return c
 }
 
 // checkedRowsSQL is the rollup ru's rows per bucket and app (n) where

@@ -333,10 +333,9 @@ FROM ` + ru.Table + " " + where + " GROUP BY " + groupBy + " HAVING countMerge(r
 // check is per bucket and app, and reading a bucket again costs less
 // than one more query to narrow it.
 func (r *Reader) uncheckedBuckets(ctx context.Context, ru schemas.Rollup, from, to time.Time, interval time.Duration) ([]uint64, error) {
-	b, args := "toUInt64(toUInt32(bucket_start))", []any{}
+	b, args := "toUInt64(toUInt32(bucket_start))", []any(nil)
 	if interval > 0 {
-		n := uint64(interval / time.Second)
-		b, args = "toUInt64(intDiv(toUInt32(bucket_start), ?) * ?)", []any{n, n}
+		b, args = Grouping{Interval: interval}.bucket("toUInt32(bucket_start)")
 	}
 	q := "SELECT DISTINCT " + b + " AS b FROM (" + checkedRowsSQL(ru, bucketRange) + `)
 WHERE n > 0 AND NOT (checked_rows = n AND checked_spans = n) ORDER BY b LIMIT ?`
