@@ -142,22 +142,26 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration, 
 		if n == 0 {
 			continue
 		}
-		target := et.table
-		if len(cluster) > 0 && cluster[0] != "" {
-			target = et.table + "_local ON CLUSTER " + cluster[0]
-		}
-		if err := conn.Exec(ctx, "ALTER TABLE "+target+" DELETE WHERE "+where, args...); err != nil {
-			return rep, fmt.Errorf("erasing from %s: %w", et.table, err)
-		}
-		local := et.table
-		if len(cluster) > 0 && cluster[0] != "" {
-			local += "_local"
-		}
-		if err := waitMutations(ctx, conn, local, deadline); err != nil {
+		if err := deleteWhere(ctx, conn, et.table, where, args, deadline, cluster...); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// deleteWhere deletes table's rows where where holds (a mutation: on a
+// cluster, of the replicated local table ON CLUSTER) and waits until it
+// has finished, at most until deadline.
+func deleteWhere(ctx context.Context, conn driver.Conn, table, where string, args []any, deadline time.Time, cluster ...string) error {
+	local, target := table, table
+	if len(cluster) > 0 && cluster[0] != "" {
+		local = table + "_local"
+		target = local + " ON CLUSTER " + cluster[0]
+	}
+	if err := conn.Exec(ctx, "ALTER TABLE "+target+" DELETE WHERE "+where, args...); err != nil {
+		return fmt.Errorf("erasing from %s: %w", table, err)
+	}
+	return waitMutations(ctx, conn, local, deadline)
 }
 
 // uncheck deletes the spans rollups' checks of the buckets (and apps) the
@@ -166,46 +170,43 @@ func Erase(ctx context.Context, conn driver.Conn, t Target, wait time.Duration, 
 // rollup's rows, and readers take those buckets from spans — without the
 // erased ones — instead of from the rollup, which still counts them. The
 // apps and buckets are matched each on its own (a few more checks than
-// needed may go; they are written again).
+// needed may go; they are written again). The spans' minutes are read
+// once; every rollup's buckets are whole minutes.
 func uncheck(ctx context.Context, conn driver.Conn, ids []string, deadline time.Time, cluster ...string) error {
-	for _, ru := range schemas.Rollups {
-		step := uint32(ru.Step / time.Second)
-		rows, err := conn.Query(ctx, "SELECT DISTINCT app, toUInt32(intDiv(toUInt32(toDateTime(start_time)), ?) * ?) FROM spans WHERE has(?, trace_id)", step, step, ids)
-		if err != nil {
+	rows, err := conn.Query(ctx, "SELECT DISTINCT app, toUInt32(intDiv(toUInt32(toDateTime(start_time)), 60) * 60) FROM spans WHERE has(?, trace_id)", ids)
+	if err != nil {
+		return fmt.Errorf("finding the rollup buckets to check again: %w", err)
+	}
+	var apps []string
+	var minutes []uint32
+	for rows.Next() {
+		var app string
+		var m uint32
+		if err := rows.Scan(&app, &m); err != nil {
+			rows.Close()
 			return fmt.Errorf("finding the rollup buckets to check again: %w", err)
 		}
-		var apps []string
+		if !slices.Contains(apps, app) {
+			apps = append(apps, app)
+		}
+		minutes = append(minutes, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("finding the rollup buckets to check again: %w", err)
+	}
+	if len(apps) == 0 {
+		return nil
+	}
+	for _, ru := range schemas.Rollups {
+		step := uint32(ru.Step / time.Second)
 		var buckets []uint32
-		for rows.Next() {
-			var app string
-			var b uint32
-			if err := rows.Scan(&app, &b); err != nil {
-				rows.Close()
-				return fmt.Errorf("finding the rollup buckets to check again: %w", err)
-			}
-			if !slices.Contains(apps, app) {
-				apps = append(apps, app)
-			}
-			if !slices.Contains(buckets, b) {
+		for _, m := range minutes {
+			if b := m - m%step; !slices.Contains(buckets, b) {
 				buckets = append(buckets, b)
 			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("finding the rollup buckets to check again: %w", err)
-		}
-		if len(apps) == 0 {
-			continue
-		}
-		table, target := ru.CheckTable(), ru.CheckTable()
-		if len(cluster) > 0 && cluster[0] != "" {
-			table += "_local"
-			target = table + " ON CLUSTER " + cluster[0]
-		}
-		if err := conn.Exec(ctx, "ALTER TABLE "+target+" DELETE WHERE has(?, app) AND has(?, toUInt32(bucket_start))", apps, buckets); err != nil {
-			return fmt.Errorf("deleting the checks of %s: %w", ru.CheckTable(), err)
-		}
-		if err := waitMutations(ctx, conn, table, deadline); err != nil {
+		if err := deleteWhere(ctx, conn, ru.CheckTable(), "has(?, app) AND has(?, toUInt32(bucket_start))", []any{apps, buckets}, deadline, cluster...); err != nil {
 			return err
 		}
 	}
